@@ -1,0 +1,630 @@
+//! [`Bus`], [`BusHandle`] and [`BusBuilder`]: the routing table, the limits, and the call
+//! pipeline every request goes through.
+
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http::{Request, Response, header};
+use http_body::{Frame, SizeHint};
+use tokio::runtime::{Handle, Runtime};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+use tracing::{Instrument, Span, field};
+
+use crate::body::{Body, BoxError};
+use crate::caller::{Caller, Policy};
+use crate::error::BusError;
+use crate::route::{Mount, Routes, has_dot_segment, strip};
+
+/// The limits every request is held to. Each has a clear answer when exceeded.
+///
+/// ```
+/// use bus_core::Limits;
+/// use std::time::Duration;
+///
+/// let limits = Limits::default()
+///     .max_header_bytes(16 * 1024)
+///     .max_in_flight(256)
+///     .max_body(Some(64 << 20))
+///     .timeout(Some(Duration::from_secs(10)));
+/// assert_eq!(limits.get_max_in_flight(), 256);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Limits {
+    max_header_bytes: usize,
+    max_in_flight: usize,
+    max_body: Option<u64>,
+    timeout: Option<Duration>,
+}
+
+impl Default for Limits {
+    /// 64 KiB of request line and headers, 16,384 requests in flight, 16 MiB request bodies,
+    /// 30 s to the response head.
+    fn default() -> Self {
+        Limits {
+            max_header_bytes: 64 * 1024,
+            max_in_flight: 16 * 1024,
+            max_body: Some(16 << 20),
+            timeout: Some(Duration::from_secs(30)),
+        }
+    }
+}
+
+impl Limits {
+    /// Bytes of method, URI and headers (`name: value\r\n` each) a request may have. → 431
+    pub fn max_header_bytes(mut self, bytes: usize) -> Self {
+        self.max_header_bytes = bytes;
+        self
+    }
+
+    /// Requests running at once, streaming responses included, on the whole bus. → 503
+    pub fn max_in_flight(mut self, requests: usize) -> Self {
+        self.max_in_flight = requests.clamp(1, Semaphore::MAX_PERMITS);
+        self
+    }
+
+    /// Default request body limit for mounts that set none (`None`: unlimited). → 413
+    pub fn max_body(mut self, bytes: Option<u64>) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Default time to the response head for mounts that set none (`None`: no limit). → 504
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The header limit in bytes.
+    pub fn get_max_header_bytes(&self) -> usize {
+        self.max_header_bytes
+    }
+
+    /// The in-flight limit.
+    pub fn get_max_in_flight(&self) -> usize {
+        self.max_in_flight
+    }
+}
+
+/// Builds a [`Bus`].
+///
+/// ```
+/// use bus_core::{Bus, Body, Mount, Policy};
+///
+/// let hello = tower::service_fn(|_req: http::Request<Body>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(Body::from("hello")))
+/// });
+/// let bus = Bus::builder()
+///     .app_origin("app://localhost")
+///     .mount("/hello", hello)
+///     .build();
+/// # drop(bus);
+/// ```
+#[derive(Debug, Default)]
+pub struct BusBuilder {
+    mounts: Vec<Mount>,
+    app_origins: Vec<String>,
+    limits: Limits,
+    runtime: Option<Handle>,
+    worker_threads: Option<usize>,
+}
+
+impl BusBuilder {
+    /// Mounts a service at `prefix` with the bus's defaults; see [`Mount::new`].
+    ///
+    /// # Panics
+    /// As [`Mount::new`].
+    pub fn mount<S, B>(self, prefix: &str, service: S) -> Self
+    where
+        S: tower::Service<Request<Body>, Response = Response<B>> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.mount_with(Mount::new(prefix, service))
+    }
+
+    /// Adds a configured [`Mount`].
+    pub fn mount_with(mut self, mount: Mount) -> Self {
+        self.mounts.push(mount);
+        self
+    }
+
+    /// Adds an origin of the app's own pages (`app://localhost`). Mounts without their own
+    /// policy allow in-process callers and callers from these origins, and refuse everyone
+    /// else; with no app origin at all they allow in-process callers only.
+    pub fn app_origin(mut self, origin: &str) -> Self {
+        self.app_origins.push(origin.to_owned());
+        self
+    }
+
+    /// Sets the limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Runs bridge work (sessions, blocking calls) on this runtime instead of a runtime
+    /// the bus starts (lazily, on first use) and owns.
+    pub fn runtime(mut self, handle: Handle) -> Self {
+        self.runtime = Some(handle);
+        self
+    }
+
+    /// Worker threads of the runtime the bus owns (default: 2).
+    pub fn worker_threads(mut self, threads: usize) -> Self {
+        self.worker_threads = Some(threads.max(1));
+        self
+    }
+
+    /// Builds the bus.
+    ///
+    /// # Panics
+    /// When two mounts have the same prefix, host and scheme.
+    pub fn build(self) -> Bus {
+        let default_policy = Policy::origins(&self.app_origins);
+        let limits = self.limits;
+        let mounts = self
+            .mounts
+            .into_iter()
+            .map(|mut m| {
+                m.policy.get_or_insert_with(|| default_policy.clone());
+                m.max_body.get_or_insert(limits.max_body);
+                m.timeout.get_or_insert(limits.timeout);
+                m
+            })
+            .collect();
+        let runtime = match self.runtime {
+            Some(handle) => RuntimeSlot::Borrowed(handle),
+            None => RuntimeSlot::Owned {
+                threads: self.worker_threads.unwrap_or(2),
+                runtime: Mutex::new(None),
+                handle: OnceLock::new(),
+            },
+        };
+        Bus {
+            handle: BusHandle {
+                inner: Arc::new(Inner {
+                    routes: Routes::new(mounts),
+                    in_flight: Arc::new(Semaphore::new(limits.max_in_flight)),
+                    limits,
+                    shutdown: CancellationToken::new(),
+                    next_id: AtomicU64::new(1),
+                    runtime,
+                }),
+            },
+        }
+    }
+}
+
+enum RuntimeSlot {
+    Borrowed(Handle),
+    Owned {
+        threads: usize,
+        runtime: Mutex<Option<Runtime>>,
+        handle: OnceLock<Handle>,
+    },
+}
+
+struct Inner {
+    routes: Routes,
+    limits: Limits,
+    in_flight: Arc<Semaphore>,
+    shutdown: CancellationToken,
+    next_id: AtomicU64,
+    runtime: RuntimeSlot,
+}
+
+/// The in-process HTTP bus. Owning it keeps it running; dropping it shuts it down.
+///
+/// On drop, every request still in flight is answered with 503 "the bus is shut down"
+/// (bridges turn that into error frames), new requests get the same, and the runtime the
+/// bus owns (if any) is stopped without blocking. Nothing waits forever.
+///
+/// `Bus` dereferences to [`BusHandle`], the cheap clonable handle that bridges and tasks
+/// keep.
+pub struct Bus {
+    handle: BusHandle,
+}
+
+impl Bus {
+    /// Starts building a bus.
+    pub fn builder() -> BusBuilder {
+        BusBuilder::default()
+    }
+
+    /// A clonable handle to this bus. Handles do not keep the bus alive: once the `Bus`
+    /// is dropped they answer 503.
+    pub fn handle(&self) -> BusHandle {
+        self.handle.clone()
+    }
+
+    /// Shuts the bus down now, as dropping it does.
+    pub fn shutdown(&self) {
+        self.handle.inner.shutdown();
+    }
+}
+
+impl std::ops::Deref for Bus {
+    type Target = BusHandle;
+
+    fn deref(&self) -> &BusHandle {
+        &self.handle
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        self.handle.inner.shutdown();
+    }
+}
+
+impl fmt::Debug for Bus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.handle.fmt(f)
+    }
+}
+
+impl Inner {
+    fn shutdown(&self) {
+        self.shutdown.cancel();
+        if let RuntimeSlot::Owned { runtime, .. } = &self.runtime {
+            let taken = runtime.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(runtime) = taken {
+                // Never blocks, so it is safe from any thread, async ones included. Tasks
+                // still running are dropped; their guards send the errors.
+                runtime.shutdown_background();
+            }
+        }
+    }
+}
+
+/// A clonable handle to a [`Bus`]: calls requests and reaches the bus's runtime.
+#[derive(Clone)]
+pub struct BusHandle {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for BusHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BusHandle")
+            .field("mounts", &self.inner.routes)
+            .field("limits", &self.inner.limits)
+            .field("shut_down", &self.inner.shutdown.is_cancelled())
+            .field("in_flight", &self.in_flight())
+            .finish()
+    }
+}
+
+/// A per-request id, in the response's extensions and the request's tracing span.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RequestId(pub u64);
+
+impl BusHandle {
+    /// Sends a request through the bus and returns the response. Never fails: every error
+    /// is a response whose status and body name the problem, with the [`BusError`] in its
+    /// extensions as `Arc<BusError>`.
+    ///
+    /// The handler runs in the caller's task: no channel, no copy of the body. Dropping the
+    /// returned future drops the handler's future (cancellation).
+    ///
+    /// Must be awaited inside a tokio runtime with time enabled (for the timeout).
+    ///
+    /// ```
+    /// use bus_core::{Body, Bus};
+    /// use http_body_util::BodyExt;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let hello = tower::service_fn(|req: http::Request<Body>| async move {
+    ///     let text = format!("hello {}", req.uri().path());
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(Body::from(text)))
+    /// });
+    /// let bus = Bus::builder().mount("/hello", hello).build();
+    /// let response = bus.call(http::Request::get("/hello/you").body(Body::empty()).unwrap()).await;
+    /// assert_eq!(response.status(), 200);
+    /// assert_eq!(response.into_body().collect().await.unwrap().to_bytes(), "hello /you");
+    ///
+    /// let missing = bus.call(http::Request::get("/nope").body(Body::empty()).unwrap()).await;
+    /// assert_eq!(missing.status(), 404);
+    /// # });
+    /// ```
+    pub async fn call(&self, request: Request<Body>) -> Response<Body> {
+        self.try_call(request)
+            .await
+            .unwrap_or_else(BusError::into_response)
+    }
+
+    /// Like [`call`](Self::call), with the bus's own refusals as a [`BusError`].
+    ///
+    /// A response the handler produced is `Ok`, whatever its status.
+    ///
+    /// # Errors
+    /// Every [`BusError`] variant but `Cancelled`, each for the reason its docs give.
+    pub async fn try_call(&self, request: Request<Body>) -> Result<Response<Body>, BusError> {
+        let inner = &*self.inner;
+        let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let span = tracing::debug_span!(
+            "bus.request",
+            id,
+            method = %request.method(),
+            uri = %request.uri(),
+            status = field::Empty,
+            bytes = field::Empty,
+            micros = field::Empty,
+        );
+        let started = (!span.is_disabled()).then(Instant::now);
+        let result = self.dispatch(request).instrument(span.clone()).await;
+        match result {
+            Ok((mut response, permit)) => {
+                response.extensions_mut().insert(RequestId(id));
+                if response.body().is_buffered() {
+                    if let Some(started) = started {
+                        record(
+                            &span,
+                            response.status().as_u16(),
+                            response.body().exact_len().unwrap_or(0),
+                            started,
+                        );
+                    }
+                    drop(permit);
+                    Ok(response)
+                } else {
+                    let status = response.status().as_u16();
+                    Ok(response.map(|body| {
+                        Body::new(Tracked {
+                            inner: body,
+                            permit: Some(permit),
+                            span,
+                            started,
+                            status,
+                            bytes: 0,
+                        })
+                    }))
+                }
+            }
+            Err(err) => {
+                if let Some(started) = started {
+                    record(&span, err.status().as_u16(), 0, started);
+                    tracing::debug!(parent: &span, error = %err, "refused");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn dispatch(
+        &self,
+        request: Request<Body>,
+    ) -> Result<(Response<Body>, OwnedSemaphorePermit), BusError> {
+        let inner = &*self.inner;
+        if inner.shutdown.is_cancelled() {
+            return Err(BusError::Closed);
+        }
+        let (mut parts, mut body) = request.into_parts();
+
+        let size = header_bytes(&parts);
+        if size > inner.limits.max_header_bytes {
+            return Err(BusError::HeadersTooLarge {
+                size,
+                limit: inner.limits.max_header_bytes,
+            });
+        }
+        if has_dot_segment(parts.uri.path()) {
+            return Err(BusError::Malformed {
+                what: "path",
+                detail: format!("{} has a `.` or `..` segment", parts.uri.path()),
+            });
+        }
+        let Some(mount) = inner.routes.find(&parts.uri) else {
+            return Err(BusError::NoRoute {
+                method: parts.method,
+                path: parts.uri.path().to_owned(),
+            });
+        };
+
+        let caller = parts.extensions.get::<Caller>();
+        let policy = mount.policy.as_ref().expect("set at build");
+        if let Err(refusal) = policy.check(caller.unwrap_or(in_process()), &parts) {
+            return Err(BusError::Forbidden(refusal.0));
+        }
+
+        if let Some(limit) = mount.max_body.flatten() {
+            let declared = body.exact_len().or_else(|| content_length(&parts));
+            match declared {
+                Some(size) if size > limit => return Err(BusError::BodyTooLarge { size, limit }),
+                _ if body.is_buffered() => {}
+                _ => body = Body::new(http_body_util::Limited::new(body, limit as usize)),
+            }
+        }
+
+        let permit =
+            inner
+                .in_flight
+                .clone()
+                .try_acquire_owned()
+                .map_err(|_| BusError::Overloaded {
+                    limit: inner.limits.max_in_flight,
+                })?;
+
+        if mount.strip_prefix && mount.prefix != "/" {
+            parts.uri = strip(&parts.uri, &mount.prefix).map_err(|e| BusError::Malformed {
+                what: "uri",
+                detail: e.to_string(),
+            })?;
+        }
+        let request = Request::from_parts(parts, body);
+        let handler = AssertUnwindSafe(mount.service.clone().oneshot(request)).catch_unwind();
+        let timeout = mount.timeout.flatten();
+        let answer = async move {
+            match timeout {
+                Some(limit) => tokio::time::timeout(limit, handler)
+                    .await
+                    .map_err(|_| BusError::Timeout(limit)),
+                None => Ok(handler.await),
+            }
+        };
+        let outcome = tokio::select! {
+            biased;
+            outcome = answer => outcome?,
+            () = inner.shutdown.cancelled() => return Err(BusError::Closed),
+        };
+        match outcome {
+            Ok(Ok(response)) => Ok((response, permit)),
+            Ok(Err(error)) => Err(BusError::Handler(error)),
+            Err(panic) => Err(BusError::Panicked(panic_message(&*panic))),
+        }
+    }
+
+    /// The runtime bridge work runs on: the one given to the builder, or the bus's own,
+    /// started on first use.
+    ///
+    /// # Errors
+    /// [`BusError::Closed`] once the bus is shut down.
+    pub fn runtime(&self) -> Result<Handle, BusError> {
+        if self.inner.shutdown.is_cancelled() {
+            return Err(BusError::Closed);
+        }
+        match &self.inner.runtime {
+            RuntimeSlot::Borrowed(handle) => Ok(handle.clone()),
+            RuntimeSlot::Owned {
+                threads,
+                runtime,
+                handle,
+            } => {
+                if let Some(handle) = handle.get() {
+                    return Ok(handle.clone());
+                }
+                let mut slot = runtime.lock().unwrap_or_else(|e| e.into_inner());
+                if self.inner.shutdown.is_cancelled() {
+                    return Err(BusError::Closed);
+                }
+                if slot.is_none() {
+                    let rt = tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(*threads)
+                        .thread_name("bus-worker")
+                        .enable_all()
+                        .build()
+                        .map_err(|e| BusError::Handler(e.into()))?;
+                    let _ = handle.set(rt.handle().clone());
+                    *slot = Some(rt);
+                }
+                Ok(handle.get().expect("set above").clone())
+            }
+        }
+    }
+
+    /// Requests running now (their responses not yet fully sent).
+    pub fn in_flight(&self) -> usize {
+        self.inner.limits.max_in_flight - self.inner.in_flight.available_permits()
+    }
+
+    /// Whether the bus has been shut down.
+    pub fn is_shut_down(&self) -> bool {
+        self.inner.shutdown.is_cancelled()
+    }
+
+    /// Completes when the bus shuts down.
+    pub async fn shut_down(&self) {
+        self.inner.shutdown.cancelled().await
+    }
+
+    /// The bus's limits.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+}
+
+fn in_process() -> &'static Caller {
+    static CALLER: OnceLock<Caller> = OnceLock::new();
+    CALLER.get_or_init(Caller::in_process)
+}
+
+fn record(span: &Span, status: u16, bytes: u64, started: Instant) {
+    span.record("status", status);
+    span.record("bytes", bytes);
+    span.record("micros", started.elapsed().as_micros() as u64);
+}
+
+fn header_bytes(parts: &http::request::Parts) -> usize {
+    let line = parts.method.as_str().len() + parts.uri.to_string().len() + 12;
+    parts.headers.iter().fold(line, |sum, (name, value)| {
+        sum + name.as_str().len() + value.len() + 4
+    })
+}
+
+fn content_length(parts: &http::request::Parts) -> Option<u64> {
+    parts
+        .headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
+}
+
+pin_project_lite::pin_project! {
+    /// A streaming response body that holds its in-flight permit until it ends and
+    /// records its size and duration on the request's span.
+    struct Tracked {
+        #[pin]
+        inner: Body,
+        permit: Option<OwnedSemaphorePermit>,
+        span: Span,
+        started: Option<Instant>,
+        status: u16,
+        bytes: u64,
+    }
+}
+
+impl http_body::Body for Tracked {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    *this.bytes += data.len() as u64;
+                }
+            }
+            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => {
+                if let Some(started) = this.started.take() {
+                    record(this.span, *this.status, *this.bytes, started);
+                }
+                this.permit.take();
+            }
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

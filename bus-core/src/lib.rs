@@ -1,0 +1,67 @@
+//! An in-process HTTP bus: the replacement for the localhost server of a hybrid app.
+//!
+//! Requests are [`http::Request<Body>`](http::Request) and responses
+//! [`http::Response<Body>`](http::Response); handlers are [`tower::Service`]s, so an axum
+//! `Router` or tower-http's `ServeDir` mounts unchanged. No socket is ever opened: Rust
+//! callers call the bus directly ([`BusHandle::call`]), and WebView bridges reach it
+//! through a [`Session`](port::Session) (frames, see [`protocol`]) or
+//! [`BusHandle::call_blocking`] (platform interception).
+//!
+//! ```
+//! use axum::{Json, Router, extract::Path, routing::get};
+//! use bus_core::{Body, Bus};
+//! use http_body_util::BodyExt;
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let api = Router::new().route(
+//!     "/items/{id}",
+//!     get(|Path(id): Path<u32>| async move { Json(serde_json::json!({ "id": id })) }),
+//! );
+//! let bus = Bus::builder().app_origin("app://localhost").mount("/api", api).build();
+//!
+//! let request = http::Request::get("app://localhost/api/items/7").body(Body::empty()).unwrap();
+//! let response = bus.call(request).await;
+//! assert_eq!(response.status(), 200);
+//! let body = response.into_body().collect().await.unwrap().to_bytes();
+//! assert_eq!(body, r#"{"id":7}"#);
+//! # });
+//! ```
+//!
+//! # Layout
+//!
+//! - [`body`]: [`Body`] (empty, one buffer, a bounded channel with backpressure, or any
+//!   boxed body) and [`BodySender`].
+//! - `bus`: [`Bus`] (the owner; dropping it shuts down), [`BusHandle`] (clonable; the call
+//!   pipeline: limits, routing, policy, timeout, cancellation, tracing), [`BusBuilder`],
+//!   [`Limits`].
+//! - `route`: [`Mount`] (a service at a path prefix, with its policy and limits) and the
+//!   routing table.
+//! - `caller`: [`Caller`] (who sent a request, set by bridges only) and [`Policy`].
+//! - `error`: [`BusError`], every refusal with its HTTP status.
+//! - [`protocol`]: the wire [`Frame`](protocol::Frame)s and their codec (`docs/PROTOCOL.md`).
+//! - [`port`]: [`Session`](port::Session), the synchronous thread-safe port bridges drive
+//!   with frames, with per-stream credit flow control.
+//! - `blocking`: [`BusHandle::call_blocking`] and [`BlockingBody`], for platform threads
+//!   that pull response bodies.
+//!
+//! # Caveats
+//! - Trailers are not carried over frames or [`BlockingBody`].
+//! - The timeout covers the response head only; a streaming body may run for longer.
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod blocking;
+pub mod body;
+mod bus;
+mod caller;
+mod error;
+pub mod port;
+pub mod protocol;
+mod route;
+
+pub use blocking::BlockingBody;
+pub use body::{Body, BodySender, BoxError};
+pub use bus::{Bus, BusBuilder, BusHandle, Limits, RequestId};
+pub use caller::{Caller, FrameKind, Policy, Refusal, Transport};
+pub use error::BusError;
+pub use route::Mount;

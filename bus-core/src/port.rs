@@ -1,0 +1,636 @@
+//! [`Session`]: the synchronous, thread-safe port through which a bridge drives the bus
+//! with [`Frame`]s.
+//!
+//! A bridge opens one session per page (per document load) with the [`Caller`] it has
+//! verified for that page, then feeds it every frame the page sends — as bytes
+//! ([`Session::receive`]) or already decoded ([`Session::handle`]) — from whatever thread it
+//! is on: a JNI thread, a C caller, the GTK main thread. Neither call blocks or needs a
+//! tokio runtime in the caller. Frames for the page leave through a [`FrameSink`]: a
+//! callback, or a crossbeam channel (see [`Session::with_channel`]).
+//!
+//! Each request is a stream, run as a task on the bus's runtime. Response bodies are sent
+//! only within the credit the page grants (`window` in the head, then `Credit` frames), so
+//! a paused page holds its producer back and one large stream cannot flood the others.
+//! Request bodies are accepted within the credit the bus grants (an initial
+//! [`INITIAL_UPLOAD_WINDOW`], then `Credit` as the handler reads), so a slow handler holds
+//! the page's upload back.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method, Request, Uri};
+use http_body_util::BodyExt;
+use tokio::runtime::Handle;
+use tokio::sync::{Notify, mpsc};
+use tokio::task::AbortHandle;
+
+use crate::body::{Body, BoxError};
+use crate::bus::BusHandle;
+use crate::caller::{Caller, Transport};
+use crate::error::BusError;
+use crate::protocol::{
+    self, ErrorCode, Frame, INITIAL_UPLOAD_WINDOW, MAX_DATA, SESSION_STREAM, WireHeader,
+};
+
+/// Where a session's outbound frames go. Called from the bus's worker threads and from the
+/// thread that called [`Session::receive`]; it must not block for long.
+pub trait FrameSink: Send + Sync + 'static {
+    /// Delivers one frame to the page.
+    fn send(&self, frame: Frame);
+}
+
+impl<F> FrameSink for F
+where
+    F: Fn(Frame) + Send + Sync + 'static,
+{
+    fn send(&self, frame: Frame) {
+        self(frame)
+    }
+}
+
+/// A [`FrameSink`] that encodes each frame and hands the bytes to a callback.
+///
+/// ```
+/// use bus_core::port::encoded;
+/// let sink = encoded(|bytes: bytes::Bytes| println!("{} bytes for the page", bytes.len()));
+/// # let _ = sink;
+/// ```
+pub fn encoded<F>(deliver: F) -> impl FrameSink
+where
+    F: Fn(Bytes) + Send + Sync + 'static,
+{
+    move |frame: Frame| deliver(protocol::encode(&frame))
+}
+
+/// How a session treats its page.
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    caller: Caller,
+    max_streams: usize,
+    upload_window: u32,
+}
+
+impl SessionConfig {
+    /// A session for a page the bridge identified as `caller` (its transport is recorded
+    /// as [`Transport::Frames`] whatever it was).
+    pub fn new(caller: Caller) -> Self {
+        let caller = Caller::new(Transport::Frames)
+            .with_frame(caller.frame())
+            .with_origin(caller.origin().unwrap_or("null"));
+        SessionConfig {
+            caller,
+            max_streams: 256,
+            upload_window: INITIAL_UPLOAD_WINDOW,
+        }
+    }
+
+    /// Streams open at once (default 256); one more gets `Error TooManyStreams`.
+    pub fn max_streams(mut self, streams: usize) -> Self {
+        self.max_streams = streams.max(1);
+        self
+    }
+
+    /// The caller every request of this session carries.
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+}
+
+/// A frame the session refused; the same problem was sent to the page as an `Error` frame.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("stream {stream}: {code:?}: {message}")]
+pub struct Rejected {
+    /// The stream the error was reported on (0 for the session).
+    pub stream: u32,
+    /// The error code sent.
+    pub code: ErrorCode,
+    /// The message sent.
+    pub message: String,
+}
+
+/// The port: one page's connection to the bus. See the [module docs](self).
+///
+/// `Session` is `Send + Sync`; share it (e.g. in an `Arc`) between the threads that
+/// receive frames. Dropping it (or [`close`](Self::close)) cancels every open stream.
+///
+/// ```
+/// use bus_core::{Body, Bus, Caller, FrameKind, Transport};
+/// use bus_core::port::{Session, SessionConfig};
+/// use bus_core::protocol::Frame;
+///
+/// let hello = tower::service_fn(|_req: http::Request<Body>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(Body::from("hi")))
+/// });
+/// let bus = Bus::builder().app_origin("app://localhost").mount("/hello", hello).build();
+/// let page = Caller::new(Transport::Frames).with_origin("app://localhost").with_frame(FrameKind::Main);
+/// let (session, frames) = Session::with_channel(&bus, SessionConfig::new(page)).unwrap();
+///
+/// // Any thread, no runtime needed:
+/// session.handle(Frame::RequestHead {
+///     stream: 1, method: "GET".into(), uri: "/hello".into(),
+///     headers: vec![], end_stream: true, window: 65536,
+/// }).unwrap();
+/// assert!(matches!(frames.recv().unwrap(), Frame::ResponseHead { status: 200, .. }));
+/// assert!(matches!(frames.recv().unwrap(), Frame::ResponseData { ref data, .. } if data == "hi"));
+/// assert!(matches!(frames.recv().unwrap(), Frame::ResponseEnd { stream: 1 }));
+/// ```
+pub struct Session {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    bus: BusHandle,
+    runtime: Handle,
+    config: SessionConfig,
+    sink: Box<dyn FrameSink>,
+    streams: Mutex<HashMap<u32, Stream>>,
+    closed: AtomicBool,
+}
+
+struct Stream {
+    /// `None` once the page sent `RequestEnd` (or the head had `end_stream`).
+    upload: Option<Upload>,
+    credit: Arc<Credit>,
+    task: Option<AbortHandle>,
+}
+
+struct Upload {
+    tx: mpsc::UnboundedSender<Bytes>,
+    /// Bytes the page may still send before the next `Credit` from us.
+    allowed: u64,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("caller", &self.shared.config.caller)
+            .field("open_streams", &self.shared.lock().len())
+            .field("closed", &self.shared.closed.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl Session {
+    /// Opens a session whose outbound frames go to `sink`.
+    ///
+    /// # Errors
+    /// [`BusError::Closed`] when the bus is shut down.
+    pub fn new(
+        bus: &BusHandle,
+        config: SessionConfig,
+        sink: impl FrameSink,
+    ) -> Result<Session, BusError> {
+        Ok(Session {
+            shared: Arc::new(Shared {
+                bus: bus.clone(),
+                runtime: bus.runtime()?,
+                config,
+                sink: Box::new(sink),
+                streams: Mutex::new(HashMap::new()),
+                closed: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// Opens a session whose outbound frames arrive, decoded, on a crossbeam channel.
+    ///
+    /// # Errors
+    /// [`BusError::Closed`] when the bus is shut down.
+    pub fn with_channel(
+        bus: &BusHandle,
+        config: SessionConfig,
+    ) -> Result<(Session, crossbeam_channel::Receiver<Frame>), BusError> {
+        // Unbounded is bounded in practice: body data is only sent within the page's credit.
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let session = Session::new(bus, config, move |frame| {
+            let _ = tx.send(frame);
+        })?;
+        Ok((session, rx))
+    }
+
+    /// Receives one encoded frame from the page. Never blocks, never panics.
+    ///
+    /// # Errors
+    /// [`Rejected`] when the frame is refused; the page got the same as an `Error` frame
+    /// and every other stream goes on.
+    pub fn receive(&self, bytes: Bytes) -> Result<(), Rejected> {
+        match protocol::decode(bytes) {
+            Ok(frame) => self.handle(frame),
+            Err(e) => Err(self.shared.reject(SESSION_STREAM, e.code(), e.to_string())),
+        }
+    }
+
+    /// Receives one decoded frame from the page. Never blocks, never panics.
+    ///
+    /// # Errors
+    /// As [`receive`](Self::receive).
+    pub fn handle(&self, frame: Frame) -> Result<(), Rejected> {
+        let shared = &self.shared;
+        if shared.closed.load(Ordering::Acquire) || shared.bus.is_shut_down() {
+            return Err(shared.reject(frame.stream(), ErrorCode::Shutdown, "the bus is shut down"));
+        }
+        match frame {
+            Frame::RequestHead {
+                stream,
+                method,
+                uri,
+                headers,
+                end_stream,
+                window,
+            } => shared.open(stream, &method, &uri, headers, end_stream, window),
+            Frame::RequestData { stream, data } => shared.upload(stream, Some(data)),
+            Frame::RequestEnd { stream } => shared.upload(stream, None),
+            Frame::Credit { stream, bytes } => {
+                // Credit for a stream that already ended is a normal race: ignore it.
+                if let Some(s) = shared.lock().get(&stream) {
+                    s.credit.add(bytes);
+                }
+                Ok(())
+            }
+            Frame::Cancel { stream } => {
+                // Cancelling a stream that already ended is a normal race: ignore it.
+                if let Some(s) = shared.lock().remove(&stream) {
+                    s.abort();
+                }
+                Ok(())
+            }
+            other => Err(shared.reject(
+                other.stream(),
+                ErrorCode::Protocol,
+                format!(
+                    "{} frames go from the bus to the page, not back",
+                    other.name()
+                ),
+            )),
+        }
+    }
+
+    /// Streams open now.
+    pub fn open_streams(&self) -> usize {
+        self.shared.lock().len()
+    }
+
+    /// Cancels every open stream and refuses further frames (with `Error Shutdown`).
+    /// Called on drop; bridges call it when the page goes away.
+    pub fn close(&self) {
+        self.shared.closed.store(true, Ordering::Release);
+        let streams = std::mem::take(&mut *self.shared.lock());
+        for (_, stream) in streams {
+            stream.abort();
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl Stream {
+    fn abort(self) {
+        if let Some(task) = self.task {
+            task.abort();
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Stream>> {
+        // A panic while holding this lock cannot leave the map inconsistent (every update
+        // is a single insert or remove), so a poisoned lock is still usable.
+        self.streams.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn reject(&self, stream: u32, code: ErrorCode, message: impl Into<String>) -> Rejected {
+        let message = message.into();
+        tracing::debug!(stream, ?code, %message, "frame rejected");
+        self.sink.send(Frame::error(stream, code, message.clone()));
+        Rejected {
+            stream,
+            code,
+            message,
+        }
+    }
+
+    /// Fails an open stream: its task is dropped and the page gets `Error`.
+    fn fail(&self, stream: u32, code: ErrorCode, message: String) -> Rejected {
+        if let Some(s) = self.lock().remove(&stream) {
+            s.abort();
+        }
+        self.reject(stream, code, message)
+    }
+
+    fn open(
+        self: &Arc<Self>,
+        stream: u32,
+        method: &str,
+        uri: &str,
+        headers: Vec<WireHeader>,
+        end_stream: bool,
+        window: u32,
+    ) -> Result<(), Rejected> {
+        if stream == SESSION_STREAM {
+            return Err(self.reject(stream, ErrorCode::StreamIdInUse, "stream id 0 is reserved"));
+        }
+        let request = match build_request(method, uri, headers) {
+            Ok(request) => request,
+            Err(message) => return Err(self.reject(stream, ErrorCode::InvalidHead, message)),
+        };
+        let (mut parts, ()) = request.into_parts();
+        parts.extensions.insert(self.config.caller.clone());
+
+        let credit = Arc::new(Credit::new(window));
+        let mut streams = self.lock();
+        if streams.contains_key(&stream) {
+            drop(streams);
+            return Err(self.reject(
+                stream,
+                ErrorCode::StreamIdInUse,
+                format!("stream {stream} is already open"),
+            ));
+        }
+        if streams.len() >= self.config.max_streams {
+            drop(streams);
+            return Err(self.reject(
+                stream,
+                ErrorCode::TooManyStreams,
+                format!(
+                    "this session already has {} open streams",
+                    self.config.max_streams
+                ),
+            ));
+        }
+        let (upload, body) = if end_stream {
+            (None, Body::empty())
+        } else {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let body = Body::new(UploadBody {
+                rx,
+                session: Arc::downgrade(self),
+                stream,
+            });
+            let upload = Upload {
+                tx,
+                allowed: u64::from(self.config.upload_window),
+            };
+            (Some(upload), body)
+        };
+        let request = Request::from_parts(parts, body);
+        let task = self.runtime.spawn(run_stream(
+            Arc::clone(self),
+            stream,
+            request,
+            Arc::clone(&credit),
+        ));
+        streams.insert(
+            stream,
+            Stream {
+                upload,
+                credit,
+                task: Some(task.abort_handle()),
+            },
+        );
+        Ok(())
+    }
+
+    fn upload(&self, stream: u32, data: Option<Bytes>) -> Result<(), Rejected> {
+        let mut streams = self.lock();
+        let Some(entry) = streams.get_mut(&stream) else {
+            drop(streams);
+            return Err(self.reject(
+                stream,
+                ErrorCode::UnknownStream,
+                format!("no open stream {stream} for request body data"),
+            ));
+        };
+        let Some(upload) = entry.upload.as_mut() else {
+            drop(streams);
+            return Err(self.fail(
+                stream,
+                ErrorCode::Protocol,
+                format!("request body data on stream {stream} after its end"),
+            ));
+        };
+        match data {
+            None => {
+                entry.upload = None; // dropping the sender ends the body
+                Ok(())
+            }
+            Some(data) => {
+                let len = data.len() as u64;
+                if len > upload.allowed {
+                    let allowed = upload.allowed;
+                    drop(streams);
+                    return Err(self.fail(
+                        stream,
+                        ErrorCode::FlowControl,
+                        format!(
+                            "{len} bytes of request body sent with only {allowed} bytes of credit"
+                        ),
+                    ));
+                }
+                upload.allowed -= len;
+                if upload.tx.send(data).is_err() {
+                    // The handler dropped the body without reading it all: take the
+                    // bytes and give the credit straight back, so the page can finish.
+                    upload.allowed += len;
+                    drop(streams);
+                    if len > 0 {
+                        self.sink.send(Frame::Credit {
+                            stream,
+                            bytes: len as u32,
+                        });
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The handler read `n` bytes of the request body: grant the page as much again.
+    fn consumed(&self, stream: u32, n: usize) {
+        let mut streams = self.lock();
+        if let Some(upload) = streams.get_mut(&stream).and_then(|s| s.upload.as_mut()) {
+            upload.allowed += n as u64;
+            drop(streams);
+            self.sink.send(Frame::Credit {
+                stream,
+                bytes: n as u32,
+            });
+        }
+    }
+
+    fn finish(&self, stream: u32, last: Frame) {
+        // Remove first: once the page sees the last frame it may reuse the id.
+        self.lock().remove(&stream);
+        self.sink.send(last);
+    }
+}
+
+fn build_request(method: &str, uri: &str, headers: Vec<WireHeader>) -> Result<Request<()>, String> {
+    let method =
+        Method::from_bytes(method.as_bytes()).map_err(|_| format!("invalid method {method:?}"))?;
+    let uri: Uri = uri
+        .parse()
+        .map_err(|e| format!("invalid URI {uri:?}: {e}"))?;
+    let mut request = Request::builder().method(method).uri(uri);
+    let map = request.headers_mut().expect("builder is valid so far");
+    for (name, value) in headers {
+        let header = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("invalid header name {name:?}"))?;
+        let value = HeaderValue::from_maybe_shared(value)
+            .map_err(|_| format!("invalid value for header {name:?}"))?;
+        map.append(header, value);
+    }
+    request.body(()).map_err(|e| e.to_string())
+}
+
+/// Sends an `Error` frame if the stream's task is dropped before it finished — which only
+/// happens when the runtime shuts down (a cancelled stream is removed first, and sends
+/// nothing).
+struct Guard {
+    shared: Arc<Shared>,
+    stream: u32,
+    done: bool,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if !self.done && self.shared.lock().remove(&self.stream).is_some() {
+            self.shared.sink.send(Frame::error(
+                self.stream,
+                ErrorCode::Shutdown,
+                "the bus shut down before the response was complete",
+            ));
+        }
+    }
+}
+
+async fn run_stream(shared: Arc<Shared>, stream: u32, request: Request<Body>, credit: Arc<Credit>) {
+    let mut guard = Guard {
+        shared,
+        stream,
+        done: false,
+    };
+    let shared = &guard.shared;
+    let response = shared.bus.call(request).await;
+    let (parts, mut body) = response.into_parts();
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str().to_owned(), Bytes::copy_from_slice(v.as_bytes())))
+        .collect();
+    shared.sink.send(Frame::ResponseHead {
+        stream,
+        status: parts.status.as_u16(),
+        headers,
+    });
+    let last = loop {
+        let next = tokio::select! {
+            next = body.frame() => next,
+            () = shared.bus.shut_down() => break Frame::error(
+                stream,
+                ErrorCode::Shutdown,
+                "the bus shut down before the response was complete",
+            ),
+        };
+        match next {
+            None => break Frame::ResponseEnd { stream },
+            Some(Err(e)) => {
+                break Frame::error(
+                    stream,
+                    ErrorCode::BodyFailed,
+                    format!("response body failed: {e}"),
+                );
+            }
+            Some(Ok(frame)) => {
+                let Ok(mut data) = frame.into_data() else {
+                    continue; // trailers are not carried
+                };
+                while !data.is_empty() {
+                    let n = credit.take(data.len().min(MAX_DATA)).await;
+                    let chunk = data.split_to(n);
+                    shared.sink.send(Frame::ResponseData {
+                        stream,
+                        data: chunk,
+                    });
+                }
+            }
+        }
+    };
+    guard.done = true;
+    shared.finish(stream, last);
+}
+
+/// Response credit of one stream: bytes the page allows us to send.
+struct Credit {
+    available: Mutex<u64>,
+    notify: Notify,
+}
+
+impl Credit {
+    fn new(initial: u32) -> Self {
+        Credit {
+            available: Mutex::new(u64::from(initial)),
+            notify: Notify::new(),
+        }
+    }
+
+    fn add(&self, bytes: u32) {
+        let mut available = self.available.lock().unwrap_or_else(|e| e.into_inner());
+        *available = available.saturating_add(u64::from(bytes));
+        drop(available);
+        // One waiter per stream; a stored permit covers an add that comes before the wait.
+        self.notify.notify_one();
+    }
+
+    /// Takes between 1 and `max` bytes of credit, waiting until there is some.
+    async fn take(&self, max: usize) -> usize {
+        loop {
+            {
+                let mut available = self.available.lock().unwrap_or_else(|e| e.into_inner());
+                if *available > 0 {
+                    let n = (*available).min(max as u64);
+                    *available -= n;
+                    return n as usize;
+                }
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+/// The request body of a framed request: chunks from `RequestData`, with credit granted
+/// back to the page as the handler reads them.
+struct UploadBody {
+    rx: mpsc::UnboundedReceiver<Bytes>,
+    session: Weak<Shared>,
+    stream: u32,
+}
+
+impl http_body::Body for UploadBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(Some(chunk)) => {
+                if let Some(session) = self.session.upgrade() {
+                    session.consumed(self.stream, chunk.len());
+                }
+                Poll::Ready(Some(Ok(http_body::Frame::data(chunk))))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}

@@ -1,0 +1,630 @@
+//! The port driven the way bridges drive it: from plain OS threads with no async runtime,
+//! frames in as bytes, frames out on a crossbeam channel.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use bus_core::port::{Session, SessionConfig};
+use bus_core::protocol::{ErrorCode, Frame, INITIAL_UPLOAD_WINDOW, MAX_DATA, VERSION, encode};
+use bus_core::{Body, Bus, Caller, FrameKind, Transport};
+use bytes::Bytes;
+use crossbeam_channel::Receiver;
+use http::{Request, Response};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn page() -> Caller {
+    Caller::new(Transport::Frames)
+        .with_origin("app://localhost")
+        .with_frame(FrameKind::Main)
+}
+
+fn head(stream: u32, method: &str, uri: &str, end_stream: bool, window: u32) -> Frame {
+    Frame::RequestHead {
+        stream,
+        method: method.into(),
+        uri: uri.into(),
+        headers: vec![("content-type".into(), Bytes::from_static(b"text/plain"))],
+        end_stream,
+        window,
+    }
+}
+
+fn next(rx: &Receiver<Frame>) -> Frame {
+    rx.recv_timeout(WAIT).expect("a frame in time")
+}
+
+/// Reads one response to the end, granting credit as a page would.
+fn read_response(session: &Session, rx: &Receiver<Frame>, stream: u32) -> (u16, Vec<u8>) {
+    let Frame::ResponseHead {
+        stream: s, status, ..
+    } = next(rx)
+    else {
+        panic!("expected a head")
+    };
+    assert_eq!(s, stream);
+    let mut body = Vec::new();
+    loop {
+        match next(rx) {
+            Frame::ResponseData { stream: s, data } => {
+                assert_eq!(s, stream);
+                body.extend_from_slice(&data);
+                session
+                    .handle(Frame::Credit {
+                        stream,
+                        bytes: data.len() as u32,
+                    })
+                    .unwrap();
+            }
+            Frame::ResponseEnd { stream: s } => {
+                assert_eq!(s, stream);
+                return (status, body);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+struct DropFlag(Arc<AtomicUsize>);
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn app(dropped: Arc<AtomicUsize>, produced: Arc<AtomicUsize>) -> Router {
+    Router::new()
+        .route("/hello", get(|| async { "hello" }))
+        .route(
+            "/echo",
+            post(|body: axum::body::Body| async move { Response::new(body) }),
+        )
+        .route(
+            "/len",
+            post(|body: Bytes| async move { body.len().to_string() }),
+        )
+        .route(
+            "/hang",
+            get(move || {
+                let guard = DropFlag(dropped.clone());
+                async move {
+                    let _guard = guard;
+                    std::future::pending::<()>().await;
+                    "never"
+                }
+            }),
+        )
+        .route(
+            "/big",
+            get(move || {
+                let produced = produced.clone();
+                async move {
+                    let (tx, body) = Body::channel(2);
+                    tokio::spawn(async move {
+                        for _ in 0..1024 {
+                            if tx.send(Bytes::from(vec![7u8; 64 * 1024])).await.is_err() {
+                                return;
+                            }
+                            produced.fetch_add(1, Ordering::SeqCst);
+                        }
+                    });
+                    Response::new(body)
+                }
+            }),
+        )
+}
+
+fn bus() -> (Bus, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let produced = Arc::new(AtomicUsize::new(0));
+    let bus = Bus::builder()
+        .app_origin("app://localhost")
+        .mount("/", app(dropped.clone(), produced.clone()))
+        .build();
+    (bus, dropped, produced)
+}
+
+#[test]
+fn get_and_post_from_plain_threads_with_encoded_frames() {
+    assert!(tokio::runtime::Handle::try_current().is_err());
+    let (bus, _, _) = bus();
+    let (session, rx) = Session::with_channel(&bus, SessionConfig::new(page())).unwrap();
+
+    session
+        .receive(encode(&head(1, "GET", "/hello", true, 1024)))
+        .unwrap();
+    assert_eq!(read_response(&session, &rx, 1), (200, b"hello".to_vec()));
+
+    // An upload larger than the initial window: the page must wait for credit.
+    let payload: Vec<u8> = (0..600_000u32).map(|i| (i % 253) as u8).collect();
+    session
+        .receive(encode(&head(3, "POST", "/echo", false, 1 << 20)))
+        .unwrap();
+    let mut allowed = u64::from(INITIAL_UPLOAD_WINDOW);
+    let mut offset = 0;
+    let mut echoed = Vec::new();
+    let mut status = 0;
+    let mut ended = false;
+    while !ended {
+        while offset < payload.len() && allowed > 0 {
+            let n = (payload.len() - offset).min(allowed as usize).min(100_000);
+            session
+                .receive(encode(&Frame::RequestData {
+                    stream: 3,
+                    data: Bytes::copy_from_slice(&payload[offset..offset + n]),
+                }))
+                .unwrap();
+            allowed -= n as u64;
+            offset += n;
+            if offset == payload.len() {
+                session
+                    .receive(encode(&Frame::RequestEnd { stream: 3 }))
+                    .unwrap();
+            }
+        }
+        match next(&rx) {
+            Frame::Credit { stream: 3, bytes } => allowed += u64::from(bytes),
+            Frame::ResponseHead {
+                stream: 3,
+                status: s,
+                ..
+            } => status = s,
+            Frame::ResponseData { stream: 3, data } => {
+                echoed.extend_from_slice(&data);
+                session
+                    .handle(Frame::Credit {
+                        stream: 3,
+                        bytes: data.len() as u32,
+                    })
+                    .unwrap();
+            }
+            Frame::ResponseEnd { stream: 3 } => ended = true,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(status, 200);
+    assert_eq!(echoed, payload);
+    assert_eq!(session.open_streams(), 0);
+}
+
+#[test]
+fn response_data_never_exceeds_credit_and_resumes_when_granted() {
+    let (bus, _, produced) = bus();
+    let (session, rx) = Session::with_channel(&bus, SessionConfig::new(page())).unwrap();
+    session
+        .handle(head(1, "GET", "/big", true, 100_000))
+        .unwrap();
+    assert!(matches!(next(&rx), Frame::ResponseHead { status: 200, .. }));
+    let mut got = 0usize;
+    while let Ok(frame) = rx.recv_timeout(Duration::from_millis(300)) {
+        let Frame::ResponseData { data, .. } = frame else {
+            panic!("{frame:?}")
+        };
+        got += data.len();
+    }
+    assert_eq!(got, 100_000, "exactly the window, no more");
+    // The producer is held back too: the channel (2 chunks) plus what was sent.
+    let before = produced.load(Ordering::SeqCst);
+    assert!(before <= 5, "producer ran ahead: {before} chunks");
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(produced.load(Ordering::SeqCst), before);
+
+    session
+        .handle(Frame::Credit {
+            stream: 1,
+            bytes: 50,
+        })
+        .unwrap();
+    let Frame::ResponseData { data, .. } = next(&rx) else {
+        panic!()
+    };
+    assert_eq!(data.len(), 50);
+
+    // Granting the rest lets it finish.
+    session
+        .handle(Frame::Credit {
+            stream: 1,
+            bytes: u32::MAX,
+        })
+        .unwrap();
+    let mut total = got + 50;
+    loop {
+        match next(&rx) {
+            Frame::ResponseData { data, .. } => {
+                assert!(data.len() <= MAX_DATA);
+                total += data.len();
+            }
+            Frame::ResponseEnd { .. } => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(total, 1024 * 64 * 1024);
+}
+
+#[test]
+fn cancel_drops_the_handler_and_stops_the_producer() {
+    let (bus, dropped, produced) = bus();
+    let (session, rx) = Session::with_channel(&bus, SessionConfig::new(page())).unwrap();
+    session.handle(head(1, "GET", "/hang", true, 0)).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    session
+        .receive(encode(&Frame::Cancel { stream: 1 }))
+        .unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    while dropped.load(Ordering::SeqCst) == 0 {
+        assert!(std::time::Instant::now() < deadline, "handler not dropped");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+
+    session
+        .handle(head(3, "GET", "/big", true, 64 * 1024))
+        .unwrap();
+    assert!(matches!(next(&rx), Frame::ResponseHead { .. }));
+    assert!(matches!(next(&rx), Frame::ResponseData { .. }));
+    session.handle(Frame::Cancel { stream: 3 }).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let after_cancel = produced.load(Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        produced.load(Ordering::SeqCst),
+        after_cancel,
+        "producer stopped"
+    );
+    assert!(after_cancel < 10);
+    // Nothing more is sent on a cancelled stream; a late Cancel or Credit is ignored.
+    session.handle(Frame::Cancel { stream: 3 }).unwrap();
+    session
+        .handle(Frame::Credit {
+            stream: 3,
+            bytes: 10,
+        })
+        .unwrap();
+    assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
+    assert_eq!(session.open_streams(), 0);
+}
+
+fn expect_error(rx: &Receiver<Frame>, stream: u32, code: ErrorCode, needle: &str) {
+    match next(rx) {
+        Frame::Error {
+            stream: s,
+            code: c,
+            message,
+        } => {
+            assert_eq!((s, c), (stream, code), "{message}");
+            assert!(
+                message.contains(needle),
+                "{message:?} should mention {needle:?}"
+            );
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_bad_frame_gets_a_named_error_and_the_session_goes_on() {
+    let (bus, _, _) = bus();
+    let (session, rx) = Session::with_channel(&bus, SessionConfig::new(page())).unwrap();
+    // A long-running stream that must survive everything below.
+    session.handle(head(100, "GET", "/big", true, 0)).unwrap();
+    assert!(matches!(next(&rx), Frame::ResponseHead { stream: 100, .. }));
+
+    let raw = |bytes: &[u8]| session.receive(Bytes::copy_from_slice(bytes)).unwrap_err();
+    raw(&[]);
+    expect_error(&rx, 0, ErrorCode::Malformed, "empty");
+    raw(&[VERSION + 1, 6, 0, 0, 0, 1, 0, 0, 0]);
+    expect_error(&rx, 0, ErrorCode::UnsupportedVersion, "version 2");
+    raw(&[VERSION, 42, 0, 0, 0]);
+    expect_error(&rx, 0, ErrorCode::Malformed, "malformed");
+    let truncated = encode(&head(5, "GET", "/hello", true, 0));
+    raw(&truncated[..truncated.len() - 3]);
+    expect_error(&rx, 0, ErrorCode::Malformed, "malformed");
+    raw(&vec![VERSION; bus_core::protocol::MAX_FRAME + 1]);
+    expect_error(&rx, 0, ErrorCode::FrameTooLarge, "over the limit");
+
+    session
+        .handle(Frame::RequestData {
+            stream: 77,
+            data: Bytes::from_static(b"x"),
+        })
+        .unwrap_err();
+    expect_error(&rx, 77, ErrorCode::UnknownStream, "no open stream 77");
+    session
+        .handle(Frame::RequestEnd { stream: 78 })
+        .unwrap_err();
+    expect_error(&rx, 78, ErrorCode::UnknownStream, "78");
+
+    session
+        .handle(head(100, "GET", "/hello", true, 0))
+        .unwrap_err();
+    expect_error(&rx, 100, ErrorCode::StreamIdInUse, "already open");
+    session
+        .handle(head(0, "GET", "/hello", true, 0))
+        .unwrap_err();
+    expect_error(&rx, 0, ErrorCode::StreamIdInUse, "reserved");
+
+    session
+        .handle(head(7, "G E T", "/hello", true, 0))
+        .unwrap_err();
+    expect_error(&rx, 7, ErrorCode::InvalidHead, "invalid method");
+    session
+        .handle(head(7, "GET", "http://[::1/", true, 0))
+        .unwrap_err();
+    expect_error(&rx, 7, ErrorCode::InvalidHead, "invalid URI");
+    let mut bad = head(7, "GET", "/hello", true, 0);
+    if let Frame::RequestHead { headers, .. } = &mut bad {
+        headers.push(("bad name".into(), Bytes::from_static(b"v")));
+    }
+    session.handle(bad).unwrap_err();
+    expect_error(&rx, 7, ErrorCode::InvalidHead, "invalid header name");
+    let mut bad = head(7, "GET", "/hello", true, 0);
+    if let Frame::RequestHead { headers, .. } = &mut bad {
+        headers.push(("x-evil".into(), Bytes::from_static(b"a\r\nInjected: 1")));
+    }
+    session.handle(bad).unwrap_err();
+    expect_error(&rx, 7, ErrorCode::InvalidHead, "invalid value for header");
+
+    // Wrong direction.
+    session
+        .handle(Frame::ResponseEnd { stream: 100 })
+        .unwrap_err();
+    expect_error(&rx, 100, ErrorCode::Protocol, "from the bus to the page");
+
+    // Data after end.
+    session
+        .handle(head(9, "POST", "/len", false, 1024))
+        .unwrap();
+    session.handle(Frame::RequestEnd { stream: 9 }).unwrap();
+    session
+        .handle(Frame::RequestData {
+            stream: 9,
+            data: Bytes::from_static(b"late"),
+        })
+        .unwrap_err();
+    // The stream may or may not have answered already; either way an error names it.
+    let mut saw_error = false;
+    for _ in 0..4 {
+        match next(&rx) {
+            Frame::Error {
+                stream: 9,
+                code,
+                message,
+            } => {
+                assert!(
+                    matches!(code, ErrorCode::Protocol | ErrorCode::UnknownStream),
+                    "{message}"
+                );
+                saw_error = true;
+                break;
+            }
+            Frame::ResponseHead { stream: 9, .. }
+            | Frame::ResponseData { stream: 9, .. }
+            | Frame::ResponseEnd { stream: 9 } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(saw_error);
+
+    // Flow-control violation: more than the initial window in one go.
+    session
+        .handle(head(11, "POST", "/len", false, 1024))
+        .unwrap();
+    let too_much = Bytes::from(vec![0u8; INITIAL_UPLOAD_WINDOW as usize + 1]);
+    session
+        .handle(Frame::RequestData {
+            stream: 11,
+            data: too_much,
+        })
+        .unwrap_err();
+    loop {
+        match next(&rx) {
+            Frame::Error {
+                stream: 11,
+                code,
+                message,
+            } => {
+                assert_eq!(code, ErrorCode::FlowControl);
+                assert!(message.contains("credit"), "{message}");
+                break;
+            }
+            Frame::Credit { .. }
+            | Frame::ResponseHead { stream: 9, .. }
+            | Frame::ResponseData { stream: 9, .. }
+            | Frame::ResponseEnd { stream: 9 } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    // The long stream still streams, and new requests still work.
+    session
+        .handle(Frame::Credit {
+            stream: 100,
+            bytes: 10,
+        })
+        .unwrap();
+    let got = loop {
+        match next(&rx) {
+            Frame::ResponseData { stream: 100, data } => break data,
+            Frame::Credit { .. }
+            | Frame::ResponseEnd { stream: 9 }
+            | Frame::ResponseData { stream: 9, .. } => {}
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(got.len(), 10);
+    session
+        .handle(head(13, "GET", "/hello", true, 100))
+        .unwrap();
+    loop {
+        if let Frame::ResponseHead {
+            stream: 13, status, ..
+        } = next(&rx)
+        {
+            assert_eq!(status, 200);
+            break;
+        }
+    }
+}
+
+#[test]
+fn http_level_failures_are_responses_not_errors() {
+    let counter = Arc::new(AtomicUsize::new(0));
+    let bus = Bus::builder()
+        .app_origin("app://localhost")
+        .mount("/api", app(counter.clone(), counter))
+        .build();
+    let (session, rx) = Session::with_channel(&bus, SessionConfig::new(page())).unwrap();
+    session.handle(head(1, "GET", "/nope", true, 4096)).unwrap();
+    let (status, body) = read_response(&session, &rx, 1);
+    assert_eq!(status, 404);
+    assert_eq!(body, b"no route for GET /nope\n");
+
+    // A session for a foreign page: the policy refuses it.
+    let foreign = Caller::new(Transport::Frames).with_origin("https://evil.example");
+    let (evil, evil_rx) = Session::with_channel(&bus, SessionConfig::new(foreign)).unwrap();
+    evil.handle(head(1, "GET", "/api/hello", true, 4096))
+        .unwrap();
+    let (status, body) = read_response(&evil, &evil_rx, 1);
+    assert_eq!(status, 403);
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .contains("https://evil.example")
+    );
+}
+
+#[test]
+fn too_many_streams_is_refused_per_stream() {
+    let (bus, _, _) = bus();
+    let config = SessionConfig::new(page()).max_streams(2);
+    let (session, rx) = Session::with_channel(&bus, config).unwrap();
+    session.handle(head(1, "GET", "/hang", true, 0)).unwrap();
+    session.handle(head(2, "GET", "/hang", true, 0)).unwrap();
+    session
+        .handle(head(3, "GET", "/hang", true, 0))
+        .unwrap_err();
+    expect_error(&rx, 3, ErrorCode::TooManyStreams, "2 open streams");
+}
+
+#[test]
+fn many_threads_share_one_session() {
+    let (bus, _, _) = bus();
+    let (tx, rx) = crossbeam_channel::unbounded::<Frame>();
+    let session = Arc::new(
+        Session::new(
+            &bus,
+            SessionConfig::new(page()).max_streams(1024),
+            move |f| {
+                let _ = tx.send(f);
+            },
+        )
+        .unwrap(),
+    );
+    let threads: Vec<_> = (0..8u32)
+        .map(|t| {
+            let session = session.clone();
+            std::thread::spawn(move || {
+                for i in 0..100u32 {
+                    let stream = t * 1000 + i + 1;
+                    let body = format!("thread {t} request {i}");
+                    session
+                        .handle(head(stream, "POST", "/echo", false, 1 << 16))
+                        .unwrap();
+                    session
+                        .handle(Frame::RequestData {
+                            stream,
+                            data: Bytes::from(body),
+                        })
+                        .unwrap();
+                    session.handle(Frame::RequestEnd { stream }).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut bodies = std::collections::HashMap::<u32, Vec<u8>>::new();
+    let mut ended = 0;
+    while ended < 800 {
+        match next(&rx) {
+            Frame::ResponseData { stream, data } => {
+                bodies.entry(stream).or_default().extend_from_slice(&data)
+            }
+            Frame::ResponseEnd { .. } => ended += 1,
+            Frame::ResponseHead { status, .. } => assert_eq!(status, 200),
+            Frame::Credit { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    for t in 0..8u32 {
+        for i in 0..100u32 {
+            let body = &bodies[&(t * 1000 + i + 1)];
+            assert_eq!(body, format!("thread {t} request {i}").as_bytes());
+        }
+    }
+}
+
+#[test]
+fn dropping_the_bus_ends_every_open_stream_with_an_error() {
+    let (bus, _, _) = bus();
+    let (session, rx) = Session::with_channel(&bus, SessionConfig::new(page())).unwrap();
+    session.handle(head(1, "GET", "/hang", true, 0)).unwrap();
+    session.handle(head(2, "GET", "/big", true, 0)).unwrap();
+    assert!(matches!(next(&rx), Frame::ResponseHead { stream: 2, .. }));
+    std::thread::sleep(Duration::from_millis(50));
+    drop(bus);
+    let mut errored = std::collections::HashSet::new();
+    while errored.len() < 2 {
+        match next(&rx) {
+            Frame::Error { stream, code, .. } => {
+                assert_eq!(code, ErrorCode::Shutdown);
+                errored.insert(stream);
+            }
+            Frame::ResponseHead {
+                stream: 1, status, ..
+            } => assert_eq!(status, 503),
+            Frame::ResponseData { .. } | Frame::ResponseEnd { stream: 1 } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    // New frames are refused with the same code.
+    session
+        .handle(head(3, "GET", "/hello", true, 0))
+        .unwrap_err();
+    expect_error(&rx, 3, ErrorCode::Shutdown, "shut down");
+}
+
+#[test]
+fn blocking_calls_pull_the_body_and_cancel_on_drop() {
+    use std::io::Read;
+    let (bus, _, produced) = bus();
+    let response = bus.call_blocking(Request::get("/hello").body(Body::empty()).unwrap());
+    let mut text = String::new();
+    response.into_body().read_to_string(&mut text).unwrap();
+    assert_eq!(text, "hello");
+
+    // Pulling is the backpressure: nothing runs far ahead of the reader.
+    let mut body = bus
+        .call_blocking(Request::get("/big").body(Body::empty()).unwrap())
+        .into_body();
+    let first = body.next_chunk().unwrap().unwrap();
+    assert_eq!(first.len(), 64 * 1024);
+    std::thread::sleep(Duration::from_millis(100));
+    let ahead = produced.load(Ordering::SeqCst);
+    assert!(ahead <= 5, "producer ran {ahead} chunks ahead");
+    drop(body);
+    std::thread::sleep(Duration::from_millis(100));
+    let after = produced.load(Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        produced.load(Ordering::SeqCst),
+        after,
+        "producer stopped after drop"
+    );
+
+    let missing = bus.call_blocking(Request::get("/nope").body(Body::empty()).unwrap());
+    assert_eq!(missing.status(), 404);
+}
