@@ -16,23 +16,43 @@ fn headers() -> impl Strategy<Value = Vec<(String, Bytes)>> {
 
 fn frame() -> impl Strategy<Value = Frame> {
     prop_oneof![
-        (any::<u32>(), "[A-Z]{1,8}", "\\PC{0,60}", headers(), any::<bool>(), any::<u32>()).prop_map(
-            |(stream, method, uri, headers, end_stream, window)| Frame::RequestHead {
-                stream, method, uri, headers, end_stream, window
-            }
-        ),
+        (
+            any::<u32>(),
+            "[A-Z]{1,8}",
+            "\\PC{0,60}",
+            headers(),
+            any::<bool>(),
+            any::<u32>()
+        )
+            .prop_map(|(stream, method, uri, headers, end_stream, window)| {
+                Frame::RequestHead {
+                    stream,
+                    method,
+                    uri,
+                    headers,
+                    end_stream,
+                    window,
+                }
+            }),
         (any::<u32>(), bytes(3000)).prop_map(|(stream, data)| Frame::RequestData { stream, data }),
         any::<u32>().prop_map(|stream| Frame::RequestEnd { stream }),
-        (any::<u32>(), any::<u16>(), headers())
-            .prop_map(|(stream, status, headers)| Frame::ResponseHead { stream, status, headers }),
+        (any::<u32>(), any::<u16>(), headers()).prop_map(|(stream, status, headers)| {
+            Frame::ResponseHead {
+                stream,
+                status,
+                headers,
+            }
+        }),
         (any::<u32>(), bytes(3000)).prop_map(|(stream, data)| Frame::ResponseData { stream, data }),
         any::<u32>().prop_map(|stream| Frame::ResponseEnd { stream }),
         any::<u32>().prop_map(|stream| Frame::Cancel { stream }),
         (any::<u32>(), any::<u32>()).prop_map(|(stream, bytes)| Frame::Credit { stream, bytes }),
-        (any::<u32>(), any::<u16>(), "\\PC{0,80}").prop_map(|(stream, code, message)| Frame::Error {
-            stream,
-            code: ErrorCode::from_u16(code),
-            message,
+        (any::<u32>(), any::<u16>(), "\\PC{0,80}").prop_map(|(stream, code, message)| {
+            Frame::Error {
+                stream,
+                code: ErrorCode::from_u16(code),
+                message,
+            }
         }),
     ]
 }

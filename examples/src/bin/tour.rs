@@ -25,13 +25,17 @@ fn api() -> Router {
     Router::new()
         .route(
             "/notes",
-            get(|State(n): State<Notes>| async move { axum::Json(n.lock().unwrap().clone()) }).post(
-                |State(n): State<Notes>, axum::Json(text): axum::Json<String>| async move {
-                    let mut n = n.lock().unwrap();
-                    n.push(text);
-                    (http::StatusCode::CREATED, axum::Json(serde_json::json!({ "id": n.len() - 1 })))
-                },
-            ),
+            get(|State(n): State<Notes>| async move { axum::Json(n.lock().unwrap().clone()) })
+                .post(
+                    |State(n): State<Notes>, axum::Json(text): axum::Json<String>| async move {
+                        let mut n = n.lock().unwrap();
+                        n.push(text);
+                        (
+                            http::StatusCode::CREATED,
+                            axum::Json(serde_json::json!({ "id": n.len() - 1 })),
+                        )
+                    },
+                ),
         )
         .route(
             "/notes/{id}",
@@ -49,7 +53,11 @@ fn api() -> Router {
                 tokio::spawn(async move {
                     for i in 1..=3 {
                         tokio::time::sleep(Duration::from_millis(100)).await;
-                        if tx.send(Bytes::from(format!("data: tick {i}\n\n"))).await.is_err() {
+                        if tx
+                            .send(Bytes::from(format!("data: tick {i}\n\n")))
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
                     }
@@ -103,14 +111,19 @@ fn listening_sockets() -> std::io::Result<Vec<String>> {
     for fd in std::fs::read_dir("/proc/self/fd")? {
         if let Ok(target) = std::fs::read_link(fd?.path()) {
             let target = target.to_string_lossy().into_owned();
-            if let Some(inode) = target.strip_prefix("socket:[").and_then(|t| t.strip_suffix(']')) {
+            if let Some(inode) = target
+                .strip_prefix("socket:[")
+                .and_then(|t| t.strip_suffix(']'))
+            {
                 inodes.insert(inode.to_owned());
             }
         }
     }
     let mut found = Vec::new();
     for table in ["tcp", "tcp6", "udp", "udp6"] {
-        let Ok(text) = std::fs::read_to_string(format!("/proc/net/{table}")) else { continue };
+        let Ok(text) = std::fs::read_to_string(format!("/proc/net/{table}")) else {
+            continue;
+        };
         for row in text.lines().skip(1) {
             let cols: Vec<&str> = row.split_whitespace().collect();
             let (local, state, inode) = (cols[1], cols[3], cols[9]);
@@ -128,14 +141,31 @@ fn main() {
     let bus = Bus::builder()
         .app_origin("app://localhost")
         .mount("/api", api())
-        .mount_with(Mount::new("/static", tower_http::services::ServeDir::new(assets)))
-        .mount_with(Mount::new("/upload", tower::service_fn(|r: Request<Body>| async move {
-            let n = r.into_body().collect().await.map(|c| c.to_bytes().len()).unwrap_or(0);
-            Ok::<_, Infallible>(Response::new(Body::from(format!("received {n} bytes"))))
-        })).max_body(1024))
+        .mount_with(Mount::new(
+            "/static",
+            tower_http::services::ServeDir::new(assets),
+        ))
+        .mount_with(
+            Mount::new(
+                "/upload",
+                tower::service_fn(|r: Request<Body>| async move {
+                    let n = r
+                        .into_body()
+                        .collect()
+                        .await
+                        .map(|c| c.to_bytes().len())
+                        .unwrap_or(0);
+                    Ok::<_, Infallible>(Response::new(Body::from(format!("received {n} bytes"))))
+                }),
+            )
+            .max_body(1024),
+        )
         .build();
 
-    println!("The bus: {} mounts, no listener. In-process calls (bus.call):", 3);
+    println!(
+        "The bus: {} mounts, no listener. In-process calls (bus.call):",
+        3
+    );
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let bus = bus.handle();
@@ -145,9 +175,24 @@ fn main() {
             .body(Body::from("\"written through the bus\""))
             .unwrap();
         show(&bus, "JSON create (axum Json)", post).await;
-        show(&bus, "path parameter", get_req("app://localhost/api/notes/1")).await;
-        show(&bus, "handler's own 404", get_req("app://localhost/api/notes/9")).await;
-        show(&bus, "static file (ServeDir)", get_req("app://localhost/static/hello.txt")).await;
+        show(
+            &bus,
+            "path parameter",
+            get_req("app://localhost/api/notes/1"),
+        )
+        .await;
+        show(
+            &bus,
+            "handler's own 404",
+            get_req("app://localhost/api/notes/9"),
+        )
+        .await;
+        show(
+            &bus,
+            "static file (ServeDir)",
+            get_req("app://localhost/static/hello.txt"),
+        )
+        .await;
         let range = Request::get("app://localhost/static/hello.txt")
             .header(header::RANGE, "bytes=0-4")
             .body(Body::empty())
@@ -155,28 +200,43 @@ fn main() {
         show(&bus, "Range request", range).await;
         show(&bus, "unknown route", get_req("app://localhost/nowhere")).await;
         let mut foreign = get_req("app://localhost/api/notes");
-        foreign.extensions_mut().insert(
-            Caller::new(Transport::Scheme).with_origin("https://evil.example"),
-        );
+        foreign
+            .extensions_mut()
+            .insert(Caller::new(Transport::Scheme).with_origin("https://evil.example"));
         show(&bus, "foreign origin", foreign).await;
-        let big = Request::post("app://localhost/upload").body(Body::from(vec![0u8; 4096])).unwrap();
+        let big = Request::post("app://localhost/upload")
+            .body(Body::from(vec![0u8; 4096]))
+            .unwrap();
         show(&bus, "body over the mount limit", big).await;
 
         println!("\n  streaming (text/event-stream), chunk by chunk:");
         let started = Instant::now();
-        let mut body = bus.call(get_req("app://localhost/api/ticks")).await.into_body();
+        let mut body = bus
+            .call(get_req("app://localhost/api/ticks"))
+            .await
+            .into_body();
         while let Some(frame) = body.frame().await {
             let data = frame.unwrap().into_data().unwrap();
-            println!("    +{:>4} ms  {:?}", started.elapsed().as_millis(), String::from_utf8_lossy(&data));
+            println!(
+                "    +{:>4} ms  {:?}",
+                started.elapsed().as_millis(),
+                String::from_utf8_lossy(&data)
+            );
         }
     });
 
     println!("\nThrough the framed port, driven from a plain OS thread (as JNI or C would):");
     let (tx, rx) = std::sync::mpsc::channel::<Bytes>();
-    let page = Caller::new(Transport::Frames).with_origin("app://localhost").with_frame(FrameKind::Main);
-    let session = Session::new(&bus, SessionConfig::new(page), encoded(move |b| {
-        let _ = tx.send(b);
-    }))
+    let page = Caller::new(Transport::Frames)
+        .with_origin("app://localhost")
+        .with_frame(FrameKind::Main);
+    let session = Session::new(
+        &bus,
+        SessionConfig::new(page),
+        encoded(move |b| {
+            let _ = tx.send(b);
+        }),
+    )
     .unwrap();
     std::thread::scope(|s| {
         s.spawn(move || {
@@ -184,16 +244,24 @@ fn main() {
                 stream: 1,
                 method: "POST".into(),
                 uri: "app://localhost/upload".into(),
-                headers: vec![("content-type".into(), Bytes::from_static(b"application/octet-stream"))],
+                headers: vec![(
+                    "content-type".into(),
+                    Bytes::from_static(b"application/octet-stream"),
+                )],
                 end_stream: false,
                 window: 64 * 1024,
             });
             println!("  page -> bus  RequestHead  ({} bytes)", head.len());
             session.receive(head).unwrap();
-            let data = encode(&Frame::RequestData { stream: 1, data: Bytes::from(vec![1u8; 700]) });
+            let data = encode(&Frame::RequestData {
+                stream: 1,
+                data: Bytes::from(vec![1u8; 700]),
+            });
             println!("  page -> bus  RequestData  ({} bytes)", data.len());
             session.receive(data).unwrap();
-            session.receive(encode(&Frame::RequestEnd { stream: 1 })).unwrap();
+            session
+                .receive(encode(&Frame::RequestEnd { stream: 1 }))
+                .unwrap();
             println!("  page -> bus  RequestEnd");
             let garbage = Bytes::from_static(b"\x01\xffnot a frame");
             println!("  page -> bus  12 bytes of garbage");
@@ -203,12 +271,18 @@ fn main() {
                 let frame = decode(bytes.clone()).unwrap();
                 let detail = match &frame {
                     Frame::ResponseHead { status, .. } => format!("status {status}"),
-                    Frame::ResponseData { data, .. } => format!("{:?}", String::from_utf8_lossy(data)),
+                    Frame::ResponseData { data, .. } => {
+                        format!("{:?}", String::from_utf8_lossy(data))
+                    }
                     Frame::Credit { bytes, .. } => format!("{bytes} more bytes of upload credit"),
                     Frame::Error { code, message, .. } => format!("{code:?}: {message}"),
                     _ => String::new(),
                 };
-                println!("  bus -> page  {:<12} ({} bytes) {detail}", frame.name(), bytes.len());
+                println!(
+                    "  bus -> page  {:<12} ({} bytes) {detail}",
+                    frame.name(),
+                    bytes.len()
+                );
                 if matches!(frame, Frame::ResponseEnd { .. }) {
                     break;
                 }
