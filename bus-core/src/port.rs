@@ -259,7 +259,7 @@ impl Session {
                 }
                 Ok(())
             }
-            other => Err(shared.reject(
+            other => Err(shared.fail(
                 other.stream(),
                 ErrorCode::Protocol,
                 format!(
@@ -294,6 +294,8 @@ impl Drop for Session {
 
 impl Stream {
     fn abort(self) {
+        // Mark it closed first: a task already past its last await must not send more.
+        self.credit.close();
         if let Some(task) = self.task {
             task.abort();
         }
@@ -349,7 +351,9 @@ impl Shared {
         let mut streams = self.lock();
         if streams.contains_key(&stream) {
             drop(streams);
-            return Err(self.reject(
+            // The page lost track of its own stream: close it, so both sides agree that
+            // every `Error` on an open stream closes it.
+            return Err(self.fail(
                 stream,
                 ErrorCode::StreamIdInUse,
                 format!("stream {stream} is already open"),
@@ -467,9 +471,11 @@ impl Shared {
     }
 
     fn finish(&self, stream: u32, last: Frame) {
-        // Remove first: once the page sees the last frame it may reuse the id.
-        self.lock().remove(&stream);
-        self.sink.send(last);
+        // Remove first, and send only if it was still ours to close: a stream cancelled or
+        // failed meanwhile has had its last word.
+        if self.lock().remove(&stream).is_some() {
+            self.sink.send(last);
+        }
     }
 }
 
@@ -526,6 +532,9 @@ async fn run_stream(shared: Arc<Shared>, stream: u32, request: Request<Body>, cr
         .iter()
         .map(|(n, v)| (n.as_str().to_owned(), Bytes::copy_from_slice(v.as_bytes())))
         .collect();
+    if credit.is_closed() {
+        return;
+    }
     shared.sink.send(Frame::ResponseHead {
         stream,
         status: parts.status.as_u16(),
@@ -556,6 +565,9 @@ async fn run_stream(shared: Arc<Shared>, stream: u32, request: Request<Body>, cr
                 while !data.is_empty() {
                     let n = credit.take(data.len().min(MAX_DATA)).await;
                     let chunk = data.split_to(n);
+                    if credit.is_closed() {
+                        return;
+                    }
                     shared.sink.send(Frame::ResponseData {
                         stream,
                         data: chunk,
@@ -568,10 +580,16 @@ async fn run_stream(shared: Arc<Shared>, stream: u32, request: Request<Body>, cr
     shared.finish(stream, last);
 }
 
-/// Response credit of one stream: bytes the page allows us to send.
+/// Response credit of one stream: bytes the page allows us to send; and whether the
+/// stream was closed from outside its task (cancel, error, session close).
+///
+/// The flag closes a race: aborting a task takes effect at its next await, so a task that
+/// was already running could otherwise send a frame after the page was told the stream
+/// ended. It is checked before every send; a page ignores frames for streams it closed.
 struct Credit {
     available: Mutex<u64>,
     notify: Notify,
+    closed: AtomicBool,
 }
 
 impl Credit {
@@ -579,7 +597,16 @@ impl Credit {
         Credit {
             available: Mutex::new(u64::from(initial)),
             notify: Notify::new(),
+            closed: AtomicBool::new(false),
         }
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 
     fn add(&self, bytes: u32) {

@@ -336,10 +336,13 @@ fn every_bad_frame_gets_a_named_error_and_the_session_goes_on() {
         .unwrap_err();
     expect_error(&rx, 78, ErrorCode::UnknownStream, "78");
 
+    session.handle(head(50, "GET", "/hang", true, 0)).unwrap();
     session
-        .handle(head(100, "GET", "/hello", true, 0))
+        .handle(head(50, "GET", "/hello", true, 0))
         .unwrap_err();
-    expect_error(&rx, 100, ErrorCode::StreamIdInUse, "already open");
+    expect_error(&rx, 50, ErrorCode::StreamIdInUse, "already open");
+    // The error closed stream 50: its id is free again and nothing more comes on it.
+    assert_eq!(session.open_streams(), 1);
     session
         .handle(head(0, "GET", "/hello", true, 0))
         .unwrap_err();
@@ -368,9 +371,22 @@ fn every_bad_frame_gets_a_named_error_and_the_session_goes_on() {
 
     // Wrong direction.
     session
-        .handle(Frame::ResponseEnd { stream: 100 })
+        .handle(Frame::ResponseEnd { stream: 51 })
         .unwrap_err();
-    expect_error(&rx, 100, ErrorCode::Protocol, "from the bus to the page");
+    expect_error(&rx, 51, ErrorCode::Protocol, "from the bus to the page");
+    session.handle(head(52, "GET", "/hang", true, 0)).unwrap();
+    session
+        .handle(Frame::ResponseData {
+            stream: 52,
+            data: Bytes::new(),
+        })
+        .unwrap_err();
+    expect_error(&rx, 52, ErrorCode::Protocol, "from the bus to the page");
+    assert_eq!(
+        session.open_streams(),
+        1,
+        "the wrong-direction frame closed stream 52"
+    );
 
     // Data after end.
     session

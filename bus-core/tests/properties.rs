@@ -82,10 +82,10 @@ proptest! {
         }
         let cut = cut % (bytes.len() + 1);
         let _ = decode(Bytes::from(bytes[..cut].to_vec()));
-        if let Ok(f) = decode(Bytes::from(bytes)) {
-            if let Frame::RequestData { data, .. } | Frame::ResponseData { data, .. } = f {
-                prop_assert!(data.len() <= MAX_DATA);
-            }
+        if let Ok(Frame::RequestData { data, .. } | Frame::ResponseData { data, .. }) =
+            decode(Bytes::from(bytes))
+        {
+            prop_assert!(data.len() <= MAX_DATA);
         }
     }
 }
