@@ -1,0 +1,498 @@
+// The page side of the bus protocol: many request/response streams multiplexed over one
+// message transport, with flow control in both directions (PROTOCOL.md sections 5 and 6).
+//
+// Response bodies are ReadableStreams whose queue is the stream's window: Credit is only
+// granted for bytes the consumer has taken out of the queue, so a page that stops reading
+// stops the handler producing on the bus side. Uploads are sent only within the credit
+// the bus grants, so a slow handler holds the page's upload back.
+
+import {
+  DecodeError,
+  INITIAL_UPLOAD_WINDOW,
+  SESSION_STREAM,
+  decode,
+  encode,
+  errorCodeName,
+  type Frame,
+  type Header,
+} from './codec.js';
+
+/**
+ * A message channel to the bus that preserves message boundaries and order (one message
+ * is one frame). The client installs `onmessage`; the transport calls it once per message,
+ * and hands over the buffer: the client keeps views into it (response body chunks), so
+ * the transport must not reuse it.
+ */
+export interface Transport {
+  send(bytes: Uint8Array): void;
+  onmessage: ((bytes: Uint8Array) => void) | null;
+}
+
+/** A request body: bytes, or chunks produced over time (streamed upload). */
+export type RequestBody = Uint8Array | AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>;
+
+export interface StreamInit {
+  method: string;
+  /** Absolute (`app://localhost/api/x`) or origin-form (`/api/x`). */
+  uri: string;
+  /** String values are ByteStrings (one byte per char, as in fetch); names are sent lower case. */
+  headers?: Iterable<readonly [string, string | Uint8Array]> | undefined;
+  body?: RequestBody | null | undefined;
+  signal?: AbortSignal | null | undefined;
+  /** Response bytes buffered ahead of the consumer (the stream's window); default 256 KiB. */
+  window?: number | undefined;
+}
+
+export interface StreamResponse {
+  status: number;
+  /** As received: lower-case names, raw value bytes. */
+  headers: Header[];
+  /** Fed as ResponseData arrives; reading it is what grants the bus more credit. */
+  body: ReadableStream<Uint8Array>;
+}
+
+/** A violation by the peer that is not (only) one stream's failure. */
+export class ProtocolError extends Error {
+  /** The stream concerned, or 0 for the session. */
+  readonly stream: number;
+  /** The code of the bus's `Error` frame when it reported the problem, else null. */
+  readonly code: number | null;
+
+  constructor(message: string, stream: number, code: number | null = null) {
+    super(message);
+    this.name = 'ProtocolError';
+    this.stream = stream;
+    this.code = code;
+  }
+}
+
+export interface ClientOptions {
+  onprotocolerror?: ((error: DecodeError | ProtocolError) => void) | undefined;
+}
+
+export const DEFAULT_WINDOW = 256 * 1024;
+
+/** Largest RequestData payload we send (well under MAX_DATA, so a frame stays small). */
+export const UPLOAD_CHUNK = 256 * 1024;
+
+const MAX_U32 = 0xffffffff;
+
+type Phase = 'head' | 'body' | 'closed';
+
+/** Client-side state of one open stream. */
+class Stream {
+  phase: Phase = 'head';
+  /** Response credit given to the bus in total (window + Credit frames), and bytes received. */
+  granted: number;
+  received = 0;
+  controller: ReadableStreamDefaultController<Uint8Array> | null = null;
+  /** Upload credit the bus has granted and we have not used yet. */
+  uploadCredit = INITIAL_UPLOAD_WINDOW;
+  /** Wakes the upload pump waiting for credit (or for the stream to close). */
+  wake: (() => void) | null = null;
+  detachAbort: () => void = () => {};
+  /** Cancels a ReadableStream upload source, which may be waiting for its next chunk. */
+  cancelSource: (() => void) | null = null;
+
+  constructor(
+    readonly id: number,
+    readonly window: number,
+    readonly resolve: (response: StreamResponse) => void,
+    readonly reject: (reason: unknown) => void,
+  ) {
+    this.granted = window;
+  }
+}
+
+/**
+ * Opens request streams to the bus over a {@link Transport}. One client per transport
+ * (per page session); it takes over the transport's `onmessage`.
+ */
+export class BusClient {
+  /**
+   * Told about peer misbehaviour no request's promise or body reports by itself: an
+   * inbound frame that does not decode, an `Error` on stream 0, a frame the bus must not
+   * send (these fail nothing), and a stream the bus broke the protocol on (that stream is
+   * also cancelled and failed).
+   */
+  onprotocolerror: ((error: DecodeError | ProtocolError) => void) | null;
+
+  private readonly streams = new Map<number, Stream>();
+  private nextId = 1;
+  private isClosed = false;
+  private closeReason: unknown = undefined;
+
+  constructor(
+    private readonly transport: Transport,
+    options: ClientOptions = {},
+  ) {
+    this.onprotocolerror = options.onprotocolerror ?? null;
+    transport.onmessage = (bytes) => this.receive(bytes);
+  }
+
+  /** Streams open now (waiting for or receiving their response). */
+  get openStreams(): number {
+    return this.streams.size;
+  }
+
+  /**
+   * Sends a request and resolves with the response head once it arrives. Rejects with a
+   * TypeError when the bus fails the stream (the message names the error code), or with
+   * the signal's reason (an AbortError DOMException by default) when aborted; an abort
+   * after the head errors the body the same way.
+   */
+  openStream(init: StreamInit): Promise<StreamResponse> {
+    try {
+      return this.open(init);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Fails every open stream with `reason` (default: a TypeError) and refuses new ones.
+   * Sends nothing: this is for when the transport is gone (page unload, bridge lost).
+   */
+  close(reason?: unknown): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.closeReason = reason ?? new TypeError('the bus connection is closed');
+    for (const s of [...this.streams.values()]) this.fail(s, this.closeReason);
+  }
+
+  /** Handles one inbound message; installed as the transport's `onmessage`. */
+  receive(bytes: Uint8Array): void {
+    if (this.isClosed) return;
+    let frame: Frame;
+    try {
+      frame = decode(bytes);
+    } catch (e) {
+      // Nothing in an undecodable frame says which stream it was for: report, go on.
+      this.report(e instanceof DecodeError ? e : new ProtocolError(`cannot decode a frame: ${String(e)}`, 0));
+      return;
+    }
+    this.dispatch(frame);
+  }
+
+  // -------------------------------------------------------------------------------------
+
+  private open(init: StreamInit): Promise<StreamResponse> {
+    if (this.isClosed) return Promise.reject(this.closeReason);
+    const { method, uri, signal } = init;
+    if (typeof method !== 'string') throw new TypeError('method must be a string');
+    if (typeof uri !== 'string') throw new TypeError('uri must be a string');
+    const window = init.window ?? DEFAULT_WINDOW;
+    // A window of 0 ("wait for my first Credit") cannot work with a queue-driven window:
+    // there would be no queue room whose freeing grants credit.
+    if (!Number.isInteger(window) || window < 1 || window > MAX_U32) {
+      throw new RangeError(`window must be an integer from 1 to ${MAX_U32}`);
+    }
+    const headers = normalizeHeaders(init.headers);
+    const body = init.body ?? null;
+    if (body !== null && !(body instanceof Uint8Array) && !isReadableStream(body) && !isAsyncIterable(body)) {
+      throw new TypeError('body must be a Uint8Array, a ReadableStream or an async iterable of Uint8Array');
+    }
+    const endStream = body === null || (body instanceof Uint8Array && body.byteLength === 0);
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+
+    const id = this.allocateId();
+    let s!: Stream;
+    const response = new Promise<StreamResponse>((resolve, reject) => {
+      s = new Stream(id, window, resolve, reject);
+    });
+    // Encode before registering: a head that cannot be encoded opens nothing.
+    const head = encode({ type: 'RequestHead', stream: id, method, uri, headers, endStream, window });
+    this.streams.set(id, s);
+    if (!this.trySend(s, head)) return response;
+
+    if (signal) {
+      const onAbort = (): void => this.abort(s, abortReason(signal));
+      signal.addEventListener('abort', onAbort, { once: true });
+      s.detachAbort = () => signal.removeEventListener('abort', onAbort);
+    }
+    if (!endStream && body !== null) void this.upload(s, body);
+    return response;
+  }
+
+  private allocateId(): number {
+    // Count up, wrapping at u32 (skipping 0 and ids still open), as PROTOCOL.md asks.
+    for (;;) {
+      const id = this.nextId;
+      this.nextId = id >= MAX_U32 ? 1 : id + 1;
+      if (!this.streams.has(id)) return id;
+    }
+  }
+
+  private dispatch(frame: Frame): void {
+    if (frame.type === 'Error' && frame.stream === SESSION_STREAM) {
+      this.report(
+        new ProtocolError(
+          `bus session error ${errorCodeName(frame.code)} (${frame.code}): ${frame.message}`,
+          SESSION_STREAM,
+          frame.code,
+        ),
+      );
+      return;
+    }
+    const s = this.streams.get(frame.stream);
+    switch (frame.type) {
+      case 'ResponseHead':
+        if (!s) return; // raced with our Cancel
+        if (s.phase !== 'head') return this.violation(s, 'a second ResponseHead');
+        this.onHead(s, frame.status, frame.headers);
+        return;
+      case 'ResponseData':
+        if (!s) return;
+        if (s.phase !== 'body') return this.violation(s, 'ResponseData before ResponseHead');
+        this.onData(s, frame.data);
+        return;
+      case 'ResponseEnd':
+        if (!s) return;
+        if (s.phase !== 'body') return this.violation(s, 'ResponseEnd before ResponseHead');
+        this.finish(s);
+        s.controller?.close();
+        return;
+      case 'Credit':
+        if (!s) return; // credit for a stream that ended: a normal race
+        // Totals saturate (PROTOCOL.md 6); a double stays exact far beyond any real upload.
+        s.uploadCredit = Math.min(s.uploadCredit + frame.bytes, Number.MAX_SAFE_INTEGER);
+        s.wake?.();
+        return;
+      case 'Error':
+        if (!s) return; // e.g. UnknownStream for data that raced with the stream's end
+        // Not every Error closes the stream on the bus side (StreamIdInUse is about an id
+        // the bus still has open; a wrong-direction frame is refused without closing), but
+        // we forget the stream all the same. Cancel makes both sides agree; for a stream
+        // the bus already closed it is ignored.
+        this.trySendFrame(s, { type: 'Cancel', stream: s.id });
+        this.fail(s, new TypeError(`bus stream ${s.id} failed: ${errorCodeName(frame.code)} (${frame.code}): ${frame.message}`));
+        return;
+      default:
+        // RequestHead, RequestData, RequestEnd, Cancel go from the page to the bus.
+        this.report(new ProtocolError(`${frame.type} frames go from the page to the bus, not back`, frame.stream));
+        return;
+    }
+  }
+
+  private onHead(s: Stream, status: number, headers: Header[]): void {
+    s.phase = 'body';
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          s.controller = controller;
+        },
+        // Called whenever the queue has room (after the consumer reads, or a chunk arrives).
+        pull: () => this.grant(s),
+        cancel: () => {
+          if (s.phase === 'closed') return;
+          this.finish(s);
+          this.trySendFrame(s, { type: 'Cancel', stream: s.id });
+        },
+      },
+      // The queue is the window: it holds at most what we granted and the consumer has not read.
+      { highWaterMark: s.window, size: (chunk) => chunk.byteLength },
+    );
+    s.resolve({ status, headers, body });
+  }
+
+  private onData(s: Stream, data: Uint8Array): void {
+    s.received += data.byteLength;
+    if (s.received > s.granted) {
+      this.violation(s, `ResponseData beyond credit (${s.received} bytes received, ${s.granted} granted)`);
+      return;
+    }
+    if (data.byteLength > 0) s.controller?.enqueue(data);
+  }
+
+  /**
+   * Grants the bus credit for the queue room the consumer has freed, so that granted but
+   * unreceived bytes plus queued bytes never exceed the window. Grants in steps of at least
+   * a quarter window to avoid a Credit frame per small read; this cannot stall: below that
+   * step, the bus still holds over three quarters of a window of credit.
+   */
+  private grant(s: Stream): void {
+    if (s.phase !== 'body' || !s.controller) return;
+    const room = s.controller.desiredSize ?? 0;
+    const inFlight = s.granted - s.received;
+    const bytes = room - inFlight;
+    if (bytes < Math.max(1, Math.ceil(s.window / 4))) return;
+    s.granted += bytes;
+    this.trySendFrame(s, { type: 'Credit', stream: s.id, bytes });
+  }
+
+  /** Sends the request body within the upload credit, then RequestEnd. */
+  private async upload(s: Stream, body: RequestBody): Promise<void> {
+    try {
+      for await (const chunk of chunksOf(body, s)) {
+        if (!(chunk instanceof Uint8Array)) throw new TypeError('request body chunks must be Uint8Array');
+        let offset = 0;
+        while (offset < chunk.byteLength) {
+          if (!(await this.uploadCredit(s))) return; // the stream closed: stop, drop the rest
+          const n = Math.min(chunk.byteLength - offset, s.uploadCredit, UPLOAD_CHUNK);
+          // The payload is copied into the frame here, so later mutation by the producer is harmless.
+          const data = chunk.subarray(offset, offset + n);
+          if (!this.trySendFrame(s, { type: 'RequestData', stream: s.id, data })) return;
+          s.uploadCredit -= n;
+          offset += n;
+        }
+      }
+      if (s.phase !== 'closed') this.trySendFrame(s, { type: 'RequestEnd', stream: s.id });
+    } catch (e) {
+      // The body source failed: the request cannot complete, as fetch does for a failing body.
+      if (s.phase === 'closed') return;
+      this.trySendFrame(s, { type: 'Cancel', stream: s.id });
+      this.fail(s, new TypeError(`request body failed: ${String(e)}`, { cause: e }));
+    }
+  }
+
+  /** Resolves true once there is upload credit, false if the stream closes first. */
+  private async uploadCredit(s: Stream): Promise<boolean> {
+    while (s.phase !== 'closed' && s.uploadCredit <= 0) {
+      await new Promise<void>((resolve) => {
+        s.wake = resolve;
+      });
+      s.wake = null;
+    }
+    return s.phase !== 'closed';
+  }
+
+  private abort(s: Stream, reason: unknown): void {
+    if (s.phase === 'closed') return;
+    this.trySendFrame(s, { type: 'Cancel', stream: s.id });
+    this.fail(s, reason);
+  }
+
+  /** The bus broke the protocol on this stream: report it, cancel and fail the stream. */
+  private violation(s: Stream, what: string): void {
+    const message = `bus protocol violation on stream ${s.id}: ${what}`;
+    this.report(new ProtocolError(message, s.id));
+    this.abort(s, new TypeError(message));
+  }
+
+  /** Closes the stream locally and delivers `reason` to whoever waits on it. */
+  private fail(s: Stream, reason: unknown): void {
+    const phase = s.phase;
+    if (phase === 'closed') return;
+    this.finish(s);
+    if (phase === 'head') s.reject(reason);
+    else s.controller?.error(reason);
+  }
+
+  /** Marks the stream closed: forgets it (its id may be reused) and stops its upload. */
+  private finish(s: Stream): void {
+    s.phase = 'closed';
+    this.streams.delete(s.id);
+    s.detachAbort();
+    s.wake?.();
+    s.cancelSource?.();
+  }
+
+  private trySendFrame(s: Stream, frame: Frame): boolean {
+    let bytes: Uint8Array;
+    try {
+      bytes = encode(frame);
+    } catch (e) {
+      this.fail(s, new TypeError(`cannot encode ${frame.type}: ${String(e)}`, { cause: e }));
+      return false;
+    }
+    return this.trySend(s, bytes);
+  }
+
+  /** Sends, failing the stream (locally: the transport is what broke) if the transport throws. */
+  private trySend(s: Stream, bytes: Uint8Array): boolean {
+    try {
+      this.transport.send(bytes);
+      return true;
+    } catch (e) {
+      this.fail(s, new TypeError(`the bus transport failed: ${String(e)}`, { cause: e }));
+      return false;
+    }
+  }
+
+  private report(error: DecodeError | ProtocolError): void {
+    const hook = this.onprotocolerror;
+    if (!hook) return;
+    try {
+      hook(error);
+    } catch (e) {
+      // A throwing hook must not break frame processing; surface it as an uncaught error.
+      queueMicrotask(() => {
+        throw e;
+      });
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+
+function normalizeHeaders(headers: StreamInit['headers']): Header[] {
+  const out: Header[] = [];
+  if (headers == null) return out;
+  for (const pair of headers) {
+    const [name, value] = pair;
+    if (typeof name !== 'string') throw new TypeError('header names must be strings');
+    out.push([asciiLowerCase(name), typeof value === 'string' ? byteString(value, name) : value]);
+  }
+  return out;
+}
+
+/** ASCII-only lower-casing: Unicode case mapping could change a (bad) name's length. */
+function asciiLowerCase(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0x20));
+}
+
+/** A ByteString as fetch's Headers takes it: one byte per char, chars above U+00FF refused. */
+function byteString(value: string, name: string): Uint8Array {
+  const out = new Uint8Array(value.length);
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c > 0xff) throw new TypeError(`value of header ${name} has a character above U+00FF`);
+    out[i] = c;
+  }
+  return out;
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  // As fetch: the signal's reason, which is an AbortError DOMException unless the caller gave one.
+  return signal.reason ?? new DOMException('The operation was aborted.', 'AbortError');
+}
+
+function isReadableStream(x: unknown): x is ReadableStream<Uint8Array> {
+  return typeof ReadableStream !== 'undefined' && x instanceof ReadableStream;
+}
+
+function isAsyncIterable(x: unknown): x is AsyncIterable<Uint8Array> {
+  return typeof x === 'object' && x !== null && typeof (x as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
+}
+
+/**
+ * The body's chunks. ReadableStreams are read with a reader, not `for await`, because
+ * WebKit's ReadableStream is not async-iterable; the stream's closing cancels the reader
+ * even while it waits for a chunk. Stopping early cancels the source either way.
+ */
+async function* chunksOf(body: RequestBody, s: Stream): AsyncGenerator<Uint8Array, void, undefined> {
+  if (body instanceof Uint8Array) {
+    yield body;
+  } else if (isReadableStream(body)) {
+    const reader = body.getReader();
+    let done = false;
+    s.cancelSource = () => {
+      reader.cancel().catch(() => {});
+    };
+    try {
+      for (;;) {
+        const next = await reader.read();
+        if (next.done) {
+          done = true;
+          return;
+        }
+        yield next.value;
+      }
+    } finally {
+      s.cancelSource = null;
+      if (!done) reader.cancel().catch(() => {});
+    }
+  } else {
+    yield* body;
+  }
+}
