@@ -38,3 +38,9 @@ ensure_cargo_fuzz() {
   rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
   command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 }
+
+# WebKitGTK, its headers, and a virtual display for the WebView tests and the demo.
+ensure_webkit_deps() {
+  apt_install libwebkit2gtk-4.1-dev libsoup-3.0-dev libgtk-3-dev xvfb xauth \
+    gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-tools
+}

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The whole test suite: the README's second command, and what .ci/run runs.
-# Installs what it needs (idempotently), then runs every check CI holds us to:
-# rustfmt, clippy -D warnings, rustdoc -D warnings, the Rust tests, the JS tests,
-# and a short bounded run of every fuzz target.
+# Installs what it needs (idempotently): apt packages for WebKitGTK and Xvfb, rustfmt and
+# clippy, npm packages, nightly + cargo-fuzz. Then runs every check CI holds us to:
+# rustfmt, clippy -D warnings, rustdoc -D warnings, the JS tests, the bundled-shim check,
+# the Rust tests (WebView tests start their own Xvfb when there is no display), and a
+# short bounded run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-step "toolchain"
+step "install what is missing"
 ensure_rust_components
-[ -f bridge-js/package.json ] && ensure_node_deps bridge-js
+ensure_webkit_deps
+ensure_node_deps bridge-js
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -20,13 +23,12 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo doc (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
+step "bridge-js: build and node tests"
+(cd bridge-js && npm test)
+scripts/sync-shim.sh --check
+
 step "cargo test"
 cargo test --workspace
-
-if [ -f bridge-js/package.json ]; then
-  step "bridge-js: build and node tests"
-  (cd bridge-js && npm test)
-fi
 
 step "fuzz: bounded runs"
 scripts/fuzz.sh "${FUZZ_SECONDS:-20}"

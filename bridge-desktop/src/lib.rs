@@ -1,0 +1,200 @@
+//! The desktop host: a wry WebView whose app origin (`app://localhost`) is served by a
+//! [`bus_core::Bus`], with no socket anywhere.
+//!
+//! ```no_run
+//! # fn demo(bus: &bus_core::Bus) -> Result<(), bridge_desktop::HostError> {
+//! use gtk::prelude::*;
+//! use wry::WebViewBuilderExtUnix;
+//!
+//! gtk::init().expect("a display");
+//! let window = gtk::Window::new(gtk::WindowType::Toplevel);
+//! let vbox = gtk::Box::new(gtk::Orientation::Vertical, 0);
+//! window.add(&vbox);
+//! // Build the WebView without a URL: the scheme must be registered before the first load.
+//! let webview = wry::WebViewBuilder::new().build_gtk(&vbox)?;
+//! let host = bridge_desktop::attach(&webview, bus, bridge_desktop::HostConfig::new("app://localhost"))?;
+//! host.load("/index.html");
+//! window.show_all();
+//! gtk::main();
+//! # Ok(()) }
+//! ```
+//!
+//! What [`attach`] sets up on the WebView's WebKit objects (Linux, WebKitGTK):
+//! - the app scheme on the WebView's `WebContext`, registered secure and CORS-enabled,
+//!   answered by the bus off the GTK main thread, responses streamed through a pipe
+//!   (wry's own custom protocols buffer whole responses on the main thread);
+//! - a frame channel for the shim that only our own main frame can reach (an isolated
+//!   world handler and a top-frame relay; see [`channel`]);
+//! - the shim (bridge-js) injected at document start in the top frame, installing
+//!   nothing on a foreign page;
+//! - a navigation policy that keeps foreign pages out of the WebView.
+//!
+//! # Layout
+//! - `scheme`: the `app://` scheme handler (requests in, streamed responses out, caller
+//!   identity from `Origin`/`Referer`).
+//! - [`channel`]: the isolated-world frame channel and per-document sessions.
+//! - `navigation`: the navigation policy.
+//! - [`shim`]: the bridge-js bundle and its install call.
+//! - `ffi`: the one unsafe call (a pipe's fd handed to GIO).
+//!
+//! ## Platform-specific
+//! Linux only for now (WebKitGTK 4.1 ≥ 2.40). macOS and Windows wry back ends need their
+//! own scheme and channel modules.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod channel;
+mod ffi;
+mod navigation;
+mod scheme;
+pub mod shim;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bus_core::BusHandle;
+use webkit2gtk::{UserContentManagerExt, WebViewExt};
+use wry::WebViewExtUnix;
+
+/// How the host presents the bus to the WebView.
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    origin: String,
+    scheme: String,
+    navigable: Vec<String>,
+    shim: Option<String>,
+}
+
+impl HostConfig {
+    /// The app's origin, e.g. `app://localhost`. Its scheme is registered on the WebView.
+    ///
+    /// # Panics
+    /// When `origin` is not `scheme://host`.
+    pub fn new(origin: &str) -> Self {
+        let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+        let (scheme, host) = origin
+            .split_once("://")
+            .unwrap_or_else(|| panic!("an origin is scheme://host, got {origin:?}"));
+        assert!(
+            !scheme.is_empty() && !host.is_empty() && !host.contains('/'),
+            "an origin is scheme://host, got {origin:?}"
+        );
+        HostConfig {
+            scheme: scheme.to_owned(),
+            shim: Some(shim::script(&origin)),
+            origin,
+            navigable: Vec::new(),
+        }
+    }
+
+    /// Lets the WebView (and its iframes) navigate to pages of another origin. By default
+    /// only the app origin, `about:blank` and `about:srcdoc` are allowed.
+    pub fn allow_navigation_to(mut self, origin: &str) -> Self {
+        self.navigable
+            .push(origin.trim_end_matches('/').to_ascii_lowercase());
+        self
+    }
+
+    /// Replaces the script injected in the top frame at document start (the bridge-js
+    /// shim by default); `None` injects nothing.
+    pub fn shim(mut self, script: Option<String>) -> Self {
+        self.shim = script;
+        self
+    }
+
+    /// The app origin.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+}
+
+/// Why the host could not be attached.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HostError {
+    /// wry failed to build or drive the WebView.
+    #[error("wry: {0}")]
+    Wry(#[from] wry::Error),
+    /// The WebView has no WebKit context to register the scheme on.
+    #[error("the WebView has no WebKit context")]
+    NoContext,
+    /// The WebView already loaded a page: the scheme must be registered before.
+    #[error("attach the host before the WebView loads anything (it is at {0})")]
+    AlreadyLoaded(String),
+}
+
+static NEXT_HOST: AtomicU64 = AtomicU64::new(1);
+
+/// The host attached to one WebView. Dropping it stops routing frames to the bus.
+#[derive(Debug)]
+pub struct Host {
+    id: u64,
+    origin: String,
+    webview: webkit2gtk::WebView,
+}
+
+/// Connects `webview` to `bus`. Call on the GTK main thread, before the first load.
+///
+/// # Errors
+/// [`HostError::AlreadyLoaded`] when the WebView already shows a page,
+/// [`HostError::NoContext`] when it has no WebKit context.
+pub fn attach(
+    webview: &wry::WebView,
+    bus: &BusHandle,
+    config: HostConfig,
+) -> Result<Host, HostError> {
+    let view = webview.webview();
+    if let Some(uri) = view
+        .uri()
+        .filter(|u| !u.is_empty() && u.as_str() != "about:blank")
+    {
+        return Err(HostError::AlreadyLoaded(uri.to_string()));
+    }
+    let context = view.context().ok_or(HostError::NoContext)?;
+    let id = NEXT_HOST.fetch_add(1, Ordering::Relaxed);
+    scheme::register(
+        &context,
+        &config.scheme,
+        bus.clone(),
+        scheme::SchemeConfig {
+            origin: config.origin.clone(),
+        },
+    );
+    channel::install(id, &view, bus.clone(), &config.origin);
+    if let (Some(shim), Some(manager)) = (&config.shim, view.user_content_manager()) {
+        manager.add_script(&webkit2gtk::UserScript::new(
+            shim,
+            webkit2gtk::UserContentInjectedFrames::TopFrame,
+            webkit2gtk::UserScriptInjectionTime::Start,
+            &[],
+            &[],
+        ));
+    }
+    navigation::install(&view, &config);
+    Ok(Host {
+        id,
+        origin: config.origin,
+        webview: view,
+    })
+}
+
+impl Host {
+    /// Loads `path` of the app origin (`/index.html` → `app://localhost/index.html`).
+    pub fn load(&self, path: &str) {
+        let path = if path.starts_with('/') {
+            path.to_owned()
+        } else {
+            format!("/{path}")
+        };
+        self.webview.load_uri(&format!("{}{path}", self.origin));
+    }
+
+    /// The WebKit WebView, for anything this crate does not wrap.
+    pub fn webkit(&self) -> &webkit2gtk::WebView {
+        &self.webview
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        channel::remove(self.id);
+    }
+}

@@ -1,0 +1,313 @@
+//! The `app://` scheme: every request WebKit makes to the app origin (navigations, links,
+//! forms, `<img>`, native fetch/XHR) becomes an `http::Request` on the bus, and the
+//! response streams back through a pipe — never buffered whole, never handled on the GTK
+//! main thread.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bus_core::{Body, BusHandle, Caller, FrameKind, Transport};
+use bytes::Bytes;
+use gio::prelude::*;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use tokio::io::AsyncWriteExt;
+use webkit2gtk::{SecurityManagerExt, URISchemeRequestExt, URISchemeResponseExt, WebContextExt};
+use webkit2gtk::{URISchemeRequest, URISchemeResponse};
+
+use crate::ffi;
+
+/// Largest request body read from WebKit (it already holds the whole body in memory; the
+/// bus's per-mount limit applies after this).
+const MAX_REQUEST_BODY: usize = 1 << 30;
+
+/// Pipe capacity: large pipes cut the number of wake-ups on the main thread.
+const PIPE_SIZE: usize = 1 << 20;
+
+thread_local! {
+    /// Requests waiting for their response head, by id. WebKit objects live on the GTK
+    /// main thread; worker threads refer to them only by id.
+    static PENDING: RefCell<HashMap<u64, URISchemeRequest>> = RefCell::new(HashMap::new());
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// What the scheme handler needs to know about the app.
+#[derive(Clone, Debug)]
+pub(crate) struct SchemeConfig {
+    pub(crate) origin: String,
+}
+
+/// Registers the scheme of `config.origin` on `context`, answered by `bus`.
+pub(crate) fn register(
+    context: &webkit2gtk::WebContext,
+    scheme: &str,
+    bus: BusHandle,
+    config: SchemeConfig,
+) {
+    if let Some(security) = context.security_manager() {
+        security.register_uri_scheme_as_secure(scheme);
+        security.register_uri_scheme_as_cors_enabled(scheme);
+    }
+    context.register_uri_scheme(scheme, move |request| {
+        handle(request, &bus, &config);
+    });
+}
+
+fn handle(request: &URISchemeRequest, bus: &BusHandle, config: &SchemeConfig) {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let http_request = match to_http(request, &config.origin) {
+        Ok(r) => r,
+        Err(message) => {
+            finish_now(request, StatusCode::BAD_REQUEST, &message);
+            return;
+        }
+    };
+    let runtime = match bus.runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            finish_now(request, StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
+            return;
+        }
+    };
+    PENDING.with(|p| p.borrow_mut().insert(id, request.clone()));
+    let bus = bus.clone();
+    runtime.spawn(async move {
+        let response = bus.call(http_request).await;
+        let (parts, mut body) = response.into_parts();
+        let length = body.exact_len();
+        let (reader, writer) = match std::io::pipe() {
+            Ok(pair) => pair,
+            Err(e) => {
+                let message = format!("cannot open a pipe for the response: {e}");
+                glib::MainContext::default().invoke(move || {
+                    if let Some(req) = take(id) {
+                        finish_now(&req, StatusCode::INTERNAL_SERVER_ERROR, &message);
+                    }
+                });
+                return;
+            }
+        };
+        let writer = OwnedFd::from(writer);
+        let _ = rustix::pipe::fcntl_setpipe_size(&writer, PIPE_SIZE);
+        let head = Head {
+            status: parts.status,
+            headers: parts.headers,
+            length,
+        };
+        let reader = OwnedFd::from(reader);
+        glib::MainContext::default().invoke(move || finish(id, head, reader));
+
+        let Ok(mut pipe) = tokio::net::unix::pipe::Sender::from_owned_fd(writer) else {
+            return;
+        };
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else {
+                // The body failed midway; closing the pipe ends what WebKit sees. With a
+                // Content-Length, WebKit reports the short body as an error.
+                tracing::debug!("response body failed midway on the scheme path");
+                return;
+            };
+            if let Ok(data) = frame.into_data() {
+                if pipe.write_all(&data).await.is_err() {
+                    // WebKit closed the stream: the page aborted or navigated away.
+                    // Dropping the body cancels the handler's producer.
+                    return;
+                }
+            }
+        }
+    });
+}
+
+struct Head {
+    status: StatusCode,
+    headers: HeaderMap,
+    length: Option<u64>,
+}
+
+fn take(id: u64) -> Option<URISchemeRequest> {
+    PENDING.with(|p| p.borrow_mut().remove(&id))
+}
+
+fn finish(id: u64, head: Head, reader: OwnedFd) {
+    let Some(request) = take(id) else {
+        return;
+    };
+    let stream = ffi::input_stream_from_fd(reader);
+    let length = head.length.map_or(-1, |n| n as i64);
+    let response = URISchemeResponse::new(&stream, length);
+    respond(&request, &response, head.status, &head.headers);
+}
+
+fn respond(
+    request: &URISchemeRequest,
+    response: &URISchemeResponse,
+    status: StatusCode,
+    headers: &HeaderMap,
+) {
+    response.set_status(u32::from(status.as_u16()), status.canonical_reason());
+    let soup_headers = soup::MessageHeaders::new(soup::MessageHeadersType::Response);
+    for (name, value) in headers {
+        // WebKit takes header values as C strings: obs-text is passed as Latin-1.
+        let value: String = value.as_bytes().iter().map(|&b| b as char).collect();
+        soup_headers.append(name.as_str(), &value);
+    }
+    if let Some(kind) = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
+        response.set_content_type(kind);
+    }
+    response.set_http_headers(soup_headers);
+    request.finish_with_response(response);
+}
+
+/// Answers at once with a plain-text body (bad requests, a bus that is shut down).
+fn finish_now(request: &URISchemeRequest, status: StatusCode, message: &str) {
+    let body = glib::Bytes::from_owned(format!("{message}\n").into_bytes());
+    let length = body.len() as i64;
+    let stream = gio::MemoryInputStream::from_bytes(&body);
+    let response = URISchemeResponse::new(&stream, length);
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    respond(request, &response, status, &headers);
+}
+
+fn to_http(request: &URISchemeRequest, app_origin: &str) -> Result<Request<Body>, String> {
+    let uri = request.uri().ok_or("the request has no URI")?;
+    let method = request
+        .http_method()
+        .map(|m| m.to_string())
+        .unwrap_or_else(|| "GET".into());
+    let method =
+        Method::from_bytes(method.as_bytes()).map_err(|_| format!("invalid method {method:?}"))?;
+    let mut builder = Request::builder().method(method.clone()).uri(uri.as_str());
+    let headers = builder
+        .headers_mut()
+        .ok_or_else(|| format!("invalid URI {uri}"))?;
+    if let Some(soup_headers) = request.http_headers() {
+        let mut bad = None;
+        soup_headers.foreach(|name, value| {
+            match (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                (Ok(n), Ok(v)) => {
+                    headers.append(n, v);
+                }
+                _ => bad = Some(name.to_owned()),
+            }
+        });
+        if let Some(name) = bad {
+            return Err(format!("invalid request header {name:?}"));
+        }
+    }
+    let caller = caller_for(&method, headers, app_origin);
+    let body = match request.http_body() {
+        Some(stream) => Body::from(read_all(&stream)?),
+        None => Body::empty(),
+    };
+    let mut http_request = builder
+        .body(body)
+        .map_err(|e| format!("invalid request {uri}: {e}"))?;
+    http_request.extensions_mut().insert(caller);
+    Ok(http_request)
+}
+
+fn read_all(stream: &gio::InputStream) -> Result<Bytes, String> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = stream
+            .read(&mut buf[..], gio::Cancellable::NONE)
+            .map_err(|e| format!("cannot read the request body: {e}"))?;
+        if n == 0 {
+            return Ok(Bytes::from(out));
+        }
+        if out.len() + n > MAX_REQUEST_BODY {
+            return Err(format!("request body over {MAX_REQUEST_BODY} bytes"));
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Who sent a scheme request, from what WebKit attached — never from the page's claims.
+///
+/// WebKit sends `Origin` on CORS requests and form POSTs (a foreign page's are foreign),
+/// and a `Referer` on most others. Our own same-origin requests carry no `Origin` and a
+/// `Referer` of our origin. A request with neither (the host's own first load, an
+/// `<img>` from a `no-referrer` frame) is treated as ours only for safe methods: GET
+/// subresources must carry no secrets and have no side effects.
+pub(crate) fn caller_for(method: &Method, headers: &HeaderMap, app_origin: &str) -> Caller {
+    let caller = Caller::new(Transport::Scheme).with_frame(FrameKind::Unknown);
+    if let Some(origin) = headers.get(http::header::ORIGIN) {
+        return caller.with_origin(origin.to_str().unwrap_or("null"));
+    }
+    if let Some(referer) = headers.get(http::header::REFERER) {
+        return caller.with_origin(origin_of(referer.to_str().unwrap_or("")).unwrap_or("null"));
+    }
+    if method == Method::GET || method == Method::HEAD {
+        caller.with_origin(app_origin)
+    } else {
+        caller
+    }
+}
+
+/// `scheme://authority` of an absolute URL.
+fn origin_of(url: &str) -> Option<&str> {
+    let scheme_end = url.find("://")?;
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Some(&url[..scheme_end + 3 + authority_end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(n, v)| {
+                (
+                    HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn caller_comes_from_origin_then_referer_then_safe_method() {
+        let app = "app://localhost";
+        let c = caller_for(&Method::POST, &headers(&[("origin", "evil://x")]), app);
+        assert_eq!(c.origin(), Some("evil://x"));
+        let c = caller_for(
+            &Method::GET,
+            &headers(&[("referer", "app://localhost/a/b?c")]),
+            app,
+        );
+        assert!(c.is_origin(app));
+        let c = caller_for(&Method::GET, &headers(&[("referer", "evil://x/page")]), app);
+        assert_eq!(c.origin(), Some("evil://x"));
+        let c = caller_for(&Method::POST, &headers(&[("origin", "null")]), app);
+        assert_eq!(c.origin(), None);
+        assert!(caller_for(&Method::GET, &HeaderMap::new(), app).is_origin(app));
+        assert_eq!(
+            caller_for(&Method::POST, &HeaderMap::new(), app).origin(),
+            None
+        );
+    }
+
+    #[test]
+    fn origin_of_cuts_at_the_authority() {
+        assert_eq!(origin_of("app://localhost/x?y"), Some("app://localhost"));
+        assert_eq!(origin_of("https://a.b:8080"), Some("https://a.b:8080"));
+        assert_eq!(origin_of("nonsense"), None);
+    }
+}

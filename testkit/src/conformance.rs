@@ -1,0 +1,292 @@
+//! The `/conf` routes of the conformance suite (see `bridge-js/src/conformance`).
+//!
+//! The same router is mounted on the bus and served on localhost, so a case run through
+//! the shim and through the browser's own fetch/XHR must observe the same thing.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body as AxumBody;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use bus_core::Body;
+use bytes::Bytes;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// Counts `/conf/hang` handlers that were dropped (cancelled) so far.
+#[derive(Clone, Debug, Default)]
+pub struct Counters {
+    /// Dropped `/conf/hang` handlers.
+    pub cancelled: Arc<AtomicUsize>,
+}
+
+/// The conformance router. Routes are absolute (`/conf/...`): mount it at `/` with
+/// `keep_prefix`, or serve it as is.
+pub fn router(counters: Counters) -> Router {
+    Router::new()
+        .route("/conf/text", get(|| async { text("hello") }))
+        .route(
+            "/conf/json",
+            get(|| async { axum::Json(serde_json::json!({ "ok": true, "n": 42 })) }),
+        )
+        .route("/conf/bytes", get(bytes))
+        .route("/conf/echo", post(echo).put(echo))
+        .route("/conf/headers", get(request_headers))
+        .route("/conf/status/{code}", get(status))
+        .route("/conf/redirect/{code}", get(redirect))
+        .route("/conf/slow", get(slow))
+        .route("/conf/stream", get(stream))
+        .route("/conf/sse", get(sse))
+        .route("/conf/hang", get(hang))
+        .route(
+            "/conf/cancelled",
+            get(|State(c): State<Counters>| async move {
+                text(c.cancelled.load(Ordering::SeqCst).to_string())
+            }),
+        )
+        .route("/conf/multipart", post(multipart))
+        .route("/conf/multi-header", get(multi_header))
+        .fallback(any(|method: Method, uri: axum::http::Uri| async move {
+            if method == Method::OPTIONS {
+                StatusCode::NO_CONTENT.into_response()
+            } else {
+                (
+                    StatusCode::NOT_FOUND,
+                    format!("no conformance route {uri}\n"),
+                )
+                    .into_response()
+            }
+        }))
+        .layer(axum::middleware::map_response(cors))
+        .layer(axum::extract::DefaultBodyLimit::max(256 << 20))
+        .with_state(counters)
+}
+
+async fn cors(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    h.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS"),
+    );
+    h.insert(
+        "access-control-allow-headers",
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        "access-control-expose-headers",
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
+fn text(body: impl Into<String>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain;charset=utf-8")],
+        body.into(),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct N {
+    n: Option<usize>,
+}
+
+async fn bytes(Query(q): Query<N>) -> Response {
+    let n = q.n.unwrap_or(1024).min(1 << 30);
+    let (tx, body) = Body::channel_with_len(4, n as u64);
+    tokio::spawn(async move {
+        let mut i = 0usize;
+        while i < n {
+            let len = (n - i).min(64 * 1024);
+            let chunk: Vec<u8> = (i..i + len).map(|k| (k % 251) as u8).collect();
+            if tx.send(Bytes::from(chunk)).await.is_err() {
+                return;
+            }
+            i += len;
+        }
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::CONTENT_LENGTH, n)
+        .body(AxumBody::new(body))
+        .expect("valid response")
+}
+
+async fn echo(method: Method, headers: HeaderMap, body: Bytes) -> Response {
+    let kind = headers
+        .get(header::CONTENT_TYPE)
+        .cloned()
+        .unwrap_or(HeaderValue::from_static(""));
+    let mut response = Response::new(AxumBody::from(body.clone()));
+    let h = response.headers_mut();
+    if !kind.is_empty() {
+        h.insert(header::CONTENT_TYPE, kind.clone());
+    }
+    h.insert(
+        "x-echo-method",
+        HeaderValue::from_str(method.as_str()).expect("a method is a value"),
+    );
+    h.insert("x-echo-content-type", kind);
+    h.insert("x-echo-length", HeaderValue::from(body.len()));
+    response
+}
+
+async fn request_headers(headers: HeaderMap) -> impl IntoResponse {
+    let map: serde_json::Map<String, serde_json::Value> = headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into(),
+            )
+        })
+        .collect();
+    axum::Json(map)
+}
+
+async fn status(Path(code): Path<u16>) -> Response {
+    match StatusCode::from_u16(code) {
+        Ok(status) => (status, text(format!("status {code}"))).into_response(),
+        Err(_) => (StatusCode::BAD_REQUEST, format!("not a status: {code}\n")).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct To {
+    to: Option<String>,
+}
+
+async fn redirect(Path(code): Path<u16>, Query(q): Query<To>) -> Response {
+    let Ok(status) = StatusCode::from_u16(code) else {
+        return (StatusCode::BAD_REQUEST, format!("not a status: {code}\n")).into_response();
+    };
+    let to = q.to.unwrap_or_else(|| "/conf/text".into());
+    Response::builder()
+        .status(status)
+        .header(header::LOCATION, to)
+        .body(AxumBody::empty())
+        .expect("valid response")
+}
+
+#[derive(Deserialize)]
+struct Ms {
+    ms: Option<u64>,
+    chunks: Option<usize>,
+}
+
+async fn slow(Query(q): Query<Ms>) -> Response {
+    tokio::time::sleep(Duration::from_millis(q.ms.unwrap_or(100).min(60_000))).await;
+    text("slow")
+}
+
+async fn stream(Query(q): Query<Ms>) -> Response {
+    let chunks = q.chunks.unwrap_or(5).min(10_000);
+    let ms = q.ms.unwrap_or(100).min(10_000);
+    let (tx, body) = Body::channel(1);
+    tokio::spawn(async move {
+        for i in 0..chunks {
+            if i > 0 {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+            if tx.send(Bytes::from(format!("chunk {i}\n"))).await.is_err() {
+                return;
+            }
+        }
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/plain;charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(AxumBody::new(body))
+        .expect("valid response")
+}
+
+async fn sse(Query(q): Query<N>, headers: HeaderMap) -> Response {
+    let n = q.n.unwrap_or(3).min(1000);
+    let after: usize = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut out = String::from("retry: 50\n\n");
+    for id in after + 1..=n {
+        if id % 2 == 0 {
+            out.push_str("event: tick\n");
+        }
+        out.push_str(&format!("id: {id}\ndata: event {id}\n\n"));
+    }
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(AxumBody::from(out))
+        .expect("valid response")
+}
+
+struct DropCount(Arc<AtomicUsize>);
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+async fn hang(State(c): State<Counters>) -> Response {
+    let _count = DropCount(c.cancelled.clone());
+    std::future::pending::<()>().await;
+    text("never")
+}
+
+async fn multipart(mut form: Multipart) -> Response {
+    let mut fields = serde_json::Map::new();
+    let mut files = Vec::new();
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                return (StatusCode::BAD_REQUEST, format!("bad multipart: {e}\n")).into_response();
+            }
+        };
+        let name = field.name().unwrap_or("").to_owned();
+        let filename = field.file_name().map(str::to_owned);
+        let kind = field.content_type().map(str::to_owned);
+        let data = match field.bytes().await {
+            Ok(d) => d,
+            Err(e) => {
+                return (StatusCode::BAD_REQUEST, format!("bad multipart: {e}\n")).into_response();
+            }
+        };
+        match filename {
+            Some(filename) => files.push(serde_json::json!({
+                "name": name,
+                "filename": filename,
+                "type": kind.unwrap_or_default(),
+                "size": data.len(),
+                "sha256": hex(&Sha256::digest(&data)),
+            })),
+            None => {
+                fields.insert(name, String::from_utf8_lossy(&data).into());
+            }
+        }
+    }
+    axum::Json(serde_json::json!({ "fields": fields, "files": files })).into_response()
+}
+
+async fn multi_header() -> Response {
+    Response::builder()
+        .header("x-multi", "a")
+        .header("x-multi", "b")
+        .header(header::CONTENT_TYPE, "text/plain; charset=iso-8859-1")
+        .body(AxumBody::from("multi"))
+        .expect("valid response")
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,100 @@
+//! Listening sockets held by processes, read from `/proc` — the proof that the bus opened
+//! none, rather than a claim.
+
+use std::collections::HashSet;
+use std::io;
+
+/// A listening TCP socket or a bound UDP socket held by one of the processes checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listener {
+    /// The process holding it.
+    pub pid: u32,
+    /// `tcp`, `tcp6`, `udp` or `udp6`.
+    pub table: String,
+    /// The local address, as `/proc/net` prints it (hex).
+    pub local: String,
+}
+
+/// `pid` and all its descendants (children, grandchildren, ...).
+pub fn process_tree(pid: u32) -> Vec<u32> {
+    let mut all = vec![pid];
+    let mut i = 0;
+    while i < all.len() {
+        let parent = all[i];
+        let children = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+            .unwrap_or_default();
+        all.extend(
+            children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok()),
+        );
+        i += 1;
+    }
+    all
+}
+
+/// Every listening TCP socket and bound UDP socket held by `pids`.
+///
+/// # Errors
+/// When `/proc` cannot be read.
+pub fn listeners(pids: &[u32]) -> io::Result<Vec<Listener>> {
+    let mut found = Vec::new();
+    for &pid in pids {
+        let mut inodes = HashSet::new();
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue; // the process exited meanwhile
+        };
+        for fd in fds.flatten() {
+            if let Ok(target) = std::fs::read_link(fd.path()) {
+                let target = target.to_string_lossy().into_owned();
+                if let Some(inode) = target
+                    .strip_prefix("socket:[")
+                    .and_then(|t| t.strip_suffix(']'))
+                {
+                    inodes.insert(inode.to_owned());
+                }
+            }
+        }
+        if inodes.is_empty() {
+            continue;
+        }
+        for table in ["tcp", "tcp6", "udp", "udp6"] {
+            // Each process's own view: it may be in another network namespace.
+            let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")) else {
+                continue;
+            };
+            for row in text.lines().skip(1) {
+                let cols: Vec<&str> = row.split_whitespace().collect();
+                if cols.len() < 10 {
+                    continue;
+                }
+                let listening = table.starts_with("udp") || cols[3] == "0A";
+                if listening && inodes.contains(cols[9]) {
+                    found.push(Listener {
+                        pid,
+                        table: table.to_owned(),
+                        local: cols[1].to_owned(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_real_listener_is_found_and_disappears() {
+        let me = std::process::id();
+        let before = listeners(&[me]).unwrap();
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let during = listeners(&[me]).unwrap();
+        assert_eq!(during.len(), before.len() + 1, "{during:?}");
+        drop(socket);
+        assert_eq!(listeners(&[me]).unwrap(), before);
+        assert!(process_tree(me).contains(&me));
+    }
+}
