@@ -60,8 +60,12 @@ fn handle(request: &URISchemeRequest, bus: &BusHandle, config: &SchemeConfig) {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let http_request = match to_http(request, &config.origin) {
         Ok(r) => r,
-        Err(message) => {
+        Err(Refused::BadRequest(message)) => {
             finish_now(request, StatusCode::BAD_REQUEST, &message);
+            return;
+        }
+        Err(Refused::Forbidden(message)) => {
+            finish_now(request, StatusCode::FORBIDDEN, &message);
             return;
         }
     };
@@ -178,18 +182,30 @@ fn finish_now(request: &URISchemeRequest, status: StatusCode, message: &str) {
     respond(request, &response, status, &headers);
 }
 
-fn to_http(request: &URISchemeRequest, app_origin: &str) -> Result<Request<Body>, String> {
-    let uri = request.uri().ok_or("the request has no URI")?;
+/// The header the shim sets on requests whose body it normalised to plain bytes.
+pub(crate) const BODY_MARKER: &str = "x-inproc-bus-body";
+
+/// A scheme request answered without reaching the bus.
+pub(crate) enum Refused {
+    BadRequest(String),
+    Forbidden(String),
+}
+
+fn to_http(request: &URISchemeRequest, app_origin: &str) -> Result<Request<Body>, Refused> {
+    let bad = |m: String| Refused::BadRequest(m);
+    let uri = request
+        .uri()
+        .ok_or_else(|| bad("the request has no URI".into()))?;
     let method = request
         .http_method()
         .map(|m| m.to_string())
         .unwrap_or_else(|| "GET".into());
-    let method =
-        Method::from_bytes(method.as_bytes()).map_err(|_| format!("invalid method {method:?}"))?;
+    let method = Method::from_bytes(method.as_bytes())
+        .map_err(|_| bad(format!("invalid method {method:?}")))?;
     let mut builder = Request::builder().method(method.clone()).uri(uri.as_str());
     let headers = builder
         .headers_mut()
-        .ok_or_else(|| format!("invalid URI {uri}"))?;
+        .ok_or_else(|| Refused::BadRequest(format!("invalid URI {uri}")))?;
     if let Some(soup_headers) = request.http_headers() {
         let mut bad = None;
         soup_headers.foreach(|name, value| {
@@ -204,17 +220,40 @@ fn to_http(request: &URISchemeRequest, app_origin: &str) -> Result<Request<Body>
             }
         });
         if let Some(name) = bad {
-            return Err(format!("invalid request header {name:?}"));
+            return Err(Refused::BadRequest(format!(
+                "invalid request header {name:?}"
+            )));
         }
     }
     let caller = caller_for(&method, headers, app_origin);
-    let body = match request.http_body() {
-        Some(stream) => Body::from(read_all(&stream)?),
-        None => Body::empty(),
+    let body = if method == Method::GET || method == Method::HEAD {
+        Body::empty()
+    } else {
+        // Decide before touching the body: WebKitGTK 2.50 crashes the host process in
+        // `webkit_uri_scheme_request_get_http_body` when the body is Blob-backed (a File
+        // in a form, `fetch(blob)`), and any page can send one. Only the app's own pages
+        // get their bodies read, and only when the shim has normalised them to bytes and
+        // said so with the marker header.
+        if !caller.is_origin(app_origin) {
+            return Err(Refused::Forbidden(format!(
+                "{method} {uri}: request bodies are accepted only from {app_origin}, not {}",
+                caller.origin().unwrap_or("an unknown origin")
+            )));
+        }
+        if headers.remove(BODY_MARKER).is_none() {
+            return Err(Refused::BadRequest(format!(
+                "{method} {uri}: a request body on the app scheme must be sent through the \
+                 bridge-js shim (WebKitGTK cannot hand file-backed bodies to a scheme handler)"
+            )));
+        }
+        match request.http_body() {
+            Some(stream) => Body::from(read_all(&stream).map_err(Refused::BadRequest)?),
+            None => Body::empty(),
+        }
     };
     let mut http_request = builder
         .body(body)
-        .map_err(|e| format!("invalid request {uri}: {e}"))?;
+        .map_err(|e| Refused::BadRequest(format!("invalid request {uri}: {e}")))?;
     http_request.extensions_mut().insert(caller);
     Ok(http_request)
 }

@@ -20,6 +20,14 @@ fn page_load_image_xhr_fetch_and_links() {
     let body: serde_json::Value = serde_json::from_str(r["xhrBody"].as_str().unwrap()).unwrap();
     assert_eq!(body, serde_json::json!({ "ok": true, "n": 42 }));
     assert_eq!(r["fetchText"], "hello");
+    assert_eq!(r["blobStatus"], 400, "{r}");
+    assert!(
+        r["blobBody"]
+            .as_str()
+            .unwrap()
+            .contains("through the bridge-js shim"),
+        "{r}"
+    );
     h.eval("document.getElementById('next').click(); return true;");
     let r = h.report(T);
     assert_eq!(r["page"], "second", "{r}");
@@ -48,8 +56,115 @@ fn frames_over_the_isolated_world_relay() {
     assert_eq!(r["afterGarbage"], "hello");
 }
 
+fn secret_mount(
+    b: bus_core::BusBuilder,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> bus_core::BusBuilder {
+    let secret = tower::service_fn(move |_r: http::Request<bus_core::Body>| {
+        hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(bus_core::Body::from("secret")))
+        }
+    });
+    b.mount("/secret", secret)
+}
+
+fn foreign_iframes_cannot_reach_the_bus() {
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = Harness::with_config(
+        |b| secret_mount(b, hits.clone()),
+        bridge_desktop::HostConfig::new(support::ORIGIN).allow_navigation_to("evil://x"),
+    );
+    let reports = support::evil::register(h.host.webkit());
+    h.load("/iframes.html");
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + T;
+    while seen.len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "attack reports: {seen:?}"
+        );
+        if let Ok(r) = reports.try_recv() {
+            seen.push(r);
+        }
+        support::pump(Duration::from_millis(5));
+    }
+    for r in &seen {
+        for key in [
+            "handlerVisible",
+            "ipcVisible",
+            "relayVisible",
+            "bridgeVisible",
+        ] {
+            assert_eq!(r[key], false, "{key} in {r}");
+        }
+        assert_eq!(r["parentDocument"], "SecurityError", "{r}");
+        for key in ["corsGet", "corsPost", "xhr"] {
+            assert!(r[key] != 200, "{key} got an answer: {r}");
+        }
+    }
+    // The host is still alive after the Blob bodies (they were refused unread), and no
+    // request from the foreign frames reached the handler.
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "{seen:?}"
+    );
+    let r = h.eval("return location.href");
+    assert_eq!(r, "app://localhost/iframes.html");
+}
+
+fn foreign_top_level_page_gets_no_bridge() {
+    let h = Harness::with_config(
+        |b| b,
+        bridge_desktop::HostConfig::new(support::ORIGIN).allow_navigation_to("evil://x"),
+    );
+    let reports = support::evil::register(h.host.webkit());
+    h.load("/nav-away.html");
+    let deadline = std::time::Instant::now() + T;
+    let r = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no report from the foreign page"
+        );
+        if let Ok(r) = reports.try_recv() {
+            break r;
+        }
+        support::pump(Duration::from_millis(5));
+    };
+    assert_eq!(r["where"], "evil://x/attack.html", "{r}");
+    for key in [
+        "handlerVisible",
+        "ipcVisible",
+        "relayVisible",
+        "bridgeVisible",
+    ] {
+        assert_eq!(r[key], false, "{key} in {r}");
+    }
+}
+
+fn navigation_policy_keeps_foreign_pages_out() {
+    let h = Harness::new(|b| b);
+    let _reports = support::evil::register(h.host.webkit());
+    h.load("/nav-away.html");
+    h.wait(Duration::from_millis(1500));
+    assert_eq!(h.uri(), "app://localhost/nav-away.html");
+}
+
 fn main() {
     support::run(&[
+        (
+            "foreign_iframes_cannot_reach_the_bus",
+            foreign_iframes_cannot_reach_the_bus,
+        ),
+        (
+            "foreign_top_level_page_gets_no_bridge",
+            foreign_top_level_page_gets_no_bridge,
+        ),
+        (
+            "navigation_policy_keeps_foreign_pages_out",
+            navigation_policy_keeps_foreign_pages_out,
+        ),
         (
             "page_load_image_xhr_fetch_and_links",
             page_load_image_xhr_fetch_and_links,

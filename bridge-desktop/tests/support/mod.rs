@@ -5,6 +5,8 @@
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod evil;
+
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
