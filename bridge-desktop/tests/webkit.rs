@@ -151,8 +151,137 @@ fn navigation_policy_keeps_foreign_pages_out() {
     assert_eq!(h.uri(), "app://localhost/nav-away.html");
 }
 
+/// SHA-256 of `n` bytes of the `/conf/bytes` pattern (byte k is k % 251).
+fn pattern_sha256(n: usize) -> String {
+    use sha2::Digest;
+    let block: Vec<u8> = (0..251 * 1024).map(|k| (k % 251) as u8).collect();
+    let mut h = sha2::Sha256::new();
+    let mut left = n;
+    while left > 0 {
+        let take = left.min(block.len());
+        h.update(&block[..take]);
+        left -= take;
+    }
+    testkit::conformance::hex(&h.finalize())
+}
+
+fn big_download_and_upload_over_frames_arrive_intact() {
+    let h = Harness::new(|b| b);
+    h.load("/transfer.html?mode=download");
+    let r = h.report(Duration::from_secs(120));
+    assert!(r["error"].is_null(), "{r}");
+    assert_eq!(r["status"], 200);
+    assert_eq!(r["length"], 256 << 20);
+    assert_eq!(r["sha256"], pattern_sha256(256 << 20), "{r}");
+    let mbps = 256.0 / (r["ms"].as_f64().unwrap() / 1000.0);
+    println!(
+        "    256 MiB download over frames: {:.0} ms ({mbps:.0} MiB/s)",
+        r["ms"]
+    );
+
+    h.load("/transfer.html?mode=upload");
+    let r = h.report(Duration::from_secs(120));
+    assert!(r["error"].is_null(), "{r}");
+    assert_eq!(r["status"], 200);
+    assert_eq!(r["answer"]["length"], 64 << 20);
+    assert_eq!(r["answer"]["sha256"], r["expected"], "{r}");
+    assert_eq!(r["expected"], pattern_sha256(64 << 20));
+    println!("    64 MiB upload over frames: {:.0} ms", r["ms"]);
+}
+
+fn paused_page_holds_memory_and_a_cancel_frees_the_handler() {
+    let h = Harness::new(|b| b);
+    let tree = || testkit::sockets::process_tree(std::process::id());
+    h.load("/basic.html");
+    let _ = h.report(T); // WebKit's processes are up and warm
+    h.load("/transfer.html?mode=paused");
+    let r = h.report(T);
+    assert!(r["error"].is_null(), "{r}");
+    let before = testkit::sockets::rss(&tree());
+    h.wait(Duration::from_secs(3));
+    let after = testkit::sockets::rss(&tree());
+    let growth = after.saturating_sub(before);
+    println!(
+        "    paused 1 GiB stream: host + WebKit processes {} MiB -> {} MiB (+{} KiB) across {} processes",
+        before >> 20,
+        after >> 20,
+        growth >> 10,
+        tree().len()
+    );
+    assert!(growth < 64 << 20, "grew by {growth} bytes while paused");
+    assert_eq!(
+        h.counters
+            .abandoned
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    h.eval("window.held.cancel(); return true;");
+    let deadline = std::time::Instant::now() + T;
+    while h
+        .counters
+        .abandoned
+        .load(std::sync::atomic::Ordering::SeqCst)
+        == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cancelled download's producer still runs"
+        );
+        support::pump(Duration::from_millis(5));
+    }
+}
+
+fn small_requests_still_answer_during_a_big_stream() {
+    let h = Harness::new(|b| b);
+    h.load("/transfer.html?mode=concurrent");
+    let r = h.report(Duration::from_secs(60));
+    assert!(r["error"].is_null(), "{r}");
+    let idle = r["idleMedianMs"].as_f64().unwrap();
+    let busy = r["busyMedianMs"].as_f64().unwrap();
+    println!(
+        "    small GET median: {idle:.2} ms idle, {busy:.2} ms during a 1 GiB stream ({:.1}x); {} MiB streamed meanwhile",
+        busy / idle.max(0.01),
+        r["bigBytesDuring"].as_u64().unwrap_or(0) >> 20
+    );
+    assert!(r["bigBytesDuring"].as_u64().unwrap() > 0, "{r}");
+    assert!(
+        busy < 1000.0,
+        "small requests starve during a big stream: {r}"
+    );
+}
+
+fn no_listening_socket_in_the_host_or_webkit() {
+    let h = Harness::new(|b| b);
+    h.load("/basic.html");
+    let _ = h.report(T);
+    let pids = testkit::sockets::process_tree(std::process::id());
+    assert!(pids.len() >= 3, "expected WebKit child processes: {pids:?}");
+    let found = testkit::sockets::listeners(&pids).expect("/proc is readable");
+    println!(
+        "    {} processes (host + WebKit children), listening sockets: {found:?}",
+        pids.len()
+    );
+    assert!(found.is_empty(), "{found:?}");
+}
+
 fn main() {
     support::run(&[
+        (
+            "no_listening_socket_in_the_host_or_webkit",
+            no_listening_socket_in_the_host_or_webkit,
+        ),
+        (
+            "big_download_and_upload_over_frames_arrive_intact",
+            big_download_and_upload_over_frames_arrive_intact,
+        ),
+        (
+            "paused_page_holds_memory_and_a_cancel_frees_the_handler",
+            paused_page_holds_memory_and_a_cancel_frees_the_handler,
+        ),
+        (
+            "small_requests_still_answer_during_a_big_stream",
+            small_requests_still_answer_during_a_big_stream,
+        ),
         (
             "foreign_iframes_cannot_reach_the_bus",
             foreign_iframes_cannot_reach_the_bus,

@@ -23,6 +23,8 @@ use sha2::{Digest, Sha256};
 pub struct Counters {
     /// Dropped `/conf/hang` handlers.
     pub cancelled: Arc<AtomicUsize>,
+    /// `/conf/bytes` producers that stopped because the reader went away.
+    pub abandoned: Arc<AtomicUsize>,
 }
 
 /// The conformance router. Routes are absolute (`/conf/...`): mount it at `/` with
@@ -35,6 +37,7 @@ pub fn router(counters: Counters) -> Router {
             get(|| async { axum::Json(serde_json::json!({ "ok": true, "n": 42 })) }),
         )
         .route("/conf/bytes", get(bytes))
+        .route("/conf/sha256", post(sha256))
         .route("/conf/echo", post(echo).put(echo))
         .route("/conf/headers", get(request_headers))
         .route("/conf/status/{code}", get(status))
@@ -98,15 +101,25 @@ struct N {
     n: Option<usize>,
 }
 
-async fn bytes(Query(q): Query<N>) -> Response {
-    let n = q.n.unwrap_or(1024).min(1 << 30);
+/// `len` bytes of the `/conf/bytes` pattern starting at `offset` (byte k is k % 251).
+fn pattern(offset: usize, len: usize) -> Bytes {
+    Bytes::from(
+        (offset..offset + len)
+            .map(|k| (k % 251) as u8)
+            .collect::<Vec<u8>>(),
+    )
+}
+
+async fn bytes(State(c): State<Counters>, Query(q): Query<N>) -> Response {
+    let n = q.n.unwrap_or(1024).min(4 << 30);
     let (tx, body) = Body::channel_with_len(4, n as u64);
     tokio::spawn(async move {
         let mut i = 0usize;
         while i < n {
             let len = (n - i).min(64 * 1024);
-            let chunk: Vec<u8> = (i..i + len).map(|k| (k % 251) as u8).collect();
-            if tx.send(Bytes::from(chunk)).await.is_err() {
+            let chunk = pattern(i, len);
+            if tx.send(chunk).await.is_err() {
+                c.abandoned.fetch_add(1, Ordering::SeqCst);
                 return;
             }
             i += len;
@@ -117,6 +130,29 @@ async fn bytes(Query(q): Query<N>) -> Response {
         .header(header::CONTENT_LENGTH, n)
         .body(AxumBody::new(body))
         .expect("valid response")
+}
+
+/// The SHA-256 of the request body, hashed as it streams in (never buffered whole).
+async fn sha256(body: AxumBody) -> Response {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut hasher = Sha256::new();
+    let mut len = 0u64;
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => {
+                if let Some(data) = frame.data_ref() {
+                    len += data.len() as u64;
+                    hasher.update(data);
+                }
+            }
+            Err(e) => {
+                return (StatusCode::BAD_REQUEST, format!("body failed: {e}\n")).into_response();
+            }
+        }
+    }
+    axum::Json(serde_json::json!({ "sha256": hex(&hasher.finalize()), "length": len }))
+        .into_response()
 }
 
 async fn echo(method: Method, headers: HeaderMap, body: Bytes) -> Response {

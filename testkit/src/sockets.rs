@@ -33,6 +33,20 @@ pub fn process_tree(pid: u32) -> Vec<u32> {
     all
 }
 
+/// The summed resident set size, in bytes, of `pids` (processes that exited count 0).
+pub fn rss(pids: &[u32]) -> u64 {
+    pids.iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+        .filter_map(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .sum::<u64>()
+        * 1024
+}
+
 /// Every listening TCP socket and bound UDP socket held by `pids`.
 ///
 /// # Errors
