@@ -233,14 +233,15 @@ fn to_http(request: &URISchemeRequest, app_origin: &str) -> Result<Request<Body>
         // `webkit_uri_scheme_request_get_http_body` when the body is Blob-backed (a File
         // in a form, `fetch(blob)`), and any page can send one. Only the app's own pages
         // get their bodies read, and only when the shim has normalised them to bytes and
-        // said so with the marker header.
+        // said so with the marker header, or when they are native form submissions of an
+        // enctype that cannot carry files (urlencoded, text/plain).
         if !caller.is_origin(app_origin) {
             return Err(Refused::Forbidden(format!(
                 "{method} {uri}: request bodies are accepted only from {app_origin}, not {}",
                 caller.origin().unwrap_or("an unknown origin")
             )));
         }
-        if headers.remove(BODY_MARKER).is_none() {
+        if headers.remove(BODY_MARKER).is_none() && !is_plain_form(headers) {
             return Err(Refused::BadRequest(format!(
                 "{method} {uri}: a request body on the app scheme must be sent through the \
                  bridge-js shim (WebKitGTK cannot hand file-backed bodies to a scheme handler)"
@@ -273,6 +274,18 @@ fn read_all(stream: &gio::InputStream) -> Result<Bytes, String> {
         }
         out.extend_from_slice(&buf[..n]);
     }
+}
+
+/// A native form submission whose body cannot be file-backed: `Origin` present (WebKit
+/// sends it on form POSTs) and an enctype that has no file parts.
+fn is_plain_form(headers: &HeaderMap) -> bool {
+    let kind = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    headers.contains_key(http::header::ORIGIN)
+        && (kind.starts_with("application/x-www-form-urlencoded") || kind.starts_with("text/plain"))
 }
 
 /// Who sent a scheme request, from what WebKit attached — never from the page's claims.
