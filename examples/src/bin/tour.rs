@@ -105,37 +105,6 @@ fn get_req(uri: &str) -> Request<Body> {
     Request::get(uri).body(Body::empty()).unwrap()
 }
 
-/// Listening TCP sockets and bound UDP sockets this process holds, read from /proc.
-fn listening_sockets() -> std::io::Result<Vec<String>> {
-    let mut inodes = std::collections::HashSet::new();
-    for fd in std::fs::read_dir("/proc/self/fd")? {
-        if let Ok(target) = std::fs::read_link(fd?.path()) {
-            let target = target.to_string_lossy().into_owned();
-            if let Some(inode) = target
-                .strip_prefix("socket:[")
-                .and_then(|t| t.strip_suffix(']'))
-            {
-                inodes.insert(inode.to_owned());
-            }
-        }
-    }
-    let mut found = Vec::new();
-    for table in ["tcp", "tcp6", "udp", "udp6"] {
-        let Ok(text) = std::fs::read_to_string(format!("/proc/net/{table}")) else {
-            continue;
-        };
-        for row in text.lines().skip(1) {
-            let cols: Vec<&str> = row.split_whitespace().collect();
-            let (local, state, inode) = (cols[1], cols[3], cols[9]);
-            let listening = table.starts_with("udp") || state == "0A";
-            if listening && inodes.contains(inode) {
-                found.push(format!("{table} {local}"));
-            }
-        }
-    }
-    Ok(found)
-}
-
 fn main() {
     let assets = concat!(env!("CARGO_MANIFEST_DIR"), "/assets");
     let bus = Bus::builder()
@@ -290,7 +259,7 @@ fn main() {
         });
     });
 
-    match listening_sockets() {
+    match testkit::sockets::listeners(&[std::process::id()]) {
         Ok(found) if found.is_empty() => {
             println!("\nListening sockets held by this process (read from /proc): none.")
         }
