@@ -1,12 +1,14 @@
 //! The bridge-js shim as injected into the top frame.
 
-/// The script injected at document start in the top frame: the bridge-js bundle, then
-/// its install call for `origin` over the DOM-event relay — only when the document is of
-/// `origin` (a foreign page gets nothing).
+/// The script injected at document start in the top frame: the bridge-js bundle, its
+/// install call for `origin` over the DOM-event relay (fetch, XHR and EventSource through
+/// frames), and the Media Source upgrade of `<video>`/`<audio>` on `origin` (WebKitGTK's
+/// player cannot load custom schemes) — only when the document is of `origin`: a foreign
+/// page gets nothing.
 pub fn script(origin: &str) -> String {
     let origin = serde_json::to_string(origin).expect("a string serialises");
     format!(
-        "(() => {{\n  if (location.protocol + '//' + location.host !== {origin}) return;\n{BUNDLE}\n  Object.defineProperty(globalThis, 'InprocBusBridge', {{ value: InprocBusBridge, configurable: false, writable: false }});\n  if (typeof InprocBusBridge.install === 'function') InprocBusBridge.install({{ origins: [{origin}], transport: InprocBusBridge.domEventTransport() }});\n}})();\n"
+        "(() => {{\n  if (location.protocol + '//' + location.host !== {origin}) return;\n{BUNDLE}\n  Object.defineProperty(globalThis, 'InprocBusBridge', {{ value: InprocBusBridge, configurable: false, writable: false }});\n  InprocBusBridge.install({{ origins: [{origin}], transport: InprocBusBridge.domEventTransport() }});\n  InprocBusBridge.upgradeMedia({{ origins: [{origin}] }});\n}})();\n"
     )
 }
 

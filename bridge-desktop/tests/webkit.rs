@@ -16,6 +16,7 @@ fn page_load_image_xhr_fetch_and_links() {
     assert_eq!(r["page"], "basic", "{r}");
     assert_eq!(r["href"], "app://localhost/basic.html");
     assert_eq!(r["imgWidth"], 40, "the <img> loaded: {r}");
+    assert_eq!(r["shim"], true, "the shim installed itself: {r}");
     assert_eq!(r["xhrStatus"], 200, "{r}");
     let body: serde_json::Value = serde_json::from_str(r["xhrBody"].as_str().unwrap()).unwrap();
     assert_eq!(body, serde_json::json!({ "ok": true, "n": 42 }));
@@ -264,8 +265,57 @@ fn no_listening_socket_in_the_host_or_webkit() {
     assert!(found.is_empty(), "{found:?}");
 }
 
+/// A 30 s VP8 WebM made with GStreamer (gstreamer1.0-tools, -plugins-good).
+fn movie(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("movie.webm");
+    if !path.exists() {
+        let status = std::process::Command::new("gst-launch-1.0")
+            .args(["-q", "videotestsrc", "num-buffers=900", "pattern=snow", "!"])
+            .args(["video/x-raw,width=640,height=360,framerate=30/1", "!"])
+            .args([
+                "vp8enc",
+                "deadline=1",
+                "keyframe-max-dist=30",
+                "target-bitrate=2000000",
+                "!",
+            ])
+            .args(["webmmux", "!", "filesink"])
+            .arg(format!("location={}", path.display()))
+            .status()
+            .expect("gst-launch-1.0 runs (apt: gstreamer1.0-tools gstreamer1.0-plugins-good)");
+        assert!(status.success(), "gst-launch-1.0 failed");
+    }
+    path
+}
+
+fn video_plays_then_seeks_and_plays_on() {
+    let dir = std::env::temp_dir().join("bridge-desktop-media-v2");
+    std::fs::create_dir_all(&dir).unwrap();
+    movie(&dir);
+    let served = dir.clone();
+    let h = Harness::new(move |b| b.mount("/__media", tower_http::services::ServeDir::new(served)));
+    h.load("/video.html");
+    let r = h.report(Duration::from_secs(60));
+    println!("    video: {r}");
+    assert!(r["error"].is_null(), "{r}");
+    assert_eq!(r["src"], "blob:", "played through Media Source: {r}");
+    assert!(r["playedTo"].as_f64().unwrap() > 1.0);
+    assert!(
+        r["after"].as_f64().unwrap() > 23.0,
+        "plays on after the seek: {r}"
+    );
+    assert!(
+        r["bufferedEnd"].as_f64().unwrap() < 20.0,
+        "buffered ahead, not the whole file: {r}"
+    );
+}
+
 fn main() {
     support::run(&[
+        (
+            "video_plays_then_seeks_and_plays_on",
+            video_plays_then_seeks_and_plays_on,
+        ),
         (
             "no_listening_socket_in_the_host_or_webkit",
             no_listening_socket_in_the_host_or_webkit,

@@ -41,6 +41,12 @@ export interface StreamInit {
   signal?: AbortSignal | null | undefined;
   /** Response bytes buffered ahead of the consumer (the stream's window); default 256 KiB. */
   window?: number | undefined;
+  /**
+   * Told after each `RequestData` frame is handed to the transport (`done` false) and after
+   * `RequestEnd` (`done` true), with the body bytes sent so far: real upload progress, since
+   * data goes out only within the bus's credit. Not called for a body sent as `endStream`.
+   */
+  onupload?: ((sent: number, done: boolean) => void) | undefined;
 }
 
 export interface StreamResponse {
@@ -93,6 +99,9 @@ class Stream {
   detachAbort: () => void = () => {};
   /** Cancels a ReadableStream upload source, which may be waiting for its next chunk. */
   cancelSource: (() => void) | null = null;
+  /** Upload progress hook (StreamInit.onupload) and body bytes sent so far. */
+  onupload: ((sent: number, done: boolean) => void) | null = null;
+  sent = 0;
 
   constructor(
     readonly id: number,
@@ -210,6 +219,7 @@ export class BusClient {
       signal.addEventListener('abort', onAbort, { once: true });
       s.detachAbort = () => signal.removeEventListener('abort', onAbort);
     }
+    if (init.onupload) s.onupload = init.onupload;
     if (!endStream && body !== null) void this.upload(s, body);
     return response;
   }
@@ -334,14 +344,29 @@ export class BusClient {
           if (!this.trySendFrame(s, { type: 'RequestData', stream: s.id, data })) return;
           s.uploadCredit -= n;
           offset += n;
+          s.sent += n;
+          this.progress(s, false);
         }
       }
-      if (s.phase !== 'closed') this.trySendFrame(s, { type: 'RequestEnd', stream: s.id });
+      if (s.phase !== 'closed' && this.trySendFrame(s, { type: 'RequestEnd', stream: s.id })) this.progress(s, true);
     } catch (e) {
       // The body source failed: the request cannot complete, as fetch does for a failing body.
       if (s.phase === 'closed') return;
       this.trySendFrame(s, { type: 'Cancel', stream: s.id });
       this.fail(s, new TypeError(`request body failed: ${String(e)}`, { cause: e }));
+    }
+  }
+
+  private progress(s: Stream, done: boolean): void {
+    const hook = s.onupload;
+    if (!hook) return;
+    try {
+      hook(s.sent, done);
+    } catch (e) {
+      // The hook is the caller's code: it must not break the upload loop.
+      queueMicrotask(() => {
+        throw e;
+      });
     }
   }
 

@@ -1,4 +1,28 @@
-// Public entry point: the frame codec and the page-side stream client. The IIFE build
-// exposes these as the global `InprocBusBridge`.
+// Public entry point: the frame codec, the stream client, the string transports and the
+// fetch/XHR/EventSource shim. The IIFE build exposes these as the global `InprocBusBridge`.
 export * from './codec.js';
 export * from './client.js';
+export { toBase64, fromBase64, fallbackToBase64, fallbackFromBase64 } from './base64.js';
+export * from './transports.js';
+export {
+  install,
+  installation,
+  INSTALLATION,
+  type Installation,
+  type InstallOptions,
+  type Route,
+  type RouteChoice,
+  type RouteInfo,
+} from './shim.js';
+export { EventStreamParser } from './eventsource.js';
+export { multipartBlob } from './body.js';
+export {
+  upgradeMedia,
+  fetchRange,
+  webmMimeType,
+  findCluster,
+  clusterTimecode,
+  type MediaOptions,
+  type RangePiece,
+  type RangeFetcher,
+} from './media.js';

@@ -1,14 +1,8 @@
-// Test helpers shared by the pages: a BusClient over the isolated-world relay (until the
-// shim's install() carries fetch itself), and reporting to the harness.
+// Test helpers shared by the pages: the shim's BusClient for raw streams, and reporting
+// to the harness (through the shim's fetch).
 const B = window.InprocBusBridge;
-function b64(bytes) { let s = ''; for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000)); return btoa(s); }
-function unb64(s) { const bin = atob(s); const out = new Uint8Array(bin.length); for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i); return out; }
-const relayTransport = {
-  send(bytes) { document.dispatchEvent(new CustomEvent('inproc-bus-out', { detail: b64(bytes) })); },
-  onmessage: null,
-};
-document.addEventListener('inproc-bus-in', (e) => relayTransport.onmessage && relayTransport.onmessage(unb64(e.detail)));
-const busClient = B ? new B.BusClient(relayTransport, {}) : null;
+// The shim's own client: one client per session (stream ids are the client's).
+const busClient = B && B.installation() ? B.installation().client : null;
 async function report(v) {
   await fetch('/report', { method: 'POST', headers: { 'content-type': 'application/json', 'x-inproc-bus-body': '1' }, body: JSON.stringify(v) });
 }

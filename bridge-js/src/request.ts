@@ -1,0 +1,162 @@
+// One logical request to the bus, redirects included: what fetch, XHR and EventSource share.
+// Follows Fetch's "HTTP-redirect fetch" rules for methods, bodies and headers; a redirect
+// that leaves the bus origins is handed to the browser's own fetch for the remaining hops.
+
+import type { BusClient } from './client.js';
+import { bodyForClient, type ExtractedBody } from './body.js';
+import {
+  REDIRECT_STATUSES,
+  REQUEST_BODY_HEADERS,
+  getHeader,
+  hasHeader,
+  latin1,
+  originOf,
+  removeHeaders,
+  wireUrl,
+  type HeaderPair,
+} from './http.js';
+
+/** What the shims share: the client, the origin test, the page's originals. */
+export interface ShimContext {
+  readonly client: BusClient;
+  isBus(url: URL): boolean;
+  /** The document's base URL now (it changes with `<base>` and navigations of the history). */
+  baseURL(): string;
+  /** The browser's fetch as it was before install, for hops that leave the bus. */
+  readonly nativeFetch: typeof fetch | undefined;
+  /** Response window per stream, or undefined for the client's default. */
+  readonly window: number | undefined;
+  /** Header that marks native-route bodies as already flattened by the shim, or null. */
+  readonly bodyMarker: string | null;
+}
+
+export interface BusRequestInit {
+  method: string;
+  url: URL;
+  /** Author headers, already validated and stripped of forbidden ones. */
+  headers: HeaderPair[];
+  body: ExtractedBody | null;
+  signal: AbortSignal | null;
+  redirect: RequestRedirect;
+  /** Upload progress of the current hop (bytes sent, and whether the body is complete). */
+  onupload?: ((sent: number, done: boolean) => void) | undefined;
+}
+
+export interface BusResponse {
+  status: number;
+  /** Lower-case names, ByteString values, in the order received. */
+  headers: HeaderPair[];
+  body: ReadableStream<Uint8Array>;
+  /** The final URL (after redirects). */
+  url: URL;
+  redirected: boolean;
+  /** Set when a redirect left the bus and the browser's fetch answered the last hop. */
+  native: Response | null;
+}
+
+const MAX_REDIRECTS = 20;
+
+/** Sends a request (following redirects per `redirect`); rejects with TypeError on network errors. */
+export async function busRequest(ctx: ShimContext, init: BusRequestInit): Promise<BusResponse> {
+  let { method, url, headers, body } = init;
+  let redirects = 0;
+  for (;;) {
+    const res = ctx.isBus(url)
+      ? await openOne(ctx, method, url, headers, body, init.signal, init.onupload)
+      : await nativeHop(ctx, method, url, headers, body, init.signal, init.redirect);
+    res.redirected = redirects > 0;
+    if (res.native || !REDIRECT_STATUSES.has(res.status) || init.redirect === 'manual') return res;
+    if (init.redirect === 'error') {
+      void res.body.cancel().catch(() => {});
+      throw new TypeError(`redirect (${res.status}) with redirect mode "error"`);
+    }
+    const location = getHeader(res.headers, 'location');
+    if (location === null) return res;
+    void res.body.cancel().catch(() => {});
+    let next: URL;
+    try {
+      next = new URL(location, url);
+    } catch {
+      throw new TypeError(`redirect to an invalid Location: ${location}`);
+    }
+    if (redirects >= MAX_REDIRECTS) throw new TypeError('too many redirects');
+    if (!ctx.isBus(next) && next.protocol !== 'http:' && next.protocol !== 'https:') {
+      throw new TypeError(`redirect to a URL that is neither HTTP(S) nor the bus: ${next.href}`);
+    }
+    redirects++;
+    // A one-shot (stream) body cannot be sent again; only a 303 drops it.
+    if (res.status !== 303 && body !== null && body.source === null) {
+      throw new TypeError('cannot follow a redirect with a streamed request body');
+    }
+    if (((res.status === 301 || res.status === 302) && method === 'POST') || (res.status === 303 && method !== 'GET' && method !== 'HEAD')) {
+      method = 'GET';
+      body = null;
+      headers = removeHeaders(headers, REQUEST_BODY_HEADERS);
+    }
+    if (originOf(next) !== originOf(url)) headers = removeHeaders(headers, ['authorization']);
+    if (next.hash === '' && url.hash !== '') next.hash = url.hash;
+    url = next;
+  }
+}
+
+async function openOne(
+  ctx: ShimContext,
+  method: string,
+  url: URL,
+  headers: HeaderPair[],
+  body: ExtractedBody | null,
+  signal: AbortSignal | null,
+  onupload: BusRequestInit['onupload'],
+): Promise<BusResponse> {
+  const wire: HeaderPair[] = [...headers];
+  // What the browser's network layer would add. Content-Length: for bodies of known length,
+  // and 0 for a POST or PUT without one (Fetch, "HTTP-network-or-cache fetch").
+  if (!hasHeader(wire, 'accept')) wire.push(['accept', '*/*']);
+  if (body !== null && body.length !== null) wire.push(['content-length', String(body.length)]);
+  else if (body === null && (method === 'POST' || method === 'PUT')) wire.push(['content-length', '0']);
+  const res = await ctx.client.openStream({
+    method,
+    uri: wireUrl(url),
+    headers: wire,
+    body: body === null ? null : bodyForClient(body),
+    signal,
+    window: ctx.window,
+    onupload,
+  });
+  return {
+    status: res.status,
+    headers: res.headers.map(([n, v]) => [n, latin1(v)]),
+    body: res.body,
+    url,
+    redirected: false,
+    native: null,
+  };
+}
+
+/** A redirect left the bus: the browser's fetch carries the rest, with its own rules. */
+async function nativeHop(
+  ctx: ShimContext,
+  method: string,
+  url: URL,
+  headers: HeaderPair[],
+  body: ExtractedBody | null,
+  signal: AbortSignal | null,
+  redirect: RequestRedirect,
+): Promise<BusResponse> {
+  if (!ctx.nativeFetch) throw new TypeError(`redirect to ${url.href}: no browser fetch to follow it with`);
+  const init: RequestInit = { method, headers, redirect };
+  if (signal) init.signal = signal;
+  if (body !== null) init.body = (body.source ?? body.stream) as BodyInit;
+  if (body !== null && body.source === null) (init as { duplex?: string }).duplex = 'half';
+  const response = await ctx.nativeFetch.call(globalThis, url.href, init);
+  const out: HeaderPair[] = [];
+  response.headers.forEach((v, n) => out.push([n, v]));
+  return {
+    status: response.status,
+    headers: out,
+    body: response.body ?? new ReadableStream({ start: (c) => c.close() }),
+    url: new URL(response.url || url.href),
+    redirected: true,
+    native: response,
+  };
+}

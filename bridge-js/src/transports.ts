@@ -1,0 +1,227 @@
+// Transports over string-only bridges: each frame travels as one base64 string, in order.
+// Each adapter produces the client's `Transport`; which one a host uses is in README.md.
+
+import { fromBase64, toBase64 } from './base64.js';
+import type { Transport } from './client.js';
+
+/** A transport that can be detached from its bridge (removes listeners; sends nothing). */
+export interface BridgeTransport extends Transport {
+  close(): void;
+}
+
+export interface CommonTransportOptions {
+  /**
+   * Told about inbound messages that are not base64 strings. They cannot be attributed to
+   * a stream, so nothing fails. Default: rethrown asynchronously (the console shows it).
+   */
+  onerror?: ((error: unknown) => void) | undefined;
+}
+
+export interface DomEventTransportOptions extends CommonTransportOptions {
+  /** Event dispatched on `target` for each outbound frame; default `inproc-bus-out`. */
+  outEvent?: string | undefined;
+  /** Event whose `detail` (a base64 string) is an inbound frame; default `inproc-bus-in`. */
+  inEvent?: string | undefined;
+  /** Default: `document`. */
+  target?: EventTarget | undefined;
+}
+
+/**
+ * Frames as `CustomEvent`s on the document. On WebKitGTK a relay script in an isolated world
+ * listens for `outEvent` and posts `detail` to a script message handler registered in that
+ * world, and dispatches `inEvent` for frames from the host. Only scripts of this document
+ * can dispatch events on it, which is what keeps foreign frames out. `detail` is a string
+ * because only primitives cross JS worlds unchanged.
+ */
+export function domEventTransport(options: DomEventTransportOptions = {}): BridgeTransport {
+  const outEvent = options.outEvent ?? 'inproc-bus-out';
+  const inEvent = options.inEvent ?? 'inproc-bus-in';
+  const target = options.target ?? (globalThis as { document?: EventTarget }).document;
+  if (!target) throw new TypeError('domEventTransport: no target (and no document)');
+  const report = reporter(options.onerror);
+  const transport: BridgeTransport = {
+    onmessage: null,
+    send(bytes) {
+      target.dispatchEvent(new CustomEvent(outEvent, { detail: toBase64(bytes) }));
+    },
+    close() {
+      target.removeEventListener(inEvent, listener);
+    },
+  };
+  const listener = (event: Event): void => {
+    deliver(transport, (event as CustomEvent<unknown>).detail, report);
+  };
+  target.addEventListener(inEvent, listener);
+  return transport;
+}
+
+export interface BindingTransportOptions extends CommonTransportOptions {
+  /** The string-only native function: Chromium `Runtime.addBinding`, Android `addJavascriptInterface`. */
+  send: (frame: string) => void;
+  /** Global the host calls with base64 frames (`window[deliverGlobal](b64, ...)`); default `__inprocBusDeliver`. */
+  deliverGlobal?: string | undefined;
+  /** Object that gets the global; default `globalThis`. */
+  target?: object | undefined;
+}
+
+/** Marks our deliver functions, so a re-injected script finds the transport already there. */
+const BINDING = Symbol.for('inproc-bus.binding-transport');
+
+/**
+ * Frames through a string-only native function (outbound) and a global the host calls with
+ * `Runtime.evaluate` / `evaluateJavascript` (inbound). The host may pass several frames in
+ * one call, one per argument, to save evaluations. The global is non-enumerable,
+ * non-writable and non-configurable. Calling this again on the same global (the script was
+ * injected twice) returns the transport already installed there, since the global cannot
+ * be redefined, and `install()` returns its existing installation too.
+ */
+export function bindingTransport(options: BindingTransportOptions): BridgeTransport {
+  const name = options.deliverGlobal ?? '__inprocBusDeliver';
+  const target = (options.target ?? globalThis) as Record<string | symbol, unknown>;
+  if (typeof options.send !== 'function') throw new TypeError('bindingTransport: send must be a function');
+  const existing = Object.getOwnPropertyDescriptor(target, name)?.value as Record<symbol, unknown> | undefined;
+  if (existing !== undefined) {
+    const t = typeof existing === 'function' ? existing[BINDING] : undefined;
+    if (t) return t as BridgeTransport;
+    throw new TypeError(`bindingTransport: ${name} is already defined`);
+  }
+  const send = options.send;
+  const report = reporter(options.onerror);
+  let open = true;
+  const transport: BridgeTransport = {
+    onmessage: null,
+    send(bytes) {
+      send(toBase64(bytes));
+    },
+    close() {
+      open = false;
+    },
+  };
+  const deliverFn = function (...frames: unknown[]): void {
+    if (!open) return;
+    for (const frame of frames) deliver(transport, frame, report);
+  };
+  Object.defineProperty(deliverFn, BINDING, { value: transport });
+  Object.defineProperty(target, name, { value: deliverFn, enumerable: false, writable: false, configurable: false });
+  return transport;
+}
+
+export interface MessagePortTransportOptions extends CommonTransportOptions {
+  /** Send ArrayBuffers (transferred) instead of base64 strings; for ports that carry binary. */
+  binary?: boolean | undefined;
+}
+
+/**
+ * What `messagePortTransport` needs of a port: a `MessagePort`, or the object androidx.webkit's
+ * `addWebMessageListener` injects (it has `postMessage` and `addEventListener`, no `start`).
+ */
+export interface PortLike {
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+  addEventListener(type: 'message', listener: (event: MessageEvent<unknown>) => void): void;
+  removeEventListener(type: 'message', listener: (event: MessageEvent<unknown>) => void): void;
+  start?(): void;
+}
+
+/**
+ * Frames over a `MessagePort` (Android `WebMessageChannel`, WebView2) or a port-like object
+ * (androidx.webkit `addWebMessageListener`). Sends base64 strings; accepts strings,
+ * ArrayBuffers and typed arrays inbound.
+ */
+export function messagePortTransport(port: PortLike, options: MessagePortTransportOptions = {}): BridgeTransport {
+  const report = reporter(options.onerror);
+  const binary = options.binary === true;
+  const transport: BridgeTransport = {
+    onmessage: null,
+    send(bytes) {
+      if (binary) {
+        const copy = bytes.slice();
+        port.postMessage(copy.buffer, [copy.buffer]);
+      } else {
+        port.postMessage(toBase64(bytes));
+      }
+    },
+    close() {
+      port.removeEventListener('message', listener);
+    },
+  };
+  const listener = (event: MessageEvent<unknown>): void => {
+    const data = event.data;
+    if (data instanceof ArrayBuffer) return transport.onmessage?.(new Uint8Array(data));
+    if (ArrayBuffer.isView(data)) {
+      // A fresh copy: the client keeps views into what it is given.
+      return transport.onmessage?.(new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice());
+    }
+    deliver(transport, data, report);
+  };
+  port.addEventListener('message', listener);
+  port.start?.(); // a MessagePort delivers nothing to addEventListener until started
+  return transport;
+}
+
+/** A transport that queues frames until the real one is connected. */
+export interface QueuedTransport extends BridgeTransport {
+  /** Sends the queued frames through `transport` (in order) and relays its messages from now on. */
+  connect(transport: Transport): void;
+}
+
+/**
+ * For bridges that arrive after the page's first script runs (a `WebMessagePort` posted by
+ * the host once the page loads): install() at once over this, `connect()` when the port
+ * comes. Requests made meanwhile wait instead of escaping to the network.
+ */
+export function queuedTransport(): QueuedTransport {
+  let target: Transport | null = null;
+  let queue: Uint8Array[] | null = [];
+  let closed = false;
+  const transport: QueuedTransport = {
+    onmessage: null,
+    send(bytes) {
+      if (closed) throw new TypeError('the bus transport is closed');
+      if (target) target.send(bytes);
+      else queue!.push(bytes.slice()); // the caller may reuse its buffer meanwhile
+    },
+    connect(real) {
+      if (target) throw new TypeError('queuedTransport: already connected');
+      target = real;
+      real.onmessage = (bytes) => transport.onmessage?.(bytes);
+      const pending = queue!;
+      queue = null;
+      for (const bytes of pending) real.send(bytes);
+    },
+    close() {
+      closed = true;
+      queue = [];
+      (target as BridgeTransport | null)?.close?.();
+    },
+  };
+  return transport;
+}
+
+// ---------------------------------------------------------------------------------------
+
+function deliver(transport: Transport, message: unknown, report: (e: unknown) => void): void {
+  const sink = transport.onmessage;
+  if (!sink) return; // no client (e.g. a second transport nobody installed): skip the decode
+  if (typeof message !== 'string') {
+    report(new TypeError(`bus transport: expected a base64 string, got ${typeof message}`));
+    return;
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = fromBase64(message);
+  } catch (e) {
+    report(e);
+    return;
+  }
+  sink(bytes);
+}
+
+function reporter(onerror: ((e: unknown) => void) | undefined): (e: unknown) => void {
+  return (
+    onerror ??
+    ((e) =>
+      queueMicrotask(() => {
+        throw e;
+      }))
+  );
+}

@@ -1,0 +1,139 @@
+// The /conf routes of the conformance suite, served by the scripted bus peer (BusPeer). The
+// hosts implement the same routes in Rust (axum) for the bus and a localhost server; this is
+// the reference the Node tests use. No Node APIs: it also runs inside a browser page.
+import { sha256Hex } from '../../dist/conformance.mjs';
+
+/** Resolves after `ms`, or as soon as the request is cancelled (no timer left behind). */
+const sleep = (ms, signal) =>
+  new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+
+const CORS = { 'access-control-allow-origin': '*', 'access-control-expose-headers': '*' };
+const enc = new TextEncoder();
+const REASON = { 301: 'Moved Permanently', 302: 'Found', 303: 'See Other', 307: 'Temporary Redirect', 308: 'Permanent Redirect' };
+
+/** State shared by the routes (the /conf/hang handlers dropped so far). */
+export function confRoutes() {
+  const state = { cancelled: 0 };
+  const handler = async (req, res) => {
+    const path = req.url.pathname;
+    const q = req.url.searchParams;
+    const send = async (status, headers, body) => {
+      const bytes = typeof body === 'string' ? enc.encode(body) : body;
+      res.head(status, { ...CORS, 'content-length': String(bytes.byteLength), ...headers });
+      if (req.method !== 'HEAD') await res.write(bytes);
+      res.end();
+    };
+    if (req.method === 'OPTIONS') return send(204, { 'access-control-allow-methods': '*', 'access-control-allow-headers': '*' }, '');
+    if (path === '/conf/text') return send(200, { 'content-type': 'text/plain;charset=utf-8' }, 'hello');
+    if (path === '/conf/json') return send(200, { 'content-type': 'application/json' }, '{"ok":true,"n":42}');
+    if (path === '/conf/bytes') {
+      const n = Number(q.get('n') ?? 0);
+      const bytes = Uint8Array.from({ length: n }, (_, i) => i % 251);
+      return send(200, { 'content-type': 'application/octet-stream' }, bytes);
+    }
+    if (path === '/conf/echo' && (req.method === 'POST' || req.method === 'PUT')) {
+      const body = await req.body();
+      const type = req.headers.get('content-type') ?? '';
+      const headers = { 'x-echo-method': req.method, 'x-echo-content-type': type, 'x-echo-length': String(body.byteLength) };
+      if (type) headers['content-type'] = type;
+      return send(200, headers, body);
+    }
+    if (path === '/conf/headers') return send(200, { 'content-type': 'application/json' }, JSON.stringify(Object.fromEntries(req.headers)));
+    let m = /^\/conf\/status\/(\d+)$/.exec(path);
+    if (m) return send(Number(m[1]), { 'content-type': 'text/plain' }, `status ${m[1]}`);
+    m = /^\/conf\/redirect\/(\d+)$/.exec(path);
+    if (m) return send(Number(m[1]), { location: q.get('to') ?? '/conf/text', 'content-type': 'text/plain' }, REASON[m[1]] ?? 'redirect');
+    if (path === '/conf/slow') {
+      await sleep(Number(q.get('ms') ?? 0), req.signal);
+      if (req.signal.aborted) return;
+      return send(200, { 'content-type': 'text/plain' }, 'slow');
+    }
+    if (path === '/conf/stream') {
+      const chunks = Number(q.get('chunks') ?? 1);
+      const ms = Number(q.get('ms') ?? 0);
+      res.head(200, { ...CORS, 'content-type': 'text/plain' });
+      for (let i = 0; i < chunks && !res.closed; i++) {
+        if (i > 0) await sleep(ms, req.signal);
+        await res.write(`chunk ${i}\n`);
+      }
+      return res.end();
+    }
+    if (path === '/conf/sse') {
+      const n = Number(q.get('n') ?? 0);
+      const after = Number(req.headers.get('last-event-id') ?? 0) || 0;
+      res.head(200, { ...CORS, 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      await res.write('retry: 50\n\n');
+      for (let i = after + 1; i <= n && !res.closed; i++) {
+        await res.write(`id: ${i}\n${i % 2 === 0 ? 'event: tick\n' : ''}data: event ${i}\n\n`);
+      }
+      return res.end();
+    }
+    if (path === '/conf/hang') {
+      await new Promise((resolve) => req.signal.addEventListener('abort', resolve, { once: true }));
+      state.cancelled++;
+      return;
+    }
+    if (path === '/conf/cancelled') return send(200, { 'content-type': 'text/plain' }, String(state.cancelled));
+    if (path === '/conf/multipart' && req.method === 'POST') {
+      const body = await req.body();
+      return send(200, { 'content-type': 'application/json' }, JSON.stringify(parseMultipart(body, req.headers.get('content-type') ?? '')));
+    }
+    if (path === '/conf/multi-header') {
+      res.head(200, [
+        ['access-control-allow-origin', '*'],
+        ['access-control-expose-headers', '*'],
+        ['x-multi', 'a'],
+        ['x-multi', 'b'],
+        ['content-type', 'text/plain; charset=iso-8859-1'],
+        ['content-length', '5'],
+      ]);
+      await res.write('multi');
+      return res.end();
+    }
+    return send(404, { 'content-type': 'text/plain' }, `no route for ${req.method} ${path}`);
+  };
+  return { handler, state };
+}
+
+/** A small multipart/form-data parser: {fields: {name: value}, files: [{name, filename, type, size, sha256}]}. */
+export function parseMultipart(body, contentType) {
+  const m = /boundary=("?)([^";]+)\1/i.exec(contentType);
+  if (!m) return { error: 'no boundary' };
+  const delim = enc.encode(`--${m[2]}`);
+  const dec = new TextDecoder();
+  const fields = {};
+  const files = [];
+  let at = indexOf(body, delim, 0);
+  while (at >= 0) {
+    let start = at + delim.length;
+    if (body[start] === 0x2d && body[start + 1] === 0x2d) break; // closing delimiter
+    start += 2; // CRLF
+    const next = indexOf(body, delim, start);
+    if (next < 0) break;
+    const part = body.subarray(start, next - 2); // minus CRLF before the delimiter
+    const split = indexOf(part, enc.encode('\r\n\r\n'), 0);
+    const head = dec.decode(part.subarray(0, split));
+    const content = part.subarray(split + 4);
+    const name = /name="([^"]*)"/.exec(head)?.[1] ?? '';
+    const filename = /filename="([^"]*)"/.exec(head)?.[1];
+    const type = /content-type:\s*([^\r\n]*)/i.exec(head)?.[1] ?? null;
+    if (filename === undefined) fields[name] = dec.decode(content);
+    else files.push({ name, filename, type, size: content.length, sha256: sha256Hex(content) });
+    at = next;
+  }
+  return { fields, files };
+}
+
+function indexOf(hay, needle, from) {
+  outer: for (let i = from; i <= hay.length - needle.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
