@@ -310,8 +310,40 @@ fn video_plays_then_seeks_and_plays_on() {
     );
 }
 
+fn latency_probe() {
+    let ticks = tower::service_fn(|_r: http::Request<bus_core::Body>| async {
+        let (tx, body) = bus_core::Body::channel(1);
+        tokio::spawn(async move {
+            for i in 0.. {
+                if tx
+                    .send(bytes::Bytes::from(format!("id: {i}\ndata: tick\n\n")))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        });
+        let mut r = http::Response::new(body);
+        r.headers_mut().insert(
+            "content-type",
+            http::HeaderValue::from_static("text/event-stream"),
+        );
+        Ok::<_, std::convert::Infallible>(r)
+    });
+    let h = Harness::new(move |b| b.mount("/ticks", ticks));
+    h.load("/latency.html");
+    let r = h.report(Duration::from_secs(60));
+    println!("    median ms: {r}");
+    h.load("/latency.html?sse");
+    let r = h.report(Duration::from_secs(60));
+    println!("    median ms: {r}");
+}
+
 fn main() {
     support::run(&[
+        ("latency_probe", latency_probe),
         (
             "video_plays_then_seeks_and_plays_on",
             video_plays_then_seeks_and_plays_on,

@@ -168,16 +168,20 @@ impl Drop for Harness {
     }
 }
 
-/// Runs pending GTK/GLib events, sleeping briefly when there are none.
-pub fn pump(idle: Duration) {
-    let context = glib::MainContext::default();
-    let mut any = false;
-    while context.iteration(false) {
-        any = true;
+/// Runs GTK/GLib events for up to about `max` (blocking in the main loop, not polling:
+/// a poll with sleeps would add its period to every frame's round trip).
+pub fn pump(max: Duration) {
+    thread_local! {
+        static WAKE: std::cell::OnceCell<glib::SourceId> = const { std::cell::OnceCell::new() };
     }
-    if !any {
-        std::thread::sleep(idle);
-    }
+    // A timer that wakes the blocking iteration so callers can check their conditions.
+    WAKE.with(|w| {
+        w.get_or_init(|| {
+            glib::timeout_add_local(Duration::from_millis(10), || glib::ControlFlow::Continue)
+        });
+    });
+    let _ = max;
+    glib::MainContext::default().iteration(true);
 }
 
 /// A minimal test runner for tests that must own the main thread (GTK).
