@@ -305,10 +305,6 @@ impl fmt::Debug for BusHandle {
     }
 }
 
-/// A per-request id, in the response's extensions and the request's tracing span.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct RequestId(pub u64);
-
 impl BusHandle {
     /// Sends a request through the bus and returns the response. Never fails: every error
     /// is a response whose status and body name the problem, with the [`BusError`] in its
@@ -364,8 +360,7 @@ impl BusHandle {
         let started = (!span.is_disabled()).then(Instant::now);
         let result = self.dispatch(request).instrument(span.clone()).await;
         match result {
-            Ok((mut response, permit)) => {
-                response.extensions_mut().insert(RequestId(id));
+            Ok((response, permit)) => {
                 if response.body().is_buffered() {
                     if let Some(started) = started {
                         record(
@@ -555,7 +550,12 @@ fn record(span: &Span, status: u16, bytes: u64, started: Instant) {
 }
 
 fn header_bytes(parts: &http::request::Parts) -> usize {
-    let line = parts.method.as_str().len() + parts.uri.to_string().len() + 12;
+    // The URI's length from its parts: formatting it would allocate on every request.
+    let uri = &parts.uri;
+    let uri_len = uri.scheme_str().map_or(0, |s| s.len() + 3)
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path_and_query().map_or(1, |p| p.as_str().len());
+    let line = parts.method.as_str().len() + uri_len + 12;
     parts.headers.iter().fold(line, |sum, (name, value)| {
         sum + name.as_str().len() + value.len() + 4
     })

@@ -61,7 +61,7 @@ mod route;
 
 pub use blocking::BlockingBody;
 pub use body::{Body, BodySender, BoxError};
-pub use bus::{Bus, BusBuilder, BusHandle, Limits, RequestId};
+pub use bus::{Bus, BusBuilder, BusHandle, Limits};
 pub use caller::{Caller, FrameKind, Policy, Refusal, Transport};
 pub use error::BusError;
 pub use route::Mount;

@@ -186,9 +186,26 @@ fn path_has_prefix(path: &str, prefix: &str) -> bool {
 /// written by hand; refusing them keeps "which mount is this?" and "which file is this?"
 /// from ever disagreeing.
 pub(crate) fn has_dot_segment(path: &str) -> bool {
+    // A byte scan with no allocation: this runs on every request.
     path.split('/').any(|segment| {
-        let decoded = segment.replace("%2e", ".").replace("%2E", ".");
-        decoded == "." || decoded == ".."
+        let bytes = segment.as_bytes();
+        let mut dots = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'.' {
+                i += 1;
+            } else if bytes[i..].len() >= 3
+                && bytes[i] == b'%'
+                && bytes[i + 1] == b'2'
+                && (bytes[i + 2] == b'e' || bytes[i + 2] == b'E')
+            {
+                i += 3;
+            } else {
+                return false;
+            }
+            dots += 1;
+        }
+        dots == 1 || dots == 2
     })
 }
 
@@ -234,13 +251,26 @@ pub(crate) fn strip(uri: &Uri, prefix: &str) -> Result<Uri, http::Error> {
     }
     let rest = &uri.path()[prefix.len()..];
     let path = if rest.is_empty() { "/" } else { rest };
-    let path_and_query = match uri.query() {
-        Some(q) => format!("{path}?{q}"),
-        None => path.to_owned(),
-    };
-    let mut parts = uri.clone().into_parts();
-    parts.path_and_query = Some(path_and_query.parse()?);
-    Ok(Uri::from_parts(parts)?)
+    // One allocation for the new path and query; scheme and authority are shared.
+    let mut path_and_query =
+        String::with_capacity(path.len() + uri.query().map_or(0, |q| q.len() + 1));
+    path_and_query.push_str(path);
+    if let Some(q) = uri.query() {
+        path_and_query.push('?');
+        path_and_query.push_str(q);
+    }
+    let mut builder = Uri::builder();
+    if let Some(scheme) = uri.scheme() {
+        builder = builder.scheme(scheme.clone());
+    }
+    if let Some(authority) = uri.authority() {
+        builder = builder.authority(authority.clone());
+    }
+    builder
+        .path_and_query(http::uri::PathAndQuery::from_maybe_shared(
+            bytes::Bytes::from(path_and_query),
+        )?)
+        .build()
 }
 
 #[cfg(test)]
@@ -311,5 +341,11 @@ mod tests {
         assert!(has_dot_segment("/static/%2e%2E/secret"));
         assert!(has_dot_segment("/./x"));
         assert!(!has_dot_segment("/static/..hidden/a.b"));
+        assert!(has_dot_segment("/a/.%2E/b"));
+        assert!(!has_dot_segment("/a/.../b"));
+        assert!(!has_dot_segment("/a/%2e%2e%2e/b"));
+        assert!(!has_dot_segment("/a/%2f/b"));
+        assert!(!has_dot_segment("/"));
+        assert!(!has_dot_segment(""));
     }
 }
