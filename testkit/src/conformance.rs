@@ -65,27 +65,13 @@ pub fn router(counters: Counters) -> Router {
                     .into_response()
             }
         }))
-        .layer(axum::middleware::map_response(cors))
+        // Cross-origin callers (the localhost comparison run from an app:// page) need
+        // preflights answered on every route and every response header exposed.
+        .layer(
+            tower_http::cors::CorsLayer::permissive().max_age(std::time::Duration::from_secs(600)),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(256 << 20))
         .with_state(counters)
-}
-
-async fn cors(mut response: Response) -> Response {
-    let h = response.headers_mut();
-    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
-    h.insert(
-        "access-control-allow-methods",
-        HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS"),
-    );
-    h.insert(
-        "access-control-allow-headers",
-        HeaderValue::from_static("*"),
-    );
-    h.insert(
-        "access-control-expose-headers",
-        HeaderValue::from_static("*"),
-    );
-    response
 }
 
 fn text(body: impl Into<String>) -> Response {
