@@ -26,3 +26,4 @@ export {
   type RangePiece,
   type RangeFetcher,
 } from './media.js';
+export { interceptForms, type FormMode, type FormContext } from './forms.js';

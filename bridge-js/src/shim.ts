@@ -1,6 +1,7 @@
 // install(): makes a page's fetch, XMLHttpRequest and EventSource reach the bus for URLs of
 // the bus origins, and leaves every other URL to the browser's originals untouched.
 
+import { interceptForms, type FormMode } from './forms.js';
 import { BusClient, type ClientOptions, type Transport } from './client.js';
 import { createEventSource } from './eventsource.js';
 import { createFetch } from './fetch.js';
@@ -56,6 +57,13 @@ export interface InstallOptions {
   pageOrigins?: readonly string[] | false | undefined;
   /** The global object to patch; default `globalThis`. */
   global?: object | undefined;
+  /**
+   * POST form submissions to bus URLs the shim takes over (sends as frames, shows the
+   * answer as the page): `'files'` (default) for multipart forms with file inputs, which
+   * WebKitGTK's scheme handler cannot read safely; `'all'` where the engine loses every
+   * POST body (Android); `false` for none.
+   */
+  forms?: FormMode | undefined;
 }
 
 export interface Installation {
@@ -136,6 +144,13 @@ export function install(options: InstallOptions): Installation | null {
   const XHR = createXMLHttpRequest(ctx, routeFor(options.routes?.xhr), originals.XMLHttpRequest);
   const ES = createEventSource(ctx, originals.EventSource, options.eventSourceRetry ?? 3000);
 
+  const formMode = options.forms ?? 'files';
+  const doc = (g as { document?: Document }).document;
+  const stopForms =
+    formMode && doc && typeof HTMLFormElement !== 'undefined'
+      ? interceptForms(doc, { isBus: ctx.isBus, fetch: fetchShim }, formMode)
+      : () => {};
+
   const installation: Installation = {
     origins,
     client,
@@ -152,6 +167,7 @@ export function install(options: InstallOptions): Installation | null {
     },
     uninstall() {
       if (g[INSTALLATION] !== installation) return;
+      stopForms();
       restore('fetch', fetchShim, originals.fetch);
       restore('XMLHttpRequest', XHR, originals.XMLHttpRequest);
       restore('EventSource', ES, originals.EventSource);

@@ -49,6 +49,7 @@ var InprocBusBridge = (() => {
     fromBase64: () => fromBase64,
     install: () => install,
     installation: () => installation,
+    interceptForms: () => interceptForms,
     messagePortTransport: () => messagePortTransport,
     multipartBlob: () => multipartBlob,
     queuedTransport: () => queuedTransport,
@@ -960,6 +961,68 @@ var InprocBusBridge = (() => {
     return onerror ?? ((e) => queueMicrotask(() => {
       throw e;
     }));
+  }
+
+  // src/forms.ts
+  function interceptForms(doc, ctx, mode) {
+    const onSubmit = (event) => {
+      const form = event.target;
+      if (!(form instanceof HTMLFormElement) || event.defaultPrevented) return;
+      const submitter = event.submitter ?? null;
+      const method = (submitter?.getAttribute("formmethod") ?? form.method ?? "get").toLowerCase();
+      if (method !== "post") return;
+      const action = new URL(submitter?.getAttribute("formaction") ?? form.action, doc.baseURI);
+      if (!ctx.isBus(action)) return;
+      const target = submitter?.getAttribute("formtarget") ?? form.target;
+      if (target && target !== "_self") return;
+      const enctype = (submitter?.getAttribute("formenctype") ?? form.enctype ?? "").toLowerCase();
+      const hasFiles = Array.from(form.elements).some((el) => el instanceof HTMLInputElement && el.type === "file" && !el.disabled);
+      if (mode === "files" && !(enctype === "multipart/form-data" && hasFiles)) return;
+      event.preventDefault();
+      void submit(doc, ctx, form, submitter, action, enctype).catch((e) => {
+        console.error(`bus form: submitting to ${action.href} failed: ${e instanceof Error ? e.message : String(e)}`);
+        showText(doc, action.href, `The form could not be sent: ${e instanceof Error ? e.message : String(e)}`);
+      });
+    };
+    doc.addEventListener("submit", onSubmit, true);
+    return () => doc.removeEventListener("submit", onSubmit, true);
+  }
+  async function submit(doc, ctx, form, submitter, action, enctype) {
+    const data = new FormData(form, submitter ?? void 0);
+    let body;
+    if (enctype === "multipart/form-data") {
+      body = data;
+    } else if (enctype === "text/plain") {
+      body = Array.from(data, ([k, v]) => `${k}=${typeof v === "string" ? v : v.name}\r
+`).join("");
+    } else {
+      const params = new URLSearchParams();
+      for (const [k, v] of data) params.append(k, typeof v === "string" ? v : v.name);
+      body = params;
+    }
+    const response = await ctx.fetch(action.href, { method: "POST", body, redirect: "follow", headers: { accept: "text/html,*/*;q=0.8" } });
+    if (response.redirected) {
+      doc.defaultView?.location.assign(response.url);
+      return;
+    }
+    const kind = response.headers.get("content-type") ?? "";
+    const text = await response.text();
+    if (/^text\/html|^application\/xhtml\+xml/i.test(kind)) {
+      doc.defaultView?.history.pushState(null, "", response.url || action.href);
+      doc.open();
+      doc.write(text);
+      doc.close();
+    } else {
+      showText(doc, response.url || action.href, text);
+    }
+  }
+  function showText(doc, url, text) {
+    doc.defaultView?.history.pushState(null, "", url);
+    doc.open();
+    doc.write('<!doctype html><meta charset="utf-8"><pre></pre>');
+    doc.close();
+    const pre = doc.querySelector("pre");
+    if (pre) pre.textContent = text;
   }
 
   // src/events.ts
@@ -2669,6 +2732,10 @@ Content-Type: ${type}\r
     const fetchShim = createFetch(ctx, routeFor(options.routes?.fetch), originals.fetch);
     const XHR = createXMLHttpRequest(ctx, routeFor(options.routes?.xhr), originals.XMLHttpRequest);
     const ES = createEventSource(ctx, originals.EventSource, options.eventSourceRetry ?? 3e3);
+    const formMode = options.forms ?? "files";
+    const doc = g.document;
+    const stopForms = formMode && doc && typeof HTMLFormElement !== "undefined" ? interceptForms(doc, { isBus: ctx.isBus, fetch: fetchShim }, formMode) : () => {
+    };
     const installation2 = {
       origins,
       client,
@@ -2685,6 +2752,7 @@ Content-Type: ${type}\r
       },
       uninstall() {
         if (g[INSTALLATION] !== installation2) return;
+        stopForms();
         restore("fetch", fetchShim, originals.fetch);
         restore("XMLHttpRequest", XHR, originals.XMLHttpRequest);
         restore("EventSource", ES, originals.EventSource);

@@ -1,0 +1,82 @@
+// Form submissions the engine cannot carry to the bus by itself.
+//
+// WebKitGTK crashes the host process when a scheme handler reads a Blob-backed body — and
+// a multipart form with a file input is exactly that; Android's shouldInterceptRequest
+// never sees a POST body at all. So the shim takes such submissions over: it builds the
+// body from the form (files included), sends it through the shim's own fetch (frames),
+// and shows the answer as the new page — a redirect target by a real navigation, an HTML
+// answer written into the document (with the address updated), anything else as text.
+
+/** Which POST form submissions to bus URLs the shim takes over. */
+export type FormMode = 'files' | 'all' | false;
+
+export interface FormContext {
+  /** Whether `url` is a bus URL. */
+  isBus(url: URL): boolean;
+  /** The shim's fetch (frames). */
+  fetch: typeof fetch;
+}
+
+/** Listens for submissions on `doc` (capture phase, so it runs before the page's own handlers can't be undone). */
+export function interceptForms(doc: Document, ctx: FormContext, mode: Exclude<FormMode, false>): () => void {
+  const onSubmit = (event: Event): void => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || event.defaultPrevented) return;
+    const submitter = (event as SubmitEvent).submitter ?? null;
+    const method = (submitter?.getAttribute('formmethod') ?? form.method ?? 'get').toLowerCase();
+    if (method !== 'post') return;
+    const action = new URL(submitter?.getAttribute('formaction') ?? form.action, doc.baseURI);
+    if (!ctx.isBus(action)) return;
+    const target = submitter?.getAttribute('formtarget') ?? form.target;
+    if (target && target !== '_self') return; // other browsing contexts are the engine's business
+    const enctype = (submitter?.getAttribute('formenctype') ?? form.enctype ?? '').toLowerCase();
+    const hasFiles = Array.from(form.elements).some((el) => el instanceof HTMLInputElement && el.type === 'file' && !el.disabled);
+    if (mode === 'files' && !(enctype === 'multipart/form-data' && hasFiles)) return;
+    event.preventDefault();
+    void submit(doc, ctx, form, submitter as HTMLElement | null, action, enctype).catch((e: unknown) => {
+      console.error(`bus form: submitting to ${action.href} failed: ${e instanceof Error ? e.message : String(e)}`);
+      showText(doc, action.href, `The form could not be sent: ${e instanceof Error ? e.message : String(e)}`);
+    });
+  };
+  doc.addEventListener('submit', onSubmit, true);
+  return () => doc.removeEventListener('submit', onSubmit, true);
+}
+
+async function submit(doc: Document, ctx: FormContext, form: HTMLFormElement, submitter: HTMLElement | null, action: URL, enctype: string): Promise<void> {
+  const data = new FormData(form, submitter ?? undefined);
+  let body: BodyInit;
+  if (enctype === 'multipart/form-data') {
+    body = data; // the shim's fetch builds the multipart body (files read as bytes)
+  } else if (enctype === 'text/plain') {
+    body = Array.from(data, ([k, v]) => `${k}=${typeof v === 'string' ? v : v.name}\r\n`).join('');
+  } else {
+    const params = new URLSearchParams();
+    for (const [k, v] of data) params.append(k, typeof v === 'string' ? v : v.name);
+    body = params;
+  }
+  const response = await ctx.fetch(action.href, { method: 'POST', body, redirect: 'follow', headers: { accept: 'text/html,*/*;q=0.8' } });
+  if (response.redirected) {
+    // POST, then a redirect: the target was fetched with GET; navigate there for real.
+    doc.defaultView?.location.assign(response.url);
+    return;
+  }
+  const kind = response.headers.get('content-type') ?? '';
+  const text = await response.text();
+  if (/^text\/html|^application\/xhtml\+xml/i.test(kind)) {
+    doc.defaultView?.history.pushState(null, '', response.url || action.href);
+    doc.open();
+    doc.write(text);
+    doc.close();
+  } else {
+    showText(doc, response.url || action.href, text);
+  }
+}
+
+function showText(doc: Document, url: string, text: string): void {
+  doc.defaultView?.history.pushState(null, '', url);
+  doc.open();
+  doc.write('<!doctype html><meta charset="utf-8"><pre></pre>');
+  doc.close();
+  const pre = doc.querySelector('pre');
+  if (pre) pre.textContent = text;
+}
