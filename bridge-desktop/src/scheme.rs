@@ -79,8 +79,13 @@ fn handle(request: &URISchemeRequest, bus: &BusHandle, config: &SchemeConfig) {
     PENDING.with(|p| p.borrow_mut().insert(id, request.clone()));
     let bus = bus.clone();
     let origin = config.origin.clone();
+    let navigation = accepts_html(http_request.headers());
+    let path = http_request.uri().path().to_owned();
     runtime.spawn(async move {
-        let response = call_following_redirects(&bus, http_request, &origin).await;
+        let mut response = call_following_redirects(&bus, http_request, &origin).await;
+        if navigation {
+            response = with_error_page(response, &path);
+        }
         let (parts, mut body) = response.into_parts();
         let length = body.exact_len();
         let (reader, writer) = match std::io::pipe() {
@@ -126,6 +131,44 @@ fn handle(request: &URISchemeRequest, bus: &BusHandle, config: &SchemeConfig) {
     });
 }
 
+/// Whether a request is a navigation (WebKit asks for `text/html` first only then).
+fn accepts_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.starts_with("text/html"))
+}
+
+/// An error answered to a navigation with no body (ServeDir's 404, axum's 405) would show
+/// a blank page; give it a page that says what happened instead.
+fn with_error_page(response: http::Response<Body>, path: &str) -> http::Response<Body> {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.body().exact_len() != Some(0)
+    {
+        return response;
+    }
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let page = format!(
+        "<!doctype html><meta charset=\"utf-8\"><title>{code} {reason}</title>\
+         <h1>{code} {reason}</h1><p>The app has nothing to show at <code>{path}</code>.</p>\n",
+        code = status.as_u16(),
+        reason = status.canonical_reason().unwrap_or(""),
+        path = escape(path),
+    );
+    let (mut parts, _) = response.into_parts();
+    parts.headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    http::Response::from_parts(parts, Body::from(page))
+}
+
 /// Calls the bus and deals with redirects, which WebKitGTK does not follow for custom
 /// schemes (measured: a 303 after a form POST leaves the page where it was).
 ///
@@ -139,11 +182,7 @@ async fn call_following_redirects(
     request: Request<Body>,
     origin: &str,
 ) -> http::Response<Body> {
-    let navigation = request
-        .headers()
-        .get(http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.starts_with("text/html"));
+    let navigation = accepts_html(request.headers());
     let replay = (request.method() == Method::GET || request.method() == Method::HEAD).then(|| {
         (
             request.method().clone(),

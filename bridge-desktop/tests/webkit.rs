@@ -392,8 +392,70 @@ fn forms_post_urlencoded_and_multipart_with_a_file() {
     );
 }
 
+fn bad_handlers_and_unknown_paths_get_clear_errors() {
+    let boom = tower::service_fn(|_r: http::Request<bus_core::Body>| async {
+        if true {
+            panic!("deliberate handler panic");
+        }
+        Ok::<_, std::convert::Infallible>(http::Response::new(bus_core::Body::empty()))
+    });
+    let midway = tower::service_fn(|_r: http::Request<bus_core::Body>| async {
+        let (tx, body) = bus_core::Body::channel(2);
+        tokio::spawn(async move {
+            let _ = tx.send(bytes::Bytes::from_static(b"first part ")).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            tx.abort("the disk went away").await;
+        });
+        Ok::<_, std::convert::Infallible>(http::Response::new(body))
+    });
+    let h = Harness::new(move |b| b.mount("/boom", boom).mount("/fails-midway", midway));
+    h.load("/errors.html");
+    let r = h.report(T);
+    assert_eq!(r["panicStatus"], 500, "{r}");
+    assert_eq!(
+        r["panicBody"],
+        "the handler panicked: deliberate handler panic\n"
+    );
+    assert_eq!(r["midwayStatus"], 200);
+    assert_eq!(
+        r["midwayRead"], "TypeError",
+        "a body failing midway rejects the read: {r}"
+    );
+    assert_eq!(
+        r["xhr"]["events"],
+        serde_json::json!(["error", "loadend"]),
+        "{r}"
+    );
+    assert_eq!(r["abort"], "AbortError");
+    assert_eq!(r["afterAll"], "hello", "the app keeps running");
+    // A navigation to a path nothing serves gets a page saying so, not a blank one.
+    h.load("/no/such/page.html");
+    let text = wait_for(
+        &h,
+        "return document.body && document.body.innerText.includes('404') && document.body.innerText;",
+    );
+    assert!(
+        text.as_str().unwrap().contains("/no/such/page.html"),
+        "{text}"
+    );
+    // And a navigation to a panicking handler gets the bus's 500 text.
+    h.load("/boom");
+    let text = wait_for(
+        &h,
+        "return document.body && document.body.innerText.includes('panicked') && document.body.innerText;",
+    );
+    assert!(
+        text.as_str().unwrap().contains("deliberate handler panic"),
+        "{text}"
+    );
+}
+
 fn main() {
     support::run(&[
+        (
+            "bad_handlers_and_unknown_paths_get_clear_errors",
+            bad_handlers_and_unknown_paths_get_clear_errors,
+        ),
         (
             "forms_post_urlencoded_and_multipart_with_a_file",
             forms_post_urlencoded_and_multipart_with_a_file,
