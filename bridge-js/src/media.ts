@@ -156,7 +156,9 @@ class MsePlayer {
   private init = new Uint8Array(0);
   private next = 0;
   private generation = 0;
-  private busy = false;
+  /** The generation whose fill loop is running, or -1. */
+  private filling = -1;
+  private queue: Promise<void> = Promise.resolve();
   private source!: MediaSource;
   private buffer!: SourceBuffer;
 
@@ -191,24 +193,32 @@ class MsePlayer {
     this.buffer = this.source.addSourceBuffer(mime);
     await this.append(head.bytes);
     this.next = head.bytes.length;
-    this.el.addEventListener('timeupdate', () => void this.fill());
-    this.el.addEventListener('seeking', () => void this.seek());
+    const report = (what: string) => (e: unknown): void =>
+      console.error(`bus media: ${what} ${this.url} failed: ${e instanceof Error ? e.message : String(e)}`);
+    this.el.addEventListener('timeupdate', () => void this.fill().catch(report('buffering')));
+    this.el.addEventListener('seeking', () => void this.seek().catch(report('seeking in')));
     if (autoplay) this.el.play().catch(() => {});
-    void this.fill();
+    void this.fill().catch(report('buffering'));
+  }
+
+  /** Runs `f` after every SourceBuffer operation queued before it: appends never overlap. */
+  private exclusive(f: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(f, f);
+    this.queue = run.catch(() => {});
+    return run;
   }
 
   private append(bytes: Uint8Array): Promise<void> {
     return new Promise((resolve, reject) => {
-      const done = (): void => {
+      const settle = (ok: boolean) => (): void => {
         this.buffer.removeEventListener('updateend', done);
         this.buffer.removeEventListener('error', failed);
-        resolve();
+        if (ok) resolve();
+        else reject(new Error('the SourceBuffer refused a piece'));
       };
-      const failed = (): void => {
-        this.buffer.removeEventListener('updateend', done);
-        this.buffer.removeEventListener('error', failed);
-        reject(new Error('the SourceBuffer refused a piece'));
-      };
+      const done = settle(true);
+      const failed = settle(false);
+      // An abort() ends an append with 'abort' then 'updateend': it resolves too.
       this.buffer.addEventListener('updateend', done);
       this.buffer.addEventListener('error', failed);
       this.buffer.appendBuffer(bytes as Uint8Array<ArrayBuffer>);
@@ -224,22 +234,28 @@ class MsePlayer {
 
   /** Appends pieces until `ahead` seconds are buffered or the file ends. */
   private async fill(): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
     const generation = this.generation;
+    if (this.filling === generation) return;
+    this.filling = generation;
     try {
       while (generation === this.generation && this.next < this.total && this.bufferedAhead() < this.ahead) {
-        const end = Math.min(this.next + this.piece, this.total) - 1;
-        const piece = await this.fetchRange(this.url, this.next, end);
-        if (generation !== this.generation) return;
-        await this.append(piece.bytes);
-        this.next = end + 1;
+        const start = this.next;
+        const end = Math.min(start + this.piece, this.total) - 1;
+        const piece = await this.fetchRange(this.url, start, end);
+        // Checked inside the queue: a piece fetched before a seek is never appended after it.
+        await this.exclusive(async () => {
+          if (generation !== this.generation || this.next !== start) return;
+          await this.append(piece.bytes);
+          this.next = end + 1;
+        });
       }
-      if (generation === this.generation && this.next >= this.total && this.source.readyState === 'open' && !this.buffer.updating) {
-        this.source.endOfStream();
-      }
+      await this.exclusive(async () => {
+        if (generation === this.generation && this.next >= this.total && this.source.readyState === 'open' && !this.buffer.updating) {
+          this.source.endOfStream();
+        }
+      });
     } finally {
-      this.busy = false;
+      if (this.filling === generation) this.filling = -1;
     }
   }
 
@@ -266,12 +282,14 @@ class MsePlayer {
       }
       if (best >= 0 || start === this.init.length) {
         const offset = start + Math.max(best, findCluster(piece.bytes));
-        // abort() resets the parser to expect a new segment; an ended source has nothing
-        // pending, and appending reopens it.
-        if (this.source.readyState === 'open') this.buffer.abort();
-        await this.append(this.init);
-        this.next = offset;
-        this.busy = false;
+        await this.exclusive(async () => {
+          if (generation !== this.generation) return;
+          // abort() resets the parser to expect a new segment; an ended source has
+          // nothing pending, and appending reopens it.
+          if (this.source.readyState === 'open') this.buffer.abort();
+          await this.append(this.init);
+          this.next = offset;
+        });
         await this.fill();
         return;
       }

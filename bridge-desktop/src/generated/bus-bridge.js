@@ -2907,7 +2907,9 @@ Content-Type: ${type}\r
       this.init = new Uint8Array(0);
       this.next = 0;
       this.generation = 0;
-      this.busy = false;
+      /** The generation whose fill loop is running, or -1. */
+      this.filling = -1;
+      this.queue = Promise.resolve();
       this.piece = options.piece ?? 512 * 1024;
       this.ahead = options.ahead ?? 8;
       this.fetchRange = options.fetchRange ?? fetchRange;
@@ -2936,24 +2938,30 @@ Content-Type: ${type}\r
       this.buffer = this.source.addSourceBuffer(mime);
       await this.append(head.bytes);
       this.next = head.bytes.length;
-      this.el.addEventListener("timeupdate", () => void this.fill());
-      this.el.addEventListener("seeking", () => void this.seek());
+      const report = (what) => (e) => console.error(`bus media: ${what} ${this.url} failed: ${e instanceof Error ? e.message : String(e)}`);
+      this.el.addEventListener("timeupdate", () => void this.fill().catch(report("buffering")));
+      this.el.addEventListener("seeking", () => void this.seek().catch(report("seeking in")));
       if (autoplay) this.el.play().catch(() => {
       });
-      void this.fill();
+      void this.fill().catch(report("buffering"));
+    }
+    /** Runs `f` after every SourceBuffer operation queued before it: appends never overlap. */
+    exclusive(f) {
+      const run = this.queue.then(f, f);
+      this.queue = run.catch(() => {
+      });
+      return run;
     }
     append(bytes) {
       return new Promise((resolve, reject) => {
-        const done = () => {
+        const settle = (ok) => () => {
           this.buffer.removeEventListener("updateend", done);
           this.buffer.removeEventListener("error", failed);
-          resolve();
+          if (ok) resolve();
+          else reject(new Error("the SourceBuffer refused a piece"));
         };
-        const failed = () => {
-          this.buffer.removeEventListener("updateend", done);
-          this.buffer.removeEventListener("error", failed);
-          reject(new Error("the SourceBuffer refused a piece"));
-        };
+        const done = settle(true);
+        const failed = settle(false);
         this.buffer.addEventListener("updateend", done);
         this.buffer.addEventListener("error", failed);
         this.buffer.appendBuffer(bytes);
@@ -2967,22 +2975,27 @@ Content-Type: ${type}\r
     }
     /** Appends pieces until `ahead` seconds are buffered or the file ends. */
     async fill() {
-      if (this.busy) return;
-      this.busy = true;
       const generation = this.generation;
+      if (this.filling === generation) return;
+      this.filling = generation;
       try {
         while (generation === this.generation && this.next < this.total && this.bufferedAhead() < this.ahead) {
-          const end = Math.min(this.next + this.piece, this.total) - 1;
-          const piece = await this.fetchRange(this.url, this.next, end);
-          if (generation !== this.generation) return;
-          await this.append(piece.bytes);
-          this.next = end + 1;
+          const start = this.next;
+          const end = Math.min(start + this.piece, this.total) - 1;
+          const piece = await this.fetchRange(this.url, start, end);
+          await this.exclusive(async () => {
+            if (generation !== this.generation || this.next !== start) return;
+            await this.append(piece.bytes);
+            this.next = end + 1;
+          });
         }
-        if (generation === this.generation && this.next >= this.total && this.source.readyState === "open" && !this.buffer.updating) {
-          this.source.endOfStream();
-        }
+        await this.exclusive(async () => {
+          if (generation === this.generation && this.next >= this.total && this.source.readyState === "open" && !this.buffer.updating) {
+            this.source.endOfStream();
+          }
+        });
       } finally {
-        this.busy = false;
+        if (this.filling === generation) this.filling = -1;
       }
     }
     /** Restarts the feed from the cluster at or before the new playhead if it is not buffered. */
@@ -3007,10 +3020,12 @@ Content-Type: ${type}\r
         }
         if (best >= 0 || start === this.init.length) {
           const offset = start + Math.max(best, findCluster(piece.bytes));
-          if (this.source.readyState === "open") this.buffer.abort();
-          await this.append(this.init);
-          this.next = offset;
-          this.busy = false;
+          await this.exclusive(async () => {
+            if (generation !== this.generation) return;
+            if (this.source.readyState === "open") this.buffer.abort();
+            await this.append(this.init);
+            this.next = offset;
+          });
           await this.fill();
           return;
         }
