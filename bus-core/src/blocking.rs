@@ -68,6 +68,11 @@ impl BusHandle {
                     return; // the reader is gone, or the body ended in an error
                 }
             }
+            // A producer dropped by a shutdown ends its channel: say so rather than let
+            // the reader take a cut-off body for a complete one.
+            if bus.is_shut_down() {
+                let _ = chunk_tx.send(Err(BusError::Closed.into())).await;
+            }
         });
         match head_rx.blocking_recv() {
             Ok(parts) => Response::from_parts(

@@ -71,6 +71,47 @@ impl Caller {
         self.transport
     }
 
+    /// Who sent a request that the engine's own loader made (a custom-scheme handler,
+    /// platform interception), judged only from the headers the engine attached.
+    ///
+    /// Engines send `Origin` on CORS requests and form POSTs (a foreign page's are
+    /// foreign), and a `Referer` on most others; neither can be set by page script. A
+    /// request with neither (the host's own first load, an `<img>` from a `no-referrer`
+    /// frame) counts as `app_origin` only for GET and HEAD: such subresources must carry
+    /// no secrets and have no side effects. The frame is unknown: scheme requests do not
+    /// say which frame made them.
+    ///
+    /// ```
+    /// use bus_core::{Caller, Transport};
+    /// use http::{HeaderMap, HeaderValue, Method};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("referer", HeaderValue::from_static("https://evil.example/page"));
+    /// let caller = Caller::from_engine_headers(Transport::Scheme, &Method::GET, &headers, "app://localhost");
+    /// assert_eq!(caller.origin(), Some("https://evil.example"));
+    /// let none = Caller::from_engine_headers(Transport::Scheme, &Method::POST, &HeaderMap::new(), "app://localhost");
+    /// assert_eq!(none.origin(), None);
+    /// ```
+    pub fn from_engine_headers(
+        transport: Transport,
+        method: &http::Method,
+        headers: &http::HeaderMap,
+        app_origin: &str,
+    ) -> Caller {
+        let caller = Caller::new(transport).with_frame(FrameKind::Unknown);
+        if let Some(origin) = headers.get(http::header::ORIGIN) {
+            return caller.with_origin(origin.to_str().unwrap_or("null"));
+        }
+        if let Some(referer) = headers.get(http::header::REFERER) {
+            return caller.with_origin(origin_of(referer.to_str().unwrap_or("")).unwrap_or("null"));
+        }
+        if method == http::Method::GET || method == http::Method::HEAD {
+            caller.with_origin(app_origin)
+        } else {
+            caller
+        }
+    }
+
     /// Whether the caller's origin is exactly `origin` (compared after normalisation:
     /// scheme, host and port must all match; a prefix or suffix never does).
     pub fn is_origin(&self, origin: &str) -> bool {
@@ -79,6 +120,14 @@ impl Caller {
             _ => false,
         }
     }
+}
+
+/// `scheme://authority` of an absolute URL.
+fn origin_of(url: &str) -> Option<&str> {
+    let scheme_end = url.find("://")?;
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Some(&url[..scheme_end + 3 + authority_end])
 }
 
 fn normalise_origin(origin: &str) -> Option<String> {
@@ -266,6 +315,42 @@ mod tests {
         }
         let caller = Caller::new(Transport::Scheme).with_origin("App://LocalHost/");
         assert!(policy.check(&caller, &parts()).is_ok());
+    }
+
+    #[test]
+    fn engine_headers_origin_then_referer_then_safe_method() {
+        use http::{HeaderMap, HeaderName, HeaderValue, Method};
+        let h = |pairs: &[(&str, &str)]| -> HeaderMap {
+            pairs
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                        HeaderValue::from_str(v).unwrap(),
+                    )
+                })
+                .collect()
+        };
+        let app = "app://localhost";
+        let c =
+            |m: &Method, hs: &HeaderMap| Caller::from_engine_headers(Transport::Scheme, m, hs, app);
+        assert_eq!(
+            c(&Method::POST, &h(&[("origin", "evil://x")])).origin(),
+            Some("evil://x")
+        );
+        assert!(c(&Method::GET, &h(&[("referer", "app://localhost/a/b?c")])).is_origin(app));
+        assert_eq!(
+            c(&Method::GET, &h(&[("referer", "evil://x/page")])).origin(),
+            Some("evil://x")
+        );
+        assert_eq!(c(&Method::POST, &h(&[("origin", "null")])).origin(), None);
+        assert_eq!(
+            c(&Method::GET, &h(&[("referer", "nonsense")])).origin(),
+            None
+        );
+        assert!(c(&Method::GET, &HeaderMap::new()).is_origin(app));
+        assert_eq!(c(&Method::POST, &HeaderMap::new()).origin(), None);
+        assert_eq!(origin_of("https://a.b:8080"), Some("https://a.b:8080"));
     }
 
     #[test]

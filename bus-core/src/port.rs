@@ -540,16 +540,23 @@ async fn run_stream(shared: Arc<Shared>, stream: u32, request: Request<Body>, cr
         status: parts.status.as_u16(),
         headers,
     });
+    let cut_off = || {
+        Frame::error(
+            stream,
+            ErrorCode::Shutdown,
+            "the bus shut down before the response was complete",
+        )
+    };
     let last = loop {
         let next = tokio::select! {
+            // Shutdown first: a producer dropped by the shutdown ends its channel, which
+            // must not be mistaken for a complete body.
+            biased;
+            () = shared.bus.shut_down() => break cut_off(),
             next = body.frame() => next,
-            () = shared.bus.shut_down() => break Frame::error(
-                stream,
-                ErrorCode::Shutdown,
-                "the bus shut down before the response was complete",
-            ),
         };
         match next {
+            None if shared.bus.is_shut_down() => break cut_off(),
             None => break Frame::ResponseEnd { stream },
             Some(Err(e)) => {
                 break Frame::error(
