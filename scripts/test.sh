@@ -30,6 +30,10 @@ scripts/sync-shim.sh --check
 step "cargo test"
 cargo test --workspace
 
+step "bridge-ios: C header up to date, C ABI tests under ASan/UBSan and valgrind"
+bridge-ios/scripts/check-header.sh
+bridge-ios/scripts/test-c.sh
+
 step "fuzz: bounded runs"
 scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 

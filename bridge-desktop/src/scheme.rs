@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bus_core::{Body, BusHandle, Caller, FrameKind, Transport};
+use bus_core::{Body, BusHandle, Caller, Transport};
 use bytes::Bytes;
 use gio::prelude::*;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
@@ -366,7 +366,7 @@ fn to_http(request: &URISchemeRequest, app_origin: &str) -> Result<Request<Body>
             )));
         }
     }
-    let caller = caller_for(&method, headers, app_origin);
+    let caller = Caller::from_engine_headers(Transport::Scheme, &method, headers, app_origin);
     let body = if method == Method::GET || method == Method::HEAD {
         Body::empty()
     } else {
@@ -429,73 +429,9 @@ fn is_plain_form(headers: &HeaderMap) -> bool {
         && (kind.starts_with("application/x-www-form-urlencoded") || kind.starts_with("text/plain"))
 }
 
-/// Who sent a scheme request, from what WebKit attached — never from the page's claims.
-///
-/// WebKit sends `Origin` on CORS requests and form POSTs (a foreign page's are foreign),
-/// and a `Referer` on most others. Our own same-origin requests carry no `Origin` and a
-/// `Referer` of our origin. A request with neither (the host's own first load, an
-/// `<img>` from a `no-referrer` frame) is treated as ours only for safe methods: GET
-/// subresources must carry no secrets and have no side effects.
-pub(crate) fn caller_for(method: &Method, headers: &HeaderMap, app_origin: &str) -> Caller {
-    let caller = Caller::new(Transport::Scheme).with_frame(FrameKind::Unknown);
-    if let Some(origin) = headers.get(http::header::ORIGIN) {
-        return caller.with_origin(origin.to_str().unwrap_or("null"));
-    }
-    if let Some(referer) = headers.get(http::header::REFERER) {
-        return caller.with_origin(origin_of(referer.to_str().unwrap_or("")).unwrap_or("null"));
-    }
-    if method == Method::GET || method == Method::HEAD {
-        caller.with_origin(app_origin)
-    } else {
-        caller
-    }
-}
-
-/// `scheme://authority` of an absolute URL.
-fn origin_of(url: &str) -> Option<&str> {
-    let scheme_end = url.find("://")?;
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    Some(&url[..scheme_end + 3 + authority_end])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        pairs
-            .iter()
-            .map(|(n, v)| {
-                (
-                    HeaderName::from_bytes(n.as_bytes()).unwrap(),
-                    HeaderValue::from_str(v).unwrap(),
-                )
-            })
-            .collect()
-    }
-
-    #[test]
-    fn caller_comes_from_origin_then_referer_then_safe_method() {
-        let app = "app://localhost";
-        let c = caller_for(&Method::POST, &headers(&[("origin", "evil://x")]), app);
-        assert_eq!(c.origin(), Some("evil://x"));
-        let c = caller_for(
-            &Method::GET,
-            &headers(&[("referer", "app://localhost/a/b?c")]),
-            app,
-        );
-        assert!(c.is_origin(app));
-        let c = caller_for(&Method::GET, &headers(&[("referer", "evil://x/page")]), app);
-        assert_eq!(c.origin(), Some("evil://x"));
-        let c = caller_for(&Method::POST, &headers(&[("origin", "null")]), app);
-        assert_eq!(c.origin(), None);
-        assert!(caller_for(&Method::GET, &HeaderMap::new(), app).is_origin(app));
-        assert_eq!(
-            caller_for(&Method::POST, &HeaderMap::new(), app).origin(),
-            None
-        );
-    }
 
     #[test]
     fn redirect_targets_resolve_like_a_browser() {
@@ -514,12 +450,5 @@ mod tests {
         );
         let page = trampoline("app://localhost/x?a=1&b=\"2\"");
         assert_eq!(page.status(), 200);
-    }
-
-    #[test]
-    fn origin_of_cuts_at_the_authority() {
-        assert_eq!(origin_of("app://localhost/x?y"), Some("app://localhost"));
-        assert_eq!(origin_of("https://a.b:8080"), Some("https://a.b:8080"));
-        assert_eq!(origin_of("nonsense"), None);
     }
 }
