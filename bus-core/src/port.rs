@@ -149,6 +149,9 @@ struct Shared {
     config: SessionConfig,
     sink: Box<dyn FrameSink>,
     streams: Mutex<HashMap<u32, Stream>>,
+    /// Ids of streams closed lately: body frames the page sent before it learnt of the end
+    /// are dropped quietly rather than answered with an error that would overtake the end.
+    recently_closed: Mutex<RecentlyClosed>,
     closed: AtomicBool,
 }
 
@@ -192,6 +195,7 @@ impl Session {
                 config,
                 sink: Box::new(sink),
                 streams: Mutex::new(HashMap::new()),
+                recently_closed: Mutex::new(RecentlyClosed::default()),
                 closed: AtomicBool::new(false),
             }),
         })
@@ -254,7 +258,7 @@ impl Session {
             }
             Frame::Cancel { stream } => {
                 // Cancelling a stream that already ended is a normal race: ignore it.
-                if let Some(s) = shared.lock().remove(&stream) {
+                if let Some(s) = shared.close(stream) {
                     s.abort();
                 }
                 Ok(())
@@ -309,6 +313,23 @@ impl Shared {
         self.streams.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Removes an open stream, remembering its id as closed first (so a frame that finds
+    /// it gone from the map also finds it among the closed).
+    fn close(&self, stream: u32) -> Option<Stream> {
+        self.recently_closed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(stream);
+        self.lock().remove(&stream)
+    }
+
+    fn was_closed(&self, stream: u32) -> bool {
+        self.recently_closed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(stream)
+    }
+
     fn reject(&self, stream: u32, code: ErrorCode, message: impl Into<String>) -> Rejected {
         let message = message.into();
         tracing::debug!(stream, ?code, %message, "frame rejected");
@@ -322,7 +343,7 @@ impl Shared {
 
     /// Fails an open stream: its task is dropped and the page gets `Error`.
     fn fail(&self, stream: u32, code: ErrorCode, message: String) -> Rejected {
-        if let Some(s) = self.lock().remove(&stream) {
+        if let Some(s) = self.close(stream) {
             s.abort();
         }
         self.reject(stream, code, message)
@@ -407,6 +428,10 @@ impl Shared {
         let mut streams = self.lock();
         let Some(entry) = streams.get_mut(&stream) else {
             drop(streams);
+            if self.was_closed(stream) {
+                // It crossed the stream's end (or its cancel) on the way: nothing to do.
+                return Ok(());
+            }
             return Err(self.reject(
                 stream,
                 ErrorCode::UnknownStream,
@@ -473,7 +498,7 @@ impl Shared {
     fn finish(&self, stream: u32, last: Frame) {
         // Remove first, and send only if it was still ours to close: a stream cancelled or
         // failed meanwhile has had its last word.
-        if self.lock().remove(&stream).is_some() {
+        if self.close(stream).is_some() {
             self.sink.send(last);
         }
     }
@@ -508,7 +533,7 @@ struct Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        if !self.done && self.shared.lock().remove(&self.stream).is_some() {
+        if !self.done && self.shared.close(self.stream).is_some() {
             self.shared.sink.send(Frame::error(
                 self.stream,
                 ErrorCode::Shutdown,
@@ -585,6 +610,32 @@ async fn run_stream(shared: Arc<Shared>, stream: u32, request: Request<Body>, cr
     };
     guard.done = true;
     shared.finish(stream, last);
+}
+
+/// The last [`RecentlyClosed::CAPACITY`] closed stream ids.
+#[derive(Default)]
+struct RecentlyClosed {
+    order: std::collections::VecDeque<u32>,
+    ids: std::collections::HashSet<u32>,
+}
+
+impl RecentlyClosed {
+    const CAPACITY: usize = 4096;
+
+    fn insert(&mut self, stream: u32) {
+        if self.ids.insert(stream) {
+            self.order.push_back(stream);
+            if self.order.len() > Self::CAPACITY {
+                if let Some(old) = self.order.pop_front() {
+                    self.ids.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn contains(&self, stream: u32) -> bool {
+        self.ids.contains(&stream)
+    }
 }
 
 /// Response credit of one stream: bytes the page allows us to send; and whether the
