@@ -44,3 +44,8 @@ ensure_webkit_deps() {
   apt_install libwebkit2gtk-4.1-dev libsoup-3.0-dev libgtk-3-dev xvfb xauth \
     gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-tools
 }
+
+# Chromium, the Android stand-in of bridge-android's emulator tests.
+ensure_chromium() {
+  apt_install chromium
+}

@@ -9,7 +9,7 @@ ensure_node_deps bridge-js
 (cd bridge-js && npm run --silent build >/dev/null)
 header='// Generated from bridge-js by scripts/sync-shim.sh (npm run build); do not edit.'
 status=0
-for target in bridge-desktop/src/generated/bus-bridge.js bridge-ios/src/generated/bus-bridge.js; do
+for target in bridge-desktop/src/generated/bus-bridge.js bridge-ios/src/generated/bus-bridge.js bridge-android/src/generated/bus-bridge.js; do
   fresh=$(mktemp)
   { echo "$header"; cat bridge-js/dist/bus-bridge.js; } > "$fresh"
   if [ "${1:-}" = "--check" ]; then

@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 step "install what is missing"
 ensure_rust_components
 ensure_webkit_deps
+ensure_chromium
 ensure_node_deps bridge-js
 
 step "cargo fmt --check"

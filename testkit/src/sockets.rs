@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 use std::io;
 
-/// A listening TCP socket or a bound UDP socket held by one of the processes checked.
+/// A listening TCP socket, or a bound and unconnected UDP socket, held by one of the
+/// processes checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listener {
     /// The process holding it.
@@ -21,13 +22,21 @@ pub fn process_tree(pid: u32) -> Vec<u32> {
     let mut i = 0;
     while i < all.len() {
         let parent = all[i];
-        let children = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+        // Children are listed per thread: a child started from any thread counts.
+        let threads = std::fs::read_dir(format!("/proc/{parent}/task"))
+            .map(|d| d.flatten().map(|t| t.path()).collect::<Vec<_>>())
             .unwrap_or_default();
-        all.extend(
-            children
+        for thread in threads {
+            let children = std::fs::read_to_string(thread.join("children")).unwrap_or_default();
+            for child in children
                 .split_whitespace()
-                .filter_map(|c| c.parse::<u32>().ok()),
-        );
+                .filter_map(|c| c.parse::<u32>().ok())
+            {
+                if !all.contains(&child) {
+                    all.push(child);
+                }
+            }
+        }
         i += 1;
     }
     all
@@ -47,7 +56,7 @@ pub fn rss(pids: &[u32]) -> u64 {
         * 1024
 }
 
-/// Every listening TCP socket and bound UDP socket held by `pids`.
+/// Every listening TCP socket and bound, unconnected UDP socket held by `pids`.
 ///
 /// # Errors
 /// When `/proc` cannot be read.
@@ -82,7 +91,15 @@ pub fn listeners(pids: &[u32]) -> io::Result<Vec<Listener>> {
                 if cols.len() < 10 {
                     continue;
                 }
-                let listening = table.starts_with("udp") || cols[3] == "0A";
+                // TCP in LISTEN; UDP bound and unconnected (a connected UDP socket, like a
+                // resolver's, talks only to its one peer and cannot be reached by others).
+                let listening = if table.starts_with("udp") {
+                    cols[2].split_once(':').is_some_and(|(addr, port)| {
+                        addr.bytes().all(|b| b == b'0') && port == "0000"
+                    })
+                } else {
+                    cols[3] == "0A"
+                };
                 if listening && inodes.contains(cols[9]) {
                     found.push(Listener {
                         pid,
@@ -109,6 +126,18 @@ mod tests {
         assert_eq!(during.len(), before.len() + 1, "{during:?}");
         drop(socket);
         assert_eq!(listeners(&[me]).unwrap(), before);
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        assert_eq!(
+            listeners(&[me]).unwrap().len(),
+            before.len() + 1,
+            "a bound UDP socket counts"
+        );
+        udp.connect("127.0.0.1:9").unwrap();
+        assert_eq!(
+            listeners(&[me]).unwrap(),
+            before,
+            "a connected UDP client does not"
+        );
         assert!(process_tree(me).contains(&me));
     }
 }

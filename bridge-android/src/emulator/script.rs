@@ -1,0 +1,52 @@
+//! The script injected at document start: the bridge-js bundle and its install call over
+//! the binding, in the app origin's main frame only.
+
+/// The bridge-js bundle (`bridge-js/dist/bus-bridge.js`), copied here by
+/// `scripts/sync-shim.sh` so a build needs no Node.js.
+pub const BUNDLE: &str = include_str!("../generated/bus-bridge.js");
+
+/// The document-start script for `origin`: installs the shim over `bindingTransport`
+/// (outbound: the binding `binding`, captured before any page script runs; inbound:
+/// `__inprocBusDeliver`) with Android's routing — bodiless GET/HEAD fetch/XHR through the
+/// engine (interception), everything else as frames. On a form-result page
+/// (`/__bus/result/<token>#<action URL>`) it first replaces the URL with the action URL.
+/// Does nothing in a frame that is not the top frame, or in a document of another origin.
+pub fn shim_script(origin: &str, binding: &str) -> String {
+    let origin = js(origin);
+    let binding = js(binding);
+    let result = js(crate::host::RESULT_PREFIX);
+    format!(
+        r#"(() => {{
+  'use strict';
+  if (location.origin !== {origin} || window !== window.top) return;
+  const send = globalThis[{binding}];
+  if (typeof send !== 'function') return;
+  // A form result (README, "Forms", step 5): show the action URL, before the parser
+  // resolves any relative URL of the result against /__bus/result/.
+  if (location.pathname.startsWith({result}) && location.hash.length > 1) {{
+    try {{
+      const target = new URL(decodeURIComponent(location.hash.slice(1)), location.href);
+      if (target.origin === location.origin) history.replaceState(history.state, '', target.href);
+    }} catch (e) {{ /* not a URL: stay where we are */ }}
+  }}
+{BUNDLE}
+  Object.defineProperty(globalThis, 'InprocBusBridge', {{ value: InprocBusBridge, configurable: false, writable: false }});
+  const route = (info) => (!info.hasBody && (info.method === 'GET' || info.method === 'HEAD') ? 'native' : 'frames');
+  InprocBusBridge.install({{
+    origins: [{origin}],
+    transport: InprocBusBridge.bindingTransport({{ send: (frame) => send(frame) }}),
+    routes: {{ fetch: route, xhr: route }},
+    // Only bodiless GET/HEAD take the native route, and they need no marker.
+    nativeBodyMarker: false,
+    // POST forms go through the host's result stash (README, "Forms"); until the shim has
+    // that mode, the page drives it, so the shim's own form takeover stays off here.
+    forms: false,
+  }});
+}})();
+"#
+    )
+}
+
+fn js(s: &str) -> String {
+    serde_json::to_string(s).expect("a string serialises")
+}

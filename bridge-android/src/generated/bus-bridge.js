@@ -1,0 +1,3038 @@
+// Generated from bridge-js by scripts/sync-shim.sh (npm run build); do not edit.
+"use strict";
+var InprocBusBridge = (() => {
+  var __defProp = Object.defineProperty;
+  var __getOwnPropDesc = Object.getOwnPropertyDescriptor;
+  var __getOwnPropNames = Object.getOwnPropertyNames;
+  var __hasOwnProp = Object.prototype.hasOwnProperty;
+  var __export = (target, all) => {
+    for (var name in all)
+      __defProp(target, name, { get: all[name], enumerable: true });
+  };
+  var __copyProps = (to, from, except, desc) => {
+    if (from && typeof from === "object" || typeof from === "function") {
+      for (let key of __getOwnPropNames(from))
+        if (!__hasOwnProp.call(to, key) && key !== except)
+          __defProp(to, key, { get: () => from[key], enumerable: !(desc = __getOwnPropDesc(from, key)) || desc.enumerable });
+    }
+    return to;
+  };
+  var __toCommonJS = (mod) => __copyProps(__defProp({}, "__esModule", { value: true }), mod);
+
+  // src/index.ts
+  var index_exports = {};
+  __export(index_exports, {
+    BusClient: () => BusClient,
+    DEFAULT_WINDOW: () => DEFAULT_WINDOW,
+    DecodeError: () => DecodeError,
+    ErrorCode: () => ErrorCode,
+    EventStreamParser: () => EventStreamParser,
+    FRAME_TYPES: () => FRAME_TYPES,
+    INITIAL_UPLOAD_WINDOW: () => INITIAL_UPLOAD_WINDOW,
+    INSTALLATION: () => INSTALLATION,
+    MAX_DATA: () => MAX_DATA,
+    MAX_FRAME: () => MAX_FRAME,
+    ProtocolError: () => ProtocolError,
+    SESSION_STREAM: () => SESSION_STREAM,
+    UPLOAD_CHUNK: () => UPLOAD_CHUNK,
+    VERSION: () => VERSION,
+    bindingTransport: () => bindingTransport,
+    clusterTimecode: () => clusterTimecode,
+    decode: () => decode,
+    domEventTransport: () => domEventTransport,
+    encode: () => encode,
+    errorCodeName: () => errorCodeName,
+    fallbackFromBase64: () => fallbackFromBase64,
+    fallbackToBase64: () => fallbackToBase64,
+    fetchRange: () => fetchRange,
+    findCluster: () => findCluster,
+    fromBase64: () => fromBase64,
+    install: () => install,
+    installation: () => installation,
+    interceptForms: () => interceptForms,
+    messagePortTransport: () => messagePortTransport,
+    multipartBlob: () => multipartBlob,
+    queuedTransport: () => queuedTransport,
+    toBase64: () => toBase64,
+    upgradeMedia: () => upgradeMedia,
+    webmMimeType: () => webmMimeType
+  });
+
+  // src/codec.ts
+  var VERSION = 1;
+  var MAX_DATA = 1 << 20;
+  var MAX_FRAME = MAX_DATA + 64 * 1024;
+  var INITIAL_UPLOAD_WINDOW = 256 * 1024;
+  var SESSION_STREAM = 0;
+  var ErrorCode = {
+    Malformed: 1,
+    UnsupportedVersion: 2,
+    FrameTooLarge: 3,
+    UnknownStream: 4,
+    StreamIdInUse: 5,
+    Protocol: 6,
+    FlowControl: 7,
+    InvalidHead: 8,
+    TooManyStreams: 9,
+    BodyFailed: 10,
+    Shutdown: 11,
+    Internal: 12
+  };
+  var CODE_NAMES = new Map(
+    Object.keys(ErrorCode).map((name) => [ErrorCode[name], name])
+  );
+  function errorCodeName(code) {
+    return CODE_NAMES.get(code) ?? `Unknown(${code})`;
+  }
+  var FRAME_TYPES = [
+    "RequestHead",
+    "RequestData",
+    "RequestEnd",
+    "ResponseHead",
+    "ResponseData",
+    "ResponseEnd",
+    "Cancel",
+    "Credit",
+    "Error"
+  ];
+  var DecodeError = class extends Error {
+    constructor(code, message) {
+      super(message);
+      this.name = "DecodeError";
+      this.code = code;
+    }
+  };
+  var utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  var utf8Encoder = new TextEncoder();
+  var MIN_HEADER_BYTES = 16;
+  var Reader = class {
+    constructor(buf) {
+      this.buf = buf;
+      this.pos = 1;
+      /** Largest data payload seen; checked after the whole frame parsed, as in Rust. */
+      this.largestData = 0;
+      this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    }
+    get remaining() {
+      return this.buf.byteLength - this.pos;
+    }
+    need(n, what) {
+      if (n > this.remaining) {
+        throw malformed(`truncated: ${what} needs ${n} bytes at offset ${this.pos}, ${this.remaining} left`);
+      }
+    }
+    u16(what) {
+      this.need(2, what);
+      const v = this.view.getUint16(this.pos, true);
+      this.pos += 2;
+      return v;
+    }
+    u32(what) {
+      this.need(4, what);
+      const v = this.view.getUint32(this.pos, true);
+      this.pos += 4;
+      return v;
+    }
+    bool(what) {
+      this.need(1, what);
+      const v = this.view.getUint8(this.pos);
+      if (v > 1) throw malformed(`${what}: ${v} is not a bool (0 or 1)`);
+      this.pos += 1;
+      return v === 1;
+    }
+    /**
+     * A u64 length or count, checked against the bytes left (`unit` bytes per element) before
+     * anything is read or allocated. Read as two u32 halves: any high half is already far
+     * past the end of a frame of at most MAX_FRAME bytes, so no BigInt is needed.
+     */
+    len(what, unit) {
+      this.need(8, `${what} length`);
+      const lo = this.view.getUint32(this.pos, true);
+      const hi = this.view.getUint32(this.pos + 4, true);
+      this.pos += 8;
+      if (hi !== 0 || lo * unit > this.remaining) {
+        const n = hi === 0 ? String(lo) : `${hi} * 2^32 + ${lo}`;
+        throw malformed(`${what} length ${n} is past the end (${this.remaining} bytes left)`);
+      }
+      return lo;
+    }
+    /** A view into the input, not a copy. */
+    bytes(what) {
+      const n = this.len(what, 1);
+      const out = this.buf.subarray(this.pos, this.pos + n);
+      this.pos += n;
+      return out;
+    }
+    data() {
+      const out = this.bytes("data");
+      if (out.byteLength > this.largestData) this.largestData = out.byteLength;
+      return out;
+    }
+    string(what) {
+      const raw = this.bytes(what);
+      try {
+        return utf8Decoder.decode(raw);
+      } catch {
+        throw malformed(`${what} is not valid UTF-8`);
+      }
+    }
+    headers() {
+      const count = this.len("header list", MIN_HEADER_BYTES);
+      const out = [];
+      for (let i = 0; i < count; i++) {
+        const name = this.string("header name");
+        out.push([name, this.bytes("header value")]);
+      }
+      return out;
+    }
+    frame() {
+      const variant = this.u32("variant index");
+      const type = FRAME_TYPES[variant];
+      if (type === void 0) throw malformed(`unknown frame variant ${variant}`);
+      const stream = this.u32("stream");
+      switch (type) {
+        case "RequestHead": {
+          const method = this.string("method");
+          const uri = this.string("uri");
+          const headers = this.headers();
+          const endStream = this.bool("end_stream");
+          const window = this.u32("window");
+          return { type, stream, method, uri, headers, endStream, window };
+        }
+        case "RequestData":
+        case "ResponseData":
+          return { type, stream, data: this.data() };
+        case "RequestEnd":
+        case "ResponseEnd":
+        case "Cancel":
+          return { type, stream };
+        case "ResponseHead": {
+          const status = this.u16("status");
+          return { type, stream, status, headers: this.headers() };
+        }
+        case "Credit":
+          return { type, stream, bytes: this.u32("bytes") };
+        case "Error": {
+          const code = this.u16("code");
+          return { type, stream, code, message: this.string("message") };
+        }
+      }
+    }
+  };
+  function malformed(message) {
+    return new DecodeError(ErrorCode.Malformed, `malformed frame: ${message}`);
+  }
+  function decode(bytes) {
+    if (!(bytes instanceof Uint8Array)) throw new TypeError("decode expects a Uint8Array");
+    if (bytes.byteLength === 0) throw malformed("empty frame");
+    if (bytes.byteLength > MAX_FRAME) {
+      throw new DecodeError(ErrorCode.FrameTooLarge, `frame of ${bytes.byteLength} bytes is over the limit`);
+    }
+    const version = bytes[0];
+    if (version !== VERSION) {
+      throw new DecodeError(
+        ErrorCode.UnsupportedVersion,
+        `unsupported protocol version ${version} (this side speaks ${VERSION})`
+      );
+    }
+    const reader = new Reader(bytes);
+    const frame = reader.frame();
+    if (reader.remaining !== 0) throw malformed(`${reader.remaining} trailing bytes after the frame`);
+    if (reader.largestData > MAX_DATA) {
+      throw new DecodeError(ErrorCode.FrameTooLarge, `data of ${reader.largestData} bytes is over the limit`);
+    }
+    return frame;
+  }
+  function encode(frame) {
+    const w = new Writer();
+    const variant = FRAME_TYPES.indexOf(frame.type);
+    if (variant < 0) throw new TypeError(`unknown frame type ${String(frame.type)}`);
+    w.u32(variant, "variant");
+    w.u32(frame.stream, "stream");
+    switch (frame.type) {
+      case "RequestHead":
+        w.string(frame.method, "method");
+        w.string(frame.uri, "uri");
+        w.headers(frame.headers);
+        w.bool(frame.endStream, "endStream");
+        w.u32(frame.window, "window");
+        break;
+      case "RequestData":
+      case "ResponseData":
+        if (!(frame.data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
+        if (frame.data.byteLength > MAX_DATA) {
+          throw new RangeError(`data of ${frame.data.byteLength} bytes is over MAX_DATA (${MAX_DATA})`);
+        }
+        w.bytes(frame.data);
+        break;
+      case "RequestEnd":
+      case "ResponseEnd":
+      case "Cancel":
+        break;
+      case "ResponseHead":
+        w.u16(frame.status, "status");
+        w.headers(frame.headers);
+        break;
+      case "Credit":
+        w.u32(frame.bytes, "bytes");
+        break;
+      case "Error":
+        w.u16(frame.code, "code");
+        w.string(frame.message, "message");
+        break;
+    }
+    return w.finish();
+  }
+  var PART_SIZE = { u8: 1, u16: 2, u32: 4, len: 8 };
+  var Writer = class {
+    constructor() {
+      this.parts = [];
+      this.size = 1;
+    }
+    // version byte
+    push(part) {
+      this.parts.push(part);
+      this.size += part.kind === "raw" ? part.value.byteLength : PART_SIZE[part.kind];
+    }
+    u16(value, what) {
+      this.push({ kind: "u16", value: checkInt(value, 65535, what) });
+    }
+    u32(value, what) {
+      this.push({ kind: "u32", value: checkInt(value, 4294967295, what) });
+    }
+    bool(value, what) {
+      if (typeof value !== "boolean") throw new TypeError(`${what} must be a boolean`);
+      this.push({ kind: "u8", value: value ? 1 : 0 });
+    }
+    bytes(value) {
+      this.push({ kind: "len", value: value.byteLength });
+      this.push({ kind: "raw", value });
+    }
+    string(value, what) {
+      if (typeof value !== "string") throw new TypeError(`${what} must be a string`);
+      if (!isWellFormed(value)) throw new TypeError(`${what} contains a lone surrogate (not UTF-8 encodable)`);
+      this.bytes(utf8Encoder.encode(value));
+    }
+    headers(headers) {
+      if (!Array.isArray(headers)) throw new TypeError("headers must be an array of [name, value] pairs");
+      this.push({ kind: "len", value: headers.length });
+      for (const header of headers) {
+        if (!Array.isArray(header) || header.length !== 2) throw new TypeError("a header must be a [name, value] pair");
+        const [name, value] = header;
+        this.string(name, "header name");
+        if (!(value instanceof Uint8Array)) throw new TypeError(`value of header ${name} must be a Uint8Array`);
+        this.bytes(value);
+      }
+    }
+    finish() {
+      if (this.size > MAX_FRAME) {
+        throw new RangeError(`frame of ${this.size} bytes is over MAX_FRAME (${MAX_FRAME})`);
+      }
+      const out = new Uint8Array(this.size);
+      const view = new DataView(out.buffer);
+      out[0] = VERSION;
+      let pos = 1;
+      for (const part of this.parts) {
+        switch (part.kind) {
+          case "u8":
+            view.setUint8(pos, part.value);
+            break;
+          case "u16":
+            view.setUint16(pos, part.value, true);
+            break;
+          case "u32":
+            view.setUint32(pos, part.value, true);
+            break;
+          case "len":
+            view.setUint32(pos, part.value, true);
+            view.setUint32(pos + 4, 0, true);
+            break;
+          case "raw":
+            out.set(part.value, pos);
+            pos += part.value.byteLength;
+            continue;
+        }
+        pos += PART_SIZE[part.kind];
+      }
+      return out;
+    }
+  };
+  function checkInt(value, max, what) {
+    if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > max) {
+      throw new RangeError(`${what} must be an integer from 0 to ${max}, got ${String(value)}`);
+    }
+    return value;
+  }
+  function isWellFormed(s) {
+    const native = s.isWellFormed;
+    if (typeof native === "function") return native.call(s);
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 55296 && c <= 56319) {
+        const next = s.charCodeAt(i + 1);
+        if (!(next >= 56320 && next <= 57343)) return false;
+        i++;
+      } else if (c >= 56320 && c <= 57343) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // src/client.ts
+  var ProtocolError = class extends Error {
+    constructor(message, stream, code = null) {
+      super(message);
+      this.name = "ProtocolError";
+      this.stream = stream;
+      this.code = code;
+    }
+  };
+  var DEFAULT_WINDOW = 256 * 1024;
+  var UPLOAD_CHUNK = 256 * 1024;
+  var MAX_U32 = 4294967295;
+  var Stream = class {
+    constructor(id, window, resolve, reject) {
+      this.id = id;
+      this.window = window;
+      this.resolve = resolve;
+      this.reject = reject;
+      this.phase = "head";
+      this.received = 0;
+      this.controller = null;
+      /** Upload credit the bus has granted and we have not used yet. */
+      this.uploadCredit = INITIAL_UPLOAD_WINDOW;
+      /** Wakes the upload pump waiting for credit (or for the stream to close). */
+      this.wake = null;
+      this.detachAbort = () => {
+      };
+      /** Cancels a ReadableStream upload source, which may be waiting for its next chunk. */
+      this.cancelSource = null;
+      /** Upload progress hook (StreamInit.onupload) and body bytes sent so far. */
+      this.onupload = null;
+      this.sent = 0;
+      this.granted = window;
+    }
+  };
+  var BusClient = class {
+    constructor(transport, options = {}) {
+      this.transport = transport;
+      this.streams = /* @__PURE__ */ new Map();
+      this.nextId = 1;
+      this.isClosed = false;
+      this.closeReason = void 0;
+      this.onprotocolerror = options.onprotocolerror ?? null;
+      transport.onmessage = (bytes) => this.receive(bytes);
+    }
+    /** Streams open now (waiting for or receiving their response). */
+    get openStreams() {
+      return this.streams.size;
+    }
+    /**
+     * Sends a request and resolves with the response head once it arrives. Rejects with a
+     * TypeError when the bus fails the stream (the message names the error code), or with
+     * the signal's reason (an AbortError DOMException by default) when aborted; an abort
+     * after the head errors the body the same way.
+     */
+    openStream(init) {
+      try {
+        return this.open(init);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    /**
+     * Fails every open stream with `reason` (default: a TypeError) and refuses new ones.
+     * Sends nothing: this is for when the transport is gone (page unload, bridge lost).
+     */
+    close(reason) {
+      if (this.isClosed) return;
+      this.isClosed = true;
+      this.closeReason = reason ?? new TypeError("the bus connection is closed");
+      for (const s of [...this.streams.values()]) this.fail(s, this.closeReason);
+    }
+    /** Handles one inbound message; installed as the transport's `onmessage`. */
+    receive(bytes) {
+      if (this.isClosed) return;
+      let frame;
+      try {
+        frame = decode(bytes);
+      } catch (e) {
+        this.report(e instanceof DecodeError ? e : new ProtocolError(`cannot decode a frame: ${String(e)}`, 0));
+        return;
+      }
+      this.dispatch(frame);
+    }
+    // -------------------------------------------------------------------------------------
+    open(init) {
+      if (this.isClosed) return Promise.reject(this.closeReason);
+      const { method, uri, signal } = init;
+      if (typeof method !== "string") throw new TypeError("method must be a string");
+      if (typeof uri !== "string") throw new TypeError("uri must be a string");
+      const window = init.window ?? DEFAULT_WINDOW;
+      if (!Number.isInteger(window) || window < 1 || window > MAX_U32) {
+        throw new RangeError(`window must be an integer from 1 to ${MAX_U32}`);
+      }
+      const headers = normalizeHeaders(init.headers);
+      const body = init.body ?? null;
+      if (body !== null && !(body instanceof Uint8Array) && !isReadableStream(body) && !isAsyncIterable(body)) {
+        throw new TypeError("body must be a Uint8Array, a ReadableStream or an async iterable of Uint8Array");
+      }
+      const endStream = body === null || body instanceof Uint8Array && body.byteLength === 0;
+      if (signal?.aborted) return Promise.reject(abortReason(signal));
+      const id = this.allocateId();
+      let s;
+      const response = new Promise((resolve, reject) => {
+        s = new Stream(id, window, resolve, reject);
+      });
+      const head = encode({ type: "RequestHead", stream: id, method, uri, headers, endStream, window });
+      this.streams.set(id, s);
+      if (!this.trySend(s, head)) return response;
+      if (signal) {
+        const onAbort = () => this.abort(s, abortReason(signal));
+        signal.addEventListener("abort", onAbort, { once: true });
+        s.detachAbort = () => signal.removeEventListener("abort", onAbort);
+      }
+      if (init.onupload) s.onupload = init.onupload;
+      if (!endStream && body !== null) void this.upload(s, body);
+      return response;
+    }
+    allocateId() {
+      for (; ; ) {
+        const id = this.nextId;
+        this.nextId = id >= MAX_U32 ? 1 : id + 1;
+        if (!this.streams.has(id)) return id;
+      }
+    }
+    dispatch(frame) {
+      if (frame.type === "Error" && frame.stream === SESSION_STREAM) {
+        this.report(
+          new ProtocolError(
+            `bus session error ${errorCodeName(frame.code)} (${frame.code}): ${frame.message}`,
+            SESSION_STREAM,
+            frame.code
+          )
+        );
+        return;
+      }
+      const s = this.streams.get(frame.stream);
+      switch (frame.type) {
+        case "ResponseHead":
+          if (!s) return;
+          if (s.phase !== "head") return this.violation(s, "a second ResponseHead");
+          this.onHead(s, frame.status, frame.headers);
+          return;
+        case "ResponseData":
+          if (!s) return;
+          if (s.phase !== "body") return this.violation(s, "ResponseData before ResponseHead");
+          this.onData(s, frame.data);
+          return;
+        case "ResponseEnd":
+          if (!s) return;
+          if (s.phase !== "body") return this.violation(s, "ResponseEnd before ResponseHead");
+          this.finish(s);
+          s.controller?.close();
+          return;
+        case "Credit":
+          if (!s) return;
+          s.uploadCredit = Math.min(s.uploadCredit + frame.bytes, Number.MAX_SAFE_INTEGER);
+          s.wake?.();
+          return;
+        case "Error":
+          if (!s) return;
+          this.trySendFrame(s, { type: "Cancel", stream: s.id });
+          this.fail(s, new TypeError(`bus stream ${s.id} failed: ${errorCodeName(frame.code)} (${frame.code}): ${frame.message}`));
+          return;
+        default:
+          this.report(new ProtocolError(`${frame.type} frames go from the page to the bus, not back`, frame.stream));
+          return;
+      }
+    }
+    onHead(s, status, headers) {
+      s.phase = "body";
+      const body = new ReadableStream(
+        {
+          start: (controller) => {
+            s.controller = controller;
+          },
+          // Called whenever the queue has room (after the consumer reads, or a chunk arrives).
+          pull: () => this.grant(s),
+          cancel: () => {
+            if (s.phase === "closed") return;
+            this.finish(s);
+            this.trySendFrame(s, { type: "Cancel", stream: s.id });
+          }
+        },
+        // The queue is the window: it holds at most what we granted and the consumer has not read.
+        { highWaterMark: s.window, size: (chunk) => chunk.byteLength }
+      );
+      s.resolve({ status, headers, body });
+    }
+    onData(s, data) {
+      s.received += data.byteLength;
+      if (s.received > s.granted) {
+        this.violation(s, `ResponseData beyond credit (${s.received} bytes received, ${s.granted} granted)`);
+        return;
+      }
+      if (data.byteLength > 0) s.controller?.enqueue(data);
+    }
+    /**
+     * Grants the bus credit for the queue room the consumer has freed, so that granted but
+     * unreceived bytes plus queued bytes never exceed the window. Grants in steps of at least
+     * a quarter window to avoid a Credit frame per small read; this cannot stall: below that
+     * step, the bus still holds over three quarters of a window of credit.
+     */
+    grant(s) {
+      if (s.phase !== "body" || !s.controller) return;
+      const room = s.controller.desiredSize ?? 0;
+      const inFlight = s.granted - s.received;
+      const bytes = room - inFlight;
+      if (bytes < Math.max(1, Math.ceil(s.window / 4))) return;
+      s.granted += bytes;
+      this.trySendFrame(s, { type: "Credit", stream: s.id, bytes });
+    }
+    /** Sends the request body within the upload credit, then RequestEnd. */
+    async upload(s, body) {
+      try {
+        for await (const chunk of chunksOf(body, s)) {
+          if (!(chunk instanceof Uint8Array)) throw new TypeError("request body chunks must be Uint8Array");
+          let offset = 0;
+          while (offset < chunk.byteLength) {
+            if (!await this.uploadCredit(s)) return;
+            const n = Math.min(chunk.byteLength - offset, s.uploadCredit, UPLOAD_CHUNK);
+            const data = chunk.subarray(offset, offset + n);
+            if (!this.trySendFrame(s, { type: "RequestData", stream: s.id, data })) return;
+            s.uploadCredit -= n;
+            offset += n;
+            s.sent += n;
+            this.progress(s, false);
+          }
+        }
+        if (s.phase !== "closed" && this.trySendFrame(s, { type: "RequestEnd", stream: s.id })) this.progress(s, true);
+      } catch (e) {
+        if (s.phase === "closed") return;
+        this.trySendFrame(s, { type: "Cancel", stream: s.id });
+        this.fail(s, new TypeError(`request body failed: ${String(e)}`, { cause: e }));
+      }
+    }
+    progress(s, done) {
+      const hook = s.onupload;
+      if (!hook) return;
+      try {
+        hook(s.sent, done);
+      } catch (e) {
+        queueMicrotask(() => {
+          throw e;
+        });
+      }
+    }
+    /** Resolves true once there is upload credit, false if the stream closes first. */
+    async uploadCredit(s) {
+      while (s.phase !== "closed" && s.uploadCredit <= 0) {
+        await new Promise((resolve) => {
+          s.wake = resolve;
+        });
+        s.wake = null;
+      }
+      return s.phase !== "closed";
+    }
+    abort(s, reason) {
+      if (s.phase === "closed") return;
+      this.trySendFrame(s, { type: "Cancel", stream: s.id });
+      this.fail(s, reason);
+    }
+    /** The bus broke the protocol on this stream: report it, cancel and fail the stream. */
+    violation(s, what) {
+      const message = `bus protocol violation on stream ${s.id}: ${what}`;
+      this.report(new ProtocolError(message, s.id));
+      this.abort(s, new TypeError(message));
+    }
+    /** Closes the stream locally and delivers `reason` to whoever waits on it. */
+    fail(s, reason) {
+      const phase = s.phase;
+      if (phase === "closed") return;
+      this.finish(s);
+      if (phase === "head") s.reject(reason);
+      else s.controller?.error(reason);
+    }
+    /** Marks the stream closed: forgets it (its id may be reused) and stops its upload. */
+    finish(s) {
+      s.phase = "closed";
+      this.streams.delete(s.id);
+      s.detachAbort();
+      s.wake?.();
+      s.cancelSource?.();
+    }
+    trySendFrame(s, frame) {
+      let bytes;
+      try {
+        bytes = encode(frame);
+      } catch (e) {
+        this.fail(s, new TypeError(`cannot encode ${frame.type}: ${String(e)}`, { cause: e }));
+        return false;
+      }
+      return this.trySend(s, bytes);
+    }
+    /** Sends, failing the stream (locally: the transport is what broke) if the transport throws. */
+    trySend(s, bytes) {
+      try {
+        this.transport.send(bytes);
+        return true;
+      } catch (e) {
+        this.fail(s, new TypeError(`the bus transport failed: ${String(e)}`, { cause: e }));
+        return false;
+      }
+    }
+    report(error) {
+      const hook = this.onprotocolerror;
+      if (!hook) return;
+      try {
+        hook(error);
+      } catch (e) {
+        queueMicrotask(() => {
+          throw e;
+        });
+      }
+    }
+  };
+  function normalizeHeaders(headers) {
+    const out = [];
+    if (headers == null) return out;
+    for (const pair of headers) {
+      const [name, value] = pair;
+      if (typeof name !== "string") throw new TypeError("header names must be strings");
+      out.push([asciiLowerCase(name), typeof value === "string" ? byteString(value, name) : value]);
+    }
+    return out;
+  }
+  function asciiLowerCase(s) {
+    return s.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
+  }
+  function byteString(value, name) {
+    const out = new Uint8Array(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c > 255) throw new TypeError(`value of header ${name} has a character above U+00FF`);
+      out[i] = c;
+    }
+    return out;
+  }
+  function abortReason(signal) {
+    return signal.reason ?? new DOMException("The operation was aborted.", "AbortError");
+  }
+  function isReadableStream(x) {
+    return typeof ReadableStream !== "undefined" && x instanceof ReadableStream;
+  }
+  function isAsyncIterable(x) {
+    return typeof x === "object" && x !== null && typeof x[Symbol.asyncIterator] === "function";
+  }
+  async function* chunksOf(body, s) {
+    if (body instanceof Uint8Array) {
+      yield body;
+    } else if (isReadableStream(body)) {
+      const reader = body.getReader();
+      let done = false;
+      s.cancelSource = () => {
+        reader.cancel().catch(() => {
+        });
+      };
+      try {
+        for (; ; ) {
+          const next = await reader.read();
+          if (next.done) {
+            done = true;
+            return;
+          }
+          yield next.value;
+        }
+      } finally {
+        s.cancelSource = null;
+        if (!done) reader.cancel().catch(() => {
+        });
+      }
+    } else {
+      yield* body;
+    }
+  }
+
+  // src/base64.ts
+  var ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  var ENCODE = new Uint8Array(64);
+  var DECODE = new Int16Array(128).fill(-1);
+  for (let i = 0; i < 64; i++) {
+    ENCODE[i] = ALPHABET.charCodeAt(i);
+    DECODE[ALPHABET.charCodeAt(i)] = i;
+  }
+  var WHITESPACE = /[\t\n\f\r ]/;
+  var WHITESPACE_ALL = /[\t\n\f\r ]+/g;
+  function toBase64(bytes) {
+    const native = bytes.toBase64;
+    return typeof native === "function" ? native.call(bytes) : fallbackToBase64(bytes);
+  }
+  function fromBase64(s) {
+    const native = Uint8Array.fromBase64;
+    return typeof native === "function" ? native(s) : fallbackFromBase64(s);
+  }
+  function fallbackToBase64(bytes) {
+    const n = bytes.length;
+    const out = new Uint8Array(Math.ceil(n / 3) * 4);
+    let o = 0;
+    let i = 0;
+    for (; i + 2 < n; i += 3) {
+      const v = bytes[i] << 16 | bytes[i + 1] << 8 | bytes[i + 2];
+      out[o++] = ENCODE[v >>> 18];
+      out[o++] = ENCODE[v >>> 12 & 63];
+      out[o++] = ENCODE[v >>> 6 & 63];
+      out[o++] = ENCODE[v & 63];
+    }
+    if (i < n) {
+      const two = i + 1 < n;
+      const v = bytes[i] << 16 | (two ? bytes[i + 1] << 8 : 0);
+      out[o++] = ENCODE[v >>> 18];
+      out[o++] = ENCODE[v >>> 12 & 63];
+      out[o++] = two ? ENCODE[v >>> 6 & 63] : 61;
+      out[o++] = 61;
+    }
+    return asciiDecoder().decode(out);
+  }
+  function fallbackFromBase64(input) {
+    const s = WHITESPACE.test(input) ? input.replace(WHITESPACE_ALL, "") : input;
+    let len = s.length;
+    if (len > 0 && s.charCodeAt(len - 1) === 61) {
+      if (len % 4 !== 0) throw new SyntaxError("invalid base64: incomplete padding");
+      len--;
+      if (s.charCodeAt(len - 1) === 61) len--;
+    }
+    const rest = len % 4;
+    if (rest === 1) throw new SyntaxError("invalid base64: a lone trailing character");
+    const out = new Uint8Array((len >> 2) * 3 + (rest === 0 ? 0 : rest - 1));
+    let o = 0;
+    let i = 0;
+    const sextet = (at) => {
+      const c = s.charCodeAt(at);
+      const v = c < 128 ? DECODE[c] : -1;
+      if (v < 0) throw new SyntaxError(`invalid base64: unexpected character at ${at}`);
+      return v;
+    };
+    for (const whole = len - rest; i < whole; i += 4) {
+      const v = sextet(i) << 18 | sextet(i + 1) << 12 | sextet(i + 2) << 6 | sextet(i + 3);
+      out[o++] = v >>> 16;
+      out[o++] = v >>> 8 & 255;
+      out[o++] = v & 255;
+    }
+    if (rest > 0) {
+      const v = sextet(i) << 18 | sextet(i + 1) << 12 | (rest === 3 ? sextet(i + 2) << 6 : 0);
+      out[o++] = v >>> 16;
+      if (rest === 3) out[o++] = v >>> 8 & 255;
+    }
+    return out;
+  }
+  var decoder = null;
+  function asciiDecoder() {
+    return decoder ?? (decoder = new TextDecoder());
+  }
+
+  // src/transports.ts
+  function domEventTransport(options = {}) {
+    const outEvent = options.outEvent ?? "inproc-bus-out";
+    const inEvent = options.inEvent ?? "inproc-bus-in";
+    const target = options.target ?? globalThis.document;
+    if (!target) throw new TypeError("domEventTransport: no target (and no document)");
+    const report = reporter(options.onerror);
+    const transport = {
+      onmessage: null,
+      send(bytes) {
+        target.dispatchEvent(new CustomEvent(outEvent, { detail: toBase64(bytes) }));
+      },
+      close() {
+        target.removeEventListener(inEvent, listener);
+      }
+    };
+    const listener = (event) => {
+      deliver(transport, event.detail, report);
+    };
+    target.addEventListener(inEvent, listener);
+    return transport;
+  }
+  var BINDING = /* @__PURE__ */ Symbol.for("inproc-bus.binding-transport");
+  function bindingTransport(options) {
+    const name = options.deliverGlobal ?? "__inprocBusDeliver";
+    const target = options.target ?? globalThis;
+    if (typeof options.send !== "function") throw new TypeError("bindingTransport: send must be a function");
+    const existing = Object.getOwnPropertyDescriptor(target, name)?.value;
+    if (existing !== void 0) {
+      const t = typeof existing === "function" ? existing[BINDING] : void 0;
+      if (t) return t;
+      throw new TypeError(`bindingTransport: ${name} is already defined`);
+    }
+    const send = options.send;
+    const report = reporter(options.onerror);
+    let open = true;
+    const transport = {
+      onmessage: null,
+      send(bytes) {
+        send(toBase64(bytes));
+      },
+      close() {
+        open = false;
+      }
+    };
+    const deliverFn = function(...frames) {
+      if (!open) return;
+      for (const frame of frames) deliver(transport, frame, report);
+    };
+    Object.defineProperty(deliverFn, BINDING, { value: transport });
+    Object.defineProperty(target, name, { value: deliverFn, enumerable: false, writable: false, configurable: false });
+    return transport;
+  }
+  function messagePortTransport(port, options = {}) {
+    const report = reporter(options.onerror);
+    const binary = options.binary === true;
+    const transport = {
+      onmessage: null,
+      send(bytes) {
+        if (binary) {
+          const copy = bytes.slice();
+          port.postMessage(copy.buffer, [copy.buffer]);
+        } else {
+          port.postMessage(toBase64(bytes));
+        }
+      },
+      close() {
+        port.removeEventListener("message", listener);
+      }
+    };
+    const listener = (event) => {
+      const data = event.data;
+      if (data instanceof ArrayBuffer) return transport.onmessage?.(new Uint8Array(data));
+      if (ArrayBuffer.isView(data)) {
+        return transport.onmessage?.(new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice());
+      }
+      deliver(transport, data, report);
+    };
+    port.addEventListener("message", listener);
+    port.start?.();
+    return transport;
+  }
+  function queuedTransport() {
+    let target = null;
+    let queue = [];
+    let closed = false;
+    const transport = {
+      onmessage: null,
+      send(bytes) {
+        if (closed) throw new TypeError("the bus transport is closed");
+        if (target) target.send(bytes);
+        else queue.push(bytes.slice());
+      },
+      connect(real) {
+        if (target) throw new TypeError("queuedTransport: already connected");
+        target = real;
+        real.onmessage = (bytes) => transport.onmessage?.(bytes);
+        const pending = queue;
+        queue = null;
+        for (const bytes of pending) real.send(bytes);
+      },
+      close() {
+        closed = true;
+        queue = [];
+        target?.close?.();
+      }
+    };
+    return transport;
+  }
+  function deliver(transport, message, report) {
+    const sink = transport.onmessage;
+    if (!sink) return;
+    if (typeof message !== "string") {
+      report(new TypeError(`bus transport: expected a base64 string, got ${typeof message}`));
+      return;
+    }
+    let bytes;
+    try {
+      bytes = fromBase64(message);
+    } catch (e) {
+      report(e);
+      return;
+    }
+    sink(bytes);
+  }
+  function reporter(onerror) {
+    return onerror ?? ((e) => queueMicrotask(() => {
+      throw e;
+    }));
+  }
+
+  // src/forms.ts
+  function interceptForms(doc, ctx, mode) {
+    const onSubmit = (event) => {
+      const form = event.target;
+      if (!(form instanceof HTMLFormElement) || event.defaultPrevented) return;
+      const submitter = event.submitter ?? null;
+      const method = (submitter?.getAttribute("formmethod") ?? form.method ?? "get").toLowerCase();
+      if (method !== "post") return;
+      const action = new URL(submitter?.getAttribute("formaction") ?? form.action, doc.baseURI);
+      if (!ctx.isBus(action)) return;
+      const target = submitter?.getAttribute("formtarget") ?? form.target;
+      if (target && target !== "_self") return;
+      const enctype = (submitter?.getAttribute("formenctype") ?? form.enctype ?? "").toLowerCase();
+      const hasFiles = Array.from(form.elements).some((el) => el instanceof HTMLInputElement && el.type === "file" && !el.disabled);
+      if (mode === "files" && !(enctype === "multipart/form-data" && hasFiles)) return;
+      event.preventDefault();
+      void submit(doc, ctx, form, submitter, action, enctype).catch((e) => {
+        console.error(`bus form: submitting to ${action.href} failed: ${e instanceof Error ? e.message : String(e)}`);
+        showText(doc, action.href, `The form could not be sent: ${e instanceof Error ? e.message : String(e)}`);
+      });
+    };
+    doc.addEventListener("submit", onSubmit, true);
+    return () => doc.removeEventListener("submit", onSubmit, true);
+  }
+  async function submit(doc, ctx, form, submitter, action, enctype) {
+    const data = new FormData(form, submitter ?? void 0);
+    let body;
+    if (enctype === "multipart/form-data") {
+      body = data;
+    } else if (enctype === "text/plain") {
+      body = Array.from(data, ([k, v]) => `${k}=${typeof v === "string" ? v : v.name}\r
+`).join("");
+    } else {
+      const params = new URLSearchParams();
+      for (const [k, v] of data) params.append(k, typeof v === "string" ? v : v.name);
+      body = params;
+    }
+    const response = await ctx.fetch(action.href, { method: "POST", body, redirect: "follow", headers: { accept: "text/html,*/*;q=0.8" } });
+    if (response.redirected) {
+      doc.defaultView?.location.assign(response.url);
+      return;
+    }
+    const kind = response.headers.get("content-type") ?? "";
+    const text = await response.text();
+    if (/^text\/html|^application\/xhtml\+xml/i.test(kind)) {
+      doc.defaultView?.history.pushState(null, "", response.url || action.href);
+      doc.open();
+      doc.write(text);
+      doc.close();
+    } else {
+      showText(doc, response.url || action.href, text);
+    }
+  }
+  function showText(doc, url, text) {
+    doc.defaultView?.history.pushState(null, "", url);
+    doc.open();
+    doc.write('<!doctype html><meta charset="utf-8"><pre></pre>');
+    doc.close();
+    const pre = doc.querySelector("pre");
+    if (pre) pre.textContent = text;
+  }
+
+  // src/events.ts
+  var slots = /* @__PURE__ */ new WeakMap();
+  var addListener = EventTarget.prototype.addEventListener;
+  var removeListener = EventTarget.prototype.removeEventListener;
+  function defineEventHandlers(proto, types) {
+    for (const type of types) {
+      Object.defineProperty(proto, `on${type}`, {
+        configurable: true,
+        enumerable: true,
+        get() {
+          return slots.get(this)?.get(type)?.value ?? null;
+        },
+        set(value) {
+          let map = slots.get(this);
+          const slot = map?.get(type);
+          const v = typeof value === "function" || typeof value === "object" && value !== null ? value : null;
+          if (v === null) {
+            if (slot) {
+              removeListener.call(this, type, slot.listener);
+              map.delete(type);
+            }
+            return;
+          }
+          if (slot) {
+            slot.value = v;
+            return;
+          }
+          if (!map) slots.set(this, map = /* @__PURE__ */ new Map());
+          const target = this;
+          const created = {
+            value: v,
+            listener(event) {
+              const h = created.value;
+              if (typeof h !== "function") return;
+              const result = h.call(target, event);
+              if (result === false) event.preventDefault();
+            }
+          };
+          map.set(type, created);
+          addListener.call(this, type, created.listener);
+        }
+      });
+    }
+  }
+  function hasEventHandler(target) {
+    const map = slots.get(target);
+    return map !== void 0 && map.size > 0;
+  }
+  var FallbackProgressEvent = class extends Event {
+    constructor(type, init = {}) {
+      super(type, init);
+      this.lengthComputable = init.lengthComputable ?? false;
+      this.loaded = init.loaded ?? 0;
+      this.total = init.total ?? 0;
+    }
+  };
+  function progressEventCtor() {
+    const native = globalThis.ProgressEvent;
+    return typeof native === "function" ? native : FallbackProgressEvent;
+  }
+  function fireProgress(target, type, loaded, total) {
+    const Ctor = progressEventCtor();
+    target.dispatchEvent(new Ctor(type, { lengthComputable: total !== 0, loaded, total }));
+  }
+  function fireEvent(target, type) {
+    target.dispatchEvent(new Event(type));
+  }
+
+  // src/http.ts
+  var TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+  var BAD_VALUE = /[\0\r\n]|[^\0-\u00ff]/;
+  var HTTP_WS_EDGES = /^[\t\n\r ]+|[\t\n\r ]+$/g;
+  function isToken(s) {
+    return TOKEN.test(s);
+  }
+  function normalizeHeaderValue(value) {
+    return value.replace(HTTP_WS_EDGES, "");
+  }
+  function isHeaderValue(value) {
+    return !BAD_VALUE.test(value);
+  }
+  function lower(s) {
+    return s.replace(/[A-Z]+/g, (c) => c.toLowerCase());
+  }
+  var FORBIDDEN_HEADERS = /* @__PURE__ */ new Set([
+    "accept-charset",
+    "accept-encoding",
+    "access-control-request-headers",
+    "access-control-request-method",
+    "connection",
+    "content-length",
+    "cookie",
+    "cookie2",
+    "date",
+    "dnt",
+    "expect",
+    "host",
+    "keep-alive",
+    "origin",
+    "referer",
+    "set-cookie",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "via"
+  ]);
+  var METHOD_OVERRIDE = /* @__PURE__ */ new Set(["x-http-method", "x-http-method-override", "x-method-override"]);
+  function isForbiddenRequestHeader(name, value) {
+    const n = lower(name);
+    if (FORBIDDEN_HEADERS.has(n) || n.startsWith("proxy-") || n.startsWith("sec-")) return true;
+    if (METHOD_OVERRIDE.has(n)) {
+      return value.split(",").some((m) => isForbiddenMethod(normalizeHeaderValue(m)));
+    }
+    return false;
+  }
+  function isForbiddenMethod(method) {
+    const m = method.toUpperCase();
+    return m === "CONNECT" || m === "TRACE" || m === "TRACK";
+  }
+  var NORMALIZED_METHODS = /* @__PURE__ */ new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
+  function normalizeMethod(method) {
+    const upper = method.toUpperCase();
+    return NORMALIZED_METHODS.has(upper) ? upper : method;
+  }
+  var REQUEST_BODY_HEADERS = ["content-encoding", "content-language", "content-location", "content-type"];
+  var NULL_BODY_STATUSES = /* @__PURE__ */ new Set([101, 103, 204, 205, 304]);
+  var REDIRECT_STATUSES = /* @__PURE__ */ new Set([301, 302, 303, 307, 308]);
+  var REASONS = {
+    100: "Continue",
+    101: "Switching Protocols",
+    102: "Processing",
+    103: "Early Hints",
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    203: "Non Authoritative Information",
+    204: "No Content",
+    205: "Reset Content",
+    206: "Partial Content",
+    207: "Multi-Status",
+    208: "Already Reported",
+    226: "IM Used",
+    300: "Multiple Choices",
+    301: "Moved Permanently",
+    302: "Found",
+    303: "See Other",
+    304: "Not Modified",
+    305: "Use Proxy",
+    307: "Temporary Redirect",
+    308: "Permanent Redirect",
+    400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    407: "Proxy Authentication Required",
+    408: "Request Timeout",
+    409: "Conflict",
+    410: "Gone",
+    411: "Length Required",
+    412: "Precondition Failed",
+    413: "Payload Too Large",
+    414: "URI Too Long",
+    415: "Unsupported Media Type",
+    416: "Range Not Satisfiable",
+    417: "Expectation Failed",
+    418: "I'm a teapot",
+    421: "Misdirected Request",
+    422: "Unprocessable Entity",
+    423: "Locked",
+    424: "Failed Dependency",
+    426: "Upgrade Required",
+    428: "Precondition Required",
+    429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
+    451: "Unavailable For Legal Reasons",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+    505: "HTTP Version Not Supported",
+    506: "Variant Also Negotiates",
+    507: "Insufficient Storage",
+    508: "Loop Detected",
+    510: "Not Extended",
+    511: "Network Authentication Required"
+  };
+  function statusText(status) {
+    return REASONS[status] ?? "";
+  }
+  function getHeader(headers, name) {
+    const n = lower(name);
+    let out = null;
+    for (const [k, v] of headers) {
+      if (lower(k) !== n) continue;
+      out = out === null ? v : `${out}, ${v}`;
+    }
+    return out;
+  }
+  function hasHeader(headers, name) {
+    const n = lower(name);
+    return headers.some(([k]) => lower(k) === n);
+  }
+  function removeHeaders(headers, names) {
+    const drop = new Set(names.map(lower));
+    return headers.filter(([k]) => !drop.has(lower(k)));
+  }
+  function extractLength(headers) {
+    const v = getHeader(headers, "content-length");
+    if (v === null) return null;
+    let candidate = null;
+    for (const part of v.split(",")) {
+      const p = normalizeHeaderValue(part);
+      if (candidate !== null && candidate !== p) return null;
+      candidate = p;
+    }
+    return candidate !== null && /^[0-9]+$/.test(candidate) ? Number(candidate) : null;
+  }
+  function parseMimeType(input) {
+    const s = normalizeHeaderValue(input);
+    const slash = s.indexOf("/");
+    if (slash < 0) return null;
+    const type = s.slice(0, slash);
+    let semi = s.indexOf(";", slash);
+    if (semi < 0) semi = s.length;
+    const subtype = s.slice(slash + 1, semi).replace(/[\t\n\r ]+$/, "");
+    if (!isToken(type) || !isToken(subtype)) return null;
+    const parameters = /* @__PURE__ */ new Map();
+    let i = semi;
+    while (i < s.length) {
+      i++;
+      while (i < s.length && /[\t\n\r ]/.test(s[i])) i++;
+      let end = i;
+      while (end < s.length && s[end] !== ";" && s[end] !== "=") end++;
+      const name = lower(s.slice(i, end));
+      i = end;
+      if (i >= s.length) break;
+      if (s[i] === ";") continue;
+      i++;
+      let value;
+      if (s[i] === '"') {
+        value = "";
+        i++;
+        while (i < s.length && s[i] !== '"') {
+          if (s[i] === "\\" && i + 1 < s.length) i++;
+          value += s[i];
+          i++;
+        }
+        while (i < s.length && s[i] !== ";") i++;
+      } else {
+        end = s.indexOf(";", i);
+        if (end < 0) end = s.length;
+        value = s.slice(i, end).replace(/[\t\n\r ]+$/, "");
+        i = end;
+        if (value === "") continue;
+      }
+      if (name !== "" && isToken(name) && !parameters.has(name)) parameters.set(name, value);
+    }
+    return { type: lower(type), subtype: lower(subtype), essence: `${lower(type)}/${lower(subtype)}`, parameters };
+  }
+  function serializeMimeType(m) {
+    let out = m.essence;
+    for (const [k, v] of m.parameters) {
+      out += `;${k}=${isToken(v) && v !== "" ? v : `"${v.replace(/(["\\])/g, "\\$1")}"`}`;
+    }
+    return out;
+  }
+  function extractMimeType(headers) {
+    const v = getHeader(headers, "content-type");
+    if (v === null) return null;
+    let charset = null;
+    let essence = null;
+    let mime = null;
+    for (const part of splitHeaderList(v)) {
+      const m = parseMimeType(part);
+      if (!m || m.essence === "*/*") continue;
+      mime = m;
+      if (m.essence !== essence) {
+        charset = m.parameters.get("charset") ?? null;
+        essence = m.essence;
+      } else if (!m.parameters.has("charset") && charset !== null) {
+        m.parameters.set("charset", charset);
+      }
+    }
+    return mime;
+  }
+  function splitHeaderList(v) {
+    const out = [];
+    let cur = "";
+    let quoted = false;
+    for (let i = 0; i < v.length; i++) {
+      const c = v[i];
+      if (quoted) {
+        if (c === "\\" && i + 1 < v.length) {
+          cur += c + v[++i];
+          continue;
+        }
+        if (c === '"') quoted = false;
+      } else if (c === '"') {
+        quoted = true;
+      } else if (c === ",") {
+        out.push(normalizeHeaderValue(cur));
+        cur = "";
+        continue;
+      }
+      cur += c;
+    }
+    out.push(normalizeHeaderValue(cur));
+    return out;
+  }
+  function isXmlMime(m) {
+    return m.subtype.endsWith("+xml") || m.essence === "text/xml" || m.essence === "application/xml";
+  }
+  function isHtmlMime(m) {
+    return m.essence === "text/html";
+  }
+  function latin1(bytes) {
+    let out = "";
+    for (let i = 0; i < bytes.length; i += 32768) {
+      out += String.fromCharCode.apply(null, bytes.subarray(i, i + 32768));
+    }
+    return out;
+  }
+  function originOf(url) {
+    return `${url.protocol}//${lower(url.host)}`;
+  }
+  function wireUrl(url) {
+    return `${url.protocol}//${url.host}${url.pathname}${url.search}`;
+  }
+  function withoutFragment(url) {
+    const u = new URL(url.href);
+    u.hash = "";
+    return u.href;
+  }
+  function abortReason2(signal) {
+    return signal.reason ?? new DOMException("The operation was aborted.", "AbortError");
+  }
+  function isReadableStream2(x) {
+    return typeof ReadableStream !== "undefined" && x instanceof ReadableStream;
+  }
+  function isBlob(x) {
+    return typeof Blob !== "undefined" && x instanceof Blob;
+  }
+  function isFormData(x) {
+    return typeof FormData !== "undefined" && x instanceof FormData;
+  }
+  function isUrlSearchParams(x) {
+    return typeof URLSearchParams !== "undefined" && x instanceof URLSearchParams;
+  }
+  function isBufferSource(x) {
+    return x instanceof ArrayBuffer || ArrayBuffer.isView(x) || isSharedArrayBuffer(x);
+  }
+  function isSharedArrayBuffer(x) {
+    return typeof SharedArrayBuffer !== "undefined" && x instanceof SharedArrayBuffer;
+  }
+  function copyBytes(x) {
+    if (ArrayBuffer.isView(x)) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength).slice();
+    return new Uint8Array(x).slice();
+  }
+  var encoder = new TextEncoder();
+  function utf8(s) {
+    return encoder.encode(s);
+  }
+  function now() {
+    return typeof performance !== "undefined" ? performance.now() : Date.now();
+  }
+
+  // src/body.ts
+  function extractBody(object) {
+    if (isBlob(object)) {
+      return { source: object, stream: null, type: object.type === "" ? null : object.type, length: object.size };
+    }
+    if (isBufferSource(object)) {
+      const bytes2 = copyBytes(object);
+      return { source: bytes2, stream: null, type: null, length: bytes2.byteLength };
+    }
+    if (isFormData(object)) {
+      const blob = multipartBlob(object);
+      return { source: blob, stream: null, type: blob.type, length: blob.size };
+    }
+    if (isUrlSearchParams(object)) {
+      const bytes2 = utf8(object.toString());
+      return { source: bytes2, stream: null, type: "application/x-www-form-urlencoded;charset=UTF-8", length: bytes2.byteLength };
+    }
+    if (isReadableStream2(object)) {
+      if (object.locked) throw new TypeError("the body stream is locked");
+      return { source: null, stream: object, type: null, length: null };
+    }
+    const bytes = utf8(String(object));
+    return { source: bytes, stream: null, type: "text/plain;charset=UTF-8", length: bytes.byteLength };
+  }
+  function bodyForClient(body) {
+    const src = body.source;
+    if (src === null) return body.stream;
+    if (src instanceof Uint8Array) return src;
+    return src.size === 0 ? new Uint8Array(0) : src.stream();
+  }
+  function multipartBlob(form, boundary = randomBoundary()) {
+    const parts = [];
+    for (const [rawName, value] of form) {
+      const name = escapeName(normalizeLineBreaks(rawName));
+      if (typeof value === "string") {
+        parts.push(`--${boundary}\r
+Content-Disposition: form-data; name="${name}"\r
+\r
+`);
+        parts.push(utf8(normalizeLineBreaks(value)));
+        parts.push("\r\n");
+      } else {
+        const file = value;
+        const filename = escapeName(typeof file.name === "string" ? file.name : "blob");
+        const type = file.type === "" ? "application/octet-stream" : file.type;
+        parts.push(
+          `--${boundary}\r
+Content-Disposition: form-data; name="${name}"; filename="${filename}"\r
+Content-Type: ${type}\r
+\r
+`
+        );
+        parts.push(file);
+        parts.push("\r\n");
+      }
+    }
+    parts.push(`--${boundary}--\r
+`);
+    return new Blob(parts, { type: `multipart/form-data; boundary=${boundary}` });
+  }
+  function normalizeLineBreaks(s) {
+    return s.replace(/\r\n|\r|\n/g, "\r\n");
+  }
+  function escapeName(s) {
+    return s.replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/"/g, "%22");
+  }
+  var BOUNDARY_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789";
+  function randomBoundary() {
+    const random = new Uint8Array(24);
+    const c = globalThis.crypto;
+    if (c && typeof c.getRandomValues === "function") c.getRandomValues(random);
+    else for (let i = 0; i < random.length; i++) random[i] = Math.floor(Math.random() * 256);
+    let out = "----inprocbusformboundary";
+    for (const b of random) out += BOUNDARY_CHARS[b % BOUNDARY_CHARS.length];
+    return out;
+  }
+
+  // src/request.ts
+  var MAX_REDIRECTS = 20;
+  async function busRequest(ctx, init) {
+    let { method, url, headers, body } = init;
+    let redirects = 0;
+    for (; ; ) {
+      const res = ctx.isBus(url) ? await openOne(ctx, method, url, headers, body, init.signal, init.onupload) : await nativeHop(ctx, method, url, headers, body, init.signal, init.redirect);
+      res.redirected = redirects > 0;
+      if (res.native || !REDIRECT_STATUSES.has(res.status) || init.redirect === "manual") return res;
+      if (init.redirect === "error") {
+        void res.body.cancel().catch(() => {
+        });
+        throw new TypeError(`redirect (${res.status}) with redirect mode "error"`);
+      }
+      const location = getHeader(res.headers, "location");
+      if (location === null) return res;
+      void res.body.cancel().catch(() => {
+      });
+      let next;
+      try {
+        next = new URL(location, url);
+      } catch {
+        throw new TypeError(`redirect to an invalid Location: ${location}`);
+      }
+      if (redirects >= MAX_REDIRECTS) throw new TypeError("too many redirects");
+      if (!ctx.isBus(next) && next.protocol !== "http:" && next.protocol !== "https:") {
+        throw new TypeError(`redirect to a URL that is neither HTTP(S) nor the bus: ${next.href}`);
+      }
+      redirects++;
+      if (res.status !== 303 && body !== null && body.source === null) {
+        throw new TypeError("cannot follow a redirect with a streamed request body");
+      }
+      if ((res.status === 301 || res.status === 302) && method === "POST" || res.status === 303 && method !== "GET" && method !== "HEAD") {
+        method = "GET";
+        body = null;
+        headers = removeHeaders(headers, REQUEST_BODY_HEADERS);
+      }
+      if (originOf(next) !== originOf(url)) headers = removeHeaders(headers, ["authorization"]);
+      if (next.hash === "" && url.hash !== "") next.hash = url.hash;
+      url = next;
+    }
+  }
+  async function openOne(ctx, method, url, headers, body, signal, onupload) {
+    const wire = [...headers];
+    if (!hasHeader(wire, "accept")) wire.push(["accept", "*/*"]);
+    if (body !== null && body.length !== null) wire.push(["content-length", String(body.length)]);
+    else if (body === null && (method === "POST" || method === "PUT")) wire.push(["content-length", "0"]);
+    const res = await ctx.client.openStream({
+      method,
+      uri: wireUrl(url),
+      headers: wire,
+      body: body === null ? null : bodyForClient(body),
+      signal,
+      window: ctx.window,
+      onupload
+    });
+    return {
+      status: res.status,
+      headers: res.headers.map(([n, v]) => [n, latin1(v)]),
+      body: res.body,
+      url,
+      redirected: false,
+      native: null
+    };
+  }
+  async function nativeHop(ctx, method, url, headers, body, signal, redirect) {
+    if (!ctx.nativeFetch) throw new TypeError(`redirect to ${url.href}: no browser fetch to follow it with`);
+    const init = { method, headers, redirect };
+    if (signal) init.signal = signal;
+    if (body !== null) init.body = body.source ?? body.stream;
+    if (body !== null && body.source === null) init.duplex = "half";
+    const response = await ctx.nativeFetch.call(globalThis, url.href, init);
+    const out = [];
+    response.headers.forEach((v, n) => out.push([n, v]));
+    return {
+      status: response.status,
+      headers: out,
+      body: response.body ?? new ReadableStream({ start: (c) => c.close() }),
+      url: new URL(response.url || url.href),
+      redirected: true,
+      native: response
+    };
+  }
+
+  // src/eventsource.ts
+  var CONNECTING = 0;
+  var OPEN = 1;
+  var CLOSED = 2;
+  var MAX_DELAY = 2147483647;
+  var EventStreamParser = class {
+    constructor(sink) {
+      this.sink = sink;
+      /** The "last event ID string": set from the buffer at every dispatch, data or not. */
+      this.lastEventId = "";
+      this.idBuffer = "";
+      this.pending = "";
+      this.afterCR = false;
+      this.data = "";
+      this.type = "";
+      this.dataSeen = false;
+    }
+    push(text) {
+      let start = 0;
+      if (this.afterCR && text.charCodeAt(0) === 10) start = 1;
+      this.afterCR = false;
+      for (let i = start; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (c !== 10 && c !== 13) continue;
+        const line = this.pending + text.slice(start, i);
+        this.pending = "";
+        if (c === 13) {
+          if (i + 1 === text.length) this.afterCR = true;
+          else if (text.charCodeAt(i + 1) === 10) i++;
+        }
+        start = i + 1;
+        this.line(line);
+      }
+      this.pending += text.slice(start);
+    }
+    /** The stream ended: an unterminated line or event is discarded, as the standard says. */
+    reset() {
+      this.pending = "";
+      this.afterCR = false;
+      this.data = "";
+      this.type = "";
+      this.dataSeen = false;
+    }
+    line(line) {
+      if (line === "") return this.dispatch();
+      if (line.charCodeAt(0) === 58) return;
+      const colon = line.indexOf(":");
+      let field = line;
+      let value = "";
+      if (colon >= 0) {
+        field = line.slice(0, colon);
+        value = line.slice(colon + 1);
+        if (value.charCodeAt(0) === 32) value = value.slice(1);
+      }
+      switch (field) {
+        case "event":
+          this.type = value;
+          break;
+        case "data":
+          this.data += `${value}
+`;
+          this.dataSeen = true;
+          break;
+        case "id":
+          if (!value.includes("\0")) this.idBuffer = value;
+          break;
+        case "retry":
+          if (/^[0-9]+$/.test(value)) this.sink.retry(Math.min(Number(value), MAX_DELAY));
+          break;
+        default:
+          break;
+      }
+    }
+    dispatch() {
+      const id = this.lastEventId = this.idBuffer;
+      if (!this.dataSeen) {
+        this.type = "";
+        return;
+      }
+      const data = this.data.slice(0, -1);
+      const type = this.type === "" ? "message" : this.type;
+      this.data = "";
+      this.type = "";
+      this.dataSeen = false;
+      this.sink.event(type, data, id);
+    }
+  };
+  var states = /* @__PURE__ */ new WeakMap();
+  function st(x) {
+    const s = states.get(x);
+    if (!s) throw new TypeError("Illegal invocation");
+    return s;
+  }
+  function createEventSource(ctx, Original, retry) {
+    const _EventSource = class _EventSource extends EventTarget {
+      static [Symbol.hasInstance](x) {
+        if (Function.prototype[Symbol.hasInstance].call(this, x)) return true;
+        return this === _EventSource && Original !== void 0 && x instanceof Original;
+      }
+      constructor(...args) {
+        if (args.length < 1) throw new TypeError("Failed to construct 'EventSource': 1 argument required, but only 0 present.");
+        let parsed;
+        try {
+          parsed = new URL(String(args[0]), ctx.baseURL());
+        } catch {
+          parsed = null;
+        }
+        if (parsed === null || !ctx.isBus(parsed)) {
+          if (Original) return new Original(...args);
+          if (parsed === null) throw new DOMException(`'${String(args[0])}' is not a valid URL`, "SyntaxError");
+          throw new DOMException("EventSource: no browser EventSource for non-bus URLs", "NotSupportedError");
+        }
+        super();
+        const init = args[1];
+        const s = {
+          target: this,
+          url: parsed,
+          withCredentials: Boolean(init?.withCredentials),
+          readyState: CONNECTING,
+          reconnectionTime: retry,
+          origin: originOf(parsed),
+          connection: null,
+          timer: null,
+          parser: new EventStreamParser({
+            event: (type, data, lastEventId) => {
+              if (s.readyState === CLOSED) return;
+              this.dispatchEvent(new MessageEvent(type, { data, origin: s.origin, lastEventId }));
+            },
+            retry: (ms) => {
+              s.reconnectionTime = ms;
+            }
+          })
+        };
+        states.set(this, s);
+        connect(s);
+      }
+      get url() {
+        return st(this).url.href;
+      }
+      get withCredentials() {
+        return st(this).withCredentials;
+      }
+      get readyState() {
+        return st(this).readyState;
+      }
+      close() {
+        const s = st(this);
+        s.readyState = CLOSED;
+        if (s.timer !== null) clearTimeout(s.timer);
+        s.timer = null;
+        const c = s.connection;
+        s.connection = null;
+        c?.abort();
+      }
+    };
+    _EventSource.CONNECTING = CONNECTING;
+    _EventSource.OPEN = OPEN;
+    _EventSource.CLOSED = CLOSED;
+    let EventSource = _EventSource;
+    defineEventHandlers(EventSource.prototype, ["open", "message", "error"]);
+    if (Original) Object.setPrototypeOf(EventSource.prototype, Original.prototype);
+    for (const [name, value] of [["CONNECTING", CONNECTING], ["OPEN", OPEN], ["CLOSED", CLOSED]]) {
+      Object.defineProperty(EventSource.prototype, name, { value, enumerable: true });
+    }
+    Object.defineProperty(EventSource.prototype, Symbol.toStringTag, { value: "EventSource", configurable: true });
+    function connect(s) {
+      const connection = new AbortController();
+      s.connection = connection;
+      const headers = [
+        ["accept", "text/event-stream"],
+        ["cache-control", "no-cache"]
+      ];
+      const id = s.parser.lastEventId;
+      if (id !== "") headers.push(["last-event-id", latin1(utf8(id))]);
+      busRequest(ctx, { method: "GET", url: s.url, headers, body: null, signal: connection.signal, redirect: "follow" }).then(
+        async (res) => {
+          if (s.connection !== connection) {
+            void res.body.cancel().catch(() => {
+            });
+            return;
+          }
+          const mime = extractMimeType(res.headers);
+          if (res.status !== 200 || mime === null || mime.essence !== "text/event-stream") {
+            void res.body.cancel().catch(() => {
+            });
+            failConnection(s);
+            return;
+          }
+          s.origin = originOf(res.url);
+          s.readyState = OPEN;
+          fireEvent(s.target, "open");
+          if (s.connection !== connection) {
+            void res.body.cancel().catch(() => {
+            });
+            return;
+          }
+          const reader = res.body.getReader();
+          const decoder2 = new TextDecoder("utf-8");
+          try {
+            for (; ; ) {
+              const next = await reader.read();
+              if (s.connection !== connection) return;
+              if (next.done) {
+                s.parser.push(decoder2.decode());
+                break;
+              }
+              s.parser.push(decoder2.decode(next.value, { stream: true }));
+              if (s.connection !== connection) {
+                void reader.cancel().catch(() => {
+                });
+                return;
+              }
+            }
+          } catch {
+            if (s.connection !== connection) return;
+          }
+          s.parser.reset();
+          reestablish(s);
+        },
+        () => {
+          if (s.connection !== connection) return;
+          reestablish(s);
+        }
+      );
+    }
+    function reestablish(s) {
+      if (s.readyState === CLOSED) return;
+      s.connection = null;
+      s.readyState = CONNECTING;
+      fireEvent(s.target, "error");
+      if (s.readyState !== CONNECTING) return;
+      s.timer = setTimeout(() => {
+        s.timer = null;
+        if (s.readyState !== CONNECTING) return;
+        connect(s);
+      }, s.reconnectionTime);
+    }
+    function failConnection(s) {
+      s.connection = null;
+      if (s.readyState === CLOSED) return;
+      s.readyState = CLOSED;
+      fireEvent(s.target, "error");
+    }
+    return EventSource;
+  }
+
+  // src/fetch.ts
+  function createFetch(ctx, routeFor2, original) {
+    const shim = function fetch(...args) {
+      const [input, init] = args;
+      let url;
+      try {
+        url = requestUrl(input, ctx);
+      } catch {
+        url = null;
+      }
+      if (url === null || !ctx.isBus(url)) {
+        if (!original) return Promise.reject(new TypeError("fetch: no browser fetch for non-bus URLs"));
+        return original.apply(globalThis, args);
+      }
+      try {
+        const route = routeFor2({ method: requestMethod(input, init), url, hasBody: requestHasBody(input, init) });
+        return route === "native" ? nativeRouteFetch(ctx, original, input, init, url) : framesFetch(ctx, input, init, url);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    };
+    Object.defineProperty(shim, "length", { value: 1 });
+    return shim;
+  }
+  function isRequest(x) {
+    return typeof Request !== "undefined" && x instanceof Request || typeof x === "object" && x !== null && Object.prototype.toString.call(x) === "[object Request]";
+  }
+  function requestUrl(input, ctx) {
+    return isRequest(input) ? new URL(input.url) : new URL(String(input), ctx.baseURL());
+  }
+  function requestMethod(input, init) {
+    const m = init?.method ?? (isRequest(input) ? input.method : "GET");
+    return normalizeMethod(String(m));
+  }
+  function requestHasBody(input, init) {
+    if (init?.body != null) return true;
+    if (!isRequest(input) || init?.body === null) return false;
+    return input.method !== "GET" && input.method !== "HEAD" && input.body !== null;
+  }
+  function withMembers(init, members) {
+    const out = Object.create(init ?? null);
+    for (const key of Object.keys(members)) {
+      Object.defineProperty(out, key, { value: members[key], enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  }
+  async function framesFetch(ctx, input, init, url) {
+    const initBody = init?.body;
+    const formBlob = isFormData(initBody) ? multipartBlob(initBody) : null;
+    const request = new Request(isRequest(input) ? input : url.href, formBlob ? withMembers(init, { body: formBlob }) : init);
+    const signal = request.signal;
+    if (signal.aborted) throw abortReason2(signal);
+    const headers = [];
+    request.headers.forEach((value, name) => {
+      if (!isForbiddenRequestHeader(name, value)) headers.push([name, value]);
+    });
+    let body = null;
+    if (initBody != null) {
+      if (formBlob) body = extractBody(formBlob);
+      else if (isReadableStream2(initBody)) body = { source: null, stream: request.body ?? initBody, type: null, length: null };
+      else body = extractBody(initBody);
+    } else if (isRequest(input) && request.method !== "GET" && request.method !== "HEAD") {
+      const bytes = new Uint8Array(await request.arrayBuffer());
+      if (signal.aborted) throw abortReason2(signal);
+      body = { source: bytes, stream: null, type: null, length: bytes.byteLength };
+    }
+    const res = await busRequest(ctx, {
+      method: request.method,
+      url: new URL(request.url),
+      headers,
+      body,
+      signal,
+      redirect: request.redirect
+    });
+    return toResponse(res, request.method);
+  }
+  function toResponse(res, method) {
+    if (res.native) return decorate(res.native, res.native.url, true, res.native.type);
+    if (res.status < 200 || res.status > 599) {
+      void res.body.cancel().catch(() => {
+      });
+      throw new TypeError(`fetch: the bus answered status ${res.status}, which a Response cannot represent`);
+    }
+    const nullBody = method === "HEAD" || NULL_BODY_STATUSES.has(res.status);
+    if (nullBody) void res.body.cancel().catch(() => {
+    });
+    const headers = new Headers();
+    for (const [name, value] of res.headers) {
+      if (name === "set-cookie" || name === "set-cookie2") continue;
+      try {
+        headers.append(name, value);
+      } catch {
+      }
+    }
+    const response = new Response(nullBody ? null : res.body, { status: res.status, statusText: statusText(res.status), headers });
+    return decorate(response, withoutFragment(res.url), res.redirected, "basic");
+  }
+  function decorate(response, url, redirected, type) {
+    Object.defineProperties(response, {
+      url: { value: url, configurable: true },
+      redirected: { value: redirected, configurable: true },
+      type: { value: type, configurable: true },
+      clone: {
+        configurable: true,
+        writable: true,
+        value: function clone() {
+          return decorate(Response.prototype.clone.call(this), url, redirected, type);
+        }
+      }
+    });
+    return response;
+  }
+  async function nativeRouteFetch(ctx, original, input, init, url) {
+    if (!original) throw new TypeError("fetch: no browser fetch for the native route");
+    const initBody = init?.body;
+    const marker = ctx.bodyMarker;
+    if (initBody != null) {
+      let body = initBody;
+      let headers;
+      if (isReadableStream2(initBody)) {
+        headers = new Headers(init.headers ?? (isRequest(input) ? input.headers : void 0));
+      } else {
+        const flat = isBlob(initBody) ? initBody : isFormData(initBody) ? multipartBlob(initBody) : null;
+        headers = new Headers(new Request(isRequest(input) ? input : url.href, withMembers(init, { body: flat ?? initBody })).headers);
+        if (flat) body = await flat.arrayBuffer();
+      }
+      if (marker) headers.set(marker, "1");
+      return original.call(globalThis, input, withMembers(init, { body, headers }));
+    }
+    if (initBody === void 0 && isRequest(input) && requestHasBody(input, init)) {
+      const bytes = await input.clone().arrayBuffer();
+      const headers = new Headers(init?.headers ?? input.headers);
+      if (marker) headers.set(marker, "1");
+      return original.call(globalThis, input, withMembers(init, { body: bytes, headers }));
+    }
+    return init === void 0 ? original.call(globalThis, input) : original.call(globalThis, input, init);
+  }
+
+  // src/xhr.ts
+  var UNSENT = 0;
+  var OPENED = 1;
+  var HEADERS_RECEIVED = 2;
+  var LOADING = 3;
+  var DONE = 4;
+  var XHR_EVENTS = ["readystatechange", "loadstart", "progress", "abort", "error", "load", "timeout", "loadend"];
+  var UPLOAD_EVENTS = ["loadstart", "progress", "abort", "error", "load", "timeout", "loadend"];
+  var RESPONSE_TYPES = /* @__PURE__ */ new Set(["", "arraybuffer", "blob", "document", "json", "text"]);
+  var PROGRESS_INTERVAL = 50;
+  var states2 = /* @__PURE__ */ new WeakMap();
+  function st2(x) {
+    const s = states2.get(x);
+    if (!s) throw new TypeError("Illegal invocation");
+    return s;
+  }
+  function domError(message, name) {
+    return new DOMException(message, name);
+  }
+  var uploadListeners = /* @__PURE__ */ new WeakMap();
+  var etAdd = EventTarget.prototype.addEventListener;
+  var etRemove = EventTarget.prototype.removeEventListener;
+  function captureOf(options) {
+    return typeof options === "boolean" ? options : Boolean(options?.capture);
+  }
+  function hasUploadListeners(upload) {
+    if (hasEventHandler(upload)) return true;
+    const map = uploadListeners.get(upload);
+    return map !== void 0 && map.size > 0;
+  }
+  function createXMLHttpRequest(ctx, routeFor2, Original) {
+    const NativeUpload = globalThis.XMLHttpRequestUpload;
+    class XMLHttpRequestUpload extends EventTarget {
+      addEventListener(type, callback, options) {
+        etAdd.call(this, type, callback, options);
+        if (callback === null || callback === void 0) return;
+        let map = uploadListeners.get(this);
+        if (!map) uploadListeners.set(this, map = /* @__PURE__ */ new Map());
+        let keys = map.get(callback);
+        if (!keys) map.set(callback, keys = /* @__PURE__ */ new Set());
+        keys.add(`${captureOf(options)}:${type}`);
+      }
+      removeEventListener(type, callback, options) {
+        etRemove.call(this, type, callback, options);
+        const map = uploadListeners.get(this);
+        const keys = map?.get(callback);
+        if (!keys) return;
+        keys.delete(`${captureOf(options)}:${type}`);
+        if (keys.size === 0) map.delete(callback);
+      }
+    }
+    defineEventHandlers(XMLHttpRequestUpload.prototype, UPLOAD_EVENTS);
+    if (NativeUpload) Object.setPrototypeOf(XMLHttpRequestUpload.prototype, NativeUpload.prototype);
+    Object.defineProperty(XMLHttpRequestUpload.prototype, Symbol.toStringTag, { value: "XMLHttpRequestUpload", configurable: true });
+    const _XMLHttpRequest = class _XMLHttpRequest extends EventTarget {
+      /** Native XHR objects (created before install, or by our delegation) are XMLHttpRequests too. */
+      static [Symbol.hasInstance](x) {
+        if (Function.prototype[Symbol.hasInstance].call(this, x)) return true;
+        return this === _XMLHttpRequest && Original !== void 0 && x instanceof Original;
+      }
+      constructor() {
+        super();
+        const upload = new XMLHttpRequestUpload();
+        states2.set(this, {
+          target: this,
+          upload,
+          mode: "none",
+          native: null,
+          nativeRoute: false,
+          nativeMethod: "GET",
+          nativeSync: false,
+          nativeUploadForwarded: false,
+          nativeHeaderNames: /* @__PURE__ */ new Set(),
+          pending: null,
+          stateOverride: null,
+          readyState: UNSENT,
+          responseType: "",
+          timeout: 0,
+          withCredentials: false,
+          sendFlag: false,
+          sync: false,
+          method: "GET",
+          url: null,
+          headers: [],
+          overrideMime: null,
+          uploadComplete: false,
+          uploadListener: false,
+          timedOut: false,
+          response: null,
+          chunks: [],
+          received: 0,
+          bytesCache: null,
+          textCache: null,
+          responseObject: null,
+          active: null
+        });
+      }
+      get readyState() {
+        const s = st2(this);
+        if (s.stateOverride !== null) return s.stateOverride;
+        return s.mode === "native" ? s.native.readyState : s.readyState;
+      }
+      get upload() {
+        return st2(this).upload;
+      }
+      get timeout() {
+        const s = st2(this);
+        return s.mode === "native" ? s.native.timeout : s.timeout;
+      }
+      set timeout(value) {
+        const s = st2(this);
+        if (s.mode === "native") {
+          s.native.timeout = value;
+          return;
+        }
+        if (s.mode === "bus" && s.sync) throw domError("timeout cannot be set on a synchronous request", "InvalidAccessError");
+        s.timeout = toUint32(value);
+        if (s.active) scheduleTimeout(s, s.active);
+      }
+      get withCredentials() {
+        const s = st2(this);
+        return s.mode === "native" ? s.native.withCredentials : s.withCredentials;
+      }
+      set withCredentials(value) {
+        const s = st2(this);
+        if (s.mode === "native") {
+          s.native.withCredentials = value;
+          return;
+        }
+        if (s.readyState !== UNSENT && s.readyState !== OPENED || s.sendFlag) {
+          throw domError("withCredentials cannot be set now", "InvalidStateError");
+        }
+        s.withCredentials = Boolean(value);
+      }
+      get responseType() {
+        const s = st2(this);
+        return s.mode === "native" ? s.native.responseType : s.responseType;
+      }
+      set responseType(value) {
+        const s = st2(this);
+        if (s.mode === "native") {
+          s.native.responseType = value;
+          return;
+        }
+        const v = String(value);
+        if (!RESPONSE_TYPES.has(v)) return;
+        if (s.readyState === LOADING || s.readyState === DONE) throw domError("responseType cannot be set now", "InvalidStateError");
+        if (s.mode === "bus" && s.sync) throw domError("responseType cannot be set on a synchronous request", "InvalidAccessError");
+        s.responseType = v;
+      }
+      get status() {
+        const s = st2(this);
+        if (s.mode === "native") return s.stateOverride !== null ? 0 : s.native.status;
+        return s.response?.status ?? 0;
+      }
+      get statusText() {
+        const s = st2(this);
+        if (s.mode === "native") return s.stateOverride !== null ? "" : s.native.statusText;
+        return s.response ? statusText(s.response.status) : "";
+      }
+      get responseURL() {
+        const s = st2(this);
+        if (s.mode === "native") return s.native.responseURL;
+        return s.response ? withoutFragment(s.response.url) : "";
+      }
+      get response() {
+        const s = st2(this);
+        if (s.mode === "native") return s.native.response;
+        if (s.responseType === "" || s.responseType === "text") {
+          if (s.readyState !== LOADING && s.readyState !== DONE) return "";
+          return textResponse(s);
+        }
+        if (s.readyState !== DONE || s.response === null) return null;
+        if (s.responseObject) return s.responseObject.value;
+        const value = responseObject(s);
+        s.responseObject = { value };
+        return value;
+      }
+      get responseText() {
+        const s = st2(this);
+        if (s.mode === "native") return s.native.responseText;
+        if (s.responseType !== "" && s.responseType !== "text") {
+          throw domError('responseText is only available when responseType is "" or "text"', "InvalidStateError");
+        }
+        if (s.readyState !== LOADING && s.readyState !== DONE) return "";
+        return textResponse(s);
+      }
+      get responseXML() {
+        const s = st2(this);
+        if (s.mode === "native") return s.native.responseXML;
+        if (s.responseType !== "" && s.responseType !== "document") {
+          throw domError('responseXML is only available when responseType is "" or "document"', "InvalidStateError");
+        }
+        if (s.readyState !== DONE || s.response === null) return null;
+        if (s.responseObject) return s.responseObject.value;
+        const value = documentResponse(s);
+        s.responseObject = { value };
+        return value;
+      }
+      open(...args) {
+        const s = st2(this);
+        if (args.length < 2) throw new TypeError(`Failed to execute 'open': 2 arguments required, but only ${args.length} present.`);
+        const method = String(args[0]);
+        let parsed;
+        try {
+          parsed = new URL(String(args[1]), ctx.baseURL());
+        } catch {
+          parsed = null;
+        }
+        const bus = parsed !== null && ctx.isBus(parsed);
+        const upper = normalizeMethod(method);
+        if (!bus || routeFor2({ method: upper, url: parsed, hasBody: upper !== "GET" && upper !== "HEAD" }) === "native") {
+          openNative(s, args, bus, upper);
+          return;
+        }
+        const async = args.length < 3 ? true : Boolean(args[2]);
+        openBus(s, method, parsed, async);
+      }
+      setRequestHeader(name, value) {
+        const s = st2(this);
+        if (s.mode === "native") {
+          if (s.pending || s.stateOverride !== null) throw domError("setRequestHeader after send()", "InvalidStateError");
+          s.native.setRequestHeader(name, value);
+          s.nativeHeaderNames.add(lower(String(name)));
+          return;
+        }
+        if (s.readyState !== OPENED) throw domError("the object state must be OPENED", "InvalidStateError");
+        if (s.sendFlag) throw domError("setRequestHeader after send()", "InvalidStateError");
+        const n = byteString2(name, "name");
+        const v = normalizeHeaderValue(byteString2(value, "value"));
+        if (!isToken(n)) throw domError(`'${n}' is not a valid HTTP header field name`, "SyntaxError");
+        if (!isHeaderValue(v)) throw domError(`'${v}' is not a valid HTTP header field value`, "SyntaxError");
+        if (isForbiddenRequestHeader(n, v)) return;
+        const key = lower(n);
+        const existing = s.headers.find(([k]) => lower(k) === key);
+        if (existing) existing[1] = `${existing[1]}, ${v}`;
+        else s.headers.push([n, v]);
+      }
+      send(body) {
+        const s = st2(this);
+        if (s.mode === "native") {
+          nativeSend(s, body);
+          return;
+        }
+        if (s.readyState !== OPENED || s.sendFlag) throw domError("the object state must be OPENED and not sent", "InvalidStateError");
+        if (s.sync) {
+          throw domError("synchronous XMLHttpRequest is not supported for bus URLs", "InvalidAccessError");
+        }
+        busSend(s, body ?? null);
+      }
+      abort() {
+        const s = st2(this);
+        if (s.mode === "native") {
+          nativeAbort(s);
+          return;
+        }
+        const f = s.active;
+        if (f) {
+          f.ac.abort();
+          clearTimer(f);
+        }
+        if (s.readyState === OPENED && s.sendFlag || s.readyState === HEADERS_RECEIVED || s.readyState === LOADING) {
+          requestError(s, "abort");
+        }
+        if (s.readyState === DONE) {
+          s.readyState = UNSENT;
+          s.response = null;
+          resetResponse(s);
+        }
+      }
+      getResponseHeader(name) {
+        const s = st2(this);
+        if (s.mode === "native") return s.stateOverride !== null ? null : s.native.getResponseHeader(name);
+        if (!s.response) return null;
+        const n = lower(byteString2(name, "name"));
+        if (n === "set-cookie" || n === "set-cookie2") return null;
+        return getHeader(s.response.headers, n);
+      }
+      getAllResponseHeaders() {
+        const s = st2(this);
+        if (s.mode === "native") return s.stateOverride !== null ? "" : s.native.getAllResponseHeaders();
+        if (!s.response) return "";
+        const names = [...new Set(s.response.headers.map(([k]) => lower(k)))].filter((n) => n !== "set-cookie" && n !== "set-cookie2").sort();
+        return names.map((n) => `${n}: ${getHeader(s.response.headers, n)}\r
+`).join("");
+      }
+      overrideMimeType(mime) {
+        const s = st2(this);
+        if (s.mode === "native") {
+          s.native.overrideMimeType(mime);
+          return;
+        }
+        if (s.readyState === LOADING || s.readyState === DONE) throw domError("overrideMimeType after the response began", "InvalidStateError");
+        s.overrideMime = parseMimeType(String(mime)) ?? parseMimeType("application/octet-stream");
+      }
+    };
+    _XMLHttpRequest.UNSENT = UNSENT;
+    _XMLHttpRequest.OPENED = OPENED;
+    _XMLHttpRequest.HEADERS_RECEIVED = HEADERS_RECEIVED;
+    _XMLHttpRequest.LOADING = LOADING;
+    _XMLHttpRequest.DONE = DONE;
+    let XMLHttpRequest = _XMLHttpRequest;
+    defineEventHandlers(XMLHttpRequest.prototype, XHR_EVENTS);
+    if (Original) Object.setPrototypeOf(XMLHttpRequest.prototype, Original.prototype);
+    for (const [name, value] of [["UNSENT", UNSENT], ["OPENED", OPENED], ["HEADERS_RECEIVED", HEADERS_RECEIVED], ["LOADING", LOADING], ["DONE", DONE]]) {
+      Object.defineProperty(XMLHttpRequest.prototype, name, { value, enumerable: true });
+    }
+    Object.defineProperty(XMLHttpRequest.prototype, Symbol.toStringTag, { value: "XMLHttpRequest", configurable: true });
+    function openNative(s, args, bus, method) {
+      if (!Original) throw new TypeError("XMLHttpRequest: no browser XMLHttpRequest for non-bus URLs");
+      if (s.mode === "bus") {
+        terminate(s);
+        s.native = null;
+      }
+      let n = s.native;
+      if (!n) {
+        n = new Original();
+        if (s.timeout !== 0) n.timeout = s.timeout;
+        if (s.withCredentials) n.withCredentials = true;
+        if (s.responseType !== "") n.responseType = s.responseType;
+        forwardEvents(s, n, n, s.target, XHR_EVENTS);
+        s.native = n;
+        s.nativeUploadForwarded = false;
+      }
+      s.mode = "native";
+      s.nativeRoute = bus;
+      s.nativeMethod = method;
+      s.nativeSync = args.length >= 3 && !args[2];
+      s.stateOverride = null;
+      s.nativeHeaderNames = /* @__PURE__ */ new Set();
+      if (s.pending) s.pending.cancelled = true;
+      s.pending = null;
+      n.open.apply(n, args);
+    }
+    function forwardEvents(s, n, source, target, types) {
+      for (const type of types) {
+        source.addEventListener(type, (e) => {
+          if (s.native !== n || s.mode !== "native") return;
+          if ("loaded" in e) {
+            const p = e;
+            fireProgress(target, type, p.loaded, p.lengthComputable ? p.total : 0);
+          } else {
+            fireEvent(target, type);
+          }
+        });
+      }
+    }
+    function nativeSend(s, body) {
+      const n = s.native;
+      if (s.pending || s.stateOverride !== null) throw domError("send() already called", "InvalidStateError");
+      if (hasUploadListeners(s.upload) && !s.nativeUploadForwarded) {
+        s.nativeUploadForwarded = true;
+        forwardEvents(s, n, n.upload, s.upload, UPLOAD_EVENTS);
+      }
+      const withBody = s.nativeRoute && body != null && s.nativeMethod !== "GET" && s.nativeMethod !== "HEAD";
+      if (!withBody) {
+        n.send(body);
+        return;
+      }
+      if (n.readyState !== OPENED) {
+        n.send(body);
+        return;
+      }
+      const flatten = isBlob(body) || isFormData(body);
+      if (flatten && s.nativeSync) {
+        throw domError("a synchronous XMLHttpRequest cannot send a Blob or FormData to a bus URL", "InvalidAccessError");
+      }
+      if (ctx.bodyMarker) n.setRequestHeader(ctx.bodyMarker, "1");
+      if (!flatten) {
+        n.send(body);
+        return;
+      }
+      const blob = isBlob(body) ? body : multipartBlob(body);
+      if (blob.type !== "" && !s.nativeHeaderNames.has("content-type")) n.setRequestHeader("Content-Type", blob.type);
+      const pending = { cancelled: false };
+      s.pending = pending;
+      blob.arrayBuffer().then(
+        (bytes) => {
+          if (pending.cancelled || s.native !== n) return;
+          s.pending = null;
+          n.send(bytes);
+        },
+        () => {
+          if (pending.cancelled || s.native !== n) return;
+          s.pending = null;
+          syntheticRequestError(s, "error");
+        }
+      );
+    }
+    function nativeAbort(s) {
+      if (s.pending) {
+        s.pending.cancelled = true;
+        s.pending = null;
+        syntheticRequestError(s, "abort");
+        s.stateOverride = UNSENT;
+        return;
+      }
+      s.native.abort();
+    }
+    function syntheticRequestError(s, event) {
+      s.stateOverride = DONE;
+      fireEvent(s.target, "readystatechange");
+      if (hasUploadListeners(s.upload)) {
+        fireProgress(s.upload, event, 0, 0);
+        fireProgress(s.upload, "loadend", 0, 0);
+      }
+      fireProgress(s.target, event, 0, 0);
+      fireProgress(s.target, "loadend", 0, 0);
+    }
+    function openBus(s, method, url, async) {
+      if (!isToken(method)) throw domError(`'${method}' is not a valid HTTP method`, "SyntaxError");
+      if (isForbiddenMethod(method)) throw domError(`'${method}' HTTP method is unsupported`, "SecurityError");
+      const timeout = s.mode === "native" ? s.native.timeout : s.timeout;
+      const responseType = s.mode === "native" ? s.native.responseType : s.responseType;
+      if (!async && (timeout !== 0 || responseType !== "")) {
+        throw domError("synchronous requests cannot have a timeout or a responseType", "InvalidAccessError");
+      }
+      if (s.mode === "native") {
+        const n = s.native;
+        s.readyState = s.stateOverride ?? n.readyState;
+        s.timeout = n.timeout;
+        s.withCredentials = n.withCredentials;
+        s.responseType = n.responseType;
+        s.mode = "bus";
+        if (s.pending) s.pending.cancelled = true;
+        s.pending = null;
+        s.stateOverride = null;
+        n.abort();
+      }
+      s.mode = "bus";
+      terminate(s);
+      s.sendFlag = false;
+      s.uploadListener = false;
+      s.method = normalizeMethod(method);
+      s.url = url;
+      s.sync = !async;
+      s.headers = [];
+      s.response = null;
+      resetResponse(s);
+      if (s.readyState !== OPENED) {
+        s.readyState = OPENED;
+        fireEvent(s.target, "readystatechange");
+      }
+    }
+    function busSend(s, input) {
+      let body = null;
+      if (s.method !== "GET" && s.method !== "HEAD" && input !== null) {
+        const document2 = isDocument(input);
+        body = document2 ? serializeDocument(input) : extractBody(isReadableStream2(input) ? String(input) : input);
+        const authorType = getHeader(s.headers, "content-type");
+        if (authorType !== null) {
+          if (document2 || typeof input === "string") setCharsetUtf8(s, authorType);
+        } else if (body.type !== null) {
+          s.headers.push(["Content-Type", body.type]);
+        }
+      }
+      s.uploadListener = hasUploadListeners(s.upload);
+      s.uploadComplete = body === null;
+      s.timedOut = false;
+      s.sendFlag = true;
+      const f = {
+        ac: new AbortController(),
+        timer: null,
+        start: now(),
+        length: 0,
+        progressAt: null,
+        progressPending: false,
+        uploadLength: body?.length ?? 0,
+        uploadSent: 0,
+        uploadProgressAt: null,
+        uploadProgressPending: false
+      };
+      s.active = f;
+      fireProgress(s.target, "loadstart", 0, 0);
+      if (!s.uploadComplete && s.uploadListener) fireProgress(s.upload, "loadstart", 0, f.uploadLength);
+      if (s.readyState !== OPENED || !s.sendFlag || s.active !== f) return;
+      scheduleTimeout(s, f);
+      busRequest(ctx, {
+        method: s.method,
+        url: s.url,
+        headers: s.headers,
+        body,
+        signal: f.ac.signal,
+        redirect: "follow",
+        onupload: (sent, done) => uploadProgress(s, f, sent, done)
+      }).then(
+        (res) => processResponse(s, f, res),
+        () => processError(s, f)
+      );
+      if (body !== null && body.length === 0) queueMicrotask(() => uploadProgress(s, f, 0, true));
+    }
+    function uploadProgress(s, f, sent, done) {
+      if (s.active !== f) return;
+      f.uploadSent = sent;
+      if (!done) {
+        if (f.uploadProgressAt !== null && now() - f.uploadProgressAt < PROGRESS_INTERVAL) {
+          f.uploadProgressPending = true;
+          return;
+        }
+        f.uploadProgressAt = now();
+        f.uploadProgressPending = false;
+        if (s.uploadListener) fireProgress(s.upload, "progress", sent, f.uploadLength);
+        return;
+      }
+      if (s.uploadComplete) return;
+      s.uploadComplete = true;
+      if (!s.uploadListener) return;
+      if (f.uploadProgressPending || f.uploadProgressAt === null) fireProgress(s.upload, "progress", sent, f.uploadLength);
+      if (s.active !== f) return;
+      fireProgress(s.upload, "load", sent, f.uploadLength);
+      if (s.active !== f) return;
+      fireProgress(s.upload, "loadend", sent, f.uploadLength);
+    }
+    async function processResponse(s, f, res) {
+      if (s.active !== f) {
+        void res.body.cancel().catch(() => {
+        });
+        return;
+      }
+      s.response = { status: res.status, headers: res.headers, url: res.url };
+      s.readyState = HEADERS_RECEIVED;
+      fireEvent(s.target, "readystatechange");
+      if (s.readyState !== HEADERS_RECEIVED || s.active !== f) {
+        void res.body.cancel().catch(() => {
+        });
+        return;
+      }
+      if (s.method === "HEAD" || res.status === 204 || res.status === 205 || res.status === 304) {
+        void res.body.cancel().catch(() => {
+        });
+        endOfBody(s, f);
+        return;
+      }
+      f.length = extractLength(res.headers) ?? 0;
+      const reader = res.body.getReader();
+      f.ac.signal.addEventListener("abort", () => void reader.cancel().catch(() => {
+      }), { once: true });
+      for (; ; ) {
+        let next;
+        try {
+          next = await reader.read();
+        } catch {
+          processError(s, f);
+          return;
+        }
+        if (s.active !== f) return;
+        if (next.done) {
+          endOfBody(s, f);
+          return;
+        }
+        bodyChunk(s, f, next.value);
+      }
+    }
+    function bodyChunk(s, f, bytes) {
+      if (bytes.byteLength === 0) return;
+      s.chunks.push(bytes);
+      s.received += bytes.byteLength;
+      s.bytesCache = null;
+      if (f.progressAt !== null && now() - f.progressAt < PROGRESS_INTERVAL) {
+        f.progressPending = true;
+        return;
+      }
+      f.progressAt = now();
+      f.progressPending = false;
+      if (s.readyState === HEADERS_RECEIVED) s.readyState = LOADING;
+      fireEvent(s.target, "readystatechange");
+      if (s.active !== f) return;
+      fireProgress(s.target, "progress", s.received, f.length);
+    }
+    function endOfBody(s, f) {
+      const transmitted = s.received;
+      if (f.progressPending || f.progressAt === null) fireProgress(s.target, "progress", transmitted, f.length);
+      if (s.active !== f) return;
+      clearTimer(f);
+      s.active = null;
+      s.readyState = DONE;
+      s.sendFlag = false;
+      fireEvent(s.target, "readystatechange");
+      fireProgress(s.target, "load", transmitted, f.length);
+      fireProgress(s.target, "loadend", transmitted, f.length);
+    }
+    function processError(s, f) {
+      if (s.active !== f || !s.sendFlag) return;
+      requestError(s, s.timedOut ? "timeout" : "error");
+    }
+    function requestError(s, event) {
+      const f = s.active;
+      if (f) {
+        clearTimer(f);
+        f.ac.abort();
+      }
+      s.active = null;
+      s.readyState = DONE;
+      s.sendFlag = false;
+      s.response = null;
+      resetResponse(s);
+      fireEvent(s.target, "readystatechange");
+      if (!s.uploadComplete) {
+        s.uploadComplete = true;
+        if (s.uploadListener) {
+          fireProgress(s.upload, event, 0, 0);
+          fireProgress(s.upload, "loadend", 0, 0);
+        }
+      }
+      fireProgress(s.target, event, 0, 0);
+      fireProgress(s.target, "loadend", 0, 0);
+    }
+    function scheduleTimeout(s, f) {
+      clearTimer(f);
+      if (s.timeout === 0) return;
+      const delay = Math.max(0, f.start + s.timeout - now());
+      f.timer = setTimeout(() => {
+        f.timer = null;
+        if (s.active !== f) return;
+        s.timedOut = true;
+        f.ac.abort();
+        requestError(s, "timeout");
+      }, delay);
+    }
+    function terminate(s) {
+      const f = s.active;
+      if (!f) return;
+      s.active = null;
+      clearTimer(f);
+      f.ac.abort();
+    }
+    return XMLHttpRequest;
+  }
+  function clearTimer(f) {
+    if (f.timer !== null) clearTimeout(f.timer);
+    f.timer = null;
+  }
+  function resetResponse(s) {
+    s.chunks = [];
+    s.received = 0;
+    s.bytesCache = null;
+    s.textCache = null;
+    s.responseObject = null;
+  }
+  function toUint32(v) {
+    const n = Number(v);
+    return Number.isFinite(n) ? Math.trunc(n) >>> 0 : 0;
+  }
+  function byteString2(v, what) {
+    const s = String(v);
+    if (/[^\0-\u00ff]/.test(s)) throw new TypeError(`header ${what} is not a ByteString`);
+    return s;
+  }
+  function isDocument(x) {
+    return typeof Document !== "undefined" && x instanceof Document;
+  }
+  function serializeDocument(doc) {
+    const html = doc.contentType === "text/html";
+    let text;
+    if (html) {
+      const dt = doc.doctype;
+      text = (dt ? `<!DOCTYPE ${dt.name}>` : "") + (doc.documentElement?.outerHTML ?? "");
+    } else {
+      text = new XMLSerializer().serializeToString(doc);
+    }
+    const bytes = new TextEncoder().encode(text);
+    return { source: bytes, stream: null, type: html ? "text/html;charset=UTF-8" : "application/xml;charset=UTF-8", length: bytes.byteLength };
+  }
+  function setCharsetUtf8(s, authorType) {
+    const m = parseMimeType(authorType);
+    const charset = m?.parameters.get("charset");
+    if (!m || charset === void 0 || lower(charset) === "utf-8") return;
+    m.parameters.set("charset", "UTF-8");
+    const value = serializeMimeType(m);
+    s.headers = s.headers.map(([k, v]) => lower(k) === "content-type" ? [k, value] : [k, v]);
+  }
+  function bytesOf(s) {
+    if (s.bytesCache && s.bytesCache.byteLength === s.received) return s.bytesCache;
+    const out = new Uint8Array(s.received);
+    let at = 0;
+    for (const c of s.chunks) {
+      out.set(c, at);
+      at += c.byteLength;
+    }
+    s.chunks = out.byteLength > 0 ? [out] : [];
+    s.bytesCache = out;
+    return out;
+  }
+  function finalMime(s) {
+    return s.overrideMime ?? responseMime(s);
+  }
+  function responseMime(s) {
+    return (s.response && extractMimeType(s.response.headers)) ?? parseMimeType("text/xml");
+  }
+  function finalCharset(s) {
+    return s.overrideMime?.parameters.get("charset") ?? responseMime(s).parameters.get("charset") ?? null;
+  }
+  function decode2(bytes, label) {
+    let encoding = label ?? "utf-8";
+    if (bytes[0] === 239 && bytes[1] === 187 && bytes[2] === 191) encoding = "utf-8";
+    else if (bytes[0] === 254 && bytes[1] === 255) encoding = "utf-16be";
+    else if (bytes[0] === 255 && bytes[1] === 254) encoding = "utf-16le";
+    let decoder2;
+    try {
+      decoder2 = new TextDecoder(encoding);
+    } catch {
+      decoder2 = new TextDecoder("utf-8");
+    }
+    return decoder2.decode(bytes);
+  }
+  function textResponse(s) {
+    if (!s.response) return "";
+    if (s.textCache && s.textCache.received === s.received) return s.textCache.text;
+    const text = decode2(bytesOf(s), finalCharset(s));
+    s.textCache = { received: s.received, text };
+    return text;
+  }
+  function responseObject(s) {
+    switch (s.responseType) {
+      case "arraybuffer":
+        try {
+          const bytes = bytesOf(s);
+          return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+        } catch {
+          return null;
+        }
+      case "blob":
+        return new Blob([bytesOf(s)], { type: serializeMimeType(finalMime(s)) });
+      case "document":
+        return documentResponse(s);
+      case "json":
+        try {
+          return JSON.parse(new TextDecoder("utf-8").decode(bytesOf(s)));
+        } catch {
+          return null;
+        }
+      default:
+        return null;
+    }
+  }
+  var DOM_PARSER_XML_TYPES = /* @__PURE__ */ new Set(["text/xml", "application/xml", "application/xhtml+xml", "image/svg+xml"]);
+  function documentResponse(s) {
+    if (!s.response) return null;
+    const mime = finalMime(s);
+    const html = isHtmlMime(mime);
+    if (!html && !isXmlMime(mime)) return null;
+    if (html && s.responseType === "") return null;
+    const Parser = globalThis.DOMParser;
+    if (!Parser) return null;
+    const text = decode2(bytesOf(s), finalCharset(s));
+    const type = html ? "text/html" : DOM_PARSER_XML_TYPES.has(mime.essence) ? mime.essence : "application/xml";
+    const doc = new Parser().parseFromString(text, type);
+    if (!html && typeof doc.getElementsByTagName === "function" && doc.getElementsByTagName("parsererror").length > 0) return null;
+    return doc;
+  }
+
+  // src/shim.ts
+  var INSTALLATION = /* @__PURE__ */ Symbol.for("inproc-bus.installation");
+  function install(options) {
+    const g = options.global ?? globalThis;
+    const existing = g[INSTALLATION];
+    if (existing) return existing;
+    if (!options || !Array.isArray(options.origins) || options.origins.length === 0) {
+      throw new TypeError("install: origins must list at least one bus origin");
+    }
+    const origins = options.origins.map(canonicalOrigin);
+    const originSet = new Set(origins);
+    const pageOrigins = options.pageOrigins === false ? null : new Set((options.pageOrigins ?? origins).map(canonicalOrigin));
+    const href = g.location?.href;
+    if (pageOrigins && typeof href === "string") {
+      let page = null;
+      try {
+        page = originOf(new URL(href));
+      } catch {
+      }
+      if (page === null || !pageOrigins.has(page)) return null;
+    }
+    const window = options.window;
+    if (window !== void 0 && (!Number.isInteger(window) || window < 1)) throw new RangeError("install: window must be a positive integer");
+    let client = options.client;
+    if (!client) {
+      if (!options.transport) throw new TypeError("install: a transport (or a client) is required");
+      client = new BusClient(options.transport, { onprotocolerror: options.onprotocolerror });
+    }
+    const originals = { fetch: g.fetch, XMLHttpRequest: g.XMLHttpRequest, EventSource: g.EventSource };
+    const ctx = {
+      client,
+      isBus: (url) => originSet.has(originOf(url)),
+      baseURL: () => g.document?.baseURI ?? g.location?.href ?? "about:blank",
+      nativeFetch: originals.fetch,
+      window,
+      bodyMarker: options.nativeBodyMarker === false ? null : options.nativeBodyMarker ?? "x-inproc-bus-body"
+    };
+    const fetchShim = createFetch(ctx, routeFor(options.routes?.fetch), originals.fetch);
+    const XHR = createXMLHttpRequest(ctx, routeFor(options.routes?.xhr), originals.XMLHttpRequest);
+    const ES = createEventSource(ctx, originals.EventSource, options.eventSourceRetry ?? 3e3);
+    const formMode = options.forms ?? "files";
+    const doc = g.document;
+    const stopForms = formMode && doc && typeof HTMLFormElement !== "undefined" ? interceptForms(doc, { isBus: ctx.isBus, fetch: fetchShim }, formMode) : () => {
+    };
+    const installation2 = {
+      origins,
+      client,
+      originals,
+      fetch: fetchShim,
+      XMLHttpRequest: XHR,
+      EventSource: ES,
+      isBusUrl(url) {
+        try {
+          return ctx.isBus(url instanceof URL ? url : new URL(String(url), ctx.baseURL()));
+        } catch {
+          return false;
+        }
+      },
+      uninstall() {
+        if (g[INSTALLATION] !== installation2) return;
+        stopForms();
+        restore("fetch", fetchShim, originals.fetch);
+        restore("XMLHttpRequest", XHR, originals.XMLHttpRequest);
+        restore("EventSource", ES, originals.EventSource);
+        delete g[INSTALLATION];
+      }
+    };
+    const restore = (name, ours, original) => {
+      if (g[name] !== ours) return;
+      const slots2 = g;
+      if (original === void 0) delete slots2[name];
+      else slots2[name] = original;
+    };
+    g.fetch = fetchShim;
+    g.XMLHttpRequest = XHR;
+    g.EventSource = ES;
+    Object.defineProperty(g, INSTALLATION, { value: installation2, configurable: true, enumerable: false, writable: false });
+    return installation2;
+  }
+  function installation(global = globalThis) {
+    return global[INSTALLATION] ?? null;
+  }
+  function canonicalOrigin(origin) {
+    let url;
+    try {
+      url = new URL(String(origin));
+    } catch {
+      throw new TypeError(`install: not an origin: ${origin}`);
+    }
+    if (url.host === "") throw new TypeError(`install: an origin needs a host: ${origin}`);
+    if (url.pathname !== "/" && url.pathname !== "" || url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
+      throw new TypeError(`install: an origin has no path, query, fragment or credentials: ${origin}`);
+    }
+    return originOf(url);
+  }
+  function routeFor(choice) {
+    if (choice === void 0) return () => "frames";
+    if (typeof choice === "function") return choice;
+    if (choice !== "frames" && choice !== "native") throw new TypeError(`install: unknown route ${String(choice)}`);
+    return () => choice;
+  }
+
+  // src/media.ts
+  var CLUSTER_ID = [31, 67, 182, 117];
+  var UPGRADED = /* @__PURE__ */ Symbol.for("inproc-bus.media");
+  var fetchRange = async (url, start, end) => {
+    const response = await globalThis.fetch(url, { headers: { Range: `bytes=${start}-${end}` } });
+    if (response.status !== 206 && response.status !== 200) {
+      throw new TypeError(`Range request for ${url} failed with status ${response.status}`);
+    }
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const range = response.headers.get("content-range");
+    const total = range ? Number(range.split("/")[1]) : bytes.length;
+    return { bytes: response.status === 200 ? bytes.subarray(start, end + 1) : bytes, total, contentType: response.headers.get("content-type") ?? "" };
+  };
+  function upgradeMedia(options) {
+    const origins = new Set(options.origins.map((o) => o.toLowerCase().replace(/\/$/, "")));
+    const isBus = (src) => {
+      try {
+        const u = new URL(src, document.baseURI);
+        return origins.has(`${u.protocol}//${u.host}`.toLowerCase());
+      } catch {
+        return false;
+      }
+    };
+    const consider = (el) => {
+      if (!(el instanceof HTMLMediaElement)) return;
+      const src = el.getAttribute("src") ?? el.querySelector("source")?.getAttribute("src");
+      if (!src || !isBus(src)) return;
+      const url = new URL(src, document.baseURI).href;
+      const marked = el[UPGRADED];
+      if (marked === url) return;
+      el[UPGRADED] = url;
+      new MsePlayer(el, url, options).start().catch((e) => {
+        console.error(`bus media: cannot play ${url}: ${e instanceof Error ? e.message : String(e)}`);
+        el.dispatchEvent(new Event("error"));
+      });
+    };
+    const scan = (root) => root.querySelectorAll("video, audio").forEach(consider);
+    const observer = new MutationObserver((records) => {
+      for (const r of records) {
+        if (r.type === "attributes" && r.target instanceof Element) consider(r.target);
+        r.addedNodes.forEach((n) => {
+          if (n instanceof Element) {
+            consider(n);
+            scan(n);
+          }
+        });
+      }
+    });
+    const begin = () => {
+      scan(document);
+      observer.observe(document.documentElement, { subtree: true, childList: true, attributes: true, attributeFilter: ["src"] });
+    };
+    if (document.documentElement) begin();
+    else document.addEventListener("DOMContentLoaded", begin, { once: true });
+    return () => observer.disconnect();
+  }
+  function webmMimeType(head) {
+    const text = String.fromCharCode(...head.subarray(0, Math.min(head.length, 64 * 1024)));
+    if (!text.includes("webm")) return null;
+    const codecs = [];
+    if (text.includes("V_VP9")) codecs.push("vp9");
+    else if (text.includes("V_VP8")) codecs.push("vp8");
+    if (text.includes("A_OPUS")) codecs.push("opus");
+    else if (text.includes("A_VORBIS")) codecs.push("vorbis");
+    if (codecs.length === 0) return null;
+    const kind = codecs[0] === "vp8" || codecs[0] === "vp9" ? "video" : "audio";
+    return `${kind}/webm; codecs="${codecs.join(", ")}"`;
+  }
+  function findCluster(bytes, from = 0) {
+    for (let i = from; i + 4 <= bytes.length; i++) {
+      if (bytes[i] === CLUSTER_ID[0] && bytes[i + 1] === CLUSTER_ID[1] && bytes[i + 2] === CLUSTER_ID[2] && bytes[i + 3] === CLUSTER_ID[3]) return i;
+    }
+    return -1;
+  }
+  function vint(bytes, at) {
+    const first = bytes[at];
+    if (first === void 0 || first === 0) return null;
+    let length = 1;
+    while (!(first & 128 >> length - 1)) length++;
+    if (at + length > bytes.length) return null;
+    let value = first & 255 >> length;
+    for (let i = 1; i < length; i++) value = value * 256 + bytes[at + i];
+    return [value, length];
+  }
+  function clusterTimecode(bytes, at) {
+    const size = vint(bytes, at + 4);
+    if (!size) return null;
+    let p = at + 4 + size[1];
+    for (let guard = 0; guard < 4 && p < bytes.length; guard++) {
+      const id = bytes[p];
+      const len = vint(bytes, p + 1);
+      if (!len) return null;
+      if (id === 231) {
+        let v = 0;
+        for (let i = 0; i < len[0]; i++) {
+          const b = bytes[p + 1 + len[1] + i];
+          if (b === void 0) return null;
+          v = v * 256 + b;
+        }
+        return v;
+      }
+      p += 1 + len[1] + len[0];
+    }
+    return null;
+  }
+  var MsePlayer = class {
+    constructor(el, url, options) {
+      this.el = el;
+      this.url = url;
+      this.total = 0;
+      this.init = new Uint8Array(0);
+      this.next = 0;
+      this.generation = 0;
+      /** The generation whose fill loop is running, or -1. */
+      this.filling = -1;
+      this.queue = Promise.resolve();
+      this.piece = options.piece ?? 512 * 1024;
+      this.ahead = options.ahead ?? 8;
+      this.fetchRange = options.fetchRange ?? fetchRange;
+    }
+    async start() {
+      if (typeof MediaSource === "undefined") throw new Error("this engine has no MediaSource");
+      const head = await this.fetchRange(this.url, 0, this.piece - 1);
+      this.total = head.total;
+      const mime = webmMimeType(head.bytes);
+      if (!mime) {
+        throw new Error(
+          `only WebM (VP8/VP9 with Vorbis/Opus) can be streamed from the bus on this engine; ${head.contentType || "this file"} is not (its media player cannot load custom-scheme URLs, WebKit bug 146351)`
+        );
+      }
+      if (!MediaSource.isTypeSupported(mime)) throw new Error(`${mime} is not supported by this engine`);
+      const first = findCluster(head.bytes);
+      if (first < 0) throw new Error("no WebM cluster in the first piece: the header is too large or the file is not WebM");
+      this.init = head.bytes.slice(0, first);
+      this.source = new MediaSource();
+      const opened = new Promise((resolve) => this.source.addEventListener("sourceopen", () => resolve(), { once: true }));
+      const autoplay = this.el.autoplay;
+      this.el.removeAttribute("src");
+      this.el.querySelectorAll("source").forEach((s) => s.remove());
+      this.el.src = URL.createObjectURL(this.source);
+      await opened;
+      this.buffer = this.source.addSourceBuffer(mime);
+      await this.append(head.bytes);
+      this.next = head.bytes.length;
+      const report = (what) => (e) => console.error(`bus media: ${what} ${this.url} failed: ${e instanceof Error ? e.message : String(e)}`);
+      this.el.addEventListener("timeupdate", () => void this.fill().catch(report("buffering")));
+      this.el.addEventListener("seeking", () => void this.seek().catch(report("seeking in")));
+      if (autoplay) this.el.play().catch(() => {
+      });
+      void this.fill().catch(report("buffering"));
+    }
+    /** Runs `f` after every SourceBuffer operation queued before it: appends never overlap. */
+    exclusive(f) {
+      const run = this.queue.then(f, f);
+      this.queue = run.catch(() => {
+      });
+      return run;
+    }
+    append(bytes) {
+      return new Promise((resolve, reject) => {
+        const settle = (ok) => () => {
+          this.buffer.removeEventListener("updateend", done);
+          this.buffer.removeEventListener("error", failed);
+          if (ok) resolve();
+          else reject(new Error("the SourceBuffer refused a piece"));
+        };
+        const done = settle(true);
+        const failed = settle(false);
+        this.buffer.addEventListener("updateend", done);
+        this.buffer.addEventListener("error", failed);
+        this.buffer.appendBuffer(bytes);
+      });
+    }
+    bufferedAhead() {
+      const t = this.el.currentTime;
+      const b = this.buffer.buffered;
+      for (let i = 0; i < b.length; i++) if (b.start(i) <= t + 0.1 && t < b.end(i)) return b.end(i) - t;
+      return 0;
+    }
+    /** Appends pieces until `ahead` seconds are buffered or the file ends. */
+    async fill() {
+      const generation = this.generation;
+      if (this.filling === generation) return;
+      this.filling = generation;
+      try {
+        while (generation === this.generation && this.next < this.total && this.bufferedAhead() < this.ahead) {
+          const start = this.next;
+          const end = Math.min(start + this.piece, this.total) - 1;
+          const piece = await this.fetchRange(this.url, start, end);
+          await this.exclusive(async () => {
+            if (generation !== this.generation || this.next !== start) return;
+            await this.append(piece.bytes);
+            this.next = end + 1;
+          });
+        }
+        await this.exclusive(async () => {
+          if (generation === this.generation && this.next >= this.total && this.source.readyState === "open" && !this.buffer.updating) {
+            this.source.endOfStream();
+          }
+        });
+      } finally {
+        if (this.filling === generation) this.filling = -1;
+      }
+    }
+    /** Restarts the feed from the cluster at or before the new playhead if it is not buffered. */
+    async seek() {
+      const target = this.el.currentTime;
+      const b = this.buffer.buffered;
+      for (let i = 0; i < b.length; i++) if (b.start(i) <= target && target < b.end(i) - 0.5) return;
+      const generation = ++this.generation;
+      const duration = Number.isFinite(this.el.duration) && this.el.duration > 0 ? this.el.duration : target + 1;
+      let guess = Math.floor(this.init.length + target / duration * (this.total - this.init.length));
+      for (let attempt = 0; attempt < 16; attempt++) {
+        const start = Math.max(this.init.length, guess - this.piece);
+        const end = Math.min(start + 2 * this.piece, this.total) - 1;
+        const piece = await this.fetchRange(this.url, start, end);
+        if (generation !== this.generation) return;
+        let best = -1;
+        for (let at = findCluster(piece.bytes); at >= 0; at = findCluster(piece.bytes, at + 4)) {
+          const tc = clusterTimecode(piece.bytes, at);
+          if (tc === null) continue;
+          if (tc / 1e3 <= target) best = at;
+          else break;
+        }
+        if (best >= 0 || start === this.init.length) {
+          const offset = start + Math.max(best, findCluster(piece.bytes));
+          await this.exclusive(async () => {
+            if (generation !== this.generation) return;
+            if (this.source.readyState === "open") this.buffer.abort();
+            await this.append(this.init);
+            this.next = offset;
+          });
+          await this.fill();
+          return;
+        }
+        guess = start;
+      }
+      throw new Error(`cannot find a cluster before ${target}s`);
+    }
+  };
+  return __toCommonJS(index_exports);
+})();

@@ -1,0 +1,155 @@
+//! The app both test files drive: a bus with the conformance routes, the test pages, a
+//! `/report` route the pages POST their findings to, a `/secret` route only the app may
+//! reach, and a few form and redirect routes.
+
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use bridge_android::host::{AndroidHost, DEFAULT_ORIGIN};
+use bus_core::{Body, Bus, Mount};
+use http::{Request, Response};
+use http_body_util::BodyExt;
+use serde_json::Value;
+
+pub const ORIGIN: &str = DEFAULT_ORIGIN;
+
+pub fn pages() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/pages")
+}
+
+pub struct App {
+    pub bus: Bus,
+    pub host: AndroidHost,
+    pub counters: testkit::conformance::Counters,
+    pub secret_hits: Arc<AtomicUsize>,
+    reports: mpsc::Receiver<Value>,
+}
+
+impl App {
+    pub fn new() -> App {
+        let (tx, reports) = mpsc::channel::<Value>();
+        let tx = Arc::new(std::sync::Mutex::new(tx));
+        let report = tower::service_fn(move |req: Request<Body>| {
+            let tx = Arc::clone(&tx);
+            async move {
+                let body = req
+                    .into_body()
+                    .collect()
+                    .await
+                    .map(|c| c.to_bytes())
+                    .unwrap_or_default();
+                let value = serde_json::from_slice(&body)
+                    .unwrap_or_else(|e| Value::String(format!("unparsable report: {e}")));
+                let _ = tx.lock().unwrap().send(value);
+                Ok::<_, std::convert::Infallible>(Response::new(Body::from("ok")))
+            }
+        });
+        let secret_hits = Arc::new(AtomicUsize::new(0));
+        let hits = Arc::clone(&secret_hits);
+        let secret = tower::service_fn(move |_req: Request<Body>| {
+            hits.fetch_add(1, Ordering::SeqCst);
+            async { Ok::<_, std::convert::Infallible>(Response::new(Body::from("secret"))) }
+        });
+        let forms = axum::Router::new()
+            .route(
+                "/thanks",
+                post(|body: String| async move {
+                    if body == "name=Ada" {
+                        Redirect::to("/pages/landing.html?from=form").into_response()
+                    } else {
+                        (
+                            http::StatusCode::BAD_REQUEST,
+                            format!("unexpected form {body:?}"),
+                        )
+                            .into_response()
+                    }
+                }),
+            )
+            .route(
+                "/loop",
+                get(|| async { Redirect::temporary("/forms/loop").into_response() }),
+            )
+            .route(
+                "/away",
+                get(|| async { Redirect::temporary("https://example.com/x").into_response() }),
+            );
+        let counters = testkit::conformance::Counters::default();
+        let bus = Bus::builder()
+            .app_origin(ORIGIN)
+            .mount_with(Mount::new("/report", report).max_body(16 << 20))
+            .mount("/secret", secret)
+            .mount("/forms", forms)
+            .mount_with(
+                Mount::new("/conf", testkit::conformance::router(counters.clone()))
+                    .keep_prefix()
+                    .unlimited_body()
+                    .no_timeout(),
+            )
+            .mount("/pages", tower_http::services::ServeDir::new(pages()))
+            .build();
+        let host = AndroidHost::new(bus.handle(), ORIGIN).expect("a valid origin");
+        App {
+            bus,
+            host,
+            counters,
+            secret_hits,
+            reports,
+        }
+    }
+
+    /// The next report a page POSTed, or a panic after `timeout`.
+    pub fn report(&self, timeout: Duration) -> Value {
+        self.reports
+            .recv_timeout(timeout)
+            .unwrap_or_else(|_| panic!("no report from the page within {timeout:?}"))
+    }
+}
+
+/// The app's URL for `path`.
+pub fn url(path: &str) -> String {
+    format!("{ORIGIN}{path}")
+}
+
+/// SHA-256 of `n` bytes of the test pattern (byte k is k % 251), as the pages make it.
+pub fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|k| (k % 251) as u8).collect()
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    testkit::conformance::hex(&sha2::Sha256::digest(bytes))
+}
+
+/// `pid` and all its descendants, whichever thread started them (testkit's
+/// `process_tree` reads only each main thread's children, and libtest runs tests — so
+/// Chromium's launch — on other threads; Chromium forks from other threads too).
+pub fn process_tree(pid: u32) -> Vec<u32> {
+    let mut all = vec![pid];
+    let mut i = 0;
+    while i < all.len() {
+        let parent = all[i];
+        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) {
+            for task in tasks.flatten() {
+                let children =
+                    std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+                for child in children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok())
+                {
+                    if !all.contains(&child) {
+                        all.push(child);
+                    }
+                }
+            }
+        }
+        i += 1;
+    }
+    all
+}
