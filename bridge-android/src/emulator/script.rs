@@ -31,12 +31,14 @@ pub fn shim_script(origin: &str, binding: &str) -> String {
   }}
 {BUNDLE}
   Object.defineProperty(globalThis, 'InprocBusBridge', {{ value: InprocBusBridge, configurable: false, writable: false }});
-  const route = (info) => (!info.hasBody && (info.method === 'GET' || info.method === 'HEAD') ? 'native' : 'frames');
   InprocBusBridge.install({{
     origins: [{origin}],
     transport: InprocBusBridge.bindingTransport({{ send: (frame) => send(frame) }}),
-    routes: {{ fetch: route, xhr: route }},
-    // Only bodiless GET/HEAD take the native route, and they need no marker.
+    // fetch and XHR go as frames (the default), bodiless GETs included: interception
+    // cannot answer a redirect (WebResourceResponse refuses 3xx, so the host follows it
+    // and the page sees the wrong URL), cannot stream, and cannot be cancelled. The
+    // conformance suite showed each. The engine's own loads (navigations, <img>) are
+    // still intercepted.
     nativeBodyMarker: false,
     // POST forms go through the host's result stash (README, "Forms"); until the shim has
     // that mode, the page drives it, so the shim's own form takeover stays off here.

@@ -34,6 +34,11 @@ pub struct App {
 
 impl App {
     pub fn new() -> App {
+        Self::with(|b| b)
+    }
+
+    /// An app whose bus also has what `extra` mounts.
+    pub fn with(extra: impl FnOnce(bus_core::BusBuilder) -> bus_core::BusBuilder) -> App {
         let (tx, reports) = mpsc::channel::<Value>();
         let tx = Arc::new(std::sync::Mutex::new(tx));
         let report = tower::service_fn(move |req: Request<Body>| {
@@ -92,8 +97,8 @@ impl App {
                     .unlimited_body()
                     .no_timeout(),
             )
-            .mount("/pages", tower_http::services::ServeDir::new(pages()))
-            .build();
+            .mount("/pages", tower_http::services::ServeDir::new(pages()));
+        let bus = extra(bus).build();
         let host = AndroidHost::new(bus.handle(), ORIGIN).expect("a valid origin");
         App {
             bus,

@@ -1,0 +1,56 @@
+//! The bridge-js conformance suite in real Chromium playing Android: every case runs
+//! through the shim against the bus (bodiless GETs intercepted, everything else as frames
+//! over the string binding) and through Chromium's own fetch/XHR/EventSource against a
+//! localhost twin of the same routes; they must agree except for documented deviations.
+//!
+//! A test binary of its own: it opens the localhost comparison server, which the
+//! no-listener check in `chromium.rs` must not see.
+
+mod common;
+
+use std::time::Duration;
+
+use bridge_android::emulator::Emulator;
+use common::{App, url};
+
+#[test]
+fn shim_matches_chromiums_own_apis() {
+    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bridge-js/dist");
+    assert!(
+        dist.join("conformance.js").exists(),
+        "bridge-js/dist/conformance.js is missing: run `npm run build` in bridge-js (scripts/test.sh does)"
+    );
+    let app = App::with(|b| b.mount("/__bjs", tower_http::services::ServeDir::new(dist)));
+    let local = testkit::serve_localhost(testkit::conformance::router(Default::default()));
+    let emu = Emulator::builder(app.host.clone())
+        // The app origin is not on this machine's network; loopback is. Chromium would
+        // otherwise hold the public-to-local requests of the comparison run for a prompt.
+        .arg("--disable-features=LocalNetworkAccessChecks,PrivateNetworkAccessRespectPreflightResults")
+        // The emulator maps every host name to nothing (no resolver sockets); let the
+        // comparison server's loopback address through.
+        .arg("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"));
+    emu.navigate(&url(&format!(
+        "/pages/conformance.html?port={}",
+        local.addr.port()
+    )))
+    .expect("navigate");
+    let r = app.report(Duration::from_secs(240));
+    assert!(r["error"].is_null(), "{r}");
+    println!("{} cases; documented deviations:", r["cases"]);
+    for k in r["known"].as_array().into_iter().flatten() {
+        println!("  known: {}", k.as_str().unwrap_or(""));
+    }
+    assert!(r["cases"].as_u64().unwrap() >= 30, "{r}");
+    assert_eq!(
+        r["busFailures"],
+        serde_json::json!([]),
+        "cases that failed through the shim: {r}"
+    );
+    assert_eq!(
+        r["unknown"],
+        serde_json::json!([]),
+        "undocumented differences: {r}"
+    );
+}
