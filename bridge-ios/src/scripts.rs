@@ -35,7 +35,7 @@ pub const IN_EVENT: &str = "inproc-bus-in";
 
 /// The bridge-js bundle (`bridge-js/dist/bus-bridge.js`), copied into this crate so a
 /// build needs no Node.js.
-pub const BUNDLE: &str = include_str!("generated/bus-bridge.js");
+pub const BUNDLE: &str = include_str!("../../bridge-js/bundle/bus-bridge.js");
 
 const RELAY: &str = r#"(() => {
   'use strict';

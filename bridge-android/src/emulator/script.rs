@@ -3,7 +3,7 @@
 
 /// The bridge-js bundle (`bridge-js/dist/bus-bridge.js`), copied here by
 /// `scripts/sync-shim.sh` so a build needs no Node.js.
-pub const BUNDLE: &str = include_str!("../generated/bus-bridge.js");
+pub const BUNDLE: &str = include_str!("../../../bridge-js/bundle/bus-bridge.js");
 
 /// The document-start script for `origin`: installs the shim over `bindingTransport`
 /// (outbound: the binding `binding`, captured before any page script runs; inbound:
