@@ -408,7 +408,7 @@ fn no_listening_socket_in_chromium_or_here() {
     emu.navigate(&url("/pages/basic.html")).unwrap();
     let r = app.report(T);
     assert!(r["error"].is_null(), "{r:#}");
-    let pids = common::process_tree(std::process::id());
+    let pids = testkit::sockets::process_tree(std::process::id());
     assert!(pids.contains(&emu.pid()));
     assert!(pids.len() >= 3, "expected Chromium's processes: {pids:?}");
     let found = testkit::sockets::listeners(&pids).expect("/proc is readable");

@@ -644,7 +644,7 @@ fn no_listening_socket_here() {
     let mut page = Page::open(&app.host);
     assert_eq!(page.request("GET", "/conf/text", &[], None).text(), "hello");
     assert_eq!(text(intercept(&app.host, &get("/conf/text"))), "hello");
-    let found = testkit::sockets::listeners(&common::process_tree(std::process::id()))
+    let found = testkit::sockets::listeners(&testkit::sockets::process_tree(std::process::id()))
         .expect("/proc is readable");
     assert!(found.is_empty(), "{found:?}");
 }

@@ -265,33 +265,10 @@ fn no_listening_socket_in_the_host_or_webkit() {
     assert!(found.is_empty(), "{found:?}");
 }
 
-/// A 30 s VP8 WebM made with GStreamer (gstreamer1.0-tools, -plugins-good).
-fn movie(dir: &std::path::Path) -> std::path::PathBuf {
-    let path = dir.join("movie.webm");
-    if !path.exists() {
-        let status = std::process::Command::new("gst-launch-1.0")
-            .args(["-q", "videotestsrc", "num-buffers=900", "pattern=snow", "!"])
-            .args(["video/x-raw,width=640,height=360,framerate=30/1", "!"])
-            .args([
-                "vp8enc",
-                "deadline=1",
-                "keyframe-max-dist=30",
-                "target-bitrate=2000000",
-                "!",
-            ])
-            .args(["webmmux", "!", "filesink"])
-            .arg(format!("location={}", path.display()))
-            .status()
-            .expect("gst-launch-1.0 runs (apt: gstreamer1.0-tools gstreamer1.0-plugins-good)");
-        assert!(status.success(), "gst-launch-1.0 failed");
-    }
-    path
-}
-
 fn video_plays_then_seeks_and_plays_on() {
     let dir = std::env::temp_dir().join("bridge-desktop-media-v2");
     std::fs::create_dir_all(&dir).unwrap();
-    movie(&dir);
+    testkit::media::webm(&dir.join("movie.webm"), "snow").unwrap_or_else(|e| panic!("{e}"));
     let served = dir.clone();
     let h = Harness::new(move |b| b.mount("/__media", tower_http::services::ServeDir::new(served)));
     h.load("/video.html");

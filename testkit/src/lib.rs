@@ -6,9 +6,11 @@
 //!   same cases can run through the shim and through the browser's own fetch/XHR.
 //! - [`sockets`]: listening sockets of a set of processes, read from `/proc`.
 //! - [`display`]: an Xvfb display for WebView tests when none is set.
+//! - [`media`]: test movies made with GStreamer on the spot.
 
 pub mod conformance;
 pub mod display;
+pub mod media;
 pub mod sockets;
 
 use std::net::SocketAddr;

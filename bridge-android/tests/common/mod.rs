@@ -131,30 +131,3 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     testkit::conformance::hex(&sha2::Sha256::digest(bytes))
 }
-
-/// `pid` and all its descendants, whichever thread started them (testkit's
-/// `process_tree` reads only each main thread's children, and libtest runs tests — so
-/// Chromium's launch — on other threads; Chromium forks from other threads too).
-pub fn process_tree(pid: u32) -> Vec<u32> {
-    let mut all = vec![pid];
-    let mut i = 0;
-    while i < all.len() {
-        let parent = all[i];
-        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) {
-            for task in tasks.flatten() {
-                let children =
-                    std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-                for child in children
-                    .split_whitespace()
-                    .filter_map(|c| c.parse::<u32>().ok())
-                {
-                    if !all.contains(&child) {
-                        all.push(child);
-                    }
-                }
-            }
-        }
-        i += 1;
-    }
-    all
-}

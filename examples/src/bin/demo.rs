@@ -197,25 +197,10 @@ fn movie() -> Option<PathBuf> {
     let path = dir.join("movie.webm");
     if !path.exists() {
         println!("generating a 30 s WebM movie with GStreamer ...");
-        let status = std::process::Command::new("gst-launch-1.0")
-            .args(["-q", "videotestsrc", "num-buffers=900", "pattern=ball", "!"])
-            .args(["video/x-raw,width=640,height=360,framerate=30/1", "!"])
-            .args([
-                "vp8enc",
-                "deadline=1",
-                "keyframe-max-dist=30",
-                "target-bitrate=2000000",
-                "!",
-            ])
-            .args(["webmmux", "!", "filesink"])
-            .arg(format!("location={}", path.display()))
-            .status();
-        if !matches!(status, Ok(s) if s.success()) {
-            eprintln!(
-                "could not generate the movie (install gstreamer1.0-tools and -plugins-good)"
-            );
-            return None;
-        }
+    }
+    if let Err(e) = testkit::media::webm(&path, "ball") {
+        eprintln!("no movie: {e}");
+        return None;
     }
     Some(dir)
 }
