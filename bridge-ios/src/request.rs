@@ -17,7 +17,7 @@ use bus_core::{Body, BusHandle, Caller, FrameKind, Transport};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, header};
 use http_body_util::BodyExt;
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
 use crate::error::{Error, Status};
@@ -281,7 +281,7 @@ pub(crate) fn end(handle: u64) -> Result<(), Error> {
 /// # Errors
 /// [`Error::BadHandle`].
 pub(crate) fn credit(handle: u64, bytes: u32) -> Result<(), Error> {
-    REQUESTS.get(handle)?.credit.add(bytes);
+    REQUESTS.get(handle)?.credit.grant(bytes);
     Ok(())
 }
 
@@ -450,47 +450,8 @@ async fn stream_body(mut body: Body, credit: &Credit, delivery: &Delivery) -> Ou
     }
 }
 
-/// Response bytes the host allows: the window, plus every credit since.
-#[derive(Debug)]
-pub(crate) struct Credit {
-    available: Mutex<u64>,
-    notify: Notify,
-}
-
-impl Credit {
-    fn new(window: u32) -> Self {
-        Credit {
-            available: Mutex::new(u64::from(window)),
-            notify: Notify::new(),
-        }
-    }
-
-    fn add(&self, bytes: u32) {
-        if bytes == 0 {
-            return;
-        }
-        let mut available = self.available.lock().unwrap_or_else(|e| e.into_inner());
-        *available = available.saturating_add(u64::from(bytes));
-        drop(available);
-        // One waiter (the pump); a stored permit covers an add that comes first.
-        self.notify.notify_one();
-    }
-
-    /// Takes between 1 and `max` bytes of credit, waiting until there is some.
-    async fn take(&self, max: usize) -> usize {
-        loop {
-            {
-                let mut available = self.available.lock().unwrap_or_else(|e| e.into_inner());
-                if *available > 0 {
-                    let n = (*available).min(max as u64);
-                    *available -= n;
-                    return n as usize;
-                }
-            }
-            self.notify.notified().await;
-        }
-    }
-}
+/// The response credit the Swift side grants after each `didReceive`.
+pub(crate) type Credit = bus_core::port::CreditWindow;
 
 #[cfg(test)]
 mod tests {

@@ -638,45 +638,54 @@ impl RecentlyClosed {
     }
 }
 
-/// Response credit of one stream: bytes the page allows us to send; and whether the
-/// stream was closed from outside its task (cancel, error, session close).
+/// Flow-control credit for one direction of one stream: how many body bytes the reader
+/// has allowed the writer to send, like an HTTP/2 window.
 ///
-/// The flag closes a race: aborting a task takes effect at its next await, so a task that
-/// was already running could otherwise send a frame after the page was told the stream
-/// ended. It is checked before every send; a page ignores frames for streams it closed.
-struct Credit {
+/// The reader [`grant`](Self::grant)s bytes as it consumes; the writer
+/// [`take`](Self::take)s up to what it wants to send, waiting while there is none. Made for
+/// one waiting writer; grants may come from any thread. Bridges that stream to a platform
+/// with their own callbacks (the C ABI for iOS) use it to honour their consumer's pace.
+///
+/// ```
+/// use bus_core::port::CreditWindow;
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let window = CreditWindow::new(10);
+/// assert_eq!(window.take(64).await, 10);
+/// window.grant(5);
+/// assert_eq!(window.take(3).await, 3);
+/// assert_eq!(window.take(64).await, 2);
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct CreditWindow {
     available: Mutex<u64>,
     notify: Notify,
-    closed: AtomicBool,
 }
 
-impl Credit {
-    fn new(initial: u32) -> Self {
-        Credit {
+impl CreditWindow {
+    /// A window that allows `initial` bytes before the first grant.
+    pub fn new(initial: u32) -> Self {
+        CreditWindow {
             available: Mutex::new(u64::from(initial)),
             notify: Notify::new(),
-            closed: AtomicBool::new(false),
         }
     }
 
-    fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-    }
-
-    fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
-    }
-
-    fn add(&self, bytes: u32) {
+    /// Allows `bytes` more (totals saturate at `u64::MAX`).
+    pub fn grant(&self, bytes: u32) {
+        if bytes == 0 {
+            return;
+        }
         let mut available = self.available.lock().unwrap_or_else(|e| e.into_inner());
         *available = available.saturating_add(u64::from(bytes));
         drop(available);
-        // One waiter per stream; a stored permit covers an add that comes before the wait.
+        // One waiter; a stored permit covers a grant that comes before the wait.
         self.notify.notify_one();
     }
 
     /// Takes between 1 and `max` bytes of credit, waiting until there is some.
-    async fn take(&self, max: usize) -> usize {
+    pub async fn take(&self, max: usize) -> usize {
         loop {
             {
                 let mut available = self.available.lock().unwrap_or_else(|e| e.into_inner());
@@ -688,6 +697,42 @@ impl Credit {
             }
             self.notify.notified().await;
         }
+    }
+}
+
+/// Response credit of one stream, and whether the stream was closed from outside its task
+/// (cancel, error, session close).
+///
+/// The flag closes a race: aborting a task takes effect at its next await, so a task that
+/// was already running could otherwise send a frame after the page was told the stream
+/// ended. It is checked before every send; a page ignores frames for streams it closed.
+struct Credit {
+    window: CreditWindow,
+    closed: AtomicBool,
+}
+
+impl Credit {
+    fn new(initial: u32) -> Self {
+        Credit {
+            window: CreditWindow::new(initial),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    fn add(&self, bytes: u32) {
+        self.window.grant(bytes);
+    }
+
+    async fn take(&self, max: usize) -> usize {
+        self.window.take(max).await
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 }
 
