@@ -73,18 +73,41 @@ impl Body {
 
     /// Wraps any [`http_body::Body`] whose data is [`Bytes`].
     ///
-    /// A `Body` given here is returned unchanged rather than boxed twice.
+    /// A `Body` is returned unchanged rather than boxed twice, and tower-http/hyper's
+    /// `Full<Bytes>` and `Empty<Bytes>` become a single buffer or nothing (no box, and the
+    /// bus knows the response is complete without polling it).
     pub fn new<B>(body: B) -> Self
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        try_downcast::<Body, B>(body).unwrap_or_else(|body| Body {
+        let body = match try_downcast::<Body, B>(body) {
+            Ok(body) => return body,
+            Err(body) => body,
+        };
+        let body = match try_downcast::<http_body_util::Full<Bytes>, B>(body) {
+            Ok(mut full) => {
+                // `Full` is always ready: this poll never waits and never registers a waker.
+                let frame = futures_util::FutureExt::now_or_never(http_body_util::BodyExt::frame(
+                    &mut full,
+                ));
+                return match frame {
+                    Some(Some(Ok(frame))) => Body::full(frame.into_data().unwrap_or_default()),
+                    _ => Body::empty(),
+                };
+            }
+            Err(body) => body,
+        };
+        let body = match try_downcast::<http_body_util::Empty<Bytes>, B>(body) {
+            Ok(_) => return Body::empty(),
+            Err(body) => body,
+        };
+        Body {
             kind: Kind::Boxed(UnsyncBoxBody::new(http_body_util::BodyExt::map_err(
                 body,
                 Into::into,
             ))),
-        })
+        }
     }
 
     /// A streaming body fed by the returned [`BodySender`].
@@ -324,6 +347,13 @@ mod tests {
         let body = Body::new(Body::full("x"));
         assert!(matches!(body.kind, Kind::Full(_)));
         let body = Body::new(http_body_util::Full::new(Bytes::from_static(b"x")));
+        assert!(matches!(body.kind, Kind::Full(Some(ref b)) if b == "x"));
+        let body = Body::new(http_body_util::Empty::<Bytes>::new());
+        assert!(matches!(body.kind, Kind::Empty));
+        let body = Body::new(http_body_util::StreamBody::new(
+            futures_util::stream::empty::<Result<http_body::Frame<Bytes>, std::convert::Infallible>>(
+            ),
+        ));
         assert!(matches!(body.kind, Kind::Boxed(_)));
     }
 
