@@ -3,8 +3,9 @@
 # Installs what it needs (idempotently): apt packages for WebKitGTK and Xvfb, rustfmt and
 # clippy, npm packages, nightly + cargo-fuzz. Then runs every check CI holds us to:
 # rustfmt, clippy -D warnings, rustdoc -D warnings, the JS tests, the bundled-shim check,
-# the Rust tests (WebView tests start their own Xvfb when there is no display), and a
-# short bounded run of every fuzz target.
+# the Rust tests (WebView tests start their own Xvfb when there is no display), the
+# Android JNI/Java tests on the JVM, the iOS C ABI tests, and a short bounded run of every
+# fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -30,6 +31,9 @@ scripts/sync-shim.sh --check
 
 step "cargo test"
 cargo test --workspace
+
+step "bridge-android: JNI and Java on the desktop JVM (-Xcheck:jni, Robolectric)"
+bridge-android/java/run-tests.sh
 
 step "bridge-ios: C header up to date, C ABI tests under ASan/UBSan and valgrind"
 bridge-ios/scripts/check-header.sh

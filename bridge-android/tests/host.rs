@@ -1,6 +1,17 @@
 //! The cases of `tests/chromium.rs`, driven through `AndroidHost` directly from plain
-//! threads, as the JNI layer will: `intercept` for what `shouldInterceptRequest` gets,
+//! threads, as the JNI layer does: `intercept` for what `shouldInterceptRequest` gets,
 //! a `FrameSession` fed base64 strings for what the page's bridge carries.
+//!
+//! The same cases run through JNI and Java on a desktop JVM (`java/run-tests.sh`), against
+//! the same `/conf` routes (the test app `examples/jni_app.rs` mounts testkit's router as
+//! `App` does here): `InterceptTest.java` mirrors
+//! `page_load_subresources_and_bodiless_gets_through_interception`,
+//! `redirects_navigate_or_are_followed`, `foreign_callers_are_refused` and the pulled-body
+//! half of `many_threads_at_once_and_a_pulled_body_stops_its_producer`; `SessionTest.java`
+//! mirrors `bodies_push_streams_and_cancel_as_frames`; `BadInputTest.java` adds what only
+//! the JNI boundary has (nulls, handles, bounds, exceptions) and
+//! `a_shut_down_bus_answers_503_and_opens_no_session`. A case changed here should change
+//! there too.
 
 mod common;
 

@@ -1,0 +1,128 @@
+package dev.inprocbus;
+
+import java.io.Closeable;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The Android host over one bus: answers {@code shouldInterceptRequest} and opens frame
+ * sessions for the app's pages. Thread-safe: call it from WebView threads, the UI thread
+ * and your own at once. Closing it leaves the bodies and sessions it opened working.
+ */
+public final class BusHost implements Closeable {
+    private final long handle;
+    private final String origin;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    BusHost(long handle, String origin) {
+        this.handle = handle;
+        this.origin = origin;
+    }
+
+    /** The app origin, {@code scheme://host[:port]}, canonical. */
+    public String origin() {
+        return origin;
+    }
+
+    /** The native handle (for tests and diagnostics). */
+    public long handle() {
+        return handle;
+    }
+
+    /**
+     * What {@code shouldInterceptRequest} should answer, given what the platform reports
+     * about the request ({@code WebResourceRequest}: method, URL, headers,
+     * {@code isForMainFrame()}). Blocks until the response head; the body is then pulled
+     * through {@link InterceptedResponse#getData()}, which must be closed.
+     *
+     * @return null when {@code url} is not of the app origin (the WebView loads it itself)
+     * @throws IllegalStateException when this host is closed
+     */
+    public InterceptedResponse intercept(String method, String url, Map<String, String> headers, boolean isMainFrame) {
+        if (method == null) {
+            throw new NullPointerException("method");
+        }
+        if (url == null) {
+            throw new NullPointerException("url");
+        }
+        return NativeBridge.intercept(handle, method, url, flatten(headers), isMainFrame);
+    }
+
+    /**
+     * Opens a frame session for a page, given what the platform reports about it: its
+     * origin and whether it is the main frame. Only the app origin's main frame gets one.
+     *
+     * @param listener told when frames wait for the page (from a native thread: see
+     *     {@link FrameListener}); null to poll {@link FrameSession#takeOutbound()}
+     * @throws SecurityException for another origin or a subframe
+     * @throws BusException when the bus is shut down
+     */
+    public FrameSession openSession(String pageOrigin, boolean isMainFrame, FrameListener listener) {
+        if (pageOrigin == null) {
+            throw new NullPointerException("pageOrigin");
+        }
+        FrameSession.Relay relay = listener == null ? null : new FrameSession.Relay(listener);
+        long session = NativeBridge.sessionOpen(handle, pageOrigin, isMainFrame, relay);
+        FrameSession opened = new FrameSession(session);
+        if (relay != null) {
+            relay.attach(opened);
+        }
+        return opened;
+    }
+
+    /**
+     * The main-frame script (the bridge-js bundle and its install) over a
+     * {@code WebMessagePort} the host posts: evaluate it at page start; it returns (as
+     * JSON) {@code "waiting"} when it wants its port.
+     */
+    public String pageScript() {
+        return NativeBridge.hostPageScript(handle, null, null);
+    }
+
+    /**
+     * The main-frame script over an {@code addJavascriptInterface} object named
+     * {@code interfaceName}, for the document whose token is {@code token} (32 lower-case
+     * hex digits, new for each document).
+     *
+     * @throws IllegalArgumentException for a name that is not a JS identifier or a
+     *     malformed token
+     */
+    public String pageScript(String interfaceName, String token) {
+        if (interfaceName == null) {
+            throw new NullPointerException("interfaceName");
+        }
+        if (token == null) {
+            throw new NullPointerException("token");
+        }
+        return NativeBridge.hostPageScript(handle, interfaceName, token);
+    }
+
+    /** Closes the host; a second call does nothing. */
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            NativeBridge.hostClose(handle);
+        }
+    }
+
+    static String[] flatten(Map<String, String> headers) {
+        if (headers == null) {
+            return new String[0];
+        }
+        String[] out = new String[headers.size() * 2];
+        int i = 0;
+        for (Map.Entry<String, String> e : headers.entrySet()) {
+            if (i >= out.length) {
+                break; // the map grew meanwhile
+            }
+            out[i++] = e.getKey();
+            out[i++] = e.getValue();
+        }
+        if (i < out.length) {
+            String[] shorter = new String[i];
+            System.arraycopy(out, 0, shorter, 0, i);
+            return shorter;
+        }
+        return out;
+    }
+}
