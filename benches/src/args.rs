@@ -14,6 +14,8 @@ pub(crate) enum Command {
     Callgrind(Options),
     /// Both, in one report.
     All(Options),
+    /// A real WebKitGTK WebView: the bus by frames and by its scheme vs localhost.
+    Webview(Options),
     /// Internal: what `callgrind` runs under valgrind — `iters` tiny GETs on one path.
     One {
         path: PathKind,
@@ -156,12 +158,17 @@ modes:
               the framed port and hyper over loopback TCP, side by side in one run
   callgrind   instructions per tiny GET of each path under valgrind --tool=callgrind
   all         both, in one report
+  webview     a real WebKitGTK WebView (under Xvfb when there is no display): the page's
+              requests through the bus's frames, the bus's app:// scheme and a localhost
+              server, side by side in one run
   help        this text
 
+options (rust, all, webview):
+  --quick            rust/all: 3 rounds, shorter batches, no 1 GiB throughput size;
+                     webview: 2 rounds, shorter memory holds
+  --rounds N         rounds per measurement (1-50; default 5; with --quick 3, webview 2)
 options (rust, all):
-  --quick            3 rounds, shorter batches, no 1 GiB throughput size
   --sizes LIST       throughput body sizes, e.g. 1KiB,64KiB,1MiB (units: B, K/KiB, M/MiB, G/GiB)
-  --rounds N         rounds per measurement (1-50; default 5, 3 with --quick)
   --window SIZE      the framed client's response credit window (default 1MiB)
 options (callgrind, all):
   --iters N          tiny GETs per measured callgrind run (100-1000000; default 2000)
@@ -187,32 +194,33 @@ pub(crate) fn parse(args: &[String]) -> Result<Command, ArgError> {
             return Ok(Command::Help);
         }
         "one" => return parse_one(rest),
-        "rust" | "callgrind" | "all" => {}
+        "rust" | "callgrind" | "all" | "webview" => {}
         other if other.starts_with('-') => {
             return Err(ArgError(format!(
-                "{other:?} given before a mode; the mode (rust, callgrind, all) comes first"
+                "{other:?} given before a mode; the mode (rust, callgrind, all, webview) comes first"
             )));
         }
         other => {
             return Err(ArgError(format!(
-                "unknown mode {other:?}: expected rust, callgrind, all or help"
+                "unknown mode {other:?}: expected rust, callgrind, all, webview or help"
             )));
         }
     }
-    let wall = mode != "callgrind";
-    let grind = mode != "rust";
+    let web = mode == "webview";
+    let wall = mode == "rust" || mode == "all";
+    let grind = mode == "callgrind" || mode == "all";
     let mut options = Options::default();
     let mut flags = Flags::new(rest);
     while let Some((flag, inline)) = flags.next_flag()? {
         match flag {
-            "--quick" if wall => {
+            "--quick" if wall || web => {
                 flags.no_value(flag, inline)?;
                 options.quick = true;
             }
             "--sizes" if wall => {
                 options.sizes = Some(parse_sizes(&flags.value(flag, inline)?)?);
             }
-            "--rounds" if wall => {
+            "--rounds" if wall || web => {
                 options.rounds =
                     Some(parse_count(flag, &flags.value(flag, inline)?, 1, 50)? as usize);
             }
@@ -235,7 +243,12 @@ pub(crate) fn parse(args: &[String]) -> Result<Command, ArgError> {
             "--dir" if grind => options.dir = PathBuf::from(flags.value(flag, inline)?),
             "--json" => options.json = Some(PathBuf::from(flags.value(flag, inline)?)),
             "--svg" => options.svg = Some(PathBuf::from(flags.value(flag, inline)?)),
-            "--quick" | "--sizes" | "--rounds" | "--window" => {
+            "--quick" | "--rounds" => {
+                return Err(ArgError(format!(
+                    "{flag} applies to the rust, all and webview modes, not to {mode}"
+                )));
+            }
+            "--sizes" | "--window" => {
                 return Err(ArgError(format!(
                     "{flag} applies to the rust and all modes, not to {mode}"
                 )));
@@ -251,6 +264,7 @@ pub(crate) fn parse(args: &[String]) -> Result<Command, ArgError> {
     Ok(match mode {
         "rust" => Command::Rust(options),
         "callgrind" => Command::Callgrind(options),
+        "webview" => Command::Webview(options),
         _ => Command::All(options),
     })
 }
@@ -439,6 +453,21 @@ mod tests {
     }
 
     #[test]
+    fn the_webview_mode_takes_quick_rounds_and_outputs() {
+        let Command::Webview(o) = parse(&args(
+            "webview --quick --rounds 3 --json out/w.json --svg=out/w.svg",
+        ))
+        .unwrap() else {
+            panic!("not webview")
+        };
+        assert!(o.quick);
+        assert_eq!(o.rounds, Some(3));
+        assert_eq!(o.json, Some(PathBuf::from("out/w.json")));
+        assert_eq!(o.svg, Some(PathBuf::from("out/w.svg")));
+        assert!(matches!(parse(&args("webview")), Ok(Command::Webview(o)) if !o.quick));
+    }
+
+    #[test]
     fn modes_and_help() {
         assert_eq!(parse(&args("help")).unwrap(), Command::Help);
         assert_eq!(parse(&args("--help")).unwrap(), Command::Help);
@@ -470,7 +499,9 @@ mod tests {
     fn bad_command_lines_are_named() {
         assert_eq!(err(""), "no mode given");
         assert!(err("bench").contains("unknown mode \"bench\""));
-        assert!(err("--quick rust").contains("the mode (rust, callgrind, all) comes first"));
+        assert!(
+            err("--quick rust").contains("the mode (rust, callgrind, all, webview) comes first")
+        );
         assert!(err("rust --fast").contains("unknown option \"--fast\""));
         assert!(err("rust --json").contains("--json needs a value"));
         assert!(err("rust --json --quick").contains("--json needs a value"));
@@ -485,7 +516,13 @@ mod tests {
         );
         assert!(err("callgrind --window 1M").contains("rust and all modes"));
         assert!(err("rust --iters 100").contains("callgrind and all modes"));
-        assert!(err("callgrind --quick").contains("rust and all modes"));
+        assert!(err("callgrind --quick").contains("rust, all and webview modes"));
+        assert!(err("webview --sizes 1K").contains("rust and all modes, not to webview"));
+        assert!(err("webview --window 1M").contains("rust and all modes, not to webview"));
+        assert!(err("webview --iters 100").contains("callgrind and all modes, not to webview"));
+        assert!(err("webview --fast").contains("unknown option \"--fast\" for webview"));
+        assert!(err("webview --rounds 0").contains("between 1 and 50"));
+        assert!(err("webview stray").contains("unexpected argument \"stray\""));
         assert!(err("one --path tcp --iters 1").contains("expected bus, framed or hyper"));
         assert!(err("one --path bus").contains("one needs"));
         assert!(

@@ -6,6 +6,7 @@
 //! cargo run -p benches --release -- rust [--quick] [--json out/bench.json] [--svg out/bench.svg]
 //! cargo run -p benches --release -- callgrind
 //! cargo run -p benches --release -- all --json out/bench.json --svg out/bench.svg
+//! cargo run -p benches --release -- webview [--quick] [--json out/webview.json] [--svg out/webview.svg]
 //! ```
 //!
 //! See `benches/README.md` for what each number means.
@@ -20,6 +21,7 @@ mod report;
 mod run;
 mod stats;
 mod svg;
+mod webview;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Rust(options) => measure("rust", &options),
         Command::Callgrind(options) => measure("callgrind", &options),
         Command::All(options) => measure("all", &options),
+        Command::Webview(options) => webview::run(&options, prepare_output),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,20 +3,23 @@
 
 use std::fmt::Write as _;
 
-use crate::report::{Report, Status, sig};
+use crate::report::{Goal, Report, Status, sig};
 
-const WIDTH: f64 = 1000.0;
+pub(crate) const WIDTH: f64 = 1000.0;
 const LEFT: f64 = 150.0;
 const RIGHT: f64 = 40.0;
-const FONT: &str = "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\"";
+pub(crate) const FONT: &str = "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\"";
 
-fn color(lane: &str) -> &'static str {
+pub(crate) fn color(lane: &str) -> &'static str {
     match lane {
         "memcpy" => "#8c8c8c",
         "memcpy64k" => "#c7c7c7",
         "bus" => "#1f77b4",
         "framed" => "#2ca02c",
         "hyper" => "#ff7f0e",
+        "frames" => "#2ca02c",
+        "native" => "#1f77b4",
+        "localhost" => "#ff7f0e",
         _ => "#9467bd",
     }
 }
@@ -104,7 +107,7 @@ fn human(v: f64) -> String {
 }
 
 /// Splits `text` into lines of at most `width` characters, at spaces.
-fn wrap(text: &str, width: usize) -> Vec<String> {
+pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
     for word in text.split(' ') {
@@ -122,7 +125,15 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-fn text(w: &mut String, x: f64, y: f64, size: u32, anchor: &str, extra: &str, body: &str) {
+pub(crate) fn text(
+    w: &mut String,
+    x: f64,
+    y: f64,
+    size: u32,
+    anchor: &str,
+    extra: &str,
+    body: &str,
+) {
     let _ = writeln!(
         w,
         "<text x=\"{x:.1}\" y=\"{y:.1}\" font-size=\"{size}\" text-anchor=\"{anchor}\" {extra}>{}</text>",
@@ -130,7 +141,7 @@ fn text(w: &mut String, x: f64, y: f64, size: u32, anchor: &str, extra: &str, bo
     );
 }
 
-fn title(w: &mut String, y: f64, heading: &str, note: &str) {
+pub(crate) fn title(w: &mut String, y: f64, heading: &str, note: &str) {
     text(w, 20.0, y, 17, "start", "font-weight=\"bold\"", heading);
     if !note.is_empty() {
         text(w, 20.0, y + 18.0, 12, "start", "fill=\"#555\"", note);
@@ -184,7 +195,7 @@ pub(crate) fn render(report: &Report) -> String {
     y += 16.0;
 
     if !report.goals.is_empty() {
-        y = goals(&mut body, report, y + 20.0);
+        y = goals(&mut body, &report.goals, y + 20.0);
     }
     if !report.throughput.is_empty() {
         y = throughput(&mut body, report, y + 20.0);
@@ -303,10 +314,10 @@ pub(crate) fn render(report: &Report) -> String {
     )
 }
 
-fn goals(w: &mut String, report: &Report, top: f64) -> f64 {
+pub(crate) fn goals(w: &mut String, goals: &[Goal], top: f64) -> f64 {
     title(w, top, "Goals", "");
     let mut y = top + 14.0;
-    for g in &report.goals {
+    for g in goals {
         y += 26.0;
         let (fill, label) = match g.status {
             Status::Pass => ("#2ca02c", "PASS"),
@@ -447,13 +458,13 @@ fn throughput(w: &mut String, report: &Report, top: f64) -> f64 {
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Scale {
+pub(crate) enum Scale {
     Log,
     Linear,
 }
 
 #[derive(Debug)]
-struct Bar {
+pub(crate) struct Bar {
     fill: &'static str,
     opacity: f64,
     name: String,
@@ -461,7 +472,7 @@ struct Bar {
 }
 
 impl Bar {
-    fn new(path: &str, name: &str, value: f64, opacity: f64) -> Bar {
+    pub(crate) fn new(path: &str, name: &str, value: f64, opacity: f64) -> Bar {
         Bar {
             fill: color(path),
             opacity,
@@ -472,14 +483,14 @@ impl Bar {
 }
 
 #[derive(Debug)]
-struct Row {
-    label: String,
-    bars: Vec<Bar>,
+pub(crate) struct Row {
+    pub(crate) label: String,
+    pub(crate) bars: Vec<Bar>,
 }
 
 /// Horizontal grouped bars: one row per path, one bar per series.
 #[allow(clippy::too_many_arguments)]
-fn hbars(
+pub(crate) fn hbars(
     w: &mut String,
     top: f64,
     heading: &str,

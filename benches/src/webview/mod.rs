@@ -1,0 +1,796 @@
+//! The `webview` mode: a real WebKitGTK WebView (through `bridge_desktop::attach`, under
+//! Xvfb when there is no display) shows a benchmark page served by the bus, and measures
+//! in one run, side by side, the page's requests over the bus's frames, over the bus's
+//! `app://` scheme, and to the same router on a localhost server.
+//!
+//! The host sends commands to the page (`evaluate_javascript`); the page times them with
+//! `performance.now()` and POSTs the result to `/report` on the bus. Paths are interleaved
+//! round by round, their order rotated each round. CPU time per thread group comes from
+//! `/proc` around each command, memory from the RSS of the host and WebKit's processes.
+
+pub(crate) mod procs;
+pub(crate) mod report;
+pub(crate) mod server;
+pub(crate) mod svg;
+pub(crate) mod view;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::convert::Infallible;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bus_core::{Body, Bus, Mount};
+use http::{Request, Response};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+
+use crate::args::{Options, size_label};
+use crate::machine::Machine;
+use crate::report::sig;
+use crate::stats::Spread;
+use procs::{CpuSample, Group};
+use report::{Components, CpuRow, Measurement, MemoryRow, PathValues, WebPath, WebviewReport, mib};
+use view::{ORIGIN, Reports, View, pump};
+
+const MIB: u64 = 1 << 20;
+
+/// How much and how often to measure.
+#[derive(Clone, Debug)]
+pub(crate) struct Plan {
+    pub(crate) rounds: usize,
+    pub(crate) seq_n: u64,
+    pub(crate) seq_batch: u64,
+    pub(crate) par_n: u64,
+    pub(crate) down_bytes: u64,
+    pub(crate) up_bytes: u64,
+    pub(crate) busy_big: u64,
+    pub(crate) busy_k: u64,
+    pub(crate) busy_settle_ms: u64,
+    pub(crate) busy_limit_ms: u64,
+    pub(crate) hold_bytes: u64,
+    pub(crate) hold_min: Duration,
+    pub(crate) hold_max: Duration,
+    /// The hold ends early once the growth moved less than `stable_bytes` in `stable_for`.
+    pub(crate) stable_for: Duration,
+    pub(crate) stable_bytes: i64,
+}
+
+impl Plan {
+    pub(crate) fn new(options: &Options) -> Plan {
+        let quick = options.quick;
+        Plan {
+            rounds: options.rounds.unwrap_or(if quick { 2 } else { 5 }),
+            seq_n: 1000,
+            seq_batch: 100,
+            par_n: 100,
+            down_bytes: 64 * MIB,
+            up_bytes: 16 * MIB,
+            busy_big: 1 << 30,
+            busy_k: 30,
+            busy_settle_ms: 200,
+            busy_limit_ms: 10_000,
+            hold_bytes: 1 << 30,
+            hold_min: Duration::from_secs(if quick { 3 } else { 5 }),
+            hold_max: Duration::from_secs(if quick { 15 } else { 30 }),
+            stable_for: Duration::from_secs(if quick { 2 } else { 3 }),
+            stable_bytes: 2 * MIB as i64,
+        }
+    }
+
+    pub(crate) fn describe(&self, local: &str) -> Vec<(String, String)> {
+        vec![
+            (
+                "rounds".into(),
+                format!(
+                    "{} per measurement; paths interleaved, their order rotated each round",
+                    self.rounds
+                ),
+            ),
+            (
+                "timing".into(),
+                "performance.now() in the page (1 ms steps in WebKitGTK): short things are timed as batches".into(),
+            ),
+            (
+                "sequential".into(),
+                format!(
+                    "{} small GETs (12-byte body read with arrayBuffer()) per path per round, timed in batches of {}; the value is the mean per request",
+                    self.seq_n, self.seq_batch
+                ),
+            ),
+            (
+                "parallel".into(),
+                format!(
+                    "{} small GETs started at once (Promise.all), time until the last body is read",
+                    self.par_n
+                ),
+            ),
+            (
+                "download".into(),
+                format!(
+                    "{} read to its end with body.getReader(), nothing kept; MB/s = 10^6 bytes/s; the frames path uses the shim's default 256 KiB window",
+                    size_label(self.down_bytes)
+                ),
+            ),
+            (
+                "upload".into(),
+                format!(
+                    "{} from one Uint8Array (made before the clock starts), POSTed; the handler counts the bytes and answers the count",
+                    size_label(self.up_bytes)
+                ),
+            ),
+            (
+                "busy".into(),
+                format!(
+                    "{} sequential small GETs idle, then up to {} while a {} download on the same path is read (starting {} ms after it), stopping early if the download ends or after {} s",
+                    self.busy_k,
+                    self.busy_k,
+                    size_label(self.busy_big),
+                    self.busy_settle_ms,
+                    self.busy_limit_ms / 1000
+                ),
+            ),
+            (
+                "memory".into(),
+                format!(
+                    "a fresh WebView per path; the page opens a {} download, reads its first chunk and holds the reader; the sum of VmRSS of the host and WebKit's processes is sampled every 250 ms for {}-{} s (until it moves less than {} MiB in {} s); growth from just before the request",
+                    size_label(self.hold_bytes),
+                    self.hold_min.as_secs(),
+                    self.hold_max.as_secs(),
+                    self.stable_bytes >> 20,
+                    self.stable_for.as_secs()
+                ),
+            ),
+            ("localhost".into(), local.into()),
+        ]
+    }
+}
+
+/// Bus, router, localhost twin and WebView for one run.
+struct Rig {
+    bus: Bus,
+    reports: Reports,
+    counters: server::Counters,
+    local: testkit::LocalServer,
+    page: String,
+    host_pid: u32,
+}
+
+/// What the CPU table accumulates per (measurement, path).
+#[derive(Default)]
+struct CpuAcc {
+    wall_ms: f64,
+    cpu: BTreeMap<Group, f64>,
+    frames: [u64; 5],
+}
+
+/// Runs the mode: display, GTK, measurements, report files.
+pub(crate) fn run(
+    options: &Options,
+    prepare: impl Fn(&Path) -> Result<(), String>,
+) -> Result<(), String> {
+    for path in options.json.iter().chain(options.svg.iter()) {
+        prepare(path)?;
+    }
+    // With no DISPLAY this re-runs the program under xvfb-run and exits with its status.
+    testkit::display::ensure()?;
+    gtk::init().map_err(|e| {
+        format!(
+            "GTK cannot start on display {:?}: {e}",
+            std::env::var("DISPLAY").unwrap_or_default()
+        )
+    })?;
+
+    let plan = Plan::new(options);
+    let rig = Rig::new()?;
+    let mut report = WebviewReport {
+        machine: Machine::read(),
+        mode: "webview".into(),
+        quick: options.quick,
+        webkit: format!(
+            "{}, via wry 0.57 and bridge-desktop; display {}",
+            View::webkit_version(),
+            std::env::var("DISPLAY").unwrap_or_default()
+        ),
+        settings: plan.describe(&format!(
+            "http://{} (axum 0.8 on hyper 1, in this process)",
+            rig.local.addr
+        )),
+        not_measured: report::peers(),
+        ..WebviewReport::default()
+    };
+    eprintln!("machine: {}", report.machine.summary());
+    eprintln!("engine: {}", report.webkit);
+
+    let before = children(rig.host_pid);
+    let mut view = View::open(&rig.bus, &rig.page)?;
+    let ready = view
+        .wait_report(
+            &rig.reports,
+            "ready",
+            Duration::from_secs(60),
+            "loading the benchmark page",
+        )
+        .map_err(|e| format!("{e} (is WebKit able to start its web process here?)"))?;
+    if ready["shim"] != true {
+        return Err(
+            "the benchmark page has no bridge-js shim: the frames path cannot be measured".into(),
+        );
+    }
+    report.user_agent = ready["user_agent"].as_str().unwrap_or("").to_owned();
+
+    warm_up(&plan, &mut view, &rig)?;
+    let mut cpu: BTreeMap<(String, WebPath), CpuAcc> = BTreeMap::new();
+    measure_all(&plan, &mut view, &rig, &mut report, &mut cpu)?;
+    report.components = Some(components(&mut view, &rig)?);
+    close_view(view, rig.host_pid, &before);
+    for path in WebPath::ALL {
+        let row = memory(&plan, &rig, path)?;
+        report.memory.push(row);
+    }
+    report.cpu = cpu
+        .into_iter()
+        .map(|((key, path), acc)| CpuRow {
+            key,
+            path,
+            wall_ms: acc.wall_ms,
+            cpu_ms: acc.cpu,
+            frames_in: acc.frames[0],
+            base64_chars_in: acc.frames[1],
+            deliveries: acc.frames[2],
+            frames_out: acc.frames[3],
+            base64_chars_out: acc.frames[4],
+        })
+        .collect();
+    let order = |key: &str| report.measurements.iter().position(|m| m.key == key);
+    let mut rows = std::mem::take(&mut report.cpu);
+    rows.sort_by_key(|r| (order(&r.key), r.path));
+    report.cpu = rows;
+
+    report.check_goals();
+    print!("{}", report.table());
+    if let Some(path) = &options.json {
+        let json = serde_json::to_string_pretty(&report)
+            .map_err(|e| format!("serialising the report: {e}"))?;
+        std::fs::write(path, json + "\n")
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        println!("JSON written to {}", path.display());
+    }
+    if let Some(path) = &options.svg {
+        std::fs::write(path, svg::render(&report))
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        println!("SVG chart written to {}", path.display());
+    }
+    Ok(())
+}
+
+impl Rig {
+    fn new() -> Result<Rig, String> {
+        let (tx, reports) = mpsc::channel::<Value>();
+        let report = tower::service_fn(move |req: Request<Body>| {
+            let tx = tx.clone();
+            async move {
+                let body = req
+                    .into_body()
+                    .collect()
+                    .await
+                    .map(|c| c.to_bytes())
+                    .unwrap_or_default();
+                let value = serde_json::from_slice(&body).unwrap_or_else(
+                    |e| json!({ "id": "?", "error": format!("unparsable report: {e}") }),
+                );
+                let _ = tx.send(value);
+                // The main loop blocks until an event: wake it to look at the report.
+                glib::MainContext::default().wakeup();
+                Ok::<_, Infallible>(Response::new(Body::from("ok")))
+            }
+        });
+        let counters = server::Counters::default();
+        let router = server::router(counters.clone());
+        let bus = Bus::builder()
+            .app_origin(ORIGIN)
+            .mount_with(Mount::new("/report", report).max_body(16 << 20))
+            .mount_with(
+                Mount::new("/", router.clone())
+                    .keep_prefix()
+                    .unlimited_body()
+                    .no_timeout(),
+            )
+            .build();
+        // `serve_localhost` panics when it cannot bind 127.0.0.1: say so instead.
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let local = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            testkit::serve_localhost(router)
+        }));
+        std::panic::set_hook(hook);
+        let local = local.map_err(|_| {
+            "cannot start the localhost server: no port on 127.0.0.1 could be bound".to_owned()
+        })?;
+        let page = format!("/bench.html?local=http://{}", local.addr);
+        Ok(Rig {
+            bus,
+            reports,
+            counters,
+            local,
+            page,
+            host_pid: std::process::id(),
+        })
+    }
+}
+
+fn rotated(round: usize) -> Vec<WebPath> {
+    let mut order = WebPath::ALL.to_vec();
+    order.rotate_left(round % WebPath::ALL.len());
+    order
+}
+
+/// Connections, caches, JIT, and the memory big transfers touch first (a run's first
+/// 16 MiB upload on the scheme was its slowest): everything warm before the clock starts,
+/// each path doing once what it will be timed doing.
+fn warm_up(plan: &Plan, view: &mut View, rig: &Rig) -> Result<(), String> {
+    eprintln!("warming up every path");
+    let t = Duration::from_secs(60);
+    for path in WebPath::ALL {
+        let p = path.name();
+        for command in [
+            json!({"kind": "seq", "path": p, "n": 100, "batch": 100}),
+            json!({"kind": "par", "path": p, "n": plan.par_n}),
+            json!({"kind": "down", "path": p, "bytes": plan.down_bytes}),
+            json!({"kind": "up", "path": p, "bytes": plan.up_bytes}),
+        ] {
+            view.command(&rig.reports, command, t)?;
+        }
+    }
+    Ok(())
+}
+
+/// The frames path's steps, each measured alone.
+fn components(view: &mut View, rig: &Rig) -> Result<Components, String> {
+    eprintln!("measuring the frames path's components alone");
+    let eval_round_trip_us = view.eval_round_trip_us(200, |_| "0".into())?;
+    // A delivery of one 64 KiB frame is a new script holding its base64 as a literal.
+    let literal = base64::engine::general_purpose::STANDARD.encode(vec![0xa5u8; 64 << 10]);
+    let eval_frame_us = view.eval_round_trip_us(100, |i| format!("void \"{i:08}{literal}\""))?;
+    let frame = vec![0x5au8; MIB as usize];
+    let started = Instant::now();
+    let mut chars = 0;
+    for _ in 0..64 {
+        chars += base64::engine::general_purpose::STANDARD
+            .encode(&frame)
+            .len();
+    }
+    let host_base64_mb_s = 64.0 * MIB as f64 / started.elapsed().as_secs_f64() / 1e6;
+    std::hint::black_box(chars);
+    let bytes = 16 * MIB;
+    let events = 20_000u64;
+    let r = view.command(
+        &rig.reports,
+        json!({"kind": "components", "bytes": bytes, "events": events}),
+        Duration::from_secs(60),
+    )?;
+    let n = 2000u64;
+    let split = view.command(
+        &rig.reports,
+        json!({"kind": "trace", "n": n}),
+        Duration::from_secs(60),
+    )?;
+    let us = |key: &str| num(&split, key).map(|ms| ms * 1e3);
+    let rate = |ms: &Value| bytes as f64 / (ms.as_f64().unwrap_or(f64::NAN).max(0.5) / 1e3) / 1e6;
+    Ok(Components {
+        eval_round_trip_us,
+        eval_frame_us,
+        host_base64_mb_s,
+        page_to_base64_mb_s: rate(&r["to_base64_ms"]),
+        page_from_base64_mb_s: rate(&r["from_base64_ms"]),
+        page_native_base64: r["native_base64"] == true,
+        page_dispatch_us: r["dispatch_ms"].as_f64().unwrap_or(f64::NAN) * 1e3 / events as f64,
+        frames_send_us: us("send_ms")?,
+        frames_round_trip_us: us("round_trip_ms")?,
+        frames_receive_us: us("receive_ms")?,
+        frames_split_requests: n,
+        frames_total_us: us("total_ms")?,
+    })
+}
+
+/// The host's child processes (and theirs) that are alive.
+fn children(host: u32) -> BTreeSet<u32> {
+    procs::rss_by_pid(host)
+        .into_keys()
+        .filter(|p| *p != host)
+        .collect()
+}
+
+/// Closes `view` and waits until the processes it started (those not in `before`) are
+/// gone, so the next measurement's memory does not include a page being torn down.
+fn close_view(view: View, host: u32, before: &BTreeSet<u32>) {
+    let mine: Vec<u32> = children(host).difference(before).copied().collect();
+    drop(view);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let alive = children(host);
+        if !mine.iter().any(|p| alive.contains(p)) {
+            return;
+        }
+        if Instant::now() >= deadline {
+            eprintln!(
+                "note: WebKit processes {:?} still alive 20 s after their page closed",
+                mine.iter()
+                    .filter(|p| alive.contains(p))
+                    .collect::<Vec<_>>()
+            );
+            return;
+        }
+        view::pump_for(Duration::from_millis(100));
+    }
+}
+
+/// A number the page reported, or an error naming it.
+fn num(report: &Value, key: &str) -> Result<f64, String> {
+    report[key]
+        .as_f64()
+        .ok_or_else(|| format!("the page's report has no number {key:?}: {report}"))
+}
+
+/// One round's value from the page's report, and a second series' value if any.
+type ValueOf<'a> = &'a dyn Fn(&Value) -> Result<(f64, Option<f64>), String>;
+
+/// One measurement over every round and path.
+struct Spec<'a> {
+    key: &'a str,
+    title: &'a str,
+    unit: &'a str,
+    lower_is_better: bool,
+    command: Value,
+    timeout: Duration,
+    /// The value of one round from the page's report; `Some(extra)` for a second series.
+    value: ValueOf<'a>,
+    /// The progress line's text for one round.
+    show: &'a dyn Fn(&Value, f64, Option<f64>) -> String,
+}
+
+fn measure_all(
+    plan: &Plan,
+    view: &mut View,
+    rig: &Rig,
+    report: &mut WebviewReport,
+    cpu: &mut BTreeMap<(String, WebPath), CpuAcc>,
+) -> Result<(), String> {
+    let seq_n = plan.seq_n as f64;
+    let seq_value = move |r: &Value| -> Result<(f64, Option<f64>), String> {
+        let batches = r["batches_ms"]
+            .as_array()
+            .ok_or_else(|| format!("no batches in {r}"))?;
+        let total: f64 = batches.iter().filter_map(Value::as_f64).sum();
+        Ok((total / seq_n, None))
+    };
+    let seq_show = |_: &Value, v: f64, _: Option<f64>| format!("{} ms per request", sig(v));
+    let ms_value = |r: &Value| -> Result<(f64, Option<f64>), String> { Ok((num(r, "ms")?, None)) };
+    let ms_show = |_: &Value, v: f64, _: Option<f64>| format!("{} ms", sig(v));
+    let down_bytes = plan.down_bytes as f64;
+    let down_value = move |r: &Value| -> Result<(f64, Option<f64>), String> {
+        let ms = num(r, "ms")?.max(1.0);
+        Ok((down_bytes / (ms / 1e3) / 1e6, None))
+    };
+    let down_show = |r: &Value, v: f64, _: Option<f64>| {
+        format!(
+            "{} MB/s ({} ms)",
+            sig(v),
+            sig(r["ms"].as_f64().unwrap_or(f64::NAN))
+        )
+    };
+    let busy_value = |r: &Value| -> Result<(f64, Option<f64>), String> {
+        let idle = num(r, "idle_ms")? / num(r, "idle_n")?.max(1.0);
+        let n = num(r, "busy_n")?;
+        if n < 1.0 {
+            return Err(format!(
+                "no small GET finished while the big download ran: {r}"
+            ));
+        }
+        let busy = num(r, "busy_ms")? / n;
+        Ok((busy, Some(busy / idle.max(1e-3))))
+    };
+    let busy_show = |r: &Value, v: f64, ratio: Option<f64>| {
+        format!(
+            "{} ms per request during the stream ({} requests, {} MiB of it read meanwhile{}), idle {} ms: {}x",
+            sig(v),
+            r["busy_n"],
+            sig(r["big_read_during"].as_f64().unwrap_or(0.0) / MIB as f64),
+            if r["big_done_early"] == true {
+                "; the stream ended first"
+            } else {
+                ""
+            },
+            sig(r["idle_ms"].as_f64().unwrap_or(f64::NAN) / r["idle_n"].as_f64().unwrap_or(1.0)),
+            sig(ratio.unwrap_or(f64::NAN))
+        )
+    };
+
+    let specs = [
+        Spec {
+            key: "seq",
+            title: "small GET, sequential, mean per request",
+            unit: "ms",
+            lower_is_better: true,
+            command: json!({"kind": "seq", "n": plan.seq_n, "batch": plan.seq_batch}),
+            timeout: Duration::from_secs(120),
+            value: &seq_value,
+            show: &seq_show,
+        },
+        Spec {
+            key: "par",
+            title: "100 small GETs in parallel, total",
+            unit: "ms",
+            lower_is_better: true,
+            command: json!({"kind": "par", "n": plan.par_n}),
+            timeout: Duration::from_secs(60),
+            value: &ms_value,
+            show: &ms_show,
+        },
+        Spec {
+            key: "down",
+            title: "64 MiB download",
+            unit: "MB/s",
+            lower_is_better: false,
+            command: json!({"kind": "down", "bytes": plan.down_bytes}),
+            timeout: Duration::from_secs(120),
+            value: &down_value,
+            show: &down_show,
+        },
+        Spec {
+            key: "up",
+            title: "16 MiB upload",
+            unit: "ms",
+            lower_is_better: true,
+            command: json!({"kind": "up", "bytes": plan.up_bytes}),
+            timeout: Duration::from_secs(120),
+            value: &ms_value,
+            show: &ms_show,
+        },
+        Spec {
+            key: "busy",
+            title: "small GET while 1 GiB is read, mean",
+            unit: "ms",
+            lower_is_better: true,
+            command: json!({
+                "kind": "busy",
+                "big": plan.busy_big,
+                "k": plan.busy_k,
+                "settle_ms": plan.busy_settle_ms,
+                "limit_ms": plan.busy_limit_ms,
+            }),
+            timeout: Duration::from_secs(120),
+            value: &busy_value,
+            show: &busy_show,
+        },
+    ];
+    for spec in &specs {
+        let mut values: BTreeMap<WebPath, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+        for round in 0..plan.rounds {
+            for path in rotated(round) {
+                let mut command = spec.command.clone();
+                command["path"] = json!(path.name());
+                let before = CpuSample::take(rig.host_pid);
+                let r = view.command(&rig.reports, command, spec.timeout)?;
+                let after = CpuSample::take(rig.host_pid);
+                let (value, extra) = (spec.value)(&r)
+                    .map_err(|e| format!("{} on {}: {e}", spec.key, path.name()))?;
+                eprintln!(
+                    "{:<5} round {}/{} {:<9}: {}",
+                    spec.key,
+                    round + 1,
+                    plan.rounds,
+                    path.name(),
+                    (spec.show)(&r, value, extra)
+                );
+                let entry = values.entry(path).or_default();
+                entry.0.push(value);
+                if let Some(extra) = extra {
+                    entry.1.push(extra);
+                }
+                let acc = cpu.entry((spec.key.to_owned(), path)).or_default();
+                acc.wall_ms += r["wall_ms"].as_f64().unwrap_or(0.0);
+                for (group, ms) in before.until(&after) {
+                    *acc.cpu.entry(group).or_insert(0.0) += ms;
+                }
+                for (i, k) in ["in", "inChars", "deliveries", "out", "outChars"]
+                    .iter()
+                    .enumerate()
+                {
+                    acc.frames[i] += r["frames"][k].as_u64().unwrap_or(0);
+                }
+            }
+        }
+        let mut main = Vec::new();
+        let mut extra = Vec::new();
+        for (path, (v, e)) in values {
+            if let Some(value) = Spread::of(v) {
+                main.push(PathValues { path, value });
+            }
+            if let Some(value) = Spread::of(e) {
+                extra.push(PathValues { path, value });
+            }
+        }
+        report.measurements.push(Measurement {
+            key: spec.key.into(),
+            title: spec.title.into(),
+            unit: spec.unit.into(),
+            lower_is_better: spec.lower_is_better,
+            paths: main,
+        });
+        if !extra.is_empty() {
+            report.measurements.push(Measurement {
+                key: format!("{}_ratio", spec.key),
+                title: format!("{}, ratio to idle", spec.title.trim_end_matches(", mean")),
+                unit: "x".into(),
+                lower_is_better: true,
+                paths: extra,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Host + WebKit memory while a fresh page holds a big download paused on `path`.
+fn memory(plan: &Plan, rig: &Rig, path: WebPath) -> Result<MemoryRow, String> {
+    let before = children(rig.host_pid);
+    let mut view = View::open(&rig.bus, &rig.page)?;
+    view.wait_report(
+        &rig.reports,
+        "ready",
+        Duration::from_secs(60),
+        "loading a fresh page",
+    )?;
+    // Let the new processes settle (first paint, JIT, caches).
+    view::pump_for(Duration::from_millis(1500));
+    let host = rig.host_pid;
+    let base = procs::rss_by_pid(host);
+    let produced_before = rig.counters.produced();
+    let live_before = rig.counters.live();
+    let started = Instant::now();
+    let id = view.send(json!({"kind": "hold", "path": path.name(), "bytes": plan.hold_bytes}));
+    let mut held = false;
+    let mut peak = (i64::MIN, 0i64, 0i64);
+    let mut history: Vec<(Instant, i64)> = Vec::new();
+    let mut next_sample = Instant::now();
+    let mut processes;
+    loop {
+        if !held {
+            // The page answers once it has read the first chunk.
+            while let Ok(r) = rig.reports.try_recv() {
+                if r["id"] == id.as_str() {
+                    if r["ok"] != true {
+                        return Err(format!(
+                            "holding a stream on {}: {}",
+                            path.name(),
+                            r["error"]
+                        ));
+                    }
+                    held = true;
+                }
+            }
+        }
+        let now = Instant::now();
+        if now >= next_sample {
+            next_sample = now + Duration::from_millis(250);
+            let rss = procs::rss_by_pid(host);
+            processes = rss.len();
+            let (h, k) = procs::growth(host, &base, &rss);
+            if h + k > peak.0 {
+                peak = (h + k, h, k);
+            }
+            history.push((now, h + k));
+            let elapsed = now - started;
+            if !held && elapsed > Duration::from_secs(60) {
+                return Err(format!(
+                    "holding a stream on {}: the page did not get its first chunk within 60 s",
+                    path.name()
+                ));
+            }
+            let window: Vec<i64> = history
+                .iter()
+                .filter(|(t, _)| now.duration_since(*t) <= plan.stable_for)
+                .map(|(_, g)| *g)
+                .collect();
+            let stable = elapsed >= plan.hold_min
+                && history
+                    .first()
+                    .is_some_and(|(t, _)| now.duration_since(*t) >= plan.stable_for)
+                && window
+                    .iter()
+                    .max()
+                    .zip(window.iter().min())
+                    .is_some_and(|(hi, lo)| hi - lo < plan.stable_bytes);
+            if held && (stable || elapsed >= plan.hold_max) {
+                break;
+            }
+        }
+        pump();
+    }
+    let held_seconds = started.elapsed().as_secs_f64();
+    let produced = rig.counters.produced() - produced_before;
+    eprintln!(
+        "memory {:<9}: +{} MiB at peak (host {} MiB, WebKit {} MiB); the handler produced {} MiB in {} s",
+        path.name(),
+        sig(mib(peak.0)),
+        sig(mib(peak.1)),
+        sig(mib(peak.2)),
+        sig(mib(produced as i64)),
+        sig(held_seconds)
+    );
+    // Cancel the held stream; a page drowning in buffered bytes may not answer in time, and
+    // closing the page cancels it too.
+    if let Err(e) = view.command(
+        &rig.reports,
+        json!({"kind": "release"}),
+        Duration::from_secs(10),
+    ) {
+        eprintln!("note: {e}; closing the page instead");
+    }
+    close_view(view, rig.host_pid, &before);
+    // The cancel (or the page going away) must reach the handler: its producer is dropped.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while rig.counters.live() > live_before && Instant::now() < deadline {
+        view::pump_for(Duration::from_millis(50));
+    }
+    if rig.counters.live() > live_before {
+        eprintln!(
+            "warning: the {} stream's producer was still alive 20 s after the page closed",
+            path.name()
+        );
+    }
+    Ok(MemoryRow {
+        path,
+        stream_bytes: plan.hold_bytes,
+        peak_growth_bytes: peak.0,
+        host_growth_bytes: peak.1,
+        webkit_growth_bytes: peak.2,
+        produced_bytes: produced,
+        held_seconds,
+        processes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_rotate_each_round() {
+        assert_eq!(rotated(0), WebPath::ALL);
+        assert_eq!(
+            rotated(1),
+            [WebPath::Native, WebPath::Localhost, WebPath::Frames]
+        );
+        assert_eq!(rotated(3), WebPath::ALL);
+    }
+
+    #[test]
+    fn quick_plans_are_shorter_and_keep_the_issue_sizes() {
+        let full = Plan::new(&Options::default());
+        let quick = Plan::new(&Options {
+            quick: true,
+            ..Options::default()
+        });
+        assert!(quick.rounds < full.rounds);
+        assert!(quick.hold_max < full.hold_max);
+        for p in [&full, &quick] {
+            assert_eq!(p.seq_n, 1000);
+            assert_eq!(p.par_n, 100);
+            assert_eq!(p.down_bytes, 64 << 20);
+            assert_eq!(p.up_bytes, 16 << 20);
+            assert_eq!(p.hold_bytes, 1 << 30);
+            assert_eq!(p.busy_big, 1 << 30);
+        }
+        assert_eq!(
+            Plan::new(&Options {
+                rounds: Some(7),
+                ..Options::default()
+            })
+            .rounds,
+            7
+        );
+        assert!(full.describe("x").iter().any(|(k, _)| k == "memory"));
+    }
+}
