@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 ensure_rust_components
 ensure_webkit_deps
 cargo build --release -p bus-examples --bin demo
-demo=target/release/demo
+demo="${CARGO_TARGET_DIR:-target}/release/demo"
 if [ -z "${DISPLAY:-}" ]; then
   echo "no display: running the demo under Xvfb with --auto"
   exec xvfb-run -a -s "-nolisten tcp -screen 0 1280x900x24" "$demo" --auto "$@"
