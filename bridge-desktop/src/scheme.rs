@@ -23,6 +23,9 @@ use crate::ffi;
 /// bus's per-mount limit applies after this).
 const MAX_REQUEST_BODY: usize = 1 << 30;
 
+/// Bodies of at most this many bytes, of known size, are answered from memory.
+const SMALL_RESPONSE: u64 = 64 * 1024;
+
 /// Pipe capacity: large pipes cut the number of wake-ups on the main thread.
 const PIPE_SIZE: usize = 1 << 20;
 
@@ -88,6 +91,29 @@ fn handle(request: &URISchemeRequest, bus: &BusHandle, config: &SchemeConfig) {
         }
         let (parts, mut body) = response.into_parts();
         let length = body.exact_len();
+        if length.is_some_and(|n| n <= SMALL_RESPONSE) {
+            // A small body of known size: answer from memory. A pipe (created, resized and
+            // written for 12 bytes) was 17% of the workers' time per small request.
+            let outcome = body.collect().await.map(|c| c.to_bytes());
+            glib::MainContext::default().invoke(move || {
+                let Some(req) = take(id) else { return };
+                match outcome {
+                    Ok(bytes) => {
+                        let len = bytes.len() as i64;
+                        let stream =
+                            gio::MemoryInputStream::from_bytes(&glib::Bytes::from_owned(bytes));
+                        let response = URISchemeResponse::new(&stream, len);
+                        respond(&req, &response, parts.status, &parts.headers);
+                    }
+                    Err(e) => finish_now(
+                        &req,
+                        StatusCode::BAD_GATEWAY,
+                        &format!("the response body failed: {e}"),
+                    ),
+                }
+            });
+            return;
+        }
         let (reader, writer) = match std::io::pipe() {
             Ok(pair) => pair,
             Err(e) => {
