@@ -130,7 +130,11 @@ pub(crate) struct Goal {
     pub(crate) detail: String,
 }
 
-fn as_map<S: serde::Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+/// Serialises ordered `(key, value)` settings as a JSON object, keeping their order.
+pub(crate) fn as_map<S: serde::Serializer>(
+    pairs: &[(String, String)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
     s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
 }
 
@@ -532,39 +536,43 @@ impl Report {
             }
         }
 
-        if !self.goals.is_empty() {
-            let _ = writeln!(w, "\nGoals");
-            for g in &self.goals {
-                let _ = writeln!(w, "  {:<4}  {}", g.status.label(), g.goal);
-                let _ = writeln!(w, "        {}", g.detail);
-            }
-            let missed: Vec<&Goal> = self
-                .goals
-                .iter()
-                .filter(|g| g.status == Status::Miss)
-                .collect();
-            let unmeasured = self
-                .goals
-                .iter()
-                .filter(|g| g.status == Status::NotMeasured)
-                .count();
-            let measured = self.goals.len() - unmeasured;
-            if missed.is_empty() {
-                let _ = writeln!(w, "\n{measured} of {measured} measured goals met.");
-            } else {
-                let _ = writeln!(w, "\nMISSED {} of {measured} measured goals:", missed.len());
-                for g in missed {
-                    let _ = writeln!(w, "  - {} ({})", g.goal, g.detail);
-                }
-            }
-            if unmeasured > 0 {
-                let _ = writeln!(
-                    w,
-                    "{unmeasured} goal(s) not measured in this mode (see n/a above)."
-                );
-            }
-        }
+        write_goals(w, &self.goals);
         out
+    }
+}
+
+/// The goals section every mode's table ends with: each goal with its verdict and detail,
+/// then a summary that names every miss.
+pub(crate) fn write_goals(w: &mut String, goals: &[Goal]) {
+    if goals.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "\nGoals");
+    for g in goals {
+        let _ = writeln!(w, "  {:<4}  {}", g.status.label(), g.goal);
+        let _ = writeln!(w, "        {}", g.detail);
+    }
+    let missed: Vec<&Goal> = goals.iter().filter(|g| g.status == Status::Miss).collect();
+    let unmeasured = goals
+        .iter()
+        .filter(|g| g.status == Status::NotMeasured)
+        .count();
+    let measured = goals.len() - unmeasured;
+    if measured == 0 {
+        let _ = writeln!(w, "\nNo goal was measured.");
+    } else if missed.is_empty() {
+        let _ = writeln!(w, "\n{measured} of {measured} measured goals met.");
+    } else {
+        let _ = writeln!(w, "\nMISSED {} of {measured} measured goals:", missed.len());
+        for g in missed {
+            let _ = writeln!(w, "  - {} ({})", g.goal, g.detail);
+        }
+    }
+    if unmeasured > 0 {
+        let _ = writeln!(
+            w,
+            "{unmeasured} goal(s) not measured in this mode (see n/a above)."
+        );
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::machine::Machine;
-use crate::report::{Goal, Status, sig};
+use crate::report::{Goal, Status, as_map, sig, write_goals};
 use crate::stats::Spread;
 use crate::webview::procs::Group;
 
@@ -175,10 +175,6 @@ pub(crate) struct WebviewReport {
     pub(crate) components: Option<Components>,
     pub(crate) not_measured: Vec<Unmeasured>,
     pub(crate) goals: Vec<Goal>,
-}
-
-fn as_map<S: serde::Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
 }
 
 /// The memory budget of the paused-stream goal.
@@ -495,33 +491,7 @@ impl WebviewReport {
             let _ = writeln!(w, "  {}: {}", u.name, u.note);
         }
 
-        if !self.goals.is_empty() {
-            let _ = writeln!(w, "\nGoals");
-            for g in &self.goals {
-                let _ = writeln!(w, "  {:<4}  {}", g.status.label(), g.goal);
-                let _ = writeln!(w, "        {}", g.detail);
-            }
-            let missed: Vec<&Goal> = self
-                .goals
-                .iter()
-                .filter(|g| g.status == Status::Miss)
-                .collect();
-            let measured = self
-                .goals
-                .iter()
-                .filter(|g| g.status != Status::NotMeasured)
-                .count();
-            if measured == 0 {
-                let _ = writeln!(w, "\nNo goal was measured.");
-            } else if missed.is_empty() {
-                let _ = writeln!(w, "\n{measured} of {measured} measured goals met.");
-            } else {
-                let _ = writeln!(w, "\nMISSED {} of {measured} measured goals:", missed.len());
-                for g in missed {
-                    let _ = writeln!(w, "  - {} ({})", g.goal, g.detail);
-                }
-            }
-        }
+        write_goals(w, &self.goals);
         out
     }
 }
