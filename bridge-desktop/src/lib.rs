@@ -35,7 +35,7 @@
 //! - [`channel`]: the isolated-world frame channel and per-document sessions.
 //! - `navigation`: the navigation policy.
 //! - [`shim`]: the bridge-js bundle and its install call.
-//! - `ffi`: the one unsafe call (a pipe's fd handed to GIO).
+//! - `ffi`: the only unsafe code (a pipe's fd handed to GIO; the reply of a script message).
 //!
 //! ## Platform-specific
 //! Linux only for now (WebKitGTK 4.1 ≥ 2.40). macOS and Windows wry back ends need their
