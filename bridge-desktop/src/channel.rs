@@ -21,7 +21,7 @@
 //!   one cost 147 µs here).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
@@ -63,8 +63,10 @@ const RELAY: &str = r#"(() => {
   document.addEventListener(__OUT__, (event) => {
     if (typeof event.detail === 'string') handler.postMessage(doc + ' ' + event.detail);
   });
-  (async () => {
-    let ask = doc + ' open';
+  // Two requests stay outstanding, so the host can answer one while the page is still
+  // dispatching the other's frames. Replies settle in the order they are sent and each
+  // batch is dispatched synchronously when its promise settles: order is kept.
+  const loop = async (ask) => {
     for (;;) {
       let batch;
       try {
@@ -78,7 +80,9 @@ const RELAY: &str = r#"(() => {
       if (batch === '') continue;
       for (const frame of batch.split(' ')) document.dispatchEvent(new CustomEvent(__IN__, { detail: frame }));
     }
-  })();
+  };
+  loop(doc + ' open');
+  loop(doc);
 })();"#;
 
 thread_local! {
@@ -98,10 +102,10 @@ struct Document {
     id: String,
     session: Session,
     outbox: Arc<Mutex<Outbox>>,
-    /// The relay's outstanding request for frames, when it is waiting, with the
+    /// The relay's outstanding requests for frames (oldest first), each with the
     /// JavaScriptCore context its message came in (replies are made in that context:
     /// WebKit's own, shared one).
-    waiting: Option<(Reply, javascriptcore::Context)>,
+    waiting: VecDeque<(Reply, javascriptcore::Context)>,
 }
 
 /// Base64 frames for the page, queued by the session's sink (any thread) until the
@@ -231,11 +235,10 @@ fn on_pull(
             // `undefined`, which ends its relay's loop.
             return;
         }
+        current.waiting.push_back(reply);
         let frames = take_frames(&current.outbox);
-        if frames.is_empty() {
-            current.waiting = Some(reply);
-        } else {
-            send(reply, &frames);
+        if !frames.is_empty() {
+            send(current.waiting.pop_front(), &frames);
         }
     });
 }
@@ -281,7 +284,7 @@ fn open(host_id: u64, bus: &BusHandle, origin: &str, doc: &str) {
                 id: doc.to_owned(),
                 session,
                 outbox,
-                waiting: None,
+                waiting: VecDeque::new(),
             });
         }
     });
@@ -297,7 +300,7 @@ fn flush(host_id: u64, doc: &str) {
         if current.id != doc {
             return;
         }
-        let Some(reply) = current.waiting.take() else {
+        if current.waiting.is_empty() {
             // The relay is between requests: its next one takes the frames.
             current
                 .outbox
@@ -305,12 +308,10 @@ fn flush(host_id: u64, doc: &str) {
                 .unwrap_or_else(|e| e.into_inner())
                 .scheduled = false;
             return;
-        };
+        }
         let frames = take_frames(&current.outbox);
-        if frames.is_empty() {
-            current.waiting = Some(reply);
-        } else {
-            send(reply, &frames);
+        if !frames.is_empty() {
+            send(current.waiting.pop_front(), &frames);
         }
     });
 }
@@ -322,7 +323,10 @@ fn take_frames(outbox: &Mutex<Outbox>) -> Vec<String> {
 }
 
 /// Settles the relay's request with `frames`, separated by spaces (base64 has none).
-fn send((reply, context): (Reply, javascriptcore::Context), frames: &[String]) {
+fn send(waiting: Option<(Reply, javascriptcore::Context)>, frames: &[String]) {
+    let Some((reply, context)) = waiting else {
+        return;
+    };
     let mut batch = String::with_capacity(frames.iter().map(|f| f.len() + 1).sum());
     for (i, frame) in frames.iter().enumerate() {
         if i > 0 {
