@@ -400,6 +400,12 @@ var InprocBusBridge = (() => {
       this.phase = "head";
       this.received = 0;
       this.controller = null;
+      /** Between the head and the response's publication (a microtask later): data so far. */
+      this.early = null;
+      /** Set when the stream ended (`true`) or failed (the reason) before its publication. */
+      this.earlyEnd = null;
+      this.status = 0;
+      this.headers = [];
       /** Upload credit the bus has granted and we have not used yet. */
       this.uploadCredit = INITIAL_UPLOAD_WINDOW;
       /** Wakes the upload pump waiting for credit (or for the stream to close). */
@@ -531,7 +537,8 @@ var InprocBusBridge = (() => {
           if (!s) return;
           if (s.phase !== "body") return this.violation(s, "ResponseEnd before ResponseHead");
           this.finish(s);
-          s.controller?.close();
+          if (s.early) s.earlyEnd = true;
+          else s.controller?.close();
           return;
         case "Credit":
           if (!s) return;
@@ -548,12 +555,48 @@ var InprocBusBridge = (() => {
           return;
       }
     }
+    /**
+     * The response is published a microtask after its head: a transport delivers a batch of
+     * frames synchronously, so a small response's data and end are in by then and its body
+     * can be handed over whole, without a stream.
+     */
     onHead(s, status, headers) {
       s.phase = "body";
+      s.status = status;
+      s.headers = headers;
+      s.early = [];
+      queueMicrotask(() => this.publish(s));
+    }
+    publish(s) {
+      const early = s.early ?? [];
+      const end = s.earlyEnd;
+      s.early = null;
+      s.earlyEnd = null;
+      if (end === true) {
+        const complete = concat(early);
+        let body2 = null;
+        s.resolve({
+          status: s.status,
+          headers: s.headers,
+          complete,
+          get body() {
+            body2 ?? (body2 = new ReadableStream({
+              start: (controller) => {
+                if (complete.byteLength > 0) controller.enqueue(complete);
+                controller.close();
+              }
+            }));
+            return body2;
+          }
+        });
+        return;
+      }
       const body = new ReadableStream(
         {
           start: (controller) => {
             s.controller = controller;
+            for (const chunk of early) controller.enqueue(chunk);
+            if (end) controller.error(end.error);
           },
           // Called whenever the queue has room (after the consumer reads, or a chunk arrives).
           pull: () => this.grant(s),
@@ -566,7 +609,7 @@ var InprocBusBridge = (() => {
         // The queue is the window: it holds at most what we granted and the consumer has not read.
         { highWaterMark: s.window, size: (chunk) => chunk.byteLength }
       );
-      s.resolve({ status, headers, body });
+      s.resolve({ status: s.status, headers: s.headers, body, complete: null });
     }
     onData(s, data) {
       s.received += data.byteLength;
@@ -574,7 +617,9 @@ var InprocBusBridge = (() => {
         this.violation(s, `ResponseData beyond credit (${s.received} bytes received, ${s.granted} granted)`);
         return;
       }
-      if (data.byteLength > 0) s.controller?.enqueue(data);
+      if (data.byteLength === 0) return;
+      if (s.early) s.early.push(data);
+      else s.controller?.enqueue(data);
     }
     /**
      * Grants the bus credit for the queue room the consumer has freed, so that granted but
@@ -653,6 +698,7 @@ var InprocBusBridge = (() => {
       if (phase === "closed") return;
       this.finish(s);
       if (phase === "head") s.reject(reason);
+      else if (s.early) s.earlyEnd = { error: reason };
       else s.controller?.error(reason);
     }
     /** Marks the stream closed: forgets it (its id may be reused) and stops its upload. */
@@ -753,6 +799,18 @@ var InprocBusBridge = (() => {
     } else {
       yield* body;
     }
+  }
+  function concat(chunks) {
+    if (chunks.length === 1) return chunks[0];
+    let n = 0;
+    for (const c of chunks) n += c.byteLength;
+    const out = new Uint8Array(n);
+    let offset = 0;
+    for (const c of chunks) {
+      out.set(c, offset);
+      offset += c.byteLength;
+    }
+    return out;
   }
 
   // src/base64.ts
@@ -1532,7 +1590,11 @@ Content-Type: ${type}\r
     return {
       status: res.status,
       headers: res.headers.map(([n, v]) => [n, latin1(v)]),
-      body: res.body,
+      // A getter: a complete response's stream is only made if someone reads it.
+      get body() {
+        return res.body;
+      },
+      complete: res.complete,
       url,
       redirected: false,
       native: null
@@ -1551,6 +1613,7 @@ Content-Type: ${type}\r
       status: response.status,
       headers: out,
       body: response.body ?? new ReadableStream({ start: (c) => c.close() }),
+      complete: null,
       url: new URL(response.url || url.href),
       redirected: true,
       native: response
@@ -1887,7 +1950,7 @@ Content-Type: ${type}\r
       throw new TypeError(`fetch: the bus answered status ${res.status}, which a Response cannot represent`);
     }
     const nullBody = method === "HEAD" || NULL_BODY_STATUSES.has(res.status);
-    if (nullBody) void res.body.cancel().catch(() => {
+    if (nullBody && !res.complete) void res.body.cancel().catch(() => {
     });
     const headers = new Headers();
     for (const [name, value] of res.headers) {
@@ -1897,7 +1960,7 @@ Content-Type: ${type}\r
       } catch {
       }
     }
-    const response = new Response(nullBody ? null : res.body, { status: res.status, statusText: statusText(res.status), headers });
+    const response = new Response(nullBody ? null : res.complete ?? res.body, { status: res.status, statusText: statusText(res.status), headers });
     return decorate(response, withoutFragment(res.url), res.redirected, "basic");
   }
   function decorate(response, url, redirected, type) {

@@ -55,6 +55,11 @@ export interface StreamResponse {
   headers: Header[];
   /** Fed as ResponseData arrives; reading it is what grants the bus more credit. */
   body: ReadableStream<Uint8Array>;
+  /**
+   * The whole body when it arrived in the same delivery as the head (a small response):
+   * callers can use these bytes and skip the stream, which is then made only if read.
+   */
+  complete: Uint8Array | null;
 }
 
 /** A violation by the peer that is not (only) one stream's failure. */
@@ -92,6 +97,12 @@ class Stream {
   granted: number;
   received = 0;
   controller: ReadableStreamDefaultController<Uint8Array> | null = null;
+  /** Between the head and the response's publication (a microtask later): data so far. */
+  early: Uint8Array[] | null = null;
+  /** Set when the stream ended (`true`) or failed (the reason) before its publication. */
+  earlyEnd: { error: unknown } | true | null = null;
+  status = 0;
+  headers: Header[] = [];
   /** Upload credit the bus has granted and we have not used yet. */
   uploadCredit = INITIAL_UPLOAD_WINDOW;
   /** Wakes the upload pump waiting for credit (or for the stream to close). */
@@ -260,7 +271,8 @@ export class BusClient {
         if (!s) return;
         if (s.phase !== 'body') return this.violation(s, 'ResponseEnd before ResponseHead');
         this.finish(s);
-        s.controller?.close();
+        if (s.early) s.earlyEnd = true;
+        else s.controller?.close();
         return;
       case 'Credit':
         if (!s) return; // credit for a stream that ended: a normal race
@@ -284,12 +296,49 @@ export class BusClient {
     }
   }
 
+  /**
+   * The response is published a microtask after its head: a transport delivers a batch of
+   * frames synchronously, so a small response's data and end are in by then and its body
+   * can be handed over whole, without a stream.
+   */
   private onHead(s: Stream, status: number, headers: Header[]): void {
     s.phase = 'body';
+    s.status = status;
+    s.headers = headers;
+    s.early = [];
+    queueMicrotask(() => this.publish(s));
+  }
+
+  private publish(s: Stream): void {
+    const early = s.early ?? [];
+    const end = s.earlyEnd;
+    s.early = null;
+    s.earlyEnd = null;
+    if (end === true) {
+      const complete = concat(early);
+      let body: ReadableStream<Uint8Array> | null = null;
+      s.resolve({
+        status: s.status,
+        headers: s.headers,
+        complete,
+        get body() {
+          body ??= new ReadableStream<Uint8Array>({
+            start: (controller) => {
+              if (complete.byteLength > 0) controller.enqueue(complete);
+              controller.close();
+            },
+          });
+          return body;
+        },
+      });
+      return;
+    }
     const body = new ReadableStream<Uint8Array>(
       {
         start: (controller) => {
           s.controller = controller;
+          for (const chunk of early) controller.enqueue(chunk);
+          if (end) controller.error(end.error);
         },
         // Called whenever the queue has room (after the consumer reads, or a chunk arrives).
         pull: () => this.grant(s),
@@ -302,7 +351,7 @@ export class BusClient {
       // The queue is the window: it holds at most what we granted and the consumer has not read.
       { highWaterMark: s.window, size: (chunk) => chunk.byteLength },
     );
-    s.resolve({ status, headers, body });
+    s.resolve({ status: s.status, headers: s.headers, body, complete: null });
   }
 
   private onData(s: Stream, data: Uint8Array): void {
@@ -311,7 +360,9 @@ export class BusClient {
       this.violation(s, `ResponseData beyond credit (${s.received} bytes received, ${s.granted} granted)`);
       return;
     }
-    if (data.byteLength > 0) s.controller?.enqueue(data);
+    if (data.byteLength === 0) return;
+    if (s.early) s.early.push(data);
+    else s.controller?.enqueue(data);
   }
 
   /**
@@ -400,6 +451,7 @@ export class BusClient {
     if (phase === 'closed') return;
     this.finish(s);
     if (phase === 'head') s.reject(reason);
+    else if (s.early) s.earlyEnd = { error: reason };
     else s.controller?.error(reason);
   }
 
@@ -520,4 +572,17 @@ async function* chunksOf(body: RequestBody, s: Stream): AsyncGenerator<Uint8Arra
   } else {
     yield* body;
   }
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  let n = 0;
+  for (const c of chunks) n += c.byteLength;
+  const out = new Uint8Array(n);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
 }

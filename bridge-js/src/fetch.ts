@@ -125,7 +125,7 @@ function toResponse(res: BusResponse, method: string): Response {
     throw new TypeError(`fetch: the bus answered status ${res.status}, which a Response cannot represent`);
   }
   const nullBody = method === 'HEAD' || NULL_BODY_STATUSES.has(res.status);
-  if (nullBody) void res.body.cancel().catch(() => {});
+  if (nullBody && !res.complete) void res.body.cancel().catch(() => {});
   const headers = new Headers();
   for (const [name, value] of res.headers) {
     // A page never sees Set-Cookie (Fetch's filtered responses); a value Headers refuses is skipped.
@@ -136,7 +136,8 @@ function toResponse(res: BusResponse, method: string): Response {
       /* not a valid header for the page */
     }
   }
-  const response = new Response(nullBody ? null : res.body, { status: res.status, statusText: statusText(res.status), headers });
+  // A complete small body goes in as bytes: the engine's own buffer, no stream to pump.
+  const response = new Response(nullBody ? null : ((res.complete as Uint8Array<ArrayBuffer> | null) ?? res.body), { status: res.status, statusText: statusText(res.status), headers });
   return decorate(response, withoutFragment(res.url), res.redirected, 'basic');
 }
 

@@ -47,6 +47,8 @@ export interface BusResponse {
   /** Lower-case names, ByteString values, in the order received. */
   headers: HeaderPair[];
   body: ReadableStream<Uint8Array>;
+  /** The whole body when it came with the head (see `StreamResponse.complete`), else null. */
+  complete: Uint8Array | null;
   /** The final URL (after redirects). */
   url: URL;
   redirected: boolean;
@@ -126,7 +128,11 @@ async function openOne(
   return {
     status: res.status,
     headers: res.headers.map(([n, v]) => [n, latin1(v)]),
-    body: res.body,
+    // A getter: a complete response's stream is only made if someone reads it.
+    get body() {
+      return res.body;
+    },
+    complete: res.complete,
     url,
     redirected: false,
     native: null,
@@ -155,6 +161,7 @@ async function nativeHop(
     status: response.status,
     headers: out,
     body: response.body ?? new ReadableStream({ start: (c) => c.close() }),
+    complete: null,
     url: new URL(response.url || url.href),
     redirected: true,
     native: response,

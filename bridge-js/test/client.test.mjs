@@ -443,3 +443,53 @@ test('a throwing transport fails the stream with a TypeError', async () => {
   await assert.rejects(peer.client.openStream({ method: 'GET', uri: '/' }), (e) => e instanceof TypeError && /bridge gone/.test(e.message));
   assert.equal(peer.client.openStreams, 0);
 });
+
+test('a response whose data and end come in the same delivery as its head is handed over whole', async () => {
+  const peer = new Peer();
+  const pending = peer.client.openStream({ method: 'GET', uri: '/small' });
+  // One synchronous batch, as a transport delivers it.
+  peer.head(1, 200, [['content-type', text('text/plain')]]);
+  peer.data(1, text('hello '));
+  peer.data(1, text('world'));
+  peer.deliver({ type: 'ResponseEnd', stream: 1 });
+  const res = await pending;
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.complete, text('hello world'));
+  // The stream is still there for callers that read it, with the same bytes.
+  assert.deepEqual(await readAll(res.body), text('hello world'));
+  assert.deepEqual(peer.take().map((f) => f.type), ['RequestHead'], 'no Credit, no Cancel');
+});
+
+test('a response whose data comes later streams as before, early data first', async () => {
+  const peer = new Peer();
+  const pending = peer.client.openStream({ method: 'GET', uri: '/slow' });
+  peer.head(1);
+  peer.data(1, text('early '));
+  const res = await pending;
+  assert.equal(res.complete, null);
+  peer.data(1, text('late'));
+  peer.deliver({ type: 'ResponseEnd', stream: 1 });
+  assert.deepEqual(await readAll(res.body), text('early late'));
+});
+
+test('an Error in the same delivery as the head resolves the response and fails its body', async () => {
+  const peer = new Peer();
+  const pending = peer.client.openStream({ method: 'GET', uri: '/broken' });
+  peer.head(1);
+  peer.data(1, text('part'));
+  peer.deliver({ type: 'Error', stream: 1, code: 9, message: 'the handler failed midway' });
+  const res = await pending;
+  assert.equal(res.complete, null);
+  await assert.rejects(readAll(res.body), (e) => e instanceof TypeError && /the handler failed midway/.test(e.message));
+});
+
+test('an abort between the head and its publication fails the body with the reason', async () => {
+  const peer = new Peer();
+  const ac = new AbortController();
+  const pending = peer.client.openStream({ method: 'GET', uri: '/x', signal: ac.signal });
+  peer.head(1);
+  ac.abort(new Error('stop'));
+  const res = await pending;
+  await assert.rejects(readAll(res.body), /stop/);
+  assert.deepEqual(peer.take().map((f) => f.type), ['RequestHead', 'Cancel']);
+});
