@@ -148,10 +148,9 @@ pub(crate) fn install(host_id: u64, webview: &webkit2gtk::WebView, bus: BusHandl
             .insert(host_id, HostChannel { current: None })
     });
     manager.connect_script_message_received(Some(HANDLER), move |_, result| {
-        let Some(text) = result.js_value().map(|v| v.to_str().to_string()) else {
-            return;
-        };
-        on_frame(host_id, &text);
+        if let Some(value) = result.js_value() {
+            on_frame(host_id, value.to_str().as_str());
+        }
     });
     let origin = origin.to_owned();
     // webkit2gtk-rs does not bind this signal (its reply type is skipped): connect by name.

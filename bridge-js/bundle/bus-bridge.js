@@ -389,7 +389,7 @@ var InprocBusBridge = (() => {
     }
   };
   var DEFAULT_WINDOW = 256 * 1024;
-  var UPLOAD_CHUNK = 256 * 1024;
+  var UPLOAD_CHUNK = 64 * 1024;
   var MAX_U32 = 4294967295;
   var Stream = class {
     constructor(id, window, resolve, reject) {

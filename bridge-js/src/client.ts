@@ -83,8 +83,11 @@ export interface ClientOptions {
 
 export const DEFAULT_WINDOW = 256 * 1024;
 
-/** Largest RequestData payload we send (well under MAX_DATA, so a frame stays small). */
-export const UPLOAD_CHUNK = 256 * 1024;
+/**
+ * Largest RequestData payload we send: a quarter of the initial upload window, so four
+ * chunks are in flight while the bus credits back each one its handler consumes.
+ */
+export const UPLOAD_CHUNK = 64 * 1024;
 
 const MAX_U32 = 0xffffffff;
 
