@@ -43,6 +43,8 @@ pub(crate) struct Options {
     pub(crate) iters: u64,
     /// Where the callgrind output files go.
     pub(crate) dir: PathBuf,
+    /// webview: also build and run the Tauri 2 peer (`benches/tauri-peer`).
+    pub(crate) tauri: bool,
 }
 
 impl Default for Options {
@@ -56,6 +58,7 @@ impl Default for Options {
             window: 1 << 20,
             iters: 2000,
             dir: PathBuf::from("out/callgrind"),
+            tauri: false,
         }
     }
 }
@@ -173,6 +176,10 @@ options (rust, all):
 options (callgrind, all):
   --iters N          tiny GETs per measured callgrind run (100-1000000; default 2000)
   --dir DIR          where callgrind output goes (default out/callgrind)
+options (webview):
+  --tauri            also build (cargo, first time several minutes) and run the Tauri 2 peer
+                     app (benches/tauri-peer): invoke, Channel and URI-scheme protocol,
+                     interleaved round by round with the bus's paths
 options (every mode):
   --json FILE        write the results as JSON
   --svg FILE         write the results as an SVG chart
@@ -241,6 +248,10 @@ pub(crate) fn parse(args: &[String]) -> Result<Command, ArgError> {
                 options.iters = parse_count(flag, &flags.value(flag, inline)?, 100, 1_000_000)?;
             }
             "--dir" if grind => options.dir = PathBuf::from(flags.value(flag, inline)?),
+            "--tauri" if web => {
+                flags.no_value(flag, inline)?;
+                options.tauri = true;
+            }
             "--json" => options.json = Some(PathBuf::from(flags.value(flag, inline)?)),
             "--svg" => options.svg = Some(PathBuf::from(flags.value(flag, inline)?)),
             "--quick" | "--rounds" => {
@@ -256,6 +267,11 @@ pub(crate) fn parse(args: &[String]) -> Result<Command, ArgError> {
             "--iters" | "--dir" => {
                 return Err(ArgError(format!(
                     "{flag} applies to the callgrind and all modes, not to {mode}"
+                )));
+            }
+            "--tauri" => {
+                return Err(ArgError(format!(
+                    "{flag} applies to the webview mode, not to {mode}"
                 )));
             }
             other => return Err(ArgError(format!("unknown option {other:?} for {mode}"))),
@@ -464,7 +480,10 @@ mod tests {
         assert_eq!(o.rounds, Some(3));
         assert_eq!(o.json, Some(PathBuf::from("out/w.json")));
         assert_eq!(o.svg, Some(PathBuf::from("out/w.svg")));
-        assert!(matches!(parse(&args("webview")), Ok(Command::Webview(o)) if !o.quick));
+        assert!(matches!(parse(&args("webview")), Ok(Command::Webview(o)) if !o.quick && !o.tauri));
+        assert!(
+            matches!(parse(&args("webview --quick --tauri")), Ok(Command::Webview(o)) if o.quick && o.tauri)
+        );
     }
 
     #[test]
@@ -522,6 +541,10 @@ mod tests {
         assert!(err("webview --iters 100").contains("callgrind and all modes, not to webview"));
         assert!(err("webview --fast").contains("unknown option \"--fast\" for webview"));
         assert!(err("webview --rounds 0").contains("between 1 and 50"));
+        assert!(err("webview --tauri=yes").contains("--tauri takes no value"));
+        assert!(err("rust --tauri").contains("--tauri applies to the webview mode, not to rust"));
+        assert!(err("all --tauri").contains("webview mode, not to all"));
+        assert!(err("callgrind --tauri").contains("webview mode, not to callgrind"));
         assert!(err("webview stray").contains("unexpected argument \"stray\""));
         assert!(err("one --path tcp --iters 1").contains("expected bus, framed or hyper"));
         assert!(err("one --path bus").contains("one needs"));

@@ -6,7 +6,7 @@
 //! cargo run -p benches --release -- rust [--quick] [--json out/bench.json] [--svg out/bench.svg]
 //! cargo run -p benches --release -- callgrind
 //! cargo run -p benches --release -- all --json out/bench.json --svg out/bench.svg
-//! cargo run -p benches --release -- webview [--quick] [--json out/webview.json] [--svg out/webview.svg]
+//! cargo run -p benches --release -- webview [--quick] [--tauri] [--json out/webview.json] [--svg out/webview.svg]
 //! ```
 //!
 //! See `benches/README.md` for what each number means.

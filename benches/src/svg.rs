@@ -20,6 +20,10 @@ pub(crate) fn color(lane: &str) -> &'static str {
         "frames" => "#2ca02c",
         "native" => "#1f77b4",
         "localhost" => "#ff7f0e",
+        "tauri-invoke" => "#d62728",
+        "tauri-channel" => "#e377c2",
+        "tauri-scheme" => "#8c564b",
+        "tauri-localhost" => "#ffbb78",
         _ => "#9467bd",
     }
 }

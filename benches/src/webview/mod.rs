@@ -7,11 +7,17 @@
 //! `performance.now()` and POSTs the result to `/report` on the bus. Paths are interleaved
 //! round by round, their order rotated each round. CPU time per thread group comes from
 //! `/proc` around each command, memory from the RSS of the host and WebKit's processes.
+//!
+//! With `--tauri`, the Tauri 2 peer app (`benches/tauri-peer`, see [`tauri`]) is built and
+//! run as a child: its page runs the same workloads over Tauri's invoke, Channel and
+//! URI-scheme protocol and over the same localhost server, and its paths take their turn
+//! in the same rounds as the bus's.
 
 pub(crate) mod procs;
 pub(crate) mod report;
 pub(crate) mod server;
 pub(crate) mod svg;
+pub(crate) mod tauri;
 pub(crate) mod view;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,6 +38,7 @@ use crate::report::sig;
 use crate::stats::Spread;
 use procs::{CpuSample, Group};
 use report::{Components, CpuRow, Measurement, MemoryRow, PathValues, WebPath, WebviewReport, mib};
+use tauri::Peer;
 use view::{ORIGIN, Reports, View, pump};
 
 const MIB: u64 = 1 << 20;
@@ -175,6 +182,12 @@ pub(crate) fn run(
     }
     // With no DISPLAY this re-runs the program under xvfb-run and exits with its status.
     testkit::display::ensure()?;
+    // Built before anything is measured, so a build that fails costs no measuring time.
+    let peer_binary = if options.tauri {
+        Some(tauri::build()?)
+    } else {
+        None
+    };
     gtk::init().map_err(|e| {
         format!(
             "GTK cannot start on display {:?}: {e}",
@@ -197,7 +210,7 @@ pub(crate) fn run(
             "http://{} (axum 0.8 on hyper 1, in this process)",
             rig.local.addr
         )),
-        not_measured: report::peers(),
+        not_measured: report::peers(options.tauri),
         ..WebviewReport::default()
     };
     eprintln!("machine: {}", report.machine.summary());
@@ -220,9 +233,28 @@ pub(crate) fn run(
     }
     report.user_agent = ready["user_agent"].as_str().unwrap_or("").to_owned();
 
-    warm_up(&plan, &mut view, &rig)?;
+    // The peer is a child of this process, so the CPU samples below include it (as "other"
+    // and WebKit's groups); it is closed before the memory measurements.
+    let mut peer = match &peer_binary {
+        Some(binary) => {
+            eprintln!("starting the Tauri 2 peer");
+            let peer = Peer::start(binary, &format!("http://{}", rig.local.addr))?;
+            eprintln!(
+                "Tauri peer: Tauri {}, invoke by {}",
+                peer.info.version, peer.info.transport
+            );
+            report.tauri = Some(peer.info.clone());
+            Some(peer)
+        }
+        None => None,
+    };
+
+    warm_up(&plan, &mut view, &rig, peer.as_mut())?;
     let mut cpu: BTreeMap<(String, WebPath), CpuAcc> = BTreeMap::new();
-    measure_all(&plan, &mut view, &rig, &mut report, &mut cpu)?;
+    measure_all(&plan, &mut view, &rig, peer.as_mut(), &mut report, &mut cpu)?;
+    if let Some(peer) = peer.take() {
+        peer.close();
+    }
     report.components = Some(components(&mut view, &rig)?);
     close_view(view, rig.host_pid, &before);
     for path in WebPath::ALL {
@@ -320,27 +352,66 @@ impl Rig {
     }
 }
 
-fn rotated(round: usize) -> Vec<WebPath> {
-    let mut order = WebPath::ALL.to_vec();
-    order.rotate_left(round % WebPath::ALL.len());
+/// The paths measuring `key` in `round`: the bus page's, then (with the Tauri peer) the
+/// peer's that run it, rotated by one each round.
+fn rotated(round: usize, key: &str, tauri: bool) -> Vec<WebPath> {
+    let mut order: Vec<WebPath> = WebPath::ALL
+        .into_iter()
+        .chain(WebPath::TAURI.into_iter().filter(|_| tauri))
+        .filter(|p| p.runs(key))
+        .collect();
+    let n = order.len();
+    order.rotate_left(round % n);
     order
+}
+
+/// Runs `command` on `path`: in the bus's page, or in the Tauri peer's.
+fn run_on(
+    path: WebPath,
+    command: &Value,
+    view: &mut View,
+    rig: &Rig,
+    peer: Option<&mut Peer>,
+    timeout: Duration,
+) -> Result<Value, String> {
+    let mut command = command.clone();
+    command["path"] = json!(path.peer_name());
+    if !path.is_tauri() {
+        return view.command(&rig.reports, command, timeout);
+    }
+    let peer = peer.ok_or_else(|| format!("{} needs the Tauri peer (--tauri)", path.name()))?;
+    if command["kind"] == "down" {
+        // The Channel's chunk: the bus's handler streams 64 KiB slices too.
+        command["chunk"] = json!(64 << 10);
+    }
+    peer.command(&command, timeout)
 }
 
 /// Connections, caches, JIT, and the memory big transfers touch first (a run's first
 /// 16 MiB upload on the scheme was its slowest): everything warm before the clock starts,
 /// each path doing once what it will be timed doing.
-fn warm_up(plan: &Plan, view: &mut View, rig: &Rig) -> Result<(), String> {
+fn warm_up(
+    plan: &Plan,
+    view: &mut View,
+    rig: &Rig,
+    mut peer: Option<&mut Peer>,
+) -> Result<(), String> {
     eprintln!("warming up every path");
     let t = Duration::from_secs(60);
-    for path in WebPath::ALL {
-        let p = path.name();
+    let tauri = peer.is_some();
+    let paths = WebPath::ALL
+        .into_iter()
+        .chain(WebPath::TAURI.into_iter().filter(|_| tauri));
+    for path in paths {
         for command in [
-            json!({"kind": "seq", "path": p, "n": 100, "batch": 100}),
-            json!({"kind": "par", "path": p, "n": plan.par_n}),
-            json!({"kind": "down", "path": p, "bytes": plan.down_bytes}),
-            json!({"kind": "up", "path": p, "bytes": plan.up_bytes}),
+            json!({"kind": "seq", "n": 100, "batch": 100}),
+            json!({"kind": "par", "n": plan.par_n}),
+            json!({"kind": "down", "bytes": plan.down_bytes}),
+            json!({"kind": "up", "bytes": plan.up_bytes}),
         ] {
-            view.command(&rig.reports, command, t)?;
+            if path.runs(command["kind"].as_str().unwrap_or("")) {
+                run_on(path, &command, view, rig, peer.as_deref_mut(), t)?;
+            }
         }
     }
     Ok(())
@@ -454,6 +525,7 @@ fn measure_all(
     plan: &Plan,
     view: &mut View,
     rig: &Rig,
+    mut peer: Option<&mut Peer>,
     report: &mut WebviewReport,
     cpu: &mut BTreeMap<(String, WebPath), CpuAcc>,
 ) -> Result<(), String> {
@@ -568,16 +640,21 @@ fn measure_all(
     for spec in &specs {
         let mut values: BTreeMap<WebPath, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
         for round in 0..plan.rounds {
-            for path in rotated(round) {
-                let mut command = spec.command.clone();
-                command["path"] = json!(path.name());
+            for path in rotated(round, spec.key, peer.is_some()) {
                 let before = CpuSample::take(rig.host_pid);
-                let r = view.command(&rig.reports, command, spec.timeout)?;
+                let r = run_on(
+                    path,
+                    &spec.command,
+                    view,
+                    rig,
+                    peer.as_deref_mut(),
+                    spec.timeout,
+                )?;
                 let after = CpuSample::take(rig.host_pid);
                 let (value, extra) = (spec.value)(&r)
                     .map_err(|e| format!("{} on {}: {e}", spec.key, path.name()))?;
                 eprintln!(
-                    "{:<5} round {}/{} {:<9}: {}",
+                    "{:<5} round {}/{} {:<15}: {}",
                     spec.key,
                     round + 1,
                     plan.rounds,
@@ -758,12 +835,42 @@ mod tests {
 
     #[test]
     fn paths_rotate_each_round() {
-        assert_eq!(rotated(0), WebPath::ALL);
+        assert_eq!(rotated(0, "seq", false), WebPath::ALL);
         assert_eq!(
-            rotated(1),
+            rotated(1, "seq", false),
             [WebPath::Native, WebPath::Localhost, WebPath::Frames]
         );
-        assert_eq!(rotated(3), WebPath::ALL);
+        assert_eq!(rotated(3, "busy", false), WebPath::ALL);
+    }
+
+    #[test]
+    fn tauri_paths_interleave_with_the_bus_paths() {
+        use WebPath::*;
+        assert_eq!(
+            rotated(0, "seq", true),
+            [
+                Frames,
+                Native,
+                Localhost,
+                TauriInvoke,
+                TauriScheme,
+                TauriLocalhost
+            ]
+        );
+        assert_eq!(
+            rotated(2, "down", true),
+            [
+                Localhost,
+                TauriInvoke,
+                TauriChannel,
+                TauriScheme,
+                TauriLocalhost,
+                Frames,
+                Native
+            ]
+        );
+        // Tauri runs no "busy" workload: the bus's paths only.
+        assert_eq!(rotated(1, "busy", true), rotated(1, "busy", false));
     }
 
     #[test]

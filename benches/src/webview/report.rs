@@ -8,9 +8,10 @@ use crate::report::{Goal, Status, as_map, sig, write_goals};
 use crate::stats::Spread;
 use crate::webview::procs::Group;
 
-/// The three ways the page's request can travel.
+/// The ways a request can travel: the bus's page's three, and the Tauri 2 peer's four
+/// (`--tauri`), measured in the peer's own page in the same engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub(crate) enum WebPath {
     /// The page's `fetch` (the shim's default route): frames over the relay to a session.
     Frames,
@@ -18,18 +19,61 @@ pub(crate) enum WebPath {
     Native,
     /// WebKit's own fetch to the same router on `http://127.0.0.1:PORT`.
     Localhost,
+    /// Tauri's `invoke` with a raw `ipc::Response` answer / a raw request body.
+    TauriInvoke,
+    /// A Tauri `Channel` of raw chunks (downloads only).
+    TauriChannel,
+    /// Tauri's URI-scheme protocol (`register_asynchronous_uri_scheme_protocol`), fetched.
+    TauriScheme,
+    /// The same localhost server fetched from the Tauri peer's page: its own baseline.
+    TauriLocalhost,
 }
 
 impl WebPath {
+    /// The bus page's paths.
     pub(crate) const ALL: [WebPath; 3] = [WebPath::Frames, WebPath::Native, WebPath::Localhost];
     /// The bus's paths, in the order goals list them.
     pub(crate) const BUS: [WebPath; 2] = [WebPath::Frames, WebPath::Native];
+    /// The Tauri peer's paths.
+    pub(crate) const TAURI: [WebPath; 4] = [
+        WebPath::TauriInvoke,
+        WebPath::TauriChannel,
+        WebPath::TauriScheme,
+        WebPath::TauriLocalhost,
+    ];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
             WebPath::Frames => "frames",
             WebPath::Native => "native",
             WebPath::Localhost => "localhost",
+            WebPath::TauriInvoke => "tauri-invoke",
+            WebPath::TauriChannel => "tauri-channel",
+            WebPath::TauriScheme => "tauri-scheme",
+            WebPath::TauriLocalhost => "tauri-localhost",
+        }
+    }
+
+    /// Whether the Tauri peer's page measures this.
+    pub(crate) fn is_tauri(self) -> bool {
+        WebPath::TAURI.contains(&self)
+    }
+
+    /// The path's name in the peer's page (its localhost is just `localhost` there).
+    pub(crate) fn peer_name(self) -> &'static str {
+        match self {
+            WebPath::TauriLocalhost => "localhost",
+            other => other.name(),
+        }
+    }
+
+    /// Whether the path runs the measurement `key` (the peer runs the four workloads the
+    /// issue names; its Channel only downloads).
+    pub(crate) fn runs(self, key: &str) -> bool {
+        match self {
+            WebPath::Frames | WebPath::Native | WebPath::Localhost => true,
+            WebPath::TauriChannel => key == "down",
+            _ => matches!(key, "seq" | "par" | "down" | "up"),
         }
     }
 
@@ -44,8 +88,31 @@ impl WebPath {
             WebPath::Localhost => {
                 "localhost: WebKit's own fetch -> http://127.0.0.1:PORT, the same axum Router served by hyper in this process (testkit::serve_localhost, 2 workers), CORS permissive, HTTP/1.1 keep-alive"
             }
+            WebPath::TauriInvoke => {
+                "Tauri 2, invoke: window.__TAURI__.core.invoke -> Tauri's IPC custom protocol (a fetch POST to ipc://localhost/<command>, WebKit's scheme handler on the peer's main thread) -> a synchronous #[tauri::command] on the main thread; small and download answers are raw tauri::ipc::Response bytes (an ArrayBuffer, no JSON; the download one Response of the whole body), the upload a raw request body (a Uint8Array argument, InvokeBody::Raw)"
+            }
+            WebPath::TauriChannel => {
+                "Tauri 2, Channel: an async command sends the download on a tauri::ipc::Channel as raw 64 KiB chunks; each chunk of 1 KiB or more is queued and announced by an eval, and the page fetches it with its own invoke (plugin:__TAURI_CHANNEL__|fetch); downloads only"
+            }
+            WebPath::TauriScheme => {
+                "Tauri 2, URI-scheme protocol: fetch bench://localhost/... -> register_asynchronous_uri_scheme_protocol handler, answered at once on the main thread; a whole response body in memory (wry copies it into a GBytes; no streaming), request bodies read by wry in 1 KiB reads"
+            }
+            WebPath::TauriLocalhost => {
+                "localhost, from the Tauri peer's page: the same server and router as localhost, so the peer's numbers carry their own baseline, measured in the same rounds"
+            }
         }
     }
+}
+
+/// The Tauri 2 peer as it ran.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub(crate) struct TauriPeer {
+    /// `tauri::VERSION` as the peer reports it.
+    pub(crate) version: String,
+    /// How the peer's `invoke` calls travelled (custom protocol or postMessage).
+    pub(crate) transport: String,
+    pub(crate) user_agent: String,
+    pub(crate) binary: String,
 }
 
 /// One measurement's per-round values on one path.
@@ -76,7 +143,20 @@ impl Measurement {
 
     /// The best of the bus's paths: (path, value).
     pub(crate) fn best_bus(&self) -> Option<(WebPath, f64)> {
-        WebPath::BUS
+        self.best_of(&WebPath::BUS)
+    }
+
+    /// The best of Tauri's own paths (not its localhost baseline): (path, value).
+    pub(crate) fn best_tauri(&self) -> Option<(WebPath, f64)> {
+        self.best_of(&[
+            WebPath::TauriInvoke,
+            WebPath::TauriChannel,
+            WebPath::TauriScheme,
+        ])
+    }
+
+    fn best_of(&self, paths: &[WebPath]) -> Option<(WebPath, f64)> {
+        paths
             .iter()
             .filter_map(|p| Some((*p, self.of(*p)?)))
             .filter(|(_, v)| v.is_finite())
@@ -174,6 +254,8 @@ pub(crate) struct WebviewReport {
     pub(crate) cpu: Vec<CpuRow>,
     pub(crate) components: Option<Components>,
     pub(crate) not_measured: Vec<Unmeasured>,
+    /// The Tauri 2 peer, when `--tauri` ran it.
+    pub(crate) tauri: Option<TauriPeer>,
     pub(crate) goals: Vec<Goal>,
 }
 
@@ -184,13 +266,30 @@ pub(crate) fn mib(bytes: i64) -> f64 {
     bytes as f64 / (1u64 << 20) as f64
 }
 
-/// The peers the issue names that this mode does not run.
-pub(crate) fn peers() -> Vec<Unmeasured> {
-    vec![Unmeasured {
-        name: "Tauri 2".into(),
-        note: "not measured in this run (out of scope for this mode; no numbers are given for it)"
-            .into(),
-    }]
+/// What of the issue's peers this run did not measure: Tauri 2 entirely without `--tauri`,
+/// and with it what its peer app does not run.
+pub(crate) fn peers(tauri: bool) -> Vec<Unmeasured> {
+    if !tauri {
+        return vec![Unmeasured {
+            name: "Tauri 2".into(),
+            note: "not measured in this run (run with --tauri to build and measure the Tauri 2 peer; no numbers are given for it)"
+                .into(),
+        }];
+    }
+    vec![
+        Unmeasured {
+            name: "Tauri 2, small GETs while 1 GiB is read".into(),
+            note: "not measured (the peer runs the four workloads the issue names for Tauri: sequential and parallel small requests, download, upload)".into(),
+        },
+        Unmeasured {
+            name: "Tauri 2, paused 1 GiB stream".into(),
+            note: "not measured: Tauri's invoke and URI-scheme answers are whole bodies in memory (a 1 GiB answer is 1 GiB held before the first byte), and a Channel has no backpressure".into(),
+        },
+        Unmeasured {
+            name: "Tauri 2 Channel, small requests and uploads".into(),
+            note: "not measured: a Channel carries Rust -> page messages only; small requests go through invoke".into(),
+        },
+    ]
 }
 
 impl WebviewReport {
@@ -323,17 +422,71 @@ impl WebviewReport {
                 detail: "not measured".into(),
             },
         });
+        goals.push(self.tauri_goal());
         self.goals = goals;
+    }
+
+    /// Issue 7: "small-request latency <= 0.8x Tauri's invoke", the best bus path against
+    /// the peer's invoke, both measured in the same rounds.
+    fn tauri_goal(&self) -> Goal {
+        let goal = "small-request latency via the bus: at most 0.8x Tauri 2's invoke (sequential small requests, mean per request)".to_owned();
+        let found = self.measurement("seq").and_then(|m| {
+            let (best, value) = m.best_bus()?;
+            let invoke = m.of(WebPath::TauriInvoke).filter(|v| *v > 0.0)?;
+            Some((m, best, value, invoke))
+        });
+        let Some((m, best, value, invoke)) = found else {
+            return Goal {
+                goal,
+                status: Status::NotMeasured,
+                measured: None,
+                detail: if self.tauri.is_some() {
+                    "not measured: the Tauri peer gave no invoke latency".into()
+                } else {
+                    "not measured: Tauri 2 was not run (pass --tauri)".into()
+                },
+            };
+        };
+        let ratio = value / invoke;
+        let value_of = |p: WebPath| match m.of(p) {
+            Some(v) => format!("{} {} ms", p.name(), sig(v)),
+            None => format!("{} not measured", p.name()),
+        };
+        Goal {
+            goal,
+            status: if ratio <= 0.8 {
+                Status::Pass
+            } else {
+                Status::Miss
+            },
+            measured: Some(ratio),
+            detail: format!(
+                "{}x: best bus path {} {} ms / tauri-invoke {} ms; {}; baselines: {} (bus page), {} (Tauri page)",
+                sig(ratio),
+                best.name(),
+                sig(value),
+                sig(invoke),
+                value_of(WebPath::TauriScheme),
+                value_of(WebPath::Localhost),
+                value_of(WebPath::TauriLocalhost),
+            ),
+        }
+    }
+
+    /// What was compared: the title of the table and the chart.
+    pub(crate) fn title(&self) -> &'static str {
+        if self.tauri.is_some() {
+            "WebView: the bus by frames and by its scheme vs localhost and Tauri 2"
+        } else {
+            "WebView: the bus by frames and by its scheme vs localhost"
+        }
     }
 
     /// The final table, as printed.
     pub(crate) fn table(&self) -> String {
         let mut out = String::new();
         let w = &mut out;
-        let _ = writeln!(
-            w,
-            "\n=== WebView: the bus by frames and by its scheme vs localhost, one run ==="
-        );
+        let _ = writeln!(w, "\n=== {}, one run ===", self.title());
         let _ = writeln!(w, "machine: {}", self.machine.summary());
         let _ = writeln!(w, "engine: {}", self.webkit);
         let _ = writeln!(w, "user agent: {}", self.user_agent);
@@ -344,6 +497,16 @@ impl WebviewReport {
         let _ = writeln!(w, "\nPaths");
         for p in WebPath::ALL {
             let _ = writeln!(w, "  {:<10} {}", p.name(), p.describe());
+        }
+        if let Some(t) = &self.tauri {
+            let _ = writeln!(
+                w,
+                "\nTauri {} peer ({}): its own page in the same engine, driven over stdin, its paths interleaved round by round with the bus's; invoke travelled by {}",
+                t.version, t.binary, t.transport
+            );
+            for p in WebPath::TAURI {
+                let _ = writeln!(w, "  {:<16} {}", p.name(), p.describe());
+            }
         }
 
         if !self.measurements.is_empty() {
@@ -387,6 +550,64 @@ impl WebviewReport {
             }
         }
 
+        if self
+            .measurements
+            .iter()
+            .any(|m| m.paths.iter().any(|v| v.path.is_tauri()))
+        {
+            let _ = writeln!(
+                w,
+                "\nTauri 2 peer, measured in its page in the same rounds (median over rounds, min-max in brackets)"
+            );
+            let _ = writeln!(
+                w,
+                "  {:<50} {:>20} {:>20} {:>20} {:>20}   best bus / best Tauri   best Tauri / its localhost",
+                "measurement", "tauri-invoke", "tauri-channel", "tauri-scheme", "tauri-localhost"
+            );
+            for m in self
+                .measurements
+                .iter()
+                .filter(|m| m.paths.iter().any(|v| v.path.is_tauri()))
+            {
+                let cell = |p: WebPath| {
+                    m.paths.iter().find(|v| v.path == p).map_or_else(
+                        || "-".to_owned(),
+                        |v| {
+                            format!(
+                                "{} ({}-{})",
+                                sig(v.value.median),
+                                sig(v.value.min),
+                                sig(v.value.max)
+                            )
+                        },
+                    )
+                };
+                let (vs_bus, vs_local) = match m.best_tauri() {
+                    Some((tauri, t)) if t > 0.0 => (
+                        m.best_bus().map_or_else(String::new, |(bus, b)| {
+                            format!("{}x ({} / {})", sig(b / t), bus.name(), tauri.name())
+                        }),
+                        m.of(WebPath::TauriLocalhost)
+                            .filter(|l| *l > 0.0)
+                            .map_or_else(String::new, |l| {
+                                format!("{}x ({})", sig(t / l), tauri.name())
+                            }),
+                    ),
+                    _ => (String::new(), String::new()),
+                };
+                let _ = writeln!(
+                    w,
+                    "  {:<50} {:>20} {:>20} {:>20} {:>20}   {:<23} {vs_local}",
+                    format!("{} ({})", m.title, m.unit),
+                    cell(WebPath::TauriInvoke),
+                    cell(WebPath::TauriChannel),
+                    cell(WebPath::TauriScheme),
+                    cell(WebPath::TauriLocalhost),
+                    vs_bus,
+                );
+            }
+        }
+
         if !self.memory.is_empty() {
             let _ = writeln!(
                 w,
@@ -417,7 +638,7 @@ impl WebviewReport {
                 w,
                 "\nCPU time by thread (ms, all rounds summed; /proc, 10 ms ticks) and frames the page saw"
             );
-            let _ = write!(w, "  {:<6} {:<10} {:>9}", "meas.", "path", "wall");
+            let _ = write!(w, "  {:<6} {:<15} {:>9}", "meas.", "path", "wall");
             for g in Group::ALL {
                 let _ = write!(w, " {:>13}", g.label());
             }
@@ -425,7 +646,7 @@ impl WebviewReport {
             for row in &self.cpu {
                 let _ = write!(
                     w,
-                    "  {:<6} {:<10} {:>9.0}",
+                    "  {:<6} {:<15} {:>9.0}",
                     row.key,
                     row.path.name(),
                     row.wall_ms
@@ -531,7 +752,7 @@ pub(crate) mod tests {
                 m("up", true, [300.0, 150.0, 200.0]),   // best 0.75x: PASS
                 m("busy_ratio", true, [1.5, 40.0, 1.2]),
             ],
-            not_measured: peers(),
+            not_measured: peers(false),
             components: Some(Components {
                 eval_round_trip_us: 250.0,
                 eval_frame_us: 400.0,
@@ -585,7 +806,17 @@ pub(crate) mod tests {
         let status: Vec<Status> = r.goals.iter().map(|g| g.status).collect();
         assert_eq!(
             status,
-            [Status::Pass, Status::Miss, Status::Pass, Status::Pass]
+            [
+                Status::Pass,
+                Status::Miss,
+                Status::Pass,
+                Status::Pass,
+                Status::NotMeasured
+            ]
+        );
+        assert_eq!(
+            r.goals[4].detail,
+            "not measured: Tauri 2 was not run (pass --tauri)"
         );
         assert!(
             r.goals[0]
@@ -607,13 +838,101 @@ pub(crate) mod tests {
     #[test]
     fn an_empty_report_measures_nothing_and_says_so() {
         let mut r = WebviewReport {
-            not_measured: peers(),
+            not_measured: peers(false),
             ..WebviewReport::default()
         };
         r.check_goals();
-        assert_eq!(r.goals.len(), 4);
+        assert_eq!(r.goals.len(), 5);
         assert!(r.goals.iter().all(|g| g.status == Status::NotMeasured));
         assert!(r.table().contains("No goal was measured."));
+    }
+
+    /// The sample with the Tauri peer's rows added to `seq` and `down`.
+    pub(crate) fn sample_with_tauri(invoke_ms: f64) -> WebviewReport {
+        let mut r = sample();
+        r.not_measured = peers(true);
+        r.tauri = Some(TauriPeer {
+            version: "2.12.5".into(),
+            transport: "custom protocol (ipc://localhost, fetch)".into(),
+            user_agent: "UA".into(),
+            binary: "target/tauri-peer/release/tauri-peer".into(),
+        });
+        let add = |m: &mut Measurement, path: WebPath, v: f64| {
+            m.paths.push(PathValues {
+                path,
+                value: Spread::of(vec![v, v]).unwrap(),
+            });
+        };
+        let seq = &mut r.measurements[0];
+        add(seq, WebPath::TauriInvoke, invoke_ms);
+        add(seq, WebPath::TauriScheme, 0.7);
+        add(seq, WebPath::TauriLocalhost, 1.1);
+        let down = &mut r.measurements[2];
+        add(down, WebPath::TauriInvoke, 90.0);
+        add(down, WebPath::TauriChannel, 40.0);
+        add(down, WebPath::TauriScheme, 120.0);
+        add(down, WebPath::TauriLocalhost, 95.0);
+        r
+    }
+
+    #[test]
+    fn the_tauri_goal_compares_the_best_bus_path_with_invoke() {
+        // bus native 0.4 ms against invoke 0.6 ms: 0.667x, a PASS at <= 0.8x
+        let mut r = sample_with_tauri(0.6);
+        r.check_goals();
+        let g = &r.goals[4];
+        assert_eq!(g.status, Status::Pass);
+        assert!(g.goal.contains("at most 0.8x Tauri 2's invoke"));
+        assert_eq!(
+            g.detail,
+            "0.667x: best bus path native 0.400 ms / tauri-invoke 0.600 ms; tauri-scheme 0.700 ms; baselines: localhost 1.00 ms (bus page), tauri-localhost 1.10 ms (Tauri page)"
+        );
+        // invoke 0.45 ms: 0.889x, a MISS
+        let mut r = sample_with_tauri(0.45);
+        r.check_goals();
+        assert_eq!(r.goals[4].status, Status::Miss);
+        let table = r.table();
+        assert!(table.contains("MISS  small-request latency via the bus: at most 0.8x Tauri"));
+        assert!(table.contains("Tauri 2.12.5 peer"));
+        assert!(table.contains("tauri-channel"));
+        // the download row: best bus native 110 / best Tauri scheme 120; scheme / its localhost 95
+        assert!(table.contains("0.917x (native / tauri-scheme)"), "{table}");
+        assert!(table.contains("1.26x (tauri-scheme)"), "{table}");
+        assert!(table.contains("Tauri 2, paused 1 GiB stream: not measured"));
+        assert!(!table.contains("run with --tauri"));
+        // the peer ran but gave no invoke number
+        let mut r = sample_with_tauri(0.5);
+        r.measurements[0]
+            .paths
+            .retain(|v| v.path != WebPath::TauriInvoke);
+        r.check_goals();
+        assert_eq!(r.goals[4].status, Status::NotMeasured);
+        assert!(
+            r.goals[4]
+                .detail
+                .contains("the Tauri peer gave no invoke latency")
+        );
+    }
+
+    #[test]
+    fn tauri_paths_are_named_and_run_what_the_peer_runs() {
+        assert_eq!(WebPath::TauriLocalhost.peer_name(), "localhost");
+        assert_eq!(WebPath::TauriInvoke.peer_name(), "tauri-invoke");
+        assert!(WebPath::TauriChannel.runs("down"));
+        assert!(!WebPath::TauriChannel.runs("seq"));
+        assert!(WebPath::TauriScheme.runs("up"));
+        assert!(!WebPath::TauriInvoke.runs("busy"));
+        assert!(WebPath::Frames.runs("busy"));
+        assert_eq!(
+            serde_json::to_string(&WebPath::TauriLocalhost).unwrap(),
+            "\"tauri-localhost\""
+        );
+        assert_eq!(
+            serde_json::to_string(&WebPath::Native).unwrap(),
+            "\"native\""
+        );
+        assert!(WebPath::TAURI.iter().all(|p| p.is_tauri()));
+        assert!(!WebPath::ALL.iter().any(|p| p.is_tauri()));
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub(crate) fn render(report: &WebviewReport) -> String {
         22,
         "start",
         "font-weight=\"bold\"",
-        "WebView: the bus by frames and by its scheme vs localhost",
+        report.title(),
     );
     y += 22.0;
     text(
@@ -48,11 +48,17 @@ pub(crate) fn render(report: &WebviewReport) -> String {
         y = goals(&mut body, &report.goals, y + 20.0);
     }
     for m in &report.measurements {
+        // The bus page's paths always (a missing one reads "not measured"), then the Tauri
+        // peer's paths this measurement has.
+        let tauri = WebPath::TAURI
+            .into_iter()
+            .filter(|p| m.paths.iter().any(|v| v.path == *p));
         let rows: Vec<Row> = WebPath::ALL
-            .iter()
+            .into_iter()
+            .chain(tauri)
             .map(|p| Row {
                 label: p.name().to_owned(),
-                bars: vec![Bar::new(p.name(), "", m.of(*p).unwrap_or(f64::NAN), 1.0)],
+                bars: vec![Bar::new(p.name(), "", m.of(p).unwrap_or(f64::NAN), 1.0)],
             })
             .collect();
         let spread = m
@@ -182,6 +188,24 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn tauri_rows_are_drawn_when_measured() {
+        let mut report = crate::webview::report::tests::sample_with_tauri(0.6);
+        report.check_goals();
+        let svg = render(&report);
+        let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{e}\n{svg}"));
+        let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
+        for needle in [
+            "tauri-invoke",
+            "tauri-channel",
+            "tauri-scheme",
+            "tauri-localhost",
+        ] {
+            assert!(texts.iter().any(|t| t.contains(needle)), "no {needle:?}");
+        }
+        assert!(texts.iter().any(|t| t.contains("0.8x Tauri 2's invoke")));
     }
 
     #[test]
