@@ -40,7 +40,7 @@ pub(crate) fn build() -> Result<PathBuf, String> {
     let target = target_dir(std::env::var("CARGO_TARGET_DIR").ok().as_deref());
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!(
-        "building the Tauri 2 peer: {cargo} build --release --manifest-path {} (target {}; the first build takes several minutes)",
+        "building the Tauri 2 peer: {cargo} build --release --locked --manifest-path {} (target {}; the first build takes several minutes)",
         manifest.display(),
         target.display()
     );
