@@ -12,13 +12,15 @@
 //!   for this document, and dispatches `inproc-bus-in` events for frames from the bus;
 //! - each document gets its own [`Session`], opened when its relay says hello, so a frame
 //!   from an old document never reaches a new one;
-//! - frames for the page travel as **replies**: the relay keeps one `postMessage` to a
-//!   second handler, registered with reply, always outstanding; the host answers it with
-//!   every frame queued since the last answer (one string, frames separated by spaces),
-//!   and the relay asks again. The first such message opens the document's session.
-//!   A reply is one IPC message that settles a promise; the `evaluate_javascript` this
-//!   replaced compiled and ran a script per delivery and sent its result back (a no-op
-//!   one cost 147 µs here).
+//! - frames for the page travel as **replies**: the relay keeps two `postMessage`s to a
+//!   second handler, registered with reply, outstanding; the host answers the oldest with
+//!   every frame queued since the last answer (one string: a marker, then the frames
+//!   separated by spaces), and the relay asks again. The first such message opens the
+//!   document's session. A reply is one IPC message that settles a promise; the
+//!   `evaluate_javascript` this replaced compiled and ran a script per delivery and sent
+//!   its result back (a no-op one cost 147 µs here). The string travels as the message
+//!   of a rejection, the one reply WebKit takes without a JavaScriptCore value (see
+//!   `ffi::Reply` for the crashes values caused).
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -47,6 +49,9 @@ const HANDLER: &str = "inprocBus";
 /// page.
 const PULL: &str = "inprocBusPull";
 
+/// What starts every reply that carries frames (any other settlement ends the relay's loop).
+const MARK: &str = "inproc-bus-frames:";
+
 /// Event names shared with bridge-js's `domEventTransport`.
 pub const OUT_EVENT: &str = "inproc-bus-out";
 /// See [`OUT_EVENT`].
@@ -70,12 +75,15 @@ const RELAY: &str = r#"(() => {
     for (;;) {
       let batch;
       try {
-        batch = await pull.postMessage(ask);
-      } catch (e) {
+        await pull.postMessage(ask);
+        // Resolved (with undefined): the host ended this document's session.
         return;
+      } catch (e) {
+        // Frames come as the message of the rejection (see bridge-desktop's ffi.rs).
+        const message = e && e.message;
+        if (typeof message !== 'string' || !message.startsWith(__MARK__)) return;
+        batch = message.slice(__MARK__.length);
       }
-      // Anything but a string means the host ended this document's session.
-      if (typeof batch !== 'string') return;
       ask = doc;
       if (batch === '') continue;
       for (const frame of batch.split(' ')) document.dispatchEvent(new CustomEvent(__IN__, { detail: frame }));
@@ -102,10 +110,8 @@ struct Document {
     id: String,
     session: Session,
     outbox: Arc<Mutex<Outbox>>,
-    /// The relay's outstanding requests for frames (oldest first), each with the
-    /// JavaScriptCore context its message came in (replies are made in that context:
-    /// WebKit's own, shared one).
-    waiting: VecDeque<(Reply, javascriptcore::Context)>,
+    /// The relay's outstanding requests for frames, oldest first.
+    waiting: VecDeque<Reply>,
 }
 
 /// Base64 frames for the page, queued by the session's sink (any thread) until the
@@ -133,6 +139,7 @@ pub(crate) fn install(host_id: u64, webview: &webkit2gtk::WebView, bus: BusHandl
         .replace("__ORIGIN__", &js_string(origin))
         .replace("__HANDLER__", &js_string(HANDLER))
         .replace("__PULL__", &js_string(PULL))
+        .replace("__MARK__", &js_string(MARK))
         .replace("__OUT__", &js_string(OUT_EVENT))
         .replace("__IN__", &js_string(IN_EVENT));
     manager.add_script(&UserScript::for_world(
@@ -162,10 +169,8 @@ pub(crate) fn install(host_id: u64, webview: &webkit2gtk::WebView, bus: BusHandl
                 .get(1)
                 .and_then(|v| v.get::<javascriptcore::Value>().ok());
             let reply = args.get(2).and_then(ffi::Reply::from_value);
-            if let (Some(value), Some(reply)) = (value, reply)
-                && let Some(context) = value.context()
-            {
-                on_pull(host_id, &bus, &origin, &value.to_str(), (reply, context));
+            if let (Some(value), Some(reply)) = (value, reply) {
+                on_pull(host_id, &bus, &origin, value.to_str().as_str(), reply);
             }
             // Handled: no other handler; the reply is answered now or kept for later.
             Some(true.to_value())
@@ -206,13 +211,7 @@ fn on_frame(host_id: u64, text: &str) {
 }
 
 /// `"<doc> open"` (a new document) or `"<doc>"` (its next request for frames).
-fn on_pull(
-    host_id: u64,
-    bus: &BusHandle,
-    origin: &str,
-    text: &str,
-    reply: (Reply, javascriptcore::Context),
-) {
+fn on_pull(host_id: u64, bus: &BusHandle, origin: &str, text: &str, reply: Reply) {
     let (doc, open_it) = match text.split_once(' ') {
         Some((doc, "open")) => (doc, true),
         None => (text, false),
@@ -322,18 +321,20 @@ fn take_frames(outbox: &Mutex<Outbox>) -> Vec<String> {
 }
 
 /// Settles the relay's request with `frames`, separated by spaces (base64 has none).
-fn send(waiting: Option<(Reply, javascriptcore::Context)>, frames: &[String]) {
-    let Some((reply, context)) = waiting else {
+fn send(waiting: Option<Reply>, frames: &[String]) {
+    let Some(reply) = waiting else {
         return;
     };
-    let mut batch = String::with_capacity(frames.iter().map(|f| f.len() + 1).sum());
+    let mut batch =
+        String::with_capacity(MARK.len() + frames.iter().map(|f| f.len() + 1).sum::<usize>());
+    batch.push_str(MARK);
     for (i, frame) in frames.iter().enumerate() {
         if i > 0 {
             batch.push(' ');
         }
         batch.push_str(frame);
     }
-    reply.send(&javascriptcore::Value::new_string(&context, Some(&batch)));
+    reply.send_text(batch);
 }
 
 /// A JS string literal for `s` (JSON is a subset of JS for strings).

@@ -7,7 +7,7 @@ use std::ptr::NonNull;
 use glib::translate::{FromGlib, ToGlibPtr};
 use webkit2gtk::ffi::{
     WebKitScriptMessageReply, webkit_script_message_reply_get_type,
-    webkit_script_message_reply_return_value, webkit_script_message_reply_unref,
+    webkit_script_message_reply_return_error_message, webkit_script_message_reply_unref,
 };
 
 /// Wraps the read end of a pipe in a `GUnixInputStream` that owns it.
@@ -19,8 +19,17 @@ pub(crate) fn input_stream_from_fd(fd: OwnedFd) -> gio::UnixInputStream {
 }
 
 /// The answer to one `postMessage` of a handler registered with reply: the page's promise
-/// settles with the value given to [`Reply::send`], or with `undefined` when a `Reply` is
-/// dropped unsent (WebKit's documented automatic reply).
+/// is rejected with an `Error` whose message is the text given to [`Reply::send_text`], or
+/// resolves with `undefined` when a `Reply` is dropped unsent (WebKit's documented
+/// automatic reply).
+///
+/// Why the error path carries our data: `webkit_script_message_reply_return_value` takes a
+/// `JSCValue`, and WebKit 2.50 serialises it in its own shared JavaScriptCore context,
+/// which it releases after a while idle. A value from a context of our own made it abort
+/// in libpas ("free bit set", 1 conformance run in 4), and a value made in the context of
+/// a message that had waited past that release crashed in `AtomStringImpl::add` (seen in
+/// the webview benchmark). `return_error_message` takes a C string and involves no
+/// JavaScriptCore in this process at all.
 ///
 /// Main thread only: it is neither `Send` nor `Sync` (it holds a raw pointer).
 pub(crate) struct Reply(NonNull<WebKitScriptMessageReply>);
@@ -49,12 +58,17 @@ impl Reply {
         NonNull::new(ptr.cast::<WebKitScriptMessageReply>()).map(Reply)
     }
 
-    /// Settles the page's promise with `value` (sent to the web process at once).
-    pub(crate) fn send(self, value: &javascriptcore::Value) {
-        // SAFETY: `self.0` is a live reference we own (see `from_value`); `value` is a
-        // live JSCValue borrowed for the call, which WebKit serialises before returning.
-        // Replying twice is prevented by taking `self` by value.
-        unsafe { webkit_script_message_reply_return_value(self.0.as_ptr(), value.to_glib_none().0) }
+    /// Settles the page's promise by rejecting it with an `Error` whose message is `text`
+    /// (sent to the web process at once). A `text` holding a NUL cannot be sent: the
+    /// reply is then dropped, which resolves the promise with `undefined`.
+    pub(crate) fn send_text(self, text: String) {
+        let Ok(text) = std::ffi::CString::new(text) else {
+            return;
+        };
+        // SAFETY: `self.0` is a live reference we own (see `from_value`); `text` is a
+        // NUL-terminated string borrowed for the call, which WebKit copies before
+        // returning. Replying twice is prevented by taking `self` by value.
+        unsafe { webkit_script_message_reply_return_error_message(self.0.as_ptr(), text.as_ptr()) }
     }
 }
 

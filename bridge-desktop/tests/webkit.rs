@@ -57,6 +57,30 @@ fn frames_over_the_isolated_world_relay() {
     assert_eq!(r["afterGarbage"], "hello");
 }
 
+/// The relay's requests for frames wait on the host for as long as the page is idle (WebKit
+/// may release its shared JavaScriptCore context meanwhile): answering them after a long
+/// idle stretch must still work. (Replies once made as JavaScriptCore values crashed the
+/// host in `AtomStringImpl::add` in the webview benchmark; this test did not reproduce
+/// that crash, which was rare, but guards the waiting path it was on.)
+fn frames_still_arrive_after_the_page_idles() {
+    let h = Harness::new(|b| b);
+    h.load("/frames.html");
+    let r = h.report(T);
+    assert!(r["error"].is_null(), "{r}");
+    let idle = 11;
+    h.wait(Duration::from_secs(idle));
+    h.eval(
+        "fetch('/conf/json').then((r) => r.text()).then((t) => fetch('/report', { method: 'POST', \
+         headers: { 'content-type': 'application/json', 'x-inproc-bus-body': '1' }, \
+         body: JSON.stringify({ after: t }) })); return 1;",
+    );
+    let r = h.report(T);
+    assert!(
+        r["after"].as_str().is_some_and(|t| t.contains("\"ok\"")),
+        "a frames fetch after {idle} s idle: {r}"
+    );
+}
+
 fn secret_mount(
     b: bus_core::BusBuilder,
     hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
@@ -472,6 +496,10 @@ fn main() {
         (
             "page_load_image_xhr_fetch_and_links",
             page_load_image_xhr_fetch_and_links,
+        ),
+        (
+            "frames_still_arrive_after_the_page_idles",
+            frames_still_arrive_after_the_page_idles,
         ),
         (
             "frames_over_the_isolated_world_relay",
