@@ -80,7 +80,7 @@ impl WebPath {
     pub(crate) fn describe(self) -> &'static str {
         match self {
             WebPath::Frames => {
-                "bus, frames: the page's fetch (bridge-js shim, its default route) -> base64 frames as DOM events -> isolated-world relay -> script message handler on the host's main thread -> port::Session -> bus; answers batched into one evaluate_javascript per main-loop turn"
+                "bus, frames: the page's fetch (bridge-js shim, its default route) -> base64 frames as DOM events -> isolated-world relay -> script message handler on the host's main thread -> port::Session -> bus; answers batched per main-loop turn into the reply to one of two postMessages the relay keeps outstanding (a handler registered with reply)"
             }
             WebPath::Native => {
                 "bus, native scheme: WebKit's own fetch (InprocBusBridge.installation().originals.fetch) -> app:// scheme handler -> bus; the response streams through a 1 MiB pipe that WebKit reads on the host's main thread; bodies as Uint8Array with x-inproc-bus-body: 1"
@@ -666,7 +666,7 @@ impl WebviewReport {
             let _ = writeln!(w, "\nComponents of the frames path, measured alone");
             let _ = writeln!(
                 w,
-                "  evaluate_javascript no-op, host -> page -> host: {} us",
+                "  evaluate_javascript no-op, host -> page -> host: {} us (how frames reached the page before replies)",
                 sig(c.eval_round_trip_us)
             );
             let _ = writeln!(
@@ -698,7 +698,7 @@ impl WebviewReport {
             );
             let _ = writeln!(
                 w,
-                "  a frames small GET from the page (mean of {}, {} us in all): fetch() -> request frame out {} us; -> first answer frame in {} us (relay post, host main thread, bus, evaluate_javascript back); -> body read {} us",
+                "  a frames small GET from the page (mean of {}, {} us in all): fetch() -> request frame out {} us; -> first answer frame in {} us (relay post, host main thread, bus, reply back); -> body read {} us",
                 c.frames_split_requests,
                 sig(c.frames_total_us),
                 sig(c.frames_send_us),
