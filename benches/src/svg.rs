@@ -110,6 +110,9 @@ fn human(v: f64) -> String {
     }
 }
 
+/// Characters of a 12 px note that fit across the chart.
+pub(crate) const NOTE_CHARS: usize = 150;
+
 /// Splits `text` into lines of at most `width` characters, at spaces.
 pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
@@ -504,8 +507,21 @@ pub(crate) fn hbars(
     marker: Option<(f64, &str)>,
     unit: &str,
 ) -> f64 {
-    title(w, top, heading, note);
-    let plot_top = top + 34.0;
+    // A long note (every path's range) wraps, and the plot moves down by its extra lines.
+    text(w, 20.0, top, 17, "start", "font-weight=\"bold\"", heading);
+    let note_lines = wrap(note, NOTE_CHARS);
+    for (i, line) in note_lines.iter().enumerate() {
+        text(
+            w,
+            20.0,
+            top + 18.0 + 15.0 * i as f64,
+            12,
+            "start",
+            "fill=\"#555\"",
+            line,
+        );
+    }
+    let plot_top = top + 34.0 + 15.0 * note_lines.len().saturating_sub(1) as f64;
     let plot_w = WIDTH - LEFT - RIGHT - 110.0;
     let bar_h = 18.0;
     let values = rows
@@ -703,6 +719,34 @@ mod tests {
         assert_eq!(wrap("aa bb cc dd", 5), ["aa bb", "cc dd"]);
         assert_eq!(wrap("averylongword x", 4), ["averylongword", "x"]);
         assert!(wrap("", 10).is_empty());
+    }
+
+    #[test]
+    fn a_long_note_wraps_and_moves_the_plot_down() {
+        let rows = [Row {
+            label: "frames".into(),
+            bars: vec![Bar::new("frames", "", 1.0, 1.0)],
+        }];
+        let mut short = String::new();
+        let short_bottom = hbars(
+            &mut short,
+            0.0,
+            "t",
+            "short note",
+            &rows,
+            Scale::Linear,
+            None,
+            "",
+        );
+        let note = "range: ".to_owned() + &"path 0.123-0.456, ".repeat(20);
+        let mut long = String::new();
+        let long_bottom = hbars(&mut long, 0.0, "t", &note, &rows, Scale::Linear, None, "");
+        let lines = wrap(&note, NOTE_CHARS).len();
+        assert!(lines >= 3, "{lines}");
+        assert!((long_bottom - short_bottom - 15.0 * (lines - 1) as f64).abs() < 1e-9);
+        parse(&format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\">{long}</svg>"
+        ));
     }
 
     #[test]

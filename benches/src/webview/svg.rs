@@ -139,16 +139,10 @@ pub(crate) fn render(report: &WebviewReport) -> String {
     if !report.not_measured.is_empty() {
         y += 24.0;
         for u in &report.not_measured {
-            text(
-                &mut body,
-                20.0,
-                y,
-                13,
-                "start",
-                "fill=\"#555\"",
-                &format!("{}: {}", u.name, u.note),
-            );
-            y += 18.0;
+            for line in crate::svg::wrap(&format!("{}: {}", u.name, u.note), 135) {
+                text(&mut body, 20.0, y, 13, "start", "fill=\"#555\"", &line);
+                y += 18.0;
+            }
         }
     }
     let height = y + 20.0;
