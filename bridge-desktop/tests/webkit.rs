@@ -82,73 +82,11 @@ fn frames_still_arrive_after_the_page_idles() {
 }
 
 /// Two popular HTTP clients, unmodified, through the shim in the real engine: axios (its
-/// browser adapter is XMLHttpRequest) and ky (fetch, with its timeout, HTTPError and hooks).
+/// browser adapter is XMLHttpRequest) and ky (fetch); see `testkit::clients`.
 fn popular_clients_axios_and_ky_work_unmodified() {
-    let vendor =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bridge-js/node_modules");
-    assert!(
-        vendor.join("axios/dist/axios.min.js").is_file()
-            && vendor.join("ky/distribution/index.js").is_file(),
-        "axios and ky come from bridge-js's dev dependencies: run `npm ci` in bridge-js (scripts/test.sh does)"
-    );
-    let h = Harness::new(|b| {
-        b.mount_with(
-            bus_core::Mount::new("/vendor", tower_http::services::ServeDir::new(vendor))
-                .policy(bus_core::Policy::origins([support::ORIGIN])),
-        )
-    });
-    h.load("/libraries.html");
-    let r = h.report(T);
-    assert!(r["error"].is_null(), "{r}");
-    assert_eq!(r["axiosStatus"], 200, "{r}");
-    assert_eq!(r["axiosData"], serde_json::json!({ "ok": true, "n": 42 }));
-    assert_eq!(r["axiosContentType"], "application/json");
-    assert_eq!(r["axiosEcho"], serde_json::json!({ "hello": "bus" }), "{r}");
-    assert!(
-        r["axiosEchoType"]
-            .as_str()
-            .unwrap_or("")
-            .starts_with("application/json"),
-        "{r}"
-    );
-    assert_eq!(
-        r["axios404"],
-        // Handlers see the absolute URI the page asked for (as on every bridge).
-        serde_json::json!([
-            "AxiosError",
-            404,
-            "no conformance route app://localhost/conf/nowhere\n"
-        ]),
-        "{r}"
-    );
-    assert_eq!(r["axiosAbort"], "ERR_CANCELED", "{r}");
-    let upload = &r["axiosUpload"];
-    assert_eq!(upload["length"], 1 << 20, "{r}");
-    assert_eq!(upload["equal"], true);
-    assert_eq!(
-        upload["last"],
-        1 << 20,
-        "upload progress reaches the whole body: {r}"
-    );
-    assert!(upload["events"].as_u64().unwrap_or(0) >= 1, "{r}");
-    assert_eq!(r["kyJson"], serde_json::json!({ "ok": true, "n": 42 }));
-    assert_eq!(r["kyEcho"], "{\"n\":1}");
-    assert_eq!(
-        r["ky404"],
-        // Handlers see the absolute URI the page asked for (as on every bridge).
-        serde_json::json!([
-            "HTTPError",
-            404,
-            "no conformance route app://localhost/conf/nowhere\n"
-        ]),
-        "{r}"
-    );
-    assert_eq!(r["kyTimeout"], "TimeoutError", "{r}");
-    assert_eq!(
-        r["kyHook"],
-        serde_json::json!(["hello", ["app://localhost/conf/text"]]),
-        "{r}"
-    );
+    let h = Harness::new(|b| testkit::clients::mount(b, support::ORIGIN));
+    h.load("/clients.html");
+    testkit::clients::check(&h.report(T), support::ORIGIN);
 }
 
 fn secret_mount(

@@ -4,10 +4,12 @@
 //! - [`conformance`]: the `/conf` routes the bridge-js conformance suite runs against,
 //!   mounted both on the bus and on a real localhost server ([`serve_localhost`]), so the
 //!   same cases can run through the shim and through the browser's own fetch/XHR.
+//! - [`clients`]: axios and ky, unmodified, against those routes.
 //! - [`sockets`]: listening sockets of a set of processes, read from `/proc`.
 //! - [`display`]: an Xvfb display for WebView tests when none is set.
 //! - [`media`]: test movies made with GStreamer on the spot.
 
+pub mod clients;
 pub mod conformance;
 pub mod display;
 pub mod media;
