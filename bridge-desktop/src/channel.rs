@@ -56,6 +56,9 @@ const MARK: &str = "inproc-bus-frames:";
 pub const OUT_EVENT: &str = "inproc-bus-out";
 /// See [`OUT_EVENT`].
 pub const IN_EVENT: &str = "inproc-bus-in";
+/// See [`OUT_EVENT`]: the relay opened a new session for a page the back/forward cache
+/// restored.
+pub const RESET_EVENT: &str = "inproc-bus-reset";
 
 const RELAY: &str = r#"(() => {
   'use strict';
@@ -64,19 +67,24 @@ const RELAY: &str = r#"(() => {
   const handler = handlers && handlers[__HANDLER__];
   const pull = handlers && handlers[__PULL__];
   if (!handler || !pull) return;
-  const doc = Array.from(crypto.getRandomValues(new Uint32Array(4)), (n) => n.toString(36)).join('-');
+  // A session id for this showing of the document. A page the back/forward cache restores
+  // does not run this script again, and the host gave its session up when the next page
+  // opened: on such a `pageshow` the relay takes a new id, opens a new session and tells
+  // the shim (`inproc-bus-reset`) that its open requests are gone.
+  const newId = () => Array.from(crypto.getRandomValues(new Uint32Array(4)), (n) => n.toString(36)).join('-');
+  let doc = newId();
   document.addEventListener(__OUT__, (event) => {
     if (typeof event.detail === 'string') handler.postMessage(doc + ' ' + event.detail);
   });
   // Two requests stay outstanding, so the host can answer one while the page is still
   // dispatching the other's frames. Replies settle in the order they are sent and each
   // batch is dispatched synchronously when its promise settles: order is kept.
-  const loop = async (ask) => {
+  const loop = async (id, ask) => {
     for (;;) {
       let batch;
       try {
         await pull.postMessage(ask);
-        // Resolved (with undefined): the host ended this document's session.
+        // Resolved (with undefined): the host ended this session.
         return;
       } catch (e) {
         // Frames come as the message of the rejection (see bridge-desktop's ffi.rs).
@@ -84,13 +92,23 @@ const RELAY: &str = r#"(() => {
         if (typeof message !== 'string' || !message.startsWith(__MARK__)) return;
         batch = message.slice(__MARK__.length);
       }
-      ask = doc;
+      if (id !== doc) return; // a session this document has replaced
+      ask = id;
       if (batch === '') continue;
       for (const frame of batch.split(' ')) document.dispatchEvent(new CustomEvent(__IN__, { detail: frame }));
     }
   };
-  loop(doc + ' open');
-  loop(doc);
+  const start = () => {
+    loop(doc, doc + ' open');
+    loop(doc, doc);
+  };
+  addEventListener('pageshow', (event) => {
+    if (!event.persisted) return;
+    doc = newId();
+    start();
+    document.dispatchEvent(new CustomEvent(__RESET__));
+  });
+  start();
 })();"#;
 
 thread_local! {
@@ -141,7 +159,8 @@ pub(crate) fn install(host_id: u64, webview: &webkit2gtk::WebView, bus: BusHandl
         .replace("__PULL__", &js_string(PULL))
         .replace("__MARK__", &js_string(MARK))
         .replace("__OUT__", &js_string(OUT_EVENT))
-        .replace("__IN__", &js_string(IN_EVENT));
+        .replace("__IN__", &js_string(IN_EVENT))
+        .replace("__RESET__", &js_string(RESET_EVENT));
     manager.add_script(&UserScript::for_world(
         &relay,
         UserContentInjectedFrames::TopFrame,

@@ -89,6 +89,41 @@ fn popular_clients_axios_and_ky_work_unmodified() {
     testkit::clients::check(&h.report(T), support::ORIGIN);
 }
 
+/// Back to a page the back/forward cache kept: its scripts do not run again, and its frames
+/// must still reach the bus (the document's old session ended when the next page opened).
+fn a_page_restored_by_back_still_reaches_the_bus() {
+    let h = Harness::new(|b| b);
+    h.load("/history.html");
+    let first = h.report(T);
+    assert_eq!(first["restored"], false, "{first}");
+    assert_eq!(first["status"], 200, "{first}");
+    h.load("/second.html");
+    assert_eq!(h.report(T)["page"], "second");
+    h.eval("history.back(); return 1;");
+    let back = h.report(T);
+    assert!(back["error"].is_null(), "a fetch after coming back: {back}");
+    assert_eq!(back["status"], 200, "{back}");
+    assert_eq!(
+        back["json"],
+        serde_json::json!({ "ok": true, "n": 42 }),
+        "{back}"
+    );
+    if back["restored"] == true {
+        // The request left open on the first showing failed when the relay reset the
+        // session, instead of hanging forever.
+        assert!(
+            back["hanging"]
+                .as_str()
+                .is_some_and(|h| h.starts_with("TypeError") && h.contains("reset")),
+            "{back}"
+        );
+    }
+    println!(
+        "    came back restored from the cache: {}",
+        back["restored"]
+    );
+}
+
 fn secret_mount(
     b: bus_core::BusBuilder,
     hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
@@ -508,6 +543,10 @@ fn main() {
         (
             "popular_clients_axios_and_ky_work_unmodified",
             popular_clients_axios_and_ky_work_unmodified,
+        ),
+        (
+            "a_page_restored_by_back_still_reaches_the_bus",
+            a_page_restored_by_back_still_reaches_the_bus,
         ),
         (
             "frames_still_arrive_after_the_page_idles",

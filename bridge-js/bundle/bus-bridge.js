@@ -429,6 +429,17 @@ var InprocBusBridge = (() => {
       this.closeReason = void 0;
       this.onprotocolerror = options.onprotocolerror ?? null;
       transport.onmessage = (bytes) => this.receive(bytes);
+      transport.onreset = (reason) => this.reset(reason);
+    }
+    /**
+     * Fails every open stream with `reason` (default: a TypeError saying the session was
+     * reset) and keeps the client usable: the bus side has a new session and knows none of
+     * them. Sends nothing (the old session's streams are gone there already).
+     */
+    reset(reason) {
+      if (this.isClosed) return;
+      const why = reason ?? new TypeError("the bus session was reset: open requests were dropped");
+      for (const s of [...this.streams.values()]) this.fail(s, why);
     }
     /** Streams open now (waiting for or receiving their response). */
     get openStreams() {
@@ -894,22 +905,29 @@ var InprocBusBridge = (() => {
   function domEventTransport(options = {}) {
     const outEvent = options.outEvent ?? "inproc-bus-out";
     const inEvent = options.inEvent ?? "inproc-bus-in";
+    const resetEvent = options.resetEvent ?? "inproc-bus-reset";
     const target = options.target ?? globalThis.document;
     if (!target) throw new TypeError("domEventTransport: no target (and no document)");
     const report = reporter(options.onerror);
     const transport = {
       onmessage: null,
+      onreset: null,
       send(bytes) {
         target.dispatchEvent(new CustomEvent(outEvent, { detail: toBase64(bytes) }));
       },
       close() {
         target.removeEventListener(inEvent, listener);
+        target.removeEventListener(resetEvent, onReset);
       }
     };
     const listener = (event) => {
       deliver(transport, event.detail, report);
     };
+    const onReset = () => {
+      transport.onreset?.(new TypeError("the bus session was reset (the page was restored from the back/forward cache): open requests were dropped"));
+    };
     target.addEventListener(inEvent, listener);
+    target.addEventListener(resetEvent, onReset);
     return transport;
   }
   var BINDING = /* @__PURE__ */ Symbol.for("inproc-bus.binding-transport");

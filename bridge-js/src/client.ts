@@ -26,6 +26,12 @@ import {
 export interface Transport {
   send(bytes: Uint8Array): void;
   onmessage: ((bytes: Uint8Array) => void) | null;
+  /**
+   * Optional: the client installs it, and the transport calls it when the bus side started
+   * a new session for this page (e.g. a page restored from the back/forward cache): the
+   * streams of the old session are gone there, so the client fails them; new ones work.
+   */
+  onreset?: ((reason: unknown) => void) | null | undefined;
 }
 
 /** A request body: bytes, or chunks produced over time (streamed upload). */
@@ -151,6 +157,18 @@ export class BusClient {
   ) {
     this.onprotocolerror = options.onprotocolerror ?? null;
     transport.onmessage = (bytes) => this.receive(bytes);
+    transport.onreset = (reason) => this.reset(reason);
+  }
+
+  /**
+   * Fails every open stream with `reason` (default: a TypeError saying the session was
+   * reset) and keeps the client usable: the bus side has a new session and knows none of
+   * them. Sends nothing (the old session's streams are gone there already).
+   */
+  reset(reason?: unknown): void {
+    if (this.isClosed) return;
+    const why = reason ?? new TypeError('the bus session was reset: open requests were dropped');
+    for (const s of [...this.streams.values()]) this.fail(s, why);
   }
 
   /** Streams open now (waiting for or receiving their response). */

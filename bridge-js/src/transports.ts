@@ -22,6 +22,12 @@ export interface DomEventTransportOptions extends CommonTransportOptions {
   outEvent?: string | undefined;
   /** Event whose `detail` (a base64 string) is an inbound frame; default `inproc-bus-in`. */
   inEvent?: string | undefined;
+  /**
+   * Event the relay dispatches when it opened a new session for this document (a page
+   * restored from the back/forward cache): open streams fail, new ones go to the new
+   * session. Default `inproc-bus-reset`.
+   */
+  resetEvent?: string | undefined;
   /** Default: `document`. */
   target?: EventTarget | undefined;
 }
@@ -36,22 +42,29 @@ export interface DomEventTransportOptions extends CommonTransportOptions {
 export function domEventTransport(options: DomEventTransportOptions = {}): BridgeTransport {
   const outEvent = options.outEvent ?? 'inproc-bus-out';
   const inEvent = options.inEvent ?? 'inproc-bus-in';
+  const resetEvent = options.resetEvent ?? 'inproc-bus-reset';
   const target = options.target ?? (globalThis as { document?: EventTarget }).document;
   if (!target) throw new TypeError('domEventTransport: no target (and no document)');
   const report = reporter(options.onerror);
   const transport: BridgeTransport = {
     onmessage: null,
+    onreset: null,
     send(bytes) {
       target.dispatchEvent(new CustomEvent(outEvent, { detail: toBase64(bytes) }));
     },
     close() {
       target.removeEventListener(inEvent, listener);
+      target.removeEventListener(resetEvent, onReset);
     },
   };
   const listener = (event: Event): void => {
     deliver(transport, (event as CustomEvent<unknown>).detail, report);
   };
+  const onReset = (): void => {
+    transport.onreset?.(new TypeError('the bus session was reset (the page was restored from the back/forward cache): open requests were dropped'));
+  };
   target.addEventListener(inEvent, listener);
+  target.addEventListener(resetEvent, onReset);
   return transport;
 }
 

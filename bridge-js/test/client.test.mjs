@@ -503,3 +503,17 @@ test('an abort between the head and its publication fails the body with the reas
   await assert.rejects(readAll(res.body), /stop/);
   assert.deepEqual(peer.take().map((f) => f.type), ['RequestHead', 'Cancel']);
 });
+
+test('reset fails the open streams and keeps the client usable', async () => {
+  const peer = new Peer();
+  const open = peer.client.openStream({ method: 'GET', uri: '/hang' });
+  peer.head(2); // not ours: ignored
+  const reason = new TypeError('session reset');
+  peer.transport.onreset(reason);
+  await assert.rejects(open, (e) => e === reason);
+  assert.equal(peer.client.openStreams, 0);
+  const next = peer.client.openStream({ method: 'GET', uri: '/after' });
+  peer.head(2);
+  peer.deliver({ type: 'ResponseEnd', stream: 2 });
+  assert.equal((await next).status, 200);
+});

@@ -138,6 +138,22 @@ test('domEventTransport: custom event names, and a client over an isolated-world
   assert.equal(decodeText(await readAll(res.body)), 'ping');
 });
 
+test('domEventTransport: the relay\'s reset event fails open streams; new ones work', async () => {
+  const doc = new EventTarget();
+  const sent = [];
+  doc.addEventListener('inproc-bus-out', (e) => sent.push(decode(fromBase64(e.detail))));
+  const client = new BusClient(domEventTransport({ target: doc }));
+  const open = client.openStream({ method: 'GET', uri: 'app://localhost/hang' });
+  doc.dispatchEvent(new CustomEvent('inproc-bus-reset'));
+  await assert.rejects(open, (e) => e instanceof TypeError && /reset/.test(e.message));
+  const next = client.openStream({ method: 'GET', uri: 'app://localhost/after' });
+  const reply = (frame) => doc.dispatchEvent(new CustomEvent('inproc-bus-in', { detail: toBase64(encode(frame)) }));
+  reply({ type: 'ResponseHead', stream: 2, status: 204, headers: [] });
+  reply({ type: 'ResponseEnd', stream: 2 });
+  assert.equal((await next).status, 204);
+  assert.deepEqual(sent.map((f) => [f.type, f.stream]), [['RequestHead', 1], ['RequestHead', 2]], 'nothing sent for the reset');
+});
+
 test('bindingTransport: a hidden deliver global, several frames per call, and re-injection reuses it', () => {
   const win = {};
   const sent = [];
