@@ -579,7 +579,8 @@ var InprocBusBridge = (() => {
       queueMicrotask(() => this.publish(s));
     }
     publish(s) {
-      const early = s.early ?? [];
+      if (s.early === null) return;
+      const early = s.early;
       const end = s.earlyEnd;
       s.early = null;
       s.earlyEnd = null;
@@ -695,6 +696,13 @@ var InprocBusBridge = (() => {
     abort(s, reason) {
       if (s.phase === "closed") return;
       this.trySendFrame(s, { type: "Cancel", stream: s.id });
+      if (s.early !== null) {
+        s.early = null;
+        s.earlyEnd = null;
+        this.finish(s);
+        s.reject(reason);
+        return;
+      }
       this.fail(s, reason);
     }
     /** The bus broke the protocol on this stream: report it, cancel and fail the stream. */

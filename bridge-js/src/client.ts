@@ -331,7 +331,9 @@ export class BusClient {
   }
 
   private publish(s: Stream): void {
-    const early = s.early ?? [];
+    // Aborted in between: the promise was rejected already.
+    if (s.early === null) return;
+    const early = s.early;
     const end = s.earlyEnd;
     s.early = null;
     s.earlyEnd = null;
@@ -456,6 +458,15 @@ export class BusClient {
   private abort(s: Stream, reason: unknown): void {
     if (s.phase === 'closed') return;
     this.trySendFrame(s, { type: 'Cancel', stream: s.id });
+    if (s.early !== null) {
+      // The head is in but the response is not published yet: as Fetch's "abort fetch",
+      // the promise rejects (it would have, a microtask earlier).
+      s.early = null;
+      s.earlyEnd = null;
+      this.finish(s);
+      s.reject(reason);
+      return;
+    }
     this.fail(s, reason);
   }
 
