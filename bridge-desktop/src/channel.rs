@@ -37,6 +37,7 @@ use webkit2gtk::UserContentManagerExt;
 use webkit2gtk::WebViewExt as _;
 use webkit2gtk::{UserContentInjectedFrames, UserScript, UserScriptInjectionTime};
 
+use crate::HostError;
 use crate::ffi::{self, Reply};
 
 /// The isolated script world of the relay and the message handler.
@@ -142,16 +143,27 @@ struct Outbox {
 }
 
 /// Installs the handlers and the relay on `webview` (GTK main thread only).
-pub(crate) fn install(host_id: u64, webview: &webkit2gtk::WebView, bus: BusHandle, origin: &str) {
-    let Some(manager) = webview.user_content_manager() else {
-        tracing::error!("the WebView has no user content manager: no frame channel");
-        return;
-    };
-    if !manager.register_script_message_handler_in_world(HANDLER, WORLD)
-        || !manager.register_script_message_handler_with_reply(PULL, WORLD)
-    {
-        tracing::error!("cannot register the frame channel's message handlers: no frame channel");
-        return;
+pub(crate) fn install(
+    host_id: u64,
+    webview: &webkit2gtk::WebView,
+    bus: BusHandle,
+    origin: &str,
+) -> Result<(), HostError> {
+    let manager = webview
+        .user_content_manager()
+        .ok_or(HostError::FrameChannel(
+            "the WebView has no user content manager",
+        ))?;
+    if !manager.register_script_message_handler_in_world(HANDLER, WORLD) {
+        return Err(HostError::FrameChannel(
+            "its message handlers are already registered (is a host already attached to this WebView?)",
+        ));
+    }
+    if !manager.register_script_message_handler_with_reply(PULL, WORLD) {
+        manager.unregister_script_message_handler_in_world(HANDLER, WORLD);
+        return Err(HostError::FrameChannel(
+            "its message handler with reply cannot be registered (is a host already attached to this WebView?)",
+        ));
     }
     let relay = RELAY
         .replace("__ORIGIN__", &js_string(origin))
@@ -195,6 +207,7 @@ pub(crate) fn install(host_id: u64, webview: &webkit2gtk::WebView, bus: BusHandl
             Some(true.to_value())
         },
     );
+    Ok(())
 }
 
 /// Forgets the host (its WebView is going away).

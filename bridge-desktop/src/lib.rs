@@ -116,6 +116,9 @@ pub enum HostError {
     /// The WebView has no WebKit context to register the scheme on.
     #[error("the WebView has no WebKit context")]
     NoContext,
+    /// The frame channel's message handlers could not be registered on the WebView.
+    #[error("cannot set up the frame channel: {0}")]
+    FrameChannel(&'static str),
     /// The WebView already loaded a page: the scheme must be registered before.
     #[error("attach the host before the WebView loads anything (it is at {0})")]
     AlreadyLoaded(String),
@@ -150,6 +153,9 @@ pub fn attach(
     }
     let context = view.context().ok_or(HostError::NoContext)?;
     let id = NEXT_HOST.fetch_add(1, Ordering::Relaxed);
+    // The frame channel first: it is the part that can fail (and it fails before touching
+    // the WebView), while a scheme registered on the context cannot be taken back.
+    channel::install(id, &view, bus.clone(), &config.origin)?;
     scheme::register(
         &context,
         &config.scheme,
@@ -158,7 +164,6 @@ pub fn attach(
             origin: config.origin.clone(),
         },
     );
-    channel::install(id, &view, bus.clone(), &config.origin);
     if let (Some(shim), Some(manager)) = (&config.shim, view.user_content_manager()) {
         manager.add_script(&webkit2gtk::UserScript::new(
             shim,

@@ -124,6 +124,27 @@ fn a_page_restored_by_back_still_reaches_the_bus() {
     );
 }
 
+/// A second host on the same WebView is refused with a sentence, before it touches the
+/// WebView, and the first one keeps working.
+fn a_second_host_on_the_same_webview_is_refused() {
+    let h = Harness::new(|b| b);
+    let second = bridge_desktop::attach(
+        &h.webview,
+        &h.bus,
+        bridge_desktop::HostConfig::new(support::ORIGIN),
+    );
+    let err = second.expect_err("a second attach must fail");
+    assert!(
+        matches!(err, bridge_desktop::HostError::FrameChannel(_)),
+        "{err}"
+    );
+    assert!(err.to_string().contains("already attached"), "{err}");
+    h.load("/frames.html");
+    let r = h.report(T);
+    assert!(r["error"].is_null(), "{r}");
+    assert_eq!(r["jsonStatus"], 200, "{r}");
+}
+
 fn secret_mount(
     b: bus_core::BusBuilder,
     hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
@@ -547,6 +568,10 @@ fn main() {
         (
             "a_page_restored_by_back_still_reaches_the_bus",
             a_page_restored_by_back_still_reaches_the_bus,
+        ),
+        (
+            "a_second_host_on_the_same_webview_is_refused",
+            a_second_host_on_the_same_webview_is_refused,
         ),
         (
             "frames_still_arrive_after_the_page_idles",
