@@ -266,10 +266,7 @@ fn on_pull(host_id: u64, bus: &BusHandle, origin: &str, text: &str, reply: Reply
             return;
         }
         current.waiting.push_back(reply);
-        let frames = take_frames(&current.outbox);
-        if !frames.is_empty() {
-            send(current.waiting.pop_front(), &frames);
-        }
+        deliver(current);
     });
 }
 
@@ -339,17 +336,42 @@ fn flush(host_id: u64, doc: &str) {
                 .scheduled = false;
             return;
         }
-        let frames = take_frames(&current.outbox);
-        if !frames.is_empty() {
-            send(current.waiting.pop_front(), &frames);
-        }
+        deliver(current);
     });
 }
 
+/// Answers waiting requests with queued frames, at most [`MAX_REPLY`] per reply, while
+/// both last. Frames left over wait for the relay's next request.
+fn deliver(current: &mut Document) {
+    while !current.waiting.is_empty() {
+        let frames = take_frames(&current.outbox);
+        if frames.is_empty() {
+            return;
+        }
+        send(current.waiting.pop_front(), &frames);
+    }
+}
+
+/// Base64 characters in one reply, beyond its first frame: a page given many streams'
+/// windows at once dispatches them in several turns instead of one long one.
+const MAX_REPLY: usize = 2 << 20;
+
+/// The queued frames that fit in one reply.
 fn take_frames(outbox: &Mutex<Outbox>) -> Vec<String> {
     let mut outbox = outbox.lock().unwrap_or_else(|e| e.into_inner());
     outbox.scheduled = false;
-    std::mem::take(&mut outbox.frames)
+    let mut chars = 0;
+    let fit = outbox
+        .frames
+        .iter()
+        .take_while(|f| {
+            let first = chars == 0;
+            chars += f.len() + 1;
+            first || chars <= MAX_REPLY
+        })
+        .count();
+    let rest = outbox.frames.split_off(fit);
+    std::mem::replace(&mut outbox.frames, rest)
 }
 
 /// Settles the relay's request with `frames`, separated by spaces (base64 has none).
@@ -372,4 +394,38 @@ fn send(waiting: Option<Reply>, frames: &[String]) {
 /// A JS string literal for `s` (JSON is a subset of JS for strings).
 fn js_string(s: &str) -> String {
     serde_json::to_string(s).expect("a string serialises")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outbox(sizes: &[usize]) -> Mutex<Outbox> {
+        Mutex::new(Outbox {
+            frames: sizes.iter().map(|&n| "A".repeat(n)).collect(),
+            scheduled: true,
+        })
+    }
+
+    fn lens(frames: &[String]) -> Vec<usize> {
+        frames.iter().map(String::len).collect()
+    }
+
+    #[test]
+    fn a_reply_takes_frames_in_order_up_to_its_budget() {
+        let half = MAX_REPLY / 2;
+        let o = outbox(&[10, half, half, 20]);
+        // 10 + 1 + half + 1 fits; one more half does not.
+        assert_eq!(lens(&take_frames(&o)), [10, half]);
+        assert!(!o.lock().unwrap().scheduled);
+        assert_eq!(lens(&take_frames(&o)), [half, 20]);
+        assert!(take_frames(&o).is_empty());
+    }
+
+    #[test]
+    fn a_frame_larger_than_the_budget_still_goes_alone() {
+        let o = outbox(&[MAX_REPLY * 2, 5]);
+        assert_eq!(lens(&take_frames(&o)), [MAX_REPLY * 2]);
+        assert_eq!(lens(&take_frames(&o)), [5]);
+    }
 }
