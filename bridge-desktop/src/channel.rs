@@ -185,6 +185,26 @@ pub(crate) fn install(
         h.borrow_mut()
             .insert(host_id, HostChannel { current: None })
     });
+    // A page of another origin (or about:blank) has no relay to open a session of its own:
+    // end the old document's session when it commits, so its streams stop. (A page of the
+    // app origin replaces the session when its relay opens one.)
+    let app_origin = origin.to_owned();
+    webview.connect_load_changed(move |view, event| {
+        if event != webkit2gtk::LoadEvent::Committed {
+            return;
+        }
+        let uri = view.uri().map(|u| u.to_string()).unwrap_or_default();
+        if is_of_origin(&uri, &app_origin) {
+            return;
+        }
+        HOSTS.with(|h| {
+            if let Some(host) = h.borrow_mut().get_mut(&host_id) {
+                // Dropping the document drops its session (cancelling its streams) and
+                // its waiting replies.
+                host.current = None;
+            }
+        });
+    });
     manager.connect_script_message_received(Some(HANDLER), move |_, result| {
         if let Some(value) = result.js_value() {
             on_frame(host_id, value.to_str().as_str());
@@ -391,6 +411,16 @@ fn send(waiting: Option<Reply>, frames: &[String]) {
     reply.send_text(batch);
 }
 
+/// Whether `uri` is a URL of `origin` (`scheme://host`, lower case).
+fn is_of_origin(uri: &str, origin: &str) -> bool {
+    uri.len() >= origin.len()
+        && uri[..origin.len()].eq_ignore_ascii_case(origin)
+        && matches!(
+            uri.as_bytes().get(origin.len()),
+            None | Some(b'/' | b'?' | b'#')
+        )
+}
+
 /// A JS string literal for `s` (JSON is a subset of JS for strings).
 fn js_string(s: &str) -> String {
     serde_json::to_string(s).expect("a string serialises")
@@ -420,6 +450,20 @@ mod tests {
         assert!(!o.lock().unwrap().scheduled);
         assert_eq!(lens(&take_frames(&o)), [half, 20]);
         assert!(take_frames(&o).is_empty());
+    }
+
+    #[test]
+    fn urls_of_the_app_origin() {
+        let o = "app://localhost";
+        assert!(is_of_origin("app://localhost/x.html", o));
+        assert!(is_of_origin("APP://LOCALHOST/", o));
+        assert!(is_of_origin("app://localhost", o));
+        assert!(is_of_origin("app://localhost?q", o));
+        assert!(!is_of_origin("app://localhost.evil/x", o));
+        assert!(!is_of_origin("app://localhost:8080/", o));
+        assert!(!is_of_origin("about:blank", o));
+        assert!(!is_of_origin("app://local", o));
+        assert!(!is_of_origin("", o));
     }
 
     #[test]

@@ -145,6 +145,36 @@ fn a_second_host_on_the_same_webview_is_refused() {
     assert_eq!(r["jsonStatus"], 200, "{r}");
 }
 
+/// Leaving the app for a page with no relay (about:blank here) ends the old document's
+/// session: a request it left open is cancelled on the bus instead of running on.
+fn leaving_the_app_origin_cancels_the_old_pages_streams() {
+    let h = Harness::new(|b| b);
+    h.load("/history.html");
+    let first = h.report(T);
+    assert_eq!(first["status"], 200, "{first}");
+    // history.html left a frames request to /conf/hang open.
+    assert_eq!(
+        h.counters
+            .cancelled
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    webkit2gtk::WebViewExt::load_uri(h.host.webkit(), "about:blank");
+    let deadline = std::time::Instant::now() + T;
+    while h
+        .counters
+        .cancelled
+        .load(std::sync::atomic::Ordering::SeqCst)
+        == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hanging handler was not dropped after leaving the app"
+        );
+        support::pump(Duration::from_millis(20));
+    }
+}
+
 fn secret_mount(
     b: bus_core::BusBuilder,
     hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
@@ -572,6 +602,10 @@ fn main() {
         (
             "a_second_host_on_the_same_webview_is_refused",
             a_second_host_on_the_same_webview_is_refused,
+        ),
+        (
+            "leaving_the_app_origin_cancels_the_old_pages_streams",
+            leaving_the_app_origin_cancels_the_old_pages_streams,
         ),
         (
             "frames_still_arrive_after_the_page_idles",
