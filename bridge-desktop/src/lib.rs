@@ -61,6 +61,7 @@ pub struct HostConfig {
     scheme: String,
     navigable: Vec<String>,
     shim: Option<String>,
+    inline_first_poll: bool,
 }
 
 impl HostConfig {
@@ -82,7 +83,22 @@ impl HostConfig {
             shim: Some(shim::script(&origin)),
             origin,
             navigable: Vec::new(),
+            inline_first_poll: INLINE_DEFAULT,
         }
+    }
+
+    /// Whether each request to the scheme is polled once on the GTK main thread, inside the
+    /// bus runtime's context, before the bus's workers take it (default: yes). A handler
+    /// that answers without waiting (routing, a small JSON reply) is then answered in the
+    /// same main-loop turn, without a hop to a worker and back: in the webview benchmark a
+    /// native small GET took 0.234 ms with it against 0.266 ms without (3-round A/B, quiet
+    /// machine). The cost: a handler's code up to its first `.await` runs on the UI thread,
+    /// as Tauri's synchronous commands do; one that takes longer than 4 ms there is logged
+    /// with a `tracing` warning. Turn it off for handlers that compute or block before they
+    /// first await (or move that work to `tokio::task::spawn_blocking`).
+    pub fn inline_first_poll(mut self, inline: bool) -> Self {
+        self.inline_first_poll = inline;
+        self
     }
 
     /// Lets the WebView (and its iframes) navigate to pages of another origin. By default
@@ -124,6 +140,9 @@ pub enum HostError {
     AlreadyLoaded(String),
 }
 
+/// [`HostConfig::inline_first_poll`]'s default.
+const INLINE_DEFAULT: bool = true;
+
 static NEXT_HOST: AtomicU64 = AtomicU64::new(1);
 
 /// The host attached to one WebView. Dropping it stops routing frames to the bus.
@@ -162,6 +181,7 @@ pub fn attach(
         bus.clone(),
         scheme::SchemeConfig {
             origin: config.origin.clone(),
+            inline_first_poll: config.inline_first_poll,
         },
     );
     if let (Some(shim), Some(manager)) = (&config.shim, view.user_content_manager()) {

@@ -1,7 +1,14 @@
 //! The `app://` scheme: every request WebKit makes to the app origin (navigations, links,
 //! forms, `<img>`, native fetch/XHR) becomes an `http::Request` on the bus, and the
-//! response streams back through a pipe — never buffered whole, never handled on the GTK
-//! main thread.
+//! response streams back through a pipe, never buffered whole (a small body of known size
+//! is answered from memory).
+//!
+//! Each request's future is polled once right here, on the GTK main thread inside the bus
+//! runtime's context ([`HostConfig::inline_first_poll`], on by default): a handler that
+//! answers without waiting is answered in the same turn, without a hop to a worker and
+//! back; whatever it still waits for runs on the bus's workers.
+//!
+//! [`HostConfig::inline_first_poll`]: crate::HostConfig::inline_first_poll
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -29,6 +36,9 @@ const SMALL_RESPONSE: u64 = 64 * 1024;
 /// Pipe capacity: large pipes cut the number of wake-ups on the main thread.
 const PIPE_SIZE: usize = 1 << 20;
 
+/// A first poll on the main thread longer than this is logged.
+const SLOW_INLINE_POLL: std::time::Duration = std::time::Duration::from_millis(4);
+
 thread_local! {
     /// Requests waiting for their response head, by id. WebKit objects live on the GTK
     /// main thread; worker threads refer to them only by id.
@@ -41,6 +51,8 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 #[derive(Clone, Debug)]
 pub(crate) struct SchemeConfig {
     pub(crate) origin: String,
+    /// Poll each request once on the main thread before handing it to the workers.
+    pub(crate) inline_first_poll: bool,
 }
 
 /// Registers the scheme of `config.origin` on `context`, answered by `bus`.
@@ -84,7 +96,8 @@ fn handle(request: &URISchemeRequest, bus: &BusHandle, config: &SchemeConfig) {
     let origin = config.origin.clone();
     let navigation = accepts_html(http_request.headers());
     let path = http_request.uri().path().to_owned();
-    runtime.spawn(async move {
+    let inline = config.inline_first_poll.then(|| path.clone());
+    let task = async move {
         let mut response = call_following_redirects(&bus, http_request, &origin).await;
         if navigation {
             response = with_error_page(response, &path);
@@ -154,7 +167,39 @@ fn handle(request: &URISchemeRequest, bus: &BusHandle, config: &SchemeConfig) {
                 }
             }
         }
-    });
+    };
+    if let Some(path) = inline {
+        poll_once_then_spawn(&runtime, task, &path);
+    } else {
+        runtime.spawn(task);
+    }
+}
+
+/// Polls `task` once on this thread, in the runtime's context; if it is not done, the
+/// runtime's workers take it from there (its wakers are replaced at their next poll).
+fn poll_once_then_spawn(
+    runtime: &tokio::runtime::Handle,
+    task: impl Future<Output = ()> + Send + 'static,
+    path: &str,
+) {
+    let mut task = Box::pin(task);
+    let started = std::time::Instant::now();
+    let poll = {
+        let _context = runtime.enter();
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        task.as_mut().poll(&mut cx)
+    };
+    let took = started.elapsed();
+    if took > SLOW_INLINE_POLL {
+        tracing::warn!(
+            "the handler for {path} ran {took:?} on the GTK main thread before its first \
+             .await: move blocking work to tokio::task::spawn_blocking, or leave \
+             HostConfig::inline_first_poll off"
+        );
+    }
+    if poll.is_pending() {
+        runtime.spawn(task);
+    }
 }
 
 /// Whether a request is a navigation (WebKit asks for `text/html` first only then).

@@ -175,6 +175,65 @@ fn leaving_the_app_origin_cancels_the_old_pages_streams() {
     }
 }
 
+/// A scheme request's handler runs its first poll on the GTK main thread by default (no
+/// hop to a worker when it answers at once), and on a bus worker with
+/// `inline_first_poll(false)`; a handler that waits finishes on a worker either way.
+fn scheme_handlers_first_poll_inline_unless_turned_off() {
+    fn named() -> Result<http::Response<bus_core::Body>, std::convert::Infallible> {
+        let name = std::thread::current().name().unwrap_or("?").to_owned();
+        let mut response = http::Response::new(bus_core::Body::from(name));
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain"),
+        );
+        Ok(response)
+    }
+    fn thread_reporter(b: bus_core::BusBuilder) -> bus_core::BusBuilder {
+        let now = tower::service_fn(|_r: http::Request<bus_core::Body>| async { named() });
+        let later = tower::service_fn(|_r: http::Request<bus_core::Body>| async {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            named()
+        });
+        b.mount("/thread-now", now).mount("/thread-later", later)
+    }
+    let text = |h: &Harness, path: &str| {
+        h.load(path);
+        let deadline = std::time::Instant::now() + T;
+        loop {
+            let t = h.eval(&format!(
+                "return document.URL.endsWith({path:?}) && document.body ? document.body.textContent : '';"
+            ));
+            if t.as_str().is_some_and(|t| !t.is_empty()) {
+                return t.as_str().unwrap().trim().to_owned();
+            }
+            assert!(std::time::Instant::now() < deadline, "{path} did not load");
+            support::pump(Duration::from_millis(20));
+        }
+    };
+    let main = std::thread::current().name().unwrap_or("?").to_owned();
+    let h = Harness::new(thread_reporter);
+    assert_eq!(
+        text(&h, "/thread-now"),
+        main,
+        "answered inline, on the main thread"
+    );
+    assert_eq!(
+        text(&h, "/thread-later"),
+        "bus-worker",
+        "finished on a worker after waiting"
+    );
+    drop(h);
+    let h = Harness::with_config(
+        thread_reporter,
+        bridge_desktop::HostConfig::new(support::ORIGIN).inline_first_poll(false),
+    );
+    assert_eq!(
+        text(&h, "/thread-now"),
+        "bus-worker",
+        "turned off: always on a worker"
+    );
+}
+
 fn secret_mount(
     b: bus_core::BusBuilder,
     hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
@@ -606,6 +665,10 @@ fn main() {
         (
             "leaving_the_app_origin_cancels_the_old_pages_streams",
             leaving_the_app_origin_cancels_the_old_pages_streams,
+        ),
+        (
+            "scheme_handlers_first_poll_inline_unless_turned_off",
+            scheme_handlers_first_poll_inline_unless_turned_off,
         ),
         (
             "frames_still_arrive_after_the_page_idles",
