@@ -20,7 +20,11 @@
 //!   `evaluate_javascript` this replaced compiled and ran a script per delivery and sent
 //!   its result back (a no-op one cost 147 µs here). The string travels as the message
 //!   of a rejection, the one reply WebKit takes without a JavaScriptCore value (see
-//!   `ffi::Reply` for the crashes values caused).
+//!   `ffi::Reply` for the crashes values caused). A reply carries at most 2 MiB;
+//! - a page the back/forward cache restores opens a new session (its relay does not run
+//!   again, and its old session ended when the next page opened) and tells the shim with
+//!   [`RESET_EVENT`]; a committed page of another origin (no relay) ends the current
+//!   session, so the old page's streams stop.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
