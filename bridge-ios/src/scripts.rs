@@ -15,7 +15,8 @@
 //!   document, says `open <id>`, forwards each outbound event as `f <id> <base64>`, and
 //!   exposes `__inprocBusRelay.deliver(id, frames)` in its world for the host's
 //!   `callAsyncJavaScript`, which dispatches inbound events only if `id` is still this
-//!   document's.
+//!   document's. On a `pageshow` from the back/forward cache it takes a new id, says
+//!   `open` again and dispatches [`RESET_EVENT`] for the shim.
 //!
 //! The Swift handler checks `frameInfo.isMainFrame` and `securityOrigin` on every message
 //! as well (defence in depth), and opens a session per document id.
@@ -33,6 +34,10 @@ pub const OUT_EVENT: &str = "inproc-bus-out";
 /// Host → page frames: see [`OUT_EVENT`].
 pub const IN_EVENT: &str = "inproc-bus-in";
 
+/// Relay → shim: the relay opened a new session for a page the back/forward cache restored;
+/// the shim fails the requests that were open (bridge-js `domEventTransport`'s default).
+pub const RESET_EVENT: &str = "inproc-bus-reset";
+
 /// The bridge-js bundle (`bridge-js/dist/bus-bridge.js`), copied into this crate so a
 /// build needs no Node.js.
 pub const BUNDLE: &str = include_str!("../../bridge-js/bundle/bus-bridge.js");
@@ -43,11 +48,21 @@ const RELAY: &str = r#"(() => {
   const handlers = globalThis.webkit && globalThis.webkit.messageHandlers;
   const handler = handlers && handlers[__HANDLER__];
   if (!handler) return;
-  const doc = Array.from(crypto.getRandomValues(new Uint32Array(4)), (n) => n.toString(36)).join('-');
+  const newId = () => Array.from(crypto.getRandomValues(new Uint32Array(4)), (n) => n.toString(36)).join('-');
+  let doc = newId();
   const report = (error) => console.warn('inproc-bus relay:', error);
   handler.postMessage('open ' + doc).catch(report);
   document.addEventListener(__OUT__, (event) => {
     if (typeof event.detail === 'string') handler.postMessage('f ' + doc + ' ' + event.detail).catch(report);
+  });
+  // A page the back/forward cache restores does not run this script again, and the host
+  // gave its session to the next page: open a new one and tell the shim its open requests
+  // are gone.
+  addEventListener('pageshow', (event) => {
+    if (!event.persisted) return;
+    doc = newId();
+    handler.postMessage('open ' + doc).catch(report);
+    document.dispatchEvent(new CustomEvent(__RESET__));
   });
   Object.defineProperty(globalThis, '__inprocBusRelay', {
     value: Object.freeze({
@@ -88,6 +103,7 @@ pub fn relay_script(origin: &str) -> String {
         .replace("__HANDLER__", &js_string(MESSAGE_HANDLER))
         .replace("__OUT__", &js_string(OUT_EVENT))
         .replace("__IN__", &js_string(IN_EVENT))
+        .replace("__RESET__", &js_string(RESET_EVENT))
 }
 
 /// A JavaScript string literal: letters, digits and a few URL characters as they are,
