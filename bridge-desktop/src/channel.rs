@@ -152,6 +152,7 @@ pub(crate) fn install(
     webview: &webkit2gtk::WebView,
     bus: BusHandle,
     origin: &str,
+    inline: bool,
 ) -> Result<(), HostError> {
     let manager = webview
         .user_content_manager()
@@ -225,7 +226,14 @@ pub(crate) fn install(
                 .and_then(|v| v.get::<javascriptcore::Value>().ok());
             let reply = args.get(2).and_then(ffi::Reply::from_value);
             if let (Some(value), Some(reply)) = (value, reply) {
-                on_pull(host_id, &bus, &origin, value.to_str().as_str(), reply);
+                on_pull(
+                    host_id,
+                    &bus,
+                    &origin,
+                    inline,
+                    value.to_str().as_str(),
+                    reply,
+                );
             }
             // Handled: no other handler; the reply is answered now or kept for later.
             Some(true.to_value())
@@ -267,7 +275,7 @@ fn on_frame(host_id: u64, text: &str) {
 }
 
 /// `"<doc> open"` (a new document) or `"<doc>"` (its next request for frames).
-fn on_pull(host_id: u64, bus: &BusHandle, origin: &str, text: &str, reply: Reply) {
+fn on_pull(host_id: u64, bus: &BusHandle, origin: &str, inline: bool, text: &str, reply: Reply) {
     let (doc, open_it) = match text.split_once(' ') {
         Some((doc, "open")) => (doc, true),
         None => (text, false),
@@ -277,7 +285,7 @@ fn on_pull(host_id: u64, bus: &BusHandle, origin: &str, text: &str, reply: Reply
         }
     };
     if open_it {
-        open(host_id, bus, origin, doc);
+        open(host_id, bus, origin, doc, inline);
     }
     HOSTS.with(|h| {
         let mut hosts = h.borrow_mut();
@@ -294,7 +302,7 @@ fn on_pull(host_id: u64, bus: &BusHandle, origin: &str, text: &str, reply: Reply
     });
 }
 
-fn open(host_id: u64, bus: &BusHandle, origin: &str, doc: &str) {
+fn open(host_id: u64, bus: &BusHandle, origin: &str, doc: &str, inline: bool) {
     // The relay only runs in the top frame of our own origin: that is what the isolated
     // world guarantees, so this is the caller the session stamps on every request.
     let caller = Caller::new(Transport::Frames)
@@ -303,7 +311,10 @@ fn open(host_id: u64, bus: &BusHandle, origin: &str, doc: &str) {
     let outbox = Arc::new(Mutex::new(Outbox::default()));
     let sink_outbox = outbox.clone();
     let sink_doc = doc.to_owned();
-    let session = Session::new(bus, SessionConfig::new(caller), move |frame| {
+    // Handlers first run on this (the main) thread, as on the scheme path: an answer ready
+    // at once is queued for the page in the same main-loop turn.
+    let config = SessionConfig::new(caller).inline_first_poll(inline);
+    let session = Session::new(bus, config, move |frame| {
         let encoded = BASE64.encode(bus_core::protocol::encode(&frame));
         let schedule = {
             let mut outbox = sink_outbox.lock().unwrap_or_else(|e| e.into_inner());

@@ -87,12 +87,14 @@ impl HostConfig {
         }
     }
 
-    /// Whether each request to the scheme is polled once on the GTK main thread, inside the
-    /// bus runtime's context, before the bus's workers take it (default: yes). A handler
-    /// that answers without waiting (routing, a small JSON reply) is then answered in the
-    /// same main-loop turn, without a hop to a worker and back: in the webview benchmark a
-    /// native small GET took 0.234 ms with it against 0.266 ms without (3-round A/B, quiet
-    /// machine). The cost: a handler's code up to its first `.await` runs on the UI thread,
+    /// Whether each request to the scheme, and each stream of the page's frame session, is
+    /// polled once on the GTK main thread, inside the bus runtime's context, before the
+    /// bus's workers take it (default: yes; `port::SessionConfig::inline_first_poll` for
+    /// the frames). A handler that answers without waiting (routing, a small JSON reply)
+    /// is then answered in the same main-loop turn, without a hop to a worker and back: in
+    /// the webview benchmark (3-round A/Bs, quiet machine) a native small GET took 0.234 ms
+    /// with it against 0.266 ms without, and a frames one 0.254/0.255 ms against
+    /// 0.262/0.329 ms. The cost: a handler's code up to its first `.await` runs on the UI thread,
     /// as Tauri's synchronous commands do; one that takes longer than 4 ms there is logged
     /// with a `tracing` warning. Turn it off for handlers that compute or block before they
     /// first await (or move that work to `tokio::task::spawn_blocking`).
@@ -174,7 +176,13 @@ pub fn attach(
     let id = NEXT_HOST.fetch_add(1, Ordering::Relaxed);
     // The frame channel first: it is the part that can fail (and it fails before touching
     // the WebView), while a scheme registered on the context cannot be taken back.
-    channel::install(id, &view, bus.clone(), &config.origin)?;
+    channel::install(
+        id,
+        &view,
+        bus.clone(),
+        &config.origin,
+        config.inline_first_poll,
+    )?;
     scheme::register(
         &context,
         &config.scheme,

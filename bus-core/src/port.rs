@@ -73,6 +73,7 @@ pub struct SessionConfig {
     caller: Caller,
     max_streams: usize,
     upload_window: u32,
+    inline_first_poll: bool,
 }
 
 impl SessionConfig {
@@ -86,7 +87,20 @@ impl SessionConfig {
             caller,
             max_streams: 256,
             upload_window: INITIAL_UPLOAD_WINDOW,
+            inline_first_poll: false,
         }
+    }
+
+    /// Whether a new stream's task is polled once on the thread that passed its
+    /// `RequestHead` to [`Session::receive`] (or [`Session::handle`]), inside the bus
+    /// runtime's context, before the runtime's workers take it (default: no). A handler
+    /// that answers at once then has its frames handed to the sink on that thread, before
+    /// `receive` returns, with no hop to a worker and back. The handler's code up to its
+    /// first `.await` runs on that thread: turn it on only where that is acceptable (a
+    /// host's main thread that would otherwise wait for the answer anyway).
+    pub fn inline_first_poll(mut self, inline: bool) -> Self {
+        self.inline_first_poll = inline;
+        self
     }
 
     /// Streams open at once (default 256); one more gets `Error TooManyStreams`.
@@ -407,20 +421,32 @@ impl Shared {
             (Some(upload), body)
         };
         let request = Request::from_parts(parts, body);
-        let task = self.runtime.spawn(run_stream(
-            Arc::clone(self),
-            stream,
-            request,
-            Arc::clone(&credit),
-        ));
+        // The entry goes in before the task can run: `run_stream` removes it when it ends.
         streams.insert(
             stream,
             Stream {
                 upload,
-                credit,
-                task: Some(task.abort_handle()),
+                credit: Arc::clone(&credit),
+                task: None,
             },
         );
+        drop(streams);
+        let mut task = Box::pin(run_stream(Arc::clone(self), stream, request, credit));
+        if self.config.inline_first_poll {
+            let _context = self.runtime.enter();
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            if task.as_mut().poll(&mut cx).is_ready() {
+                return Ok(());
+            }
+        }
+        // Pending: the workers take it (its wakers are replaced at their first poll).
+        let handle = self.runtime.spawn(task).abort_handle();
+        match self.lock().get_mut(&stream) {
+            Some(entry) => entry.task = Some(handle),
+            // Closed meanwhile (cancelled, the session closed): its credit is closed, so
+            // the task sends nothing more; stop it.
+            None => handle.abort(),
+        }
         Ok(())
     }
 

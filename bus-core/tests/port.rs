@@ -654,3 +654,79 @@ fn blocking_calls_pull_the_body_and_cancel_on_drop() {
     let missing = bus.call_blocking(Request::get("/nope").body(Body::empty()).unwrap());
     assert_eq!(missing.status(), 404);
 }
+
+/// With `inline_first_poll`, a handler that answers at once has all its frames handed to
+/// the sink on the thread that called `receive`, before it returns; one that waits
+/// finishes on a worker; without it, frames come from a worker.
+#[test]
+fn inline_first_poll_answers_on_the_receiving_thread() {
+    let (bus, _, _) = bus();
+    let me = std::thread::current().id();
+    for inline in [true, false] {
+        let frames = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink_frames = frames.clone();
+        let session = Session::new(
+            &bus.handle(),
+            SessionConfig::new(page()).inline_first_poll(inline),
+            move |frame: Frame| {
+                let here = std::thread::current().id() == me;
+                sink_frames.lock().unwrap().push((frame, here));
+            },
+        )
+        .unwrap();
+        session
+            .receive(encode(&head(1, "GET", "/hello", true, 1024)))
+            .unwrap();
+        let now: Vec<(String, bool)> = frames
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(f, here)| {
+                (
+                    format!("{f:?}").split(' ').next().unwrap_or("").to_owned(),
+                    *here,
+                )
+            })
+            .collect();
+        if inline {
+            assert_eq!(
+                now.len(),
+                3,
+                "head, data, end before receive returned: {now:?}"
+            );
+            assert!(now.iter().all(|(_, here)| *here), "{now:?}");
+        }
+        // A handler that waits (the upload route reads a body that has not come yet):
+        // it finishes on a worker, inline or not.
+        session
+            .receive(encode(&head(3, "POST", "/echo", false, 1024)))
+            .unwrap();
+        session
+            .handle(Frame::RequestData {
+                stream: 3,
+                data: Bytes::from_static(b"late"),
+            })
+            .unwrap();
+        session.handle(Frame::RequestEnd { stream: 3 }).unwrap();
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let got = frames.lock().unwrap();
+            let ends = got
+                .iter()
+                .filter(|(f, _)| matches!(f, Frame::ResponseEnd { .. }))
+                .count();
+            if ends == 2 {
+                if !inline {
+                    assert!(
+                        got.iter().all(|(_, here)| !here),
+                        "all from workers: {got:?}"
+                    );
+                }
+                break;
+            }
+            drop(got);
+            assert!(std::time::Instant::now() < deadline, "no answer in time");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
