@@ -147,10 +147,10 @@ fn page_load_subresources_gets_bodies_push_and_cancel() {
     assert_eq!(sessions, 1, "one frame session for the document");
 }
 
-/// axios (XMLHttpRequest) and ky (fetch), unmodified, through the shim's frames in
+/// axios and jQuery (XMLHttpRequest) and ky (fetch), unmodified, through the shim's frames in
 /// Chromium; the same page and checks as the WebKitGTK test (`testkit::clients`).
 #[test]
-fn popular_clients_axios_and_ky_work_unmodified() {
+fn popular_clients_axios_jquery_and_ky_work_unmodified() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let app = App::with(|b| testkit::clients::mount(b, ORIGIN));
     let emu = start(&app);

@@ -81,9 +81,9 @@ fn frames_still_arrive_after_the_page_idles() {
     );
 }
 
-/// Two popular HTTP clients, unmodified, through the shim in the real engine: axios (its
-/// browser adapter is XMLHttpRequest) and ky (fetch); see `testkit::clients`.
-fn popular_clients_axios_and_ky_work_unmodified() {
+/// Three popular HTTP clients, unmodified, through the shim in the real engine: axios and
+/// jQuery's `$.ajax` (XMLHttpRequest) and ky (fetch); see `testkit::clients`.
+fn popular_clients_axios_jquery_and_ky_work_unmodified() {
     let h = Harness::new(|b| testkit::clients::mount(b, support::ORIGIN));
     h.load("/clients.html");
     testkit::clients::check(&h.report(T), support::ORIGIN);
@@ -651,8 +651,8 @@ fn main() {
             page_load_image_xhr_fetch_and_links,
         ),
         (
-            "popular_clients_axios_and_ky_work_unmodified",
-            popular_clients_axios_and_ky_work_unmodified,
+            "popular_clients_axios_jquery_and_ky_work_unmodified",
+            popular_clients_axios_jquery_and_ky_work_unmodified,
         ),
         (
             "a_page_restored_by_back_still_reaches_the_bus",

@@ -1,5 +1,5 @@
-//! Popular HTTP clients, unmodified, against the bus: a page that runs axios (its browser
-//! adapter is XMLHttpRequest) and ky (fetch) against the [`conformance`](crate::conformance)
+//! Popular HTTP clients, unmodified, against the bus: a page that runs axios and jQuery's
+//! `$.ajax` (both over XMLHttpRequest) and ky (fetch) against the [`conformance`](crate::conformance)
 //! routes and reports what it saw, and the checks both hosts' tests make on that report.
 //!
 //! The clients come from bridge-js's dev dependencies (`npm ci` in `bridge-js`, which
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 /// The page, as HTML.
 pub const PAGE: &str = include_str!("../pages/clients.html");
 
-/// bridge-js's `node_modules`, where axios and ky are.
+/// bridge-js's `node_modules`, where axios, jQuery and ky are.
 ///
 /// # Panics
 /// When they are not installed, with the command that installs them.
@@ -22,9 +22,10 @@ pub fn vendor_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bridge-js/node_modules");
     assert!(
         dir.join("axios/dist/axios.min.js").is_file()
+            && dir.join("jquery/dist/jquery.min.js").is_file()
             && dir.join("ky/distribution/index.js").is_file(),
-        "axios and ky come from bridge-js's dev dependencies: run `npm ci` in bridge-js \
-         (scripts/test.sh does)"
+        "axios, jQuery and ky come from bridge-js's dev dependencies: run `npm ci` in \
+         bridge-js (scripts/test.sh does)"
     );
     dir
 }
@@ -76,6 +77,9 @@ pub fn check(r: &Value, origin: &str) {
         "upload progress reaches the whole body: {r}"
     );
     assert!(upload["events"].as_u64().unwrap_or(0) >= 1, "{r}");
+    assert_eq!(r["jqJson"], json!({ "ok": true, "n": 42 }), "{r}");
+    assert_eq!(r["jqEcho"], json!({ "jq": true }), "{r}");
+    assert_eq!(r["jq404"], json!(["error", 404, missing]), "{r}");
     assert_eq!(r["kyJson"], json!({ "ok": true, "n": 42 }), "{r}");
     assert_eq!(r["kyEcho"], "{\"n\":1}", "{r}");
     assert_eq!(r["ky404"], json!(["HTTPError", 404, missing]), "{r}");
