@@ -36,9 +36,6 @@ const SMALL_RESPONSE: u64 = 64 * 1024;
 /// Pipe capacity: large pipes cut the number of wake-ups on the main thread.
 const PIPE_SIZE: usize = 1 << 20;
 
-/// A first poll on the main thread longer than this is logged.
-const SLOW_INLINE_POLL: std::time::Duration = std::time::Duration::from_millis(4);
-
 thread_local! {
     /// Requests waiting for their response head, by id. WebKit objects live on the GTK
     /// main thread; worker threads refer to them only by id.
@@ -169,35 +166,9 @@ fn handle(request: &URISchemeRequest, bus: &BusHandle, config: &SchemeConfig) {
         }
     };
     if let Some(path) = inline {
-        poll_once_then_spawn(&runtime, task, &path);
+        let what = format_args!("the handler for {path}");
+        bus_core::poll_here_then_spawn(&runtime, task, &what);
     } else {
-        runtime.spawn(task);
-    }
-}
-
-/// Polls `task` once on this thread, in the runtime's context; if it is not done, the
-/// runtime's workers take it from there (its wakers are replaced at their next poll).
-fn poll_once_then_spawn(
-    runtime: &tokio::runtime::Handle,
-    task: impl Future<Output = ()> + Send + 'static,
-    path: &str,
-) {
-    let mut task = Box::pin(task);
-    let started = std::time::Instant::now();
-    let poll = {
-        let _context = runtime.enter();
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        task.as_mut().poll(&mut cx)
-    };
-    let took = started.elapsed();
-    if took > SLOW_INLINE_POLL {
-        tracing::warn!(
-            "the handler for {path} ran {took:?} on the GTK main thread before its first \
-             .await: move blocking work to tokio::task::spawn_blocking, or leave \
-             HostConfig::inline_first_poll off"
-        );
-    }
-    if poll.is_pending() {
         runtime.spawn(task);
     }
 }

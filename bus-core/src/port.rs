@@ -431,16 +431,16 @@ impl Shared {
             },
         );
         drop(streams);
-        let mut task = Box::pin(run_stream(Arc::clone(self), stream, request, credit));
-        if self.config.inline_first_poll {
-            let _context = self.runtime.enter();
-            let mut cx = Context::from_waker(std::task::Waker::noop());
-            if task.as_mut().poll(&mut cx).is_ready() {
-                return Ok(());
+        let task = run_stream(Arc::clone(self), stream, request, credit);
+        let handle = if self.config.inline_first_poll {
+            let what = format_args!("the handler of stream {stream}");
+            match crate::poll_here_then_spawn(&self.runtime, task, &what) {
+                Some(handle) => handle,
+                None => return Ok(()),
             }
-        }
-        // Pending: the workers take it (its wakers are replaced at their first poll).
-        let handle = self.runtime.spawn(task).abort_handle();
+        } else {
+            self.runtime.spawn(task).abort_handle()
+        };
         match self.lock().get_mut(&stream) {
             Some(entry) => entry.task = Some(handle),
             // Closed meanwhile (cancelled, the session closed): its credit is closed, so
