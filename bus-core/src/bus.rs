@@ -43,17 +43,19 @@ pub struct Limits {
     max_in_flight: usize,
     max_body: Option<u64>,
     timeout: Option<Duration>,
+    max_message: usize,
 }
 
 impl Default for Limits {
     /// 64 KiB of request line and headers, 16,384 requests in flight, 16 MiB request bodies,
-    /// 30 s to the response head.
+    /// 30 s to the response head, 16 MiB WebSocket messages.
     fn default() -> Self {
         Limits {
             max_header_bytes: 64 * 1024,
             max_in_flight: 16 * 1024,
             max_body: Some(16 << 20),
             timeout: Some(Duration::from_secs(30)),
+            max_message: 16 << 20,
         }
     }
 }
@@ -80,6 +82,12 @@ impl Limits {
     /// Default time to the response head for mounts that set none (`None`: no limit). → 504
     pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Default WebSocket message limit for mounts that set none (feature `ws`). → close 1009
+    pub fn max_message(mut self, bytes: usize) -> Self {
+        self.max_message = bytes.max(1);
         self
     }
 
@@ -535,6 +543,17 @@ impl BusHandle {
     /// The bus's limits.
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    /// The WebSocket message limit of the mount `uri` routes to (the bus's default when
+    /// none does: the request will be refused anyway).
+    #[cfg_attr(not(feature = "ws"), allow(dead_code))]
+    pub(crate) fn max_message(&self, uri: &http::Uri) -> usize {
+        self.inner
+            .routes
+            .find(uri)
+            .and_then(|m| m.max_message)
+            .unwrap_or(self.inner.limits.max_message)
     }
 }
 

@@ -43,6 +43,10 @@
 //!   with frames, with per-stream credit flow control.
 //! - `blocking`: [`BusHandle::call_blocking`] and [`BlockingBody`], for platform threads
 //!   that pull response bodies.
+//! - [`websocket`]: the message records a WebSocket's stream carries after its 101.
+//! - `upgrade` (feature `ws`): a page's WebSocket request answered by hyper's HTTP/1 server
+//!   connection over an in-memory duplex, so an unchanged axum `WebSocketUpgrade` handler
+//!   runs; tokio-tungstenite speaks to it and a pump moves the records.
 //!
 //! # Caveats
 //! - Trailers are not carried over frames or [`BlockingBody`].
@@ -59,6 +63,9 @@ mod inline;
 pub mod port;
 pub mod protocol;
 mod route;
+#[cfg(feature = "ws")]
+mod upgrade;
+pub mod websocket;
 
 pub use blocking::BlockingBody;
 pub use body::{Body, BodySender, BoxError};

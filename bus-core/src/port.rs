@@ -576,6 +576,13 @@ async fn run_stream(shared: Arc<Shared>, stream: u32, request: Request<Body>, cr
         done: false,
     };
     let shared = &guard.shared;
+    #[cfg(feature = "ws")]
+    let response = if crate::upgrade::is_websocket(&request) {
+        crate::upgrade::connect(&shared.bus, request).await
+    } else {
+        shared.bus.call(request).await
+    };
+    #[cfg(not(feature = "ws"))]
     let response = shared.bus.call(request).await;
     let (parts, mut body) = response.into_parts();
     let headers = parts

@@ -49,6 +49,7 @@ pub struct Mount {
     pub(crate) policy: Option<Policy>,
     pub(crate) max_body: Option<Option<u64>>,
     pub(crate) timeout: Option<Option<Duration>>,
+    pub(crate) max_message: Option<usize>,
     pub(crate) service: BoxedService,
 }
 
@@ -62,6 +63,7 @@ impl fmt::Debug for Mount {
             .field("policy", &self.policy)
             .field("max_body", &self.max_body)
             .field("timeout", &self.timeout)
+            .field("max_message", &self.max_message)
             .finish_non_exhaustive()
     }
 }
@@ -99,6 +101,7 @@ impl Mount {
             policy: None,
             max_body: None,
             timeout: None,
+            max_message: None,
             service: BoxCloneSyncService::new(service),
         }
     }
@@ -149,6 +152,14 @@ impl Mount {
     /// Lets the service take as long as it wants for the response head.
     pub fn no_timeout(mut self) -> Self {
         self.timeout = Some(None);
+        self
+    }
+
+    /// The largest WebSocket message, in bytes, that a page and this mount's handlers may
+    /// send each other over frames (feature `ws`); a larger one closes the socket with
+    /// code 1009. Default: [`Limits::max_message`](crate::Limits::max_message).
+    pub fn max_message(mut self, bytes: usize) -> Self {
+        self.max_message = Some(bytes.max(1));
         self
     }
 
