@@ -15,6 +15,15 @@ export {
   type RouteInfo,
 } from './shim.js';
 export { EventStreamParser } from './eventsource.js';
+export {
+  WsRecordDecoder,
+  WsRecordError,
+  decodeWsMessage,
+  encodeWsMessage,
+  wsRecordHeader,
+  busOriginForWebSocket,
+  type WsMessage,
+} from './websocket.js';
 export { multipartBlob } from './body.js';
 export {
   upgradeMedia,

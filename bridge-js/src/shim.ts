@@ -1,4 +1,4 @@
-// install(): makes a page's fetch, XMLHttpRequest and EventSource reach the bus for URLs of
+// install(): makes a page's fetch, XMLHttpRequest, EventSource and WebSocket reach the bus for URLs of
 // the bus origins, and leaves every other URL to the browser's originals untouched.
 
 import { interceptForms, type FormMode } from './forms.js';
@@ -8,6 +8,7 @@ import { createFetch } from './fetch.js';
 import { originOf } from './http.js';
 import type { ShimContext } from './request.js';
 import { createXMLHttpRequest } from './xhr.js';
+import { createWebSocket } from './websocket.js';
 
 /**
  * How a request to a bus URL travels: `'frames'` through the BusClient over the transport,
@@ -75,10 +76,13 @@ export interface Installation {
     readonly fetch: typeof fetch | undefined;
     readonly XMLHttpRequest: typeof XMLHttpRequest | undefined;
     readonly EventSource: typeof EventSource | undefined;
+    readonly WebSocket: typeof WebSocket | undefined;
   };
   readonly fetch: typeof fetch;
   readonly XMLHttpRequest: typeof XMLHttpRequest;
   readonly EventSource: typeof EventSource;
+  /** Takes relative URLs and ws:/wss: URLs whose host is a bus origin's; others go to the original. */
+  readonly WebSocket: typeof WebSocket;
   /** Whether a URL (resolved against the document's base URL) goes to the bus. */
   isBusUrl(url: string | URL): boolean;
   /** Puts the originals back (the client stays open: close it if you are done with it). */
@@ -92,6 +96,7 @@ type Globals = Record<string | symbol, unknown> & {
   fetch?: typeof fetch;
   XMLHttpRequest?: typeof XMLHttpRequest;
   EventSource?: typeof EventSource;
+  WebSocket?: typeof WebSocket;
   document?: { baseURI?: string };
   location?: { href?: string };
 };
@@ -131,7 +136,7 @@ export function install(options: InstallOptions): Installation | null {
     client = new BusClient(options.transport, { onprotocolerror: options.onprotocolerror });
   }
 
-  const originals = { fetch: g.fetch, XMLHttpRequest: g.XMLHttpRequest, EventSource: g.EventSource };
+  const originals = { fetch: g.fetch, XMLHttpRequest: g.XMLHttpRequest, EventSource: g.EventSource, WebSocket: g.WebSocket };
   const ctx: ShimContext = {
     client,
     isBus: (url) => originSet.has(originOf(url)),
@@ -143,6 +148,7 @@ export function install(options: InstallOptions): Installation | null {
   const fetchShim = createFetch(ctx, routeFor(options.routes?.fetch), originals.fetch);
   const XHR = createXMLHttpRequest(ctx, routeFor(options.routes?.xhr), originals.XMLHttpRequest);
   const ES = createEventSource(ctx, originals.EventSource, options.eventSourceRetry ?? 3000);
+  const WS = createWebSocket({ ...ctx, origins }, originals.WebSocket);
 
   const formMode = options.forms ?? 'files';
   const doc = (g as { document?: Document }).document;
@@ -158,6 +164,7 @@ export function install(options: InstallOptions): Installation | null {
     fetch: fetchShim,
     XMLHttpRequest: XHR,
     EventSource: ES,
+    WebSocket: WS,
     isBusUrl(url) {
       try {
         return ctx.isBus(url instanceof URL ? url : new URL(String(url), ctx.baseURL()));
@@ -171,10 +178,11 @@ export function install(options: InstallOptions): Installation | null {
       restore('fetch', fetchShim, originals.fetch);
       restore('XMLHttpRequest', XHR, originals.XMLHttpRequest);
       restore('EventSource', ES, originals.EventSource);
+      restore('WebSocket', WS, originals.WebSocket);
       delete g[INSTALLATION];
     },
   };
-  const restore = (name: 'fetch' | 'XMLHttpRequest' | 'EventSource', ours: unknown, original: unknown): void => {
+  const restore = (name: 'fetch' | 'XMLHttpRequest' | 'EventSource' | 'WebSocket', ours: unknown, original: unknown): void => {
     if (g[name] !== ours) return; // someone patched over us: leave theirs
     const slots = g as Record<string, unknown>;
     if (original === undefined) delete slots[name];
@@ -185,6 +193,7 @@ export function install(options: InstallOptions): Installation | null {
   g.fetch = fetchShim;
   g.XMLHttpRequest = XHR;
   g.EventSource = ES;
+  g.WebSocket = WS;
   Object.defineProperty(g, INSTALLATION, { value: installation, configurable: true, enumerable: false, writable: false });
   return installation;
 }
