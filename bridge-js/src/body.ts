@@ -58,7 +58,10 @@ export function bodyForClient(body: ExtractedBody): Uint8Array | ReadableStream<
  */
 export function multipartBlob(form: FormData, boundary: string = randomBoundary()): Blob {
   const parts: BlobPart[] = [];
-  for (const [rawName, value] of form) {
+  for (const entry of form) {
+    // By index: destructuring would use the page's Array.prototype[Symbol.iterator].
+    const rawName = entry[0];
+    const value = entry[1];
     const name = escapeName(normalizeLineBreaks(rawName));
     if (typeof value === 'string') {
       parts.push(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n`);

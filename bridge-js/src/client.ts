@@ -9,6 +9,7 @@
 import {
   DecodeError,
   INITIAL_UPLOAD_WINDOW,
+  MAX_FRAME,
   SESSION_STREAM,
   decode,
   encode,
@@ -16,6 +17,7 @@ import {
   type Frame,
   type Header,
 } from './codec.js';
+import { bare, cancelReader, getReader, read, then } from './intrinsics.js';
 
 /**
  * A message channel to the bus that preserves message boundaries and order (one message
@@ -85,9 +87,18 @@ export class ProtocolError extends Error {
 
 export interface ClientOptions {
   onprotocolerror?: ((error: DecodeError | ProtocolError) => void) | undefined;
+  /**
+   * Streams open at once; more requests wait in order until one ends, as a browser queues
+   * requests beyond its connections. Default 256, the bus port's per-session limit
+   * (`SessionConfig::max_streams`): a 257th stream would be refused with `TooManyStreams`.
+   */
+  maxStreams?: number | undefined;
 }
 
 export const DEFAULT_WINDOW = 256 * 1024;
+
+/** The bus port's default limit of open streams per session. */
+export const DEFAULT_MAX_STREAMS = 256;
 
 /**
  * Largest RequestData payload we send: a quarter of the initial upload window, so four
@@ -147,17 +158,35 @@ export class BusClient {
   onprotocolerror: ((error: DecodeError | ProtocolError) => void) | null;
 
   private readonly streams = new Map<number, Stream>();
+  /** Requests waiting for a stream slot (beyond `maxStreams`), oldest first. */
+  private readonly waiting: Waiting[] = [];
+  private readonly maxStreams: number;
   private nextId = 1;
   private isClosed = false;
   private closeReason: unknown = undefined;
+  /** Inbound messages handled so far (a request's timer can tell whether frames were pending). */
+  private messages = 0;
 
   constructor(
     private readonly transport: Transport,
     options: ClientOptions = {},
   ) {
     this.onprotocolerror = options.onprotocolerror ?? null;
+    const max = options.maxStreams ?? DEFAULT_MAX_STREAMS;
+    if (!Number.isInteger(max) || max < 1) throw new RangeError('maxStreams must be a positive integer');
+    this.maxStreams = max;
     transport.onmessage = (bytes) => this.receive(bytes);
     transport.onreset = (reason) => this.reset(reason);
+  }
+
+  /** Inbound messages handled so far: it grows whenever the bus delivered anything. */
+  get delivered(): number {
+    return this.messages;
+  }
+
+  /** Requests waiting for one of the session's `maxStreams` streams to end. */
+  get queuedStreams(): number {
+    return this.waiting.length;
   }
 
   /**
@@ -198,12 +227,17 @@ export class BusClient {
     if (this.isClosed) return;
     this.isClosed = true;
     this.closeReason = reason ?? new TypeError('the bus connection is closed');
+    for (const w of this.waiting.splice(0, this.waiting.length)) {
+      w.detachAbort();
+      w.reject(this.closeReason);
+    }
     for (const s of [...this.streams.values()]) this.fail(s, this.closeReason);
   }
 
   /** Handles one inbound message; installed as the transport's `onmessage`. */
   receive(bytes: Uint8Array): void {
     if (this.isClosed) return;
+    this.messages++;
     let frame: Frame;
     try {
       frame = decode(bytes);
@@ -212,7 +246,17 @@ export class BusClient {
       this.report(e instanceof DecodeError ? e : new ProtocolError(`cannot decode a frame: ${String(e)}`, 0));
       return;
     }
-    this.dispatch(frame);
+    try {
+      this.dispatch(frame);
+    } catch (e) {
+      // Our own failure (or a platform object the page tampered with): the stream concerned
+      // fails, rather than leave its request waiting forever.
+      const s = this.streams.get(frame.stream);
+      if (s) {
+        this.trySendFrame(s, { type: 'Cancel', stream: s.id });
+        this.fail(s, internalError(e));
+      }
+    }
   }
 
   // -------------------------------------------------------------------------------------
@@ -235,25 +279,73 @@ export class BusClient {
     }
     const endStream = body === null || (body instanceof Uint8Array && body.byteLength === 0);
     if (signal?.aborted) return Promise.reject(abortReason(signal));
+    const start: Start = { method, uri, headers, body, endStream, window, signal: signal ?? null, onupload: init.onupload ?? null };
+    if (this.streams.size < this.maxStreams && this.waiting.length === 0) return this.start(start);
 
+    // Beyond the session's streams: wait for one to end, as browsers queue beyond their connections.
+    return new Promise<StreamResponse>((resolve, reject) => {
+      const w: Waiting = { start, resolve, reject, detachAbort: () => {} };
+      if (signal) {
+        const onAbort = (): void => {
+          const at = this.waiting.indexOf(w);
+          if (at >= 0) this.waiting.splice(at, 1);
+          reject(abortReason(signal));
+        };
+        signal.addEventListener('abort', onAbort, ONCE);
+        w.detachAbort = () => signal.removeEventListener('abort', onAbort);
+      }
+      this.waiting.push(w);
+    });
+  }
+
+  /** Opens a stream now (a slot is free). */
+  private start(init: Start): Promise<StreamResponse> {
+    const { method, uri, headers, body, endStream, window, signal } = init;
     const id = this.allocateId();
+    // Encode before registering: a head that cannot be encoded opens nothing.
+    let head: Uint8Array;
+    try {
+      head = encode({ type: 'RequestHead', stream: id, method, uri, headers, endStream, window });
+    } catch (e) {
+      const tooLarge = headTooLarge(e, uri, headers);
+      if (tooLarge) return Promise.resolve(tooLarge);
+      throw e;
+    }
     let s!: Stream;
     const response = new Promise<StreamResponse>((resolve, reject) => {
       s = new Stream(id, window, resolve, reject);
     });
-    // Encode before registering: a head that cannot be encoded opens nothing.
-    const head = encode({ type: 'RequestHead', stream: id, method, uri, headers, endStream, window });
     this.streams.set(id, s);
     if (!this.trySend(s, head)) return response;
 
     if (signal) {
       const onAbort = (): void => this.abort(s, abortReason(signal));
-      signal.addEventListener('abort', onAbort, { once: true });
+      signal.addEventListener('abort', onAbort, ONCE);
       s.detachAbort = () => signal.removeEventListener('abort', onAbort);
     }
     if (init.onupload) s.onupload = init.onupload;
     if (!endStream && body !== null) void this.upload(s, body);
     return response;
+  }
+
+  /** Starts waiting requests while slots are free (called when a stream ends). */
+  private pump(): void {
+    while (this.waiting.length > 0 && this.streams.size < this.maxStreams && !this.isClosed) {
+      const w = this.waiting.shift()!;
+      w.detachAbort();
+      if (w.start.signal?.aborted) {
+        w.reject(abortReason(w.start.signal));
+        continue;
+      }
+      let p: Promise<StreamResponse>;
+      try {
+        p = this.start(w.start);
+      } catch (e) {
+        w.reject(e);
+        continue;
+      }
+      then(p, w.resolve, w.reject);
+    }
   }
 
   private allocateId(): number {
@@ -331,6 +423,19 @@ export class BusClient {
   }
 
   private publish(s: Stream): void {
+    try {
+      this.publishNow(s);
+    } catch (e) {
+      // Nothing may leave a request unsettled: an internal failure fails the stream.
+      if (s.phase !== 'closed') {
+        this.trySendFrame(s, { type: 'Cancel', stream: s.id });
+        this.finish(s);
+      }
+      s.reject(internalError(e));
+    }
+  }
+
+  private publishNow(s: Stream): void {
     // Aborted in between: the promise was rejected already.
     if (s.early === null) return;
     const early = s.early;
@@ -340,27 +445,25 @@ export class BusClient {
     if (end === true) {
       const complete = concat(early);
       let body: ReadableStream<Uint8Array> | null = null;
-      s.resolve({
-        status: s.status,
-        headers: s.headers,
-        complete,
-        get body() {
-          body ??= new ReadableStream<Uint8Array>({
-            start: (controller) => {
-              if (complete.byteLength > 0) controller.enqueue(complete);
-              controller.close();
-            },
-          });
-          return body;
-        },
-      });
+      // Null prototypes: resolving a promise looks `then` up, and the page owns Object.prototype.
+      s.resolve(
+        bare({
+          status: s.status,
+          headers: s.headers,
+          complete,
+          get body() {
+            body ??= bytesStream(complete);
+            return body;
+          },
+        }),
+      );
       return;
     }
     const body = new ReadableStream<Uint8Array>(
-      {
-        start: (controller) => {
+      bare({
+        start: (controller: ReadableStreamDefaultController<Uint8Array>) => {
           s.controller = controller;
-          for (const chunk of early) controller.enqueue(chunk);
+          for (let i = 0; i < early.length; i++) controller.enqueue(early[i]!);
           if (end) controller.error(end.error);
         },
         // Called whenever the queue has room (after the consumer reads, or a chunk arrives).
@@ -370,11 +473,11 @@ export class BusClient {
           this.finish(s);
           this.trySendFrame(s, { type: 'Cancel', stream: s.id });
         },
-      },
+      }),
       // The queue is the window: it holds at most what we granted and the consumer has not read.
-      { highWaterMark: s.window, size: (chunk) => chunk.byteLength },
+      bare({ highWaterMark: s.window, size: (chunk: Uint8Array) => chunk.byteLength }),
     );
-    s.resolve({ status: s.status, headers: s.headers, body, complete: null });
+    s.resolve(bare({ status: s.status, headers: s.headers, body, complete: null }));
   }
 
   private onData(s: Stream, data: Uint8Array): void {
@@ -494,6 +597,8 @@ export class BusClient {
     s.detachAbort();
     s.wake?.();
     s.cancelSource?.();
+    // A slot is free: the oldest waiting request goes (after the current frame's handling).
+    if (this.waiting.length > 0) queueMicrotask(() => this.pump());
   }
 
   private trySendFrame(s: Stream, frame: Frame): boolean {
@@ -537,13 +642,105 @@ export class BusClient {
 function normalizeHeaders(headers: StreamInit['headers']): Header[] {
   const out: Header[] = [];
   if (headers == null) return out;
-  for (const pair of headers) {
-    const [name, value] = pair;
+  const add = (pair: readonly [string, string | Uint8Array]): void => {
+    const name = pair[0];
+    const value = pair[1];
     if (typeof name !== 'string') throw new TypeError('header names must be strings');
-    out.push([asciiLowerCase(name), typeof value === 'string' ? byteString(value, name) : value]);
-  }
+    const bytes = typeof value === 'string' ? byteString(value, name) : value;
+    checkHeaderValue(name, bytes);
+    out.push([asciiLowerCase(name), bytes]);
+  };
+  // Arrays by index (the page may have replaced Array.prototype[Symbol.iterator]).
+  if (Array.isArray(headers)) for (let i = 0; i < headers.length; i++) add(headers[i] as readonly [string, string | Uint8Array]);
+  else for (const pair of headers) add(pair);
   return out;
 }
+
+/**
+ * The bus's header values are the `http` crate's `HeaderValue`s, which refuse control
+ * characters other than tab (Fetch allows U+0001-U+0008, U+000B, U+000C, U+000E-U+001F and
+ * U+007F): such a request fails here, naming the header, rather than at the bus.
+ */
+function checkHeaderValue(name: string, value: Uint8Array): void {
+  for (let i = 0; i < value.length; i++) {
+    const b = value[i]!;
+    if ((b < 0x20 && b !== 0x09) || b === 0x7f) {
+      throw new TypeError(
+        `the value of header ${JSON.stringify(name)} has the control character U+${b.toString(16).toUpperCase().padStart(4, '0')}, which the bus cannot carry (http::HeaderValue refuses it)`,
+      );
+    }
+  }
+}
+
+/** A request that could not be sent and is answered here (see `headTooLarge`). */
+function localAnswer(status: number, message: string): StreamResponse {
+  const bytes = new TextEncoder().encode(`${message}\n`);
+  let body: ReadableStream<Uint8Array> | null = null;
+  return bare({
+    status,
+    headers: [
+      ['content-type', new TextEncoder().encode('text/plain; charset=utf-8')],
+      ['content-length', new TextEncoder().encode(String(bytes.byteLength))],
+    ] as Header[],
+    complete: bytes,
+    get body() {
+      body ??= bytesStream(bytes);
+      return body;
+    },
+  });
+}
+
+/**
+ * A head too large for any frame (MAX_FRAME) gets the answer the bus gives heads over its
+ * limits, without a round trip: 414 when the URI alone is too long, else 431. The page sees
+ * an HTTP status, as it would from a server, not a network error.
+ */
+function headTooLarge(e: unknown, uri: string, headers: readonly Header[]): StreamResponse | null {
+  if (!(e instanceof RangeError) || !/over MAX_FRAME/.test(e.message)) return null;
+  let size = 0;
+  for (let i = 0; i < headers.length; i++) size += headers[i]![0].length + headers[i]![1].byteLength;
+  if (uri.length >= size) {
+    return localAnswer(414, `URI of ${uri.length} characters is too long for the bus (a request head is at most ${MAX_FRAME} bytes)`);
+  }
+  return localAnswer(431, `request headers of ${size} bytes are too large for the bus (a request head is at most ${MAX_FRAME} bytes)`);
+}
+
+function bytesStream(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    bare({
+      start: (controller: ReadableStreamDefaultController<Uint8Array>) => {
+        // An empty body is a stream that ends: no empty chunk.
+        if (bytes.byteLength > 0) controller.enqueue(bytes);
+        controller.close();
+      },
+    }),
+  );
+}
+
+function internalError(e: unknown): TypeError {
+  return new TypeError(`the bus request failed inside the shim: ${String(e)}`, bare({ cause: e }));
+}
+
+/** What a request needs to start, kept while it waits for a slot. */
+interface Start {
+  method: string;
+  uri: string;
+  headers: Header[];
+  body: RequestBody | null;
+  endStream: boolean;
+  window: number;
+  signal: AbortSignal | null;
+  onupload: ((sent: number, done: boolean) => void) | null;
+}
+
+interface Waiting {
+  start: Start;
+  resolve: (response: StreamResponse) => void;
+  reject: (reason: unknown) => void;
+  detachAbort: () => void;
+}
+
+const ONCE: AddEventListenerOptions = bare({ once: true });
 
 /** ASCII-only lower-casing: Unicode case mapping could change a (bad) name's length. */
 function asciiLowerCase(s: string): string {
@@ -583,14 +780,12 @@ async function* chunksOf(body: RequestBody, s: Stream): AsyncGenerator<Uint8Arra
   if (body instanceof Uint8Array) {
     yield body;
   } else if (isReadableStream(body)) {
-    const reader = body.getReader();
+    const reader = getReader(body);
     let done = false;
-    s.cancelSource = () => {
-      reader.cancel().catch(() => {});
-    };
+    s.cancelSource = () => cancelReader(reader);
     try {
       for (;;) {
-        const next = await reader.read();
+        const next = await read(reader);
         if (next.done) {
           done = true;
           return;
@@ -599,7 +794,7 @@ async function* chunksOf(body: RequestBody, s: Stream): AsyncGenerator<Uint8Arra
       }
     } finally {
       s.cancelSource = null;
-      if (!done) reader.cancel().catch(() => {});
+      if (!done) cancelReader(reader);
     }
   } else {
     yield* body;

@@ -368,9 +368,12 @@ class Writer {
   headers(headers: readonly Header[]): void {
     if (!Array.isArray(headers)) throw new TypeError('headers must be an array of [name, value] pairs');
     this.push({ kind: 'len', value: headers.length });
-    for (const header of headers) {
+    // Index loops, not iterators: the page may have replaced Array.prototype[Symbol.iterator].
+    for (let i = 0; i < headers.length; i++) {
+      const header = headers[i];
       if (!Array.isArray(header) || header.length !== 2) throw new TypeError('a header must be a [name, value] pair');
-      const [name, value] = header;
+      const name = header[0];
+      const value = header[1];
       this.string(name, 'header name');
       if (!(value instanceof Uint8Array)) throw new TypeError(`value of header ${name} must be a Uint8Array`);
       this.bytes(value);
@@ -385,7 +388,8 @@ class Writer {
     const view = new DataView(out.buffer);
     out[0] = VERSION;
     let pos = 1;
-    for (const part of this.parts) {
+    for (let i = 0; i < this.parts.length; i++) {
+      const part = this.parts[i]!;
       switch (part.kind) {
         case 'u8':
           view.setUint8(pos, part.value);

@@ -3,6 +3,7 @@
 
 import { defineEventHandlers, fireEvent } from './events.js';
 import { extractMimeType, latin1, originOf, utf8, type HeaderPair } from './http.js';
+import { cancelReader, cancelStream, getReader, read, then } from './intrinsics.js';
 import { busRequest, type ShimContext } from './request.js';
 
 const CONNECTING = 0;
@@ -226,15 +227,16 @@ export function createEventSource(
     // The header carries the ID's UTF-8 bytes (it may hold any character but NUL, CR, LF).
     const id = s.parser.lastEventId;
     if (id !== '') headers.push(['last-event-id', latin1(utf8(id))]);
-    busRequest(ctx, { method: 'GET', url: s.url, headers, body: null, signal: connection.signal, redirect: 'follow' }).then(
+    then(
+      busRequest(ctx, { method: 'GET', url: s.url, headers, body: null, signal: connection.signal, redirect: 'follow' }),
       async (res) => {
         if (s.connection !== connection) {
-          void res.body.cancel().catch(() => {});
+          cancelStream(res.body);
           return;
         }
         const mime = extractMimeType(res.headers);
         if (res.status !== 200 || mime === null || mime.essence !== 'text/event-stream') {
-          void res.body.cancel().catch(() => {});
+          cancelStream(res.body);
           failConnection(s);
           return;
         }
@@ -243,15 +245,15 @@ export function createEventSource(
         s.readyState = OPEN;
         fireEvent(s.target, 'open');
         if (s.connection !== connection) {
-          void res.body.cancel().catch(() => {});
+          cancelStream(res.body);
           return;
         }
-        const reader = res.body.getReader();
+        const reader = getReader(res.body);
         // UTF-8 decode, a leading BOM stripped once per connection.
         const decoder = new TextDecoder('utf-8');
         try {
           for (;;) {
-            const next = await reader.read();
+            const next = await read(reader);
             if (s.connection !== connection) return;
             if (next.done) {
               s.parser.push(decoder.decode());
@@ -259,7 +261,7 @@ export function createEventSource(
             }
             s.parser.push(decoder.decode(next.value, { stream: true }));
             if (s.connection !== connection) {
-              void reader.cancel().catch(() => {});
+              cancelReader(reader);
               return;
             }
           }

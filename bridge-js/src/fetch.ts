@@ -18,12 +18,15 @@ import {
   withoutFragment,
   type HeaderPair,
 } from './http.js';
+import { bare, cancelStream, chain, getReader, read, cancelReader, rejected } from './intrinsics.js';
 import { busRequest, type BusResponse, type ShimContext } from './request.js';
 import type { RouteFor } from './shim.js';
 
 export function createFetch(ctx: ShimContext, routeFor: RouteFor, original: typeof fetch | undefined): typeof fetch {
   const shim = function fetch(...args: Parameters<typeof globalThis.fetch>): Promise<Response> {
-    const [input, init] = args;
+    // By index: destructuring would call the page's Array.prototype[Symbol.iterator].
+    const input = args[0];
+    const init = args[1];
     let url: URL | null;
     try {
       url = requestUrl(input, ctx);
@@ -31,14 +34,14 @@ export function createFetch(ctx: ShimContext, routeFor: RouteFor, original: type
       url = null; // the original reports the bad URL its own way
     }
     if (url === null || !ctx.isBus(url)) {
-      if (!original) return Promise.reject(new TypeError('fetch: no browser fetch for non-bus URLs'));
+      if (!original) return rejected(new TypeError('fetch: no browser fetch for non-bus URLs'));
       return original.apply(globalThis, args);
     }
     try {
       const route = routeFor({ method: requestMethod(input, init), url, hasBody: requestHasBody(input, init) });
       return route === 'native' ? nativeRouteFetch(ctx, original, input, init, url) : framesFetch(ctx, input, init, url);
     } catch (e) {
-      return Promise.reject(e);
+      return rejected(e);
     }
   };
   Object.defineProperty(shim, 'length', { value: 1 });
@@ -78,6 +81,31 @@ function withMembers(init: RequestInit | undefined, members: Record<string, unkn
   return out;
 }
 
+/**
+ * Fetch's "abort fetch" for one request: the request's signal, and the document stopping
+ * (`window.stop()`), abort `controller`, whose signal the bus request and the response body
+ * follow. `release` detaches both once nothing is left to abort.
+ */
+function abortLink(ctx: ShimContext, signal: AbortSignal): { controller: AbortController; release: () => void } {
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(abortReason(signal));
+  signal.addEventListener('abort', onAbort, ONCE);
+  // Natively the engine's loader fails: a network error.
+  const unstop = ctx.onStop(() => controller.abort(new TypeError('fetch: the document stopped loading (window.stop())')));
+  let released = false;
+  return {
+    controller,
+    release: () => {
+      if (released) return;
+      released = true;
+      signal.removeEventListener('abort', onAbort);
+      unstop();
+    },
+  };
+}
+
+const ONCE: AddEventListenerOptions = bare({ once: true });
+
 async function framesFetch(ctx: ShimContext, input: RequestInfo | URL, init: RequestInit | undefined, url: URL): Promise<Response> {
   const initBody = init?.body;
   // Our own multipart Blob replaces a FormData before the engine sees it, so the engine's
@@ -92,6 +120,7 @@ async function framesFetch(ctx: ShimContext, input: RequestInfo | URL, init: Req
   request.headers.forEach((value, name) => {
     if (!isForbiddenRequestHeader(name, value)) headers.push([name, value]);
   });
+  checkBusHeaders(headers);
 
   let body: ExtractedBody | null = null;
   if (initBody != null) {
@@ -105,60 +134,255 @@ async function framesFetch(ctx: ShimContext, input: RequestInfo | URL, init: Req
     body = { source: bytes, stream: null, type: null, length: bytes.byteLength };
   }
 
-  const res = await busRequest(ctx, {
-    method: request.method,
-    url: new URL(request.url),
-    headers,
-    body,
-    signal,
-    redirect: request.redirect,
-  });
-  return toResponse(res, request.method);
+  // A page signal can abort the body after the response; without one (nor a Request input,
+  // whose signal the page holds), a complete body cannot be aborted any more.
+  const abortable = init?.signal != null || isRequest(input);
+  const link = abortLink(ctx, signal);
+  let res: BusResponse;
+  try {
+    res = await busRequest(ctx, {
+      method: request.method,
+      url: new URL(request.url),
+      headers,
+      body,
+      signal: link.controller.signal,
+      redirect: request.redirect,
+    });
+    return toResponse(res, request.method, abortable, link.controller.signal, link.release);
+  } catch (e) {
+    link.release();
+    throw e;
+  }
 }
 
-/** The bus's answer as a real Response, with `url`, `redirected` and `type` as a browser's. */
-function toResponse(res: BusResponse, method: string): Response {
-  if (res.native) return decorate(res.native, res.native.url, true, res.native.type);
+/**
+ * The bus's answer as a real Response, with `url`, `redirected` and `type` as a browser's.
+ * `signal` aborts the body until it has been read to its end (Fetch's "abort fetch");
+ * `release` is called once that cannot happen any more.
+ */
+function toResponse(res: BusResponse, method: string, abortable: boolean, signal: AbortSignal, release: () => void): Response {
+  if (res.native) {
+    release();
+    return decorate(res.native, res.native.url, true, res.native.type, false);
+  }
   if (res.status < 200 || res.status > 599) {
     // Response cannot be constructed with these (the bus never sends 1xx; 600-999 are legal HTTP).
-    void res.body.cancel().catch(() => {});
+    cancelStream(res.body);
     throw new TypeError(`fetch: the bus answered status ${res.status}, which a Response cannot represent`);
   }
   const nullBody = method === 'HEAD' || NULL_BODY_STATUSES.has(res.status);
-  if (nullBody && !res.complete) void res.body.cancel().catch(() => {});
-  const headers = new Headers();
-  for (const [name, value] of res.headers) {
+  let body: BodyInit | null;
+  let wrapped = false;
+  if (nullBody) {
+    if (!res.complete) cancelStream(res.body);
+    release();
+    body = null;
+  } else if (res.complete && !abortable) {
+    // A complete body nothing can abort goes in as bytes: the engine's own buffer, no
+    // stream to pump. (An empty one too: the engine's stream of it ends at once.)
+    release();
+    body = res.complete as Uint8Array<ArrayBuffer>;
+  } else {
+    body = abortableBody(res.complete ?? res.body, signal, release);
+    wrapped = true;
+  }
+  const response = new Response(body, bare({ status: res.status, statusText: statusText(res.status) }));
+  // Headers go in after construction: the constructor would normalize the values a second
+  // time, turning the combined value of two empty headers (", ") into ",".
+  const headers = response.headers;
+  for (let i = 0; i < res.headers.length; i++) {
+    const name = res.headers[i]![0];
     // A page never sees Set-Cookie (Fetch's filtered responses); a value Headers refuses is skipped.
     if (name === 'set-cookie' || name === 'set-cookie2') continue;
     try {
-      headers.append(name, value);
+      headers.append(name, res.headers[i]![1]);
     } catch {
       /* not a valid header for the page */
     }
   }
-  // A complete small body goes in as bytes: the engine's own buffer, no stream to pump.
-  const response = new Response(nullBody ? null : ((res.complete as Uint8Array<ArrayBuffer> | null) ?? res.body), { status: res.status, statusText: statusText(res.status), headers });
-  return decorate(response, withoutFragment(res.url), res.redirected, 'basic');
+  return decorate(response, withoutFragment(res.url), res.redirected, 'basic', wrapped);
+}
+
+/**
+ * The response body as the page reads it: chunks are pulled from the bus stream (or the
+ * complete bytes) one read at a time, and until the last read, aborting `signal` errors it
+ * with the signal's reason, also when every byte has already arrived (Fetch's "abort fetch").
+ * An empty body ends at the first read, without an empty chunk.
+ */
+function abortableBody(source: Uint8Array | ReadableStream<Uint8Array>, signal: AbortSignal, release: () => void): ReadableStream<Uint8Array> {
+  let bytes = source instanceof Uint8Array ? source : null;
+  const stream = bytes === null ? (source as ReadableStream<Uint8Array>) : null;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let finished = false;
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    signal.removeEventListener('abort', onAbort);
+    release();
+  };
+  const stopSource = (reason: unknown): void => {
+    if (reader) cancelReader(reader, reason);
+    else if (stream) cancelStream(stream, reason);
+  };
+  const onAbort = (): void => {
+    if (finished) return;
+    const reason = abortReason(signal);
+    controller.error(reason);
+    finish();
+    stopSource(reason);
+  };
+  const out = new ReadableStream<Uint8Array>(
+    bare({
+      start: (c: ReadableStreamDefaultController<Uint8Array>) => {
+        controller = c;
+      },
+      pull: async (c: ReadableStreamDefaultController<Uint8Array>): Promise<void> => {
+        if (finished) return;
+        if (stream === null) {
+          if (bytes !== null && bytes.byteLength > 0) {
+            c.enqueue(bytes);
+            bytes = null;
+            return;
+          }
+          c.close();
+          finish();
+          return;
+        }
+        reader ??= getReader(stream);
+        for (;;) {
+          let next: ReadableStreamReadResult<Uint8Array>;
+          try {
+            next = await read(reader);
+          } catch (e) {
+            if (finished) return;
+            c.error(e);
+            finish();
+            return;
+          }
+          if (finished) return; // aborted while waiting: errored already
+          if (next.done) {
+            c.close();
+            finish();
+            return;
+          }
+          // No empty chunks: read on.
+          if (next.value.byteLength > 0) {
+            c.enqueue(next.value);
+            return;
+          }
+        }
+      },
+      cancel: (reason: unknown) => {
+        if (finished) return;
+        finish();
+        stopSource(reason);
+      },
+    }),
+    // Nothing is pulled before the page reads: the bus stream's queue is the window.
+    bare({ highWaterMark: 0 }),
+  );
+  signal.addEventListener('abort', onAbort, ONCE);
+  if (signal.aborted) onAbort();
+  return out;
+}
+
+/**
+ * Headers the bus cannot carry fail here, at the call, naming the header (a TypeError, as
+ * fetch's own argument errors): see `checkHeaderValue` in client.ts.
+ */
+function checkBusHeaders(headers: readonly HeaderPair[]): void {
+  for (let i = 0; i < headers.length; i++) {
+    const value = headers[i]![1];
+    for (let j = 0; j < value.length; j++) {
+      const c = value.charCodeAt(j);
+      if ((c < 0x20 && c !== 0x09) || c === 0x7f) {
+        throw new TypeError(
+          `fetch: the value of header ${JSON.stringify(headers[i]![0])} has the control character U+${c.toString(16).toUpperCase().padStart(4, '0')}, which the bus cannot carry (http::HeaderValue refuses it)`,
+        );
+      }
+    }
+  }
 }
 
 /**
  * Own properties shadowing the prototype getters a constructed Response cannot set, and a
  * `clone()` that keeps them.
  */
-function decorate(response: Response, url: string, redirected: boolean, type: ResponseType): Response {
-  Object.defineProperties(response, {
-    url: { value: url, configurable: true },
-    redirected: { value: redirected, configurable: true },
-    type: { value: type, configurable: true },
-    clone: {
-      configurable: true,
-      writable: true,
-      value: function clone(this: Response): Response {
-        return decorate(Response.prototype.clone.call(this), url, redirected, type);
-      },
-    },
-  });
+function decorate(response: Response, url: string, redirected: boolean, type: ResponseType, consumers: boolean): Response {
+  defineProperties(
+    response,
+    bare({
+      url: bare({ value: url, configurable: true }),
+      redirected: bare({ value: redirected, configurable: true }),
+      type: bare({ value: type, configurable: true }),
+      clone: bare({
+        configurable: true,
+        writable: true,
+        value: function clone(this: Response): Response {
+          return decorate(apply(responseClone, this, []) as Response, url, redirected, type, consumers);
+        },
+      }),
+    }),
+  );
+  if (consumers) {
+    for (let i = 0; i < CONSUMERS.length; i++) {
+      const name = CONSUMERS[i]!;
+      defineProperty(response, name, bare({ configurable: true, writable: true, value: consumer(name) }));
+    }
+  }
   return response;
+}
+
+const { apply } = Reflect;
+const { defineProperties, defineProperty } = Object;
+const ResponseProto = typeof Response === 'function' ? Response.prototype : ({} as Response);
+const responseClone = ResponseProto.clone;
+const bodyGetter = Object.getOwnPropertyDescriptor(ResponseProto, 'body')?.get;
+const bodyUsedGetter = Object.getOwnPropertyDescriptor(ResponseProto, 'bodyUsed')?.get;
+type Consumer = 'arrayBuffer' | 'blob' | 'bytes' | 'formData' | 'json' | 'text';
+const CONSUMERS = (['arrayBuffer', 'blob', 'bytes', 'formData', 'json', 'text'] as Consumer[]).filter((n) => typeof ResponseProto[n] === 'function');
+
+/**
+ * The body mixin's readers for a response whose body is a stream of ours: engines turn any
+ * error of a script-made stream into a TypeError when they consume it, so an abort would
+ * reach `text()` as a TypeError rather than the signal's reason. Here the bytes are read
+ * from the stream itself (errors as they are), then handed to the engine's own method on a
+ * response of those bytes, so parsing and its errors stay the engine's.
+ */
+function consumer(name: Consumer): (this: Response) => Promise<unknown> {
+  const native = ResponseProto[name] as (this: Response) => Promise<unknown>;
+  return function (this: Response): Promise<unknown> {
+    const body = bodyGetter ? (apply(bodyGetter, this, []) as ReadableStream<Uint8Array> | null) : this.body;
+    const used = bodyUsedGetter ? (apply(bodyUsedGetter, this, []) as boolean) : this.bodyUsed;
+    if (body === null || used || body.locked) return apply(native, this, []) as Promise<unknown>; // the engine's errors
+    const type = this.headers.get('content-type');
+    return chain(readAll(body), (bytes) => {
+      // A record, not a list of pairs: lists are read with the page's Array iterator.
+      const copy = new Response(bytes as Uint8Array<ArrayBuffer>, bare({ headers: bare(type === null ? {} : { 'content-type': type }) }) as ResponseInit);
+      return apply(native, copy, []) as Promise<unknown>;
+    });
+  };
+}
+
+async function readAll(body: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const reader = getReader(body);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const next = await read(reader);
+    if (next.done) break;
+    chunks.push(next.value);
+    size += next.value.byteLength;
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (let i = 0; i < chunks.length; i++) {
+    out.set(chunks[i]!, at);
+    at += chunks[i]!.byteLength;
+  }
+  return out;
 }
 
 /**
@@ -175,6 +399,18 @@ async function nativeRouteFetch(
   url: URL,
 ): Promise<Response> {
   if (!original) throw new TypeError('fetch: no browser fetch for the native route');
+  // The engine hands the request to the host, whose http::HeaderValue refuses control characters.
+  let given: Headers | null = null;
+  try {
+    given = new Headers(init?.headers ?? (isRequest(input) ? input.headers : undefined));
+  } catch {
+    /* the engine reports bad headers its own way */
+  }
+  if (given) {
+    const pairs: HeaderPair[] = [];
+    given.forEach((value, name) => pairs.push([name, value]));
+    checkBusHeaders(pairs);
+  }
   const initBody = init?.body;
   const marker = ctx.bodyMarker;
   if (initBody != null) {

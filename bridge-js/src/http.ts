@@ -111,21 +111,24 @@ export function statusText(status: number): string {
 export function getHeader(headers: readonly HeaderPair[], name: string): string | null {
   const n = lower(name);
   let out: string | null = null;
-  for (const [k, v] of headers) {
-    if (lower(k) !== n) continue;
-    out = out === null ? v : `${out}, ${v}`;
+  for (let i = 0; i < headers.length; i++) {
+    const pair = headers[i]!;
+    if (lower(pair[0]) !== n) continue;
+    out = out === null ? pair[1] : `${out}, ${pair[1]}`;
   }
   return out;
 }
 
 export function hasHeader(headers: readonly HeaderPair[], name: string): boolean {
   const n = lower(name);
-  return headers.some(([k]) => lower(k) === n);
+  for (let i = 0; i < headers.length; i++) if (lower(headers[i]![0]) === n) return true;
+  return false;
 }
 
 export function removeHeaders(headers: HeaderPair[], names: readonly string[]): HeaderPair[] {
-  const drop = new Set(names.map(lower));
-  return headers.filter(([k]) => !drop.has(lower(k)));
+  const drop = new Set<string>();
+  for (let i = 0; i < names.length; i++) drop.add(lower(names[i]!));
+  return headers.filter((pair) => !drop.has(lower(pair[0])));
 }
 
 /** Fetch "extract a length": the Content-Length values, which must all agree; else null. */
@@ -196,9 +199,9 @@ export function parseMimeType(input: string): MimeType | null {
 
 export function serializeMimeType(m: MimeType): string {
   let out = m.essence;
-  for (const [k, v] of m.parameters) {
+  m.parameters.forEach((v, k) => {
     out += `;${k}=${isToken(v) && v !== '' ? v : `"${v.replace(/(["\\])/g, '\\$1')}"`}`;
-  }
+  });
   return out;
 }
 

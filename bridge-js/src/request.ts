@@ -3,6 +3,7 @@
 // that leaves the bus origins is handed to the browser's own fetch for the remaining hops.
 
 import type { BusClient } from './client.js';
+import { bare, cancelStream } from './intrinsics.js';
 import { bodyForClient, type ExtractedBody } from './body.js';
 import {
   REDIRECT_STATUSES,
@@ -10,6 +11,7 @@ import {
   getHeader,
   hasHeader,
   latin1,
+  normalizeHeaderValue,
   originOf,
   removeHeaders,
   wireUrl,
@@ -28,6 +30,11 @@ export interface ShimContext {
   readonly window: number | undefined;
   /** Header that marks native-route bodies as already flattened by the shim, or null. */
   readonly bodyMarker: string | null;
+  /**
+   * Registers what to do when the document stops loading (`window.stop()`): in-flight
+   * requests are aborted, as the engine aborts its own. Returns the unregistration.
+   */
+  onStop(abort: () => void): () => void;
 }
 
 export interface BusRequestInit {
@@ -69,12 +76,12 @@ export async function busRequest(ctx: ShimContext, init: BusRequestInit): Promis
     res.redirected = redirects > 0;
     if (res.native || !REDIRECT_STATUSES.has(res.status) || init.redirect === 'manual') return res;
     if (init.redirect === 'error') {
-      void res.body.cancel().catch(() => {});
+      cancelStream(res.body);
       throw new TypeError(`redirect (${res.status}) with redirect mode "error"`);
     }
     const location = getHeader(res.headers, 'location');
     if (location === null) return res;
-    void res.body.cancel().catch(() => {});
+    cancelStream(res.body);
     let next: URL;
     try {
       next = new URL(location, url);
@@ -110,7 +117,7 @@ async function openOne(
   signal: AbortSignal | null,
   onupload: BusRequestInit['onupload'],
 ): Promise<BusResponse> {
-  const wire: HeaderPair[] = [...headers];
+  const wire: HeaderPair[] = headers.slice();
   // What the browser's network layer would add. Content-Length: for bodies of known length,
   // and 0 for a POST or PUT without one (Fetch, "HTTP-network-or-cache fetch").
   if (!hasHeader(wire, 'accept')) wire.push(['accept', '*/*']);
@@ -125,9 +132,13 @@ async function openOne(
     window: ctx.window,
     onupload,
   });
-  return {
+  // Values as the engine's HTTP parser leaves them: without white space at their edges.
+  const raw = res.headers;
+  const out: HeaderPair[] = [];
+  for (let i = 0; i < raw.length; i++) out.push([raw[i]![0], normalizeHeaderValue(latin1(raw[i]![1]))]);
+  return bare({
     status: res.status,
-    headers: res.headers.map(([n, v]) => [n, latin1(v)]),
+    headers: out,
     // A getter: a complete response's stream is only made if someone reads it.
     get body() {
       return res.body;
@@ -136,7 +147,7 @@ async function openOne(
     url,
     redirected: false,
     native: null,
-  };
+  });
 }
 
 /** A redirect left the bus: the browser's fetch carries the rest, with its own rules. */
@@ -150,20 +161,20 @@ async function nativeHop(
   redirect: RequestRedirect,
 ): Promise<BusResponse> {
   if (!ctx.nativeFetch) throw new TypeError(`redirect to ${url.href}: no browser fetch to follow it with`);
-  const init: RequestInit = { method, headers, redirect };
+  const init: RequestInit = bare({ method, headers, redirect });
   if (signal) init.signal = signal;
   if (body !== null) init.body = (body.source ?? body.stream) as BodyInit;
   if (body !== null && body.source === null) (init as { duplex?: string }).duplex = 'half';
   const response = await ctx.nativeFetch.call(globalThis, url.href, init);
   const out: HeaderPair[] = [];
   response.headers.forEach((v, n) => out.push([n, v]));
-  return {
+  return bare({
     status: response.status,
     headers: out,
-    body: response.body ?? new ReadableStream({ start: (c) => c.close() }),
+    body: response.body ?? new ReadableStream(bare({ start: (c: ReadableStreamDefaultController) => c.close() })),
     complete: null,
     url: new URL(response.url || url.href),
     redirected: true,
     native: response,
-  };
+  });
 }

@@ -8,6 +8,7 @@ import { createFetch } from './fetch.js';
 import { originOf } from './http.js';
 import type { ShimContext } from './request.js';
 import { createXMLHttpRequest } from './xhr.js';
+import { hookStop } from './stop.js';
 import { createWebSocket } from './websocket.js';
 
 /**
@@ -47,6 +48,11 @@ export interface InstallOptions {
    * and removes it before the handler sees the request. `false` sets nothing.
    */
   nativeBodyMarker?: string | false | undefined;
+  /**
+   * Streams open at once in the page's session (default 256, the bus port's limit); more
+   * requests wait for one to end. Must not exceed the port's `SessionConfig::max_streams`.
+   */
+  maxStreams?: number | undefined;
   /** EventSource's initial reconnection time in ms; default 3000, as browsers. */
   eventSourceRetry?: number | undefined;
   onprotocolerror?: ClientOptions['onprotocolerror'];
@@ -133,12 +139,14 @@ export function install(options: InstallOptions): Installation | null {
   let client = options.client;
   if (!client) {
     if (!options.transport) throw new TypeError('install: a transport (or a client) is required');
-    client = new BusClient(options.transport, { onprotocolerror: options.onprotocolerror });
+    client = new BusClient(options.transport, { onprotocolerror: options.onprotocolerror, maxStreams: options.maxStreams });
   }
 
   const originals = { fetch: g.fetch, XMLHttpRequest: g.XMLHttpRequest, EventSource: g.EventSource, WebSocket: g.WebSocket };
+  const stopper = hookStop(g);
   const ctx: ShimContext = {
     client,
+    onStop: stopper.onStop,
     isBus: (url) => originSet.has(originOf(url)),
     baseURL: () => g.document?.baseURI ?? g.location?.href ?? 'about:blank',
     nativeFetch: originals.fetch,
@@ -175,6 +183,7 @@ export function install(options: InstallOptions): Installation | null {
     uninstall() {
       if (g[INSTALLATION] !== installation) return;
       stopForms();
+      stopper.unhook();
       restore('fetch', fetchShim, originals.fetch);
       restore('XMLHttpRequest', XHR, originals.XMLHttpRequest);
       restore('EventSource', ES, originals.EventSource);

@@ -11,6 +11,7 @@ import {
   extractMimeType,
   getHeader,
   isBlob,
+  isBufferSource,
   isForbiddenMethod,
   isForbiddenRequestHeader,
   isFormData,
@@ -18,6 +19,7 @@ import {
   isHtmlMime,
   isReadableStream,
   isToken,
+  isUrlSearchParams,
   isXmlMime,
   lower,
   normalizeHeaderValue,
@@ -30,6 +32,8 @@ import {
   type HeaderPair,
   type MimeType,
 } from './http.js';
+import { toBase64 } from './base64.js';
+import { bare, cancelReader, cancelStream, getReader, read, then } from './intrinsics.js';
 import { busRequest, type BusResponse, type ShimContext } from './request.js';
 import type { RouteFor } from './shim.js';
 
@@ -48,6 +52,8 @@ const PROGRESS_INTERVAL = 50;
 /** One send(): its cancellation, timer and progress bookkeeping. */
 interface Fetching {
   ac: AbortController;
+  /** Unregisters from window.stop(). */
+  unstop: () => void;
   timer: ReturnType<typeof setTimeout> | null;
   start: number;
   length: number; // response Content-Length, 0 when unknown
@@ -94,6 +100,10 @@ interface XhrState {
   uploadComplete: boolean;
   uploadListener: boolean;
   timedOut: boolean;
+  /** The document stopped loading (window.stop()) while this request was in flight. */
+  stopped: boolean;
+  /** From open()'s arguments or the URL: used when the bus answers 401 with a Basic challenge. */
+  credentials: { username: string; password: string } | null;
   /** Null is Fetch's "network error" (also before any response). */
   response: { status: number; headers: HeaderPair[]; url: URL } | null;
   chunks: Uint8Array[];
@@ -209,6 +219,8 @@ export function createXMLHttpRequest(
         uploadComplete: false,
         uploadListener: false,
         timedOut: false,
+        stopped: false,
+        credentials: null,
         response: null,
         chunks: [],
         received: 0,
@@ -337,13 +349,20 @@ export function createXMLHttpRequest(
     }
 
     open(method: string, url: string | URL, async?: boolean, username?: string | null, password?: string | null): void;
-    open(...args: unknown[]): void {
+    open(...raw: unknown[]): void {
       const s = st(this);
-      if (args.length < 2) throw new TypeError(`Failed to execute 'open': 2 arguments required, but only ${args.length} present.`);
-      const method = String(args[0]);
+      if (raw.length < 2) throw new TypeError(`Failed to execute 'open': 2 arguments required, but only ${raw.length} present.`);
+      // WebIDL converts every argument, in order, before the method runs (observable through
+      // toString()): ByteString, USVString, boolean, USVString?, USVString?.
+      const method = byteString(raw[0], 'method');
+      const urlString = String(raw[1]);
+      const args: unknown[] = [method, urlString];
+      if (raw.length > 2) args.push(Boolean(raw[2]));
+      if (raw.length > 3) args.push(raw[3] == null ? null : String(raw[3]));
+      if (raw.length > 4) args.push(raw[4] == null ? null : String(raw[4]));
       let parsed: URL | null;
       try {
-        parsed = new URL(String(args[1]), ctx.baseURL());
+        parsed = new URL(urlString, ctx.baseURL());
       } catch {
         parsed = null;
       }
@@ -353,34 +372,42 @@ export function createXMLHttpRequest(
         openNative(s, args, bus, upper);
         return;
       }
-      const async = args.length < 3 ? true : Boolean(args[2]);
-      // Credentials in the URL (or the username/password arguments) are not sent: the bus has no HTTP auth.
-      openBus(s, method, parsed!, async);
+      const async = args.length < 3 ? true : (args[2] as boolean);
+      openBus(s, method, parsed!, async, args.length > 3 ? (args[3] as string | null) : null, args.length > 4 ? (args[4] as string | null) : null);
     }
 
-    setRequestHeader(name: string, value: string): void {
+    setRequestHeader(name: string, value: string): void;
+    setRequestHeader(...args: unknown[]): void {
       const s = st(this);
+      if (args.length < 2) throw new TypeError(`Failed to execute 'setRequestHeader': 2 arguments required, but only ${args.length} present.`);
+      const n = byteString(args[0], 'name');
+      const raw = byteString(args[1], 'value');
       if (s.mode === 'native') {
         if (s.pending || s.stateOverride !== null) throw domError('setRequestHeader after send()', 'InvalidStateError');
-        s.native!.setRequestHeader(name, value);
-        s.nativeHeaderNames.add(lower(String(name)));
+        s.native!.setRequestHeader(n, raw);
+        // A bus URL on the native route reaches the host, whose http::HeaderValue refuses these.
+        if (s.nativeRoute) checkBusHeaderValue(n, normalizeHeaderValue(raw));
+        s.nativeHeaderNames.add(lower(n));
         return;
       }
       if (s.readyState !== OPENED) throw domError('the object state must be OPENED', 'InvalidStateError');
       if (s.sendFlag) throw domError('setRequestHeader after send()', 'InvalidStateError');
-      const n = byteString(name, 'name');
-      const v = normalizeHeaderValue(byteString(value, 'value'));
+      const v = normalizeHeaderValue(raw);
       if (!isToken(n)) throw domError(`'${n}' is not a valid HTTP header field name`, 'SyntaxError');
       if (!isHeaderValue(v)) throw domError(`'${v}' is not a valid HTTP header field value`, 'SyntaxError');
       if (isForbiddenRequestHeader(n, v)) return; // silently, as browsers do
+      checkBusHeaderValue(n, v);
       const key = lower(n);
       const existing = s.headers.find(([k]) => lower(k) === key);
       if (existing) existing[1] = `${existing[1]}, ${v}`;
       else s.headers.push([n, v]);
     }
 
-    send(body?: Document | XMLHttpRequestBodyInit | null): void {
+    send(body?: Document | XMLHttpRequestBodyInit | null): void;
+    send(...args: unknown[]): void {
       const s = st(this);
+      // The argument is converted before any state check (WebIDL, then the XHR standard).
+      const body = convertBody(args.length > 0 ? args[0] : null);
       if (s.mode === 'native') {
         nativeSend(s, body);
         return;
@@ -391,7 +418,7 @@ export function createXMLHttpRequest(
         // the page's thread until they do.
         throw domError('synchronous XMLHttpRequest is not supported for bus URLs', 'InvalidAccessError');
       }
-      busSend(s, body ?? null);
+      busSend(s, body);
     }
 
     abort(): void {
@@ -416,11 +443,14 @@ export function createXMLHttpRequest(
       }
     }
 
-    getResponseHeader(name: string): string | null {
+    getResponseHeader(name: string): string | null;
+    getResponseHeader(...args: unknown[]): string | null {
       const s = st(this);
+      if (args.length < 1) throw new TypeError("Failed to execute 'getResponseHeader': 1 argument required, but only 0 present.");
+      const name = byteString(args[0], 'name');
       if (s.mode === 'native') return s.stateOverride !== null ? null : s.native!.getResponseHeader(name);
       if (!s.response) return null;
-      const n = lower(byteString(name, 'name'));
+      const n = lower(name);
       if (n === 'set-cookie' || n === 'set-cookie2') return null;
       return getHeader(s.response.headers, n);
     }
@@ -429,15 +459,32 @@ export function createXMLHttpRequest(
       const s = st(this);
       if (s.mode === 'native') return s.stateOverride !== null ? '' : s.native!.getAllResponseHeaders();
       if (!s.response) return '';
-      // Fetch's "sort and combine": lower-case names, sorted, repeated values joined by ", ".
-      const names = [...new Set(s.response.headers.map(([k]) => lower(k)))]
-        .filter((n) => n !== 'set-cookie' && n !== 'set-cookie2')
-        .sort();
-      return names.map((n) => `${n}: ${getHeader(s.response!.headers, n)}\r\n`).join('');
+      // Fetch's "sort and combine" (repeated values joined by ", "), then the XHR standard's
+      // order: by the byte-uppercased name (so "x-a_" sorts after "x-ab"); names lower case.
+      const headers = s.response.headers;
+      const seen = new Set<string>();
+      const names: string[] = [];
+      for (let i = 0; i < headers.length; i++) {
+        const n = lower(headers[i]![0]);
+        if (n === 'set-cookie' || n === 'set-cookie2' || seen.has(n)) continue;
+        seen.add(n);
+        names.push(n);
+      }
+      names.sort((a, b) => {
+        const x = a.toUpperCase();
+        const y = b.toUpperCase();
+        return x < y ? -1 : x > y ? 1 : 0;
+      });
+      let out = '';
+      for (let i = 0; i < names.length; i++) out += `${names[i]!}: ${getHeader(headers, names[i]!)}\r\n`;
+      return out;
     }
 
-    overrideMimeType(mime: string): void {
+    overrideMimeType(mime: string): void;
+    overrideMimeType(...args: unknown[]): void {
       const s = st(this);
+      if (args.length < 1) throw new TypeError("Failed to execute 'overrideMimeType': 1 argument required, but only 0 present.");
+      const mime = String(args[0]);
       if (s.mode === 'native') {
         s.native!.overrideMimeType(mime);
         return;
@@ -537,7 +584,8 @@ export function createXMLHttpRequest(
     if (blob.type !== '' && !s.nativeHeaderNames.has('content-type')) n.setRequestHeader('Content-Type', blob.type);
     const pending: PendingNativeSend = { cancelled: false };
     s.pending = pending;
-    blob.arrayBuffer().then(
+    then(
+      blob.arrayBuffer(),
       (bytes) => {
         if (pending.cancelled || s.native !== n) return;
         s.pending = null;
@@ -577,7 +625,7 @@ export function createXMLHttpRequest(
   // -------------------------------------------------------------------------------------
   // The XHR standard over the bus.
 
-  function openBus(s: XhrState, method: string, url: URL, async: boolean): void {
+  function openBus(s: XhrState, method: string, url: URL, async: boolean, username: string | null, password: string | null): void {
     if (!isToken(method)) throw domError(`'${method}' is not a valid HTTP method`, 'SyntaxError');
     if (isForbiddenMethod(method)) throw domError(`'${method}' HTTP method is unsupported`, 'SecurityError');
     const timeout = s.mode === 'native' ? s.native!.timeout : s.timeout;
@@ -603,7 +651,15 @@ export function createXMLHttpRequest(
     s.sendFlag = false;
     s.uploadListener = false;
     s.method = normalizeMethod(method);
-    s.url = url;
+    // open()'s username and password go into the URL (as the standard says), and from there
+    // into the credentials a Basic challenge is answered with; responseURL shows neither.
+    const u = new URL(url.href);
+    if (username !== null) u.username = username;
+    if (password !== null) u.password = password;
+    s.credentials = u.username !== '' || u.password !== '' ? { username: percentDecode(u.username), password: percentDecode(u.password) } : null;
+    u.username = '';
+    u.password = '';
+    s.url = u;
     s.sync = !async;
     s.headers = [];
     s.response = null;
@@ -618,7 +674,7 @@ export function createXMLHttpRequest(
     let body: ExtractedBody | null = null;
     if (s.method !== 'GET' && s.method !== 'HEAD' && input !== null) {
       const document = isDocument(input);
-      body = document ? serializeDocument(input as Document) : extractBody(isReadableStream(input) ? String(input) : input);
+      body = document ? serializeDocument(input as Document) : extractBody(input);
       const authorType = getHeader(s.headers, 'content-type');
       if (authorType !== null) {
         if (document || typeof input === 'string') setCharsetUtf8(s, authorType);
@@ -629,9 +685,11 @@ export function createXMLHttpRequest(
     s.uploadListener = hasUploadListeners(s.upload);
     s.uploadComplete = body === null;
     s.timedOut = false;
+    s.stopped = false;
     s.sendFlag = true;
     const f: Fetching = {
       ac: new AbortController(),
+      unstop: () => {},
       timer: null,
       start: now(),
       length: 0,
@@ -648,16 +706,27 @@ export function createXMLHttpRequest(
     // A listener may have called abort() or open().
     if (s.readyState !== OPENED || !s.sendFlag || s.active !== f) return;
     scheduleTimeout(s, f);
-    busRequest(ctx, {
+    // window.stop() aborts it, as the engine aborts its own loads (events in a later task).
+    f.unstop = ctx.onStop(() => {
+      if (s.active !== f) return;
+      s.stopped = true;
+      f.ac.abort();
+    });
+    const request = {
       method: s.method,
       url: s.url!,
       headers: s.headers,
       body,
       signal: f.ac.signal,
-      redirect: 'follow',
-      onupload: (sent, done) => uploadProgress(s, f, sent, done),
-    }).then(
-      (res) => processResponse(s, f, res),
+      redirect: 'follow' as RequestRedirect,
+      onupload: (sent: number, done: boolean) => uploadProgress(s, f, sent, done),
+    };
+    then(
+      authenticated(s, request),
+      (res) => {
+        // Anything failing in here is ours: the request errors rather than hang.
+        then(processResponse(s, f, res), undefined, () => processError(s, f));
+      },
       () => processError(s, f),
     );
     // An empty body goes as end_stream: no RequestEnd will report its end.
@@ -689,30 +758,47 @@ export function createXMLHttpRequest(
     fireProgress(s.upload, 'loadend', sent, f.uploadLength);
   }
 
+  /**
+   * The request, answered again with open()'s credentials when the bus challenges it (401
+   * with `WWW-Authenticate: Basic`) and the page set no Authorization of its own: what the
+   * engine does with XHR credentials.
+   */
+  async function authenticated(s: XhrState, request: Parameters<typeof busRequest>[1]): Promise<BusResponse> {
+    const res = await busRequest(ctx, request);
+    const creds = s.credentials;
+    if (res.status !== 401 || creds === null || getHeader(request.headers, 'authorization') !== null) return res;
+    const challenge = getHeader(res.headers, 'www-authenticate');
+    if (challenge === null || !/(^|,)\s*basic(\s|$|,)/i.test(challenge)) return res;
+    if (request.body !== null && request.body.source === null) return res; // a stream cannot go twice
+    cancelStream(res.body);
+    const token = toBase64(new TextEncoder().encode(`${creds.username}:${creds.password}`));
+    return busRequest(ctx, { ...request, headers: [...request.headers, ['Authorization', `Basic ${token}`]] });
+  }
+
   async function processResponse(s: XhrState, f: Fetching, res: BusResponse): Promise<void> {
     if (s.active !== f) {
-      void res.body.cancel().catch(() => {});
+      cancelStream(res.body);
       return;
     }
     s.response = { status: res.status, headers: res.headers, url: res.url };
     s.readyState = HEADERS_RECEIVED;
     fireEvent(s.target, 'readystatechange');
     if (s.readyState !== HEADERS_RECEIVED || s.active !== f) {
-      void res.body.cancel().catch(() => {});
+      cancelStream(res.body);
       return;
     }
     if (s.method === 'HEAD' || res.status === 204 || res.status === 205 || res.status === 304) {
-      void res.body.cancel().catch(() => {});
+      cancelStream(res.body);
       endOfBody(s, f);
       return;
     }
     f.length = extractLength(res.headers) ?? 0;
-    const reader = res.body.getReader();
-    f.ac.signal.addEventListener('abort', () => void reader.cancel().catch(() => {}), { once: true });
+    const reader = getReader(res.body);
+    f.ac.signal.addEventListener('abort', () => cancelReader(reader), ONCE);
     for (;;) {
       let next: ReadableStreamReadResult<Uint8Array>;
       try {
-        next = await reader.read();
+        next = await read(reader);
       } catch {
         processError(s, f);
         return;
@@ -753,6 +839,7 @@ export function createXMLHttpRequest(
     if (f.progressPending || f.progressAt === null) fireProgress(s.target, 'progress', transmitted, f.length);
     if (s.active !== f) return;
     clearTimer(f);
+    f.unstop();
     s.active = null;
     s.readyState = DONE;
     s.sendFlag = false;
@@ -764,7 +851,7 @@ export function createXMLHttpRequest(
   /** XHR "handle errors" for a failure the fetch reported (network error, or our timeout/abort). */
   function processError(s: XhrState, f: Fetching): void {
     if (s.active !== f || !s.sendFlag) return;
-    requestError(s, s.timedOut ? 'timeout' : 'error');
+    requestError(s, s.timedOut ? 'timeout' : s.stopped ? 'abort' : 'error');
   }
 
   /** XHR "request error steps". */
@@ -772,6 +859,7 @@ export function createXMLHttpRequest(
     const f = s.active;
     if (f) {
       clearTimer(f);
+      f.unstop();
       f.ac.abort();
     }
     s.active = null;
@@ -794,14 +882,40 @@ export function createXMLHttpRequest(
   function scheduleTimeout(s: XhrState, f: Fetching): void {
     clearTimer(f);
     if (s.timeout === 0) return;
-    const delay = Math.max(0, f.start + s.timeout - now());
-    f.timer = setTimeout(() => {
-      f.timer = null;
-      if (s.active !== f) return;
-      s.timedOut = true;
-      f.ac.abort();
-      requestError(s, 'timeout');
-    }, delay);
+    const deadline = f.start + s.timeout;
+    f.timer = setTimeout(() => expire(s, f, deadline, 0), Math.max(0, deadline - now()));
+  }
+
+  /**
+   * The timer ran out. The standard's timeout runs in parallel: a response whose data had
+   * arrived before the deadline is not timed out, even when the page was too busy to see it
+   * yet. Frames sit in the bridge's queue behind the task that kept the page busy, so when
+   * the timer fires late, the frames delivered meanwhile are let in (one task at a time, as
+   * long as each brings some and the extra wait stays within the timer's lateness) before
+   * deciding.
+   */
+  function expire(s: XhrState, f: Fetching, deadline: number, waited: number): void {
+    f.timer = null;
+    if (s.active !== f) return;
+    const late = now() - deadline - waited;
+    if (late > TIMER_SLACK && waited <= late) {
+      const before = ctx.client.delivered;
+      const start = now();
+      f.timer = setTimeout(() => {
+        if (ctx.client.delivered !== before || waited === 0) expire(s, f, deadline, waited + (now() - start));
+        else timeOut(s, f);
+      }, 0);
+      return;
+    }
+    timeOut(s, f);
+  }
+
+  function timeOut(s: XhrState, f: Fetching): void {
+    f.timer = null;
+    if (s.active !== f) return;
+    s.timedOut = true;
+    f.ac.abort();
+    requestError(s, 'timeout');
   }
 
   /** Stops the current fetch without events (open() does this). */
@@ -810,6 +924,7 @@ export function createXMLHttpRequest(
     if (!f) return;
     s.active = null;
     clearTimer(f);
+    f.unstop();
     f.ac.abort();
   }
 
@@ -839,9 +954,53 @@ function toUint32(v: unknown): number {
 /** WebIDL ByteString conversion: a char above U+00FF is a TypeError. */
 function byteString(v: unknown, what: string): string {
   const s = String(v);
-  if (/[^\0-\u00ff]/.test(s)) throw new TypeError(`header ${what} is not a ByteString`);
+  if (/[^\0-\u00ff]/.test(s)) throw new TypeError(`${what === 'method' ? 'the method' : `header ${what}`} is not a ByteString`);
   return s;
 }
+
+/**
+ * The bus's header values are `http::HeaderValue`s, which refuse control characters other
+ * than tab, while XHR allows all but NUL, CR and LF: setRequestHeader() throws a TypeError
+ * naming the header, where the page can see it, rather than the request failing later.
+ */
+function checkBusHeaderValue(name: string, value: string): void {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) {
+      throw new TypeError(
+        `setRequestHeader: the value of header ${JSON.stringify(name)} has the control character U+${c.toString(16).toUpperCase().padStart(4, '0')}, which the bus cannot carry (http::HeaderValue refuses it)`,
+      );
+    }
+  }
+}
+
+/**
+ * WebIDL conversion of send()'s argument, \`(Document or XMLHttpRequestBodyInit)?\`: the
+ * platform objects stay, anything else becomes a string (calling its toString()).
+ */
+function convertBody(x: unknown): Document | XMLHttpRequestBodyInit | null {
+  if (x === null || x === undefined) return null;
+  if (isDocument(x) || isBlob(x) || isFormData(x) || isUrlSearchParams(x) || isBufferSource(x)) return x as Document | XMLHttpRequestBodyInit;
+  return toUsv(String(x));
+}
+
+/** USVString: lone surrogates become U+FFFD. */
+function toUsv(s: string): string {
+  return s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+}
+
+function percentDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+const ONCE: AddEventListenerOptions = bare({ once: true });
+
+/** A timer firing later than this past its deadline means the page was busy (a long task). */
+const TIMER_SLACK = 20;
 
 function isDocument(x: unknown): boolean {
   return typeof Document !== 'undefined' && x instanceof Document;
@@ -912,10 +1071,62 @@ function decode(bytes: Uint8Array, label: string | null): string {
   return decoder.decode(bytes);
 }
 
+/** The `encoding` of an XML declaration at the very start of the bytes (ASCII-compatible), or null. */
+export function xmlDeclaredEncoding(bytes: Uint8Array): string | null {
+  if (bytes.length < 6 || latin1Prefix(bytes, 5) !== '<?xml') return null;
+  const head = latin1Prefix(bytes, 1024);
+  const end = head.indexOf('?>');
+  if (end < 0) return null;
+  const m = /^<\?xml\s[^]*?\bencoding\s*=\s*(["'])([A-Za-z][A-Za-z0-9._-]*)\1/.exec(head.slice(0, end));
+  return m ? m[2]! : null;
+}
+
+/**
+ * HTML's "prescan a byte stream to determine its encoding", the common part: the first
+ * 1024 bytes, comments skipped, `<meta charset>` or `<meta http-equiv=content-type content=…charset=…>`.
+ */
+export function htmlPrescan(bytes: Uint8Array): string | null {
+  const head = latin1Prefix(bytes, 1024).replace(/<!--[^]*?-->/g, '');
+  const metas = /<meta[\s/]([^>]*)>?/gi;
+  for (let m = metas.exec(head); m !== null; m = metas.exec(head)) {
+    const attrs = new Map<string, string>();
+    const attr = /([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?/g;
+    for (let a = attr.exec(m[1]!); a !== null; a = attr.exec(m[1]!)) {
+      const name = a[1]!.toLowerCase();
+      if (!attrs.has(name)) attrs.set(name, a[2] ?? a[3] ?? a[4] ?? '');
+    }
+    let label: string | null = null;
+    if (attrs.has('charset')) label = attrs.get('charset')!.trim();
+    else if (attrs.get('http-equiv')?.toLowerCase() === 'content-type' && attrs.has('content')) {
+      const c = /charset\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s;"']+))/i.exec(attrs.get('content')!);
+      label = c ? (c[1] ?? c[2] ?? c[3] ?? null) : null;
+    }
+    if (label === null || label === '') continue;
+    // "utf-16" declared in an ASCII-compatible document means UTF-8; x-user-defined, windows-1252.
+    const l = label.toLowerCase();
+    if (/^(utf-16|utf-16le|utf-16be|unicode|ucs-2|csunicode|iso-10646-ucs-2|unicodefeff|unicodefffe)$/.test(l)) return 'utf-8';
+    if (l === 'x-user-defined') return 'windows-1252';
+    return label;
+  }
+  return null;
+}
+
+function latin1Prefix(bytes: Uint8Array, n: number): string {
+  let out = '';
+  const end = Math.min(n, bytes.length);
+  for (let i = 0; i < end; i++) out += String.fromCharCode(bytes[i]!);
+  return out;
+}
+
 function textResponse(s: XhrState): string {
   if (!s.response) return '';
   if (s.textCache && s.textCache.received === s.received) return s.textCache.text;
-  const text = decode(bytesOf(s), finalCharset(s));
+  const bytes = bytesOf(s);
+  let charset = finalCharset(s);
+  // XHR "text response": with responseType "", no charset and an XML type, the XML rules
+  // decide: the encoding declaration (a BOM still wins, in decode).
+  if (charset === null && s.responseType === '' && isXmlMime(finalMime(s))) charset = xmlDeclaredEncoding(bytes);
+  const text = decode(bytes, charset);
   s.textCache = { received: s.received, text };
   return text;
 }
@@ -955,7 +1166,11 @@ function documentResponse(s: XhrState): Document | null {
   if (html && s.responseType === '') return null; // responseXML with "" parses XML only
   const Parser = (globalThis as { DOMParser?: typeof DOMParser }).DOMParser;
   if (!Parser) return null;
-  const text = decode(bytesOf(s), finalCharset(s));
+  const bytes = bytesOf(s);
+  // XHR "document response": without a charset, HTML is prescanned for <meta charset> and
+  // XML follows its encoding declaration.
+  const charset = finalCharset(s) ?? (html ? htmlPrescan(bytes) : xmlDeclaredEncoding(bytes));
+  const text = decode(bytes, charset);
   const type = html ? 'text/html' : DOM_PARSER_XML_TYPES.has(mime.essence) ? mime.essence : 'application/xml';
   const doc = new Parser().parseFromString(text, type as DOMParserSupportedType);
   if (!html && typeof doc.getElementsByTagName === 'function' && doc.getElementsByTagName('parsererror').length > 0) return null;

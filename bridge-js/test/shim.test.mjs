@@ -145,7 +145,24 @@ test('conformance: every case runs through the shim against the /conf routes', a
       ['xhr.sync', 'observed.status', undefined, 200, true],
     ],
   );
-  assert.ok(KNOWN_DEVIATIONS['fetch.redirect.manual']);
+  assert.ok(KNOWN_DEVIATIONS['fetch.redirect.manual observed.type']);
+});
+
+test('conformance: known deviations are per field; a new difference inside a known case is unknown', () => {
+  for (const key of Object.keys(KNOWN_DEVIATIONS)) {
+    assert.match(key, /^[a-z0-9.-]+ (observed|failure)[^ ]*$/, `${key}: keys are "case path"`);
+  }
+  const run = (observed) => ({ base: 'x', useShim: true, userAgent: '', cases: { 'fetch.redirect.manual': { observed, ms: 1 } } });
+  const shim = run({ type: 'basic', status: 302, redirected: false });
+  const engine = run({ type: 'opaqueredirect', status: 0, redirected: false });
+  assert.deepEqual(compare(shim, engine).map((d) => [d.path, Boolean(d.known)]), [['observed.status', true], ['observed.type', true]]);
+  // The same case with a field that is not a documented deviation: caught.
+  const changed = run({ type: 'basic', status: 302, redirected: true });
+  assert.deepEqual(compare(changed, engine).map((d) => [d.path, Boolean(d.known)]), [
+    ['observed.redirected', false],
+    ['observed.status', true],
+    ['observed.type', true],
+  ]);
 });
 
 test('conformance: useShim without an installation is refused; useShim false uses the originals', async () => {

@@ -54,6 +54,10 @@ pub fn router(counters: Counters) -> Router {
         )
         .route("/conf/multipart", post(multipart))
         .route("/conf/multi-header", get(multi_header))
+        .route("/conf/raw", get(raw))
+        .route("/conf/sort-headers", get(sort_headers))
+        .route("/conf/combine", get(combine))
+        .route("/conf/auth", get(auth))
         .fallback(any(|method: Method, uri: axum::http::Uri| async move {
             if method == Method::OPTIONS {
                 StatusCode::NO_CONTENT.into_response()
@@ -306,6 +310,93 @@ async fn multi_header() -> Response {
         .header(header::CONTENT_TYPE, "text/plain; charset=iso-8859-1")
         .body(AxumBody::from("multi"))
         .expect("valid response")
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    ct: Option<String>,
+    hex: Option<String>,
+}
+
+/// Exactly the bytes of `hex`, with `Content-Type: ct` (none without `ct`): for decoding cases.
+async fn raw(Query(q): Query<Raw>) -> Response {
+    let hex = q.hex.unwrap_or_default();
+    let bytes: Option<Vec<u8>> = (hex.len() % 2 == 0)
+        .then(|| {
+            (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+                .collect()
+        })
+        .flatten();
+    let Some(bytes) = bytes else {
+        return (StatusCode::BAD_REQUEST, "hex: pairs of hex digits\n").into_response();
+    };
+    let mut response = Response::new(AxumBody::from(bytes));
+    if let Some(ct) = q.ct {
+        match HeaderValue::from_str(&ct) {
+            Ok(v) => {
+                response.headers_mut().insert(header::CONTENT_TYPE, v);
+            }
+            Err(_) => {
+                return (StatusCode::BAD_REQUEST, "ct: not a header value\n").into_response();
+            }
+        }
+    }
+    response
+}
+
+/// Names whose order differs between lower- and upper-cased sorting (as in bridge-js's
+/// `test/support/conf-routes.mjs`).
+const SORT_HEADERS: [&str; 5] = ["x-s-a~", "x-s-a_", "x-s-ab", "x-s-a^", "x-s-aa"];
+
+async fn sort_headers() -> Response {
+    let mut response = text("");
+    for name in SORT_HEADERS {
+        response.headers_mut().append(
+            header::HeaderName::from_static(name),
+            HeaderValue::from_static("1"),
+        );
+    }
+    response
+}
+
+/// Repeats, empty values and values with white space at their edges.
+const COMBINE_HEADERS: [(&str, &str); 10] = [
+    ("x-empty", ""),
+    ("x-empty", ""),
+    ("x-some", ""),
+    ("x-some", "1"),
+    ("x-some", "  "),
+    ("x-some", "2"),
+    ("x-pad", " a "),
+    ("x-pad", "\tb\t"),
+    ("x-list", "a,b"),
+    ("x-list", " c ,  d"),
+];
+
+async fn combine() -> Response {
+    let mut response = text("");
+    for (name, value) in COMBINE_HEADERS {
+        response.headers_mut().append(
+            header::HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    response
+}
+
+/// 401 with a Basic challenge without `Authorization`; with it, 200 and its value.
+async fn auth(headers: HeaderMap) -> Response {
+    match headers.get(header::AUTHORIZATION) {
+        Some(v) => text(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        None => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Basic realm=\"conf\"")],
+            "who are you?",
+        )
+            .into_response(),
+    }
 }
 
 /// Lower-case hex of `bytes`.

@@ -9,12 +9,16 @@ const toBytes = (x) => (typeof x === 'string' ? enc.encode(x) : x);
 export class BusPeer {
   /**
    * @param {(req, res) => Promise<void>|void} handler
-   * @param {{ maxChunk?: number, autoCredit?: boolean }} options
+   * @param {{ maxChunk?: number, autoCredit?: boolean, maxStreams?: number }} options
+   *   maxStreams: streams open at once, as the Rust port's `SessionConfig::max_streams`: one
+   *   more is refused with `Error TooManyStreams` (9). Default: no limit.
    */
   constructor(handler, options = {}) {
     this.handler = handler;
     this.maxChunk = options.maxChunk ?? 64 * 1024;
     this.autoCredit = options.autoCredit ?? true;
+    this.maxStreams = options.maxStreams ?? Infinity;
+    this.peakStreams = 0;
     this.received = []; // every frame from the page, decoded
     this.streams = new Map();
     this.transport = {
@@ -70,6 +74,10 @@ export class BusPeer {
 
   #open(head) {
     const id = head.stream;
+    if (this.streams.size >= this.maxStreams) {
+      this.#deliver({ type: 'Error', stream: id, code: 9, message: `this session already has ${this.maxStreams} open streams` });
+      return;
+    }
     const url = new URL(head.uri, 'app://localhost');
     const headers = new Map();
     for (const [n, v] of head.headers) headers.set(n, headers.has(n) ? `${headers.get(n)}, ${latin1(v)}` : latin1(v));
@@ -84,6 +92,7 @@ export class BusPeer {
       wakeCredit: null,
     };
     this.streams.set(id, s);
+    this.peakStreams = Math.max(this.peakStreams, this.streams.size);
     const peer = this;
     const req = {
       stream: id,

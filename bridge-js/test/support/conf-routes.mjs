@@ -17,6 +17,22 @@ const CORS = { 'access-control-allow-origin': '*', 'access-control-expose-header
 const enc = new TextEncoder();
 const REASON = { 301: 'Moved Permanently', 302: 'Found', 303: 'See Other', 307: 'Temporary Redirect', 308: 'Permanent Redirect' };
 
+/** `/conf/sort-headers`: names whose order differs between lower- and upper-cased sorting. */
+export const SORT_HEADERS = ['x-s-a~', 'x-s-a_', 'x-s-ab', 'x-s-a^', 'x-s-aa'];
+/** `/conf/combine`: repeats, empty values and values with white space at their edges. */
+export const COMBINE_HEADERS = [
+  ['x-empty', ''],
+  ['x-empty', ''],
+  ['x-some', ''],
+  ['x-some', '1'],
+  ['x-some', '  '],
+  ['x-some', '2'],
+  ['x-pad', ' a '],
+  ['x-pad', '\tb\t'],
+  ['x-list', 'a,b'],
+  ['x-list', ' c ,  d'],
+];
+
 /** State shared by the routes (the /conf/hang handlers dropped so far). */
 export function confRoutes() {
   const state = { cancelled: 0 };
@@ -95,6 +111,27 @@ export function confRoutes() {
       ]);
       await res.write('multi');
       return res.end();
+    }
+    if (path === '/conf/raw') {
+      const hex = q.get('hex') ?? '';
+      if (!/^([0-9a-f]{2})*$/i.test(hex)) return send(400, { 'content-type': 'text/plain' }, 'hex: pairs of hex digits');
+      const bytes = new Uint8Array(hex.length / 2);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+      const ct = q.get('ct');
+      return send(200, ct ? { 'content-type': ct } : {}, bytes);
+    }
+    if (path === '/conf/sort-headers') {
+      res.head(200, [...Object.entries(CORS), ...SORT_HEADERS.map((n) => [n, '1']), ['content-type', 'text/plain'], ['content-length', '0']]);
+      return res.end();
+    }
+    if (path === '/conf/combine') {
+      res.head(200, [...Object.entries(CORS), ...COMBINE_HEADERS, ['content-type', 'text/plain'], ['content-length', '0']]);
+      return res.end();
+    }
+    if (path === '/conf/auth') {
+      const auth = req.headers.get('authorization');
+      if (auth === undefined) return send(401, { 'www-authenticate': 'Basic realm="conf"', 'content-type': 'text/plain' }, 'who are you?');
+      return send(200, { 'content-type': 'text/plain' }, auth);
     }
     return send(404, { 'content-type': 'text/plain' }, `no route for ${req.method} ${path}`);
   };

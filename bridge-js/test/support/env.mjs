@@ -90,7 +90,7 @@ export class FakeEventSource extends EventTarget {
  * A page at `base` with the shim installed over a scripted bus. `handler` defaults to the
  * /conf routes. `calls.fetch` records what reached the browser's own fetch.
  */
-export function page({ handler, base = 'app://localhost/index.html', options = {}, peerOptions } = {}) {
+export function page({ handler, base = 'app://localhost/index.html', options = {}, peerOptions, globals = {} } = {}) {
   const conf = confRoutes();
   const peer = new BusPeer(handler ?? conf.handler, peerOptions);
   const calls = { fetch: [] };
@@ -104,6 +104,7 @@ export function page({ handler, base = 'app://localhost/index.html', options = {
     fetch: nativeFetch,
     XMLHttpRequest: FakeXHR,
     EventSource: FakeEventSource,
+    ...globals,
   };
   const inst = install({ origins: ['app://localhost'], transport: peer.transport, global: g, eventSourceRetry: 30, ...options });
   return { g, peer, inst, calls, nativeFetch, conf };

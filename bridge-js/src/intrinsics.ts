@@ -1,0 +1,109 @@
+// Private references to the built-ins the shim relies on, taken when the bundle is evaluated
+// (at document start, before any page script), and helpers that use only them. A page may
+// change `Object.prototype`, `Array.prototype[Symbol.iterator]`, `Promise.prototype.then` or
+// the stream readers' methods; the browser's own fetch and XHR never notice, so neither may
+// the shim: it must not call the page's replacements (that is observable, and can break or
+// hijack a request), and the objects it hands to platform APIs (dictionaries such as a
+// ReadableStream's underlying source, which WebIDL reads with [[Get]], prototype included)
+// must not inherit what the page put on `Object.prototype`.
+
+const { apply } = Reflect;
+const setPrototypeOf = Object.setPrototypeOf;
+const promiseThen = Promise.prototype.then;
+const noop = (): void => {};
+
+/** `p.then(onFulfilled, onRejected)` with the original `then`, whatever the page did to it. */
+export function then<T, R1 = T, R2 = never>(
+  p: Promise<T>,
+  onFulfilled: ((value: T) => R1 | PromiseLike<R1>) | undefined,
+  onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | undefined,
+): Promise<R1 | R2> {
+  return apply(promiseThen, p, [onFulfilled, onRejected]) as Promise<R1 | R2>;
+}
+
+/** Handles a rejection nobody waits for (`p.catch(() => {})`, which would call the page's `then`). */
+export function ignore(p: Promise<unknown>): void {
+  apply(promiseThen, p, [undefined, noop]);
+}
+
+/**
+ * The object with a null prototype: for dictionaries given to platform APIs and for internal
+ * records that may resolve a promise (resolution looks up `then`, prototype included).
+ */
+export function bare<T extends object>(o: T): T {
+  setPrototypeOf(o, null);
+  return o;
+}
+
+// Streams: a reader is taken and read with the original methods.
+const RS = typeof ReadableStream === 'function' ? ReadableStream : undefined;
+const getReaderFn = RS?.prototype.getReader;
+const readerProto: ReadableStreamDefaultReader<unknown> | undefined = RS
+  ? (Object.getPrototypeOf(apply(getReaderFn!, new RS(), [])) as ReadableStreamDefaultReader<unknown>)
+  : undefined;
+const readFn = readerProto?.read;
+const cancelReaderFn = readerProto?.cancel;
+const releaseLockFn = readerProto?.releaseLock;
+const cancelStreamFn = RS?.prototype.cancel;
+
+export function getReader<T>(stream: ReadableStream<T>): ReadableStreamDefaultReader<T> {
+  return apply(getReaderFn!, stream, []) as ReadableStreamDefaultReader<T>;
+}
+
+export function read<T>(reader: ReadableStreamDefaultReader<T>): Promise<ReadableStreamReadResult<T>> {
+  return apply(readFn!, reader, []) as Promise<ReadableStreamReadResult<T>>;
+}
+
+/** Cancels through the reader, ignoring the outcome. */
+export function cancelReader(reader: ReadableStreamDefaultReader<unknown>, reason?: unknown): void {
+  try {
+    ignore(apply(cancelReaderFn!, reader, [reason]) as Promise<void>);
+  } catch {
+    /* released meanwhile */
+  }
+}
+
+export function releaseLock(reader: ReadableStreamDefaultReader<unknown>): void {
+  apply(releaseLockFn!, reader, []);
+}
+
+/** Cancels an unlocked stream, ignoring the outcome (a locked one is left alone). */
+export function cancelStream(stream: ReadableStream<unknown>, reason?: unknown): void {
+  try {
+    ignore(apply(cancelStreamFn!, stream, [reason]) as Promise<void>);
+  } catch {
+    /* not a stream of this realm */
+  }
+}
+
+const NativePromise = Promise;
+
+/**
+ * `f(await p)` as a new promise, without looking `then` up on any promise (returning a
+ * promise from a `then` callback or an async function does, and the page owns
+ * `Promise.prototype.then`).
+ */
+export function chain<T, R>(p: Promise<T>, f: (value: T) => R | Promise<R>): Promise<R> {
+  return new NativePromise<R>((resolve, reject) => {
+    then(
+      p,
+      (value) => {
+        let r: R | Promise<R>;
+        try {
+          r = f(value);
+        } catch (e) {
+          reject(e);
+          return;
+        }
+        if (r instanceof NativePromise) then(r, resolve, reject);
+        else resolve(r);
+      },
+      reject,
+    );
+  });
+}
+
+/** A promise rejected with `e`, from the original constructor. */
+export function rejected<T>(e: unknown): Promise<T> {
+  return NativePromise.reject(e) as Promise<T>;
+}
