@@ -23,13 +23,10 @@
 //! [`STATE_WAITING`] (installed, waiting for its port: post one), [`STATE_CONNECTED`],
 //! [`STATE_FOREIGN`] (not the app's top document: nothing was installed).
 
-use std::fmt::Write as _;
-
 use crate::host::RESULT_PREFIX;
 
-/// The bridge-js bundle (`bridge-js/bundle/bus-bridge.js`, refreshed by
-/// `scripts/sync-shim.sh`), so a build needs no Node.js.
-pub const BUNDLE: &str = include_str!("../../bridge-js/bundle/bus-bridge.js");
+/// The bridge-js bundle, from [`bus_shim::BUNDLE`].
+pub const BUNDLE: &str = bus_shim::BUNDLE;
 
 /// The `data` of the message that carries the port: `new WebMessage(PORT_MESSAGE, ports)`.
 pub const PORT_MESSAGE: &str = "inproc-bus-port";
@@ -181,22 +178,9 @@ fn is_identifier(name: &str) -> bool {
         && name.len() <= 64
 }
 
-/// A JS string literal, safe inside a `<script>` element too (every non-alphanumeric
-/// character but a few is a `\uXXXX` escape).
-fn js(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for unit in s.encode_utf16() {
-        match char::from_u32(u32::from(unit)) {
-            Some(c) if c.is_ascii_alphanumeric() || "-._:/".contains(c) => out.push(c),
-            _ => {
-                let _ = write!(out, "\\u{unit:04x}");
-            }
-        }
-    }
-    out.push('"');
-    out
-}
+use std::fmt::Write as _;
+
+use bus_shim::js_string as js;
 
 #[cfg(test)]
 mod tests {

@@ -152,7 +152,7 @@ fn page_load_subresources_gets_bodies_push_and_cancel() {
 #[test]
 fn popular_clients_axios_jquery_and_ky_work_unmodified() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let app = App::with(|b| testkit::clients::mount(b, ORIGIN));
+    let app = App::with(testkit::clients::mount);
     let emu = start(&app);
     emu.navigate(&url("/clients.html")).unwrap();
     testkit::clients::check(&app.report(T), ORIGIN);

@@ -20,7 +20,11 @@ fn shim_matches_chromiums_own_apis() {
         dist.join("conformance.js").exists(),
         "bridge-js/dist/conformance.js is missing: run `npm run build` in bridge-js (scripts/test.sh does)"
     );
-    let app = App::with(|b| b.mount("/__bjs", tower_http::services::ServeDir::new(dist)));
+    let app = App::with(|b| {
+        b.mount_with(
+            bus_core::Mount::new("/__bjs", tower_http::services::ServeDir::new(dist)).public(),
+        )
+    });
     let local = testkit::serve_localhost(testkit::conformance::router(Default::default()));
     let emu = Emulator::builder(app.host.clone())
         // The app origin is not on this machine's network; loopback is. Chromium would

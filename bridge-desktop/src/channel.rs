@@ -437,9 +437,7 @@ fn is_of_origin(uri: &str, origin: &str) -> bool {
 }
 
 /// A JS string literal for `s` (JSON is a subset of JS for strings).
-fn js_string(s: &str) -> String {
-    serde_json::to_string(s).expect("a string serialises")
-}
+use bus_shim::js_string;
 
 #[cfg(test)]
 mod tests {

@@ -189,6 +189,11 @@ pub fn attach(
         bus.clone(),
         scheme::SchemeConfig {
             origin: config.origin.clone(),
+            authority: config
+                .origin
+                .split_once("://")
+                .map_or_else(String::new, |(_, host)| host.to_owned()),
+            navigable: config.navigable.clone(),
             inline_first_poll: config.inline_first_poll,
         },
     );

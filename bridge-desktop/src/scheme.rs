@@ -24,7 +24,7 @@ use tokio::io::AsyncWriteExt;
 use webkit2gtk::{SecurityManagerExt, URISchemeRequestExt, URISchemeResponseExt, WebContextExt};
 use webkit2gtk::{URISchemeRequest, URISchemeResponse};
 
-use crate::ffi;
+use crate::{ffi, navigation};
 
 /// Largest request body read from WebKit (it already holds the whole body in memory; the
 /// bus's per-mount limit applies after this).
@@ -48,6 +48,10 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 #[derive(Clone, Debug)]
 pub(crate) struct SchemeConfig {
     pub(crate) origin: String,
+    /// The app origin's authority (`localhost`): requests for any other are misdirected.
+    pub(crate) authority: String,
+    /// Origins the WebView may navigate to besides the app's (redirect targets too).
+    pub(crate) navigable: Vec<String>,
     /// Poll each request once on the main thread before handing it to the workers.
     pub(crate) inline_first_poll: bool,
 }
@@ -70,7 +74,7 @@ pub(crate) fn register(
 
 fn handle(request: &URISchemeRequest, bus: &BusHandle, config: &SchemeConfig) {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    let http_request = match to_http(request, &config.origin) {
+    let (caller, http_request) = match to_http(request, config) {
         Ok(r) => r,
         Err(Refused::BadRequest(message)) => {
             finish_now(request, StatusCode::BAD_REQUEST, &message);
@@ -78,6 +82,10 @@ fn handle(request: &URISchemeRequest, bus: &BusHandle, config: &SchemeConfig) {
         }
         Err(Refused::Forbidden(message)) => {
             finish_now(request, StatusCode::FORBIDDEN, &message);
+            return;
+        }
+        Err(Refused::Misdirected(message)) => {
+            finish_now(request, StatusCode::MISDIRECTED_REQUEST, &message);
             return;
         }
     };
@@ -90,12 +98,12 @@ fn handle(request: &URISchemeRequest, bus: &BusHandle, config: &SchemeConfig) {
     };
     PENDING.with(|p| p.borrow_mut().insert(id, request.clone()));
     let bus = bus.clone();
-    let origin = config.origin.clone();
+    let config = config.clone();
     let navigation = accepts_html(http_request.headers());
     let path = http_request.uri().path().to_owned();
     let inline = config.inline_first_poll.then(|| path.clone());
     let task = async move {
-        let mut response = call_following_redirects(&bus, http_request, &origin).await;
+        let mut response = call_following_redirects(&bus, caller, http_request, &config).await;
         if navigation {
             response = with_error_page(response, &path);
         }
@@ -190,17 +198,10 @@ fn with_error_page(response: http::Response<Body>, path: &str) -> http::Response
     {
         return response;
     }
-    let escape = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
-    let page = format!(
-        "<!doctype html><meta charset=\"utf-8\"><title>{code} {reason}</title>\
-         <h1>{code} {reason}</h1><p>The app has nothing to show at <code>{path}</code>.</p>\n",
-        code = status.as_u16(),
-        reason = status.canonical_reason().unwrap_or(""),
-        path = escape(path),
+    let page = bus_shim::error_page(
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        &format!("The app has nothing to show at {path}."),
     );
     let (mut parts, _) = response.into_parts();
     parts.headers.insert(
@@ -211,99 +212,99 @@ fn with_error_page(response: http::Response<Body>, path: &str) -> http::Response
     http::Response::from_parts(parts, Body::from(page))
 }
 
-/// Calls the bus and deals with redirects, which WebKitGTK does not follow for custom
-/// schemes (measured: a 303 after a form POST leaves the page where it was).
+/// Calls the bus on behalf of `caller` and deals with redirects, which WebKitGTK does not
+/// follow for custom schemes (measured: a 303 after a form POST leaves the page where it
+/// was).
 ///
-/// - A navigation (`Accept` starting with `text/html`) gets a small page that replaces
-///   itself with the target, so the address and history end where a browser would put
-///   them (POST then 303 becomes a GET of the target).
-/// - Another GET/HEAD is followed here, on the bus, up to 20 hops within the app origin.
-/// - Anything else is passed through as it is.
+/// The target is resolved with the `url` crate and must pass [`bus_shim::redirect_target`]
+/// (the app origin, or an origin the host lets the WebView navigate to; a document scheme;
+/// never `javascript:`/`data:`), or the answer is an error page. Then:
+/// - a navigation (`Accept` starting with `text/html`) gets a page that goes on to the
+///   target with a `<meta http-equiv=refresh>` and runs no script
+///   ([`bus_shim::redirect_page`]), so the address and history end where a browser would
+///   put them (POST then 303 becomes a GET of the target);
+/// - another GET/HEAD is followed here, on the bus, up to 20 hops within the app origin,
+///   with the same caller;
+/// - anything else is passed through as it is.
 async fn call_following_redirects(
     bus: &BusHandle,
+    caller: Caller,
     request: Request<Body>,
-    origin: &str,
+    config: &SchemeConfig,
 ) -> http::Response<Body> {
     let navigation = accepts_html(request.headers());
-    let replay = (request.method() == Method::GET || request.method() == Method::HEAD).then(|| {
-        (
-            request.method().clone(),
-            request.headers().clone(),
-            request.extensions().get::<Caller>().cloned(),
-        )
-    });
+    let replay = (request.method() == Method::GET || request.method() == Method::HEAD)
+        .then(|| (request.method().clone(), request.headers().clone()));
     let mut uri = request.uri().clone();
-    let mut response = bus.call(request).await;
+    let mut response = bus.call_from(caller.clone(), request).await;
     for _ in 0..20 {
         if !response.status().is_redirection() {
             return response;
         }
-        let Some(target) = response
+        let Some(location) = response
             .headers()
             .get(http::header::LOCATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|l| resolve(&uri, l))
         else {
             return response;
         };
-        if navigation {
-            return trampoline(&target);
-        }
-        let Some((method, headers, caller)) = replay.clone() else {
+        let Ok(base) = url::Url::parse(&uri.to_string()) else {
             return response;
         };
-        if !target.starts_with(origin) {
+        let target = match bus_shim::redirect_target(&base, location, &config.navigable) {
+            Ok(target) => target,
+            Err(refused) => {
+                return text_response(StatusCode::BAD_GATEWAY, &format!("{uri}: {refused}"));
+            }
+        };
+        if navigation {
+            return redirect_page(&target);
+        }
+        let Some((method, headers)) = replay.clone() else {
+            return response;
+        };
+        if bus_shim::origin_of(&target).as_deref() != Some(config.origin.as_str()) {
             return response;
         }
-        let Ok(next) = target.parse::<http::Uri>() else {
+        let Ok(next) = target.as_str().parse::<http::Uri>() else {
             return response;
         };
         let mut request = Request::new(Body::empty());
         *request.method_mut() = method;
         *request.uri_mut() = next.clone();
         *request.headers_mut() = headers;
-        if let Some(caller) = caller {
-            request.extensions_mut().insert(caller);
-        }
         uri = next;
-        response = bus.call(request).await;
+        response = bus.call_from(caller.clone(), request).await;
     }
     response
 }
 
-/// `location` resolved against `base` (absolute URLs as they are; `/path` and relative
-/// paths against the base's origin and directory).
-fn resolve(base: &http::Uri, location: &str) -> Option<String> {
-    if location.contains("://") {
-        return Some(location.to_owned());
-    }
-    let origin = format!("{}://{}", base.scheme_str()?, base.authority()?.as_str());
-    if location.starts_with('/') {
-        return Some(format!("{origin}{location}"));
-    }
-    let dir = base.path().rsplit_once('/').map_or("", |(d, _)| d);
-    Some(format!("{origin}{dir}/{location}"))
+/// The page a navigation gets for a redirect ([`bus_shim::redirect_page`]: no script).
+fn redirect_page(target: &url::Url) -> http::Response<Body> {
+    let mut response = html_response(StatusCode::OK, bus_shim::redirect_page(target));
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    response
 }
 
-/// A page that replaces itself with `target` (script, with a meta refresh as fallback).
-fn trampoline(target: &str) -> http::Response<Body> {
-    let js = serde_json::to_string(target).unwrap_or_else(|_| "\"/\"".into());
-    let attr = target
-        .replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;");
-    let page = format!(
-        "<!doctype html><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0;url={attr}\">\
-         <script>location.replace({js})</script><a href=\"{attr}\">continue</a>\n"
-    );
+fn html_response(status: StatusCode, page: String) -> http::Response<Body> {
     let mut response = http::Response::new(Body::from(page));
+    *response.status_mut() = status;
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
+    response
+}
+
+fn text_response(status: StatusCode, message: &str) -> http::Response<Body> {
+    let mut response = http::Response::new(Body::from(format!("{message}\n")));
+    *response.status_mut() = status;
     response.headers_mut().insert(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
 }
@@ -341,6 +342,12 @@ fn respond(
         let value: String = value.as_bytes().iter().map(|&b| b as char).collect();
         soup_headers.append(name.as_str(), &value);
     }
+    // App documents are not for foreign documents to frame (clickjacking, and a framed app
+    // page's own requests carry the app's Referer). WebKit honours X-Frame-Options on the
+    // scheme (the hostile suite's framing test); an app that wants other framing says so.
+    if !headers.contains_key(http::header::X_FRAME_OPTIONS) {
+        soup_headers.append("x-frame-options", "SAMEORIGIN");
+    }
     if let Some(kind) = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -365,16 +372,18 @@ fn finish_now(request: &URISchemeRequest, status: StatusCode, message: &str) {
     respond(request, &response, status, &headers);
 }
 
-/// The header the shim sets on requests whose body it normalised to plain bytes.
-pub(crate) const BODY_MARKER: &str = "x-inproc-bus-body";
-
 /// A scheme request answered without reaching the bus.
 pub(crate) enum Refused {
     BadRequest(String),
     Forbidden(String),
+    Misdirected(String),
 }
 
-fn to_http(request: &URISchemeRequest, app_origin: &str) -> Result<Request<Body>, Refused> {
+/// The request as the bus takes it, and who sent it as far as the engine proves it.
+fn to_http(
+    request: &URISchemeRequest,
+    config: &SchemeConfig,
+) -> Result<(Caller, Request<Body>), Refused> {
     let bad = |m: String| Refused::BadRequest(m);
     let uri = request
         .uri()
@@ -386,6 +395,20 @@ fn to_http(request: &URISchemeRequest, app_origin: &str) -> Result<Request<Body>
     let method = Method::from_bytes(method.as_bytes())
         .map_err(|_| bad(format!("invalid method {method:?}")))?;
     let mut builder = Request::builder().method(method.clone()).uri(uri.as_str());
+    let target = builder
+        .uri_ref()
+        .cloned()
+        .ok_or_else(|| Refused::BadRequest(format!("invalid URI {uri}")))?;
+    // The scheme is registered for every host; only the app's is the app.
+    if !target
+        .authority()
+        .is_some_and(|a| a.as_str().eq_ignore_ascii_case(&config.authority))
+    {
+        return Err(Refused::Misdirected(format!(
+            "{uri}: this scheme serves {} only",
+            config.origin
+        )));
+    }
     let headers = builder
         .headers_mut()
         .ok_or_else(|| Refused::BadRequest(format!("invalid URI {uri}")))?;
@@ -408,26 +431,30 @@ fn to_http(request: &URISchemeRequest, app_origin: &str) -> Result<Request<Body>
             )));
         }
     }
-    let caller = Caller::from_engine_headers(Transport::Scheme, &method, headers, app_origin);
+    let caller = Caller::from_engine_headers(Transport::Scheme, &target, headers, &config.origin);
     let body = if method == Method::GET || method == Method::HEAD {
         Body::empty()
     } else {
         // Decide before touching the body: WebKitGTK 2.50 crashes the host process in
         // `webkit_uri_scheme_request_get_http_body` when the body is Blob-backed (a File
-        // in a form, `fetch(blob)`), and any page can send one. Only the app's own pages
-        // get their bodies read, and only when the shim has normalised them to bytes and
-        // said so with the marker header, or when they are native form submissions of an
-        // enctype that cannot carry files (urlencoded, text/plain).
-        if !caller.is_origin(app_origin) {
+        // in a form, `fetch(blob)`), and any frame can send one — with any header it
+        // likes, so no header is proof. The body is read only for a form submission the
+        // navigation policy saw (page script cannot fake a navigation action, and a form
+        // of an enctype without file parts never has a Blob-backed body), from the app's
+        // own documents. Everything else with a body goes through the shim's frames.
+        if !caller.is_origin(&config.origin) {
             return Err(Refused::Forbidden(format!(
-                "{method} {uri}: request bodies are accepted only from {app_origin}, not {}",
-                caller.origin().unwrap_or("an unknown origin")
+                "{method} {uri}: request bodies are accepted only from {}, not {}",
+                config.origin,
+                caller.origin().unwrap_or("an anonymous document")
             )));
         }
-        if headers.remove(BODY_MARKER).is_none() && !is_plain_form(headers) {
+        if !(is_plain_form(headers) && navigation::take_form_submission(uri.as_str())) {
             return Err(Refused::BadRequest(format!(
-                "{method} {uri}: a request body on the app scheme must be sent through the \
-                 bridge-js shim (WebKitGTK cannot hand file-backed bodies to a scheme handler)"
+                "{method} {uri}: on WebKitGTK, a request body reaches the app scheme only from \
+                 a native form submission (urlencoded or text/plain); send other bodies through \
+                 the bridge-js shim (WebKitGTK crashes when a scheme handler reads a file-backed \
+                 body)"
             )));
         }
         match request.http_body() {
@@ -435,11 +462,10 @@ fn to_http(request: &URISchemeRequest, app_origin: &str) -> Result<Request<Body>
             None => Body::empty(),
         }
     };
-    let mut http_request = builder
+    let http_request = builder
         .body(body)
         .map_err(|e| Refused::BadRequest(format!("invalid request {uri}: {e}")))?;
-    http_request.extensions_mut().insert(caller);
-    Ok(http_request)
+    Ok((caller, http_request))
 }
 
 fn read_all(stream: &gio::InputStream) -> Result<Bytes, String> {
@@ -459,8 +485,9 @@ fn read_all(stream: &gio::InputStream) -> Result<Bytes, String> {
     }
 }
 
-/// A native form submission whose body cannot be file-backed: `Origin` present (WebKit
-/// sends it on form POSTs) and an enctype that has no file parts.
+/// The headers of a form submission whose body cannot be file-backed: `Origin` present
+/// (WebKit sends it on form POSTs) and an enctype that has no file parts. (Headers alone
+/// prove nothing: see [`navigation::take_form_submission`].)
 fn is_plain_form(headers: &HeaderMap) -> bool {
     let kind = headers
         .get(http::header::CONTENT_TYPE)
@@ -476,21 +503,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redirect_targets_resolve_like_a_browser() {
-        let base: http::Uri = "app://localhost/a/b/form?x=1".parse().unwrap();
-        assert_eq!(
-            resolve(&base, "/index.html").unwrap(),
-            "app://localhost/index.html"
-        );
-        assert_eq!(
-            resolve(&base, "next.html").unwrap(),
-            "app://localhost/a/b/next.html"
-        );
-        assert_eq!(
-            resolve(&base, "https://elsewhere/x").unwrap(),
-            "https://elsewhere/x"
-        );
-        let page = trampoline("app://localhost/x?a=1&b=\"2\"");
+    fn redirect_pages_run_no_script() {
+        let base = url::Url::parse("app://localhost/redirect?to=x").unwrap();
+        let target =
+            bus_shim::redirect_target(&base, "/x</script><script>alert(1)</script>", &[]).unwrap();
+        let page = redirect_page(&target);
         assert_eq!(page.status(), 200);
+        assert!(bus_shim::redirect_target(&base, "javascript:alert(1)", &[]).is_err());
     }
 }

@@ -19,7 +19,11 @@ fn shim_matches_the_engines_own_apis() {
         "bridge-js/dist/conformance.js is missing: run `npm run build` in bridge-js (scripts/test.sh does)"
     );
     let local = testkit::serve_localhost(testkit::conformance::router(Default::default()));
-    let h = Harness::new(move |b| b.mount("/__bjs", tower_http::services::ServeDir::new(dist)));
+    let h = Harness::new(move |b| {
+        b.mount_with(
+            bus_core::Mount::new("/__bjs", tower_http::services::ServeDir::new(dist)).public(),
+        )
+    });
     h.load(&format!("/conformance.html?port={}", local.addr.port()));
     let r = h.report(Duration::from_secs(240));
     assert!(r["error"].is_null(), "{r}");

@@ -84,7 +84,7 @@ fn frames_still_arrive_after_the_page_idles() {
 /// Three popular HTTP clients, unmodified, through the shim in the real engine: axios and
 /// jQuery's `$.ajax` (XMLHttpRequest) and ky (fetch); see `testkit::clients`.
 fn popular_clients_axios_jquery_and_ky_work_unmodified() {
-    let h = Harness::new(|b| testkit::clients::mount(b, support::ORIGIN));
+    let h = Harness::new(testkit::clients::mount);
     h.load("/clients.html");
     testkit::clients::check(&h.report(T), support::ORIGIN);
 }
@@ -194,7 +194,10 @@ fn scheme_handlers_first_poll_inline_unless_turned_off() {
             tokio::time::sleep(Duration::from_millis(5)).await;
             named()
         });
-        b.mount("/thread-now", now).mount("/thread-later", later)
+        // Public: the test navigates the top frame to them (a top-level load carries
+        // nothing that proves who asked, so it is anonymous).
+        b.mount_with(bus_core::Mount::new("/thread-now", now).public())
+            .mount_with(bus_core::Mount::new("/thread-later", later).public())
     }
     let text = |h: &Harness, path: &str| {
         h.load(path);
@@ -447,7 +450,11 @@ fn video_plays_then_seeks_and_plays_on() {
     std::fs::create_dir_all(&dir).unwrap();
     testkit::media::webm(&dir.join("movie.webm"), "snow").unwrap_or_else(|e| panic!("{e}"));
     let served = dir.clone();
-    let h = Harness::new(move |b| b.mount("/__media", tower_http::services::ServeDir::new(served)));
+    let h = Harness::new(move |b| {
+        b.mount_with(
+            bus_core::Mount::new("/__media", tower_http::services::ServeDir::new(served)).public(),
+        )
+    });
     h.load("/video.html");
     let r = h.report(Duration::from_secs(60));
     println!("    video: {r}");
@@ -562,7 +569,10 @@ fn bad_handlers_and_unknown_paths_get_clear_errors() {
         });
         Ok::<_, std::convert::Infallible>(http::Response::new(body))
     });
-    let h = Harness::new(move |b| b.mount("/boom", boom).mount("/fails-midway", midway));
+    let h = Harness::new(move |b| {
+        b.mount_with(bus_core::Mount::new("/boom", boom).public())
+            .mount("/fails-midway", midway)
+    });
     h.load("/errors.html");
     let r = h.report(T);
     assert_eq!(r["panicStatus"], 500, "{r}");

@@ -57,8 +57,9 @@ pub(crate) enum CallerSource {
         frame: FrameKind,
     },
     /// A `WKURLSchemeTask`, which comes with no frame information: the origin is taken
-    /// from what the engine attached (`Origin`, else `Referer`), else, for GET and HEAD
-    /// only, it is `app_origin`. The frame is unknown.
+    /// from what the engine attached ([`Caller::from_engine_headers`]: `Origin`, fetch
+    /// metadata, `Referer`), else the caller is anonymous (fails closed). The frame is
+    /// unknown. A request for another host than `app_origin`'s is answered 421.
     SchemeHeaders {
         /// The app's own origin.
         app_origin: String,
@@ -136,7 +137,7 @@ impl RequestSpec {
                 }
             }
             CallerSource::SchemeHeaders { app_origin } => {
-                caller_from_headers(&self.method, &self.headers, app_origin)
+                caller_from_headers(&self.uri, &self.headers, app_origin)
             }
         }
     }
@@ -144,12 +145,21 @@ impl RequestSpec {
 
 /// Who sent a scheme request, from what WebKit attached (see
 /// [`Caller::from_engine_headers`]).
-pub(crate) fn caller_from_headers(
-    method: &Method,
-    headers: &HeaderMap,
-    app_origin: &str,
-) -> Caller {
-    Caller::from_engine_headers(Transport::Scheme, method, headers, app_origin)
+pub(crate) fn caller_from_headers(target: &Uri, headers: &HeaderMap, app_origin: &str) -> Caller {
+    Caller::from_engine_headers(Transport::Scheme, target, headers, app_origin)
+}
+
+/// Why a scheme request names another host than the app's, if it does.
+fn misdirected(spec: &RequestSpec) -> Option<String> {
+    let CallerSource::SchemeHeaders { app_origin } = &spec.caller else {
+        return None;
+    };
+    let app_authority = app_origin.split_once("://").map_or("", |(_, a)| a);
+    let ok = spec
+        .uri
+        .authority()
+        .is_some_and(|a| a.as_str().eq_ignore_ascii_case(app_authority));
+    (!ok).then(|| format!("{}: this scheme serves {app_origin} only", spec.uri))
 }
 
 /// A started request, as its registry entry.
@@ -190,6 +200,8 @@ pub(crate) struct Prepared {
     bus: BusHandle,
     runtime: tokio::runtime::Handle,
     request: http::Request<Body>,
+    caller: Caller,
+    misdirected: Option<String>,
     upload: Option<Arc<Upload>>,
     window: u32,
 }
@@ -204,6 +216,7 @@ pub(crate) fn prepare(bus: u64, spec: RequestSpec) -> Result<Prepared, Error> {
         .runtime()
         .map_err(|_| Error::Closed("the bus is shut down"))?;
     let caller = spec.caller();
+    let misdirected = misdirected(&spec);
     let (upload, body) = if spec.has_body {
         let (upload, body) = Upload::new();
         (Some(upload), Body::new(body))
@@ -214,11 +227,12 @@ pub(crate) fn prepare(bus: u64, spec: RequestSpec) -> Result<Prepared, Error> {
     *request.method_mut() = spec.method;
     *request.uri_mut() = spec.uri;
     *request.headers_mut() = spec.headers;
-    request.extensions_mut().insert(caller);
     Ok(Prepared {
         bus,
         runtime,
         request,
+        caller,
+        misdirected,
         upload,
         window: spec.window,
     })
@@ -240,9 +254,14 @@ impl Prepared {
             done: false,
         };
         let (armed, go) = oneshot::channel();
-        let task = self
-            .runtime
-            .spawn(pump(self.bus, self.request, Arc::clone(&credit), guard, go));
+        let task = self.runtime.spawn(pump(
+            self.bus,
+            (self.caller, self.misdirected),
+            self.request,
+            Arc::clone(&credit),
+            guard,
+            go,
+        ));
         let handle = REQUESTS.insert(Arc::new(Request {
             upload: self.upload,
             credit,
@@ -365,6 +384,7 @@ enum Outcome {
 
 async fn pump(
     bus: BusHandle,
+    (caller, misdirected): (Caller, Option<String>),
     request: http::Request<Body>,
     credit: Arc<Credit>,
     mut guard: PumpGuard,
@@ -374,7 +394,18 @@ async fn pump(
     let _ = go.await;
     let delivery = Arc::clone(&guard.delivery);
     let head_request = request.method() == Method::HEAD;
-    let response = bus.call(request).await;
+    let response = match misdirected {
+        None => bus.call_from(caller, request).await,
+        Some(why) => {
+            let mut response = http::Response::new(Body::from(format!("{why}\n")));
+            *response.status_mut() = http::StatusCode::MISDIRECTED_REQUEST;
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            response
+        }
+    };
     let (mut parts, body) = response.into_parts();
     // What an HTTP server would add: WebKit shows progress and checks the length with it.
     if !parts.headers.contains_key(header::CONTENT_LENGTH)
@@ -643,30 +674,28 @@ mod tests {
     }
 
     #[test]
-    fn the_scheme_caller_comes_from_origin_then_referer_then_safe_method() {
+    fn the_scheme_caller_fails_closed() {
         let app = "app://localhost";
+        let target: Uri = "app://localhost/api".parse().unwrap();
         let headers = |pairs: &[(&'static str, &'static str)]| {
             pairs
                 .iter()
                 .map(|(n, v)| (HeaderName::from_static(n), HeaderValue::from_static(v)))
                 .collect::<HeaderMap>()
         };
-        let c = caller_from_headers(&Method::POST, &headers(&[("origin", "evil://x")]), app);
+        let c = caller_from_headers(&target, &headers(&[("origin", "evil://x")]), app);
         assert_eq!(c.origin(), Some("evil://x"));
         let c = caller_from_headers(
-            &Method::GET,
+            &target,
             &headers(&[("referer", "app://localhost/a/b?c")]),
             app,
         );
         assert!(c.is_origin(app));
         assert_eq!(c.transport(), Transport::Scheme);
-        let c = caller_from_headers(&Method::GET, &headers(&[("referer", "evil://x/p")]), app);
+        let c = caller_from_headers(&target, &headers(&[("referer", "evil://x/p")]), app);
         assert_eq!(c.origin(), Some("evil://x"));
-        assert!(caller_from_headers(&Method::GET, &HeaderMap::new(), app).is_origin(app));
-        assert_eq!(
-            caller_from_headers(&Method::POST, &HeaderMap::new(), app).origin(),
-            None
-        );
+        // Nothing attached: anonymous, GET included (an <img> of any page looks like this).
+        assert!(caller_from_headers(&target, &HeaderMap::new(), app).is_anonymous());
     }
 
     #[test]

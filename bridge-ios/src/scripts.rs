@@ -38,9 +38,8 @@ pub const IN_EVENT: &str = "inproc-bus-in";
 /// the shim fails the requests that were open (bridge-js `domEventTransport`'s default).
 pub const RESET_EVENT: &str = "inproc-bus-reset";
 
-/// The bridge-js bundle (`bridge-js/dist/bus-bridge.js`), copied into this crate so a
-/// build needs no Node.js.
-pub const BUNDLE: &str = include_str!("../../bridge-js/bundle/bus-bridge.js");
+/// The bridge-js bundle, from [`bus_shim::BUNDLE`].
+pub const BUNDLE: &str = bus_shim::BUNDLE;
 
 const RELAY: &str = r#"(() => {
   'use strict';
@@ -106,20 +105,7 @@ pub fn relay_script(origin: &str) -> String {
         .replace("__RESET__", &js_string(RESET_EVENT))
 }
 
-/// A JavaScript string literal: letters, digits and a few URL characters as they are,
-/// everything else as `\uXXXX`, so no input can end the literal or the script.
-fn js_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for unit in text.encode_utf16() {
-        match char::from_u32(u32::from(unit)) {
-            Some(c) if c.is_ascii_alphanumeric() || ":/.-_[]@".contains(c) => out.push(c),
-            _ => out.push_str(&format!("\\u{unit:04x}")),
-        }
-    }
-    out.push('"');
-    out
-}
+use bus_shim::js_string;
 
 #[cfg(test)]
 mod tests {

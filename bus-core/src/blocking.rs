@@ -18,29 +18,38 @@ use tokio::task::AbortHandle;
 
 use crate::body::{Body, BoxError};
 use crate::bus::BusHandle;
+use crate::caller::Caller;
 use crate::error::BusError;
 
 impl BusHandle {
-    /// Calls `request` on the bus's runtime and blocks this thread until the response
-    /// head is there. Errors are responses, as with [`call`](BusHandle::call).
+    /// Calls `request` on the bus's runtime on behalf of `caller` (as
+    /// [`call_from`](BusHandle::call_from) does: any [`Caller`] already in the request is
+    /// replaced) and blocks this thread until the response head is there. Errors are
+    /// responses, as with [`call`](BusHandle::call).
     ///
     /// # Panics
     /// When called from inside an async runtime (it would block a worker thread).
     ///
     /// ```
-    /// use bus_core::{Body, Bus};
+    /// use bus_core::{Body, Bus, Caller};
     /// use std::io::Read;
     ///
     /// let hello = tower::service_fn(|_req: http::Request<Body>| async {
     ///     Ok::<_, std::convert::Infallible>(http::Response::new(Body::from("hi")))
     /// });
     /// let bus = Bus::builder().mount("/hello", hello).build();
-    /// let response = bus.call_blocking(http::Request::get("/hello").body(Body::empty()).unwrap());
+    /// let request = http::Request::get("/hello").body(Body::empty()).unwrap();
+    /// let response = bus.call_blocking(Caller::in_process(), request);
     /// let mut text = String::new();
     /// response.into_body().read_to_string(&mut text).unwrap();
     /// assert_eq!(text, "hi");
     /// ```
-    pub fn call_blocking(&self, request: Request<Body>) -> Response<BlockingBody> {
+    pub fn call_blocking(
+        &self,
+        caller: Caller,
+        mut request: Request<Body>,
+    ) -> Response<BlockingBody> {
+        request.extensions_mut().insert(caller);
         let runtime = match self.runtime() {
             Ok(runtime) => runtime,
             Err(err) => return err.into_response().map(BlockingBody::buffered),

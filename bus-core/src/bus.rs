@@ -347,6 +347,33 @@ impl BusHandle {
             .unwrap_or_else(BusError::into_response)
     }
 
+    /// Sends a request on behalf of `caller`: the entry point for bridges. The caller
+    /// replaces any [`Caller`] already in the request's extensions, so a request a bridge
+    /// hands over always carries the identity the bridge proved — never the in-process
+    /// trust that a request without a caller gets from [`call`](Self::call).
+    ///
+    /// ```
+    /// use bus_core::{Body, Bus, Caller, Transport};
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let api = tower::service_fn(|_req: http::Request<Body>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(Body::from("secret")))
+    /// });
+    /// let bus = Bus::builder().app_origin("app://localhost").mount("/api", api).build();
+    /// let request = || http::Request::get("app://localhost/api").body(Body::empty()).unwrap();
+    ///
+    /// let page = Caller::new(Transport::Scheme).with_origin("app://localhost");
+    /// assert_eq!(bus.call_from(page, request()).await.status(), 200);
+    /// // Nothing proven: anonymous, refused by a mount that is not public.
+    /// let unknown = Caller::anonymous(Transport::Scheme);
+    /// assert_eq!(bus.call_from(unknown, request()).await.status(), 403);
+    /// # });
+    /// ```
+    pub async fn call_from(&self, caller: Caller, mut request: Request<Body>) -> Response<Body> {
+        request.extensions_mut().insert(caller);
+        self.call(request).await
+    }
+
     /// Like [`call`](Self::call), with the bus's own refusals as a [`BusError`].
     ///
     /// A response the handler produced is `Ok`, whatever its status.

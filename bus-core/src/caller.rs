@@ -4,7 +4,14 @@
 //! no header, URL or frame field the page controls is ever turned into a `Caller` by the
 //! bus. Each bridge fills it from what its engine reports (the frame that posted a message,
 //! the `Origin`/`Referer` the engine attached), and a request without one is an in-process
-//! call from Rust.
+//! call from Rust. Bridges hand requests to the bus through entry points that always stamp
+//! a caller ([`BusHandle::call_from`](crate::BusHandle::call_from), [`Session`](crate::port::Session),
+//! [`BusHandle::call_blocking`](crate::BusHandle::call_blocking)), so a bridge cannot grant
+//! in-process trust by forgetting one.
+//!
+//! Identity **fails closed**: a caller is anonymous ([`Caller::is_anonymous`]) unless the
+//! engine proved its origin. Anonymous callers reach only mounts marked public
+//! ([`Mount::public`](crate::Mount::public), [`Policy::public`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -29,8 +36,16 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// A caller with no known origin, from an unknown frame, over `transport`.
+    /// An anonymous caller over `transport`: nothing about it is proven yet. Add what the
+    /// engine proved with [`with_origin`](Self::with_origin) and
+    /// [`with_frame`](Self::with_frame).
     pub fn new(transport: Transport) -> Self {
+        Caller::anonymous(transport)
+    }
+
+    /// A caller the engine proved nothing about (no origin, unknown frame): it reaches only
+    /// public mounts. The same as [`Caller::new`], named for what it means.
+    pub fn anonymous(transport: Transport) -> Self {
         Caller {
             origin: None,
             frame: FrameKind::Unknown,
@@ -56,6 +71,12 @@ impl Caller {
         self
     }
 
+    /// Whether nothing proves who sent the request: no origin (unknown or opaque) and not
+    /// in-process.
+    pub fn is_anonymous(&self) -> bool {
+        self.origin.is_none() && self.transport != Transport::InProcess
+    }
+
     /// The caller's origin, `None` when unknown or opaque.
     pub fn origin(&self) -> Option<&str> {
         self.origin.as_deref()
@@ -72,43 +93,85 @@ impl Caller {
     }
 
     /// Who sent a request that the engine's own loader made (a custom-scheme handler,
-    /// platform interception), judged only from the headers the engine attached.
+    /// platform interception), judged only from headers the engine attaches and page script
+    /// cannot set. **Fails closed**: a request the headers do not prove is anonymous.
     ///
-    /// Engines send `Origin` on CORS requests and form POSTs (a foreign page's are
-    /// foreign), and a `Referer` on most others; neither can be set by page script. A
-    /// request with neither (the host's own first load, an `<img>` from a `no-referrer`
-    /// frame) counts as `app_origin` only for GET and HEAD: such subresources must carry
-    /// no secrets and have no side effects. The frame is unknown: scheme requests do not
-    /// say which frame made them.
+    /// `target` is the request's URL and `app_origin` the origin the host serves; the
+    /// signals, strongest first:
+    /// - `Origin` (CORS requests, form POSTs): that origin; `null` is anonymous.
+    /// - `Sec-Fetch-Site` (fetch metadata, where the engine sends it): `same-origin` names
+    ///   the target's origin when the target is `app_origin`; any other value
+    ///   (`cross-site`, `same-site`, `none` for a typed address) is not the app, even when
+    ///   a `Referer` says otherwise (a sandboxed frame of an app page sends the page's URL
+    ///   as its referrer, but its origin is opaque).
+    /// - `Referer`: its origin.
+    /// - nothing: anonymous. Engines send neither header on many subresource requests
+    ///   (WebKitGTK: `<img>`, `<script>`, `<link>`, from any document), and a foreign page
+    ///   can suppress the `Referer` with `no-referrer`, so a request without them can be
+    ///   anyone's.
+    ///
+    /// The frame is [`FrameKind::Unknown`]: engines do not say which frame made a request.
     ///
     /// ```
     /// use bus_core::{Caller, Transport};
-    /// use http::{HeaderMap, HeaderValue, Method};
+    /// use http::{HeaderMap, HeaderValue};
     ///
+    /// let app = "app://localhost";
+    /// let target: http::Uri = "app://localhost/api/x".parse().unwrap();
     /// let mut headers = HeaderMap::new();
     /// headers.insert("referer", HeaderValue::from_static("https://evil.example/page"));
-    /// let caller = Caller::from_engine_headers(Transport::Scheme, &Method::GET, &headers, "app://localhost");
+    /// let caller = Caller::from_engine_headers(Transport::Scheme, &target, &headers, app);
     /// assert_eq!(caller.origin(), Some("https://evil.example"));
-    /// let none = Caller::from_engine_headers(Transport::Scheme, &Method::POST, &HeaderMap::new(), "app://localhost");
-    /// assert_eq!(none.origin(), None);
+    ///
+    /// // No header proves anything: anonymous, whatever the method.
+    /// let none = Caller::from_engine_headers(Transport::Scheme, &target, &HeaderMap::new(), app);
+    /// assert!(none.is_anonymous());
+    ///
+    /// headers.insert("referer", HeaderValue::from_static("app://localhost/index.html"));
+    /// assert!(Caller::from_engine_headers(Transport::Scheme, &target, &headers, app).is_origin(app));
     /// ```
     pub fn from_engine_headers(
         transport: Transport,
-        method: &http::Method,
+        target: &http::Uri,
         headers: &http::HeaderMap,
         app_origin: &str,
     ) -> Caller {
-        let caller = Caller::new(transport).with_frame(FrameKind::Unknown);
+        let anonymous = Caller::anonymous(transport);
         if let Some(origin) = headers.get(http::header::ORIGIN) {
-            return caller.with_origin(origin.to_str().unwrap_or("null"));
+            return anonymous.with_origin(origin.to_str().unwrap_or("null"));
         }
-        if let Some(referer) = headers.get(http::header::REFERER) {
-            return caller.with_origin(origin_of(referer.to_str().unwrap_or("")).unwrap_or("null"));
-        }
-        if method == http::Method::GET || method == http::Method::HEAD {
-            caller.with_origin(app_origin)
-        } else {
-            caller
+        let referer = headers
+            .get(http::header::REFERER)
+            .and_then(|r| r.to_str().ok())
+            .and_then(origin_of);
+        match headers
+            .get("sec-fetch-site")
+            .map(|v| v.as_bytes().to_ascii_lowercase())
+            .as_deref()
+        {
+            Some(b"same-origin") => {
+                let target_origin = match (target.scheme_str(), target.authority()) {
+                    (Some(scheme), Some(authority)) => {
+                        normalise_origin(&format!("{scheme}://{authority}"))
+                    }
+                    _ => None,
+                };
+                match target_origin {
+                    Some(t) if Some(&t) == normalise_origin(app_origin).as_ref() => {
+                        anonymous.with_origin(app_origin)
+                    }
+                    _ => anonymous,
+                }
+            }
+            Some(_) => match referer {
+                // A foreign referrer still names who it was; an app one is contradicted.
+                Some(r) if !same_origin(r, app_origin) => anonymous.with_origin(r),
+                _ => anonymous,
+            },
+            None => match referer {
+                Some(r) => anonymous.with_origin(r),
+                None => anonymous,
+            },
         }
     }
 
@@ -128,6 +191,10 @@ fn origin_of(url: &str) -> Option<&str> {
     let rest = &url[scheme_end + 3..];
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     Some(&url[..scheme_end + 3 + authority_end])
+}
+
+fn same_origin(a: &str, b: &str) -> bool {
+    normalise_origin(a).is_some() && normalise_origin(a) == normalise_origin(b)
 }
 
 fn normalise_origin(origin: &str) -> Option<String> {
@@ -220,9 +287,17 @@ impl Policy {
         }
     }
 
-    /// Allows every caller.
+    /// Allows every caller, anonymous and foreign ones included: for what any page may
+    /// load, as from a public web server (pages, pictures, scripts, styles, media). Such a
+    /// mount must have no side effects and hold no secrets. Same as [`Policy::public`].
     pub fn allow_all() -> Self {
-        Policy::custom("allow_all", |_, _| Ok(()))
+        Policy::custom("public", |_, _| Ok(()))
+    }
+
+    /// Allows every caller, anonymous ones included; see [`Policy::allow_all`] and
+    /// [`Mount::public`](crate::Mount::public).
+    pub fn public() -> Self {
+        Policy::allow_all()
     }
 
     /// Refuses every caller, in-process ones included.
@@ -251,7 +326,10 @@ impl Policy {
                 Some(origin) if allowed.iter().any(|a| a == origin) => Ok(()),
                 Some(origin) => Err(Refusal(format!("origin {origin} may not call this mount"))),
                 None => Err(Refusal(
-                    "a caller with no known origin may not call this mount".into(),
+                    "anonymous request: nothing the engine attached proves that one of the \
+                     app's documents sent it (no Origin, Referer or Sec-Fetch-Site naming the \
+                     app), and this mount is not public"
+                        .into(),
                 )),
             }
         })
@@ -317,40 +395,82 @@ mod tests {
         assert!(policy.check(&caller, &parts()).is_ok());
     }
 
+    fn h(pairs: &[(&str, &str)]) -> http::HeaderMap {
+        pairs
+            .iter()
+            .map(|(n, v)| {
+                (
+                    http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                    http::HeaderValue::from_str(v).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    const APP: &str = "app://localhost";
+
+    fn engine(pairs: &[(&str, &str)]) -> Caller {
+        let target: http::Uri = "app://localhost/api/x".parse().unwrap();
+        Caller::from_engine_headers(Transport::Scheme, &target, &h(pairs), APP)
+    }
+
     #[test]
-    fn engine_headers_origin_then_referer_then_safe_method() {
-        use http::{HeaderMap, HeaderName, HeaderValue, Method};
-        let h = |pairs: &[(&str, &str)]| -> HeaderMap {
-            pairs
-                .iter()
-                .map(|(n, v)| {
-                    (
-                        HeaderName::from_bytes(n.as_bytes()).unwrap(),
-                        HeaderValue::from_str(v).unwrap(),
-                    )
-                })
-                .collect()
-        };
-        let app = "app://localhost";
-        let c =
-            |m: &Method, hs: &HeaderMap| Caller::from_engine_headers(Transport::Scheme, m, hs, app);
+    fn engine_headers_fail_closed() {
+        // Origin first, whatever else is there.
         assert_eq!(
-            c(&Method::POST, &h(&[("origin", "evil://x")])).origin(),
+            engine(&[("origin", "evil://x"), ("referer", "app://localhost/")]).origin(),
             Some("evil://x")
         );
-        assert!(c(&Method::GET, &h(&[("referer", "app://localhost/a/b?c")])).is_origin(app));
+        assert!(engine(&[("origin", "null"), ("referer", "app://localhost/")]).is_anonymous());
+        // Referer alone names its origin.
+        assert!(engine(&[("referer", "app://localhost/a/b?c")]).is_origin(APP));
         assert_eq!(
-            c(&Method::GET, &h(&[("referer", "evil://x/page")])).origin(),
+            engine(&[("referer", "evil://x/page")]).origin(),
             Some("evil://x")
         );
-        assert_eq!(c(&Method::POST, &h(&[("origin", "null")])).origin(), None);
-        assert_eq!(
-            c(&Method::GET, &h(&[("referer", "nonsense")])).origin(),
-            None
+        assert!(engine(&[("referer", "nonsense")]).is_anonymous());
+        // Nothing proves anything: anonymous, GET or not (it used to be the app for GET).
+        assert!(engine(&[]).is_anonymous());
+        // Fetch metadata: same-origin proves the app, anything else contradicts an app
+        // Referer (a sandboxed frame of an app page) but keeps a foreign one.
+        assert!(engine(&[("sec-fetch-site", "same-origin")]).is_origin(APP));
+        assert!(
+            engine(&[
+                ("sec-fetch-site", "cross-site"),
+                ("referer", "app://localhost/page")
+            ])
+            .is_anonymous()
         );
-        assert!(c(&Method::GET, &HeaderMap::new()).is_origin(app));
-        assert_eq!(c(&Method::POST, &HeaderMap::new()).origin(), None);
+        assert!(engine(&[("sec-fetch-site", "none")]).is_anonymous());
+        assert_eq!(
+            engine(&[
+                ("sec-fetch-site", "cross-site"),
+                ("referer", "https://e.x/p")
+            ])
+            .origin(),
+            Some("https://e.x")
+        );
+        // same-origin with a target on another origin proves nothing about the app.
+        let other: http::Uri = "app://other/x".parse().unwrap();
+        let c = Caller::from_engine_headers(
+            Transport::Scheme,
+            &other,
+            &h(&[("sec-fetch-site", "same-origin")]),
+            APP,
+        );
+        assert!(c.is_anonymous());
         assert_eq!(origin_of("https://a.b:8080"), Some("https://a.b:8080"));
+    }
+
+    #[test]
+    fn anonymous_callers_reach_public_mounts_only() {
+        let anonymous = Caller::anonymous(Transport::Scheme);
+        let refusal = Policy::origins([APP])
+            .check(&anonymous, &parts())
+            .unwrap_err();
+        assert!(refusal.0.starts_with("anonymous request"), "{refusal}");
+        assert!(Policy::public().check(&anonymous, &parts()).is_ok());
+        assert!(!Caller::in_process().is_anonymous());
     }
 
     #[test]
@@ -367,6 +487,6 @@ mod tests {
         let err = Policy::origins(["app://localhost"])
             .check(&caller, &parts())
             .unwrap_err();
-        assert!(err.0.contains("no known origin"));
+        assert!(err.0.contains("anonymous request"));
     }
 }

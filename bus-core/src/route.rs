@@ -130,6 +130,25 @@ impl Mount {
         self
     }
 
+    /// Lets anonymous and foreign callers reach this mount ([`Policy::public`]): for what
+    /// any page may load, as from a public web server — the app's pages, pictures,
+    /// scripts, styles and media. Engines attach nothing that proves who made many such
+    /// requests (WebKitGTK sends neither `Origin` nor `Referer` for `<img>`, `<script>` or
+    /// `<link>`, and a top-level load has none), so the app's own pages reach their assets
+    /// only through public mounts. A public mount must have no side effects and hold no
+    /// secrets; API mounts keep the default policy.
+    ///
+    /// ```
+    /// use bus_core::Mount;
+    /// use tower_http::services::ServeDir;
+    ///
+    /// let assets = Mount::new("/", ServeDir::new("dist")).public();
+    /// # let _ = assets;
+    /// ```
+    pub fn public(self) -> Self {
+        self.policy(Policy::public())
+    }
+
     /// The largest request body this mount accepts, in bytes (413 above it).
     pub fn max_body(mut self, bytes: u64) -> Self {
         self.max_body = Some(Some(bytes));

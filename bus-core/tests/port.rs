@@ -627,14 +627,20 @@ fn dropping_the_bus_ends_every_open_stream_with_an_error() {
 fn blocking_calls_pull_the_body_and_cancel_on_drop() {
     use std::io::Read;
     let (bus, _, produced) = bus();
-    let response = bus.call_blocking(Request::get("/hello").body(Body::empty()).unwrap());
+    let response = bus.call_blocking(
+        Caller::in_process(),
+        Request::get("/hello").body(Body::empty()).unwrap(),
+    );
     let mut text = String::new();
     response.into_body().read_to_string(&mut text).unwrap();
     assert_eq!(text, "hello");
 
     // Pulling is the backpressure: nothing runs far ahead of the reader.
     let mut body = bus
-        .call_blocking(Request::get("/big").body(Body::empty()).unwrap())
+        .call_blocking(
+            Caller::in_process(),
+            Request::get("/big").body(Body::empty()).unwrap(),
+        )
         .into_body();
     let first = body.next_chunk().unwrap().unwrap();
     assert_eq!(first.len(), 64 * 1024);
@@ -651,7 +657,10 @@ fn blocking_calls_pull_the_body_and_cancel_on_drop() {
         "producer stopped after drop"
     );
 
-    let missing = bus.call_blocking(Request::get("/nope").body(Body::empty()).unwrap());
+    let missing = bus.call_blocking(
+        Caller::in_process(),
+        Request::get("/nope").body(Body::empty()).unwrap(),
+    );
     assert_eq!(missing.status(), 404);
 }
 

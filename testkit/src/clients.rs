@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use bus_core::{Body, BusBuilder, Mount, Policy};
+use bus_core::{Body, BusBuilder, Mount};
 use serde_json::{Value, json};
 
 /// The page, as HTML.
@@ -30,8 +30,9 @@ pub fn vendor_dir() -> PathBuf {
     dir
 }
 
-/// Mounts the page at `/clients.html` and the clients at `/vendor`, for `origin` only.
-pub fn mount(builder: BusBuilder, origin: &str) -> BusBuilder {
+/// Mounts the page at `/clients.html` and the clients at `/vendor`, both public (static
+/// files any document may load); the routes the page calls are the caller's.
+pub fn mount(builder: BusBuilder) -> BusBuilder {
     let page = tower::service_fn(|_r: http::Request<Body>| async {
         let mut response = http::Response::new(Body::from(PAGE));
         response.headers_mut().insert(
@@ -42,10 +43,9 @@ pub fn mount(builder: BusBuilder, origin: &str) -> BusBuilder {
     });
     builder
         .mount_with(
-            Mount::new("/vendor", tower_http::services::ServeDir::new(vendor_dir()))
-                .policy(Policy::origins([origin])),
+            Mount::new("/vendor", tower_http::services::ServeDir::new(vendor_dir())).public(),
         )
-        .mount("/clients.html", page)
+        .mount_with(Mount::new("/clients.html", page).public())
 }
 
 /// Checks the page's report; `origin` is the app origin the page was served from.

@@ -7,11 +7,13 @@
 //! - [`clients`]: axios and ky, unmodified, against those routes.
 //! - [`sockets`]: listening sockets of a set of processes, read from `/proc`.
 //! - [`display`]: an Xvfb display for WebView tests when none is set.
+//! - [`hostile`]: the hostile-page suite's app side (API and probe mounts, checks).
 //! - [`media`]: test movies made with GStreamer on the spot.
 
 pub mod clients;
 pub mod conformance;
 pub mod display;
+pub mod hostile;
 pub mod media;
 pub mod sockets;
 

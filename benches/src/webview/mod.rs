@@ -324,7 +324,10 @@ impl Rig {
             .app_origin(ORIGIN)
             .mount_with(Mount::new("/report", report).max_body(16 << 20))
             .mount_with(
+                // Public: the page itself comes from this router, and a top-level load
+                // carries nothing that proves who asked (the routes have no side effects).
                 Mount::new("/", router.clone())
+                    .public()
                     .keep_prefix()
                     .unlimited_body()
                     .no_timeout(),

@@ -3,7 +3,7 @@
 
 /// The bridge-js bundle (`bridge-js/dist/bus-bridge.js`), copied here by
 /// `scripts/sync-shim.sh` so a build needs no Node.js.
-pub const BUNDLE: &str = include_str!("../../../bridge-js/bundle/bus-bridge.js");
+pub const BUNDLE: &str = bus_shim::BUNDLE;
 
 /// The document-start script for `origin`: installs the shim over `bindingTransport`
 /// (outbound: the binding `binding`, captured before any page script runs; inbound:
@@ -49,6 +49,4 @@ pub fn shim_script(origin: &str, binding: &str) -> String {
     )
 }
 
-fn js(s: &str) -> String {
-    serde_json::to_string(s).expect("a string serialises")
-}
+use bus_shim::js_string as js;

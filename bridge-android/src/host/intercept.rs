@@ -274,38 +274,38 @@ impl AndroidHost {
                 &format!("{method} {}: {BODY_REFUSED}", url.path()),
             ));
         }
-        let caller = self.caller_for(request, &method);
+        let caller = self.caller_for(request, &url);
         if let Some(token) = url.path().strip_prefix(RESULT_PREFIX) {
             return Some(self.stashed_result(token, &method, &caller));
         }
         Some(self.call_following(request, method, url, caller))
     }
 
-    /// Who sent an intercepted request, from what the engine reports.
-    fn caller_for(&self, request: &InterceptedRequest, method: &Method) -> Caller {
-        let frame = if request.is_main_frame {
-            FrameKind::Main
-        } else {
-            FrameKind::Unknown
-        };
-        let caller = Caller::new(Transport::Intercept).with_frame(frame);
-        if let Some(origin) = request.header_value("origin") {
-            return caller.with_origin(origin);
-        }
-        if request.is_main_frame {
-            // A top-level navigation: the document that will be shown is the app's own.
-            return caller.with_origin(&self.inner.origin);
-        }
-        if let Some(referer) = request.header_value("referer") {
-            let origin = url::Url::parse(referer)
-                .map(|u| u.origin().ascii_serialization())
-                .unwrap_or_else(|_| "null".into());
-            return caller.with_origin(origin);
-        }
-        if method == Method::GET || method == Method::HEAD {
-            // No Origin and no Referer: an <img> from a no-referrer document, the host's
-            // own first load. GET must carry no secrets and have no side effects anyway.
-            caller.with_origin(&self.inner.origin)
+    /// Who sent an intercepted request, from the headers the engine attached
+    /// ([`Caller::from_engine_headers`]: fails closed — a request nothing proves is
+    /// anonymous). `isForMainFrame` says what the request loads, not who asked for it: a
+    /// foreign page setting `top.location` makes a main-frame request too, so it never
+    /// grants the app's identity; it only marks the frame once the origin is proven.
+    fn caller_for(&self, request: &InterceptedRequest, target: &url::Url) -> Caller {
+        let headers: http::HeaderMap = request
+            .headers
+            .iter()
+            .filter_map(|(n, v)| {
+                Some((
+                    HeaderName::from_bytes(n.as_bytes()).ok()?,
+                    HeaderValue::from_str(v).ok()?,
+                ))
+            })
+            .collect();
+        let target = target.as_str().parse::<http::Uri>().unwrap_or_default();
+        let caller = Caller::from_engine_headers(
+            Transport::Intercept,
+            &target,
+            &headers,
+            &self.inner.origin,
+        );
+        if request.is_main_frame && !caller.is_anonymous() {
+            caller.with_frame(FrameKind::Main)
         } else {
             caller
         }
@@ -327,7 +327,7 @@ impl AndroidHost {
                     return InterceptedResponse::text(StatusCode::BAD_REQUEST, &message);
                 }
             };
-            let response = self.inner.bus.call_blocking(http_request);
+            let response = self.inner.bus.call_blocking(caller.clone(), http_request);
             let status = response.status();
             if !is_redirect(status) {
                 return carry(response, &method);
@@ -336,9 +336,19 @@ impl AndroidHost {
                 .headers()
                 .get(http::header::LOCATION)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|l| url.join(l).ok());
+                .map(|l| bus_shim::redirect_target(&url, l, &[]));
             drop(response); // cancels whatever body the redirect had
-            let Some(next) = location else {
+            let next = match location {
+                Some(Ok(next)) => Some(next),
+                Some(Err(refused)) => {
+                    return InterceptedResponse::text(
+                        StatusCode::BAD_GATEWAY,
+                        &format!("{method} {}: {refused}", url.path()),
+                    );
+                }
+                None => None,
+            };
+            let Some(next) = next else {
                 return InterceptedResponse::text(
                     StatusCode::BAD_GATEWAY,
                     &format!(
@@ -509,60 +519,15 @@ fn restrict(response: InterceptedResponse) -> InterceptedResponse {
     )
 }
 
-/// A `200` HTML page that navigates to `target`, replacing itself in the history: what a
-/// navigation gets for a redirect, since `WebResourceResponse` cannot carry a 3xx.
+/// A `200` HTML page that goes on to `target` (already checked by
+/// [`bus_shim::redirect_target`]), replacing itself in the history: what a navigation gets
+/// for a redirect, since `WebResourceResponse` cannot carry a 3xx. It runs no script.
 fn navigate_page(target: &url::Url) -> InterceptedResponse {
-    if target.scheme() != "https" && target.scheme() != "http" {
-        return InterceptedResponse::text(
-            StatusCode::BAD_GATEWAY,
-            &format!("a redirect to a {} URL is not followed", target.scheme()),
-        );
-    }
-    let href = target.as_str();
-    let attr = html_escape(href);
-    let js = js_string(href);
-    let page = format!(
-        "<!doctype html><meta charset=\"utf-8\"><meta name=\"referrer\" content=\"no-referrer\">\
-         <meta http-equiv=\"refresh\" content=\"0;url={attr}\"><title>Redirecting</title>\
-         <script>location.replace({js})</script><p>Redirecting to <a href=\"{attr}\">{attr}</a></p>\n"
-    );
     InterceptedResponse::generated(
         StatusCode::OK,
         "text/html; charset=utf-8",
-        Bytes::from(page),
+        Bytes::from(bus_shim::redirect_page(target)),
     )
-}
-
-/// A JS string literal that is also safe inside a `<script>` element: everything but a
-/// few URL characters is a `\uXXXX` escape.
-fn js_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for unit in s.encode_utf16() {
-        match char::from_u32(u32::from(unit)) {
-            Some(c) if c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&()*+,;=%".contains(c) => {
-                out.push(c)
-            }
-            _ => out.push_str(&format!("\\u{unit:04x}")),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A non-empty ASCII reason phrase, as `WebResourceResponse` requires.
@@ -629,22 +594,15 @@ mod tests {
     }
 
     #[test]
-    fn the_navigation_page_escapes_its_target() {
+    fn the_navigation_page_runs_no_script_and_escapes_its_target() {
         let url = url::Url::parse("https://app.invalid/a?x=\"</script><b>&y='").unwrap();
         let page = navigate_page(&url);
         let body = String::from_utf8(page.body.read_all().unwrap()).unwrap();
-        assert!(!body.contains("</script><b>"), "{body}");
+        assert!(!body.contains("<script"), "{body}");
+        assert!(!body.contains("<b>"), "{body}");
         assert!(
-            body.contains(
-                "location.replace(\"https://app.invalid/a?x=%22%3C/script%3E%3Cb%3E&y=%27\")"
-            ),
+            body.contains("url=https://app.invalid/a?x=%22%3C/script%3E%3Cb%3E&amp;y=%27\""),
             "{body}"
-        );
-        let js = navigate_page(&url::Url::parse("javascript:alert(1)").unwrap());
-        assert_eq!(js.status, 502);
-        assert_eq!(
-            js_string("a\"b</x>\u{2028}é"),
-            "\"a\\u0022b\\u003c/x\\u003e\\u2028\\u00e9\""
         );
     }
 

@@ -97,7 +97,9 @@ impl App {
                     .unlimited_body()
                     .no_timeout(),
             )
-            .mount("/pages", tower_http::services::ServeDir::new(pages()));
+            .mount_with(
+                Mount::new("/pages", tower_http::services::ServeDir::new(pages())).public(),
+            );
         let bus = extra(bus).build();
         let host = AndroidHost::new(bus.handle(), ORIGIN).expect("a valid origin");
         App {

@@ -33,9 +33,12 @@ pub fn register(view: &webkit2gtk::WebView) -> mpsc::Receiver<Value> {
             let _ = tx.send(serde_json::from_slice(&text).unwrap_or(Value::Null));
             (200, "text/plain", b"ok".to_vec())
         } else {
-            let file = super::pages()
-                .join("evil")
-                .join(path.trim_start_matches('/'));
+            let file = match path.strip_prefix("/hostile/") {
+                Some(rest) => testkit::hostile::pages().join(rest),
+                None => super::pages()
+                    .join("evil")
+                    .join(path.trim_start_matches('/')),
+            };
             match std::fs::read(&file) {
                 Ok(bytes) => {
                     let kind = if path.ends_with(".js") {

@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use bridge_desktop::{Host, HostConfig};
-use bus_core::{Body, Bus, BusBuilder, Mount, Policy};
+use bus_core::{Body, Bus, BusBuilder, Mount};
 use gtk::prelude::*;
 use http::{Request, Response};
 use http_body_util::BodyExt;
@@ -71,8 +71,9 @@ impl Harness {
                     .no_timeout(),
             )
             .mount_with(
-                Mount::new("/", tower_http::services::ServeDir::new(pages()))
-                    .policy(Policy::origins([ORIGIN])),
+                // The pages and their assets: what any document may load (a top-level load
+                // and an <img> carry nothing that proves who asked).
+                Mount::new("/", tower_http::services::ServeDir::new(pages())).public(),
             );
         let bus = extra(builder).build();
 
@@ -112,6 +113,18 @@ impl Harness {
             );
             pump(Duration::from_millis(5));
         }
+    }
+
+    /// Pumps the main loop until the page reports, or returns `None` after `timeout`.
+    pub fn try_report(&self, timeout: Duration) -> Option<Value> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(v) = self.reports.try_recv() {
+                return Some(v);
+            }
+            pump(Duration::from_millis(5));
+        }
+        None
     }
 
     /// Pumps the main loop for `time`.

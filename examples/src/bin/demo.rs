@@ -280,25 +280,36 @@ fn main() {
     let mut builder = Bus::builder()
         .app_origin(ORIGIN)
         .mount("/api", logged("/api", api(app.clone())))
-        .mount(
-            "/media/pictures",
-            logged(
+        // Pages, pictures and the movie are public (what any document may load: a top-level
+        // load and an <img> carry nothing that proves who asked); /api is not.
+        .mount_with(
+            Mount::new(
                 "/media/pictures",
-                tower_http::services::ServeDir::new(assets().join("pictures")),
-            ),
+                logged(
+                    "/media/pictures",
+                    tower_http::services::ServeDir::new(assets().join("pictures")),
+                ),
+            )
+            .public(),
         )
-        .mount(
-            "/",
-            logged("", tower_http::services::ServeDir::new(assets())),
+        .mount_with(
+            Mount::new(
+                "/",
+                logged("", tower_http::services::ServeDir::new(assets())),
+            )
+            .public(),
         );
     if let Some(dir) = movie() {
-        builder = builder.mount_with(Mount::new(
-            "/media/movie.webm",
-            logged(
+        builder = builder.mount_with(
+            Mount::new(
                 "/media/movie.webm",
-                tower_http::services::ServeFile::new(dir.join("movie.webm")),
-            ),
-        ));
+                logged(
+                    "/media/movie.webm",
+                    tower_http::services::ServeFile::new(dir.join("movie.webm")),
+                ),
+            )
+            .public(),
+        );
     }
     let bus = builder.build();
 

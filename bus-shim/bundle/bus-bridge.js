@@ -36,16 +36,11 @@ var InprocBusBridge = (() => {
     SESSION_STREAM: () => SESSION_STREAM,
     UPLOAD_CHUNK: () => UPLOAD_CHUNK,
     VERSION: () => VERSION,
-    WsRecordDecoder: () => WsRecordDecoder,
-    WsRecordError: () => WsRecordError,
     bindingTransport: () => bindingTransport,
-    busOriginForWebSocket: () => busOriginForWebSocket,
     clusterTimecode: () => clusterTimecode,
     decode: () => decode,
-    decodeWsMessage: () => decodeWsMessage,
     domEventTransport: () => domEventTransport,
     encode: () => encode,
-    encodeWsMessage: () => encodeWsMessage,
     errorCodeName: () => errorCodeName,
     fallbackFromBase64: () => fallbackFromBase64,
     fallbackToBase64: () => fallbackToBase64,
@@ -60,8 +55,7 @@ var InprocBusBridge = (() => {
     queuedTransport: () => queuedTransport,
     toBase64: () => toBase64,
     upgradeMedia: () => upgradeMedia,
-    webmMimeType: () => webmMimeType,
-    wsRecordHeader: () => wsRecordHeader
+    webmMimeType: () => webmMimeType
   });
 
   // src/codec.ts
@@ -2061,9 +2055,9 @@ Content-Type: ${type}\r
   function captureOf(options) {
     return typeof options === "boolean" ? options : Boolean(options?.capture);
   }
-  function hasUploadListeners(upload2) {
-    if (hasEventHandler(upload2)) return true;
-    const map = uploadListeners.get(upload2);
+  function hasUploadListeners(upload) {
+    if (hasEventHandler(upload)) return true;
+    const map = uploadListeners.get(upload);
     return map !== void 0 && map.size > 0;
   }
   function createXMLHttpRequest(ctx, routeFor2, Original) {
@@ -2098,10 +2092,10 @@ Content-Type: ${type}\r
       }
       constructor() {
         super();
-        const upload2 = new XMLHttpRequestUpload();
+        const upload = new XMLHttpRequestUpload();
         states2.set(this, {
           target: this,
-          upload: upload2,
+          upload,
           mode: "none",
           native: null,
           nativeRoute: false,
@@ -2787,514 +2781,6 @@ Content-Type: ${type}\r
     return doc;
   }
 
-  // src/websocket.ts
-  var CONNECTING2 = 0;
-  var OPEN2 = 1;
-  var CLOSING = 2;
-  var CLOSED2 = 3;
-  var TEXT = 0;
-  var BINARY = 1;
-  var CLOSE = 2;
-  var MAX_CLOSE_REASON = 123;
-  var BATCH = 64 * 1024;
-  var WsRecordError = class extends Error {
-    constructor(message, code) {
-      super(message);
-      this.code = code;
-      this.name = "WsRecordError";
-    }
-  };
-  function wsRecordHeader(message) {
-    if (message.type === "Close") {
-      const reason = utf82(message.reason);
-      const out2 = new Uint8Array(14);
-      const view2 = new DataView(out2.buffer);
-      view2.setUint32(0, CLOSE, true);
-      view2.setUint16(4, message.code, true);
-      view2.setBigUint64(6, BigInt(reason.byteLength), true);
-      return out2;
-    }
-    const out = new Uint8Array(12);
-    const view = new DataView(out.buffer);
-    view.setUint32(0, message.type === "Text" ? TEXT : BINARY, true);
-    view.setBigUint64(4, BigInt(message.data.byteLength), true);
-    return out;
-  }
-  function encodeWsMessage(message) {
-    const header = wsRecordHeader(message);
-    const payload = message.type === "Close" ? utf82(message.reason) : message.data;
-    const out = new Uint8Array(header.byteLength + payload.byteLength);
-    out.set(header);
-    out.set(payload, header.byteLength);
-    return out;
-  }
-  var WsRecordDecoder = class {
-    constructor(maxMessage = Number.MAX_SAFE_INTEGER) {
-      this.maxMessage = maxMessage;
-      this.chunks = [];
-      this.buffered = 0;
-    }
-    push(bytes) {
-      if (bytes.byteLength === 0) return;
-      this.chunks.push(bytes);
-      this.buffered += bytes.byteLength;
-    }
-    /** Whether bytes of an incomplete record are waiting. */
-    get hasPartial() {
-      return this.buffered > 0;
-    }
-    /** The next complete record, or null; throws WsRecordError for a malformed one. */
-    next() {
-      if (this.buffered < 4) return null;
-      const head = this.peek(Math.min(this.buffered, 14));
-      const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
-      const kind = view.getUint32(0, true);
-      let header;
-      let len;
-      if (kind === TEXT || kind === BINARY) {
-        if (this.buffered < 12) return null;
-        header = 12;
-        len = view.getBigUint64(4, true);
-      } else if (kind === CLOSE) {
-        if (this.buffered < 14) return null;
-        header = 14;
-        len = view.getBigUint64(6, true);
-      } else {
-        throw new WsRecordError(`malformed WebSocket message record: unknown message kind ${kind}`, 1002);
-      }
-      if (kind === CLOSE) {
-        if (len > BigInt(MAX_CLOSE_REASON)) {
-          throw new WsRecordError(`malformed WebSocket message record: a close reason of ${len} bytes (at most ${MAX_CLOSE_REASON})`, 1002);
-        }
-      } else if (len > BigInt(this.maxMessage)) {
-        throw new WsRecordError(`a WebSocket message of ${len} bytes is over the limit of ${this.maxMessage} bytes`, 1009);
-      }
-      const total = header + Number(len);
-      if (this.buffered < total) return null;
-      const record = this.take(total);
-      const payload = record.subarray(header);
-      if (kind === CLOSE) {
-        const code = new DataView(record.buffer, record.byteOffset, record.byteLength).getUint16(4, true);
-        let reason;
-        try {
-          reason = strictUtf8.decode(payload);
-        } catch {
-          throw new WsRecordError("malformed WebSocket message record: a close reason that is not UTF-8", 1002);
-        }
-        return { type: "Close", code, reason };
-      }
-      if (kind === TEXT) {
-        try {
-          strictUtf8.decode(payload);
-        } catch {
-          throw new WsRecordError("malformed WebSocket message record: text that is not UTF-8", 1002);
-        }
-      }
-      return { type: kind === TEXT ? "Text" : "Binary", data: payload };
-    }
-    /** The first `n` buffered bytes (a view when they sit in one chunk), not consumed. */
-    peek(n) {
-      const first = this.chunks[0];
-      if (first.byteLength >= n) return first.subarray(0, n);
-      const out = new Uint8Array(n);
-      let at = 0;
-      for (const c of this.chunks) {
-        const k = Math.min(c.byteLength, n - at);
-        out.set(c.subarray(0, k), at);
-        at += k;
-        if (at === n) break;
-      }
-      return out;
-    }
-    /** Removes and returns the first `n` buffered bytes (a view when they sit in one chunk). */
-    take(n) {
-      this.buffered -= n;
-      const first = this.chunks[0];
-      if (first.byteLength >= n) {
-        if (first.byteLength === n) this.chunks.shift();
-        else this.chunks[0] = first.subarray(n);
-        return first.subarray(0, n);
-      }
-      const out = new Uint8Array(n);
-      let at = 0;
-      while (at < n) {
-        const c = this.chunks[0];
-        const k = Math.min(c.byteLength, n - at);
-        out.set(c.subarray(0, k), at);
-        at += k;
-        if (k === c.byteLength) this.chunks.shift();
-        else this.chunks[0] = c.subarray(k);
-      }
-      return out;
-    }
-  };
-  function decodeWsMessage(bytes, maxMessage = Number.MAX_SAFE_INTEGER) {
-    const decoder2 = new WsRecordDecoder(maxMessage);
-    decoder2.push(bytes);
-    const message = decoder2.next();
-    if (message === null) throw new WsRecordError("malformed WebSocket message record: a truncated record", 1002);
-    if (decoder2.hasPartial) throw new WsRecordError("malformed WebSocket message record: trailing bytes after the record", 1002);
-    return message;
-  }
-  var states3 = /* @__PURE__ */ new WeakMap();
-  function st3(x) {
-    const s = states3.get(x);
-    if (!s) throw new TypeError("Illegal invocation");
-    return s;
-  }
-  var FallbackCloseEvent = class extends Event {
-    constructor(type, init = {}) {
-      super(type, init);
-      this.wasClean = init.wasClean ?? false;
-      this.code = init.code ?? 0;
-      this.reason = init.reason ?? "";
-    }
-  };
-  function closeEvent(init) {
-    const native = globalThis.CloseEvent;
-    return new (typeof native === "function" ? native : FallbackCloseEvent)("close", init);
-  }
-  function busOriginForWebSocket(url, origins, isBus) {
-    if (url.protocol === "ws:" || url.protocol === "wss:") {
-      for (const origin of origins) {
-        if (new URL(origin).host === url.host) return origin;
-      }
-      return null;
-    }
-    return isBus(url) ? originOf(url) : null;
-  }
-  function createWebSocket(ctx, Original) {
-    const _WebSocket = class _WebSocket extends EventTarget {
-      static [Symbol.hasInstance](x) {
-        if (Function.prototype[Symbol.hasInstance].call(this, x)) return true;
-        return this === _WebSocket && Original !== void 0 && x instanceof Original;
-      }
-      constructor(...args) {
-        if (args.length < 1) throw new TypeError("Failed to construct 'WebSocket': 1 argument required, but only 0 present.");
-        let parsed;
-        try {
-          parsed = new URL(String(args[0]), ctx.baseURL());
-        } catch {
-          parsed = null;
-        }
-        const busOrigin = parsed === null ? null : busOriginForWebSocket(parsed, ctx.origins, (u) => ctx.isBus(u));
-        if (parsed === null || busOrigin === null) {
-          if (Original) return new Original(...args);
-          if (parsed === null) throw new DOMException(`The URL '${String(args[0])}' is invalid.`, "SyntaxError");
-          throw new DOMException("WebSocket: no browser WebSocket for URLs outside the app", "NotSupportedError");
-        }
-        if (parsed.hash !== "" || String(args[0]).includes("#")) {
-          throw new DOMException(`The URL contains a fragment identifier ('${parsed.hash}'). Fragment identifiers are not allowed in WebSocket URLs.`, "SyntaxError");
-        }
-        const raw = args.length > 1 && args[1] !== void 0 ? args[1] : [];
-        const protocols = typeof raw === "string" ? [raw] : isIterable(raw) ? [...raw].map(String) : [String(raw)];
-        const seen = /* @__PURE__ */ new Set();
-        for (const p of protocols) {
-          if (!isToken(p)) throw new DOMException(`The subprotocol '${p}' is invalid.`, "SyntaxError");
-          const key = p.toLowerCase();
-          if (seen.has(key)) throw new DOMException(`The subprotocol '${p}' is duplicated.`, "SyntaxError");
-          seen.add(key);
-        }
-        super();
-        const shown = new URL(parsed.href);
-        if (shown.protocol !== "ws:" && shown.protocol !== "wss:") {
-          const secure = shown.protocol === "https:" || ctx.baseURL().startsWith("https:") && shown.protocol !== "http:";
-          const text = `${secure ? "wss" : "ws"}://${shown.host}${shown.pathname}${shown.search}`;
-          shown.href = new URL(text).href;
-        }
-        const s = {
-          target: this,
-          url: shown,
-          messageOrigin: `${shown.protocol}//${shown.host}`,
-          protocols,
-          readyState: CONNECTING2,
-          protocol: "",
-          binaryType: "blob",
-          buffered: 0,
-          queue: [],
-          inflight: [],
-          offset: 0,
-          sent: 0,
-          wakeUpload: null,
-          uploadDone: false,
-          closeReceived: null,
-          connection: new AbortController(),
-          finished: false
-        };
-        states3.set(this, s);
-        connect(s, `${busOrigin}${parsed.pathname}${parsed.search}`);
-      }
-      get url() {
-        return st3(this).url.href;
-      }
-      get readyState() {
-        return st3(this).readyState;
-      }
-      get bufferedAmount() {
-        const s = st3(this);
-        let partly = 0;
-        const head = s.inflight[0];
-        if (head) partly = Math.max(0, Math.min(s.sent, head.end) - head.start);
-        return s.buffered - partly;
-      }
-      get extensions() {
-        st3(this);
-        return "";
-      }
-      get protocol() {
-        return st3(this).protocol;
-      }
-      get binaryType() {
-        return st3(this).binaryType;
-      }
-      set binaryType(value) {
-        const s = st3(this);
-        if (value === "blob" || value === "arraybuffer") s.binaryType = value;
-      }
-      send(...args) {
-        const s = st3(this);
-        if (args.length < 1) throw new TypeError("Failed to execute 'send' on 'WebSocket': 1 argument required, but only 0 present.");
-        if (s.readyState === CONNECTING2) throw new DOMException("Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.", "InvalidStateError");
-        const data = args[0];
-        let item;
-        if (typeof Blob !== "undefined" && data instanceof Blob) {
-          item = outgoing(BINARY, null, data.size, data);
-        } else if (data instanceof ArrayBuffer) {
-          item = outgoing(BINARY, new Uint8Array(data.slice(0)), data.byteLength);
-        } else if (ArrayBuffer.isView(data)) {
-          const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
-          item = outgoing(BINARY, bytes, bytes.byteLength);
-        } else {
-          const bytes = utf82(String(data));
-          item = outgoing(TEXT, bytes, bytes.byteLength);
-        }
-        s.buffered += item.size;
-        if (s.readyState !== OPEN2 || s.uploadDone) return;
-        s.queue.push(item);
-        wake(s);
-      }
-      close(...args) {
-        const s = st3(this);
-        const code = args[0];
-        const reason = args[1];
-        let c = null;
-        if (code !== void 0) {
-          c = clampCode(code);
-          if (c !== 1e3 && (c < 3e3 || c > 4999)) {
-            throw new DOMException(
-              `Failed to execute 'close' on 'WebSocket': The close code must be either 1000, or between 3000 and 4999. ${c} is neither.`,
-              "InvalidAccessError"
-            );
-          }
-        }
-        const reasonBytes = reason === void 0 ? new Uint8Array(0) : utf82(String(reason));
-        if (reasonBytes.byteLength > MAX_CLOSE_REASON) {
-          throw new DOMException(`Failed to execute 'close' on 'WebSocket': The close reason must not be greater than ${MAX_CLOSE_REASON} UTF-8 bytes.`, "SyntaxError");
-        }
-        if (s.readyState === CLOSING || s.readyState === CLOSED2) return;
-        if (s.readyState === CONNECTING2) {
-          s.readyState = CLOSING;
-          s.connection.abort();
-          setTimeout(() => finish(s, null, true), 0);
-          return;
-        }
-        s.readyState = CLOSING;
-        const close = outgoing(CLOSE, reasonBytes, 0);
-        close.code = c ?? 1005;
-        s.queue.push(close);
-        s.uploadDone = true;
-        wake(s);
-      }
-    };
-    _WebSocket.CONNECTING = CONNECTING2;
-    _WebSocket.OPEN = OPEN2;
-    _WebSocket.CLOSING = CLOSING;
-    _WebSocket.CLOSED = CLOSED2;
-    let WebSocket = _WebSocket;
-    defineEventHandlers(WebSocket.prototype, ["open", "message", "error", "close"]);
-    if (Original) Object.setPrototypeOf(WebSocket.prototype, Original.prototype);
-    for (const [name, value] of [
-      ["CONNECTING", CONNECTING2],
-      ["OPEN", OPEN2],
-      ["CLOSING", CLOSING],
-      ["CLOSED", CLOSED2]
-    ]) {
-      Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
-    }
-    Object.defineProperty(WebSocket.prototype, Symbol.toStringTag, { value: "WebSocket", configurable: true });
-    function connect(s, uri) {
-      const headers = [
-        ["upgrade", "websocket"],
-        ["connection", "upgrade"],
-        ["sec-websocket-version", "13"]
-      ];
-      if (s.protocols.length > 0) headers.push(["sec-websocket-protocol", s.protocols.join(", ")]);
-      ctx.client.openStream({
-        method: "GET",
-        uri,
-        headers,
-        body: upload(s),
-        signal: s.connection.signal,
-        window: ctx.window,
-        onupload: (sent) => uploaded(s, sent)
-      }).then(
-        async (res) => {
-          if (s.readyState !== CONNECTING2) {
-            void res.body.cancel().catch(() => {
-            });
-            return;
-          }
-          const chosen = res.headers.find(([n]) => n === "sec-websocket-protocol");
-          const protocol = chosen ? latin1(chosen[1]) : "";
-          if (res.status !== 101 || protocol !== "" && !s.protocols.includes(protocol)) {
-            void res.body.cancel().catch(() => {
-            });
-            s.connection.abort();
-            finish(s, null, true);
-            return;
-          }
-          s.protocol = protocol;
-          s.readyState = OPEN2;
-          s.target.dispatchEvent(new Event("open"));
-          await receive(s, res.body);
-        },
-        () => finish(s, null, true)
-      );
-    }
-    async function receive(s, body) {
-      const reader = body.getReader();
-      const decoder2 = new WsRecordDecoder();
-      const text = new TextDecoder("utf-8", { ignoreBOM: true });
-      try {
-        for (; ; ) {
-          const next = await reader.read();
-          if (next.done) break;
-          decoder2.push(next.value);
-          for (let m = decoder2.next(); m !== null; m = decoder2.next()) {
-            if (m.type === "Close") {
-              if (s.closeReceived === null) s.closeReceived = { code: m.code, reason: m.reason };
-              if (s.readyState === OPEN2) s.readyState = CLOSING;
-              s.uploadDone = true;
-              wake(s);
-              continue;
-            }
-            if (s.readyState !== OPEN2) continue;
-            let data;
-            if (m.type === "Text") data = text.decode(m.data);
-            else if (s.binaryType === "arraybuffer") data = m.data.slice().buffer;
-            else data = new Blob([m.data]);
-            s.target.dispatchEvent(new MessageEvent("message", { data, origin: s.messageOrigin }));
-          }
-        }
-      } catch {
-        reader.cancel().catch(() => {
-        });
-        s.connection.abort();
-        finish(s, null, true);
-        return;
-      }
-      finish(s, s.closeReceived, s.closeReceived === null);
-    }
-    function finish(s, close, failed) {
-      if (s.finished) return;
-      s.finished = true;
-      s.readyState = CLOSED2;
-      s.uploadDone = true;
-      s.queue.length = 0;
-      wake(s);
-      if (failed) s.target.dispatchEvent(new Event("error"));
-      const clean = close !== null;
-      s.target.dispatchEvent(closeEvent({ wasClean: clean, code: clean ? close.code : 1006, reason: clean ? close.reason : "" }));
-    }
-    return WebSocket;
-  }
-  function outgoing(kind, bytes, size, blob = null) {
-    return { kind, bytes, blob, code: 0, size, start: 0, end: 0 };
-  }
-  function wake(s) {
-    const w = s.wakeUpload;
-    s.wakeUpload = null;
-    w?.();
-  }
-  function uploaded(s, sent) {
-    s.sent = sent;
-    while (s.inflight.length > 0 && s.inflight[0].end <= sent) {
-      const done = s.inflight.shift();
-      s.buffered -= done.size;
-    }
-  }
-  async function* upload(s) {
-    for (; ; ) {
-      while (s.queue.length === 0) {
-        if (s.uploadDone || s.readyState === CLOSED2) return;
-        await new Promise((resolve) => {
-          s.wakeUpload = resolve;
-        });
-      }
-      if (s.readyState === CLOSED2) return;
-      const pieces = [];
-      let size = 0;
-      let last = false;
-      while (s.queue.length > 0 && size < BATCH) {
-        const item = s.queue[0];
-        if (item.bytes === null) {
-          if (pieces.length > 0) break;
-          try {
-            item.bytes = new Uint8Array(await item.blob.arrayBuffer());
-          } catch {
-            item.bytes = new Uint8Array(0);
-          }
-          if (s.readyState === CLOSED2) return;
-        }
-        s.queue.shift();
-        const message = item.kind === CLOSE ? { type: "Close", code: item.code, reason: strictUtf8.decode(item.bytes) } : { type: item.kind === TEXT ? "Text" : "Binary", data: item.bytes };
-        const header = wsRecordHeader(message);
-        s.offset += header.byteLength;
-        item.start = s.offset;
-        s.offset += item.bytes.byteLength;
-        item.end = s.offset;
-        if (item.size > 0) s.inflight.push(item);
-        pieces.push(header);
-        if (item.bytes.byteLength > 0) pieces.push(item.bytes);
-        size += header.byteLength + item.bytes.byteLength;
-        if (item.kind === CLOSE) {
-          last = true;
-          break;
-        }
-      }
-      if (pieces.length === 1 || size > BATCH) {
-        for (const p of pieces) yield p;
-      } else {
-        const out = new Uint8Array(size);
-        let at = 0;
-        for (const p of pieces) {
-          out.set(p, at);
-          at += p.byteLength;
-        }
-        yield out;
-      }
-      if (last) return;
-    }
-  }
-  var encoder2 = new TextEncoder();
-  var strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-  function utf82(s) {
-    return encoder2.encode(s);
-  }
-  function clampCode(value) {
-    const n = Number(value);
-    if (Number.isNaN(n)) return 0;
-    const clamped = Math.min(Math.max(n, 0), 65535);
-    const floor = Math.floor(clamped);
-    const diff = clamped - floor;
-    if (diff > 0.5) return floor + 1;
-    if (diff < 0.5) return floor;
-    return floor % 2 === 0 ? floor : floor + 1;
-  }
-  function isIterable(x) {
-    return typeof x === "object" && x !== null && typeof x[Symbol.iterator] === "function";
-  }
-
   // src/shim.ts
   var INSTALLATION = /* @__PURE__ */ Symbol.for("inproc-bus.installation");
   function install(options) {
@@ -3323,7 +2809,7 @@ Content-Type: ${type}\r
       if (!options.transport) throw new TypeError("install: a transport (or a client) is required");
       client = new BusClient(options.transport, { onprotocolerror: options.onprotocolerror });
     }
-    const originals = { fetch: g.fetch, XMLHttpRequest: g.XMLHttpRequest, EventSource: g.EventSource, WebSocket: g.WebSocket };
+    const originals = { fetch: g.fetch, XMLHttpRequest: g.XMLHttpRequest, EventSource: g.EventSource };
     const ctx = {
       client,
       isBus: (url) => originSet.has(originOf(url)),
@@ -3335,7 +2821,6 @@ Content-Type: ${type}\r
     const fetchShim = createFetch(ctx, routeFor(options.routes?.fetch), originals.fetch);
     const XHR = createXMLHttpRequest(ctx, routeFor(options.routes?.xhr), originals.XMLHttpRequest);
     const ES = createEventSource(ctx, originals.EventSource, options.eventSourceRetry ?? 3e3);
-    const WS = createWebSocket({ ...ctx, origins }, originals.WebSocket);
     const formMode = options.forms ?? "files";
     const doc = g.document;
     const stopForms = formMode && doc && typeof HTMLFormElement !== "undefined" ? interceptForms(doc, { isBus: ctx.isBus, fetch: fetchShim }, formMode) : () => {
@@ -3347,7 +2832,6 @@ Content-Type: ${type}\r
       fetch: fetchShim,
       XMLHttpRequest: XHR,
       EventSource: ES,
-      WebSocket: WS,
       isBusUrl(url) {
         try {
           return ctx.isBus(url instanceof URL ? url : new URL(String(url), ctx.baseURL()));
@@ -3361,7 +2845,6 @@ Content-Type: ${type}\r
         restore("fetch", fetchShim, originals.fetch);
         restore("XMLHttpRequest", XHR, originals.XMLHttpRequest);
         restore("EventSource", ES, originals.EventSource);
-        restore("WebSocket", WS, originals.WebSocket);
         delete g[INSTALLATION];
       }
     };
@@ -3374,7 +2857,6 @@ Content-Type: ${type}\r
     g.fetch = fetchShim;
     g.XMLHttpRequest = XHR;
     g.EventSource = ES;
-    g.WebSocket = WS;
     Object.defineProperty(g, INSTALLATION, { value: installation2, configurable: true, enumerable: false, writable: false });
     return installation2;
   }
