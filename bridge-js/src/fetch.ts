@@ -177,9 +177,10 @@ function toResponse(res: BusResponse, method: string, abortable: boolean, signal
     if (!res.complete) cancelStream(res.body);
     release();
     body = null;
-  } else if (res.complete && !abortable) {
+  } else if (res.complete && res.complete.byteLength > 0 && !abortable) {
     // A complete body nothing can abort goes in as bytes: the engine's own buffer, no
-    // stream to pump. (An empty one too: the engine's stream of it ends at once.)
+    // stream to pump. (Not an empty one: WebKit's stream of empty bytes yields an empty
+    // chunk before it ends, where Fetch's first read is done.)
     release();
     body = res.complete as Uint8Array<ArrayBuffer>;
   } else {

@@ -112,7 +112,8 @@ export function bindingTransport(options: BindingTransportOptions): BridgeTransp
   };
   const deliverFn = function (...frames: unknown[]): void {
     if (!open) return;
-    for (const frame of frames) deliver(transport, frame, report);
+    // By index: the page may have replaced Array.prototype[Symbol.iterator].
+    for (let i = 0; i < frames.length; i++) deliver(transport, frames[i], report);
   };
   Object.defineProperty(deliverFn, BINDING, { value: transport });
   Object.defineProperty(target, name, { value: deliverFn, enumerable: false, writable: false, configurable: false });
@@ -199,7 +200,7 @@ export function queuedTransport(): QueuedTransport {
       real.onmessage = (bytes) => transport.onmessage?.(bytes);
       const pending = queue!;
       queue = null;
-      for (const bytes of pending) real.send(bytes);
+      for (let i = 0; i < pending.length; i++) real.send(pending[i]!);
     },
     close() {
       closed = true;
