@@ -21,6 +21,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Request, Uri};
@@ -74,7 +75,12 @@ pub struct SessionConfig {
     max_streams: usize,
     upload_window: u32,
     inline_first_poll: bool,
+    credit_idle: Option<Duration>,
 }
+
+/// How long a response waits for the page's credit by default before the stream is ended
+/// ([`SessionConfig::credit_idle_timeout`]).
+pub const CREDIT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl SessionConfig {
     /// A session for a page the bridge identified as `caller` (its transport is recorded
@@ -88,7 +94,17 @@ impl SessionConfig {
             max_streams: 256,
             upload_window: INITIAL_UPLOAD_WINDOW,
             inline_first_poll: false,
+            credit_idle: Some(CREDIT_IDLE_TIMEOUT),
         }
+    }
+
+    /// How long a response with data to send may wait for the page's credit before its
+    /// stream is ended with `Error BodyFailed` and the handler's body dropped (default
+    /// [`CREDIT_IDLE_TIMEOUT`]; `None` waits for ever). A page that opens streams and never
+    /// reads them would otherwise hold them, and their handlers, until the session ends.
+    pub fn credit_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.credit_idle = timeout;
+        self
     }
 
     /// Whether a new stream's task is polled once on the thread that passed its
@@ -605,7 +621,7 @@ async fn run_stream(shared: Arc<Shared>, stream: u32, request: Request<Body>, cr
             "the bus shut down before the response was complete",
         )
     };
-    let last = loop {
+    let last = 'body: loop {
         let next = tokio::select! {
             // Shutdown first: a producer dropped by the shutdown ends its channel, which
             // must not be mistaken for a complete body.
@@ -628,7 +644,23 @@ async fn run_stream(shared: Arc<Shared>, stream: u32, request: Request<Body>, cr
                     continue; // trailers are not carried
                 };
                 while !data.is_empty() {
-                    let n = credit.take(data.len().min(MAX_DATA)).await;
+                    let want = data.len().min(MAX_DATA);
+                    let n = match shared.config.credit_idle {
+                        Some(idle) => match tokio::time::timeout(idle, credit.take(want)).await {
+                            Ok(n) => n,
+                            Err(_) => {
+                                break 'body Frame::error(
+                                    stream,
+                                    ErrorCode::BodyFailed,
+                                    format!(
+                                        "the page granted no credit for {} s: the stream was ended",
+                                        idle.as_secs_f32()
+                                    ),
+                                );
+                            }
+                        },
+                        None => credit.take(want).await,
+                    };
                     let chunk = data.split_to(n);
                     if credit.is_closed() {
                         return;

@@ -739,3 +739,28 @@ fn inline_first_poll_answers_on_the_receiving_thread() {
         }
     }
 }
+
+#[test]
+fn a_stream_starved_of_credit_ends_after_the_idle_timeout() {
+    let (bus, _dropped, produced) = bus();
+    let config = SessionConfig::new(page()).credit_idle_timeout(Some(Duration::from_millis(300)));
+    let (session, rx) = Session::with_channel(&bus, config).unwrap();
+    // A window of zero, never granted: the page opened the stream and does not read it.
+    session.handle(head(1, "GET", "/big", true, 0)).unwrap();
+    assert!(matches!(next(&rx), Frame::ResponseHead { .. }));
+    expect_error(&rx, 1, ErrorCode::BodyFailed, "granted no credit");
+    assert_eq!(session.open_streams(), 0, "the stream is gone");
+    std::thread::sleep(Duration::from_millis(100));
+    let after = produced.load(Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        produced.load(Ordering::SeqCst),
+        after,
+        "the producer stopped"
+    );
+    // The session goes on.
+    session
+        .handle(head(3, "GET", "/hello", true, 1024))
+        .unwrap();
+    assert_eq!(read_response(&session, &rx, 3), (200, b"hello".to_vec()));
+}
