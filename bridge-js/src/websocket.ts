@@ -50,13 +50,16 @@ export function wsRecordHeader(message: WsMessage): Uint8Array {
     const view = new DataView(out.buffer);
     view.setUint32(0, CLOSE, true);
     view.setUint16(4, message.code, true);
-    view.setBigUint64(6, BigInt(reason.byteLength), true);
+    view.setUint32(6, reason.byteLength, true); // high half 0: a reason is at most 123 bytes
     return out;
   }
   const out = new Uint8Array(12);
   const view = new DataView(out.buffer);
   view.setUint32(0, message.type === 'Text' ? TEXT : BINARY, true);
-  view.setBigUint64(4, BigInt(message.data.byteLength), true);
+  // A u64 as two u32 halves (no BigInt per message); lengths stay below 2^53.
+  const n = message.data.byteLength;
+  view.setUint32(4, n % 0x100000000, true);
+  view.setUint32(8, Math.floor(n / 0x100000000), true);
   return out;
 }
 
@@ -98,26 +101,30 @@ export class WsRecordDecoder {
     const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
     const kind = view.getUint32(0, true);
     let header: number;
-    let len: bigint;
+    let at: number;
     if (kind === TEXT || kind === BINARY) {
       if (this.buffered < 12) return null;
       header = 12;
-      len = view.getBigUint64(4, true);
+      at = 4;
     } else if (kind === CLOSE) {
       if (this.buffered < 14) return null;
       header = 14;
-      len = view.getBigUint64(6, true);
+      at = 6;
     } else {
       throw new WsRecordError(`malformed WebSocket message record: unknown message kind ${kind}`, 1002);
     }
+    // A u64 from two u32 halves; past 2^53 it is only ever compared with a limit.
+    const high = view.getUint32(at + 4, true);
+    const len = high >= 0x200000 ? Number.POSITIVE_INFINITY : high * 0x100000000 + view.getUint32(at, true);
+    const shown = high >= 0x200000 ? view.getBigUint64(at, true).toString() : String(len);
     if (kind === CLOSE) {
-      if (len > BigInt(MAX_CLOSE_REASON)) {
-        throw new WsRecordError(`malformed WebSocket message record: a close reason of ${len} bytes (at most ${MAX_CLOSE_REASON})`, 1002);
+      if (len > MAX_CLOSE_REASON) {
+        throw new WsRecordError(`malformed WebSocket message record: a close reason of ${shown} bytes (at most ${MAX_CLOSE_REASON})`, 1002);
       }
-    } else if (len > BigInt(this.maxMessage)) {
-      throw new WsRecordError(`a WebSocket message of ${len} bytes is over the limit of ${this.maxMessage} bytes`, 1009);
+    } else if (len > this.maxMessage) {
+      throw new WsRecordError(`a WebSocket message of ${shown} bytes is over the limit of ${this.maxMessage} bytes`, 1009);
     }
-    const total = header + Number(len);
+    const total = header + len;
     if (this.buffered < total) return null;
     const record = this.take(total);
     const payload = record.subarray(header);
@@ -225,8 +232,8 @@ interface WsState {
   /** Payload bytes queued by send() and not yet sent within the bus's credit. */
   buffered: number;
   /** Records waiting for the upload, and those handed to it but not wholly sent. */
-  queue: Outgoing[];
-  inflight: Outgoing[];
+  queue: Queue<Outgoing>;
+  inflight: Queue<Outgoing>;
   /** Upload stream bytes handed to the client, and sent by it. */
   offset: number;
   sent: number;
@@ -340,8 +347,8 @@ export function createWebSocket(ctx: WebSocketContext, Original: typeof globalTh
         protocol: '',
         binaryType: 'blob',
         buffered: 0,
-        queue: [],
-        inflight: [],
+        queue: new Queue(),
+        inflight: new Queue(),
         offset: 0,
         sent: 0,
         wakeUpload: null,
@@ -365,7 +372,7 @@ export function createWebSocket(ctx: WebSocketContext, Original: typeof globalTh
     get bufferedAmount(): number {
       const s = st(this);
       let partly = 0;
-      const head = s.inflight[0];
+      const head = s.inflight.first;
       if (head) partly = Math.max(0, Math.min(s.sent, head.end) - head.start);
       return s.buffered - partly;
     }
@@ -544,7 +551,7 @@ export function createWebSocket(ctx: WebSocketContext, Original: typeof globalTh
     s.finished = true;
     s.readyState = CLOSED;
     s.uploadDone = true;
-    s.queue.length = 0;
+    s.queue.clear();
     wake(s);
     if (failed) s.target.dispatchEvent(new Event('error'));
     const clean = close !== null;
@@ -552,6 +559,40 @@ export function createWebSocket(ctx: WebSocketContext, Original: typeof globalTh
   }
 
   return WebSocket as unknown as typeof globalThis.WebSocket;
+}
+
+/** A FIFO whose shift is O(1) (Array.prototype.shift moves every element). */
+class Queue<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  get first(): T | undefined {
+    return this.items[this.head];
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
 }
 
 function outgoing(kind: number, bytes: Uint8Array | null, size: number, blob: Blob | null = null): Outgoing {
@@ -567,8 +608,8 @@ function wake(s: WsState): void {
 /** The client sent upload bytes up to `sent`: those payload bytes are no longer buffered. */
 function uploaded(s: WsState, sent: number): void {
   s.sent = sent;
-  while (s.inflight.length > 0 && (s.inflight[0] as Outgoing).end <= sent) {
-    const done = s.inflight.shift() as Outgoing;
+  for (let done = s.inflight.first; done && done.end <= sent; done = s.inflight.first) {
+    s.inflight.shift();
     s.buffered -= done.size;
   }
 }
@@ -576,7 +617,7 @@ function uploaded(s: WsState, sent: number): void {
 /** The upload body: the queued messages as records, small ones batched into one chunk. */
 async function* upload(s: WsState): AsyncGenerator<Uint8Array, void, undefined> {
   for (;;) {
-    while (s.queue.length === 0) {
+    while (s.queue.size === 0) {
       if (s.uploadDone || s.readyState === CLOSED) return;
       await new Promise<void>((resolve) => {
         s.wakeUpload = resolve;
@@ -586,8 +627,9 @@ async function* upload(s: WsState): AsyncGenerator<Uint8Array, void, undefined> 
     const pieces: Uint8Array[] = [];
     let size = 0;
     let last = false;
-    while (s.queue.length > 0 && size < BATCH) {
-      const item = s.queue[0] as Outgoing;
+    for (let item = s.queue.first; item; item = s.queue.first) {
+      // A message that does not fit what is gathered goes in the next chunk.
+      if (pieces.length > 0 && size + 14 + (item.bytes?.byteLength ?? item.size) > BATCH) break;
       if (item.bytes === null) {
         if (pieces.length > 0) break; // send what is ready; read the Blob next time
         try {
@@ -617,6 +659,7 @@ async function* upload(s: WsState): AsyncGenerator<Uint8Array, void, undefined> 
       }
     }
     if (pieces.length === 1 || size > BATCH) {
+      // One large message: its header, then its payload as it is (no copy).
       for (const p of pieces) yield p;
     } else {
       const out = new Uint8Array(size);

@@ -19,7 +19,7 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Empty};
@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::{self, protocol::CloseFrame, protocol::Role};
 
-use crate::body::{Body, BodySender};
+use crate::body::{Body, BodySender, SendError};
 use crate::bus::BusHandle;
 use crate::caller::Caller;
 use crate::websocket::{self, Decoder, Message};
@@ -227,18 +227,24 @@ async fn pump(socket: Socket, mut upload: Body, to_page: BodySender, max_message
                 }
             };
             decoder.push(&data);
+            // Messages of one chunk are fed together and flushed once.
             loop {
                 match decoder.next_message() {
-                    Ok(None) => break,
+                    Ok(None) => {
+                        if sink.flush().await.is_err() {
+                            break 'outer None;
+                        }
+                        break;
+                    }
                     Ok(Some(Message::Text(text))) => {
                         let text = tungstenite::Utf8Bytes::try_from(text)
                             .expect("the decoder checked UTF-8");
-                        if sink.send(tungstenite::Message::Text(text)).await.is_err() {
+                        if sink.feed(tungstenite::Message::Text(text)).await.is_err() {
                             break 'outer None;
                         }
                     }
                     Ok(Some(Message::Binary(data))) => {
-                        if sink.send(tungstenite::Message::Binary(data)).await.is_err() {
+                        if sink.feed(tungstenite::Message::Binary(data)).await.is_err() {
                             break 'outer None;
                         }
                     }
@@ -281,10 +287,35 @@ async fn pump(socket: Socket, mut upload: Body, to_page: BodySender, max_message
         };
         tokio::pin!(deadline);
         let mut closed = false;
+        // Small messages that are ready together go to the page as one chunk (one frame),
+        // not a frame per record: a burst of small messages is what WebSockets carry.
+        let mut batch = Batch::default();
         loop {
-            let item = tokio::select! {
-                item = stream.next() => item,
-                () = &mut deadline => break,
+            let item = if batch.is_empty() {
+                tokio::select! {
+                    item = stream.next() => item,
+                    () = &mut deadline => break,
+                }
+            } else {
+                // Before sending what is gathered, give the handler's task a few turns to
+                // produce more (a handler answering message by message is still running).
+                let mut ready = None;
+                for _ in 0..YIELDS_BEFORE_FLUSH {
+                    ready = futures_util::FutureExt::now_or_never(stream.next());
+                    if ready.is_some() {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                match ready {
+                    Some(item) => item,
+                    None => {
+                        if batch.flush(&to_page).await.is_err() {
+                            return; // the page is gone
+                        }
+                        continue;
+                    }
+                }
             };
             let message = match item {
                 None => break,
@@ -311,16 +342,19 @@ async fn pump(socket: Socket, mut upload: Body, to_page: BodySender, max_message
                     break;
                 }
             };
-            if send(&to_page, &message).await.is_err() {
+            if batch.push(&to_page, &message).await.is_err() {
                 return; // the page is gone
             }
         }
         if !closed {
             let ours = our_close.lock().unwrap_or_else(|e| e.into_inner()).take();
             if let Some(message) = ours {
-                let _ = send(&to_page, &message).await;
+                if batch.push(&to_page, &message).await.is_err() {
+                    return;
+                }
             }
         }
+        let _ = batch.flush(&to_page).await;
         // Dropping the sender ends the response body: the page sees `ResponseEnd`.
     };
 
@@ -330,13 +364,46 @@ async fn pump(socket: Socket, mut upload: Body, to_page: BodySender, max_message
     }
 }
 
-async fn send(to_page: &BodySender, message: &Message) -> Result<(), crate::body::SendError> {
-    to_page.send(message.header()).await?;
-    let payload = message.payload();
-    if !payload.is_empty() {
-        to_page.send(payload).await?;
+/// Records on their way to the page: small ones gathered into one chunk of up to
+/// [`BATCH_BYTES`], large ones sent as their header and payload (no copy).
+#[derive(Default)]
+struct Batch {
+    buf: BytesMut,
+}
+
+/// Turns the reader gives other tasks before it sends a batch that could still grow.
+const YIELDS_BEFORE_FLUSH: usize = 4;
+
+/// Largest chunk of gathered records.
+const BATCH_BYTES: usize = 64 * 1024;
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.buf.is_empty()
     }
-    Ok(())
+
+    async fn push(&mut self, to_page: &BodySender, message: &Message) -> Result<(), SendError> {
+        let header = message.header();
+        let payload = message.payload();
+        let len = header.len() + payload.len();
+        if self.buf.len() + len > BATCH_BYTES {
+            self.flush(to_page).await?;
+        }
+        if len <= BATCH_BYTES / 4 {
+            self.buf.extend_from_slice(&header);
+            self.buf.extend_from_slice(&payload);
+            return Ok(());
+        }
+        to_page.send(header).await?;
+        to_page.send(payload).await
+    }
+
+    async fn flush(&mut self, to_page: &BodySender) -> Result<(), SendError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        to_page.send(self.buf.split().freeze()).await
+    }
 }
 
 fn close_frame(code: u16, reason: &str) -> CloseFrame {

@@ -5,6 +5,7 @@ var InprocBusBridge = (() => {
   var __getOwnPropDesc = Object.getOwnPropertyDescriptor;
   var __getOwnPropNames = Object.getOwnPropertyNames;
   var __hasOwnProp = Object.prototype.hasOwnProperty;
+  var __defNormalProp = (obj, key, value) => key in obj ? __defProp(obj, key, { enumerable: true, configurable: true, writable: true, value }) : obj[key] = value;
   var __export = (target, all) => {
     for (var name in all)
       __defProp(target, name, { get: all[name], enumerable: true });
@@ -18,11 +19,13 @@ var InprocBusBridge = (() => {
     return to;
   };
   var __toCommonJS = (mod) => __copyProps(__defProp({}, "__esModule", { value: true }), mod);
+  var __publicField = (obj, key, value) => __defNormalProp(obj, typeof key !== "symbol" ? key + "" : key, value);
 
   // src/index.ts
   var index_exports = {};
   __export(index_exports, {
     BusClient: () => BusClient,
+    DEFAULT_MAX_STREAMS: () => DEFAULT_MAX_STREAMS,
     DEFAULT_WINDOW: () => DEFAULT_WINDOW,
     DecodeError: () => DecodeError,
     ErrorCode: () => ErrorCode,
@@ -36,11 +39,16 @@ var InprocBusBridge = (() => {
     SESSION_STREAM: () => SESSION_STREAM,
     UPLOAD_CHUNK: () => UPLOAD_CHUNK,
     VERSION: () => VERSION,
+    WsRecordDecoder: () => WsRecordDecoder,
+    WsRecordError: () => WsRecordError,
     bindingTransport: () => bindingTransport,
+    busOriginForWebSocket: () => busOriginForWebSocket,
     clusterTimecode: () => clusterTimecode,
     decode: () => decode,
+    decodeWsMessage: () => decodeWsMessage,
     domEventTransport: () => domEventTransport,
     encode: () => encode,
+    encodeWsMessage: () => encodeWsMessage,
     errorCodeName: () => errorCodeName,
     fallbackFromBase64: () => fallbackFromBase64,
     fallbackToBase64: () => fallbackToBase64,
@@ -55,7 +63,8 @@ var InprocBusBridge = (() => {
     queuedTransport: () => queuedTransport,
     toBase64: () => toBase64,
     upgradeMedia: () => upgradeMedia,
-    webmMimeType: () => webmMimeType
+    webmMimeType: () => webmMimeType,
+    wsRecordHeader: () => wsRecordHeader
   });
 
   // src/codec.ts
@@ -98,6 +107,7 @@ var InprocBusBridge = (() => {
   var DecodeError = class extends Error {
     constructor(code, message) {
       super(message);
+      __publicField(this, "code");
       this.name = "DecodeError";
       this.code = code;
     }
@@ -107,10 +117,12 @@ var InprocBusBridge = (() => {
   var MIN_HEADER_BYTES = 16;
   var Reader = class {
     constructor(buf) {
-      this.buf = buf;
-      this.pos = 1;
+      __publicField(this, "buf", buf);
+      __publicField(this, "pos", 1);
+      // after the version byte
+      __publicField(this, "view");
       /** Largest data payload seen; checked after the whole frame parsed, as in Rust. */
-      this.largestData = 0;
+      __publicField(this, "largestData", 0);
       this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     }
     get remaining() {
@@ -286,8 +298,8 @@ var InprocBusBridge = (() => {
   var PART_SIZE = { u8: 1, u16: 2, u32: 4, len: 8 };
   var Writer = class {
     constructor() {
-      this.parts = [];
-      this.size = 1;
+      __publicField(this, "parts", []);
+      __publicField(this, "size", 1);
     }
     // version byte
     push(part) {
@@ -316,9 +328,11 @@ var InprocBusBridge = (() => {
     headers(headers) {
       if (!Array.isArray(headers)) throw new TypeError("headers must be an array of [name, value] pairs");
       this.push({ kind: "len", value: headers.length });
-      for (const header of headers) {
+      for (let i = 0; i < headers.length; i++) {
+        const header = headers[i];
         if (!Array.isArray(header) || header.length !== 2) throw new TypeError("a header must be a [name, value] pair");
-        const [name, value] = header;
+        const name = header[0];
+        const value = header[1];
         this.string(name, "header name");
         if (!(value instanceof Uint8Array)) throw new TypeError(`value of header ${name} must be a Uint8Array`);
         this.bytes(value);
@@ -332,7 +346,8 @@ var InprocBusBridge = (() => {
       const view = new DataView(out.buffer);
       out[0] = VERSION;
       let pos = 1;
-      for (const part of this.parts) {
+      for (let i = 0; i < this.parts.length; i++) {
+        const part = this.parts[i];
         switch (part.kind) {
           case "u8":
             view.setUint8(pos, part.value);
@@ -379,57 +394,152 @@ var InprocBusBridge = (() => {
     return true;
   }
 
+  // src/intrinsics.ts
+  var { apply } = Reflect;
+  var setPrototypeOf = Object.setPrototypeOf;
+  var promiseThen = Promise.prototype.then;
+  var noop = () => {
+  };
+  function then(p, onFulfilled, onRejected) {
+    return apply(promiseThen, p, [onFulfilled, onRejected]);
+  }
+  function ignore(p) {
+    apply(promiseThen, p, [void 0, noop]);
+  }
+  function bare(o) {
+    setPrototypeOf(o, null);
+    return o;
+  }
+  var RS = typeof ReadableStream === "function" ? ReadableStream : void 0;
+  var getReaderFn = RS?.prototype.getReader;
+  var readerProto = RS ? Object.getPrototypeOf(apply(getReaderFn, new RS(), [])) : void 0;
+  var readFn = readerProto?.read;
+  var cancelReaderFn = readerProto?.cancel;
+  var releaseLockFn = readerProto?.releaseLock;
+  var cancelStreamFn = RS?.prototype.cancel;
+  function getReader(stream) {
+    return apply(getReaderFn, stream, []);
+  }
+  function read(reader) {
+    return apply(readFn, reader, []);
+  }
+  function cancelReader(reader, reason) {
+    try {
+      ignore(apply(cancelReaderFn, reader, [reason]));
+    } catch {
+    }
+  }
+  function cancelStream(stream, reason) {
+    try {
+      ignore(apply(cancelStreamFn, stream, [reason]));
+    } catch {
+    }
+  }
+  var NativePromise = Promise;
+  function chain(p, f) {
+    return new NativePromise((resolve, reject) => {
+      then(
+        p,
+        (value) => {
+          let r;
+          try {
+            r = f(value);
+          } catch (e) {
+            reject(e);
+            return;
+          }
+          if (r instanceof NativePromise) then(r, resolve, reject);
+          else resolve(r);
+        },
+        reject
+      );
+    });
+  }
+  function rejected(e) {
+    return NativePromise.reject(e);
+  }
+
   // src/client.ts
   var ProtocolError = class extends Error {
     constructor(message, stream, code = null) {
       super(message);
+      /** The stream concerned, or 0 for the session. */
+      __publicField(this, "stream");
+      /** The code of the bus's `Error` frame when it reported the problem, else null. */
+      __publicField(this, "code");
       this.name = "ProtocolError";
       this.stream = stream;
       this.code = code;
     }
   };
   var DEFAULT_WINDOW = 256 * 1024;
+  var DEFAULT_MAX_STREAMS = 256;
   var UPLOAD_CHUNK = 64 * 1024;
   var MAX_U32 = 4294967295;
   var Stream = class {
     constructor(id, window, resolve, reject) {
-      this.id = id;
-      this.window = window;
-      this.resolve = resolve;
-      this.reject = reject;
-      this.phase = "head";
-      this.received = 0;
-      this.controller = null;
+      __publicField(this, "id", id);
+      __publicField(this, "window", window);
+      __publicField(this, "resolve", resolve);
+      __publicField(this, "reject", reject);
+      __publicField(this, "phase", "head");
+      /** Response credit given to the bus in total (window + Credit frames), and bytes received. */
+      __publicField(this, "granted");
+      __publicField(this, "received", 0);
+      __publicField(this, "controller", null);
       /** Between the head and the response's publication (a microtask later): data so far. */
-      this.early = null;
+      __publicField(this, "early", null);
       /** Set when the stream ended (`true`) or failed (the reason) before its publication. */
-      this.earlyEnd = null;
-      this.status = 0;
-      this.headers = [];
+      __publicField(this, "earlyEnd", null);
+      __publicField(this, "status", 0);
+      __publicField(this, "headers", []);
       /** Upload credit the bus has granted and we have not used yet. */
-      this.uploadCredit = INITIAL_UPLOAD_WINDOW;
+      __publicField(this, "uploadCredit", INITIAL_UPLOAD_WINDOW);
       /** Wakes the upload pump waiting for credit (or for the stream to close). */
-      this.wake = null;
-      this.detachAbort = () => {
-      };
+      __publicField(this, "wake", null);
+      __publicField(this, "detachAbort", () => {
+      });
       /** Cancels a ReadableStream upload source, which may be waiting for its next chunk. */
-      this.cancelSource = null;
+      __publicField(this, "cancelSource", null);
       /** Upload progress hook (StreamInit.onupload) and body bytes sent so far. */
-      this.onupload = null;
-      this.sent = 0;
+      __publicField(this, "onupload", null);
+      __publicField(this, "sent", 0);
       this.granted = window;
     }
   };
   var BusClient = class {
     constructor(transport, options = {}) {
-      this.transport = transport;
-      this.streams = /* @__PURE__ */ new Map();
-      this.nextId = 1;
-      this.isClosed = false;
-      this.closeReason = void 0;
+      __publicField(this, "transport", transport);
+      /**
+       * Told about peer misbehaviour no request's promise or body reports by itself: an
+       * inbound frame that does not decode, an `Error` on stream 0, a frame the bus must not
+       * send (these fail nothing), and a stream the bus broke the protocol on (that stream is
+       * also cancelled and failed).
+       */
+      __publicField(this, "onprotocolerror");
+      __publicField(this, "streams", /* @__PURE__ */ new Map());
+      /** Requests waiting for a stream slot (beyond `maxStreams`), oldest first. */
+      __publicField(this, "waiting", []);
+      __publicField(this, "maxStreams");
+      __publicField(this, "nextId", 1);
+      __publicField(this, "isClosed", false);
+      __publicField(this, "closeReason");
+      /** Inbound messages handled so far (a request's timer can tell whether frames were pending). */
+      __publicField(this, "messages", 0);
       this.onprotocolerror = options.onprotocolerror ?? null;
+      const max = options.maxStreams ?? DEFAULT_MAX_STREAMS;
+      if (!Number.isInteger(max) || max < 1) throw new RangeError("maxStreams must be a positive integer");
+      this.maxStreams = max;
       transport.onmessage = (bytes) => this.receive(bytes);
       transport.onreset = (reason) => this.reset(reason);
+    }
+    /** Inbound messages handled so far: it grows whenever the bus delivered anything. */
+    get delivered() {
+      return this.messages;
+    }
+    /** Requests waiting for one of the session's `maxStreams` streams to end. */
+    get queuedStreams() {
+      return this.waiting.length;
     }
     /**
      * Fails every open stream with `reason` (default: a TypeError saying the session was
@@ -466,11 +576,16 @@ var InprocBusBridge = (() => {
       if (this.isClosed) return;
       this.isClosed = true;
       this.closeReason = reason ?? new TypeError("the bus connection is closed");
+      for (const w of this.waiting.splice(0, this.waiting.length)) {
+        w.detachAbort();
+        w.reject(this.closeReason);
+      }
       for (const s of [...this.streams.values()]) this.fail(s, this.closeReason);
     }
     /** Handles one inbound message; installed as the transport's `onmessage`. */
     receive(bytes) {
       if (this.isClosed) return;
+      this.messages++;
       let frame;
       try {
         frame = decode(bytes);
@@ -478,7 +593,15 @@ var InprocBusBridge = (() => {
         this.report(e instanceof DecodeError ? e : new ProtocolError(`cannot decode a frame: ${String(e)}`, 0));
         return;
       }
-      this.dispatch(frame);
+      try {
+        this.dispatch(frame);
+      } catch (e) {
+        const s = this.streams.get(frame.stream);
+        if (s) {
+          this.trySendFrame(s, { type: "Cancel", stream: s.id });
+          this.fail(s, internalError(e));
+        }
+      }
     }
     // -------------------------------------------------------------------------------------
     open(init) {
@@ -497,22 +620,68 @@ var InprocBusBridge = (() => {
       }
       const endStream = body === null || body instanceof Uint8Array && body.byteLength === 0;
       if (signal?.aborted) return Promise.reject(abortReason(signal));
+      const start = { method, uri, headers, body, endStream, window, signal: signal ?? null, onupload: init.onupload ?? null };
+      if (this.streams.size < this.maxStreams && this.waiting.length === 0) return this.start(start);
+      return new Promise((resolve, reject) => {
+        const w = { start, resolve, reject, detachAbort: () => {
+        } };
+        if (signal) {
+          const onAbort = () => {
+            const at = this.waiting.indexOf(w);
+            if (at >= 0) this.waiting.splice(at, 1);
+            reject(abortReason(signal));
+          };
+          signal.addEventListener("abort", onAbort, ONCE);
+          w.detachAbort = () => signal.removeEventListener("abort", onAbort);
+        }
+        this.waiting.push(w);
+      });
+    }
+    /** Opens a stream now (a slot is free). */
+    start(init) {
+      const { method, uri, headers, body, endStream, window, signal } = init;
       const id = this.allocateId();
+      let head;
+      try {
+        head = encode({ type: "RequestHead", stream: id, method, uri, headers, endStream, window });
+      } catch (e) {
+        const tooLarge = headTooLarge(e, uri, headers);
+        if (tooLarge) return Promise.resolve(tooLarge);
+        throw e;
+      }
       let s;
       const response = new Promise((resolve, reject) => {
         s = new Stream(id, window, resolve, reject);
       });
-      const head = encode({ type: "RequestHead", stream: id, method, uri, headers, endStream, window });
       this.streams.set(id, s);
       if (!this.trySend(s, head)) return response;
       if (signal) {
         const onAbort = () => this.abort(s, abortReason(signal));
-        signal.addEventListener("abort", onAbort, { once: true });
+        signal.addEventListener("abort", onAbort, ONCE);
         s.detachAbort = () => signal.removeEventListener("abort", onAbort);
       }
       if (init.onupload) s.onupload = init.onupload;
       if (!endStream && body !== null) void this.upload(s, body);
       return response;
+    }
+    /** Starts waiting requests while slots are free (called when a stream ends). */
+    pump() {
+      while (this.waiting.length > 0 && this.streams.size < this.maxStreams && !this.isClosed) {
+        const w = this.waiting.shift();
+        w.detachAbort();
+        if (w.start.signal?.aborted) {
+          w.reject(abortReason(w.start.signal));
+          continue;
+        }
+        let p;
+        try {
+          p = this.start(w.start);
+        } catch (e) {
+          w.reject(e);
+          continue;
+        }
+        then(p, w.resolve, w.reject);
+      }
     }
     allocateId() {
       for (; ; ) {
@@ -579,6 +748,17 @@ var InprocBusBridge = (() => {
       queueMicrotask(() => this.publish(s));
     }
     publish(s) {
+      try {
+        this.publishNow(s);
+      } catch (e) {
+        if (s.phase !== "closed") {
+          this.trySendFrame(s, { type: "Cancel", stream: s.id });
+          this.finish(s);
+        }
+        s.reject(internalError(e));
+      }
+    }
+    publishNow(s) {
       if (s.early === null) return;
       const early = s.early;
       const end = s.earlyEnd;
@@ -587,27 +767,24 @@ var InprocBusBridge = (() => {
       if (end === true) {
         const complete = concat(early);
         let body2 = null;
-        s.resolve({
-          status: s.status,
-          headers: s.headers,
-          complete,
-          get body() {
-            body2 ?? (body2 = new ReadableStream({
-              start: (controller) => {
-                if (complete.byteLength > 0) controller.enqueue(complete);
-                controller.close();
-              }
-            }));
-            return body2;
-          }
-        });
+        s.resolve(
+          bare({
+            status: s.status,
+            headers: s.headers,
+            complete,
+            get body() {
+              body2 ?? (body2 = bytesStream(complete));
+              return body2;
+            }
+          })
+        );
         return;
       }
       const body = new ReadableStream(
-        {
+        bare({
           start: (controller) => {
             s.controller = controller;
-            for (const chunk of early) controller.enqueue(chunk);
+            for (let i = 0; i < early.length; i++) controller.enqueue(early[i]);
             if (end) controller.error(end.error);
           },
           // Called whenever the queue has room (after the consumer reads, or a chunk arrives).
@@ -617,11 +794,11 @@ var InprocBusBridge = (() => {
             this.finish(s);
             this.trySendFrame(s, { type: "Cancel", stream: s.id });
           }
-        },
+        }),
         // The queue is the window: it holds at most what we granted and the consumer has not read.
-        { highWaterMark: s.window, size: (chunk) => chunk.byteLength }
+        bare({ highWaterMark: s.window, size: (chunk) => chunk.byteLength })
       );
-      s.resolve({ status: s.status, headers: s.headers, body, complete: null });
+      s.resolve(bare({ status: s.status, headers: s.headers, body, complete: null }));
     }
     onData(s, data) {
       s.received += data.byteLength;
@@ -727,6 +904,7 @@ var InprocBusBridge = (() => {
       s.detachAbort();
       s.wake?.();
       s.cancelSource?.();
+      if (this.waiting.length > 0) queueMicrotask(() => this.pump());
     }
     trySendFrame(s, frame) {
       let bytes;
@@ -763,13 +941,68 @@ var InprocBusBridge = (() => {
   function normalizeHeaders(headers) {
     const out = [];
     if (headers == null) return out;
-    for (const pair of headers) {
-      const [name, value] = pair;
+    const add = (pair) => {
+      const name = pair[0];
+      const value = pair[1];
       if (typeof name !== "string") throw new TypeError("header names must be strings");
-      out.push([asciiLowerCase(name), typeof value === "string" ? byteString(value, name) : value]);
-    }
+      const bytes = typeof value === "string" ? byteString(value, name) : value;
+      checkHeaderValue(name, bytes);
+      out.push([asciiLowerCase(name), bytes]);
+    };
+    if (Array.isArray(headers)) for (let i = 0; i < headers.length; i++) add(headers[i]);
+    else for (const pair of headers) add(pair);
     return out;
   }
+  function checkHeaderValue(name, value) {
+    for (let i = 0; i < value.length; i++) {
+      const b = value[i];
+      if (b < 32 && b !== 9 || b === 127) {
+        throw new TypeError(
+          `the value of header ${JSON.stringify(name)} has the control character U+${b.toString(16).toUpperCase().padStart(4, "0")}, which the bus cannot carry (http::HeaderValue refuses it)`
+        );
+      }
+    }
+  }
+  function localAnswer(status, message) {
+    const bytes = new TextEncoder().encode(`${message}
+`);
+    let body = null;
+    return bare({
+      status,
+      headers: [
+        ["content-type", new TextEncoder().encode("text/plain; charset=utf-8")],
+        ["content-length", new TextEncoder().encode(String(bytes.byteLength))]
+      ],
+      complete: bytes,
+      get body() {
+        body ?? (body = bytesStream(bytes));
+        return body;
+      }
+    });
+  }
+  function headTooLarge(e, uri, headers) {
+    if (!(e instanceof RangeError) || !/over MAX_FRAME/.test(e.message)) return null;
+    let size = 0;
+    for (let i = 0; i < headers.length; i++) size += headers[i][0].length + headers[i][1].byteLength;
+    if (uri.length >= size) {
+      return localAnswer(414, `URI of ${uri.length} characters is too long for the bus (a request head is at most ${MAX_FRAME} bytes)`);
+    }
+    return localAnswer(431, `request headers of ${size} bytes are too large for the bus (a request head is at most ${MAX_FRAME} bytes)`);
+  }
+  function bytesStream(bytes) {
+    return new ReadableStream(
+      bare({
+        start: (controller) => {
+          if (bytes.byteLength > 0) controller.enqueue(bytes);
+          controller.close();
+        }
+      })
+    );
+  }
+  function internalError(e) {
+    return new TypeError(`the bus request failed inside the shim: ${String(e)}`, bare({ cause: e }));
+  }
+  var ONCE = bare({ once: true });
   function asciiLowerCase(s) {
     return s.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
   }
@@ -795,15 +1028,12 @@ var InprocBusBridge = (() => {
     if (body instanceof Uint8Array) {
       yield body;
     } else if (isReadableStream(body)) {
-      const reader = body.getReader();
+      const reader = getReader(body);
       let done = false;
-      s.cancelSource = () => {
-        reader.cancel().catch(() => {
-        });
-      };
+      s.cancelSource = () => cancelReader(reader);
       try {
         for (; ; ) {
-          const next = await reader.read();
+          const next = await read(reader);
           if (next.done) {
             done = true;
             return;
@@ -812,8 +1042,7 @@ var InprocBusBridge = (() => {
         }
       } finally {
         s.cancelSource = null;
-        if (!done) reader.cancel().catch(() => {
-        });
+        if (!done) cancelReader(reader);
       }
     } else {
       yield* body;
@@ -963,7 +1192,7 @@ var InprocBusBridge = (() => {
     };
     const deliverFn = function(...frames) {
       if (!open) return;
-      for (const frame of frames) deliver(transport, frame, report);
+      for (let i = 0; i < frames.length; i++) deliver(transport, frames[i], report);
     };
     Object.defineProperty(deliverFn, BINDING, { value: transport });
     Object.defineProperty(target, name, { value: deliverFn, enumerable: false, writable: false, configurable: false });
@@ -1015,7 +1244,7 @@ var InprocBusBridge = (() => {
         real.onmessage = (bytes) => transport.onmessage?.(bytes);
         const pending = queue;
         queue = null;
-        for (const bytes of pending) real.send(bytes);
+        for (let i = 0; i < pending.length; i++) real.send(pending[i]);
       },
       close() {
         closed = true;
@@ -1160,6 +1389,9 @@ var InprocBusBridge = (() => {
   var FallbackProgressEvent = class extends Event {
     constructor(type, init = {}) {
       super(type, init);
+      __publicField(this, "lengthComputable");
+      __publicField(this, "loaded");
+      __publicField(this, "total");
       this.lengthComputable = init.lengthComputable ?? false;
       this.loaded = init.loaded ?? 0;
       this.total = init.total ?? 0;
@@ -1306,19 +1538,22 @@ var InprocBusBridge = (() => {
   function getHeader(headers, name) {
     const n = lower(name);
     let out = null;
-    for (const [k, v] of headers) {
-      if (lower(k) !== n) continue;
-      out = out === null ? v : `${out}, ${v}`;
+    for (let i = 0; i < headers.length; i++) {
+      const pair = headers[i];
+      if (lower(pair[0]) !== n) continue;
+      out = out === null ? pair[1] : `${out}, ${pair[1]}`;
     }
     return out;
   }
   function hasHeader(headers, name) {
     const n = lower(name);
-    return headers.some(([k]) => lower(k) === n);
+    for (let i = 0; i < headers.length; i++) if (lower(headers[i][0]) === n) return true;
+    return false;
   }
   function removeHeaders(headers, names) {
-    const drop = new Set(names.map(lower));
-    return headers.filter(([k]) => !drop.has(lower(k)));
+    const drop = /* @__PURE__ */ new Set();
+    for (let i = 0; i < names.length; i++) drop.add(lower(names[i]));
+    return headers.filter((pair) => !drop.has(lower(pair[0])));
   }
   function extractLength(headers) {
     const v = getHeader(headers, "content-length");
@@ -1375,9 +1610,9 @@ var InprocBusBridge = (() => {
   }
   function serializeMimeType(m) {
     let out = m.essence;
-    for (const [k, v] of m.parameters) {
+    m.parameters.forEach((v, k) => {
       out += `;${k}=${isToken(v) && v !== "" ? v : `"${v.replace(/(["\\])/g, "\\$1")}"`}`;
-    }
+    });
     return out;
   }
   function extractMimeType(headers) {
@@ -1512,7 +1747,9 @@ var InprocBusBridge = (() => {
   }
   function multipartBlob(form, boundary = randomBoundary()) {
     const parts = [];
-    for (const [rawName, value] of form) {
+    for (const entry of form) {
+      const rawName = entry[0];
+      const value = entry[1];
       const name = escapeName(normalizeLineBreaks(rawName));
       if (typeof value === "string") {
         parts.push(`--${boundary}\r
@@ -1567,14 +1804,12 @@ Content-Type: ${type}\r
       res.redirected = redirects > 0;
       if (res.native || !REDIRECT_STATUSES.has(res.status) || init.redirect === "manual") return res;
       if (init.redirect === "error") {
-        void res.body.cancel().catch(() => {
-        });
+        cancelStream(res.body);
         throw new TypeError(`redirect (${res.status}) with redirect mode "error"`);
       }
       const location = getHeader(res.headers, "location");
       if (location === null) return res;
-      void res.body.cancel().catch(() => {
-      });
+      cancelStream(res.body);
       let next;
       try {
         next = new URL(location, url);
@@ -1600,7 +1835,7 @@ Content-Type: ${type}\r
     }
   }
   async function openOne(ctx, method, url, headers, body, signal, onupload) {
-    const wire = [...headers];
+    const wire = headers.slice();
     if (!hasHeader(wire, "accept")) wire.push(["accept", "*/*"]);
     if (body !== null && body.length !== null) wire.push(["content-length", String(body.length)]);
     else if (body === null && (method === "POST" || method === "PUT")) wire.push(["content-length", "0"]);
@@ -1613,9 +1848,12 @@ Content-Type: ${type}\r
       window: ctx.window,
       onupload
     });
-    return {
+    const raw = res.headers;
+    const out = [];
+    for (let i = 0; i < raw.length; i++) out.push([raw[i][0], normalizeHeaderValue(latin1(raw[i][1]))]);
+    return bare({
       status: res.status,
-      headers: res.headers.map(([n, v]) => [n, latin1(v)]),
+      headers: out,
       // A getter: a complete response's stream is only made if someone reads it.
       get body() {
         return res.body;
@@ -1624,26 +1862,26 @@ Content-Type: ${type}\r
       url,
       redirected: false,
       native: null
-    };
+    });
   }
   async function nativeHop(ctx, method, url, headers, body, signal, redirect) {
     if (!ctx.nativeFetch) throw new TypeError(`redirect to ${url.href}: no browser fetch to follow it with`);
-    const init = { method, headers, redirect };
+    const init = bare({ method, headers, redirect });
     if (signal) init.signal = signal;
     if (body !== null) init.body = body.source ?? body.stream;
     if (body !== null && body.source === null) init.duplex = "half";
     const response = await ctx.nativeFetch.call(globalThis, url.href, init);
     const out = [];
     response.headers.forEach((v, n) => out.push([n, v]));
-    return {
+    return bare({
       status: response.status,
       headers: out,
-      body: response.body ?? new ReadableStream({ start: (c) => c.close() }),
+      body: response.body ?? new ReadableStream(bare({ start: (c) => c.close() })),
       complete: null,
       url: new URL(response.url || url.href),
       redirected: true,
       native: response
-    };
+    });
   }
 
   // src/eventsource.ts
@@ -1653,15 +1891,15 @@ Content-Type: ${type}\r
   var MAX_DELAY = 2147483647;
   var EventStreamParser = class {
     constructor(sink) {
-      this.sink = sink;
+      __publicField(this, "sink", sink);
       /** The "last event ID string": set from the buffer at every dispatch, data or not. */
-      this.lastEventId = "";
-      this.idBuffer = "";
-      this.pending = "";
-      this.afterCR = false;
-      this.data = "";
-      this.type = "";
-      this.dataSeen = false;
+      __publicField(this, "lastEventId", "");
+      __publicField(this, "idBuffer", "");
+      __publicField(this, "pending", "");
+      __publicField(this, "afterCR", false);
+      __publicField(this, "data", "");
+      __publicField(this, "type", "");
+      __publicField(this, "dataSeen", false);
     }
     push(text) {
       let start = 0;
@@ -1801,9 +2039,9 @@ Content-Type: ${type}\r
         c?.abort();
       }
     };
-    _EventSource.CONNECTING = CONNECTING;
-    _EventSource.OPEN = OPEN;
-    _EventSource.CLOSED = CLOSED;
+    __publicField(_EventSource, "CONNECTING", CONNECTING);
+    __publicField(_EventSource, "OPEN", OPEN);
+    __publicField(_EventSource, "CLOSED", CLOSED);
     let EventSource = _EventSource;
     defineEventHandlers(EventSource.prototype, ["open", "message", "error"]);
     if (Original) Object.setPrototypeOf(EventSource.prototype, Original.prototype);
@@ -1820,17 +2058,16 @@ Content-Type: ${type}\r
       ];
       const id = s.parser.lastEventId;
       if (id !== "") headers.push(["last-event-id", latin1(utf8(id))]);
-      busRequest(ctx, { method: "GET", url: s.url, headers, body: null, signal: connection.signal, redirect: "follow" }).then(
+      then(
+        busRequest(ctx, { method: "GET", url: s.url, headers, body: null, signal: connection.signal, redirect: "follow" }),
         async (res) => {
           if (s.connection !== connection) {
-            void res.body.cancel().catch(() => {
-            });
+            cancelStream(res.body);
             return;
           }
           const mime = extractMimeType(res.headers);
           if (res.status !== 200 || mime === null || mime.essence !== "text/event-stream") {
-            void res.body.cancel().catch(() => {
-            });
+            cancelStream(res.body);
             failConnection(s);
             return;
           }
@@ -1838,15 +2075,14 @@ Content-Type: ${type}\r
           s.readyState = OPEN;
           fireEvent(s.target, "open");
           if (s.connection !== connection) {
-            void res.body.cancel().catch(() => {
-            });
+            cancelStream(res.body);
             return;
           }
-          const reader = res.body.getReader();
+          const reader = getReader(res.body);
           const decoder2 = new TextDecoder("utf-8");
           try {
             for (; ; ) {
-              const next = await reader.read();
+              const next = await read(reader);
               if (s.connection !== connection) return;
               if (next.done) {
                 s.parser.push(decoder2.decode());
@@ -1854,8 +2090,7 @@ Content-Type: ${type}\r
               }
               s.parser.push(decoder2.decode(next.value, { stream: true }));
               if (s.connection !== connection) {
-                void reader.cancel().catch(() => {
-                });
+                cancelReader(reader);
                 return;
               }
             }
@@ -1895,7 +2130,8 @@ Content-Type: ${type}\r
   // src/fetch.ts
   function createFetch(ctx, routeFor2, original) {
     const shim = function fetch(...args) {
-      const [input, init] = args;
+      const input = args[0];
+      const init = args[1];
       let url;
       try {
         url = requestUrl(input, ctx);
@@ -1903,14 +2139,14 @@ Content-Type: ${type}\r
         url = null;
       }
       if (url === null || !ctx.isBus(url)) {
-        if (!original) return Promise.reject(new TypeError("fetch: no browser fetch for non-bus URLs"));
+        if (!original) return rejected(new TypeError("fetch: no browser fetch for non-bus URLs"));
         return original.apply(globalThis, args);
       }
       try {
         const route = routeFor2({ method: requestMethod(input, init), url, hasBody: requestHasBody(input, init) });
         return route === "native" ? nativeRouteFetch(ctx, original, input, init, url) : framesFetch(ctx, input, init, url);
       } catch (e) {
-        return Promise.reject(e);
+        return rejected(e);
       }
     };
     Object.defineProperty(shim, "length", { value: 1 });
@@ -1938,6 +2174,23 @@ Content-Type: ${type}\r
     }
     return out;
   }
+  function abortLink(ctx, signal) {
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(abortReason2(signal));
+    signal.addEventListener("abort", onAbort, ONCE2);
+    const unstop = ctx.onStop(() => controller.abort(new TypeError("fetch: the document stopped loading (window.stop())")));
+    let released = false;
+    return {
+      controller,
+      release: () => {
+        if (released) return;
+        released = true;
+        signal.removeEventListener("abort", onAbort);
+        unstop();
+      }
+    };
+  }
+  var ONCE2 = bare({ once: true });
   async function framesFetch(ctx, input, init, url) {
     const initBody = init?.body;
     const formBlob = isFormData(initBody) ? multipartBlob(initBody) : null;
@@ -1948,6 +2201,7 @@ Content-Type: ${type}\r
     request.headers.forEach((value, name) => {
       if (!isForbiddenRequestHeader(name, value)) headers.push([name, value]);
     });
+    checkBusHeaders(headers);
     let body = null;
     if (initBody != null) {
       if (formBlob) body = extractBody(formBlob);
@@ -1958,54 +2212,223 @@ Content-Type: ${type}\r
       if (signal.aborted) throw abortReason2(signal);
       body = { source: bytes, stream: null, type: null, length: bytes.byteLength };
     }
-    const res = await busRequest(ctx, {
-      method: request.method,
-      url: new URL(request.url),
-      headers,
-      body,
-      signal,
-      redirect: request.redirect
-    });
-    return toResponse(res, request.method);
-  }
-  function toResponse(res, method) {
-    if (res.native) return decorate(res.native, res.native.url, true, res.native.type);
-    if (res.status < 200 || res.status > 599) {
-      void res.body.cancel().catch(() => {
+    const abortable = init?.signal != null || isRequest(input);
+    const link = abortLink(ctx, signal);
+    let res;
+    try {
+      res = await busRequest(ctx, {
+        method: request.method,
+        url: new URL(request.url),
+        headers,
+        body,
+        signal: link.controller.signal,
+        redirect: request.redirect
       });
+      return toResponse(res, request.method, abortable, link.controller.signal, link.release);
+    } catch (e) {
+      link.release();
+      throw e;
+    }
+  }
+  function toResponse(res, method, abortable, signal, release) {
+    if (res.native) {
+      release();
+      return decorate(res.native, res.native.url, true, res.native.type, false);
+    }
+    if (res.status < 200 || res.status > 599) {
+      cancelStream(res.body);
       throw new TypeError(`fetch: the bus answered status ${res.status}, which a Response cannot represent`);
     }
     const nullBody = method === "HEAD" || NULL_BODY_STATUSES.has(res.status);
-    if (nullBody && !res.complete) void res.body.cancel().catch(() => {
-    });
-    const headers = new Headers();
-    for (const [name, value] of res.headers) {
+    let body;
+    let wrapped = false;
+    if (nullBody) {
+      if (!res.complete) cancelStream(res.body);
+      release();
+      body = null;
+    } else if (res.complete && res.complete.byteLength > 0 && !abortable) {
+      release();
+      body = res.complete;
+    } else {
+      body = abortableBody(res.complete ?? res.body, signal, release);
+      wrapped = true;
+    }
+    const response = new Response(body, bare({ status: res.status, statusText: statusText(res.status) }));
+    const headers = response.headers;
+    for (let i = 0; i < res.headers.length; i++) {
+      const name = res.headers[i][0];
       if (name === "set-cookie" || name === "set-cookie2") continue;
       try {
-        headers.append(name, value);
+        headers.append(name, res.headers[i][1]);
       } catch {
       }
     }
-    const response = new Response(nullBody ? null : res.complete ?? res.body, { status: res.status, statusText: statusText(res.status), headers });
-    return decorate(response, withoutFragment(res.url), res.redirected, "basic");
+    return decorate(response, withoutFragment(res.url), res.redirected, "basic", wrapped);
   }
-  function decorate(response, url, redirected, type) {
-    Object.defineProperties(response, {
-      url: { value: url, configurable: true },
-      redirected: { value: redirected, configurable: true },
-      type: { value: type, configurable: true },
-      clone: {
-        configurable: true,
-        writable: true,
-        value: function clone() {
-          return decorate(Response.prototype.clone.call(this), url, redirected, type);
+  function abortableBody(source, signal, release) {
+    let bytes = source instanceof Uint8Array ? source : null;
+    const stream = bytes === null ? source : null;
+    let reader = null;
+    let controller;
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      signal.removeEventListener("abort", onAbort);
+      release();
+    };
+    const stopSource = (reason) => {
+      if (reader) cancelReader(reader, reason);
+      else if (stream) cancelStream(stream, reason);
+    };
+    const onAbort = () => {
+      if (finished) return;
+      const reason = abortReason2(signal);
+      controller.error(reason);
+      finish();
+      stopSource(reason);
+    };
+    const out = new ReadableStream(
+      bare({
+        start: (c) => {
+          controller = c;
+        },
+        pull: async (c) => {
+          if (finished) return;
+          if (stream === null) {
+            if (bytes !== null && bytes.byteLength > 0) {
+              c.enqueue(bytes);
+              bytes = null;
+              return;
+            }
+            c.close();
+            finish();
+            return;
+          }
+          reader ?? (reader = getReader(stream));
+          for (; ; ) {
+            let next;
+            try {
+              next = await read(reader);
+            } catch (e) {
+              if (finished) return;
+              c.error(e);
+              finish();
+              return;
+            }
+            if (finished) return;
+            if (next.done) {
+              c.close();
+              finish();
+              return;
+            }
+            if (next.value.byteLength > 0) {
+              c.enqueue(next.value);
+              return;
+            }
+          }
+        },
+        cancel: (reason) => {
+          if (finished) return;
+          finish();
+          stopSource(reason);
+        }
+      }),
+      // Nothing is pulled before the page reads: the bus stream's queue is the window.
+      bare({ highWaterMark: 0 })
+    );
+    signal.addEventListener("abort", onAbort, ONCE2);
+    if (signal.aborted) onAbort();
+    return out;
+  }
+  function checkBusHeaders(headers) {
+    for (let i = 0; i < headers.length; i++) {
+      const value = headers[i][1];
+      for (let j = 0; j < value.length; j++) {
+        const c = value.charCodeAt(j);
+        if (c < 32 && c !== 9 || c === 127) {
+          throw new TypeError(
+            `fetch: the value of header ${JSON.stringify(headers[i][0])} has the control character U+${c.toString(16).toUpperCase().padStart(4, "0")}, which the bus cannot carry (http::HeaderValue refuses it)`
+          );
         }
       }
-    });
+    }
+  }
+  function decorate(response, url, redirected, type, consumers) {
+    defineProperties(
+      response,
+      bare({
+        url: bare({ value: url, configurable: true }),
+        redirected: bare({ value: redirected, configurable: true }),
+        type: bare({ value: type, configurable: true }),
+        clone: bare({
+          configurable: true,
+          writable: true,
+          value: function clone() {
+            return decorate(apply2(responseClone, this, []), url, redirected, type, consumers);
+          }
+        })
+      })
+    );
+    if (consumers) {
+      for (let i = 0; i < CONSUMERS.length; i++) {
+        const name = CONSUMERS[i];
+        defineProperty(response, name, bare({ configurable: true, writable: true, value: consumer(name) }));
+      }
+    }
     return response;
+  }
+  var { apply: apply2 } = Reflect;
+  var { defineProperties, defineProperty } = Object;
+  var ResponseProto = typeof Response === "function" ? Response.prototype : {};
+  var responseClone = ResponseProto.clone;
+  var bodyGetter = Object.getOwnPropertyDescriptor(ResponseProto, "body")?.get;
+  var bodyUsedGetter = Object.getOwnPropertyDescriptor(ResponseProto, "bodyUsed")?.get;
+  var CONSUMERS = ["arrayBuffer", "blob", "bytes", "formData", "json", "text"].filter((n) => typeof ResponseProto[n] === "function");
+  function consumer(name) {
+    const native = ResponseProto[name];
+    return function() {
+      const body = bodyGetter ? apply2(bodyGetter, this, []) : this.body;
+      const used = bodyUsedGetter ? apply2(bodyUsedGetter, this, []) : this.bodyUsed;
+      if (body === null || used || body.locked) return apply2(native, this, []);
+      const type = this.headers.get("content-type");
+      return chain(readAll(body), (bytes) => {
+        const copy = new Response(bytes, bare({ headers: bare(type === null ? {} : { "content-type": type }) }));
+        return apply2(native, copy, []);
+      });
+    };
+  }
+  async function readAll(body) {
+    const reader = getReader(body);
+    const chunks = [];
+    let size = 0;
+    for (; ; ) {
+      const next = await read(reader);
+      if (next.done) break;
+      chunks.push(next.value);
+      size += next.value.byteLength;
+    }
+    if (chunks.length === 1) return chunks[0];
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (let i = 0; i < chunks.length; i++) {
+      out.set(chunks[i], at);
+      at += chunks[i].byteLength;
+    }
+    return out;
   }
   async function nativeRouteFetch(ctx, original, input, init, url) {
     if (!original) throw new TypeError("fetch: no browser fetch for the native route");
+    let given = null;
+    try {
+      given = new Headers(init?.headers ?? (isRequest(input) ? input.headers : void 0));
+    } catch {
+    }
+    if (given) {
+      const pairs = [];
+      given.forEach((value, name) => pairs.push([name, value]));
+      checkBusHeaders(pairs);
+    }
     const initBody = init?.body;
     const marker = ctx.bodyMarker;
     if (initBody != null) {
@@ -2055,9 +2478,9 @@ Content-Type: ${type}\r
   function captureOf(options) {
     return typeof options === "boolean" ? options : Boolean(options?.capture);
   }
-  function hasUploadListeners(upload) {
-    if (hasEventHandler(upload)) return true;
-    const map = uploadListeners.get(upload);
+  function hasUploadListeners(upload2) {
+    if (hasEventHandler(upload2)) return true;
+    const map = uploadListeners.get(upload2);
     return map !== void 0 && map.size > 0;
   }
   function createXMLHttpRequest(ctx, routeFor2, Original) {
@@ -2092,10 +2515,10 @@ Content-Type: ${type}\r
       }
       constructor() {
         super();
-        const upload = new XMLHttpRequestUpload();
+        const upload2 = new XMLHttpRequestUpload();
         states2.set(this, {
           target: this,
-          upload,
+          upload: upload2,
           mode: "none",
           native: null,
           nativeRoute: false,
@@ -2118,6 +2541,8 @@ Content-Type: ${type}\r
           uploadComplete: false,
           uploadListener: false,
           timedOut: false,
+          stopped: false,
+          credentials: null,
           response: null,
           chunks: [],
           received: 0,
@@ -2229,13 +2654,18 @@ Content-Type: ${type}\r
         s.responseObject = { value };
         return value;
       }
-      open(...args) {
+      open(...raw) {
         const s = st2(this);
-        if (args.length < 2) throw new TypeError(`Failed to execute 'open': 2 arguments required, but only ${args.length} present.`);
-        const method = String(args[0]);
+        if (raw.length < 2) throw new TypeError(`Failed to execute 'open': 2 arguments required, but only ${raw.length} present.`);
+        const method = byteString2(raw[0], "method");
+        const urlString = String(raw[1]);
+        const args = [method, urlString];
+        if (raw.length > 2) args.push(Boolean(raw[2]));
+        if (raw.length > 3) args.push(raw[3] == null ? null : String(raw[3]));
+        if (raw.length > 4) args.push(raw[4] == null ? null : String(raw[4]));
         let parsed;
         try {
-          parsed = new URL(String(args[1]), ctx.baseURL());
+          parsed = new URL(urlString, ctx.baseURL());
         } catch {
           parsed = null;
         }
@@ -2245,31 +2675,36 @@ Content-Type: ${type}\r
           openNative(s, args, bus, upper);
           return;
         }
-        const async = args.length < 3 ? true : Boolean(args[2]);
-        openBus(s, method, parsed, async);
+        const async = args.length < 3 ? true : args[2];
+        openBus(s, method, parsed, async, args.length > 3 ? args[3] : null, args.length > 4 ? args[4] : null);
       }
-      setRequestHeader(name, value) {
+      setRequestHeader(...args) {
         const s = st2(this);
+        if (args.length < 2) throw new TypeError(`Failed to execute 'setRequestHeader': 2 arguments required, but only ${args.length} present.`);
+        const n = byteString2(args[0], "name");
+        const raw = byteString2(args[1], "value");
         if (s.mode === "native") {
           if (s.pending || s.stateOverride !== null) throw domError("setRequestHeader after send()", "InvalidStateError");
-          s.native.setRequestHeader(name, value);
-          s.nativeHeaderNames.add(lower(String(name)));
+          s.native.setRequestHeader(n, raw);
+          if (s.nativeRoute) checkBusHeaderValue(n, normalizeHeaderValue(raw));
+          s.nativeHeaderNames.add(lower(n));
           return;
         }
         if (s.readyState !== OPENED) throw domError("the object state must be OPENED", "InvalidStateError");
         if (s.sendFlag) throw domError("setRequestHeader after send()", "InvalidStateError");
-        const n = byteString2(name, "name");
-        const v = normalizeHeaderValue(byteString2(value, "value"));
+        const v = normalizeHeaderValue(raw);
         if (!isToken(n)) throw domError(`'${n}' is not a valid HTTP header field name`, "SyntaxError");
         if (!isHeaderValue(v)) throw domError(`'${v}' is not a valid HTTP header field value`, "SyntaxError");
         if (isForbiddenRequestHeader(n, v)) return;
+        checkBusHeaderValue(n, v);
         const key = lower(n);
         const existing = s.headers.find(([k]) => lower(k) === key);
         if (existing) existing[1] = `${existing[1]}, ${v}`;
         else s.headers.push([n, v]);
       }
-      send(body) {
+      send(...args) {
         const s = st2(this);
+        const body = convertBody(args.length > 0 ? args[0] : null);
         if (s.mode === "native") {
           nativeSend(s, body);
           return;
@@ -2278,7 +2713,7 @@ Content-Type: ${type}\r
         if (s.sync) {
           throw domError("synchronous XMLHttpRequest is not supported for bus URLs", "InvalidAccessError");
         }
-        busSend(s, body ?? null);
+        busSend(s, body);
       }
       abort() {
         const s = st2(this);
@@ -2300,11 +2735,13 @@ Content-Type: ${type}\r
           resetResponse(s);
         }
       }
-      getResponseHeader(name) {
+      getResponseHeader(...args) {
         const s = st2(this);
+        if (args.length < 1) throw new TypeError("Failed to execute 'getResponseHeader': 1 argument required, but only 0 present.");
+        const name = byteString2(args[0], "name");
         if (s.mode === "native") return s.stateOverride !== null ? null : s.native.getResponseHeader(name);
         if (!s.response) return null;
-        const n = lower(byteString2(name, "name"));
+        const n = lower(name);
         if (n === "set-cookie" || n === "set-cookie2") return null;
         return getHeader(s.response.headers, n);
       }
@@ -2312,12 +2749,29 @@ Content-Type: ${type}\r
         const s = st2(this);
         if (s.mode === "native") return s.stateOverride !== null ? "" : s.native.getAllResponseHeaders();
         if (!s.response) return "";
-        const names = [...new Set(s.response.headers.map(([k]) => lower(k)))].filter((n) => n !== "set-cookie" && n !== "set-cookie2").sort();
-        return names.map((n) => `${n}: ${getHeader(s.response.headers, n)}\r
-`).join("");
+        const headers = s.response.headers;
+        const seen = /* @__PURE__ */ new Set();
+        const names = [];
+        for (let i = 0; i < headers.length; i++) {
+          const n = lower(headers[i][0]);
+          if (n === "set-cookie" || n === "set-cookie2" || seen.has(n)) continue;
+          seen.add(n);
+          names.push(n);
+        }
+        names.sort((a, b) => {
+          const x = a.toUpperCase();
+          const y = b.toUpperCase();
+          return x < y ? -1 : x > y ? 1 : 0;
+        });
+        let out = "";
+        for (let i = 0; i < names.length; i++) out += `${names[i]}: ${getHeader(headers, names[i])}\r
+`;
+        return out;
       }
-      overrideMimeType(mime) {
+      overrideMimeType(...args) {
         const s = st2(this);
+        if (args.length < 1) throw new TypeError("Failed to execute 'overrideMimeType': 1 argument required, but only 0 present.");
+        const mime = String(args[0]);
         if (s.mode === "native") {
           s.native.overrideMimeType(mime);
           return;
@@ -2326,11 +2780,11 @@ Content-Type: ${type}\r
         s.overrideMime = parseMimeType(String(mime)) ?? parseMimeType("application/octet-stream");
       }
     };
-    _XMLHttpRequest.UNSENT = UNSENT;
-    _XMLHttpRequest.OPENED = OPENED;
-    _XMLHttpRequest.HEADERS_RECEIVED = HEADERS_RECEIVED;
-    _XMLHttpRequest.LOADING = LOADING;
-    _XMLHttpRequest.DONE = DONE;
+    __publicField(_XMLHttpRequest, "UNSENT", UNSENT);
+    __publicField(_XMLHttpRequest, "OPENED", OPENED);
+    __publicField(_XMLHttpRequest, "HEADERS_RECEIVED", HEADERS_RECEIVED);
+    __publicField(_XMLHttpRequest, "LOADING", LOADING);
+    __publicField(_XMLHttpRequest, "DONE", DONE);
     let XMLHttpRequest = _XMLHttpRequest;
     defineEventHandlers(XMLHttpRequest.prototype, XHR_EVENTS);
     if (Original) Object.setPrototypeOf(XMLHttpRequest.prototype, Original.prototype);
@@ -2406,7 +2860,8 @@ Content-Type: ${type}\r
       if (blob.type !== "" && !s.nativeHeaderNames.has("content-type")) n.setRequestHeader("Content-Type", blob.type);
       const pending = { cancelled: false };
       s.pending = pending;
-      blob.arrayBuffer().then(
+      then(
+        blob.arrayBuffer(),
         (bytes) => {
           if (pending.cancelled || s.native !== n) return;
           s.pending = null;
@@ -2439,7 +2894,7 @@ Content-Type: ${type}\r
       fireProgress(s.target, event, 0, 0);
       fireProgress(s.target, "loadend", 0, 0);
     }
-    function openBus(s, method, url, async) {
+    function openBus(s, method, url, async, username, password) {
       if (!isToken(method)) throw domError(`'${method}' is not a valid HTTP method`, "SyntaxError");
       if (isForbiddenMethod(method)) throw domError(`'${method}' HTTP method is unsupported`, "SecurityError");
       const timeout = s.mode === "native" ? s.native.timeout : s.timeout;
@@ -2464,7 +2919,13 @@ Content-Type: ${type}\r
       s.sendFlag = false;
       s.uploadListener = false;
       s.method = normalizeMethod(method);
-      s.url = url;
+      const u = new URL(url.href);
+      if (username !== null) u.username = username;
+      if (password !== null) u.password = password;
+      s.credentials = u.username !== "" || u.password !== "" ? { username: percentDecode(u.username), password: percentDecode(u.password) } : null;
+      u.username = "";
+      u.password = "";
+      s.url = u;
       s.sync = !async;
       s.headers = [];
       s.response = null;
@@ -2478,7 +2939,7 @@ Content-Type: ${type}\r
       let body = null;
       if (s.method !== "GET" && s.method !== "HEAD" && input !== null) {
         const document2 = isDocument(input);
-        body = document2 ? serializeDocument(input) : extractBody(isReadableStream2(input) ? String(input) : input);
+        body = document2 ? serializeDocument(input) : extractBody(input);
         const authorType = getHeader(s.headers, "content-type");
         if (authorType !== null) {
           if (document2 || typeof input === "string") setCharsetUtf8(s, authorType);
@@ -2489,9 +2950,12 @@ Content-Type: ${type}\r
       s.uploadListener = hasUploadListeners(s.upload);
       s.uploadComplete = body === null;
       s.timedOut = false;
+      s.stopped = false;
       s.sendFlag = true;
       const f = {
         ac: new AbortController(),
+        unstop: () => {
+        },
         timer: null,
         start: now(),
         length: 0,
@@ -2507,7 +2971,12 @@ Content-Type: ${type}\r
       if (!s.uploadComplete && s.uploadListener) fireProgress(s.upload, "loadstart", 0, f.uploadLength);
       if (s.readyState !== OPENED || !s.sendFlag || s.active !== f) return;
       scheduleTimeout(s, f);
-      busRequest(ctx, {
+      f.unstop = ctx.onStop(() => {
+        if (s.active !== f) return;
+        s.stopped = true;
+        f.ac.abort();
+      });
+      const request = {
         method: s.method,
         url: s.url,
         headers: s.headers,
@@ -2515,8 +2984,12 @@ Content-Type: ${type}\r
         signal: f.ac.signal,
         redirect: "follow",
         onupload: (sent, done) => uploadProgress(s, f, sent, done)
-      }).then(
-        (res) => processResponse(s, f, res),
+      };
+      then(
+        authenticated(s, request),
+        (res) => {
+          then(processResponse(s, f, res), void 0, () => processError(s, f));
+        },
         () => processError(s, f)
       );
       if (body !== null && body.length === 0) queueMicrotask(() => uploadProgress(s, f, 0, true));
@@ -2543,34 +3016,41 @@ Content-Type: ${type}\r
       if (s.active !== f) return;
       fireProgress(s.upload, "loadend", sent, f.uploadLength);
     }
+    async function authenticated(s, request) {
+      const res = await busRequest(ctx, request);
+      const creds = s.credentials;
+      if (res.status !== 401 || creds === null || getHeader(request.headers, "authorization") !== null) return res;
+      const challenge = getHeader(res.headers, "www-authenticate");
+      if (challenge === null || !/(^|,)\s*basic(\s|$|,)/i.test(challenge)) return res;
+      if (request.body !== null && request.body.source === null) return res;
+      cancelStream(res.body);
+      const token = toBase64(new TextEncoder().encode(`${creds.username}:${creds.password}`));
+      return busRequest(ctx, { ...request, headers: [...request.headers, ["Authorization", `Basic ${token}`]] });
+    }
     async function processResponse(s, f, res) {
       if (s.active !== f) {
-        void res.body.cancel().catch(() => {
-        });
+        cancelStream(res.body);
         return;
       }
       s.response = { status: res.status, headers: res.headers, url: res.url };
       s.readyState = HEADERS_RECEIVED;
       fireEvent(s.target, "readystatechange");
       if (s.readyState !== HEADERS_RECEIVED || s.active !== f) {
-        void res.body.cancel().catch(() => {
-        });
+        cancelStream(res.body);
         return;
       }
       if (s.method === "HEAD" || res.status === 204 || res.status === 205 || res.status === 304) {
-        void res.body.cancel().catch(() => {
-        });
+        cancelStream(res.body);
         endOfBody(s, f);
         return;
       }
       f.length = extractLength(res.headers) ?? 0;
-      const reader = res.body.getReader();
-      f.ac.signal.addEventListener("abort", () => void reader.cancel().catch(() => {
-      }), { once: true });
+      const reader = getReader(res.body);
+      f.ac.signal.addEventListener("abort", () => cancelReader(reader), ONCE3);
       for (; ; ) {
         let next;
         try {
-          next = await reader.read();
+          next = await read(reader);
         } catch {
           processError(s, f);
           return;
@@ -2604,6 +3084,7 @@ Content-Type: ${type}\r
       if (f.progressPending || f.progressAt === null) fireProgress(s.target, "progress", transmitted, f.length);
       if (s.active !== f) return;
       clearTimer(f);
+      f.unstop();
       s.active = null;
       s.readyState = DONE;
       s.sendFlag = false;
@@ -2613,12 +3094,13 @@ Content-Type: ${type}\r
     }
     function processError(s, f) {
       if (s.active !== f || !s.sendFlag) return;
-      requestError(s, s.timedOut ? "timeout" : "error");
+      requestError(s, s.timedOut ? "timeout" : s.stopped ? "abort" : "error");
     }
     function requestError(s, event) {
       const f = s.active;
       if (f) {
         clearTimer(f);
+        f.unstop();
         f.ac.abort();
       }
       s.active = null;
@@ -2640,20 +3122,37 @@ Content-Type: ${type}\r
     function scheduleTimeout(s, f) {
       clearTimer(f);
       if (s.timeout === 0) return;
-      const delay = Math.max(0, f.start + s.timeout - now());
-      f.timer = setTimeout(() => {
-        f.timer = null;
-        if (s.active !== f) return;
-        s.timedOut = true;
-        f.ac.abort();
-        requestError(s, "timeout");
-      }, delay);
+      const deadline = f.start + s.timeout;
+      f.timer = setTimeout(() => expire(s, f, deadline, 0), Math.max(0, deadline - now()));
+    }
+    function expire(s, f, deadline, waited) {
+      f.timer = null;
+      if (s.active !== f) return;
+      const late = now() - deadline - waited;
+      if (late > TIMER_SLACK && waited <= late) {
+        const before = ctx.client.delivered;
+        const start = now();
+        f.timer = setTimeout(() => {
+          if (ctx.client.delivered !== before || waited === 0) expire(s, f, deadline, waited + (now() - start));
+          else timeOut(s, f);
+        }, 0);
+        return;
+      }
+      timeOut(s, f);
+    }
+    function timeOut(s, f) {
+      f.timer = null;
+      if (s.active !== f) return;
+      s.timedOut = true;
+      f.ac.abort();
+      requestError(s, "timeout");
     }
     function terminate(s) {
       const f = s.active;
       if (!f) return;
       s.active = null;
       clearTimer(f);
+      f.unstop();
       f.ac.abort();
     }
     return XMLHttpRequest;
@@ -2675,9 +3174,36 @@ Content-Type: ${type}\r
   }
   function byteString2(v, what) {
     const s = String(v);
-    if (/[^\0-\u00ff]/.test(s)) throw new TypeError(`header ${what} is not a ByteString`);
+    if (/[^\0-\u00ff]/.test(s)) throw new TypeError(`${what === "method" ? "the method" : `header ${what}`} is not a ByteString`);
     return s;
   }
+  function checkBusHeaderValue(name, value) {
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c < 32 && c !== 9 || c === 127) {
+        throw new TypeError(
+          `setRequestHeader: the value of header ${JSON.stringify(name)} has the control character U+${c.toString(16).toUpperCase().padStart(4, "0")}, which the bus cannot carry (http::HeaderValue refuses it)`
+        );
+      }
+    }
+  }
+  function convertBody(x) {
+    if (x === null || x === void 0) return null;
+    if (isDocument(x) || isBlob(x) || isFormData(x) || isUrlSearchParams(x) || isBufferSource(x)) return x;
+    return toUsv(String(x));
+  }
+  function toUsv(s) {
+    return s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\uFFFD");
+  }
+  function percentDecode(s) {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  }
+  var ONCE3 = bare({ once: true });
+  var TIMER_SLACK = 20;
   function isDocument(x) {
     return typeof Document !== "undefined" && x instanceof Document;
   }
@@ -2735,10 +3261,51 @@ Content-Type: ${type}\r
     }
     return decoder2.decode(bytes);
   }
+  function xmlDeclaredEncoding(bytes) {
+    if (bytes.length < 6 || latin1Prefix(bytes, 5) !== "<?xml") return null;
+    const head = latin1Prefix(bytes, 1024);
+    const end = head.indexOf("?>");
+    if (end < 0) return null;
+    const m = /^<\?xml\s[^]*?\bencoding\s*=\s*(["'])([A-Za-z][A-Za-z0-9._-]*)\1/.exec(head.slice(0, end));
+    return m ? m[2] : null;
+  }
+  function htmlPrescan(bytes) {
+    const head = latin1Prefix(bytes, 1024).replace(/<!--[^]*?-->/g, "");
+    const metas = /<meta[\s/]([^>]*)>?/gi;
+    for (let m = metas.exec(head); m !== null; m = metas.exec(head)) {
+      const attrs = /* @__PURE__ */ new Map();
+      const attr = /([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?/g;
+      for (let a = attr.exec(m[1]); a !== null; a = attr.exec(m[1])) {
+        const name = a[1].toLowerCase();
+        if (!attrs.has(name)) attrs.set(name, a[2] ?? a[3] ?? a[4] ?? "");
+      }
+      let label = null;
+      if (attrs.has("charset")) label = attrs.get("charset").trim();
+      else if (attrs.get("http-equiv")?.toLowerCase() === "content-type" && attrs.has("content")) {
+        const c = /charset\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s;"']+))/i.exec(attrs.get("content"));
+        label = c ? c[1] ?? c[2] ?? c[3] ?? null : null;
+      }
+      if (label === null || label === "") continue;
+      const l = label.toLowerCase();
+      if (/^(utf-16|utf-16le|utf-16be|unicode|ucs-2|csunicode|iso-10646-ucs-2|unicodefeff|unicodefffe)$/.test(l)) return "utf-8";
+      if (l === "x-user-defined") return "windows-1252";
+      return label;
+    }
+    return null;
+  }
+  function latin1Prefix(bytes, n) {
+    let out = "";
+    const end = Math.min(n, bytes.length);
+    for (let i = 0; i < end; i++) out += String.fromCharCode(bytes[i]);
+    return out;
+  }
   function textResponse(s) {
     if (!s.response) return "";
     if (s.textCache && s.textCache.received === s.received) return s.textCache.text;
-    const text = decode2(bytesOf(s), finalCharset(s));
+    const bytes = bytesOf(s);
+    let charset = finalCharset(s);
+    if (charset === null && s.responseType === "" && isXmlMime(finalMime(s))) charset = xmlDeclaredEncoding(bytes);
+    const text = decode2(bytes, charset);
     s.textCache = { received: s.received, text };
     return text;
   }
@@ -2774,11 +3341,595 @@ Content-Type: ${type}\r
     if (html && s.responseType === "") return null;
     const Parser = globalThis.DOMParser;
     if (!Parser) return null;
-    const text = decode2(bytesOf(s), finalCharset(s));
+    const bytes = bytesOf(s);
+    const charset = finalCharset(s) ?? (html ? htmlPrescan(bytes) : xmlDeclaredEncoding(bytes));
+    const text = decode2(bytes, charset);
     const type = html ? "text/html" : DOM_PARSER_XML_TYPES.has(mime.essence) ? mime.essence : "application/xml";
     const doc = new Parser().parseFromString(text, type);
     if (!html && typeof doc.getElementsByTagName === "function" && doc.getElementsByTagName("parsererror").length > 0) return null;
     return doc;
+  }
+
+  // src/stop.ts
+  function hookStop(global) {
+    const g = global;
+    const original = g.stop;
+    const aborts = /* @__PURE__ */ new Set();
+    let stop = null;
+    const stopper = {
+      onStop(abort) {
+        aborts.add(abort);
+        return () => {
+          aborts.delete(abort);
+        };
+      },
+      unhook() {
+        if (stop !== null && g.stop === stop) g.stop = original;
+      }
+    };
+    if (typeof original !== "function") return stopper;
+    stop = function stop2(...args) {
+      const now2 = Array.from(aborts);
+      aborts.clear();
+      for (let i = 0; i < now2.length; i++) {
+        try {
+          now2[i]();
+        } catch (e) {
+          queueMicrotask(() => {
+            throw e;
+          });
+        }
+      }
+      return Reflect.apply(original, this, args);
+    };
+    Object.defineProperty(stop, "length", { value: 0 });
+    g.stop = stop;
+    return stopper;
+  }
+
+  // src/websocket.ts
+  var CONNECTING2 = 0;
+  var OPEN2 = 1;
+  var CLOSING = 2;
+  var CLOSED2 = 3;
+  var TEXT = 0;
+  var BINARY = 1;
+  var CLOSE = 2;
+  var MAX_CLOSE_REASON = 123;
+  var BATCH = 64 * 1024;
+  var WsRecordError = class extends Error {
+    constructor(message, code) {
+      super(message);
+      __publicField(this, "code", code);
+      this.name = "WsRecordError";
+    }
+  };
+  function wsRecordHeader(message) {
+    if (message.type === "Close") {
+      const reason = utf82(message.reason);
+      const out2 = new Uint8Array(14);
+      const view2 = new DataView(out2.buffer);
+      view2.setUint32(0, CLOSE, true);
+      view2.setUint16(4, message.code, true);
+      view2.setUint32(6, reason.byteLength, true);
+      return out2;
+    }
+    const out = new Uint8Array(12);
+    const view = new DataView(out.buffer);
+    view.setUint32(0, message.type === "Text" ? TEXT : BINARY, true);
+    const n = message.data.byteLength;
+    view.setUint32(4, n % 4294967296, true);
+    view.setUint32(8, Math.floor(n / 4294967296), true);
+    return out;
+  }
+  function encodeWsMessage(message) {
+    const header = wsRecordHeader(message);
+    const payload = message.type === "Close" ? utf82(message.reason) : message.data;
+    const out = new Uint8Array(header.byteLength + payload.byteLength);
+    out.set(header);
+    out.set(payload, header.byteLength);
+    return out;
+  }
+  var WsRecordDecoder = class {
+    constructor(maxMessage = Number.MAX_SAFE_INTEGER) {
+      __publicField(this, "maxMessage", maxMessage);
+      __publicField(this, "chunks", []);
+      __publicField(this, "buffered", 0);
+    }
+    push(bytes) {
+      if (bytes.byteLength === 0) return;
+      this.chunks.push(bytes);
+      this.buffered += bytes.byteLength;
+    }
+    /** Whether bytes of an incomplete record are waiting. */
+    get hasPartial() {
+      return this.buffered > 0;
+    }
+    /** The next complete record, or null; throws WsRecordError for a malformed one. */
+    next() {
+      if (this.buffered < 4) return null;
+      const head = this.peek(Math.min(this.buffered, 14));
+      const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+      const kind = view.getUint32(0, true);
+      let header;
+      let at;
+      if (kind === TEXT || kind === BINARY) {
+        if (this.buffered < 12) return null;
+        header = 12;
+        at = 4;
+      } else if (kind === CLOSE) {
+        if (this.buffered < 14) return null;
+        header = 14;
+        at = 6;
+      } else {
+        throw new WsRecordError(`malformed WebSocket message record: unknown message kind ${kind}`, 1002);
+      }
+      const high = view.getUint32(at + 4, true);
+      const len = high >= 2097152 ? Number.POSITIVE_INFINITY : high * 4294967296 + view.getUint32(at, true);
+      const shown = high >= 2097152 ? view.getBigUint64(at, true).toString() : String(len);
+      if (kind === CLOSE) {
+        if (len > MAX_CLOSE_REASON) {
+          throw new WsRecordError(`malformed WebSocket message record: a close reason of ${shown} bytes (at most ${MAX_CLOSE_REASON})`, 1002);
+        }
+      } else if (len > this.maxMessage) {
+        throw new WsRecordError(`a WebSocket message of ${shown} bytes is over the limit of ${this.maxMessage} bytes`, 1009);
+      }
+      const total = header + len;
+      if (this.buffered < total) return null;
+      const record = this.take(total);
+      const payload = record.subarray(header);
+      if (kind === CLOSE) {
+        const code = new DataView(record.buffer, record.byteOffset, record.byteLength).getUint16(4, true);
+        let reason;
+        try {
+          reason = strictUtf8.decode(payload);
+        } catch {
+          throw new WsRecordError("malformed WebSocket message record: a close reason that is not UTF-8", 1002);
+        }
+        return { type: "Close", code, reason };
+      }
+      if (kind === TEXT) {
+        try {
+          strictUtf8.decode(payload);
+        } catch {
+          throw new WsRecordError("malformed WebSocket message record: text that is not UTF-8", 1002);
+        }
+      }
+      return { type: kind === TEXT ? "Text" : "Binary", data: payload };
+    }
+    /** The first `n` buffered bytes (a view when they sit in one chunk), not consumed. */
+    peek(n) {
+      const first = this.chunks[0];
+      if (first.byteLength >= n) return first.subarray(0, n);
+      const out = new Uint8Array(n);
+      let at = 0;
+      for (const c of this.chunks) {
+        const k = Math.min(c.byteLength, n - at);
+        out.set(c.subarray(0, k), at);
+        at += k;
+        if (at === n) break;
+      }
+      return out;
+    }
+    /** Removes and returns the first `n` buffered bytes (a view when they sit in one chunk). */
+    take(n) {
+      this.buffered -= n;
+      const first = this.chunks[0];
+      if (first.byteLength >= n) {
+        if (first.byteLength === n) this.chunks.shift();
+        else this.chunks[0] = first.subarray(n);
+        return first.subarray(0, n);
+      }
+      const out = new Uint8Array(n);
+      let at = 0;
+      while (at < n) {
+        const c = this.chunks[0];
+        const k = Math.min(c.byteLength, n - at);
+        out.set(c.subarray(0, k), at);
+        at += k;
+        if (k === c.byteLength) this.chunks.shift();
+        else this.chunks[0] = c.subarray(k);
+      }
+      return out;
+    }
+  };
+  function decodeWsMessage(bytes, maxMessage = Number.MAX_SAFE_INTEGER) {
+    const decoder2 = new WsRecordDecoder(maxMessage);
+    decoder2.push(bytes);
+    const message = decoder2.next();
+    if (message === null) throw new WsRecordError("malformed WebSocket message record: a truncated record", 1002);
+    if (decoder2.hasPartial) throw new WsRecordError("malformed WebSocket message record: trailing bytes after the record", 1002);
+    return message;
+  }
+  var states3 = /* @__PURE__ */ new WeakMap();
+  function st3(x) {
+    const s = states3.get(x);
+    if (!s) throw new TypeError("Illegal invocation");
+    return s;
+  }
+  var FallbackCloseEvent = class extends Event {
+    constructor(type, init = {}) {
+      super(type, init);
+      __publicField(this, "wasClean");
+      __publicField(this, "code");
+      __publicField(this, "reason");
+      this.wasClean = init.wasClean ?? false;
+      this.code = init.code ?? 0;
+      this.reason = init.reason ?? "";
+    }
+  };
+  function closeEvent(init) {
+    const native = globalThis.CloseEvent;
+    return new (typeof native === "function" ? native : FallbackCloseEvent)("close", init);
+  }
+  function busOriginForWebSocket(url, origins, isBus) {
+    if (url.protocol === "ws:" || url.protocol === "wss:") {
+      for (const origin of origins) {
+        if (new URL(origin).host === url.host) return origin;
+      }
+      return null;
+    }
+    return isBus(url) ? originOf(url) : null;
+  }
+  function createWebSocket(ctx, Original) {
+    const _WebSocket = class _WebSocket extends EventTarget {
+      static [Symbol.hasInstance](x) {
+        if (Function.prototype[Symbol.hasInstance].call(this, x)) return true;
+        return this === _WebSocket && Original !== void 0 && x instanceof Original;
+      }
+      constructor(...args) {
+        if (args.length < 1) throw new TypeError("Failed to construct 'WebSocket': 1 argument required, but only 0 present.");
+        let parsed;
+        try {
+          parsed = new URL(String(args[0]), ctx.baseURL());
+        } catch {
+          parsed = null;
+        }
+        const busOrigin = parsed === null ? null : busOriginForWebSocket(parsed, ctx.origins, (u) => ctx.isBus(u));
+        if (parsed === null || busOrigin === null) {
+          if (Original) return new Original(...args);
+          if (parsed === null) throw new DOMException(`The URL '${String(args[0])}' is invalid.`, "SyntaxError");
+          throw new DOMException("WebSocket: no browser WebSocket for URLs outside the app", "NotSupportedError");
+        }
+        if (parsed.hash !== "" || String(args[0]).includes("#")) {
+          throw new DOMException(`The URL contains a fragment identifier ('${parsed.hash}'). Fragment identifiers are not allowed in WebSocket URLs.`, "SyntaxError");
+        }
+        const raw = args.length > 1 && args[1] !== void 0 ? args[1] : [];
+        const protocols = typeof raw === "string" ? [raw] : isIterable(raw) ? [...raw].map(String) : [String(raw)];
+        const seen = /* @__PURE__ */ new Set();
+        for (const p of protocols) {
+          if (!isToken(p)) throw new DOMException(`The subprotocol '${p}' is invalid.`, "SyntaxError");
+          const key = p.toLowerCase();
+          if (seen.has(key)) throw new DOMException(`The subprotocol '${p}' is duplicated.`, "SyntaxError");
+          seen.add(key);
+        }
+        super();
+        const shown = new URL(parsed.href);
+        if (shown.protocol !== "ws:" && shown.protocol !== "wss:") {
+          const secure = shown.protocol === "https:" || ctx.baseURL().startsWith("https:") && shown.protocol !== "http:";
+          const text = `${secure ? "wss" : "ws"}://${shown.host}${shown.pathname}${shown.search}`;
+          shown.href = new URL(text).href;
+        }
+        const s = {
+          target: this,
+          url: shown,
+          messageOrigin: `${shown.protocol}//${shown.host}`,
+          protocols,
+          readyState: CONNECTING2,
+          protocol: "",
+          binaryType: "blob",
+          buffered: 0,
+          queue: new Queue(),
+          inflight: new Queue(),
+          offset: 0,
+          sent: 0,
+          wakeUpload: null,
+          uploadDone: false,
+          closeReceived: null,
+          connection: new AbortController(),
+          finished: false
+        };
+        states3.set(this, s);
+        connect(s, `${busOrigin}${parsed.pathname}${parsed.search}`);
+      }
+      get url() {
+        return st3(this).url.href;
+      }
+      get readyState() {
+        return st3(this).readyState;
+      }
+      get bufferedAmount() {
+        const s = st3(this);
+        let partly = 0;
+        const head = s.inflight.first;
+        if (head) partly = Math.max(0, Math.min(s.sent, head.end) - head.start);
+        return s.buffered - partly;
+      }
+      get extensions() {
+        st3(this);
+        return "";
+      }
+      get protocol() {
+        return st3(this).protocol;
+      }
+      get binaryType() {
+        return st3(this).binaryType;
+      }
+      set binaryType(value) {
+        const s = st3(this);
+        if (value === "blob" || value === "arraybuffer") s.binaryType = value;
+      }
+      send(...args) {
+        const s = st3(this);
+        if (args.length < 1) throw new TypeError("Failed to execute 'send' on 'WebSocket': 1 argument required, but only 0 present.");
+        if (s.readyState === CONNECTING2) throw new DOMException("Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.", "InvalidStateError");
+        const data = args[0];
+        let item;
+        if (typeof Blob !== "undefined" && data instanceof Blob) {
+          item = outgoing(BINARY, null, data.size, data);
+        } else if (data instanceof ArrayBuffer) {
+          item = outgoing(BINARY, new Uint8Array(data.slice(0)), data.byteLength);
+        } else if (ArrayBuffer.isView(data)) {
+          const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+          item = outgoing(BINARY, bytes, bytes.byteLength);
+        } else {
+          const bytes = utf82(String(data));
+          item = outgoing(TEXT, bytes, bytes.byteLength);
+        }
+        s.buffered += item.size;
+        if (s.readyState !== OPEN2 || s.uploadDone) return;
+        s.queue.push(item);
+        wake(s);
+      }
+      close(...args) {
+        const s = st3(this);
+        const code = args[0];
+        const reason = args[1];
+        let c = null;
+        if (code !== void 0) {
+          c = clampCode(code);
+          if (c !== 1e3 && (c < 3e3 || c > 4999)) {
+            throw new DOMException(
+              `Failed to execute 'close' on 'WebSocket': The close code must be either 1000, or between 3000 and 4999. ${c} is neither.`,
+              "InvalidAccessError"
+            );
+          }
+        }
+        const reasonBytes = reason === void 0 ? new Uint8Array(0) : utf82(String(reason));
+        if (reasonBytes.byteLength > MAX_CLOSE_REASON) {
+          throw new DOMException(`Failed to execute 'close' on 'WebSocket': The close reason must not be greater than ${MAX_CLOSE_REASON} UTF-8 bytes.`, "SyntaxError");
+        }
+        if (s.readyState === CLOSING || s.readyState === CLOSED2) return;
+        if (s.readyState === CONNECTING2) {
+          s.readyState = CLOSING;
+          s.connection.abort();
+          setTimeout(() => finish(s, null, true), 0);
+          return;
+        }
+        s.readyState = CLOSING;
+        const close = outgoing(CLOSE, reasonBytes, 0);
+        close.code = c ?? 1005;
+        s.queue.push(close);
+        s.uploadDone = true;
+        wake(s);
+      }
+    };
+    __publicField(_WebSocket, "CONNECTING", CONNECTING2);
+    __publicField(_WebSocket, "OPEN", OPEN2);
+    __publicField(_WebSocket, "CLOSING", CLOSING);
+    __publicField(_WebSocket, "CLOSED", CLOSED2);
+    let WebSocket = _WebSocket;
+    defineEventHandlers(WebSocket.prototype, ["open", "message", "error", "close"]);
+    if (Original) Object.setPrototypeOf(WebSocket.prototype, Original.prototype);
+    for (const [name, value] of [
+      ["CONNECTING", CONNECTING2],
+      ["OPEN", OPEN2],
+      ["CLOSING", CLOSING],
+      ["CLOSED", CLOSED2]
+    ]) {
+      Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
+    }
+    Object.defineProperty(WebSocket.prototype, Symbol.toStringTag, { value: "WebSocket", configurable: true });
+    function connect(s, uri) {
+      const headers = [
+        ["upgrade", "websocket"],
+        ["connection", "upgrade"],
+        ["sec-websocket-version", "13"]
+      ];
+      if (s.protocols.length > 0) headers.push(["sec-websocket-protocol", s.protocols.join(", ")]);
+      ctx.client.openStream({
+        method: "GET",
+        uri,
+        headers,
+        body: upload(s),
+        signal: s.connection.signal,
+        window: ctx.window,
+        onupload: (sent) => uploaded(s, sent)
+      }).then(
+        async (res) => {
+          if (s.readyState !== CONNECTING2) {
+            void res.body.cancel().catch(() => {
+            });
+            return;
+          }
+          const chosen = res.headers.find(([n]) => n === "sec-websocket-protocol");
+          const protocol = chosen ? latin1(chosen[1]) : "";
+          if (res.status !== 101 || protocol !== "" && !s.protocols.includes(protocol)) {
+            void res.body.cancel().catch(() => {
+            });
+            s.connection.abort();
+            finish(s, null, true);
+            return;
+          }
+          s.protocol = protocol;
+          s.readyState = OPEN2;
+          s.target.dispatchEvent(new Event("open"));
+          await receive(s, res.body);
+        },
+        () => finish(s, null, true)
+      );
+    }
+    async function receive(s, body) {
+      const reader = body.getReader();
+      const decoder2 = new WsRecordDecoder();
+      const text = new TextDecoder("utf-8", { ignoreBOM: true });
+      try {
+        for (; ; ) {
+          const next = await reader.read();
+          if (next.done) break;
+          decoder2.push(next.value);
+          for (let m = decoder2.next(); m !== null; m = decoder2.next()) {
+            if (m.type === "Close") {
+              if (s.closeReceived === null) s.closeReceived = { code: m.code, reason: m.reason };
+              if (s.readyState === OPEN2) s.readyState = CLOSING;
+              s.uploadDone = true;
+              wake(s);
+              continue;
+            }
+            if (s.readyState !== OPEN2) continue;
+            let data;
+            if (m.type === "Text") data = text.decode(m.data);
+            else if (s.binaryType === "arraybuffer") data = m.data.slice().buffer;
+            else data = new Blob([m.data]);
+            s.target.dispatchEvent(new MessageEvent("message", { data, origin: s.messageOrigin }));
+          }
+        }
+      } catch {
+        reader.cancel().catch(() => {
+        });
+        s.connection.abort();
+        finish(s, null, true);
+        return;
+      }
+      finish(s, s.closeReceived, s.closeReceived === null);
+    }
+    function finish(s, close, failed) {
+      if (s.finished) return;
+      s.finished = true;
+      s.readyState = CLOSED2;
+      s.uploadDone = true;
+      s.queue.clear();
+      wake(s);
+      if (failed) s.target.dispatchEvent(new Event("error"));
+      const clean = close !== null;
+      s.target.dispatchEvent(closeEvent({ wasClean: clean, code: clean ? close.code : 1006, reason: clean ? close.reason : "" }));
+    }
+    return WebSocket;
+  }
+  var Queue = class {
+    constructor() {
+      __publicField(this, "items", []);
+      __publicField(this, "head", 0);
+    }
+    get size() {
+      return this.items.length - this.head;
+    }
+    get first() {
+      return this.items[this.head];
+    }
+    push(item) {
+      this.items.push(item);
+    }
+    shift() {
+      if (this.head >= this.items.length) return void 0;
+      const item = this.items[this.head];
+      this.items[this.head++] = void 0;
+      if (this.head > 1024 && this.head * 2 > this.items.length) {
+        this.items = this.items.slice(this.head);
+        this.head = 0;
+      }
+      return item;
+    }
+    clear() {
+      this.items = [];
+      this.head = 0;
+    }
+  };
+  function outgoing(kind, bytes, size, blob = null) {
+    return { kind, bytes, blob, code: 0, size, start: 0, end: 0 };
+  }
+  function wake(s) {
+    const w = s.wakeUpload;
+    s.wakeUpload = null;
+    w?.();
+  }
+  function uploaded(s, sent) {
+    s.sent = sent;
+    for (let done = s.inflight.first; done && done.end <= sent; done = s.inflight.first) {
+      s.inflight.shift();
+      s.buffered -= done.size;
+    }
+  }
+  async function* upload(s) {
+    for (; ; ) {
+      while (s.queue.size === 0) {
+        if (s.uploadDone || s.readyState === CLOSED2) return;
+        await new Promise((resolve) => {
+          s.wakeUpload = resolve;
+        });
+      }
+      if (s.readyState === CLOSED2) return;
+      const pieces = [];
+      let size = 0;
+      let last = false;
+      for (let item = s.queue.first; item; item = s.queue.first) {
+        if (pieces.length > 0 && size + 14 + (item.bytes?.byteLength ?? item.size) > BATCH) break;
+        if (item.bytes === null) {
+          if (pieces.length > 0) break;
+          try {
+            item.bytes = new Uint8Array(await item.blob.arrayBuffer());
+          } catch {
+            item.bytes = new Uint8Array(0);
+          }
+          if (s.readyState === CLOSED2) return;
+        }
+        s.queue.shift();
+        const message = item.kind === CLOSE ? { type: "Close", code: item.code, reason: strictUtf8.decode(item.bytes) } : { type: item.kind === TEXT ? "Text" : "Binary", data: item.bytes };
+        const header = wsRecordHeader(message);
+        s.offset += header.byteLength;
+        item.start = s.offset;
+        s.offset += item.bytes.byteLength;
+        item.end = s.offset;
+        if (item.size > 0) s.inflight.push(item);
+        pieces.push(header);
+        if (item.bytes.byteLength > 0) pieces.push(item.bytes);
+        size += header.byteLength + item.bytes.byteLength;
+        if (item.kind === CLOSE) {
+          last = true;
+          break;
+        }
+      }
+      if (pieces.length === 1 || size > BATCH) {
+        for (const p of pieces) yield p;
+      } else {
+        const out = new Uint8Array(size);
+        let at = 0;
+        for (const p of pieces) {
+          out.set(p, at);
+          at += p.byteLength;
+        }
+        yield out;
+      }
+      if (last) return;
+    }
+  }
+  var encoder2 = new TextEncoder();
+  var strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  function utf82(s) {
+    return encoder2.encode(s);
+  }
+  function clampCode(value) {
+    const n = Number(value);
+    if (Number.isNaN(n)) return 0;
+    const clamped = Math.min(Math.max(n, 0), 65535);
+    const floor = Math.floor(clamped);
+    const diff = clamped - floor;
+    if (diff > 0.5) return floor + 1;
+    if (diff < 0.5) return floor;
+    return floor % 2 === 0 ? floor : floor + 1;
+  }
+  function isIterable(x) {
+    return typeof x === "object" && x !== null && typeof x[Symbol.iterator] === "function";
   }
 
   // src/shim.ts
@@ -2807,11 +3958,13 @@ Content-Type: ${type}\r
     let client = options.client;
     if (!client) {
       if (!options.transport) throw new TypeError("install: a transport (or a client) is required");
-      client = new BusClient(options.transport, { onprotocolerror: options.onprotocolerror });
+      client = new BusClient(options.transport, { onprotocolerror: options.onprotocolerror, maxStreams: options.maxStreams });
     }
-    const originals = { fetch: g.fetch, XMLHttpRequest: g.XMLHttpRequest, EventSource: g.EventSource };
+    const originals = { fetch: g.fetch, XMLHttpRequest: g.XMLHttpRequest, EventSource: g.EventSource, WebSocket: g.WebSocket };
+    const stopper = hookStop(g);
     const ctx = {
       client,
+      onStop: stopper.onStop,
       isBus: (url) => originSet.has(originOf(url)),
       baseURL: () => g.document?.baseURI ?? g.location?.href ?? "about:blank",
       nativeFetch: originals.fetch,
@@ -2821,6 +3974,7 @@ Content-Type: ${type}\r
     const fetchShim = createFetch(ctx, routeFor(options.routes?.fetch), originals.fetch);
     const XHR = createXMLHttpRequest(ctx, routeFor(options.routes?.xhr), originals.XMLHttpRequest);
     const ES = createEventSource(ctx, originals.EventSource, options.eventSourceRetry ?? 3e3);
+    const WS = createWebSocket({ ...ctx, origins }, originals.WebSocket);
     const formMode = options.forms ?? "files";
     const doc = g.document;
     const stopForms = formMode && doc && typeof HTMLFormElement !== "undefined" ? interceptForms(doc, { isBus: ctx.isBus, fetch: fetchShim }, formMode) : () => {
@@ -2832,6 +3986,7 @@ Content-Type: ${type}\r
       fetch: fetchShim,
       XMLHttpRequest: XHR,
       EventSource: ES,
+      WebSocket: WS,
       isBusUrl(url) {
         try {
           return ctx.isBus(url instanceof URL ? url : new URL(String(url), ctx.baseURL()));
@@ -2842,9 +3997,11 @@ Content-Type: ${type}\r
       uninstall() {
         if (g[INSTALLATION] !== installation2) return;
         stopForms();
+        stopper.unhook();
         restore("fetch", fetchShim, originals.fetch);
         restore("XMLHttpRequest", XHR, originals.XMLHttpRequest);
         restore("EventSource", ES, originals.EventSource);
+        restore("WebSocket", WS, originals.WebSocket);
         delete g[INSTALLATION];
       }
     };
@@ -2857,6 +4014,7 @@ Content-Type: ${type}\r
     g.fetch = fetchShim;
     g.XMLHttpRequest = XHR;
     g.EventSource = ES;
+    g.WebSocket = WS;
     Object.defineProperty(g, INSTALLATION, { value: installation2, configurable: true, enumerable: false, writable: false });
     return installation2;
   }
@@ -2990,15 +4148,20 @@ Content-Type: ${type}\r
   }
   var MsePlayer = class {
     constructor(el, url, options) {
-      this.el = el;
-      this.url = url;
-      this.total = 0;
-      this.init = new Uint8Array(0);
-      this.next = 0;
-      this.generation = 0;
+      __publicField(this, "el", el);
+      __publicField(this, "url", url);
+      __publicField(this, "piece");
+      __publicField(this, "ahead");
+      __publicField(this, "fetchRange");
+      __publicField(this, "total", 0);
+      __publicField(this, "init", new Uint8Array(0));
+      __publicField(this, "next", 0);
+      __publicField(this, "generation", 0);
       /** The generation whose fill loop is running, or -1. */
-      this.filling = -1;
-      this.queue = Promise.resolve();
+      __publicField(this, "filling", -1);
+      __publicField(this, "queue", Promise.resolve());
+      __publicField(this, "source");
+      __publicField(this, "buffer");
       this.piece = options.piece ?? 512 * 1024;
       this.ahead = options.ahead ?? 8;
       this.fetchRange = options.fetchRange ?? fetchRange;

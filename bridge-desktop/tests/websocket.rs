@@ -1,0 +1,153 @@
+//! WebSockets in a real WebKitGTK WebView, differentially: the same axum handlers
+//! (`testkit::websocket`) reached natively on localhost by WebKit's own WebSocket and
+//! through the bus by the shim must be observed the same way by the page; a foreign
+//! document must not reach them; leaving the page closes its sockets for the handlers as
+//! WebKit does.
+//!
+//! A test binary of its own because it opens a localhost listener (the comparison server);
+//! the no-listener checks run in `webkit.rs`.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use bus_core::Mount;
+use support::Harness;
+use testkit::websocket::{Seen, pages, router};
+
+fn harness(seen: &Seen) -> Harness {
+    let seen = seen.clone();
+    Harness::new(move |b| {
+        b.mount_with(Mount::new("/wsd", router(seen)).keep_prefix())
+            .mount_with(
+                Mount::new("/wsd-pages", tower_http::services::ServeDir::new(pages())).public(),
+            )
+    })
+}
+
+fn wait_for(h: &Harness, what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        h.wait(Duration::from_millis(20));
+    }
+}
+
+fn the_bus_matches_the_engines_own_websocket() {
+    let seen = Seen::default();
+    let local = testkit::serve_localhost(router(seen.clone()));
+    let h = harness(&seen);
+    h.load(&format!("/wsd-pages/index.html?port={}", local.addr.port()));
+    let r = h.report(Duration::from_secs(300));
+    assert!(r["error"].is_null(), "{r}");
+    println!("    {} cases; timings (ms): {}", r["cases"], r["timings"]);
+    for result in r["results"].as_array().unwrap() {
+        if result["name"] == "order-10000" {
+            println!("    order-10000: {}", result["observed"]);
+        }
+        if result["agree"] != true {
+            println!(
+                "    DIFFERS {}:\n      native:   {}\n      bus:      {}\n      relative: {}",
+                result["name"],
+                result["observed"]["native"],
+                result["observed"]["bus"],
+                result["observed"]["relative"]
+            );
+        }
+        for who in ["native", "bus", "relative"] {
+            assert!(
+                result["observed"][who]["failed"].is_null(),
+                "{} failed for {who}: {}",
+                result["name"],
+                result["observed"][who]["failed"]
+            );
+        }
+    }
+    assert!(r["cases"].as_u64().unwrap() >= 15, "{r}");
+    assert_eq!(
+        r["differences"],
+        serde_json::json!([]),
+        "bus and engine differ"
+    );
+    // Both runs reached the same handlers.
+    assert!(!seen.of("native-api").is_empty() && !seen.of("bus-api").is_empty());
+    assert!(!seen.of("relative-api").is_empty());
+}
+
+fn a_foreign_document_never_reaches_a_handler() {
+    let seen = Seen::default();
+    let h = harness(&seen);
+    h.load("/wsd-pages/foreign.html");
+    let r = h.report(Duration::from_secs(60));
+    println!("    foreign iframe saw: {}", r["results"]);
+    for who in ["foreign-abs", "foreign-rel", "foreign-app"] {
+        assert!(
+            seen.of(who).is_empty(),
+            "{who} reached a handler: {:?}",
+            seen.lines()
+        );
+    }
+    for (url, events) in r["results"].as_object().unwrap() {
+        let events = events.as_array().unwrap();
+        assert!(
+            !events.iter().any(|e| e == "open"),
+            "{url} opened from a foreign document: {events:?}"
+        );
+    }
+}
+
+fn leaving_the_page_closes_its_sockets_as_the_engine_does() {
+    let seen = Seen::default();
+    let local = testkit::serve_localhost(router(seen.clone()));
+    let h = harness(&seen);
+    h.load("/second.html");
+    h.wait(Duration::from_millis(500));
+    h.eval(&format!(
+        "window.__bus = new WebSocket('ws://localhost/wsd/echo?who=nav-bus');
+         window.__native = new WebSocket('ws://127.0.0.1:{}/wsd/echo?who=nav-native');
+         return 1;",
+        local.addr.port()
+    ));
+    wait_for(&h, "both sockets open", Duration::from_secs(10), || {
+        !seen.of("nav-bus").is_empty() && !seen.of("nav-native").is_empty()
+    });
+    h.load("/basic.html");
+    wait_for(
+        &h,
+        "both handlers to see the end",
+        Duration::from_secs(15),
+        || seen.of("nav-bus").len() >= 2 && seen.of("nav-native").len() >= 2,
+    );
+    println!(
+        "    handler saw, bus: {:?}; native: {:?}",
+        seen.of("nav-bus"),
+        seen.of("nav-native")
+    );
+    // The same events with the same codes (the reasons are each side's words: WebKit says
+    // "WebSocket is closed due to suspension.").
+    let codes = |who: &str| -> Vec<String> {
+        seen.of(who)
+            .iter()
+            .map(|l| l.split(' ').skip(1).take(2).collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    assert_eq!(codes("nav-bus"), codes("nav-native"));
+    assert_eq!(codes("nav-bus"), ["open", "close 1001"]);
+}
+
+fn main() {
+    support::run(&[
+        (
+            "the_bus_matches_the_engines_own_websocket",
+            the_bus_matches_the_engines_own_websocket,
+        ),
+        (
+            "a_foreign_document_never_reaches_a_handler",
+            a_foreign_document_never_reaches_a_handler,
+        ),
+        (
+            "leaving_the_page_closes_its_sockets_as_the_engine_does",
+            leaving_the_page_closes_its_sockets_as_the_engine_does,
+        ),
+    ]);
+}
