@@ -52,7 +52,7 @@ impl App {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = self.bus.call(req.body(body.into()).unwrap()).await;
+        let resp = self.bus.handle().call(req.body(body.into()).unwrap()).await;
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = resp
@@ -363,7 +363,7 @@ fn longpoll_waits_for_a_commit_and_ends_when_cancelled() {
                 .header("content-type", "application/json")
                 .body(Body::empty())
                 .unwrap();
-        let resp = tokio::time::timeout(Duration::from_secs(2), a.bus.call(req))
+        let resp = tokio::time::timeout(Duration::from_secs(2), a.bus.handle().call(req))
             .await
             .expect("head at once");
         assert_eq!(resp.status(), 200);
@@ -387,7 +387,7 @@ fn longpoll_waits_for_a_commit_and_ends_when_cancelled() {
             Request::get("app://localhost/db/d/_changes?feed=longpoll&since=1&heartbeat=10000")
                 .body(Body::empty())
                 .unwrap();
-        let resp = a.bus.call(req).await;
+        let resp = a.bus.handle().call(req).await;
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(a.couch.open_feeds(), 1);
         drop(resp);
@@ -432,7 +432,7 @@ fn continuous_and_eventsource_feeds() {
         let req = Request::get("app://localhost/db/d/_changes?feed=eventsource&heartbeat=100")
             .body(Body::empty())
             .unwrap();
-        let resp = a.bus.call(req).await;
+        let resp = a.bus.handle().call(req).await;
         assert_eq!(resp.headers()["content-type"], "text/event-stream");
         let mut body = resp.into_body();
         let mut seen = String::new();
