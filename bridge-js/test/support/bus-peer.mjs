@@ -3,6 +3,10 @@
 import { decode, encode } from '../../dist/bus-bridge.mjs';
 
 const enc = new TextEncoder();
+// The page's Promise.prototype.then and Array iterator may be patched by a conformance case:
+// the scripted bus uses neither (it plays the native side, which would not).
+const promiseThen = Promise.prototype.then;
+const then = (p, f, r) => Reflect.apply(promiseThen, p, [f, r]);
 const latin1 = (bytes) => String.fromCharCode(...bytes);
 const toBytes = (x) => (typeof x === 'string' ? enc.encode(x) : x);
 
@@ -80,7 +84,11 @@ export class BusPeer {
     }
     const url = new URL(head.uri, 'app://localhost');
     const headers = new Map();
-    for (const [n, v] of head.headers) headers.set(n, headers.has(n) ? `${headers.get(n)}, ${latin1(v)}` : latin1(v));
+    for (let i = 0; i < head.headers.length; i++) {
+      const n = head.headers[i][0];
+      const v = head.headers[i][1];
+      headers.set(n, headers.has(n) ? `${headers.get(n)}, ${latin1(v)}` : latin1(v));
+    }
     const s = {
       id,
       credit: head.window,
@@ -106,7 +114,8 @@ export class BusPeer {
         const total = s.bodyChunks.reduce((n, c) => n + c.byteLength, 0);
         const out = new Uint8Array(total);
         let at = 0;
-        for (const c of s.bodyChunks) {
+        for (let i = 0; i < s.bodyChunks.length; i++) {
+          const c = s.bodyChunks[i];
           out.set(c, at);
           at += c.byteLength;
         }
@@ -117,7 +126,7 @@ export class BusPeer {
       head(status, headers = {}) {
         if (s.closed) return;
         const list = Array.isArray(headers) ? headers : Object.entries(headers);
-        peer.#deliver({ type: 'ResponseHead', stream: id, status, headers: list.map(([n, v]) => [n.toLowerCase(), toBytes(v)]) });
+        peer.#deliver({ type: 'ResponseHead', stream: id, status, headers: list.map((h) => [h[0].toLowerCase(), toBytes(h[1])]) });
       },
       /** Sends within credit, splitting as needed; resolves when all is sent (or the stream closed). */
       async write(data) {
@@ -149,11 +158,16 @@ export class BusPeer {
         return s.closed;
       },
     };
-    Promise.resolve()
-      .then(() => this.handler(req, res))
-      .catch((e) => {
+    queueMicrotask(() => {
+      let done;
+      try {
+        done = this.handler(req, res);
+      } catch (e) {
         res.error(12, String(e));
-      });
+        return;
+      }
+      if (done instanceof Promise) then(done, undefined, (e) => res.error(12, String(e)));
+    });
   }
 }
 

@@ -1,6 +1,9 @@
 // The /conf routes of the conformance suite, served by the scripted bus peer (BusPeer). The
 // hosts implement the same routes in Rust (axum) for the bus and a localhost server; this is
 // the reference the Node tests use. No Node APIs: it also runs inside a browser page.
+// `return void await send(…)`, not `return send(…)`: returning a promise from an async
+// function calls its `then`, which the conformance cases that patch Promise.prototype.then
+// would count against the shim.
 import { sha256Hex } from '../../dist/conformance.mjs';
 
 /** Resolves after `ms`, or as soon as the request is cancelled (no timer left behind). */
@@ -45,30 +48,30 @@ export function confRoutes() {
       if (req.method !== 'HEAD') await res.write(bytes);
       res.end();
     };
-    if (req.method === 'OPTIONS') return send(204, { 'access-control-allow-methods': '*', 'access-control-allow-headers': '*' }, '');
-    if (path === '/conf/text') return send(200, { 'content-type': 'text/plain;charset=utf-8' }, 'hello');
-    if (path === '/conf/json') return send(200, { 'content-type': 'application/json' }, '{"ok":true,"n":42}');
+    if (req.method === 'OPTIONS') return void await send(204, { 'access-control-allow-methods': '*', 'access-control-allow-headers': '*' }, '');
+    if (path === '/conf/text') return void await send(200, { 'content-type': 'text/plain;charset=utf-8' }, 'hello');
+    if (path === '/conf/json') return void await send(200, { 'content-type': 'application/json' }, '{"ok":true,"n":42}');
     if (path === '/conf/bytes') {
       const n = Number(q.get('n') ?? 0);
       const bytes = Uint8Array.from({ length: n }, (_, i) => i % 251);
-      return send(200, { 'content-type': 'application/octet-stream' }, bytes);
+      return void await send(200, { 'content-type': 'application/octet-stream' }, bytes);
     }
     if (path === '/conf/echo' && (req.method === 'POST' || req.method === 'PUT')) {
       const body = await req.body();
       const type = req.headers.get('content-type') ?? '';
       const headers = { 'x-echo-method': req.method, 'x-echo-content-type': type, 'x-echo-length': String(body.byteLength) };
       if (type) headers['content-type'] = type;
-      return send(200, headers, body);
+      return void await send(200, headers, body);
     }
-    if (path === '/conf/headers') return send(200, { 'content-type': 'application/json' }, JSON.stringify(Object.fromEntries(req.headers)));
+    if (path === '/conf/headers') return void await send(200, { 'content-type': 'application/json' }, JSON.stringify(Object.fromEntries(req.headers)));
     let m = /^\/conf\/status\/(\d+)$/.exec(path);
-    if (m) return send(Number(m[1]), { 'content-type': 'text/plain' }, `status ${m[1]}`);
+    if (m) return void await send(Number(m[1]), { 'content-type': 'text/plain' }, `status ${m[1]}`);
     m = /^\/conf\/redirect\/(\d+)$/.exec(path);
-    if (m) return send(Number(m[1]), { location: q.get('to') ?? '/conf/text', 'content-type': 'text/plain' }, REASON[m[1]] ?? 'redirect');
+    if (m) return void await send(Number(m[1]), { location: q.get('to') ?? '/conf/text', 'content-type': 'text/plain' }, REASON[m[1]] ?? 'redirect');
     if (path === '/conf/slow') {
       await sleep(Number(q.get('ms') ?? 0), req.signal);
       if (req.signal.aborted) return;
-      return send(200, { 'content-type': 'text/plain' }, 'slow');
+      return void await send(200, { 'content-type': 'text/plain' }, 'slow');
     }
     if (path === '/conf/stream') {
       const chunks = Number(q.get('chunks') ?? 1);
@@ -95,10 +98,10 @@ export function confRoutes() {
       state.cancelled++;
       return;
     }
-    if (path === '/conf/cancelled') return send(200, { 'content-type': 'text/plain' }, String(state.cancelled));
+    if (path === '/conf/cancelled') return void await send(200, { 'content-type': 'text/plain' }, String(state.cancelled));
     if (path === '/conf/multipart' && req.method === 'POST') {
       const body = await req.body();
-      return send(200, { 'content-type': 'application/json' }, JSON.stringify(parseMultipart(body, req.headers.get('content-type') ?? '')));
+      return void await send(200, { 'content-type': 'application/json' }, JSON.stringify(parseMultipart(body, req.headers.get('content-type') ?? '')));
     }
     if (path === '/conf/multi-header') {
       res.head(200, [
@@ -114,11 +117,11 @@ export function confRoutes() {
     }
     if (path === '/conf/raw') {
       const hex = q.get('hex') ?? '';
-      if (!/^([0-9a-f]{2})*$/i.test(hex)) return send(400, { 'content-type': 'text/plain' }, 'hex: pairs of hex digits');
+      if (!/^([0-9a-f]{2})*$/i.test(hex)) return void await send(400, { 'content-type': 'text/plain' }, 'hex: pairs of hex digits');
       const bytes = new Uint8Array(hex.length / 2);
       for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
       const ct = q.get('ct');
-      return send(200, ct ? { 'content-type': ct } : {}, bytes);
+      return void await send(200, ct ? { 'content-type': ct } : {}, bytes);
     }
     if (path === '/conf/sort-headers') {
       res.head(200, [...Object.entries(CORS), ...SORT_HEADERS.map((n) => [n, '1']), ['content-type', 'text/plain'], ['content-length', '0']]);
@@ -130,10 +133,10 @@ export function confRoutes() {
     }
     if (path === '/conf/auth') {
       const auth = req.headers.get('authorization');
-      if (auth === undefined) return send(401, { 'www-authenticate': 'Basic realm="conf"', 'content-type': 'text/plain' }, 'who are you?');
-      return send(200, { 'content-type': 'text/plain' }, auth);
+      if (auth === undefined) return void await send(401, { 'www-authenticate': 'Basic realm="conf"', 'content-type': 'text/plain' }, 'who are you?');
+      return void await send(200, { 'content-type': 'text/plain' }, auth);
     }
-    return send(404, { 'content-type': 'text/plain' }, `no route for ${req.method} ${path}`);
+    return void await send(404, { 'content-type': 'text/plain' }, `no route for ${req.method} ${path}`);
   };
   return { handler, state };
 }
