@@ -86,7 +86,7 @@ function withMembers(init: RequestInit | undefined, members: Record<string, unkn
  * (`window.stop()`), abort `controller`, whose signal the bus request and the response body
  * follow. `release` detaches both once nothing is left to abort.
  */
-function abortLink(ctx: ShimContext, signal: AbortSignal): { controller: AbortController; release: () => void } {
+function abortLink(ctx: ShimContext, signal: AbortSignal): { controller: AbortController; release: () => void; arrived: () => void } {
   const controller = new AbortController();
   const onAbort = (): void => controller.abort(abortReason(signal));
   signal.addEventListener('abort', onAbort, ONCE);
@@ -95,6 +95,9 @@ function abortLink(ctx: ShimContext, signal: AbortSignal): { controller: AbortCo
   let released = false;
   return {
     controller,
+    // The whole body is here: nothing is in flight for window.stop() any more (the page's
+    // signal still aborts reading it).
+    arrived: unstop,
     release: () => {
       if (released) return;
       released = true;
@@ -148,6 +151,7 @@ async function framesFetch(ctx: ShimContext, input: RequestInfo | URL, init: Req
       signal: link.controller.signal,
       redirect: request.redirect,
     });
+    if (res.complete) link.arrived();
     return toResponse(res, request.method, abortable, link.controller.signal, link.release);
   } catch (e) {
     link.release();

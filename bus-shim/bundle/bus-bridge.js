@@ -2182,6 +2182,9 @@ Content-Type: ${type}\r
     let released = false;
     return {
       controller,
+      // The whole body is here: nothing is in flight for window.stop() any more (the page's
+      // signal still aborts reading it).
+      arrived: unstop,
       release: () => {
         if (released) return;
         released = true;
@@ -2224,6 +2227,7 @@ Content-Type: ${type}\r
         signal: link.controller.signal,
         redirect: request.redirect
       });
+      if (res.complete) link.arrived();
       return toResponse(res, request.method, abortable, link.controller.signal, link.release);
     } catch (e) {
       link.release();
