@@ -80,7 +80,7 @@ fn a_foreign_document_never_reaches_a_handler() {
     h.load("/wsd-pages/foreign.html");
     let r = h.report(Duration::from_secs(60));
     println!("    foreign iframe saw: {}", r["results"]);
-    for who in ["foreign-abs", "foreign-rel", "foreign-app"] {
+    for who in ["foreign-ws", "foreign-wss", "foreign-rel", "foreign-app"] {
         assert!(
             seen.of(who).is_empty(),
             "{who} reached a handler: {:?}",

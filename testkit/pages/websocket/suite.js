@@ -99,7 +99,8 @@
         protocol: ws.protocol,
         constants: [ws.CONNECTING, ws.OPEN, ws.CLOSING, ws.CLOSED, WebSocket.CLOSED],
         urlPath: new URL(ws.url).pathname,
-        urlScheme: new URL(ws.url).protocol,
+        // ws: or wss: follows the base each run uses, not the implementation.
+        _urlScheme: new URL(ws.url).protocol,
         tag: Object.prototype.toString.call(ws),
         isWebSocket: ws instanceof WebSocket,
         sendEarly: errorName(() => ws.send('x')),
