@@ -199,7 +199,7 @@ impl Rig {
             HyperClient::connect(addr).await
         })?;
         let hyper_multi_addr = multi.block_on(serve(router))?;
-        let framed = FramedClient::open(&bus, window)?;
+        let framed = FramedClient::open(&bus.handle(), window)?;
         Ok(Rig {
             framed,
             hyper_local,

@@ -67,8 +67,8 @@ fn build_bus() -> Bus {
         .mount_with(
             Mount::new("/conf", testkit::conformance::router(counters().clone()))
                 .keep_prefix()
-                .unlimited_body()
-                .no_timeout(),
+                .max_body(None)
+                .timeout(None),
         )
         .mount("/whoami", whoami)
         .mount_with(Mount::new("/main-only", whoami).policy(Policy::main_frame_only()))

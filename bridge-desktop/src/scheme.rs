@@ -175,7 +175,7 @@ fn handle(request: &URISchemeRequest, bus: &BusHandle, config: &SchemeConfig) {
     };
     if let Some(path) = inline {
         let what = format_args!("the handler for {path}");
-        bus_core::poll_here_then_spawn(&runtime, task, &what);
+        bus_core::bridge::poll_here_then_spawn(&runtime, task, &what);
     } else {
         runtime.spawn(task);
     }

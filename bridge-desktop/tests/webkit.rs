@@ -130,7 +130,7 @@ fn a_second_host_on_the_same_webview_is_refused() {
     let h = Harness::new(|b| b);
     let second = bridge_desktop::attach(
         &h.webview,
-        &h.bus,
+        &h.bus.handle(),
         bridge_desktop::HostConfig::new(support::ORIGIN),
     );
     let err = second.expect_err("a second attach must fail");

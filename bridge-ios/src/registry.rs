@@ -143,9 +143,9 @@ mod tests {
         let bus = Bus::builder().build();
         let handle = bus.handle();
         let id = crate::register(bus);
-        assert!(!self::bus(id.get()).unwrap().is_shut_down());
+        assert!(!self::bus(id.get()).unwrap().is_closed());
         crate::unregister(id).unwrap();
-        assert!(handle.is_shut_down());
+        assert!(handle.is_closed());
         assert!(matches!(
             crate::unregister(id),
             Err(Error::BadHandle { .. })
@@ -154,6 +154,9 @@ mod tests {
         let bus = Bus::builder().build();
         let id = crate::register_handle(bus.handle());
         crate::unregister(id).unwrap();
-        assert!(!bus.is_shut_down(), "a borrowed bus is only forgotten");
+        assert!(
+            !bus.handle().is_closed(),
+            "a borrowed bus is only forgotten"
+        );
     }
 }

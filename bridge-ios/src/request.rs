@@ -436,12 +436,12 @@ async fn pump(
     };
     let outcome = tokio::select! {
         biased;
-        () = bus.shut_down() => shut_down(),
+        () = bus.closed() => shut_down(),
         outcome = stream_body(body, &credit, &delivery) => match outcome {
             // Shutting down drops the tasks that produce bodies, and a channel body whose
             // sender was dropped looks like a body that ended. Reporting a truncated body
             // as complete would be worse than failing one that did complete just then.
-            Outcome::End if bus.is_shut_down() => shut_down(),
+            Outcome::End if bus.is_closed() => shut_down(),
             outcome => outcome,
         },
     };

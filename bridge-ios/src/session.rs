@@ -51,7 +51,7 @@ pub(crate) struct Prepared {
 /// [`Error::BadHandle`] for an unknown bus; [`Error::Closed`] when it is shut down.
 pub(crate) fn prepare(bus: u64, caller: Caller) -> Result<Prepared, Error> {
     let bus = registry::bus(bus)?;
-    if bus.is_shut_down() {
+    if bus.is_closed() {
         return Err(Error::Closed("the bus is shut down"));
     }
     Ok(Prepared {

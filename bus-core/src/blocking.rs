@@ -39,7 +39,7 @@ impl BusHandle {
     /// });
     /// let bus = Bus::builder().mount("/hello", hello).build();
     /// let request = http::Request::get("/hello").body(Body::empty()).unwrap();
-    /// let response = bus.call_blocking(Caller::in_process(), request);
+    /// let response = bus.handle().call_blocking(Caller::in_process(), request);
     /// let mut text = String::new();
     /// response.into_body().read_to_string(&mut text).unwrap();
     /// assert_eq!(text, "hi");
@@ -79,7 +79,7 @@ impl BusHandle {
             }
             // A producer dropped by a shutdown ends its channel: say so rather than let
             // the reader take a cut-off body for a complete one.
-            if bus.is_shut_down() {
+            if bus.is_closed() {
                 let _ = chunk_tx.send(Err(BusError::Closed.into())).await;
             }
         });

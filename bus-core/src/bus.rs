@@ -1,10 +1,12 @@
 //! [`Bus`], [`BusHandle`] and [`BusBuilder`]: the routing table, the limits, and the call
 //! pipeline every request goes through.
 
+use std::convert::Infallible;
 use std::fmt;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -14,8 +16,8 @@ use futures_util::FutureExt;
 use http::{Request, Response, header};
 use http_body::{Frame, SizeHint};
 use tokio::runtime::{Handle, Runtime};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tower::ServiceExt;
 use tracing::{Instrument, Span, field};
 
@@ -26,16 +28,20 @@ use crate::route::{Mount, Routes, has_dot_segment, strip};
 
 /// The limits every request is held to. Each has a clear answer when exceeded.
 ///
+/// A value: `with_*` return a changed copy, the bare names read. Limits that can be
+/// switched off are `Option`s (`None`: no limit), as on [`Mount`].
+///
 /// ```
 /// use bus_core::Limits;
 /// use std::time::Duration;
 ///
 /// let limits = Limits::default()
-///     .max_header_bytes(16 * 1024)
-///     .max_in_flight(256)
-///     .max_body(Some(64 << 20))
-///     .timeout(Some(Duration::from_secs(10)));
-/// assert_eq!(limits.get_max_in_flight(), 256);
+///     .with_max_header_bytes(16 * 1024)
+///     .with_max_in_flight(256)
+///     .with_max_body(Some(64 << 20))
+///     .with_timeout(Some(Duration::from_secs(10)));
+/// assert_eq!(limits.max_in_flight(), 256);
+/// assert_eq!(limits.max_body(), Some(64 << 20));
 /// ```
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -62,45 +68,70 @@ impl Default for Limits {
 
 impl Limits {
     /// Bytes of method, URI and headers (`name: value\r\n` each) a request may have. → 431
-    pub fn max_header_bytes(mut self, bytes: usize) -> Self {
+    pub fn with_max_header_bytes(mut self, bytes: usize) -> Self {
         self.max_header_bytes = bytes;
         self
     }
 
-    /// Requests running at once, streaming responses included, on the whole bus. → 503
-    pub fn max_in_flight(mut self, requests: usize) -> Self {
-        self.max_in_flight = requests.clamp(1, Semaphore::MAX_PERMITS);
+    /// Requests running at once, streaming responses included, on the whole bus (at least
+    /// 1, at most `u32::MAX`). → 503
+    pub fn with_max_in_flight(mut self, requests: usize) -> Self {
+        self.max_in_flight = requests.clamp(1, MAX_IN_FLIGHT);
         self
     }
 
     /// Default request body limit for mounts that set none (`None`: unlimited). → 413
-    pub fn max_body(mut self, bytes: Option<u64>) -> Self {
+    pub fn with_max_body(mut self, bytes: Option<u64>) -> Self {
         self.max_body = bytes;
         self
     }
 
     /// Default time to the response head for mounts that set none (`None`: no limit). → 504
-    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+    pub fn with_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// Default WebSocket message limit for mounts that set none (feature `ws`). → close 1009
-    pub fn max_message(mut self, bytes: usize) -> Self {
+    /// Default WebSocket message limit for mounts that set none (feature `ws`; at least 1).
+    /// → close 1009
+    pub fn with_max_message(mut self, bytes: usize) -> Self {
         self.max_message = bytes.max(1);
         self
     }
 
     /// The header limit in bytes.
-    pub fn get_max_header_bytes(&self) -> usize {
+    pub fn max_header_bytes(&self) -> usize {
         self.max_header_bytes
     }
 
     /// The in-flight limit.
-    pub fn get_max_in_flight(&self) -> usize {
+    pub fn max_in_flight(&self) -> usize {
         self.max_in_flight
     }
+
+    /// The default request body limit in bytes (`None`: unlimited).
+    pub fn max_body(&self) -> Option<u64> {
+        self.max_body
+    }
+
+    /// The default time to the response head (`None`: no limit).
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// The default WebSocket message limit in bytes.
+    pub fn max_message(&self) -> usize {
+        self.max_message
+    }
 }
+
+/// The largest in-flight limit: the permits a graceful shutdown waits for, and what one
+/// semaphore holds.
+const MAX_IN_FLIGHT: usize = if (u32::MAX as usize) < Semaphore::MAX_PERMITS {
+    u32::MAX as usize
+} else {
+    Semaphore::MAX_PERMITS
+};
 
 /// Builds a [`Bus`].
 ///
@@ -203,7 +234,12 @@ impl BusBuilder {
             handle: BusHandle {
                 inner: Arc::new(Inner {
                     routes: Routes::new(mounts),
-                    in_flight: Arc::new(Semaphore::new(limits.max_in_flight)),
+                    gate: Arc::new(Gate {
+                        permits: Semaphore::new(limits.max_in_flight),
+                        limit: limits.max_in_flight,
+                        draining: AtomicBool::new(false),
+                        idle: Notify::new(),
+                    }),
                     limits,
                     shutdown: CancellationToken::new(),
                     next_id: AtomicU64::new(1),
@@ -226,10 +262,47 @@ enum RuntimeSlot {
 struct Inner {
     routes: Routes,
     limits: Limits,
-    in_flight: Arc<Semaphore>,
+    gate: Arc<Gate>,
     shutdown: CancellationToken,
     next_id: AtomicU64,
     runtime: RuntimeSlot,
+}
+
+/// Admission: the in-flight limit, and the drain a graceful shutdown waits for.
+struct Gate {
+    permits: Semaphore,
+    limit: usize,
+    /// Set by a graceful shutdown: no new request is admitted, and each one that ends
+    /// wakes the drain.
+    draining: AtomicBool,
+    idle: Notify,
+}
+
+impl Gate {
+    fn in_flight(&self) -> usize {
+        self.limit - self.permits.available_permits()
+    }
+}
+
+/// One admitted request; dropping it (when the response ends) lets the next one in.
+struct InFlight {
+    gate: Arc<Gate>,
+}
+
+impl InFlight {
+    fn admit(gate: &Arc<Gate>) -> Option<InFlight> {
+        gate.permits.try_acquire().ok()?.forget();
+        Some(InFlight { gate: gate.clone() })
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.gate.permits.add_permits(1);
+        if self.gate.draining.load(Ordering::Acquire) {
+            self.gate.idle.notify_waiters();
+        }
+    }
 }
 
 /// The in-process HTTP bus. Owning it keeps it running; dropping it shuts it down.
@@ -237,9 +310,10 @@ struct Inner {
 /// On drop, every request still in flight is answered with 503 "the bus is shut down"
 /// (bridges turn that into error frames), new requests get the same, and the runtime the
 /// bus owns (if any) is stopped without blocking. Nothing waits forever.
+/// [`shutdown_graceful`](Self::shutdown_graceful) lets the requests in flight finish first.
 ///
-/// `Bus` dereferences to [`BusHandle`], the cheap clonable handle that bridges and tasks
-/// keep.
+/// Requests go through a [`BusHandle`] ([`handle`](Self::handle)): the cheap clonable
+/// handle, and the [`tower::Service`], that callers, bridges and tasks keep.
 pub struct Bus {
     handle: BusHandle,
 }
@@ -256,17 +330,61 @@ impl Bus {
         self.handle.clone()
     }
 
-    /// Shuts the bus down now, as dropping it does.
+    /// Shuts the bus down now, as dropping it does: requests in flight are cut off (503,
+    /// or their bodies end in an error), new ones are refused with 503.
     pub fn shutdown(&self) {
         self.handle.inner.shutdown();
     }
-}
 
-impl std::ops::Deref for Bus {
-    type Target = BusHandle;
-
-    fn deref(&self) -> &BusHandle {
-        &self.handle
+    /// Shuts the bus down gracefully: refuses new requests at once (503 "the bus is shut
+    /// down"), lets the requests in flight — streaming response bodies included — run
+    /// until they end or `grace` has passed, then shuts down as [`shutdown`](Self::shutdown)
+    /// does, cutting off whatever is still running.
+    ///
+    /// Returns how many requests were still in flight when the grace period ran out (0:
+    /// every one finished). Uses tokio's clock, so it must be awaited in a tokio runtime
+    /// with time enabled.
+    ///
+    /// ```
+    /// use bus_core::{Body, Bus};
+    /// use std::time::Duration;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let slow = tower::service_fn(|_req: http::Request<Body>| async {
+    ///     tokio::time::sleep(Duration::from_millis(50)).await;
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(Body::from("done")))
+    /// });
+    /// let bus = Bus::builder().mount("/slow", slow).build();
+    /// let handle = bus.handle();
+    /// let call = tokio::spawn(async move {
+    ///     handle.call(http::Request::get("/slow").body(Body::empty()).unwrap()).await
+    /// });
+    /// tokio::time::sleep(Duration::from_millis(10)).await; // the request is in flight
+    /// assert_eq!(bus.shutdown_graceful(Duration::from_secs(5)).await, 0);
+    /// assert_eq!(call.await.unwrap().status(), 200);
+    /// assert!(bus.handle().is_closed());
+    /// # });
+    /// ```
+    pub async fn shutdown_graceful(&self, grace: Duration) -> usize {
+        let inner = &self.handle.inner;
+        let gate = &inner.gate;
+        let deadline = tokio::time::Instant::now() + grace;
+        gate.draining.store(true, Ordering::Release);
+        let left = loop {
+            let idle = gate.idle.notified();
+            tokio::pin!(idle);
+            // Registered before the count is read, so an end in between is not missed.
+            idle.as_mut().enable();
+            let left = gate.in_flight();
+            if left == 0 || inner.shutdown.is_cancelled() {
+                break left;
+            }
+            if tokio::time::timeout_at(deadline, idle).await.is_err() {
+                break gate.in_flight();
+            }
+        };
+        inner.shutdown();
+        left
     }
 }
 
@@ -307,7 +425,11 @@ impl fmt::Debug for BusHandle {
         f.debug_struct("BusHandle")
             .field("mounts", &self.inner.routes)
             .field("limits", &self.inner.limits)
-            .field("shut_down", &self.inner.shutdown.is_cancelled())
+            .field("closed", &self.inner.shutdown.is_cancelled())
+            .field(
+                "draining",
+                &self.inner.gate.draining.load(Ordering::Relaxed),
+            )
             .field("in_flight", &self.in_flight())
             .finish()
     }
@@ -333,11 +455,12 @@ impl BusHandle {
     ///     Ok::<_, std::convert::Infallible>(http::Response::new(Body::from(text)))
     /// });
     /// let bus = Bus::builder().mount("/hello", hello).build();
-    /// let response = bus.call(http::Request::get("/hello/you").body(Body::empty()).unwrap()).await;
+    /// let client = bus.handle();
+    /// let response = client.call(http::Request::get("/hello/you").body(Body::empty()).unwrap()).await;
     /// assert_eq!(response.status(), 200);
     /// assert_eq!(response.into_body().collect().await.unwrap().to_bytes(), "hello /you");
     ///
-    /// let missing = bus.call(http::Request::get("/nope").body(Body::empty()).unwrap()).await;
+    /// let missing = client.call(http::Request::get("/nope").body(Body::empty()).unwrap()).await;
     /// assert_eq!(missing.status(), 404);
     /// # });
     /// ```
@@ -360,13 +483,14 @@ impl BusHandle {
     ///     Ok::<_, std::convert::Infallible>(http::Response::new(Body::from("secret")))
     /// });
     /// let bus = Bus::builder().app_origin("app://localhost").mount("/api", api).build();
+    /// let client = bus.handle();
     /// let request = || http::Request::get("app://localhost/api").body(Body::empty()).unwrap();
     ///
     /// let page = Caller::new(Transport::Scheme).with_origin("app://localhost");
-    /// assert_eq!(bus.call_from(page, request()).await.status(), 200);
+    /// assert_eq!(client.call_from(page, request()).await.status(), 200);
     /// // Nothing proven: anonymous, refused by a mount that is not public.
     /// let unknown = Caller::anonymous(Transport::Scheme);
-    /// assert_eq!(bus.call_from(unknown, request()).await.status(), 403);
+    /// assert_eq!(client.call_from(unknown, request()).await.status(), 403);
     /// # });
     /// ```
     pub async fn call_from(&self, caller: Caller, mut request: Request<Body>) -> Response<Body> {
@@ -379,7 +503,7 @@ impl BusHandle {
     /// A response the handler produced is `Ok`, whatever its status.
     ///
     /// # Errors
-    /// Every [`BusError`] variant but `Cancelled`, each for the reason its docs give.
+    /// Every [`BusError`] variant, each for the reason its docs give.
     pub async fn try_call(&self, request: Request<Body>) -> Result<Response<Body>, BusError> {
         let inner = &*self.inner;
         let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
@@ -409,9 +533,11 @@ impl BusHandle {
                     Ok(response)
                 } else {
                     let status = response.status().as_u16();
+                    let closed = inner.shutdown.clone().cancelled_owned();
                     Ok(response.map(|body| {
                         Body::new(Tracked {
                             inner: body,
+                            closed,
                             permit: Some(permit),
                             span,
                             started,
@@ -434,9 +560,9 @@ impl BusHandle {
     async fn dispatch(
         &self,
         request: Request<Body>,
-    ) -> Result<(Response<Body>, OwnedSemaphorePermit), BusError> {
+    ) -> Result<(Response<Body>, InFlight), BusError> {
         let inner = &*self.inner;
-        if inner.shutdown.is_cancelled() {
+        if inner.shutdown.is_cancelled() || inner.gate.draining.load(Ordering::Acquire) {
             return Err(BusError::Closed);
         }
         let (mut parts, mut body) = request.into_parts();
@@ -472,18 +598,13 @@ impl BusHandle {
             match declared {
                 Some(size) if size > limit => return Err(BusError::BodyTooLarge { size, limit }),
                 _ if body.is_buffered() => {}
-                _ => body = Body::new(http_body_util::Limited::new(body, limit as usize)),
+                _ => body = Body::new(http_body_util::Limited::new(body, body_limit(limit))),
             }
         }
 
-        let permit =
-            inner
-                .in_flight
-                .clone()
-                .try_acquire_owned()
-                .map_err(|_| BusError::Overloaded {
-                    limit: inner.limits.max_in_flight,
-                })?;
+        let permit = InFlight::admit(&inner.gate).ok_or(BusError::Overloaded {
+            limit: inner.limits.max_in_flight,
+        })?;
 
         if mount.strip_prefix && mount.prefix != "/" {
             parts.uri = strip(&parts.uri, &mount.prefix).map_err(|e| BusError::Malformed {
@@ -554,16 +675,18 @@ impl BusHandle {
 
     /// Requests running now (their responses not yet fully sent).
     pub fn in_flight(&self) -> usize {
-        self.inner.limits.max_in_flight - self.inner.in_flight.available_permits()
+        self.inner.gate.in_flight()
     }
 
-    /// Whether the bus has been shut down.
-    pub fn is_shut_down(&self) -> bool {
+    /// Whether the bus is shut down: requests still in flight have been cut off. (While a
+    /// [graceful shutdown](Bus::shutdown_graceful) drains, new requests are refused but
+    /// this is still `false`.)
+    pub fn is_closed(&self) -> bool {
         self.inner.shutdown.is_cancelled()
     }
 
-    /// Completes when the bus shuts down.
-    pub async fn shut_down(&self) {
+    /// Completes when the bus shuts down (as [`is_closed`](Self::is_closed) turns true).
+    pub async fn closed(&self) {
         self.inner.shutdown.cancelled().await
     }
 
@@ -584,6 +707,63 @@ impl BusHandle {
     }
 }
 
+/// The bus as a [`tower::Service`], so tower and tower-http layers (tracing, compression,
+/// `FollowRedirect`, timeouts, …) wrap it like any HTTP client or server.
+///
+/// It never fails and is always ready: every refusal, overload included, is a response
+/// whose status names it (see [`call`](BusHandle::call)), so `Error` is [`Infallible`].
+///
+/// ```
+/// use bus_core::{Body, Bus};
+/// use tower::{Service, ServiceExt};
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let hello = tower::service_fn(|_req: http::Request<Body>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(Body::from("hi")))
+/// });
+/// let bus = Bus::builder().mount("/hello", hello).build();
+/// let mut service = bus.handle();
+/// let request = http::Request::get("/hello").body(Body::empty()).unwrap();
+/// let response = service.ready().await.unwrap().call(request).await.unwrap();
+/// assert_eq!(response.status(), 200);
+/// # });
+/// ```
+impl tower::Service<Request<Body>> for BusHandle {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> ResponseFuture {
+        let bus = self.clone();
+        ResponseFuture {
+            inner: Box::pin(async move { Ok(bus.call(request).await) }),
+        }
+    }
+}
+
+/// The future of [`BusHandle`]'s [`tower::Service::call`]: the response, never an error.
+pub struct ResponseFuture {
+    inner: Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>,
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<Response<Body>, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl fmt::Debug for ResponseFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
 fn in_process() -> &'static Caller {
     static CALLER: OnceLock<Caller> = OnceLock::new();
     CALLER.get_or_init(Caller::in_process)
@@ -593,6 +773,13 @@ fn record(span: &Span, status: u16, bytes: u64, started: Instant) {
     span.record("status", status);
     span.record("bytes", bytes);
     span.record("micros", started.elapsed().as_micros() as u64);
+}
+
+/// A body limit for `http_body_util::Limited`, which counts in `usize`: saturated, so on a
+/// 32-bit target (Android armv7, x86) a limit of 4 GiB or more means "as much as fits"
+/// rather than wrapping to a small number (`1 << 32` would have become 0).
+fn body_limit(limit: u64) -> usize {
+    usize::try_from(limit).unwrap_or(usize::MAX)
 }
 
 fn header_bytes(parts: &http::request::Parts) -> usize {
@@ -626,12 +813,15 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 pin_project_lite::pin_project! {
-    /// A streaming response body that holds its in-flight permit until it ends and
-    /// records its size and duration on the request's span.
+    /// A streaming response body that holds its in-flight permit until it ends, records
+    /// its size and duration on the request's span, and ends in an error if the bus shuts
+    /// down first.
     struct Tracked {
         #[pin]
         inner: Body,
-        permit: Option<OwnedSemaphorePermit>,
+        #[pin]
+        closed: WaitForCancellationFutureOwned,
+        permit: Option<InFlight>,
         span: Span,
         started: Option<Instant>,
         status: u16,
@@ -648,7 +838,20 @@ impl http_body::Body for Tracked {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.project();
-        let polled = this.inner.poll_frame(cx);
+        if this.permit.is_none() {
+            return Poll::Ready(None); // ended (or cut off) already
+        }
+        // Data that is there is passed on; otherwise the shutdown is checked (and watched)
+        // first: a producer dropped by it ends its channel, which must not be mistaken for
+        // a complete body.
+        let polled = match this.inner.poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
+            other if this.closed.poll(cx).is_ready() => {
+                drop(other);
+                Poll::Ready(Some(Err(BusError::Closed.into())))
+            }
+            other => other,
+        };
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
@@ -672,5 +875,21 @@ impl http_body::Body for Tracked {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_limits_saturate_instead_of_wrapping() {
+        assert_eq!(body_limit(0), 0);
+        assert_eq!(body_limit(16 << 20), 16 << 20);
+        assert_eq!(body_limit(u64::from(u32::MAX)), u32::MAX as usize);
+        // On 32 bits these are usize::MAX; `as usize` made 0 and 1 of them.
+        assert!(body_limit(1 << 32) >= u32::MAX as usize);
+        assert!(body_limit((1 << 32) + 1) >= u32::MAX as usize);
+        assert_eq!(body_limit(u64::MAX), usize::MAX);
     }
 }

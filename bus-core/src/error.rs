@@ -52,10 +52,7 @@ pub enum BusError {
     /// The handler did not produce a response head in time. → 504
     #[error("the handler did not answer within {0:?}")]
     Timeout(Duration),
-    /// The caller cancelled the request. → 499 (never sent to a caller that is gone)
-    #[error("the request was cancelled by its caller")]
-    Cancelled,
-    /// The bus is shut down. → 503
+    /// The bus is shut down, or shutting down gracefully and admitting no new request. → 503
     #[error("the bus is shut down")]
     Closed,
     /// The request is not valid HTTP (bad method, URI, header name or value). → 400
@@ -84,7 +81,6 @@ impl BusError {
             BusError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             BusError::Overloaded { .. } | BusError::Closed => StatusCode::SERVICE_UNAVAILABLE,
             BusError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            BusError::Cancelled => StatusCode::from_u16(499).expect("499 is a valid status"),
             BusError::Malformed { .. } => StatusCode::BAD_REQUEST,
             BusError::Handler(_) | BusError::Panicked(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

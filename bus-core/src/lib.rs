@@ -17,10 +17,13 @@
 //!     "/items/{id}",
 //!     get(|Path(id): Path<u32>| async move { Json(serde_json::json!({ "id": id })) }),
 //! );
+//! // The owner: dropping it shuts the bus down.
 //! let bus = Bus::builder().app_origin("app://localhost").mount("/api", api).build();
+//! // What callers keep: clonable, and a `tower::Service`.
+//! let client = bus.handle();
 //!
 //! let request = http::Request::get("app://localhost/api/items/7").body(Body::empty()).unwrap();
-//! let response = bus.call(request).await;
+//! let response = client.call(request).await;
 //! assert_eq!(response.status(), 200);
 //! let body = response.into_body().collect().await.unwrap().to_bytes();
 //! assert_eq!(body, r#"{"id":7}"#);
@@ -31,9 +34,9 @@
 //!
 //! - [`body`]: [`Body`] (empty, one buffer, a bounded channel with backpressure, or any
 //!   boxed body) and [`BodySender`].
-//! - `bus`: [`Bus`] (the owner; dropping it shuts down), [`BusHandle`] (clonable; the call
-//!   pipeline: limits, routing, policy, timeout, cancellation, tracing), [`BusBuilder`],
-//!   [`Limits`].
+//! - `bus`: [`Bus`] (the owner; dropping it shuts down, [`Bus::shutdown_graceful`] drains
+//!   first), [`BusHandle`] (clonable, a [`tower::Service`]; the call pipeline: limits,
+//!   routing, policy, timeout, cancellation, tracing), [`BusBuilder`], [`Limits`].
 //! - `route`: [`Mount`] (a service at a path prefix, with its policy and limits) and the
 //!   routing table.
 //! - `caller`: [`Caller`] (who sent a request, set by bridges only) and [`Policy`].
@@ -41,6 +44,9 @@
 //! - [`protocol`]: the wire [`Frame`](protocol::Frame)s and their codec (`docs/PROTOCOL.md`).
 //! - [`port`]: [`Session`](port::Session), the synchronous thread-safe port bridges drive
 //!   with frames, with per-stream credit flow control.
+//! - [`bridge`]: the rest of the bridges' plumbing
+//!   ([`poll_here_then_spawn`](bridge::poll_here_then_spawn), a first poll on the thread a
+//!   request arrived on).
 //! - `blocking`: [`BusHandle::call_blocking`] and [`BlockingBody`], for platform threads
 //!   that pull response bodies.
 //! - [`websocket`]: the message records a WebSocket's stream carries after its 101.
@@ -56,10 +62,10 @@
 
 mod blocking;
 pub mod body;
+pub mod bridge;
 mod bus;
 mod caller;
 mod error;
-mod inline;
 pub mod port;
 pub mod protocol;
 mod route;
@@ -69,8 +75,7 @@ pub mod websocket;
 
 pub use blocking::BlockingBody;
 pub use body::{Body, BodySender, BoxError};
-pub use bus::{Bus, BusBuilder, BusHandle, Limits};
+pub use bus::{Bus, BusBuilder, BusHandle, Limits, ResponseFuture};
 pub use caller::{Caller, FrameKind, Policy, Refusal, Transport};
 pub use error::BusError;
-pub use inline::{SLOW_FIRST_POLL, poll_here_then_spawn};
 pub use route::Mount;

@@ -6,7 +6,7 @@
 //! ([`Session::receive`]) or already decoded ([`Session::handle`]) — from whatever thread it
 //! is on: a JNI thread, a C caller, the GTK main thread. Neither call blocks or needs a
 //! tokio runtime in the caller. Frames for the page leave through a [`FrameSink`]: a
-//! callback, or a crossbeam channel (see [`Session::with_channel`]).
+//! callback, or a channel ([`Session::with_channel`], read with a [`FrameReceiver`]).
 //!
 //! Each request is a stream, run as a task on the bus's runtime. Response bodies are sent
 //! only within the credit the page grants (`window` in the head, then `Credit` frames), so
@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{RecvError, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -119,6 +120,14 @@ impl SessionConfig {
         self
     }
 
+    /// Bytes of request body the page may send on a new stream before the bus grants more
+    /// with `Credit` (default [`INITIAL_UPLOAD_WINDOW`], at least 1). Smaller holds a page's
+    /// uploads closer to what the handlers have read; larger saves round trips.
+    pub fn upload_window(mut self, bytes: u32) -> Self {
+        self.upload_window = bytes.max(1);
+        self
+    }
+
     /// Streams open at once (default 256); one more gets `Error TooManyStreams`.
     pub fn max_streams(mut self, streams: usize) -> Self {
         self.max_streams = streams.max(1);
@@ -128,6 +137,83 @@ impl SessionConfig {
     /// The caller every request of this session carries.
     pub fn caller(&self) -> &Caller {
         &self.caller
+    }
+}
+
+/// The frames a session made with [`Session::with_channel`] sends to its page, in order.
+///
+/// Blocking reads like [`std::sync::mpsc::Receiver`]'s, with its error types; usable from
+/// any thread (it is `Send + Sync`), and an iterator that ends when the session is gone and
+/// every frame was read. Unbounded, and bounded in practice: body data is only sent within
+/// the credit the page grants.
+pub struct FrameReceiver {
+    rx: crossbeam_channel::Receiver<Frame>,
+}
+
+impl FrameReceiver {
+    /// Waits for the next frame.
+    ///
+    /// # Errors
+    /// [`RecvError`] once the session is gone and every frame was read.
+    pub fn recv(&self) -> Result<Frame, RecvError> {
+        self.rx.recv().map_err(|_| RecvError)
+    }
+
+    /// Waits up to `timeout` for the next frame.
+    ///
+    /// # Errors
+    /// [`RecvTimeoutError::Timeout`] when none came in time,
+    /// [`RecvTimeoutError::Disconnected`] once the session is gone and every frame was
+    /// read.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Frame, RecvTimeoutError> {
+        self.rx.recv_timeout(timeout).map_err(|e| match e {
+            crossbeam_channel::RecvTimeoutError::Timeout => RecvTimeoutError::Timeout,
+            crossbeam_channel::RecvTimeoutError::Disconnected => RecvTimeoutError::Disconnected,
+        })
+    }
+
+    /// The next frame if one is there, without waiting.
+    ///
+    /// # Errors
+    /// [`TryRecvError::Empty`] when none is there, [`TryRecvError::Disconnected`] once
+    /// the session is gone and every frame was read.
+    pub fn try_recv(&self) -> Result<Frame, TryRecvError> {
+        self.rx.try_recv().map_err(|e| match e {
+            crossbeam_channel::TryRecvError::Empty => TryRecvError::Empty,
+            crossbeam_channel::TryRecvError::Disconnected => TryRecvError::Disconnected,
+        })
+    }
+
+    /// The frames there now, without waiting.
+    pub fn try_iter(&self) -> impl Iterator<Item = Frame> + '_ {
+        self.rx.try_iter()
+    }
+
+    /// Frames waiting to be read.
+    pub fn len(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// Whether no frame is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.rx.is_empty()
+    }
+}
+
+impl Iterator for FrameReceiver {
+    type Item = Frame;
+
+    /// Waits for the next frame; `None` once the session is gone and every frame was read.
+    fn next(&mut self) -> Option<Frame> {
+        self.rx.recv().ok()
+    }
+}
+
+impl fmt::Debug for FrameReceiver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FrameReceiver")
+            .field("waiting", &self.rx.len())
+            .finish()
     }
 }
 
@@ -158,7 +244,7 @@ pub struct Rejected {
 /// });
 /// let bus = Bus::builder().app_origin("app://localhost").mount("/hello", hello).build();
 /// let page = Caller::new(Transport::Frames).with_origin("app://localhost").with_frame(FrameKind::Main);
-/// let (session, frames) = Session::with_channel(&bus, SessionConfig::new(page)).unwrap();
+/// let (session, frames) = Session::with_channel(&bus.handle(), SessionConfig::new(page)).unwrap();
 ///
 /// // Any thread, no runtime needed:
 /// session.handle(Frame::RequestHead {
@@ -231,20 +317,21 @@ impl Session {
         })
     }
 
-    /// Opens a session whose outbound frames arrive, decoded, on a crossbeam channel.
+    /// Opens a session whose outbound frames arrive, decoded, on a channel: read them
+    /// from any thread with the [`FrameReceiver`].
     ///
     /// # Errors
     /// [`BusError::Closed`] when the bus is shut down.
     pub fn with_channel(
         bus: &BusHandle,
         config: SessionConfig,
-    ) -> Result<(Session, crossbeam_channel::Receiver<Frame>), BusError> {
+    ) -> Result<(Session, FrameReceiver), BusError> {
         // Unbounded is bounded in practice: body data is only sent within the page's credit.
         let (tx, rx) = crossbeam_channel::unbounded();
         let session = Session::new(bus, config, move |frame| {
             let _ = tx.send(frame);
         })?;
-        Ok((session, rx))
+        Ok((session, FrameReceiver { rx }))
     }
 
     /// Receives one encoded frame from the page. Never blocks, never panics.
@@ -265,7 +352,7 @@ impl Session {
     /// As [`receive`](Self::receive).
     pub fn handle(&self, frame: Frame) -> Result<(), Rejected> {
         let shared = &self.shared;
-        if shared.closed.load(Ordering::Acquire) || shared.bus.is_shut_down() {
+        if shared.closed.load(Ordering::Acquire) || shared.bus.is_closed() {
             return Err(shared.reject(frame.stream(), ErrorCode::Shutdown, "the bus is shut down"));
         }
         match frame {
@@ -353,6 +440,31 @@ impl Shared {
         self.lock().remove(&stream)
     }
 
+    /// Answers a stream the bus will not open with a small plain-text response, and
+    /// counts it closed (so body frames the page already sent for it are dropped quietly).
+    /// The text goes only if the page's `window` takes it whole.
+    fn answer_here(&self, stream: u32, status: http::StatusCode, text: String, window: u32) {
+        self.recently_closed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(stream);
+        self.sink.send(Frame::ResponseHead {
+            stream,
+            status: status.as_u16(),
+            headers: vec![(
+                "content-type".into(),
+                Bytes::from_static(b"text/plain; charset=utf-8"),
+            )],
+        });
+        if text.len() <= window as usize {
+            self.sink.send(Frame::ResponseData {
+                stream,
+                data: Bytes::from(text),
+            });
+        }
+        self.sink.send(Frame::ResponseEnd { stream });
+    }
+
     fn was_closed(&self, stream: u32) -> bool {
         self.recently_closed
             .lock()
@@ -393,6 +505,17 @@ impl Shared {
         }
         let request = match build_request(method, uri, headers) {
             Ok(request) => request,
+            Err(_) if uri.len() >= MAX_URI => {
+                // Valid HTTP, just longer than `http::Uri` takes: an HTTP answer the page
+                // can read, as a server would give, not a transport error.
+                let message = format!(
+                    "the URI is {} bytes long; the bus takes URIs of up to {} bytes\n",
+                    uri.len(),
+                    MAX_URI - 1
+                );
+                self.answer_here(stream, http::StatusCode::URI_TOO_LONG, message, window);
+                return Ok(());
+            }
             Err(message) => return Err(self.reject(stream, ErrorCode::InvalidHead, message)),
         };
         let (mut parts, ()) = request.into_parts();
@@ -450,7 +573,7 @@ impl Shared {
         let task = run_stream(Arc::clone(self), stream, request, credit);
         let handle = if self.config.inline_first_poll {
             let what = format_args!("the handler of stream {stream}");
-            match crate::poll_here_then_spawn(&self.runtime, task, &what) {
+            match crate::bridge::poll_here_then_spawn(&self.runtime, task, &what) {
                 Some(handle) => handle,
                 None => return Ok(()),
             }
@@ -546,6 +669,9 @@ impl Shared {
     }
 }
 
+/// URIs this long or longer are refused by `http::Uri` (its limit is `u16::MAX - 1` bytes).
+const MAX_URI: usize = u16::MAX as usize - 1;
+
 fn build_request(method: &str, uri: &str, headers: Vec<WireHeader>) -> Result<Request<()>, String> {
     let method =
         Method::from_bytes(method.as_bytes()).map_err(|_| format!("invalid method {method:?}"))?;
@@ -626,11 +752,11 @@ async fn run_stream(shared: Arc<Shared>, stream: u32, request: Request<Body>, cr
             // Shutdown first: a producer dropped by the shutdown ends its channel, which
             // must not be mistaken for a complete body.
             biased;
-            () = shared.bus.shut_down() => break cut_off(),
+            () = shared.bus.closed() => break cut_off(),
             next = body.frame() => next,
         };
         match next {
-            None if shared.bus.is_shut_down() => break cut_off(),
+            None if shared.bus.is_closed() => break cut_off(),
             None => break Frame::ResponseEnd { stream },
             Some(Err(e)) => {
                 break Frame::error(

@@ -36,8 +36,8 @@ pub(crate) type BoxedService = BoxCloneSyncService<Request<Body>, Response<Body>
 /// let mount = Mount::new("/echo", echo)
 ///     .host("localhost")
 ///     .policy(Policy::allow_all())
-///     .max_body(1 << 20)
-///     .timeout(Duration::from_secs(5));
+///     .max_body(Some(1 << 20))
+///     .timeout(Some(Duration::from_secs(5)));
 /// # let _ = mount;
 /// ```
 #[derive(Clone)]
@@ -149,28 +149,18 @@ impl Mount {
         self.policy(Policy::public())
     }
 
-    /// The largest request body this mount accepts, in bytes (413 above it).
-    pub fn max_body(mut self, bytes: u64) -> Self {
-        self.max_body = Some(Some(bytes));
+    /// The largest request body this mount accepts, in bytes (413 above it); `None`
+    /// accepts bodies of any size. Default: [`Limits::max_body`](crate::Limits::max_body).
+    pub fn max_body(mut self, bytes: Option<u64>) -> Self {
+        self.max_body = Some(bytes);
         self
     }
 
-    /// Accepts request bodies of any size on this mount.
-    pub fn unlimited_body(mut self) -> Self {
-        self.max_body = Some(None);
-        self
-    }
-
-    /// How long the service may take to produce a response head (504 after it). The
-    /// response body may stream for longer.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(Some(timeout));
-        self
-    }
-
-    /// Lets the service take as long as it wants for the response head.
-    pub fn no_timeout(mut self) -> Self {
-        self.timeout = Some(None);
+    /// How long the service may take to produce a response head (504 after it); `None`
+    /// lets it take as long as it wants. The response body may stream for longer.
+    /// Default: [`Limits::timeout`](crate::Limits::timeout).
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 
@@ -246,7 +236,27 @@ pub(crate) struct Routes {
 }
 
 impl Routes {
+    /// # Panics
+    /// When two mounts have the same prefix, host and scheme (the second would never be
+    /// reached), wherever they are in the list.
     pub(crate) fn new(mut mounts: Vec<Mount>) -> Self {
+        // Sorted by what makes two mounts the same, every duplicate has its twin next to
+        // it whatever the order of registration.
+        let mut keys: Vec<_> = mounts
+            .iter()
+            .map(|m| (&m.prefix, &m.host, &m.scheme))
+            .collect();
+        keys.sort_unstable();
+        for pair in keys.windows(2) {
+            let (prefix, host, scheme) = pair[0];
+            assert!(
+                pair[0] != pair[1],
+                "two mounts at the same prefix {prefix:?} (host {}, scheme {}): the second would \
+                 never be reached",
+                host.as_deref().unwrap_or("any"),
+                scheme.as_deref().unwrap_or("any"),
+            );
+        }
         // Stable sort: longest prefix first, then restricted before unrestricted; among
         // equals, the order of registration.
         mounts.sort_by_key(|m| {
@@ -256,16 +266,6 @@ impl Routes {
                 m.scheme.is_none(),
             )
         });
-        for pair in mounts.windows(2) {
-            let (a, b) = (&pair[0], &pair[1]);
-            assert!(
-                !(a.prefix == b.prefix && a.host == b.host && a.scheme == b.scheme),
-                "two mounts at the same prefix {:?} (host {:?}, scheme {:?})",
-                a.prefix,
-                a.host,
-                a.scheme
-            );
-        }
         Routes { mounts }
     }
 
@@ -355,6 +355,31 @@ mod tests {
     #[should_panic(expected = "two mounts at the same prefix")]
     fn duplicate_mounts_are_refused() {
         Routes::new(vec![Mount::new("/a", svc()), Mount::new("/a/", svc())]);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = r#"two mounts at the same prefix "/a" (host x, scheme any): the second would never be reached"#
+    )]
+    fn duplicate_mounts_are_refused_when_not_adjacent() {
+        // Sorting by prefix length and restriction alone left the two `x` mounts apart.
+        Routes::new(vec![
+            Mount::new("/a", svc()).host("x"),
+            Mount::new("/a", svc()).host("y"),
+            Mount::new("/a", svc()).host("x"),
+        ]);
+    }
+
+    #[test]
+    fn same_prefix_on_other_hosts_and_schemes_is_fine() {
+        let routes = Routes::new(vec![
+            Mount::new("/a", svc()).host("x"),
+            Mount::new("/a", svc()).host("y"),
+            Mount::new("/a", svc()).scheme("app"),
+            Mount::new("/a", svc()).host("x").scheme("app"),
+            Mount::new("/a", svc()),
+        ]);
+        assert_eq!(routes.mounts.len(), 5);
     }
 
     #[test]

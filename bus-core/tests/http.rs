@@ -73,7 +73,7 @@ fn api() -> Router {
 async fn axum_router_path_param_query_json_and_streaming() {
     let bus = Bus::builder().mount("/api", api()).build();
 
-    let response = bus.call(get_req("/api/users/42?limit=5")).await;
+    let response = bus.handle().call(get_req("/api/users/42?limit=5")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
     assert_eq!(text(response).await, r#"{"id":42,"limit":5}"#);
@@ -82,12 +82,12 @@ async fn axum_router_path_param_query_json_and_streaming() {
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(r#"{"a":[1,2]}"#))
         .unwrap();
-    let response = bus.call(request).await;
+    let response = bus.handle().call(request).await;
     assert_eq!(response.status(), 200);
     assert_eq!(text(response).await, r#"{"got":{"a":[1,2]}}"#);
 
     // The streaming response arrives as separate chunks, not one buffer.
-    let mut body = bus.call(get_req("/api/stream")).await.into_body();
+    let mut body = bus.handle().call(get_req("/api/stream")).await.into_body();
     let mut chunks = Vec::new();
     while let Some(frame) = body.frame().await {
         chunks.push(frame.unwrap().into_data().unwrap());
@@ -112,7 +112,7 @@ async fn serve_dir_answers_range_with_206_and_knows_mime_types() {
         .header(header::RANGE, "bytes=100-1099")
         .body(Body::empty())
         .unwrap();
-    let response = bus.call(request).await;
+    let response = bus.handle().call(request).await;
     assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(
         response.headers()[header::CONTENT_RANGE],
@@ -122,16 +122,16 @@ async fn serve_dir_answers_range_with_206_and_knows_mime_types() {
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(&body[..], &content[100..1100]);
 
-    let response = bus.call(get_req("/static/")).await;
+    let response = bus.handle().call(get_req("/static/")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(text(response).await, "<h1>hi</h1>");
 
-    let response = bus.call(get_req("/static/missing.png")).await;
+    let response = bus.handle().call(get_req("/static/missing.png")).await;
     assert_eq!(response.status(), 404);
 
     // Traversal never reaches ServeDir, literal or encoded.
     for evil in ["/static/../Cargo.toml", "/static/%2e%2e/Cargo.toml"] {
-        let response = bus.call(get_req(evil)).await;
+        let response = bus.handle().call(get_req(evil)).await;
         assert_eq!(response.status(), 400, "{evil}");
         assert!(text(response).await.contains("segment"));
     }
@@ -141,7 +141,7 @@ async fn serve_dir_answers_range_with_206_and_knows_mime_types() {
 #[tokio::test]
 async fn unknown_route_is_404_naming_the_path() {
     let bus = Bus::builder().mount("/api", api()).build();
-    let response = bus.call(get_req("/nothing/here?x=1")).await;
+    let response = bus.handle().call(get_req("/nothing/here?x=1")).await;
     assert_eq!(response.status(), 404);
     assert_eq!(
         response.headers()[header::CONTENT_TYPE],
@@ -170,15 +170,21 @@ async fn mounts_can_be_restricted_to_a_host_and_scheme() {
         .mount_with(Mount::new("/", hello("other")).host("cdn.local"))
         .build();
     assert_eq!(
-        text(bus.call(get_req("app://localhost/x")).await).await,
+        text(bus.handle().call(get_req("app://localhost/x")).await).await,
         "app"
     );
     assert_eq!(
-        text(bus.call(get_req("app://cdn.local/x")).await).await,
+        text(bus.handle().call(get_req("app://cdn.local/x")).await).await,
         "other"
     );
-    assert_eq!(bus.call(get_req("https://localhost/x")).await.status(), 404);
-    assert_eq!(bus.call(get_req("/x")).await.status(), 404);
+    assert_eq!(
+        bus.handle()
+            .call(get_req("https://localhost/x"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(bus.handle().call(get_req("/x")).await.status(), 404);
 }
 
 #[tokio::test]
@@ -205,39 +211,46 @@ async fn policy_refuses_foreign_callers_with_403_and_a_reason() {
     let iframe = page.clone().with_frame(FrameKind::Sub);
 
     assert_eq!(
-        bus.call(as_caller("/api/users/1", page.clone()))
+        bus.handle()
+            .call(as_caller("/api/users/1", page.clone()))
             .await
             .status(),
         200
     );
-    let refused = bus.call(as_caller("/api/users/1", evil)).await;
+    let refused = bus.handle().call(as_caller("/api/users/1", evil)).await;
     assert_eq!(refused.status(), 403);
     assert_eq!(
         text(refused).await,
         "forbidden: origin https://evil.example may not call this mount\n"
     );
     assert_eq!(
-        bus.call(as_caller("/admin/users/1", page)).await.status(),
+        bus.handle()
+            .call(as_caller("/admin/users/1", page))
+            .await
+            .status(),
         200
     );
-    let refused = bus.call(as_caller("/admin/users/1", iframe)).await;
+    let refused = bus.handle().call(as_caller("/admin/users/1", iframe)).await;
     assert_eq!(refused.status(), 403);
     assert!(text(refused).await.contains("only the main frame"));
     // A request with no Caller is Rust code in this process.
-    assert_eq!(bus.call(get_req("/admin/users/1")).await.status(), 200);
+    assert_eq!(
+        bus.handle().call(get_req("/admin/users/1")).await.status(),
+        200
+    );
 }
 
 #[tokio::test]
 async fn header_limit_answers_431() {
     let bus = Bus::builder()
-        .limits(Limits::default().max_header_bytes(1024))
+        .limits(Limits::default().with_max_header_bytes(1024))
         .mount("/api", api())
         .build();
     let request = Request::get("/api/users/1")
         .header("x-big", "a".repeat(2000))
         .body(Body::empty())
         .unwrap();
-    let response = bus.call(request).await;
+    let response = bus.handle().call(request).await;
     assert_eq!(response.status(), 431);
     assert!(
         text(response)
@@ -249,10 +262,11 @@ async fn header_limit_answers_431() {
 #[tokio::test]
 async fn body_limit_answers_413_declared_or_streamed() {
     let bus = Bus::builder()
-        .mount_with(Mount::new("/api", api()).max_body(1000))
+        .mount_with(Mount::new("/api", api()).max_body(Some(1000)))
         .build();
     // Known length: refused before the handler runs.
     let response = bus
+        .handle()
         .call(
             Request::post("/api/count")
                 .body(Body::from(vec![0u8; 1001]))
@@ -270,7 +284,7 @@ async fn body_limit_answers_413_declared_or_streamed() {
         .header(header::CONTENT_LENGTH, "5000")
         .body(body)
         .unwrap();
-    assert_eq!(bus.call(request).await.status(), 413);
+    assert_eq!(bus.handle().call(request).await.status(), 413);
     // Unknown length: the limit cuts the stream and axum answers 413 itself.
     let (tx, body) = Body::channel(4);
     tokio::spawn(async move {
@@ -281,11 +295,13 @@ async fn body_limit_answers_413_declared_or_streamed() {
         }
     });
     let response = bus
+        .handle()
         .call(Request::post("/api/count").body(body).unwrap())
         .await;
     assert_eq!(response.status(), 413);
     // Under the limit: fine.
     let response = bus
+        .handle()
         .call(
             Request::post("/api/count")
                 .body(Body::from(vec![0u8; 1000]))
@@ -306,7 +322,7 @@ async fn in_flight_limit_answers_503_with_retry_after() {
         }
     });
     let bus = Bus::builder()
-        .limits(Limits::default().max_in_flight(2))
+        .limits(Limits::default().with_max_in_flight(2))
         .mount("/slow", slow)
         .build();
     let first = tokio::spawn({
@@ -317,10 +333,10 @@ async fn in_flight_limit_answers_503_with_retry_after() {
         let bus = bus.handle();
         async move { bus.call(get_req("/slow")).await.status() }
     });
-    while bus.in_flight() < 2 {
+    while bus.handle().in_flight() < 2 {
         tokio::task::yield_now().await;
     }
-    let third = bus.call(get_req("/slow")).await;
+    let third = bus.handle().call(get_req("/slow")).await;
     assert_eq!(third.status(), 503);
     assert_eq!(third.headers()[header::RETRY_AFTER], "1");
     assert!(
@@ -332,7 +348,7 @@ async fn in_flight_limit_answers_503_with_retry_after() {
     assert_eq!(first.await.unwrap(), 200);
     assert_eq!(second.await.unwrap(), 200);
     // Permits come back: the next call goes through.
-    assert_eq!(bus.call(get_req("/slow")).await.status(), 200);
+    assert_eq!(bus.handle().call(get_req("/slow")).await.status(), 200);
 }
 
 #[tokio::test(start_paused = true)]
@@ -348,9 +364,9 @@ async fn timeout_answers_504_and_drops_the_handler() {
         }
     });
     let bus = Bus::builder()
-        .mount_with(Mount::new("/never", never).timeout(Duration::from_secs(3)))
+        .mount_with(Mount::new("/never", never).timeout(Some(Duration::from_secs(3))))
         .build();
-    let response = bus.call(get_req("/never")).await;
+    let response = bus.handle().call(get_req("/never")).await;
     assert_eq!(response.status(), 504);
     assert_eq!(
         text(response).await,
@@ -418,7 +434,7 @@ async fn dropping_the_call_drops_the_handler_and_closes_the_producer() {
     let _ = call.await;
     assert_eq!(dropped.load(Ordering::SeqCst), 1, "handler future dropped");
 
-    let mut body = bus.call(get_req("/produce")).await.into_body();
+    let mut body = bus.handle().call(get_req("/produce")).await.into_body();
     for _ in 0..3 {
         body.frame().await.unwrap().unwrap();
     }
@@ -449,16 +465,19 @@ async fn handler_errors_and_panics_are_500_and_the_bus_keeps_serving() {
         .mount("/panic", panicking)
         .mount("/api", api())
         .build();
-    let response = bus.call(get_req("/fail")).await;
+    let response = bus.handle().call(get_req("/fail")).await;
     assert_eq!(response.status(), 500);
     assert_eq!(
         text(response).await,
         "the handler failed: database unreachable\n"
     );
-    let response = bus.call(get_req("/panic")).await;
+    let response = bus.handle().call(get_req("/panic")).await;
     assert_eq!(response.status(), 500);
     assert_eq!(text(response).await, "the handler panicked: handler bug\n");
-    assert_eq!(bus.call(get_req("/api/users/1")).await.status(), 200);
+    assert_eq!(
+        bus.handle().call(get_req("/api/users/1")).await.status(),
+        200
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

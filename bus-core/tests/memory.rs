@@ -100,6 +100,7 @@ fn one_gib_streams_in_bounded_memory_in_process_and_over_frames() {
     let before = reset_peak();
     let (hash, len) = runtime.block_on(async {
         let response = bus
+            .handle()
             .call(Request::get("/gib").body(Body::empty()).unwrap())
             .await;
         assert_eq!(response.status(), 200);
@@ -127,7 +128,7 @@ fn one_gib_streams_in_bounded_memory_in_process_and_over_frames() {
         .with_origin("app://localhost")
         .with_frame(FrameKind::Main);
     let session = Session::new(
-        &bus,
+        &bus.handle(),
         SessionConfig::new(page),
         encoded(move |bytes| {
             let _ = tx.send(bytes);

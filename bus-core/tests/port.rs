@@ -1,5 +1,5 @@
 //! The port driven the way bridges drive it: from plain OS threads with no async runtime,
-//! frames in as bytes, frames out on a crossbeam channel.
+//! frames in as bytes, frames out on a channel.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
+use bus_core::port::FrameReceiver;
 use bus_core::port::{Session, SessionConfig};
 use bus_core::protocol::{ErrorCode, Frame, INITIAL_UPLOAD_WINDOW, MAX_DATA, VERSION, encode};
 use bus_core::{Body, Bus, Caller, FrameKind, Transport};
 use bytes::Bytes;
-use crossbeam_channel::Receiver;
 use http::{Request, Response};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -33,12 +33,12 @@ fn head(stream: u32, method: &str, uri: &str, end_stream: bool, window: u32) -> 
     }
 }
 
-fn next(rx: &Receiver<Frame>) -> Frame {
+fn next(rx: &FrameReceiver) -> Frame {
     rx.recv_timeout(WAIT).expect("a frame in time")
 }
 
 /// Reads one response to the end, granting credit as a page would.
-fn read_response(session: &Session, rx: &Receiver<Frame>, stream: u32) -> (u16, Vec<u8>) {
+fn read_response(session: &Session, rx: &FrameReceiver, stream: u32) -> (u16, Vec<u8>) {
     let Frame::ResponseHead {
         stream: s, status, ..
     } = next(rx)
@@ -131,7 +131,7 @@ fn bus() -> (Bus, Arc<AtomicUsize>, Arc<AtomicUsize>) {
 fn get_and_post_from_plain_threads_with_encoded_frames() {
     assert!(tokio::runtime::Handle::try_current().is_err());
     let (bus, _, _) = bus();
-    let (session, rx) = Session::with_channel(&bus, SessionConfig::new(page())).unwrap();
+    let (session, rx) = Session::with_channel(&bus.handle(), SessionConfig::new(page())).unwrap();
 
     session
         .receive(encode(&head(1, "GET", "/hello", true, 1024)))
@@ -193,7 +193,7 @@ fn get_and_post_from_plain_threads_with_encoded_frames() {
 #[test]
 fn response_data_never_exceeds_credit_and_resumes_when_granted() {
     let (bus, _, produced) = bus();
-    let (session, rx) = Session::with_channel(&bus, SessionConfig::new(page())).unwrap();
+    let (session, rx) = Session::with_channel(&bus.handle(), SessionConfig::new(page())).unwrap();
     session
         .handle(head(1, "GET", "/big", true, 100_000))
         .unwrap();
@@ -247,7 +247,7 @@ fn response_data_never_exceeds_credit_and_resumes_when_granted() {
 #[test]
 fn cancel_drops_the_handler_and_stops_the_producer() {
     let (bus, dropped, produced) = bus();
-    let (session, rx) = Session::with_channel(&bus, SessionConfig::new(page())).unwrap();
+    let (session, rx) = Session::with_channel(&bus.handle(), SessionConfig::new(page())).unwrap();
     session.handle(head(1, "GET", "/hang", true, 0)).unwrap();
     std::thread::sleep(Duration::from_millis(50));
     session
@@ -286,7 +286,7 @@ fn cancel_drops_the_handler_and_stops_the_producer() {
     assert_eq!(session.open_streams(), 0);
 }
 
-fn expect_error(rx: &Receiver<Frame>, stream: u32, code: ErrorCode, needle: &str) {
+fn expect_error(rx: &FrameReceiver, stream: u32, code: ErrorCode, needle: &str) {
     match next(rx) {
         Frame::Error {
             stream: s,
@@ -306,7 +306,7 @@ fn expect_error(rx: &Receiver<Frame>, stream: u32, code: ErrorCode, needle: &str
 #[test]
 fn every_bad_frame_gets_a_named_error_and_the_session_goes_on() {
     let (bus, _, _) = bus();
-    let (session, rx) = Session::with_channel(&bus, SessionConfig::new(page())).unwrap();
+    let (session, rx) = Session::with_channel(&bus.handle(), SessionConfig::new(page())).unwrap();
     // A long-running stream that must survive everything below.
     session.handle(head(100, "GET", "/big", true, 0)).unwrap();
     assert!(matches!(next(&rx), Frame::ResponseHead { stream: 100, .. }));
@@ -469,7 +469,7 @@ fn http_level_failures_are_responses_not_errors() {
         .app_origin("app://localhost")
         .mount("/api", app(counter.clone(), counter))
         .build();
-    let (session, rx) = Session::with_channel(&bus, SessionConfig::new(page())).unwrap();
+    let (session, rx) = Session::with_channel(&bus.handle(), SessionConfig::new(page())).unwrap();
     session.handle(head(1, "GET", "/nope", true, 4096)).unwrap();
     let (status, body) = read_response(&session, &rx, 1);
     assert_eq!(status, 404);
@@ -477,7 +477,8 @@ fn http_level_failures_are_responses_not_errors() {
 
     // A session for a foreign page: the policy refuses it.
     let foreign = Caller::new(Transport::Frames).with_origin("https://evil.example");
-    let (evil, evil_rx) = Session::with_channel(&bus, SessionConfig::new(foreign)).unwrap();
+    let (evil, evil_rx) =
+        Session::with_channel(&bus.handle(), SessionConfig::new(foreign)).unwrap();
     evil.handle(head(1, "GET", "/api/hello", true, 4096))
         .unwrap();
     let (status, body) = read_response(&evil, &evil_rx, 1);
@@ -492,7 +493,7 @@ fn http_level_failures_are_responses_not_errors() {
 #[test]
 fn body_frames_that_cross_a_streams_end_are_dropped_quietly() {
     let (bus, _, _) = bus();
-    let (session, rx) = Session::with_channel(&bus, SessionConfig::new(page())).unwrap();
+    let (session, rx) = Session::with_channel(&bus.handle(), SessionConfig::new(page())).unwrap();
     session
         .handle(head(1, "POST", "/len", false, 1024))
         .unwrap();
@@ -525,7 +526,7 @@ fn body_frames_that_cross_a_streams_end_are_dropped_quietly() {
 fn too_many_streams_is_refused_per_stream() {
     let (bus, _, _) = bus();
     let config = SessionConfig::new(page()).max_streams(2);
-    let (session, rx) = Session::with_channel(&bus, config).unwrap();
+    let (session, rx) = Session::with_channel(&bus.handle(), config).unwrap();
     session.handle(head(1, "GET", "/hang", true, 0)).unwrap();
     session.handle(head(2, "GET", "/hang", true, 0)).unwrap();
     session
@@ -537,17 +538,9 @@ fn too_many_streams_is_refused_per_stream() {
 #[test]
 fn many_threads_share_one_session() {
     let (bus, _, _) = bus();
-    let (tx, rx) = crossbeam_channel::unbounded::<Frame>();
-    let session = Arc::new(
-        Session::new(
-            &bus,
-            SessionConfig::new(page()).max_streams(1024),
-            move |f| {
-                let _ = tx.send(f);
-            },
-        )
-        .unwrap(),
-    );
+    let (session, rx) =
+        Session::with_channel(&bus.handle(), SessionConfig::new(page()).max_streams(1024)).unwrap();
+    let session = Arc::new(session);
     let threads: Vec<_> = (0..8u32)
         .map(|t| {
             let session = session.clone();
@@ -596,7 +589,7 @@ fn many_threads_share_one_session() {
 #[test]
 fn dropping_the_bus_ends_every_open_stream_with_an_error() {
     let (bus, _, _) = bus();
-    let (session, rx) = Session::with_channel(&bus, SessionConfig::new(page())).unwrap();
+    let (session, rx) = Session::with_channel(&bus.handle(), SessionConfig::new(page())).unwrap();
     session.handle(head(1, "GET", "/hang", true, 0)).unwrap();
     session.handle(head(2, "GET", "/big", true, 0)).unwrap();
     assert!(matches!(next(&rx), Frame::ResponseHead { stream: 2, .. }));
@@ -627,7 +620,7 @@ fn dropping_the_bus_ends_every_open_stream_with_an_error() {
 fn blocking_calls_pull_the_body_and_cancel_on_drop() {
     use std::io::Read;
     let (bus, _, produced) = bus();
-    let response = bus.call_blocking(
+    let response = bus.handle().call_blocking(
         Caller::in_process(),
         Request::get("/hello").body(Body::empty()).unwrap(),
     );
@@ -637,6 +630,7 @@ fn blocking_calls_pull_the_body_and_cancel_on_drop() {
 
     // Pulling is the backpressure: nothing runs far ahead of the reader.
     let mut body = bus
+        .handle()
         .call_blocking(
             Caller::in_process(),
             Request::get("/big").body(Body::empty()).unwrap(),
@@ -657,7 +651,7 @@ fn blocking_calls_pull_the_body_and_cancel_on_drop() {
         "producer stopped after drop"
     );
 
-    let missing = bus.call_blocking(
+    let missing = bus.handle().call_blocking(
         Caller::in_process(),
         Request::get("/nope").body(Body::empty()).unwrap(),
     );
@@ -744,7 +738,7 @@ fn inline_first_poll_answers_on_the_receiving_thread() {
 fn a_stream_starved_of_credit_ends_after_the_idle_timeout() {
     let (bus, _dropped, produced) = bus();
     let config = SessionConfig::new(page()).credit_idle_timeout(Some(Duration::from_millis(300)));
-    let (session, rx) = Session::with_channel(&bus, config).unwrap();
+    let (session, rx) = Session::with_channel(&bus.handle(), config).unwrap();
     // A window of zero, never granted: the page opened the stream and does not read it.
     session.handle(head(1, "GET", "/big", true, 0)).unwrap();
     assert!(matches!(next(&rx), Frame::ResponseHead { .. }));
@@ -763,4 +757,96 @@ fn a_stream_starved_of_credit_ends_after_the_idle_timeout() {
         .handle(head(3, "GET", "/hello", true, 1024))
         .unwrap();
     assert_eq!(read_response(&session, &rx, 3), (200, b"hello".to_vec()));
+}
+
+#[test]
+fn the_upload_window_is_settable_and_enforced() {
+    let (bus, _, _) = bus();
+    let config = SessionConfig::new(page()).upload_window(1000);
+    let (session, rx) = Session::with_channel(&bus.handle(), config).unwrap();
+
+    // One byte over the window the session was given is refused...
+    session
+        .handle(head(1, "POST", "/len", false, 1024))
+        .unwrap();
+    let refused = session
+        .handle(Frame::RequestData {
+            stream: 1,
+            data: Bytes::from(vec![0u8; 1001]),
+        })
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::FlowControl);
+    expect_error(&rx, 1, ErrorCode::FlowControl, "credit");
+
+    // ...and the window itself is accepted, then more once the bus grants it.
+    session
+        .handle(head(3, "POST", "/len", false, 1024))
+        .unwrap();
+    session
+        .handle(Frame::RequestData {
+            stream: 3,
+            data: Bytes::from(vec![0u8; 1000]),
+        })
+        .unwrap();
+    let Frame::Credit {
+        stream: 3,
+        bytes: granted,
+    } = next(&rx)
+    else {
+        panic!("credit for what the handler read")
+    };
+    assert!(granted > 0 && granted <= 1000, "{granted}");
+    session
+        .handle(Frame::RequestData {
+            stream: 3,
+            data: Bytes::from(vec![0u8; granted as usize]),
+        })
+        .unwrap();
+    session.handle(Frame::RequestEnd { stream: 3 }).unwrap();
+    let mut body = Vec::new();
+    loop {
+        match next(&rx) {
+            Frame::Credit { stream: 3, .. } => {}
+            Frame::ResponseHead {
+                stream: 3, status, ..
+            } => assert_eq!(status, 200),
+            Frame::ResponseData { stream: 3, data } => body.extend_from_slice(&data),
+            Frame::ResponseEnd { stream: 3 } => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(body, (1000 + granted).to_string().into_bytes());
+}
+
+#[test]
+fn a_uri_too_long_for_http_gets_414_and_the_session_goes_on() {
+    let (bus, _, _) = bus();
+    let (session, rx) = Session::with_channel(&bus.handle(), SessionConfig::new(page())).unwrap();
+    let long = format!("/hello?{}", "a".repeat(70 * 1024));
+    session
+        .handle(head(1, "GET", &long, true, 64 * 1024))
+        .unwrap();
+    let (status, body) = read_response(&session, &rx, 1);
+    assert_eq!(status, 414);
+    assert!(
+        String::from_utf8_lossy(&body).contains("the bus takes URIs of up to 65533 bytes"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    // A body the page sends for it anyway is dropped quietly.
+    session
+        .handle(head(3, "POST", &long, false, 64 * 1024))
+        .unwrap();
+    let (status, _) = read_response(&session, &rx, 3);
+    assert_eq!(status, 414);
+    session
+        .handle(Frame::RequestData {
+            stream: 3,
+            data: Bytes::from_static(b"late"),
+        })
+        .unwrap();
+    session
+        .handle(head(5, "GET", "/hello", true, 1024))
+        .unwrap();
+    assert_eq!(read_response(&session, &rx, 5), (200, b"hello".to_vec()));
 }

@@ -114,7 +114,7 @@ proptest! {
             .max_by_key(|p| p.len());
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let got = rt.block_on(async {
-            let response = bus.call(http::Request::get(&path).body(Body::empty()).unwrap()).await;
+            let response = bus.handle().call(http::Request::get(&path).body(Body::empty()).unwrap()).await;
             let status = response.status();
             let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
             (status, String::from_utf8(body.to_vec()).unwrap())

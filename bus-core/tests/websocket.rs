@@ -10,12 +10,12 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message as AxMessage, WebSocket, WebSocketUpgrade};
 use axum::routing::get;
+use bus_core::port::FrameReceiver;
 use bus_core::port::{Session, SessionConfig};
 use bus_core::protocol::{Frame, INITIAL_UPLOAD_WINDOW};
 use bus_core::websocket::{Decoder, Message};
 use bus_core::{Bus, Caller, FrameKind, Mount, Transport};
 use bytes::Bytes;
-use crossbeam_channel::Receiver;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -134,7 +134,7 @@ fn page() -> Caller {
 /// credit granted for what is read and uploads held to the credit the bus grants.
 struct Page {
     session: Session,
-    rx: Receiver<Frame>,
+    rx: FrameReceiver,
     streams: HashMap<u32, PageStream>,
 }
 
@@ -152,7 +152,8 @@ impl Page {
     }
 
     fn with_caller(bus: &Bus, caller: Caller) -> Page {
-        let (session, rx) = Session::with_channel(bus, SessionConfig::new(caller)).unwrap();
+        let (session, rx) =
+            Session::with_channel(&bus.handle(), SessionConfig::new(caller)).unwrap();
         Page {
             session,
             rx,
@@ -435,7 +436,7 @@ fn an_idle_socket_outlives_the_head_timeout() {
     let seen = Seen::default();
     let bus = Bus::builder()
         .app_origin("app://localhost")
-        .mount_with(Mount::new("/ws", app(seen)).timeout(Duration::from_millis(200)))
+        .mount_with(Mount::new("/ws", app(seen)).timeout(Some(Duration::from_millis(200))))
         .build();
     let mut page = Page::new(&bus);
     assert_eq!(page.open(1, "/ws/echo", None).0, 101);

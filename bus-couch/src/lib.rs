@@ -21,8 +21,8 @@
 //!         .body(Body::from(body.to_owned()))
 //!         .unwrap()
 //! };
-//! assert_eq!(bus.call(put("/db/notes", "")).await.status(), 201);
-//! let created = bus.call(put("/db/notes/hello", r#"{"text":"hi"}"#)).await;
+//! assert_eq!(bus.handle().call(put("/db/notes", "")).await.status(), 201);
+//! let created = bus.handle().call(put("/db/notes/hello", r#"{"text":"hi"}"#)).await;
 //! assert_eq!(created.status(), 201);
 //! let body = created.into_body().collect().await.unwrap().to_bytes();
 //! let reply: serde_json::Value = serde_json::from_slice(&body).unwrap();
@@ -180,6 +180,6 @@ pub fn service(couch: &Couch) -> CouchService {
 /// bus's default (the app's own documents only).
 pub fn mount(prefix: &str, couch: &Couch) -> bus_core::Mount {
     bus_core::Mount::new(prefix, couch.service())
-        .unlimited_body()
-        .no_timeout()
+        .max_body(None)
+        .timeout(None)
 }

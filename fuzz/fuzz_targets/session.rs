@@ -23,7 +23,7 @@ fn bus() -> &'static Bus {
 
 fuzz_target!(|data: &[u8]| {
     let page = Caller::new(Transport::Frames).with_origin("app://localhost").with_frame(FrameKind::Main);
-    let (session, rx) = Session::with_channel(bus(), SessionConfig::new(page)).unwrap();
+    let (session, rx) = Session::with_channel(&bus().handle(), SessionConfig::new(page)).unwrap();
     // The input is a sequence of messages, each prefixed by a one-byte length.
     let mut rest = data;
     while let Some((&len, tail)) = rest.split_first() {

@@ -217,7 +217,7 @@ pub(crate) fn run(
     eprintln!("engine: {}", report.webkit);
 
     let before = children(rig.host_pid);
-    let mut view = View::open(&rig.bus, &rig.page)?;
+    let mut view = View::open(&rig.bus.handle(), &rig.page)?;
     let ready = view
         .wait_report(
             &rig.reports,
@@ -322,15 +322,15 @@ impl Rig {
         let router = server::router(counters.clone());
         let bus = Bus::builder()
             .app_origin(ORIGIN)
-            .mount_with(Mount::new("/report", report).max_body(16 << 20))
+            .mount_with(Mount::new("/report", report).max_body(Some(16 << 20)))
             .mount_with(
                 // Public: the page itself comes from this router, and a top-level load
                 // carries nothing that proves who asked (the routes have no side effects).
                 Mount::new("/", router.clone())
                     .public()
                     .keep_prefix()
-                    .unlimited_body()
-                    .no_timeout(),
+                    .max_body(None)
+                    .timeout(None),
             )
             .build();
         // `serve_localhost` panics when it cannot bind 127.0.0.1: say so instead.
@@ -715,7 +715,7 @@ fn measure_all(
 /// Host + WebKit memory while a fresh page holds a big download paused on `path`.
 fn memory(plan: &Plan, rig: &Rig, path: WebPath) -> Result<MemoryRow, String> {
     let before = children(rig.host_pid);
-    let mut view = View::open(&rig.bus, &rig.page)?;
+    let mut view = View::open(&rig.bus.handle(), &rig.page)?;
     view.wait_report(
         &rig.reports,
         "ready",

@@ -88,14 +88,14 @@ impl App {
         let counters = testkit::conformance::Counters::default();
         let bus = Bus::builder()
             .app_origin(ORIGIN)
-            .mount_with(Mount::new("/report", report).max_body(16 << 20))
+            .mount_with(Mount::new("/report", report).max_body(Some(16 << 20)))
             .mount("/secret", secret)
             .mount("/forms", forms)
             .mount_with(
                 Mount::new("/conf", testkit::conformance::router(counters.clone()))
                     .keep_prefix()
-                    .unlimited_body()
-                    .no_timeout(),
+                    .max_body(None)
+                    .timeout(None),
             )
             .mount_with(
                 Mount::new("/pages", tower_http::services::ServeDir::new(pages())).public(),

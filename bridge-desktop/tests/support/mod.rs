@@ -63,12 +63,12 @@ impl Harness {
         let counters = testkit::conformance::Counters::default();
         let builder = Bus::builder()
             .app_origin(ORIGIN)
-            .mount_with(Mount::new("/report", report).max_body(16 << 20))
+            .mount_with(Mount::new("/report", report).max_body(Some(16 << 20)))
             .mount_with(
                 Mount::new("/conf", testkit::conformance::router(counters.clone()))
                     .keep_prefix()
-                    .unlimited_body()
-                    .no_timeout(),
+                    .max_body(None)
+                    .timeout(None),
             )
             .mount_with(
                 // The pages and their assets: what any document may load (a top-level load
@@ -84,7 +84,7 @@ impl Harness {
         let webview = wry::WebViewBuilder::new()
             .build_gtk(&vbox)
             .expect("a WebView");
-        let host = bridge_desktop::attach(&webview, &bus, config).expect("attach");
+        let host = bridge_desktop::attach(&webview, &bus.handle(), config).expect("attach");
         window.show_all();
         Harness {
             window,

@@ -321,8 +321,8 @@ fn main() {
     let webview = wry::WebViewBuilder::new()
         .build_gtk(&vbox)
         .expect("a WebView");
-    let host =
-        bridge_desktop::attach(&webview, &bus, HostConfig::new(ORIGIN)).expect("attach the bus");
+    let host = bridge_desktop::attach(&webview, &bus.handle(), HostConfig::new(ORIGIN))
+        .expect("attach the bus");
     window.show_all();
     window.connect_delete_event(|_, _| {
         gtk::main_quit();

@@ -127,7 +127,7 @@ fn main() {
                     Ok::<_, Infallible>(Response::new(Body::from(format!("received {n} bytes"))))
                 }),
             )
-            .max_body(1024),
+            .max_body(Some(1024)),
         )
         .build();
 
@@ -200,7 +200,7 @@ fn main() {
         .with_origin("app://localhost")
         .with_frame(FrameKind::Main);
     let session = Session::new(
-        &bus,
+        &bus.handle(),
         SessionConfig::new(page),
         encoded(move |b| {
             let _ = tx.send(b);

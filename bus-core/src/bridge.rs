@@ -1,4 +1,5 @@
-//! Running a task's first poll on the calling thread.
+//! Plumbing for bridges (the crates that connect a WebView to the bus), beyond the port
+//! and the wire protocol: running a task's first poll on the thread a request arrived on.
 
 use std::fmt::Display;
 use std::future::Future;
@@ -21,9 +22,11 @@ pub const SLOW_FIRST_POLL: Duration = Duration::from_millis(4);
 /// [`SLOW_FIRST_POLL`] is logged with a `tracing` warning naming `what`.
 ///
 /// ```
+/// use bus_core::bridge::poll_here_then_spawn;
+///
 /// let runtime = tokio::runtime::Runtime::new().unwrap();
-/// assert!(bus_core::poll_here_then_spawn(runtime.handle(), async {}, &"a ready task").is_none());
-/// let pending = bus_core::poll_here_then_spawn(runtime.handle(), std::future::pending::<()>(), &"a waiting task");
+/// assert!(poll_here_then_spawn(runtime.handle(), async {}, &"a ready task").is_none());
+/// let pending = poll_here_then_spawn(runtime.handle(), std::future::pending::<()>(), &"a waiting task");
 /// pending.expect("handed to the workers").abort();
 /// ```
 pub fn poll_here_then_spawn<F>(runtime: &Handle, task: F, what: &dyn Display) -> Option<AbortHandle>

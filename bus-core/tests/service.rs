@@ -1,0 +1,131 @@
+//! The bus as a `tower::Service`: tower-http layers around it, as around any HTTP client.
+
+use std::convert::Infallible;
+
+use axum::Router;
+use axum::response::Redirect;
+use axum::routing::get;
+use bus_core::{Body, Bus, BusHandle, Caller, FrameKind, Mount, Transport};
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use tower::{Service, ServiceBuilder, ServiceExt};
+use tower_http::add_extension::AddExtensionLayer;
+use tower_http::follow_redirect::{FollowRedirectLayer, RequestUri};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+fn bus() -> Bus {
+    // The old address is public (as a page's pictures are); the API it now points to is not.
+    let old = Router::new().route("/page", get(|| async { Redirect::to("/api/page") }));
+    let api = Router::new().route("/page", get(|| async { "the page" }));
+    Bus::builder()
+        .app_origin("app://localhost")
+        .mount_with(Mount::new("/old", old).public())
+        .mount("/api", api)
+        .build()
+}
+
+fn get_req(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
+}
+
+async fn text(response: Response<Body>) -> String {
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+/// A `BusHandle` satisfies every bound tower's combinators and tower-http's layers ask of a
+/// client service.
+fn assert_service<S>(_: &S)
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+}
+
+#[tokio::test]
+async fn follow_redirect_and_a_response_header_layer_wrap_the_bus() {
+    let bus = bus();
+    assert_service(&bus.handle());
+    let mut client = ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            http::header::SERVER,
+            HeaderValue::from_static("bus"),
+        ))
+        .layer(FollowRedirectLayer::new())
+        .service(bus.handle());
+
+    let response = client
+        .ready()
+        .await
+        .unwrap()
+        .call(get_req("app://localhost/old/page"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[http::header::SERVER], "bus");
+    assert_eq!(
+        response.extensions().get::<RequestUri>().unwrap().0,
+        "app://localhost/api/page",
+        "the redirect was followed on the bus"
+    );
+    assert_eq!(text(response).await, "the page");
+
+    // The same request without the layer sees the redirect itself.
+    let direct = bus
+        .handle()
+        .oneshot(get_req("app://localhost/old/page"))
+        .await;
+    let direct = direct.unwrap();
+    assert_eq!(direct.status(), StatusCode::SEE_OTHER);
+    assert_eq!(direct.headers()[http::header::LOCATION], "/api/page");
+}
+
+#[tokio::test]
+async fn a_caller_added_inside_the_redirect_layer_holds_for_every_hop() {
+    // FollowRedirect rebuilds the request for each hop without its extensions: a `Caller`
+    // must be added inside it (next to the bus), or the next hop runs as in-process.
+    let bus = bus();
+    let client = |caller: Caller| {
+        ServiceBuilder::new()
+            .layer(FollowRedirectLayer::new())
+            .layer(AddExtensionLayer::new(caller))
+            .service(bus.handle())
+    };
+    let page = Caller::new(Transport::Frames)
+        .with_origin("app://localhost")
+        .with_frame(FrameKind::Main);
+    let app = client(page).oneshot(get_req("app://localhost/old/page"));
+    assert_eq!(app.await.unwrap().status(), StatusCode::OK);
+
+    let anonymous = client(Caller::anonymous(Transport::Scheme));
+    let refused = anonymous
+        .oneshot(get_req("app://localhost/old/page"))
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.status(),
+        StatusCode::FORBIDDEN,
+        "the public redirect does not open the API to an anonymous caller"
+    );
+}
+
+#[tokio::test]
+async fn the_service_is_always_ready_and_errors_are_responses() {
+    let bus = bus();
+    let mut handle: BusHandle = bus.handle();
+    let ready = std::future::poll_fn(|cx| handle.poll_ready(cx)).await;
+    assert!(ready.is_ok());
+    let missing = Service::call(&mut handle, get_req("/nowhere"))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    drop(bus);
+    let closed = Service::call(&mut handle, get_req("/api/page"))
+        .await
+        .unwrap();
+    assert_eq!(closed.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
