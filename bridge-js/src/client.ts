@@ -68,6 +68,11 @@ export interface StreamResponse {
    * callers can use these bytes and skip the stream, which is then made only if read.
    */
   complete: Uint8Array | null;
+  /**
+   * Body bytes received so far, and whether the response has ended (`ResponseEnd`): a
+   * reader that has taken `received` bytes of an ended response has all of it.
+   */
+  progress?: (() => { received: number; ended: boolean }) | undefined;
 }
 
 /** A violation by the peer that is not (only) one stream's failure. */
@@ -116,6 +121,8 @@ class Stream {
   /** Response credit given to the bus in total (window + Credit frames), and bytes received. */
   granted: number;
   received = 0;
+  /** ResponseEnd arrived. */
+  ended = false;
   controller: ReadableStreamDefaultController<Uint8Array> | null = null;
   /** Between the head and the response's publication (a microtask later): data so far. */
   early: Uint8Array[] | null = null;
@@ -383,6 +390,7 @@ export class BusClient {
       case 'ResponseEnd':
         if (!s) return;
         if (s.phase !== 'body') return this.violation(s, 'ResponseEnd before ResponseHead');
+        s.ended = true;
         this.finish(s);
         if (s.early) s.earlyEnd = true;
         else s.controller?.close();
@@ -477,7 +485,8 @@ export class BusClient {
       // The queue is the window: it holds at most what we granted and the consumer has not read.
       bare({ highWaterMark: s.window, size: (chunk: Uint8Array) => chunk.byteLength }),
     );
-    s.resolve(bare({ status: s.status, headers: s.headers, body, complete: null }));
+    const progress = (): { received: number; ended: boolean } => bare({ received: s.received, ended: s.ended });
+    s.resolve(bare({ status: s.status, headers: s.headers, body, complete: null, progress }));
   }
 
   private onData(s: Stream, data: Uint8Array): void {

@@ -167,7 +167,7 @@ async function framesFetch(ctx: ShimContext, input: RequestInfo | URL, init: Req
 function toResponse(res: BusResponse, method: string, abortable: boolean, signal: AbortSignal, release: () => void): Response {
   if (res.native) {
     release();
-    return decorate(res.native, res.native.url, true, res.native.type, false);
+    return decorate(res.native, res.native.url, true, res.native.type, null);
   }
   if (res.status < 200 || res.status > 599) {
     // Response cannot be constructed with these (the bus never sends 1xx; 600-999 are legal HTTP).
@@ -176,7 +176,7 @@ function toResponse(res: BusResponse, method: string, abortable: boolean, signal
   }
   const nullBody = method === 'HEAD' || NULL_BODY_STATUSES.has(res.status);
   let body: BodyInit | null;
-  let wrapped = false;
+  let wrapped: BodyState | null = null;
   if (nullBody) {
     if (!res.complete) cancelStream(res.body);
     release();
@@ -188,8 +188,8 @@ function toResponse(res: BusResponse, method: string, abortable: boolean, signal
     release();
     body = res.complete as Uint8Array<ArrayBuffer>;
   } else {
-    body = abortableBody(res.complete ?? res.body, signal, release);
-    wrapped = true;
+    wrapped = { aborted: null };
+    body = abortableBody(res.complete ?? res.body, signal, release, wrapped, res.progress);
   }
   const response = new Response(body, bare({ status: res.status, statusText: statusText(res.status) }));
   // Headers go in after construction: the constructor would normalize the values a second
@@ -214,12 +214,29 @@ function toResponse(res: BusResponse, method: string, abortable: boolean, signal
  * with the signal's reason, also when every byte has already arrived (Fetch's "abort fetch").
  * An empty body ends at the first read, without an empty chunk.
  */
-function abortableBody(source: Uint8Array | ReadableStream<Uint8Array>, signal: AbortSignal, release: () => void): ReadableStream<Uint8Array> {
+function abortableBody(
+  source: Uint8Array | ReadableStream<Uint8Array>,
+  signal: AbortSignal,
+  release: () => void,
+  state: BodyState,
+  progress?: (() => { received: number; ended: boolean }) | undefined,
+): ReadableStream<Uint8Array> {
   let bytes = source instanceof Uint8Array ? source : null;
   const stream = bytes === null ? (source as ReadableStream<Uint8Array>) : null;
   let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let finished = false;
+  /** Bytes handed to the page's reads so far. */
+  let delivered = 0;
+  /**
+   * Every byte of an ended response has been handed over: the engine's stream would be
+   * closed now (an empty queue after its end), so an abort finds nothing to error.
+   */
+  const drained = (): boolean => {
+    if (!progress) return false;
+    const p = progress();
+    return p.ended && p.received === delivered;
+  };
   const finish = (): void => {
     if (finished) return;
     finished = true;
@@ -232,7 +249,14 @@ function abortableBody(source: Uint8Array | ReadableStream<Uint8Array>, signal: 
   };
   const onAbort = (): void => {
     if (finished) return;
+    if (drained()) {
+      controller.close();
+      finish();
+      stopSource(undefined);
+      return;
+    }
     const reason = abortReason(signal);
+    state.aborted = { reason };
     controller.error(reason);
     finish();
     stopSource(reason);
@@ -241,15 +265,19 @@ function abortableBody(source: Uint8Array | ReadableStream<Uint8Array>, signal: 
     bare({
       start: (c: ReadableStreamDefaultController<Uint8Array>) => {
         controller = c;
+        // An empty body is closed from the start (with an empty queue, nothing to abort),
+        // as the engines' own are.
+        if (bytes !== null && bytes.byteLength === 0) {
+          c.close();
+          finish();
+        }
       },
       pull: async (c: ReadableStreamDefaultController<Uint8Array>): Promise<void> => {
         if (finished) return;
         if (stream === null) {
-          if (bytes !== null && bytes.byteLength > 0) {
-            c.enqueue(bytes);
-            bytes = null;
-            return;
-          }
+          // The whole body in one chunk, and the end with it (nothing is left in flight).
+          if (bytes !== null && bytes.byteLength > 0) c.enqueue(bytes);
+          bytes = null;
           c.close();
           finish();
           return;
@@ -274,6 +302,11 @@ function abortableBody(source: Uint8Array | ReadableStream<Uint8Array>, signal: 
           // No empty chunks: read on.
           if (next.value.byteLength > 0) {
             c.enqueue(next.value);
+            delivered += next.value.byteLength;
+            if (drained()) {
+              c.close();
+              finish();
+            }
             return;
           }
         }
@@ -314,7 +347,12 @@ function checkBusHeaders(headers: readonly HeaderPair[]): void {
  * Own properties shadowing the prototype getters a constructed Response cannot set, and a
  * `clone()` that keeps them.
  */
-function decorate(response: Response, url: string, redirected: boolean, type: ResponseType, consumers: boolean): Response {
+/** A body of ours: whether the fetch was aborted before it was read to its end. */
+interface BodyState {
+  aborted: { reason: unknown } | null;
+}
+
+function decorate(response: Response, url: string, redirected: boolean, type: ResponseType, consumers: BodyState | null): Response {
   defineProperties(
     response,
     bare({
@@ -333,7 +371,7 @@ function decorate(response: Response, url: string, redirected: boolean, type: Re
   if (consumers) {
     for (let i = 0; i < CONSUMERS.length; i++) {
       const name = CONSUMERS[i]!;
-      defineProperty(response, name, bare({ configurable: true, writable: true, value: consumer(name) }));
+      defineProperty(response, name, bare({ configurable: true, writable: true, value: consumer(name, consumers) }));
     }
   }
   return response;
@@ -355,12 +393,15 @@ const CONSUMERS = (['arrayBuffer', 'blob', 'bytes', 'formData', 'json', 'text'] 
  * from the stream itself (errors as they are), then handed to the engine's own method on a
  * response of those bytes, so parsing and its errors stay the engine's.
  */
-function consumer(name: Consumer): (this: Response) => Promise<unknown> {
+function consumer(name: Consumer, state: BodyState): (this: Response) => Promise<unknown> {
   const native = ResponseProto[name] as (this: Response) => Promise<unknown>;
   return function (this: Response): Promise<unknown> {
     const body = bodyGetter ? (apply(bodyGetter, this, []) as ReadableStream<Uint8Array> | null) : this.body;
     const used = bodyUsedGetter ? (apply(bodyUsedGetter, this, []) as boolean) : this.bodyUsed;
     if (body === null || used || body.locked) return apply(native, this, []) as Promise<unknown>; // the engine's errors
+    // Aborted before anyone read it: every call rejects with the reason, and the body stays
+    // unused (as the engines' own aborted responses do).
+    if (state.aborted) return rejected(state.aborted.reason);
     const type = this.headers.get('content-type');
     return chain(readAll(body), (bytes) => {
       // A record, not a list of pairs: lists are read with the page's Array iterator.

@@ -56,6 +56,8 @@ export interface BusResponse {
   body: ReadableStream<Uint8Array>;
   /** The whole body when it came with the head (see `StreamResponse.complete`), else null. */
   complete: Uint8Array | null;
+  /** See `StreamResponse.progress` (absent for the browser's own responses). */
+  progress?: (() => { received: number; ended: boolean }) | undefined;
   /** The final URL (after redirects). */
   url: URL;
   redirected: boolean;
@@ -144,6 +146,7 @@ async function openOne(
       return res.body;
     },
     complete: res.complete,
+    progress: res.progress,
     url,
     redirected: false,
     native: null,

@@ -39,6 +39,21 @@ test('abort after fetch() resolved: a complete, unread body rejects with the sig
   c.abort();
   const e = await res.text().catch((x) => x);
   assert.equal(e.name, 'AbortError');
+  assert.equal(await errorName(res.json()), 'AbortError', 'again: the reason, not "body used"');
+  assert.equal(res.bodyUsed, false);
+
+  // A clone is aborted with the original; an empty body is closed before any abort.
+  const cc = new AbortController();
+  const orig = await g.fetch('/conf/text', { signal: cc.signal });
+  const clone = orig.clone();
+  cc.abort();
+  assert.equal(await errorName(clone.text()), 'AbortError');
+  assert.equal(await errorName(orig.arrayBuffer()), 'AbortError');
+  const ce = new AbortController();
+  const empty = await g.fetch('/conf/echo', { method: 'POST', body: '', signal: ce.signal });
+  const reader = empty.body.getReader();
+  ce.abort();
+  assert.equal((await reader.read()).done, true);
 
   const c2 = new AbortController();
   const res2 = await g.fetch('/conf/text', { signal: c2.signal });

@@ -486,6 +486,8 @@ var InprocBusBridge = (() => {
       /** Response credit given to the bus in total (window + Credit frames), and bytes received. */
       __publicField(this, "granted");
       __publicField(this, "received", 0);
+      /** ResponseEnd arrived. */
+      __publicField(this, "ended", false);
       __publicField(this, "controller", null);
       /** Between the head and the response's publication (a microtask later): data so far. */
       __publicField(this, "early", null);
@@ -716,6 +718,7 @@ var InprocBusBridge = (() => {
         case "ResponseEnd":
           if (!s) return;
           if (s.phase !== "body") return this.violation(s, "ResponseEnd before ResponseHead");
+          s.ended = true;
           this.finish(s);
           if (s.early) s.earlyEnd = true;
           else s.controller?.close();
@@ -798,7 +801,8 @@ var InprocBusBridge = (() => {
         // The queue is the window: it holds at most what we granted and the consumer has not read.
         bare({ highWaterMark: s.window, size: (chunk) => chunk.byteLength })
       );
-      s.resolve(bare({ status: s.status, headers: s.headers, body, complete: null }));
+      const progress = () => bare({ received: s.received, ended: s.ended });
+      s.resolve(bare({ status: s.status, headers: s.headers, body, complete: null, progress }));
     }
     onData(s, data) {
       s.received += data.byteLength;
@@ -1859,6 +1863,7 @@ Content-Type: ${type}\r
         return res.body;
       },
       complete: res.complete,
+      progress: res.progress,
       url,
       redirected: false,
       native: null
@@ -2237,7 +2242,7 @@ Content-Type: ${type}\r
   function toResponse(res, method, abortable, signal, release) {
     if (res.native) {
       release();
-      return decorate(res.native, res.native.url, true, res.native.type, false);
+      return decorate(res.native, res.native.url, true, res.native.type, null);
     }
     if (res.status < 200 || res.status > 599) {
       cancelStream(res.body);
@@ -2245,7 +2250,7 @@ Content-Type: ${type}\r
     }
     const nullBody = method === "HEAD" || NULL_BODY_STATUSES.has(res.status);
     let body;
-    let wrapped = false;
+    let wrapped = null;
     if (nullBody) {
       if (!res.complete) cancelStream(res.body);
       release();
@@ -2254,8 +2259,8 @@ Content-Type: ${type}\r
       release();
       body = res.complete;
     } else {
-      body = abortableBody(res.complete ?? res.body, signal, release);
-      wrapped = true;
+      wrapped = { aborted: null };
+      body = abortableBody(res.complete ?? res.body, signal, release, wrapped, res.progress);
     }
     const response = new Response(body, bare({ status: res.status, statusText: statusText(res.status) }));
     const headers = response.headers;
@@ -2269,12 +2274,18 @@ Content-Type: ${type}\r
     }
     return decorate(response, withoutFragment(res.url), res.redirected, "basic", wrapped);
   }
-  function abortableBody(source, signal, release) {
+  function abortableBody(source, signal, release, state, progress) {
     let bytes = source instanceof Uint8Array ? source : null;
     const stream = bytes === null ? source : null;
     let reader = null;
     let controller;
     let finished = false;
+    let delivered = 0;
+    const drained = () => {
+      if (!progress) return false;
+      const p = progress();
+      return p.ended && p.received === delivered;
+    };
     const finish = () => {
       if (finished) return;
       finished = true;
@@ -2287,7 +2298,14 @@ Content-Type: ${type}\r
     };
     const onAbort = () => {
       if (finished) return;
+      if (drained()) {
+        controller.close();
+        finish();
+        stopSource(void 0);
+        return;
+      }
       const reason = abortReason2(signal);
+      state.aborted = { reason };
       controller.error(reason);
       finish();
       stopSource(reason);
@@ -2296,15 +2314,16 @@ Content-Type: ${type}\r
       bare({
         start: (c) => {
           controller = c;
+          if (bytes !== null && bytes.byteLength === 0) {
+            c.close();
+            finish();
+          }
         },
         pull: async (c) => {
           if (finished) return;
           if (stream === null) {
-            if (bytes !== null && bytes.byteLength > 0) {
-              c.enqueue(bytes);
-              bytes = null;
-              return;
-            }
+            if (bytes !== null && bytes.byteLength > 0) c.enqueue(bytes);
+            bytes = null;
             c.close();
             finish();
             return;
@@ -2328,6 +2347,11 @@ Content-Type: ${type}\r
             }
             if (next.value.byteLength > 0) {
               c.enqueue(next.value);
+              delivered += next.value.byteLength;
+              if (drained()) {
+                c.close();
+                finish();
+              }
               return;
             }
           }
@@ -2377,7 +2401,7 @@ Content-Type: ${type}\r
     if (consumers) {
       for (let i = 0; i < CONSUMERS.length; i++) {
         const name = CONSUMERS[i];
-        defineProperty(response, name, bare({ configurable: true, writable: true, value: consumer(name) }));
+        defineProperty(response, name, bare({ configurable: true, writable: true, value: consumer(name, consumers) }));
       }
     }
     return response;
@@ -2389,12 +2413,13 @@ Content-Type: ${type}\r
   var bodyGetter = Object.getOwnPropertyDescriptor(ResponseProto, "body")?.get;
   var bodyUsedGetter = Object.getOwnPropertyDescriptor(ResponseProto, "bodyUsed")?.get;
   var CONSUMERS = ["arrayBuffer", "blob", "bytes", "formData", "json", "text"].filter((n) => typeof ResponseProto[n] === "function");
-  function consumer(name) {
+  function consumer(name, state) {
     const native = ResponseProto[name];
     return function() {
       const body = bodyGetter ? apply2(bodyGetter, this, []) : this.body;
       const used = bodyUsedGetter ? apply2(bodyUsedGetter, this, []) : this.bodyUsed;
       if (body === null || used || body.locked) return apply2(native, this, []);
+      if (state.aborted) return rejected(state.aborted.reason);
       const type = this.headers.get("content-type");
       return chain(readAll(body), (bytes) => {
         const copy = new Response(bytes, bare({ headers: bare(type === null ? {} : { "content-type": type }) }));
