@@ -120,6 +120,8 @@ interface EsState {
   origin: string;
   /** The current connection; replaced on reconnect, null when none. */
   connection: AbortController | null;
+  /** Unregisters the current connection from window.stop(). */
+  unstop: () => void;
   timer: ReturnType<typeof setTimeout> | null;
   parser: EventStreamParser;
 }
@@ -172,6 +174,7 @@ export function createEventSource(
         reconnectionTime: retry,
         origin: originOf(parsed),
         connection: null,
+        unstop: () => {},
         timer: null,
         parser: new EventStreamParser({
           event: (type, data, lastEventId) => {
@@ -206,6 +209,7 @@ export function createEventSource(
       s.timer = null;
       const c = s.connection;
       s.connection = null;
+      s.unstop();
       c?.abort(); // sends Cancel: the bus drops the handler
     }
   }
@@ -220,6 +224,15 @@ export function createEventSource(
   function connect(s: EsState): void {
     const connection = new AbortController();
     s.connection = connection;
+    // window.stop() aborts the document's fetches; for an EventSource an aborted fetch fails
+    // the connection for good (HTML), as Chromium does. In a later task, as natively.
+    s.unstop();
+    s.unstop = ctx.onStop(() => {
+      if (s.connection !== connection) return;
+      s.connection = null;
+      connection.abort();
+      setTimeout(() => failConnection(s), 0);
+    });
     const headers: HeaderPair[] = [
       ['accept', 'text/event-stream'],
       ['cache-control', 'no-cache'],
@@ -283,6 +296,7 @@ export function createEventSource(
   function reestablish(s: EsState): void {
     if (s.readyState === CLOSED) return;
     s.connection = null;
+    s.unstop();
     s.readyState = CONNECTING;
     fireEvent(s.target, 'error');
     if (s.readyState !== CONNECTING) return; // closed by an error listener
@@ -296,6 +310,7 @@ export function createEventSource(
   /** HTML "fail the connection": no more reconnection. */
   function failConnection(s: EsState): void {
     s.connection = null;
+    s.unstop();
     if (s.readyState === CLOSED) return;
     s.readyState = CLOSED;
     fireEvent(s.target, 'error');

@@ -268,6 +268,20 @@ test('window.stop() aborts in-flight bus XHRs (abort events, later) and fetches 
   assert.equal(await (await g.fetch('/conf/text')).text(), 'hello');
 });
 
+test('window.stop() fails an EventSource connection in flight for good, a task later', async () => {
+  const { g, conf } = page({ globals: { stop: () => {} } });
+  const es = new g.EventSource('/conf/hang');
+  const events = [];
+  es.onerror = () => events.push(`error:${es.readyState}`);
+  await new Promise((r) => setTimeout(r, 20));
+  g.stop();
+  assert.deepEqual(events, []);
+  await new Promise((r) => setTimeout(r, 60));
+  assert.deepEqual(events, ['error:2']);
+  assert.equal(es.readyState, 2);
+  assert.equal(conf.state.cancelled, 1);
+});
+
 // 7. open() with credentials ----------------------------------------------------------------
 
 test('open(): arguments converted in order; username/password answer a Basic challenge; never in responseURL', async () => {

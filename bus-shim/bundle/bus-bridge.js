@@ -2011,6 +2011,8 @@ Content-Type: ${type}\r
           reconnectionTime: retry,
           origin: originOf(parsed),
           connection: null,
+          unstop: () => {
+          },
           timer: null,
           parser: new EventStreamParser({
             event: (type, data, lastEventId) => {
@@ -2041,6 +2043,7 @@ Content-Type: ${type}\r
         s.timer = null;
         const c = s.connection;
         s.connection = null;
+        s.unstop();
         c?.abort();
       }
     };
@@ -2057,6 +2060,13 @@ Content-Type: ${type}\r
     function connect(s) {
       const connection = new AbortController();
       s.connection = connection;
+      s.unstop();
+      s.unstop = ctx.onStop(() => {
+        if (s.connection !== connection) return;
+        s.connection = null;
+        connection.abort();
+        setTimeout(() => failConnection(s), 0);
+      });
       const headers = [
         ["accept", "text/event-stream"],
         ["cache-control", "no-cache"]
@@ -2114,6 +2124,7 @@ Content-Type: ${type}\r
     function reestablish(s) {
       if (s.readyState === CLOSED) return;
       s.connection = null;
+      s.unstop();
       s.readyState = CONNECTING;
       fireEvent(s.target, "error");
       if (s.readyState !== CONNECTING) return;
@@ -2125,6 +2136,7 @@ Content-Type: ${type}\r
     }
     function failConnection(s) {
       s.connection = null;
+      s.unstop();
       if (s.readyState === CLOSED) return;
       s.readyState = CLOSED;
       fireEvent(s.target, "error");

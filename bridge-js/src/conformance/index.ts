@@ -100,6 +100,10 @@ for (const [key, why] of [
   ...['1', '1f', '7f'].map((c) => [`xhr.control-characters observed.${c}`, CONTROL_CHARACTERS]),
   ['fetch.abort.after-complete observed.customReason', ABORT_REASON],
   ['fetch.abort.body-text observed.customReason', ABORT_REASON],
+  ...['events', 'state'].map((f) => [
+    `eventsource.window-stop observed.${f}`,
+    'window.stop() aborts the fetch of a connecting EventSource, which then fails for good (HTML; Chromium, and the shim); WebKit leaves it connecting',
+  ]),
   [
     'fetch.abort.after-complete observed.emptyRead',
     "an empty body's stream is closed by the time fetch() resolves in the shim and in WebKit, so an abort right then finds nothing to error; Chromium closes it a task later (an abort in between errors it)",
@@ -1081,7 +1085,22 @@ const CASES: Array<[string, Case]> = [
       stop.call(env.global);
       sync = false;
       await sleep(200);
-      return { observed: { events, readyState: xhr.readyState, status: xhr.status, handlerDropped: await handlerDropped(env, before) } };
+      // window.stop() in the same task as send().
+      const x2 = new env.api.XMLHttpRequest();
+      const early: string[] = [];
+      let sync2 = true;
+      for (const type of ['readystatechange', 'abort', 'error', 'load', 'loadend']) {
+        x2.addEventListener(type, () => early.push(`${type}${type === 'readystatechange' ? `:${x2.readyState}` : ''}${sync2 ? '' : ' (later)'}`));
+      }
+      x2.open('GET', env.u('/conf/slow?ms=1000'));
+      x2.send();
+      early.length = 0;
+      stop.call(env.global);
+      sync2 = false;
+      await sleep(300);
+      return {
+        observed: { events, readyState: xhr.readyState, status: xhr.status, handlerDropped: await handlerDropped(env, before), early, earlyStatus: x2.status },
+      };
     },
   ],
   [
@@ -1374,6 +1393,23 @@ const CASES: Array<[string, Case]> = [
     },
   ],
 
+  [
+    'eventsource.window-stop',
+    async (env) => {
+      const stop = (env.global as { stop?: () => void }).stop;
+      if (!env.api.EventSource || typeof stop !== 'function') return { observed: 'no EventSource or window.stop' };
+      const es = new env.api.EventSource(env.u('/conf/hang'));
+      const events: string[] = [];
+      es.onerror = () => events.push(`error:${es.readyState}`);
+      es.onopen = () => events.push('open');
+      await sleep(300);
+      stop.call(env.global);
+      await sleep(300);
+      const state = es.readyState;
+      es.close();
+      return { observed: { events, state } };
+    },
+  ],
   // EventSource -------------------------------------------------------------------------
   [
     'eventsource.stream',
