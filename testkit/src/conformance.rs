@@ -42,7 +42,7 @@ pub fn router(counters: Counters) -> Router {
         .route("/conf/headers", get(request_headers))
         .route("/conf/status/{code}", get(status))
         .route("/conf/redirect/{code}", get(redirect))
-        .route("/conf/slow", get(slow))
+        .route("/conf/slow", get(slow).post(slow))
         .route("/conf/stream", get(stream))
         .route("/conf/sse", get(sse))
         .route("/conf/hang", get(hang))
