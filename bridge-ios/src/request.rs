@@ -674,6 +674,29 @@ mod tests {
     }
 
     #[test]
+    fn other_hosts_on_the_app_scheme_are_misdirected() {
+        let spec = |url: &str| RequestSpec {
+            method: Method::GET,
+            uri: url.parse().unwrap(),
+            headers: HeaderMap::new(),
+            caller: CallerSource::SchemeHeaders {
+                app_origin: "app://localhost".into(),
+            },
+            has_body: false,
+            window: 0,
+        };
+        assert_eq!(misdirected(&spec("app://localhost/x")), None);
+        assert_eq!(misdirected(&spec("APP://LOCALHOST/x")), None);
+        for other in [
+            "app://other/x",
+            "app://localhost.evil/x",
+            "app://localhost:8080/x",
+        ] {
+            assert!(misdirected(&spec(other)).is_some(), "{other}");
+        }
+    }
+
+    #[test]
     fn the_scheme_caller_fails_closed() {
         let app = "app://localhost";
         let target: Uri = "app://localhost/api".parse().unwrap();
