@@ -171,7 +171,11 @@ async fn handle(shared: Arc<Shared>, req: Request<Body>) -> Result<Response<Body
         .iter()
         .map(|s| percent_decode(s))
         .collect::<Result<_, _>>()?;
-    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let mut segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    // `/db/` is `/db` (PouchDB's database URL ends with a slash).
+    if segs.len() > 1 && segs.last() == Some(&"") {
+        segs.pop();
+    }
     let method = parts.method.clone();
     let m = method.as_str();
     match segs.as_slice() {

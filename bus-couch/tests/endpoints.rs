@@ -122,6 +122,8 @@ fn server_and_database_lifecycle() {
             a.req("GET", "/_all_dbs", None).await.1,
             json!(["a/b", "notes"])
         );
+        // PouchDB's database URL ends with a slash.
+        assert_eq!(a.req("GET", "/notes/", None).await.0, 200);
         let (s, info) = a.req("GET", "/notes", None).await;
         assert_eq!(s, 200);
         assert_eq!(info["db_name"], "notes");

@@ -9,6 +9,7 @@
 //! - [`display`]: an Xvfb display for WebView tests when none is set.
 //! - [`hostile`]: the hostile-page suite's app side (API and probe mounts, checks).
 //! - [`media`]: test movies made with GStreamer on the spot.
+//! - [`pouch`]: PouchDB (npm) in the page, replicating with `bus-couch` through the bus.
 //! - [`websocket`]: the WebSocket differential suite's handlers and page.
 
 pub mod clients;
@@ -16,6 +17,7 @@ pub mod conformance;
 pub mod display;
 pub mod hostile;
 pub mod media;
+pub mod pouch;
 pub mod sockets;
 pub mod websocket;
 

@@ -1,0 +1,255 @@
+//! PouchDB (npm, unmodified) in a real engine, replicating with `bus-couch` through the
+//! bus: the page (`pages/pouchdb.html`), its mounts, the host's side of the live phase, and
+//! the checks both hosts' tests make on its report.
+//!
+//! The page runs phases — pull of documents the host wrote, push of `n` documents,
+//! attachments (SHA-256 compared after a round trip, and a `Range` read), conflicts made on
+//! both sides, deletions both ways, filtered replication by selector (checked against
+//! PouchDB's own in-memory matcher) and by doc ids, a cancelled replication resumed from its
+//! checkpoint, and live `sync` (a page write reaching the store, a host write reaching the
+//! page) ended with `cancel()`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bus_core::{Body, BusBuilder, BusHandle, Mount};
+use bus_couch::Couch;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use sha2::Digest;
+
+/// The page, as HTML.
+pub const PAGE: &str = include_str!("../pages/pouchdb.html");
+
+/// Builds PouchDB's bundle (`bus-couch/pouchdb/build.sh`: `npm ci` of the pinned packages
+/// when needed, then esbuild) and returns the folder holding `pouchdb.js`.
+///
+/// # Panics
+/// When the build fails (no node/npm, no registry), with its output.
+pub fn bundle_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bus-couch/pouchdb");
+    let out = std::process::Command::new("sh")
+        .arg(dir.join("build.sh"))
+        .output()
+        .expect("sh runs");
+    assert!(
+        out.status.success() && dir.join("dist/pouchdb.js").is_file(),
+        "building PouchDB's bundle failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir.join("dist")
+}
+
+/// Mounts the page at `/pouchdb.html` and PouchDB at `/pouchdb-vendor` (public: static
+/// files any document may load), and `couch` at `/db` (an API mount with the bus's default
+/// policy: the app's own documents only).
+pub fn mount(builder: BusBuilder, couch: &Couch) -> BusBuilder {
+    let page = tower::service_fn(|_r: http::Request<Body>| async {
+        let mut response = http::Response::new(Body::from(PAGE));
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        Ok::<_, std::convert::Infallible>(response)
+    });
+    builder
+        .mount_with(
+            Mount::new(
+                "/pouchdb-vendor",
+                tower_http::services::ServeDir::new(bundle_dir()),
+            )
+            .public(),
+        )
+        .mount_with(Mount::new("/pouchdb.html", page).public())
+        .mount_with(bus_couch::mount("/db", couch))
+}
+
+async fn call(bus: &BusHandle, method: &str, path: &str, body: Value) -> (u16, Value) {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(format!("app://localhost/db{path}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("a request");
+    let resp = bus.call(req).await;
+    let status = resp.status().as_u16();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// Creates database `db` with `n` documents `srv-0..` written by the host, for the page's
+/// pull phase.
+///
+/// # Panics
+/// When the store refuses.
+pub async fn seed(bus: &BusHandle, db: &str, n: usize) {
+    let (s, r) = call(bus, "PUT", &format!("/{db}"), Value::Null).await;
+    assert_eq!(s, 201, "{r}");
+    let docs: Vec<Value> = (0..n)
+        .map(|i| json!({"_id": format!("srv-{i}"), "type": "server", "i": i, "nested": {"k": i % 5}, "tags": ["t1"]}))
+        .collect();
+    let (s, r) = call(
+        bus,
+        "POST",
+        &format!("/{db}/_bulk_docs"),
+        json!({"docs": docs}),
+    )
+    .await;
+    assert_eq!(s, 201, "{r}");
+}
+
+/// The host's write of the live phase: `live-from-host` with the time it was written, in
+/// milliseconds since the epoch (the page measures its arrival against it).
+///
+/// # Panics
+/// When the store refuses.
+pub async fn host_write(bus: &BusHandle, db: &str) {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let (s, r) = call(
+        bus,
+        "PUT",
+        &format!("/{db}/live-from-host"),
+        json!({"t": t, "from": "host"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{r}");
+}
+
+/// SHA-256 (hex) of the attachment `file.bin` of `doc`, read through the bus.
+pub async fn attachment_sha(bus: &BusHandle, db: &str, doc: &str) -> String {
+    let req = http::Request::get(format!("app://localhost/db/{db}/{doc}/file.bin"))
+        .body(Body::empty())
+        .expect("a request");
+    let resp = bus.call(req).await;
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    crate::conformance::hex(&sha2::Sha256::digest(&bytes))
+}
+
+/// Waits until `couch` has no `_changes` feed left (the live sync's long-poll ended).
+///
+/// # Panics
+/// After `within` with feeds still open.
+pub fn assert_feeds_end(couch: &Couch, within: Duration, mut pump: impl FnMut()) {
+    let deadline = Instant::now() + within;
+    while couch.open_feeds() != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} _changes feed(s) still open {within:?} after cancel()",
+            couch.open_feeds()
+        );
+        pump();
+    }
+}
+
+/// Checks the page's final report; `seeded` documents were written by the host, `n` pushed
+/// by the page, `big` the extra attachment size (0: none).
+///
+/// # Panics
+/// On the first difference, with the whole report.
+pub fn check(r: &Value, seeded: u64, n: u64) {
+    assert!(r["error"].is_null(), "{r:#}");
+    assert!(
+        r["failed"].is_null(),
+        "phases failed: {}\n{r:#}",
+        r["failed"]
+    );
+    assert_eq!(r["env"]["indexedDB"], "object", "{r:#}");
+    let adapter = r["env"]["adapter"].as_str().unwrap_or("");
+    assert!(
+        adapter == "idb" || adapter == "indexeddb",
+        "a local IndexedDB database: {r:#}"
+    );
+    assert_eq!(r["pull"]["ok"], true, "{r:#}");
+    assert_eq!(r["pull"]["docs_written"], seeded, "{r:#}");
+    assert_eq!(r["pull"]["local"], seeded, "{r:#}");
+    assert_eq!(r["push"]["docs_written"], n, "{r:#}");
+    assert_eq!(r["push"]["remote"], seeded + n, "{r:#}");
+    for f in r["attachments"]["files"].as_array().expect("files") {
+        assert_eq!(
+            f["pulledSha"], f["sha"],
+            "attachment of {} bytes pulled back: {r:#}",
+            f["size"]
+        );
+        assert_eq!(
+            f["remoteSha"], f["sha"],
+            "attachment of {} bytes read from the store: {r:#}",
+            f["size"]
+        );
+        assert_eq!(f["remoteLength"], f["size"], "{r:#}");
+        assert_eq!(
+            f["remoteDigest"], f["localDigest"],
+            "the store's digest is PouchDB's: {r:#}"
+        );
+    }
+    let range = &r["attachments"]["range"];
+    assert_eq!(range["status"], 206, "{r:#}");
+    assert_eq!(range["equal"], true, "{r:#}");
+    let before = &r["conflicts"]["before"];
+    assert_eq!(
+        before["localRev"], before["remoteRev"],
+        "both sides pick the same winner: {r:#}"
+    );
+    assert_eq!(before["localV"], before["remoteV"], "{r:#}");
+    assert_eq!(before["localConflicts"], before["remoteConflicts"], "{r:#}");
+    assert_eq!(
+        before["localConflicts"].as_array().map(Vec::len),
+        Some(1),
+        "{r:#}"
+    );
+    let after = &r["conflicts"]["after"];
+    assert_eq!(after["localRev"], after["remoteRev"], "{r:#}");
+    assert_eq!(after["remoteConflicts"], json!([]), "{r:#}");
+    assert_eq!(
+        r["deletions"]["remoteErr"],
+        json!({"status": 404, "reason": "deleted"}),
+        "{r:#}"
+    );
+    assert_eq!(r["deletions"]["localErr"]["status"], 404, "{r:#}");
+    let sel = &r["filtered"]["selector"];
+    assert_eq!(
+        sel["got"], sel["ref"],
+        "the store's selector picks what PouchDB's matcher picks: {r:#}"
+    );
+    assert!(
+        sel["got"].as_array().is_some_and(|g| !g.is_empty()),
+        "{r:#}"
+    );
+    assert_eq!(
+        r["filtered"]["docIds"]["got"],
+        json!(["p-00003", "srv-1"]),
+        "{r:#}"
+    );
+    let resume = &r["resume"];
+    let (first, read, total) = (
+        resume["first"].as_u64().unwrap_or(0),
+        resume["secondRead"].as_u64().unwrap_or(u64::MAX),
+        resume["total"].as_u64().unwrap_or(0),
+    );
+    assert_eq!(total, 300, "{r:#}");
+    assert!(
+        (75..300).contains(&first),
+        "the first run stopped part way: {r:#}"
+    );
+    assert!(
+        read <= 300 - first + 25,
+        "the second run resumed from the checkpoint: {r:#}"
+    );
+    assert!(r["live"]["pull"]["ms"].is_u64(), "{r:#}");
+}
