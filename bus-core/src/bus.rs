@@ -23,6 +23,7 @@ use tracing::{Instrument, Span, field};
 
 use crate::body::{Body, BoxError};
 use crate::caller::{Caller, Policy};
+use crate::cookies::{self, CookieJar};
 use crate::error::BusError;
 use crate::route::{Mount, Routes, has_dot_segment, strip};
 
@@ -154,6 +155,7 @@ pub struct BusBuilder {
     limits: Limits,
     runtime: Option<Handle>,
     worker_threads: Option<usize>,
+    cookies: Option<Option<CookieJar>>,
 }
 
 impl BusBuilder {
@@ -186,6 +188,22 @@ impl BusBuilder {
         self
     }
 
+    /// The cookie jar of the app's origins (see [`cookies`](crate::cookies)). Default: a
+    /// new in-memory jar when the bus has an app origin; pass
+    /// [`CookieJar::persistent`] to keep cookies across restarts, or share a jar between
+    /// buses.
+    pub fn cookie_jar(mut self, jar: CookieJar) -> Self {
+        self.cookies = Some(Some(jar));
+        self
+    }
+
+    /// No cookie jar: requests keep the `Cookie` headers they came with and responses
+    /// their `Set-Cookie`, as before the bus kept cookies.
+    pub fn without_cookies(mut self) -> Self {
+        self.cookies = Some(None);
+        self
+    }
+
     /// Sets the limits.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -211,6 +229,11 @@ impl BusBuilder {
     /// When two mounts have the same prefix, host and scheme.
     pub fn build(self) -> Bus {
         let default_policy = Policy::origins(&self.app_origins);
+        let jar = match self.cookies {
+            Some(jar) => jar,
+            None if self.app_origins.is_empty() => None,
+            None => Some(CookieJar::in_memory()),
+        };
         let limits = self.limits;
         let mounts = self
             .mounts
@@ -244,6 +267,8 @@ impl BusBuilder {
                     shutdown: CancellationToken::new(),
                     next_id: AtomicU64::new(1),
                     runtime,
+                    jar,
+                    app_origins: self.app_origins,
                 }),
             },
         }
@@ -266,6 +291,8 @@ struct Inner {
     shutdown: CancellationToken,
     next_id: AtomicU64,
     runtime: RuntimeSlot,
+    jar: Option<CookieJar>,
+    app_origins: Vec<String>,
 }
 
 /// Admission: the in-flight limit, and the drain a graceful shutdown waits for.
@@ -580,6 +607,34 @@ impl BusHandle {
                 detail: format!("{} has a `.` or `..` segment", parts.uri.path()),
             });
         }
+        // The app's documents get the app's cookies; nobody else gets or plants any.
+        let caller = parts.extensions.get::<Caller>();
+        let app_host = match (&inner.jar, caller) {
+            (Some(_), Some(caller)) if inner.app_origins.iter().any(|o| caller.is_origin(o)) => {
+                cookies::request_host(&parts.uri, caller)
+            }
+            _ => None,
+        };
+        let from_rust = caller.is_none_or(|c| c.transport() == crate::Transport::InProcess);
+        if let (Some(jar), Some(host)) = (&inner.jar, &app_host) {
+            cookies::strip_request_cookies(&mut parts.headers);
+            let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            if let Some(value) = jar.cookie_header_for(host, path) {
+                if let Ok(value) = header::HeaderValue::from_str(&value) {
+                    parts.headers.insert(header::COOKIE, value);
+                }
+            }
+        }
+        if parts.uri.path() == cookies::COOKIE_PATH {
+            if let Some(jar) = &inner.jar {
+                let permit = InFlight::admit(&inner.gate).ok_or(BusError::Overloaded {
+                    limit: inner.limits.max_in_flight,
+                })?;
+                let response = cookies::document_api(jar, app_host.as_deref(), &parts, body).await;
+                return Ok((response, permit));
+            }
+        }
+
         let Some(mount) = inner.routes.find(&parts.uri) else {
             return Err(BusError::NoRoute {
                 method: parts.method,
@@ -587,7 +642,6 @@ impl BusHandle {
             });
         };
 
-        let caller = parts.extensions.get::<Caller>();
         let policy = mount.policy.as_ref().expect("set at build");
         if let Err(refusal) = policy.check(caller.unwrap_or(in_process()), &parts) {
             return Err(BusError::Forbidden(refusal.0));
@@ -606,6 +660,11 @@ impl BusHandle {
             limit: inner.limits.max_in_flight,
         })?;
 
+        // Where a Set-Cookie of the answer is stored: the URL as the page asked for it.
+        let cookie_target = app_host.map(|host| {
+            let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            (host, path.to_owned())
+        });
         if mount.strip_prefix && mount.prefix != "/" {
             parts.uri = strip(&parts.uri, &mount.prefix).map_err(|e| BusError::Malformed {
                 what: "uri",
@@ -629,7 +688,15 @@ impl BusHandle {
             () = inner.shutdown.cancelled() => return Err(BusError::Closed),
         };
         match outcome {
-            Ok(Ok(response)) => Ok((response, permit)),
+            Ok(Ok(mut response)) => {
+                if let (Some(jar), Some((host, path))) = (&inner.jar, &cookie_target) {
+                    jar.store_response_for(host, path, response.headers());
+                }
+                if !from_rust && inner.jar.is_some() {
+                    cookies::strip_set_cookie(response.headers_mut());
+                }
+                Ok((response, permit))
+            }
             Ok(Err(error)) => Err(BusError::Handler(error)),
             Err(panic) => Err(BusError::Panicked(panic_message(&*panic))),
         }

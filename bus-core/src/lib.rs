@@ -40,6 +40,8 @@
 //! - `route`: [`Mount`] (a service at a path prefix, with its policy and limits) and the
 //!   routing table.
 //! - `caller`: [`Caller`] (who sent a request, set by bridges only) and [`Policy`].
+//! - [`cookies`]: [`CookieJar`], the app origin's cookies, attached and stored by the
+//!   dispatch for the app's callers on every path, and `document.cookie`'s reserved path.
 //! - `error`: [`BusError`], every refusal with its HTTP status.
 //! - [`protocol`]: the wire [`Frame`](protocol::Frame)s and their codec (`docs/PROTOCOL.md`).
 //! - [`port`]: [`Session`](port::Session), the synchronous thread-safe port bridges drive
@@ -65,6 +67,7 @@ pub mod body;
 pub mod bridge;
 mod bus;
 mod caller;
+pub mod cookies;
 mod error;
 pub mod port;
 pub mod protocol;
@@ -77,5 +80,6 @@ pub use blocking::BlockingBody;
 pub use body::{Body, BodySender, BoxError};
 pub use bus::{Bus, BusBuilder, BusHandle, Limits, ResponseFuture};
 pub use caller::{Caller, FrameKind, Policy, Refusal, Transport};
+pub use cookies::CookieJar;
 pub use error::BusError;
 pub use route::Mount;
