@@ -47,6 +47,8 @@ export interface StreamInit {
   headers?: Iterable<readonly [string, string | Uint8Array]> | undefined;
   body?: RequestBody | null | undefined;
   signal?: AbortSignal | null | undefined;
+  /** A second signal that aborts the stream the same way (e.g. one shared by many requests). */
+  stop?: AbortSignal | null | undefined;
   /** Response bytes buffered ahead of the consumer (the stream's window); default 256 KiB. */
   window?: number | undefined;
   /**
@@ -150,6 +152,10 @@ class Stream {
     this.granted = window;
   }
 }
+
+// Per-request records inherit nothing: assigning a field must not run a setter (or hit a
+// getter) a page put on Object.prototype. (Cheaper than defining every field.)
+Object.setPrototypeOf(Stream.prototype, null);
 
 /**
  * Opens request streams to the bus over a {@link Transport}. One client per transport
@@ -286,21 +292,19 @@ export class BusClient {
     }
     const endStream = body === null || (body instanceof Uint8Array && body.byteLength === 0);
     if (signal?.aborted) return Promise.reject(abortReason(signal));
-    const start: Start = { method, uri, headers, body, endStream, window, signal: signal ?? null, onupload: init.onupload ?? null };
+    const stop = init.stop ?? null;
+    if (stop?.aborted) return Promise.reject(abortReason(stop));
+    const start: Start = { method, uri, headers, body, endStream, window, signal: signal ?? null, stop, onupload: init.onupload ?? null };
     if (this.streams.size < this.maxStreams && this.waiting.length === 0) return this.start(start);
 
     // Beyond the session's streams: wait for one to end, as browsers queue beyond their connections.
     return new Promise<StreamResponse>((resolve, reject) => {
       const w: Waiting = { start, resolve, reject, detachAbort: () => {} };
-      if (signal) {
-        const onAbort = (): void => {
-          const at = this.waiting.indexOf(w);
-          if (at >= 0) this.waiting.splice(at, 1);
-          reject(abortReason(signal));
-        };
-        signal.addEventListener('abort', onAbort, ONCE);
-        w.detachAbort = () => signal.removeEventListener('abort', onAbort);
-      }
+      w.detachAbort = onAborts(signal ?? null, stop, (reason) => {
+        const at = this.waiting.indexOf(w);
+        if (at >= 0) this.waiting.splice(at, 1);
+        reject(reason);
+      });
       this.waiting.push(w);
     });
   }
@@ -325,11 +329,7 @@ export class BusClient {
     this.streams.set(id, s);
     if (!this.trySend(s, head)) return response;
 
-    if (signal) {
-      const onAbort = (): void => this.abort(s, abortReason(signal));
-      signal.addEventListener('abort', onAbort, ONCE);
-      s.detachAbort = () => signal.removeEventListener('abort', onAbort);
-    }
+    s.detachAbort = onAborts(signal, init.stop, (reason) => this.abort(s, reason));
     if (init.onupload) s.onupload = init.onupload;
     if (!endStream && body !== null) void this.upload(s, body);
     return response;
@@ -340,8 +340,9 @@ export class BusClient {
     while (this.waiting.length > 0 && this.streams.size < this.maxStreams && !this.isClosed) {
       const w = this.waiting.shift()!;
       w.detachAbort();
-      if (w.start.signal?.aborted) {
-        w.reject(abortReason(w.start.signal));
+      const aborted = w.start.signal?.aborted ? w.start.signal : w.start.stop?.aborted ? w.start.stop : null;
+      if (aborted) {
+        w.reject(abortReason(aborted));
         continue;
       }
       let p: Promise<StreamResponse>;
@@ -739,7 +740,21 @@ interface Start {
   endStream: boolean;
   window: number;
   signal: AbortSignal | null;
+  stop: AbortSignal | null;
   onupload: ((sent: number, done: boolean) => void) | null;
+}
+
+/** Calls `abort` with the reason of whichever signal aborts first; returns the detach. */
+function onAborts(a: AbortSignal | null, b: AbortSignal | null, abort: (reason: unknown) => void): () => void {
+  if (a === null && b === null) return () => {};
+  const onA = (): void => abort(abortReason(a!));
+  const onB = (): void => abort(abortReason(b!));
+  a?.addEventListener('abort', onA, ONCE);
+  b?.addEventListener('abort', onB, ONCE);
+  return () => {
+    a?.removeEventListener('abort', onA);
+    b?.removeEventListener('abort', onB);
+  };
 }
 
 interface Waiting {

@@ -416,6 +416,11 @@ class Writer {
   }
 }
 
+// The encoder and decoder run for every frame: their fields are assigned, and a page may have
+// put accessors of the same names on Object.prototype. They inherit nothing.
+Object.setPrototypeOf(Reader.prototype, null);
+Object.setPrototypeOf(Writer.prototype, null);
+
 function checkInt(value: number, max: number, what: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
     throw new RangeError(`${what} must be an integer from 0 to ${max}, got ${String(value)}`);

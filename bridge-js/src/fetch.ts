@@ -81,32 +81,6 @@ function withMembers(init: RequestInit | undefined, members: Record<string, unkn
   return out;
 }
 
-/**
- * Fetch's "abort fetch" for one request: the request's signal, and the document stopping
- * (`window.stop()`), abort `controller`, whose signal the bus request and the response body
- * follow. `release` detaches both once nothing is left to abort.
- */
-function abortLink(ctx: ShimContext, signal: AbortSignal): { controller: AbortController; release: () => void; arrived: () => void } {
-  const controller = new AbortController();
-  const onAbort = (): void => controller.abort(abortReason(signal));
-  signal.addEventListener('abort', onAbort, ONCE);
-  // Natively the engine's loader fails: a network error.
-  const unstop = ctx.onStop(() => controller.abort(new TypeError('fetch: the document stopped loading (window.stop())')));
-  let released = false;
-  return {
-    controller,
-    // The whole body is here: nothing is in flight for window.stop() any more (the page's
-    // signal still aborts reading it).
-    arrived: unstop,
-    release: () => {
-      if (released) return;
-      released = true;
-      signal.removeEventListener('abort', onAbort);
-      unstop();
-    },
-  };
-}
-
 const ONCE: AddEventListenerOptions = bare({ once: true });
 
 async function framesFetch(ctx: ShimContext, input: RequestInfo | URL, init: RequestInit | undefined, url: URL): Promise<Response> {
@@ -140,33 +114,27 @@ async function framesFetch(ctx: ShimContext, input: RequestInfo | URL, init: Req
   // A page signal can abort the body after the response; without one (nor a Request input,
   // whose signal the page holds), a complete body cannot be aborted any more.
   const abortable = init?.signal != null || isRequest(input);
-  const link = abortLink(ctx, signal);
-  let res: BusResponse;
-  try {
-    res = await busRequest(ctx, {
-      method: request.method,
-      url: new URL(request.url),
-      headers,
-      body,
-      signal: link.controller.signal,
-      redirect: request.redirect,
-    });
-    if (res.complete) link.arrived();
-    return toResponse(res, request.method, abortable, link.controller.signal, link.release);
-  } catch (e) {
-    link.release();
-    throw e;
-  }
+  // window.stop() aborts what is in flight: the request, and a body still arriving.
+  const stop = ctx.stopSignal();
+  const res = await busRequest(ctx, {
+    method: request.method,
+    url: new URL(request.url),
+    headers,
+    body,
+    signal,
+    stop,
+    redirect: request.redirect,
+  });
+  return toResponse(res, request.method, abortable, signal, res.complete ? null : stop);
 }
 
 /**
  * The bus's answer as a real Response, with `url`, `redirected` and `type` as a browser's.
- * `signal` aborts the body until it has been read to its end (Fetch's "abort fetch");
- * `release` is called once that cannot happen any more.
+ * `signal` (and `stop`, window.stop()'s, while the body is still arriving) abort the body
+ * until it has been read to its end (Fetch's "abort fetch").
  */
-function toResponse(res: BusResponse, method: string, abortable: boolean, signal: AbortSignal, release: () => void): Response {
+function toResponse(res: BusResponse, method: string, abortable: boolean, signal: AbortSignal, stop: AbortSignal | null): Response {
   if (res.native) {
-    release();
     return decorate(res.native, res.native.url, true, res.native.type, null);
   }
   if (res.status < 200 || res.status > 599) {
@@ -179,17 +147,15 @@ function toResponse(res: BusResponse, method: string, abortable: boolean, signal
   let wrapped: BodyState | null = null;
   if (nullBody) {
     if (!res.complete) cancelStream(res.body);
-    release();
     body = null;
   } else if (res.complete && res.complete.byteLength > 0 && !abortable) {
     // A complete body nothing can abort goes in as bytes: the engine's own buffer, no
     // stream to pump. (Not an empty one: WebKit's stream of empty bytes yields an empty
     // chunk before it ends, where Fetch's first read is done.)
-    release();
     body = res.complete as Uint8Array<ArrayBuffer>;
   } else {
-    wrapped = { aborted: null };
-    body = abortableBody(res.complete ?? res.body, signal, release, wrapped, res.progress);
+    wrapped = { aborted: null, bytes: res.complete };
+    body = abortableBody(res.complete ?? res.body, signal, stop, wrapped, res.progress);
   }
   const response = new Response(body, bare({ status: res.status, statusText: statusText(res.status) }));
   // Headers go in after construction: the constructor would normalize the values a second
@@ -217,7 +183,7 @@ function toResponse(res: BusResponse, method: string, abortable: boolean, signal
 function abortableBody(
   source: Uint8Array | ReadableStream<Uint8Array>,
   signal: AbortSignal,
-  release: () => void,
+  stop: AbortSignal | null,
   state: BodyState,
   progress?: (() => { received: number; ended: boolean }) | undefined,
 ): ReadableStream<Uint8Array> {
@@ -241,13 +207,15 @@ function abortableBody(
     if (finished) return;
     finished = true;
     signal.removeEventListener('abort', onAbort);
-    release();
+    stop?.removeEventListener('abort', onStop);
   };
   const stopSource = (reason: unknown): void => {
     if (reader) cancelReader(reader, reason);
     else if (stream) cancelStream(stream, reason);
   };
-  const onAbort = (): void => {
+  const onAbort = (): void => abortWith(abortReason(signal));
+  const onStop = (): void => abortWith(abortReason(stop!));
+  const abortWith = (reason: unknown): void => {
     if (finished) return;
     if (drained()) {
       controller.close();
@@ -255,7 +223,6 @@ function abortableBody(
       stopSource(undefined);
       return;
     }
-    const reason = abortReason(signal);
     state.aborted = { reason };
     controller.error(reason);
     finish();
@@ -320,8 +287,12 @@ function abortableBody(
     // Nothing is pulled before the page reads: the bus stream's queue is the window.
     bare({ highWaterMark: 0 }),
   );
-  signal.addEventListener('abort', onAbort, ONCE);
-  if (signal.aborted) onAbort();
+  if (!finished) {
+    signal.addEventListener('abort', onAbort, ONCE);
+    stop?.addEventListener('abort', onStop, ONCE);
+    if (signal.aborted) onAbort();
+    else if (stop?.aborted) onStop();
+  }
   return out;
 }
 
@@ -350,35 +321,35 @@ function checkBusHeaders(headers: readonly HeaderPair[]): void {
 /** A body of ours: whether the fetch was aborted before it was read to its end. */
 interface BodyState {
   aborted: { reason: unknown } | null;
+  /** The whole body, when it had arrived with the head. */
+  bytes: Uint8Array | null;
 }
 
 function decorate(response: Response, url: string, redirected: boolean, type: ResponseType, consumers: BodyState | null): Response {
-  defineProperties(
-    response,
-    bare({
-      url: bare({ value: url, configurable: true }),
-      redirected: bare({ value: redirected, configurable: true }),
-      type: bare({ value: type, configurable: true }),
-      clone: bare({
-        configurable: true,
-        writable: true,
-        value: function clone(this: Response): Response {
-          return decorate(apply(responseClone, this, []) as Response, url, redirected, type, consumers);
-        },
-      }),
-    }),
-  );
+  // Descriptors name all four data fields, so only `get`/`set` could come from a page's
+  // Object.prototype (null-prototype descriptors would cost more on every response).
+  defineProperty(response, 'url', { value: url, writable: false, enumerable: false, configurable: true });
+  defineProperty(response, 'redirected', { value: redirected, writable: false, enumerable: false, configurable: true });
+  defineProperty(response, 'type', { value: type, writable: false, enumerable: false, configurable: true });
+  defineProperty(response, 'clone', {
+    value: function clone(this: Response): Response {
+      return decorate(apply(responseClone, this, []) as Response, url, redirected, type, consumers);
+    },
+    writable: true,
+    enumerable: false,
+    configurable: true,
+  });
   if (consumers) {
     for (let i = 0; i < CONSUMERS.length; i++) {
       const name = CONSUMERS[i]!;
-      defineProperty(response, name, bare({ configurable: true, writable: true, value: consumer(name, consumers) }));
+      defineProperty(response, name, { value: consumer(name, consumers), writable: true, enumerable: false, configurable: true });
     }
   }
   return response;
 }
 
 const { apply } = Reflect;
-const { defineProperties, defineProperty } = Object;
+const { defineProperty } = Object;
 const ResponseProto = typeof Response === 'function' ? Response.prototype : ({} as Response);
 const responseClone = ResponseProto.clone;
 const bodyGetter = Object.getOwnPropertyDescriptor(ResponseProto, 'body')?.get;
@@ -403,11 +374,20 @@ function consumer(name: Consumer, state: BodyState): (this: Response) => Promise
     // unused (as the engines' own aborted responses do).
     if (state.aborted) return rejected(state.aborted.reason);
     const type = this.headers.get('content-type');
-    return chain(readAll(body), (bytes) => {
+    const consume = (bytes: Uint8Array): Promise<unknown> => {
       // A record, not a list of pairs: lists are read with the page's Array iterator.
       const copy = new Response(bytes as Uint8Array<ArrayBuffer>, bare({ headers: bare(type === null ? {} : { 'content-type': type }) }) as ResponseInit);
       return apply(native, copy, []) as Promise<unknown>;
-    });
+    };
+    if (state.bytes !== null) {
+      // All here already: the body is used up (cancelling disturbs it, as reading would)
+      // and the bytes go to the engine at once.
+      const bytes = state.bytes;
+      state.bytes = null;
+      cancelReader(getReader(body));
+      return consume(bytes);
+    }
+    return chain(readAll(body), consume);
   };
 }
 

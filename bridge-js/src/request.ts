@@ -35,6 +35,8 @@ export interface ShimContext {
    * requests are aborted, as the engine aborts its own. Returns the unregistration.
    */
   onStop(abort: () => void): () => void;
+  /** The signal window.stop() aborts now (see `Stopper.signal`). */
+  stopSignal(): AbortSignal;
 }
 
 export interface BusRequestInit {
@@ -44,6 +46,8 @@ export interface BusRequestInit {
   headers: HeaderPair[];
   body: ExtractedBody | null;
   signal: AbortSignal | null;
+  /** A second signal that aborts the request (window.stop()'s). */
+  stop?: AbortSignal | null | undefined;
   redirect: RequestRedirect;
   /** Upload progress of the current hop (bytes sent, and whether the body is complete). */
   onupload?: ((sent: number, done: boolean) => void) | undefined;
@@ -73,7 +77,7 @@ export async function busRequest(ctx: ShimContext, init: BusRequestInit): Promis
   let redirects = 0;
   for (;;) {
     const res = ctx.isBus(url)
-      ? await openOne(ctx, method, url, headers, body, init.signal, init.onupload)
+      ? await openOne(ctx, method, url, headers, body, init.signal, init.onupload, init.stop ?? null)
       : await nativeHop(ctx, method, url, headers, body, init.signal, init.redirect);
     res.redirected = redirects > 0;
     if (res.native || !REDIRECT_STATUSES.has(res.status) || init.redirect === 'manual') return res;
@@ -118,6 +122,7 @@ async function openOne(
   body: ExtractedBody | null,
   signal: AbortSignal | null,
   onupload: BusRequestInit['onupload'],
+  stop: AbortSignal | null,
 ): Promise<BusResponse> {
   const wire: HeaderPair[] = headers.slice();
   // What the browser's network layer would add. Content-Length: for bodies of known length,
@@ -131,6 +136,7 @@ async function openOne(
     headers: wire,
     body: body === null ? null : bodyForClient(body),
     signal,
+    stop,
     window: ctx.window,
     onupload,
   });

@@ -5,7 +5,6 @@ var InprocBusBridge = (() => {
   var __getOwnPropDesc = Object.getOwnPropertyDescriptor;
   var __getOwnPropNames = Object.getOwnPropertyNames;
   var __hasOwnProp = Object.prototype.hasOwnProperty;
-  var __defNormalProp = (obj, key, value) => key in obj ? __defProp(obj, key, { enumerable: true, configurable: true, writable: true, value }) : obj[key] = value;
   var __export = (target, all) => {
     for (var name in all)
       __defProp(target, name, { get: all[name], enumerable: true });
@@ -19,12 +18,12 @@ var InprocBusBridge = (() => {
     return to;
   };
   var __toCommonJS = (mod) => __copyProps(__defProp({}, "__esModule", { value: true }), mod);
-  var __publicField = (obj, key, value) => __defNormalProp(obj, typeof key !== "symbol" ? key + "" : key, value);
 
   // src/index.ts
   var index_exports = {};
   __export(index_exports, {
     BusClient: () => BusClient,
+    COOKIE_PATH: () => COOKIE_PATH,
     DEFAULT_MAX_STREAMS: () => DEFAULT_MAX_STREAMS,
     DEFAULT_WINDOW: () => DEFAULT_WINDOW,
     DecodeError: () => DecodeError,
@@ -56,6 +55,7 @@ var InprocBusBridge = (() => {
     findCluster: () => findCluster,
     fromBase64: () => fromBase64,
     install: () => install,
+    installDocumentCookie: () => installDocumentCookie,
     installation: () => installation,
     interceptForms: () => interceptForms,
     messagePortTransport: () => messagePortTransport,
@@ -107,7 +107,6 @@ var InprocBusBridge = (() => {
   var DecodeError = class extends Error {
     constructor(code, message) {
       super(message);
-      __publicField(this, "code");
       this.name = "DecodeError";
       this.code = code;
     }
@@ -117,12 +116,10 @@ var InprocBusBridge = (() => {
   var MIN_HEADER_BYTES = 16;
   var Reader = class {
     constructor(buf) {
-      __publicField(this, "buf", buf);
-      __publicField(this, "pos", 1);
-      // after the version byte
-      __publicField(this, "view");
+      this.buf = buf;
+      this.pos = 1;
       /** Largest data payload seen; checked after the whole frame parsed, as in Rust. */
-      __publicField(this, "largestData", 0);
+      this.largestData = 0;
       this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     }
     get remaining() {
@@ -298,8 +295,8 @@ var InprocBusBridge = (() => {
   var PART_SIZE = { u8: 1, u16: 2, u32: 4, len: 8 };
   var Writer = class {
     constructor() {
-      __publicField(this, "parts", []);
-      __publicField(this, "size", 1);
+      this.parts = [];
+      this.size = 1;
     }
     // version byte
     push(part) {
@@ -372,6 +369,8 @@ var InprocBusBridge = (() => {
       return out;
     }
   };
+  Object.setPrototypeOf(Reader.prototype, null);
+  Object.setPrototypeOf(Writer.prototype, null);
   function checkInt(value, max, what) {
     if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > max) {
       throw new RangeError(`${what} must be an integer from 0 to ${max}, got ${String(value)}`);
@@ -463,10 +462,6 @@ var InprocBusBridge = (() => {
   var ProtocolError = class extends Error {
     constructor(message, stream, code = null) {
       super(message);
-      /** The stream concerned, or 0 for the session. */
-      __publicField(this, "stream");
-      /** The code of the bus's `Error` frame when it reported the problem, else null. */
-      __publicField(this, "code");
       this.name = "ProtocolError";
       this.stream = stream;
       this.code = code;
@@ -478,56 +473,47 @@ var InprocBusBridge = (() => {
   var MAX_U32 = 4294967295;
   var Stream = class {
     constructor(id, window, resolve, reject) {
-      __publicField(this, "id", id);
-      __publicField(this, "window", window);
-      __publicField(this, "resolve", resolve);
-      __publicField(this, "reject", reject);
-      __publicField(this, "phase", "head");
-      /** Response credit given to the bus in total (window + Credit frames), and bytes received. */
-      __publicField(this, "granted");
-      __publicField(this, "received", 0);
+      this.id = id;
+      this.window = window;
+      this.resolve = resolve;
+      this.reject = reject;
+      this.phase = "head";
+      this.received = 0;
       /** ResponseEnd arrived. */
-      __publicField(this, "ended", false);
-      __publicField(this, "controller", null);
+      this.ended = false;
+      this.controller = null;
       /** Between the head and the response's publication (a microtask later): data so far. */
-      __publicField(this, "early", null);
+      this.early = null;
       /** Set when the stream ended (`true`) or failed (the reason) before its publication. */
-      __publicField(this, "earlyEnd", null);
-      __publicField(this, "status", 0);
-      __publicField(this, "headers", []);
+      this.earlyEnd = null;
+      this.status = 0;
+      this.headers = [];
       /** Upload credit the bus has granted and we have not used yet. */
-      __publicField(this, "uploadCredit", INITIAL_UPLOAD_WINDOW);
+      this.uploadCredit = INITIAL_UPLOAD_WINDOW;
       /** Wakes the upload pump waiting for credit (or for the stream to close). */
-      __publicField(this, "wake", null);
-      __publicField(this, "detachAbort", () => {
-      });
+      this.wake = null;
+      this.detachAbort = () => {
+      };
       /** Cancels a ReadableStream upload source, which may be waiting for its next chunk. */
-      __publicField(this, "cancelSource", null);
+      this.cancelSource = null;
       /** Upload progress hook (StreamInit.onupload) and body bytes sent so far. */
-      __publicField(this, "onupload", null);
-      __publicField(this, "sent", 0);
+      this.onupload = null;
+      this.sent = 0;
       this.granted = window;
     }
   };
+  Object.setPrototypeOf(Stream.prototype, null);
   var BusClient = class {
     constructor(transport, options = {}) {
-      __publicField(this, "transport", transport);
-      /**
-       * Told about peer misbehaviour no request's promise or body reports by itself: an
-       * inbound frame that does not decode, an `Error` on stream 0, a frame the bus must not
-       * send (these fail nothing), and a stream the bus broke the protocol on (that stream is
-       * also cancelled and failed).
-       */
-      __publicField(this, "onprotocolerror");
-      __publicField(this, "streams", /* @__PURE__ */ new Map());
+      this.transport = transport;
+      this.streams = /* @__PURE__ */ new Map();
       /** Requests waiting for a stream slot (beyond `maxStreams`), oldest first. */
-      __publicField(this, "waiting", []);
-      __publicField(this, "maxStreams");
-      __publicField(this, "nextId", 1);
-      __publicField(this, "isClosed", false);
-      __publicField(this, "closeReason");
+      this.waiting = [];
+      this.nextId = 1;
+      this.isClosed = false;
+      this.closeReason = void 0;
       /** Inbound messages handled so far (a request's timer can tell whether frames were pending). */
-      __publicField(this, "messages", 0);
+      this.messages = 0;
       this.onprotocolerror = options.onprotocolerror ?? null;
       const max = options.maxStreams ?? DEFAULT_MAX_STREAMS;
       if (!Number.isInteger(max) || max < 1) throw new RangeError("maxStreams must be a positive integer");
@@ -622,20 +608,18 @@ var InprocBusBridge = (() => {
       }
       const endStream = body === null || body instanceof Uint8Array && body.byteLength === 0;
       if (signal?.aborted) return Promise.reject(abortReason(signal));
-      const start = { method, uri, headers, body, endStream, window, signal: signal ?? null, onupload: init.onupload ?? null };
+      const stop = init.stop ?? null;
+      if (stop?.aborted) return Promise.reject(abortReason(stop));
+      const start = { method, uri, headers, body, endStream, window, signal: signal ?? null, stop, onupload: init.onupload ?? null };
       if (this.streams.size < this.maxStreams && this.waiting.length === 0) return this.start(start);
       return new Promise((resolve, reject) => {
         const w = { start, resolve, reject, detachAbort: () => {
         } };
-        if (signal) {
-          const onAbort = () => {
-            const at = this.waiting.indexOf(w);
-            if (at >= 0) this.waiting.splice(at, 1);
-            reject(abortReason(signal));
-          };
-          signal.addEventListener("abort", onAbort, ONCE);
-          w.detachAbort = () => signal.removeEventListener("abort", onAbort);
-        }
+        w.detachAbort = onAborts(signal ?? null, stop, (reason) => {
+          const at = this.waiting.indexOf(w);
+          if (at >= 0) this.waiting.splice(at, 1);
+          reject(reason);
+        });
         this.waiting.push(w);
       });
     }
@@ -657,11 +641,7 @@ var InprocBusBridge = (() => {
       });
       this.streams.set(id, s);
       if (!this.trySend(s, head)) return response;
-      if (signal) {
-        const onAbort = () => this.abort(s, abortReason(signal));
-        signal.addEventListener("abort", onAbort, ONCE);
-        s.detachAbort = () => signal.removeEventListener("abort", onAbort);
-      }
+      s.detachAbort = onAborts(signal, init.stop, (reason) => this.abort(s, reason));
       if (init.onupload) s.onupload = init.onupload;
       if (!endStream && body !== null) void this.upload(s, body);
       return response;
@@ -671,8 +651,9 @@ var InprocBusBridge = (() => {
       while (this.waiting.length > 0 && this.streams.size < this.maxStreams && !this.isClosed) {
         const w = this.waiting.shift();
         w.detachAbort();
-        if (w.start.signal?.aborted) {
-          w.reject(abortReason(w.start.signal));
+        const aborted = w.start.signal?.aborted ? w.start.signal : w.start.stop?.aborted ? w.start.stop : null;
+        if (aborted) {
+          w.reject(abortReason(aborted));
           continue;
         }
         let p;
@@ -1005,6 +986,18 @@ var InprocBusBridge = (() => {
   }
   function internalError(e) {
     return new TypeError(`the bus request failed inside the shim: ${String(e)}`, bare({ cause: e }));
+  }
+  function onAborts(a, b, abort) {
+    if (a === null && b === null) return () => {
+    };
+    const onA = () => abort(abortReason(a));
+    const onB = () => abort(abortReason(b));
+    a?.addEventListener("abort", onA, ONCE);
+    b?.addEventListener("abort", onB, ONCE);
+    return () => {
+      a?.removeEventListener("abort", onA);
+      b?.removeEventListener("abort", onB);
+    };
   }
   var ONCE = bare({ once: true });
   function asciiLowerCase(s) {
@@ -1342,6 +1335,42 @@ var InprocBusBridge = (() => {
     if (pre) pre.textContent = text;
   }
 
+  // src/cookies.ts
+  var COOKIE_PATH = "/.well-known/inproc-bus/cookie";
+  function installDocumentCookie(global, NativeXHR) {
+    const g = global;
+    const doc = g.document;
+    if (typeof Document === "undefined" || !(doc instanceof Document) || typeof NativeXHR !== "function") return () => {
+    };
+    const ask = (set) => {
+      const loc = g.location ?? {};
+      const url = new URL(COOKIE_PATH, loc.origin ?? "null");
+      url.searchParams.set("path", loc.pathname ?? "/");
+      if (set !== null) url.searchParams.set("set", set);
+      const xhr = new NativeXHR();
+      try {
+        xhr.open("GET", url.href, false);
+        xhr.send();
+      } catch {
+        return "";
+      }
+      return xhr.status === 200 ? xhr.responseText : "";
+    };
+    const descriptor = {
+      configurable: true,
+      enumerable: true,
+      get: () => ask(null),
+      set: (value) => {
+        ask(String(value));
+      }
+    };
+    Object.defineProperty(doc, "cookie", descriptor);
+    return () => {
+      const own = Object.getOwnPropertyDescriptor(doc, "cookie");
+      if (own && own.get === descriptor.get) delete doc.cookie;
+    };
+  }
+
   // src/events.ts
   var slots = /* @__PURE__ */ new WeakMap();
   var addListener = EventTarget.prototype.addEventListener;
@@ -1393,9 +1422,6 @@ var InprocBusBridge = (() => {
   var FallbackProgressEvent = class extends Event {
     constructor(type, init = {}) {
       super(type, init);
-      __publicField(this, "lengthComputable");
-      __publicField(this, "loaded");
-      __publicField(this, "total");
       this.lengthComputable = init.lengthComputable ?? false;
       this.loaded = init.loaded ?? 0;
       this.total = init.total ?? 0;
@@ -1804,7 +1830,7 @@ Content-Type: ${type}\r
     let { method, url, headers, body } = init;
     let redirects = 0;
     for (; ; ) {
-      const res = ctx.isBus(url) ? await openOne(ctx, method, url, headers, body, init.signal, init.onupload) : await nativeHop(ctx, method, url, headers, body, init.signal, init.redirect);
+      const res = ctx.isBus(url) ? await openOne(ctx, method, url, headers, body, init.signal, init.onupload, init.stop ?? null) : await nativeHop(ctx, method, url, headers, body, init.signal, init.redirect);
       res.redirected = redirects > 0;
       if (res.native || !REDIRECT_STATUSES.has(res.status) || init.redirect === "manual") return res;
       if (init.redirect === "error") {
@@ -1838,7 +1864,7 @@ Content-Type: ${type}\r
       url = next;
     }
   }
-  async function openOne(ctx, method, url, headers, body, signal, onupload) {
+  async function openOne(ctx, method, url, headers, body, signal, onupload, stop) {
     const wire = headers.slice();
     if (!hasHeader(wire, "accept")) wire.push(["accept", "*/*"]);
     if (body !== null && body.length !== null) wire.push(["content-length", String(body.length)]);
@@ -1849,6 +1875,7 @@ Content-Type: ${type}\r
       headers: wire,
       body: body === null ? null : bodyForClient(body),
       signal,
+      stop,
       window: ctx.window,
       onupload
     });
@@ -1896,15 +1923,15 @@ Content-Type: ${type}\r
   var MAX_DELAY = 2147483647;
   var EventStreamParser = class {
     constructor(sink) {
-      __publicField(this, "sink", sink);
+      this.sink = sink;
       /** The "last event ID string": set from the buffer at every dispatch, data or not. */
-      __publicField(this, "lastEventId", "");
-      __publicField(this, "idBuffer", "");
-      __publicField(this, "pending", "");
-      __publicField(this, "afterCR", false);
-      __publicField(this, "data", "");
-      __publicField(this, "type", "");
-      __publicField(this, "dataSeen", false);
+      this.lastEventId = "";
+      this.idBuffer = "";
+      this.pending = "";
+      this.afterCR = false;
+      this.data = "";
+      this.type = "";
+      this.dataSeen = false;
     }
     push(text) {
       let start = 0;
@@ -2047,9 +2074,9 @@ Content-Type: ${type}\r
         c?.abort();
       }
     };
-    __publicField(_EventSource, "CONNECTING", CONNECTING);
-    __publicField(_EventSource, "OPEN", OPEN);
-    __publicField(_EventSource, "CLOSED", CLOSED);
+    _EventSource.CONNECTING = CONNECTING;
+    _EventSource.OPEN = OPEN;
+    _EventSource.CLOSED = CLOSED;
     let EventSource = _EventSource;
     defineEventHandlers(EventSource.prototype, ["open", "message", "error"]);
     if (Original) Object.setPrototypeOf(EventSource.prototype, Original.prototype);
@@ -2191,25 +2218,6 @@ Content-Type: ${type}\r
     }
     return out;
   }
-  function abortLink(ctx, signal) {
-    const controller = new AbortController();
-    const onAbort = () => controller.abort(abortReason2(signal));
-    signal.addEventListener("abort", onAbort, ONCE2);
-    const unstop = ctx.onStop(() => controller.abort(new TypeError("fetch: the document stopped loading (window.stop())")));
-    let released = false;
-    return {
-      controller,
-      // The whole body is here: nothing is in flight for window.stop() any more (the page's
-      // signal still aborts reading it).
-      arrived: unstop,
-      release: () => {
-        if (released) return;
-        released = true;
-        signal.removeEventListener("abort", onAbort);
-        unstop();
-      }
-    };
-  }
   var ONCE2 = bare({ once: true });
   async function framesFetch(ctx, input, init, url) {
     const initBody = init?.body;
@@ -2233,27 +2241,20 @@ Content-Type: ${type}\r
       body = { source: bytes, stream: null, type: null, length: bytes.byteLength };
     }
     const abortable = init?.signal != null || isRequest(input);
-    const link = abortLink(ctx, signal);
-    let res;
-    try {
-      res = await busRequest(ctx, {
-        method: request.method,
-        url: new URL(request.url),
-        headers,
-        body,
-        signal: link.controller.signal,
-        redirect: request.redirect
-      });
-      if (res.complete) link.arrived();
-      return toResponse(res, request.method, abortable, link.controller.signal, link.release);
-    } catch (e) {
-      link.release();
-      throw e;
-    }
+    const stop = ctx.stopSignal();
+    const res = await busRequest(ctx, {
+      method: request.method,
+      url: new URL(request.url),
+      headers,
+      body,
+      signal,
+      stop,
+      redirect: request.redirect
+    });
+    return toResponse(res, request.method, abortable, signal, res.complete ? null : stop);
   }
-  function toResponse(res, method, abortable, signal, release) {
+  function toResponse(res, method, abortable, signal, stop) {
     if (res.native) {
-      release();
       return decorate(res.native, res.native.url, true, res.native.type, null);
     }
     if (res.status < 200 || res.status > 599) {
@@ -2265,14 +2266,12 @@ Content-Type: ${type}\r
     let wrapped = null;
     if (nullBody) {
       if (!res.complete) cancelStream(res.body);
-      release();
       body = null;
     } else if (res.complete && res.complete.byteLength > 0 && !abortable) {
-      release();
       body = res.complete;
     } else {
-      wrapped = { aborted: null };
-      body = abortableBody(res.complete ?? res.body, signal, release, wrapped, res.progress);
+      wrapped = { aborted: null, bytes: res.complete };
+      body = abortableBody(res.complete ?? res.body, signal, stop, wrapped, res.progress);
     }
     const response = new Response(body, bare({ status: res.status, statusText: statusText(res.status) }));
     const headers = response.headers;
@@ -2286,7 +2285,7 @@ Content-Type: ${type}\r
     }
     return decorate(response, withoutFragment(res.url), res.redirected, "basic", wrapped);
   }
-  function abortableBody(source, signal, release, state, progress) {
+  function abortableBody(source, signal, stop, state, progress) {
     let bytes = source instanceof Uint8Array ? source : null;
     const stream = bytes === null ? source : null;
     let reader = null;
@@ -2302,13 +2301,15 @@ Content-Type: ${type}\r
       if (finished) return;
       finished = true;
       signal.removeEventListener("abort", onAbort);
-      release();
+      stop?.removeEventListener("abort", onStop);
     };
     const stopSource = (reason) => {
       if (reader) cancelReader(reader, reason);
       else if (stream) cancelStream(stream, reason);
     };
-    const onAbort = () => {
+    const onAbort = () => abortWith(abortReason2(signal));
+    const onStop = () => abortWith(abortReason2(stop));
+    const abortWith = (reason) => {
       if (finished) return;
       if (drained()) {
         controller.close();
@@ -2316,7 +2317,6 @@ Content-Type: ${type}\r
         stopSource(void 0);
         return;
       }
-      const reason = abortReason2(signal);
       state.aborted = { reason };
       controller.error(reason);
       finish();
@@ -2377,8 +2377,12 @@ Content-Type: ${type}\r
       // Nothing is pulled before the page reads: the bus stream's queue is the window.
       bare({ highWaterMark: 0 })
     );
-    signal.addEventListener("abort", onAbort, ONCE2);
-    if (signal.aborted) onAbort();
+    if (!finished) {
+      signal.addEventListener("abort", onAbort, ONCE2);
+      stop?.addEventListener("abort", onStop, ONCE2);
+      if (signal.aborted) onAbort();
+      else if (stop?.aborted) onStop();
+    }
     return out;
   }
   function checkBusHeaders(headers) {
@@ -2395,31 +2399,27 @@ Content-Type: ${type}\r
     }
   }
   function decorate(response, url, redirected, type, consumers) {
-    defineProperties(
-      response,
-      bare({
-        url: bare({ value: url, configurable: true }),
-        redirected: bare({ value: redirected, configurable: true }),
-        type: bare({ value: type, configurable: true }),
-        clone: bare({
-          configurable: true,
-          writable: true,
-          value: function clone() {
-            return decorate(apply2(responseClone, this, []), url, redirected, type, consumers);
-          }
-        })
-      })
-    );
+    defineProperty(response, "url", { value: url, writable: false, enumerable: false, configurable: true });
+    defineProperty(response, "redirected", { value: redirected, writable: false, enumerable: false, configurable: true });
+    defineProperty(response, "type", { value: type, writable: false, enumerable: false, configurable: true });
+    defineProperty(response, "clone", {
+      value: function clone() {
+        return decorate(apply2(responseClone, this, []), url, redirected, type, consumers);
+      },
+      writable: true,
+      enumerable: false,
+      configurable: true
+    });
     if (consumers) {
       for (let i = 0; i < CONSUMERS.length; i++) {
         const name = CONSUMERS[i];
-        defineProperty(response, name, bare({ configurable: true, writable: true, value: consumer(name, consumers) }));
+        defineProperty(response, name, { value: consumer(name, consumers), writable: true, enumerable: false, configurable: true });
       }
     }
     return response;
   }
   var { apply: apply2 } = Reflect;
-  var { defineProperties, defineProperty } = Object;
+  var { defineProperty } = Object;
   var ResponseProto = typeof Response === "function" ? Response.prototype : {};
   var responseClone = ResponseProto.clone;
   var bodyGetter = Object.getOwnPropertyDescriptor(ResponseProto, "body")?.get;
@@ -2433,10 +2433,17 @@ Content-Type: ${type}\r
       if (body === null || used || body.locked) return apply2(native, this, []);
       if (state.aborted) return rejected(state.aborted.reason);
       const type = this.headers.get("content-type");
-      return chain(readAll(body), (bytes) => {
+      const consume = (bytes) => {
         const copy = new Response(bytes, bare({ headers: bare(type === null ? {} : { "content-type": type }) }));
         return apply2(native, copy, []);
-      });
+      };
+      if (state.bytes !== null) {
+        const bytes = state.bytes;
+        state.bytes = null;
+        cancelReader(getReader(body));
+        return consume(bytes);
+      }
+      return chain(readAll(body), consume);
     };
   }
   async function readAll(body) {
@@ -2821,11 +2828,11 @@ Content-Type: ${type}\r
         s.overrideMime = parseMimeType(String(mime)) ?? parseMimeType("application/octet-stream");
       }
     };
-    __publicField(_XMLHttpRequest, "UNSENT", UNSENT);
-    __publicField(_XMLHttpRequest, "OPENED", OPENED);
-    __publicField(_XMLHttpRequest, "HEADERS_RECEIVED", HEADERS_RECEIVED);
-    __publicField(_XMLHttpRequest, "LOADING", LOADING);
-    __publicField(_XMLHttpRequest, "DONE", DONE);
+    _XMLHttpRequest.UNSENT = UNSENT;
+    _XMLHttpRequest.OPENED = OPENED;
+    _XMLHttpRequest.HEADERS_RECEIVED = HEADERS_RECEIVED;
+    _XMLHttpRequest.LOADING = LOADING;
+    _XMLHttpRequest.DONE = DONE;
     let XMLHttpRequest = _XMLHttpRequest;
     defineEventHandlers(XMLHttpRequest.prototype, XHR_EVENTS);
     if (Original) Object.setPrototypeOf(XMLHttpRequest.prototype, Original.prototype);
@@ -3396,6 +3403,7 @@ Content-Type: ${type}\r
     const g = global;
     const original = g.stop;
     const aborts = /* @__PURE__ */ new Set();
+    let controller = null;
     let stop = null;
     const stopper = {
       onStop(abort) {
@@ -3403,6 +3411,10 @@ Content-Type: ${type}\r
         return () => {
           aborts.delete(abort);
         };
+      },
+      signal() {
+        controller ?? (controller = new AbortController());
+        return controller.signal;
       },
       unhook() {
         if (stop !== null && g.stop === stop) g.stop = original;
@@ -3412,6 +3424,9 @@ Content-Type: ${type}\r
     stop = function stop2(...args) {
       const now2 = Array.from(aborts);
       aborts.clear();
+      const c = controller;
+      controller = null;
+      c?.abort(new TypeError("the document stopped loading (window.stop())"));
       for (let i = 0; i < now2.length; i++) {
         try {
           now2[i]();
@@ -3437,11 +3452,12 @@ Content-Type: ${type}\r
   var BINARY = 1;
   var CLOSE = 2;
   var MAX_CLOSE_REASON = 123;
+  var WS_WINDOW = 1 << 20;
   var BATCH = 64 * 1024;
   var WsRecordError = class extends Error {
     constructor(message, code) {
       super(message);
-      __publicField(this, "code", code);
+      this.code = code;
       this.name = "WsRecordError";
     }
   };
@@ -3473,9 +3489,9 @@ Content-Type: ${type}\r
   }
   var WsRecordDecoder = class {
     constructor(maxMessage = Number.MAX_SAFE_INTEGER) {
-      __publicField(this, "maxMessage", maxMessage);
-      __publicField(this, "chunks", []);
-      __publicField(this, "buffered", 0);
+      this.maxMessage = maxMessage;
+      this.chunks = [];
+      this.buffered = 0;
     }
     push(bytes) {
       if (bytes.byteLength === 0) return;
@@ -3591,9 +3607,6 @@ Content-Type: ${type}\r
   var FallbackCloseEvent = class extends Event {
     constructor(type, init = {}) {
       super(type, init);
-      __publicField(this, "wasClean");
-      __publicField(this, "code");
-      __publicField(this, "reason");
       this.wasClean = init.wasClean ?? false;
       this.code = init.code ?? 0;
       this.reason = init.reason ?? "";
@@ -3755,10 +3768,10 @@ Content-Type: ${type}\r
         wake(s);
       }
     };
-    __publicField(_WebSocket, "CONNECTING", CONNECTING2);
-    __publicField(_WebSocket, "OPEN", OPEN2);
-    __publicField(_WebSocket, "CLOSING", CLOSING);
-    __publicField(_WebSocket, "CLOSED", CLOSED2);
+    _WebSocket.CONNECTING = CONNECTING2;
+    _WebSocket.OPEN = OPEN2;
+    _WebSocket.CLOSING = CLOSING;
+    _WebSocket.CLOSED = CLOSED2;
     let WebSocket = _WebSocket;
     defineEventHandlers(WebSocket.prototype, ["open", "message", "error", "close"]);
     if (Original) Object.setPrototypeOf(WebSocket.prototype, Original.prototype);
@@ -3784,7 +3797,7 @@ Content-Type: ${type}\r
         headers,
         body: upload(s),
         signal: s.connection.signal,
-        window: ctx.window,
+        window: ctx.window ?? WS_WINDOW,
         onupload: (sent) => uploaded(s, sent)
       }).then(
         async (res) => {
@@ -3859,8 +3872,8 @@ Content-Type: ${type}\r
   }
   var Queue = class {
     constructor() {
-      __publicField(this, "items", []);
-      __publicField(this, "head", 0);
+      this.items = [];
+      this.head = 0;
     }
     get size() {
       return this.items.length - this.head;
@@ -4006,6 +4019,7 @@ Content-Type: ${type}\r
     const ctx = {
       client,
       onStop: stopper.onStop,
+      stopSignal: stopper.signal,
       isBus: (url) => originSet.has(originOf(url)),
       baseURL: () => g.document?.baseURI ?? g.location?.href ?? "about:blank",
       nativeFetch: originals.fetch,
@@ -4020,6 +4034,8 @@ Content-Type: ${type}\r
     const doc = g.document;
     const stopForms = formMode && doc && typeof HTMLFormElement !== "undefined" ? interceptForms(doc, { isBus: ctx.isBus, fetch: fetchShim }, formMode) : () => {
     };
+    const stopCookies = options.cookies === false ? () => {
+    } : installDocumentCookie(g, originals.XMLHttpRequest);
     const installation2 = {
       origins,
       client,
@@ -4038,6 +4054,7 @@ Content-Type: ${type}\r
       uninstall() {
         if (g[INSTALLATION] !== installation2) return;
         stopForms();
+        stopCookies();
         stopper.unhook();
         restore("fetch", fetchShim, originals.fetch);
         restore("XMLHttpRequest", XHR, originals.XMLHttpRequest);
@@ -4189,20 +4206,15 @@ Content-Type: ${type}\r
   }
   var MsePlayer = class {
     constructor(el, url, options) {
-      __publicField(this, "el", el);
-      __publicField(this, "url", url);
-      __publicField(this, "piece");
-      __publicField(this, "ahead");
-      __publicField(this, "fetchRange");
-      __publicField(this, "total", 0);
-      __publicField(this, "init", new Uint8Array(0));
-      __publicField(this, "next", 0);
-      __publicField(this, "generation", 0);
+      this.el = el;
+      this.url = url;
+      this.total = 0;
+      this.init = new Uint8Array(0);
+      this.next = 0;
+      this.generation = 0;
       /** The generation whose fill loop is running, or -1. */
-      __publicField(this, "filling", -1);
-      __publicField(this, "queue", Promise.resolve());
-      __publicField(this, "source");
-      __publicField(this, "buffer");
+      this.filling = -1;
+      this.queue = Promise.resolve();
       this.piece = options.piece ?? 512 * 1024;
       this.ahead = options.ahead ?? 8;
       this.fetchRange = options.fetchRange ?? fetchRange;
