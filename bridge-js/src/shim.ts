@@ -3,7 +3,6 @@
 
 import { interceptForms, type FormMode } from './forms.js';
 import { BusClient, type ClientOptions, type Transport } from './client.js';
-import { installDocumentCookie } from './cookies.js';
 import { createEventSource } from './eventsource.js';
 import { createFetch } from './fetch.js';
 import { originOf } from './http.js';
@@ -72,12 +71,6 @@ export interface InstallOptions {
    * POST body (Android); `false` for none.
    */
   forms?: FormMode | undefined;
-  /**
-   * `document.cookie` of the page read and written through the bus's cookie jar (its
-   * reserved path, with a synchronous native XMLHttpRequest): default true. The engine keeps
-   * no cookies for bus URLs itself.
-   */
-  cookies?: boolean | undefined;
 }
 
 export interface Installation {
@@ -173,8 +166,6 @@ export function install(options: InstallOptions): Installation | null {
       ? interceptForms(doc, { isBus: ctx.isBus, fetch: fetchShim }, formMode)
       : () => {};
 
-  const stopCookies = options.cookies === false ? () => {} : installDocumentCookie(g, originals.XMLHttpRequest);
-
   const installation: Installation = {
     origins,
     client,
@@ -193,7 +184,6 @@ export function install(options: InstallOptions): Installation | null {
     uninstall() {
       if (g[INSTALLATION] !== installation) return;
       stopForms();
-      stopCookies();
       stopper.unhook();
       restore('fetch', fetchShim, originals.fetch);
       restore('XMLHttpRequest', XHR, originals.XMLHttpRequest);

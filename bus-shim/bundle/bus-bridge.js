@@ -23,7 +23,6 @@ var InprocBusBridge = (() => {
   var index_exports = {};
   __export(index_exports, {
     BusClient: () => BusClient,
-    COOKIE_PATH: () => COOKIE_PATH,
     DEFAULT_MAX_STREAMS: () => DEFAULT_MAX_STREAMS,
     DEFAULT_WINDOW: () => DEFAULT_WINDOW,
     DecodeError: () => DecodeError,
@@ -55,7 +54,6 @@ var InprocBusBridge = (() => {
     findCluster: () => findCluster,
     fromBase64: () => fromBase64,
     install: () => install,
-    installDocumentCookie: () => installDocumentCookie,
     installation: () => installation,
     interceptForms: () => interceptForms,
     messagePortTransport: () => messagePortTransport,
@@ -1333,42 +1331,6 @@ var InprocBusBridge = (() => {
     doc.close();
     const pre = doc.querySelector("pre");
     if (pre) pre.textContent = text;
-  }
-
-  // src/cookies.ts
-  var COOKIE_PATH = "/.well-known/inproc-bus/cookie";
-  function installDocumentCookie(global, NativeXHR) {
-    const g = global;
-    const doc = g.document;
-    if (typeof Document === "undefined" || !(doc instanceof Document) || typeof NativeXHR !== "function") return () => {
-    };
-    const ask = (set) => {
-      const loc = g.location ?? {};
-      const url = new URL(COOKIE_PATH, loc.origin ?? "null");
-      url.searchParams.set("path", loc.pathname ?? "/");
-      if (set !== null) url.searchParams.set("set", set);
-      const xhr = new NativeXHR();
-      try {
-        xhr.open("GET", url.href, false);
-        xhr.send();
-      } catch {
-        return "";
-      }
-      return xhr.status === 200 ? xhr.responseText : "";
-    };
-    const descriptor = {
-      configurable: true,
-      enumerable: true,
-      get: () => ask(null),
-      set: (value) => {
-        ask(String(value));
-      }
-    };
-    Object.defineProperty(doc, "cookie", descriptor);
-    return () => {
-      const own = Object.getOwnPropertyDescriptor(doc, "cookie");
-      if (own && own.get === descriptor.get) delete doc.cookie;
-    };
   }
 
   // src/events.ts
@@ -3452,7 +3414,6 @@ Content-Type: ${type}\r
   var BINARY = 1;
   var CLOSE = 2;
   var MAX_CLOSE_REASON = 123;
-  var WS_WINDOW = 1 << 20;
   var BATCH = 64 * 1024;
   var WsRecordError = class extends Error {
     constructor(message, code) {
@@ -3797,7 +3758,7 @@ Content-Type: ${type}\r
         headers,
         body: upload(s),
         signal: s.connection.signal,
-        window: ctx.window ?? WS_WINDOW,
+        window: ctx.window,
         onupload: (sent) => uploaded(s, sent)
       }).then(
         async (res) => {
@@ -4034,8 +3995,6 @@ Content-Type: ${type}\r
     const doc = g.document;
     const stopForms = formMode && doc && typeof HTMLFormElement !== "undefined" ? interceptForms(doc, { isBus: ctx.isBus, fetch: fetchShim }, formMode) : () => {
     };
-    const stopCookies = options.cookies === false ? () => {
-    } : installDocumentCookie(g, originals.XMLHttpRequest);
     const installation2 = {
       origins,
       client,
@@ -4054,7 +4013,6 @@ Content-Type: ${type}\r
       uninstall() {
         if (g[INSTALLATION] !== installation2) return;
         stopForms();
-        stopCookies();
         stopper.unhook();
         restore("fetch", fetchShim, originals.fetch);
         restore("XMLHttpRequest", XHR, originals.XMLHttpRequest);
