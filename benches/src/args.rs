@@ -16,6 +16,8 @@ pub(crate) enum Command {
     All(Options),
     /// A real WebKitGTK WebView: the bus by frames and by its scheme vs localhost.
     Webview(Options),
+    /// A real WebKitGTK WebView: WebSockets through the bus vs WebKit's own to localhost.
+    Websocket(Options),
     /// Internal: what `callgrind` runs under valgrind — `iters` tiny GETs on one path.
     One {
         path: PathKind,
@@ -164,9 +166,12 @@ modes:
   webview     a real WebKitGTK WebView (under Xvfb when there is no display): the page's
               requests through the bus's frames, the bus's app:// scheme and a localhost
               server, side by side in one run
+  websocket   a real WebKitGTK WebView: the page's WebSocket through the bus next to
+              WebKit's own WebSocket to a localhost server (same axum handlers), side by
+              side in one run
   help        this text
 
-options (rust, all, webview):
+options (rust, all, webview, websocket):
   --quick            rust/all: 3 rounds, shorter batches, no 1 GiB throughput size;
                      webview: 2 rounds, shorter memory holds
   --rounds N         rounds per measurement (1-50; default 5; with --quick 3, webview 2)
@@ -201,18 +206,19 @@ pub(crate) fn parse(args: &[String]) -> Result<Command, ArgError> {
             return Ok(Command::Help);
         }
         "one" => return parse_one(rest),
-        "rust" | "callgrind" | "all" | "webview" => {}
+        "rust" | "callgrind" | "all" | "webview" | "websocket" => {}
         other if other.starts_with('-') => {
             return Err(ArgError(format!(
-                "{other:?} given before a mode; the mode (rust, callgrind, all, webview) comes first"
+                "{other:?} given before a mode; the mode (rust, callgrind, all, webview, websocket) comes first"
             )));
         }
         other => {
             return Err(ArgError(format!(
-                "unknown mode {other:?}: expected rust, callgrind, all, webview or help"
+                "unknown mode {other:?}: expected rust, callgrind, all, webview, websocket or help"
             )));
         }
     }
+    let ws = mode == "websocket";
     let web = mode == "webview";
     let wall = mode == "rust" || mode == "all";
     let grind = mode == "callgrind" || mode == "all";
@@ -220,14 +226,14 @@ pub(crate) fn parse(args: &[String]) -> Result<Command, ArgError> {
     let mut flags = Flags::new(rest);
     while let Some((flag, inline)) = flags.next_flag()? {
         match flag {
-            "--quick" if wall || web => {
+            "--quick" if wall || web || ws => {
                 flags.no_value(flag, inline)?;
                 options.quick = true;
             }
             "--sizes" if wall => {
                 options.sizes = Some(parse_sizes(&flags.value(flag, inline)?)?);
             }
-            "--rounds" if wall || web => {
+            "--rounds" if wall || web || ws => {
                 options.rounds =
                     Some(parse_count(flag, &flags.value(flag, inline)?, 1, 50)? as usize);
             }
@@ -281,6 +287,7 @@ pub(crate) fn parse(args: &[String]) -> Result<Command, ArgError> {
         "rust" => Command::Rust(options),
         "callgrind" => Command::Callgrind(options),
         "webview" => Command::Webview(options),
+        "websocket" => Command::Websocket(options),
         _ => Command::All(options),
     })
 }
@@ -519,7 +526,8 @@ mod tests {
         assert_eq!(err(""), "no mode given");
         assert!(err("bench").contains("unknown mode \"bench\""));
         assert!(
-            err("--quick rust").contains("the mode (rust, callgrind, all, webview) comes first")
+            err("--quick rust")
+                .contains("the mode (rust, callgrind, all, webview, websocket) comes first")
         );
         assert!(err("rust --fast").contains("unknown option \"--fast\""));
         assert!(err("rust --json").contains("--json needs a value"));

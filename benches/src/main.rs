@@ -7,6 +7,7 @@
 //! cargo run -p benches --release -- callgrind
 //! cargo run -p benches --release -- all --json out/bench.json --svg out/bench.svg
 //! cargo run -p benches --release -- webview [--quick] [--tauri] [--json out/webview.json] [--svg out/webview.svg]
+//! cargo run -p benches --release -- websocket [--quick] [--rounds N] [--json out/websocket.json]
 //! ```
 //!
 //! See `benches/README.md` for what each number means.
@@ -21,6 +22,7 @@ mod report;
 mod run;
 mod stats;
 mod svg;
+mod websocket;
 mod webview;
 
 use std::path::Path;
@@ -52,6 +54,16 @@ fn main() -> ExitCode {
         Command::Callgrind(options) => measure("callgrind", &options),
         Command::All(options) => measure("all", &options),
         Command::Webview(options) => webview::run(&options, prepare_output),
+        Command::Websocket(options) => {
+            let rounds = options.rounds.unwrap_or(if options.quick { 2 } else { 5 });
+            if let Some(json) = &options.json {
+                if let Err(e) = prepare_output(json) {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            websocket::run(rounds, options.json.as_deref())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -122,7 +122,7 @@ fn leaving_the_page_closes_its_bus_sockets() {
     emu.navigate(&url("/wsd-pages/foreign.html?idle"))
         .expect("navigate");
     emu.wait_for(
-        "typeof WebSocket === 'function' && document.readyState === 'complete'",
+        "document.readyState === 'complete' && !!window[Symbol.for('inproc-bus.installation')]",
         Duration::from_secs(10),
     );
     emu.evaluate(&format!(

@@ -101,16 +101,34 @@ fn leaving_the_page_closes_its_sockets_as_the_engine_does() {
     let local = testkit::serve_localhost(router(seen.clone()));
     let h = harness(&seen);
     h.load("/second.html");
-    h.wait(Duration::from_millis(500));
+    // The shim must be there before the page opens its sockets.
+    wait_for(
+        &h,
+        "the page with the shim",
+        Duration::from_secs(10),
+        || {
+            h.eval(
+                "return location.pathname === '/second.html' && document.readyState === 'complete' \
+             && !!window[Symbol.for('inproc-bus.installation')];",
+            ) == serde_json::json!(true)
+        },
+    );
     h.eval(&format!(
         "window.__bus = new WebSocket('ws://localhost/wsd/echo?who=nav-bus');
          window.__native = new WebSocket('ws://127.0.0.1:{}/wsd/echo?who=nav-native');
          return 1;",
         local.addr.port()
     ));
-    wait_for(&h, "both sockets open", Duration::from_secs(10), || {
-        !seen.of("nav-bus").is_empty() && !seen.of("nav-native").is_empty()
-    });
+    let opened = Instant::now() + Duration::from_secs(10);
+    while seen.of("nav-bus").is_empty() || seen.of("nav-native").is_empty() {
+        assert!(
+            Instant::now() < opened,
+            "both sockets should open: {:?}; page: {}",
+            seen.lines(),
+            h.eval("return [String(window.__bus && window.__bus.readyState), String(window.__native && window.__native.readyState), location.href];")
+        );
+        h.wait(Duration::from_millis(20));
+    }
     h.load("/basic.html");
     wait_for(
         &h,

@@ -22,6 +22,11 @@ const CLOSE = 2;
 
 /** A close frame's payload is at most 125 bytes: the code and 123 bytes of reason. */
 export const MAX_CLOSE_REASON = 123;
+/**
+ * The socket's response window: bytes of the handler's messages the page holds before it
+ * has read them (a 1 MiB message arrives without waiting for credit on the way).
+ */
+const WS_WINDOW = 1 << 20;
 /** Small messages queued together are sent as one chunk of up to this many bytes. */
 const BATCH = 64 * 1024;
 
@@ -481,7 +486,7 @@ export function createWebSocket(ctx: WebSocketContext, Original: typeof globalTh
         headers,
         body: upload(s),
         signal: s.connection.signal,
-        window: ctx.window,
+        window: ctx.window ?? WS_WINDOW,
         onupload: (sent) => uploaded(s, sent),
       })
       .then(

@@ -17,7 +17,7 @@
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
@@ -290,6 +290,7 @@ async fn pump(socket: Socket, mut upload: Body, to_page: BodySender, max_message
         // Small messages that are ready together go to the page as one chunk (one frame),
         // not a frame per record: a burst of small messages is what WebSockets carry.
         let mut batch = Batch::default();
+        let mut last_flush = Instant::now() - STREAMING;
         loop {
             let item = if batch.is_empty() {
                 tokio::select! {
@@ -297,15 +298,21 @@ async fn pump(socket: Socket, mut upload: Body, to_page: BodySender, max_message
                     () = &mut deadline => break,
                 }
             } else {
-                // Before sending what is gathered, give the handler's task a few turns to
-                // produce more (a handler answering message by message is still running).
-                let mut ready = None;
-                for _ in 0..YIELDS_BEFORE_FLUSH {
-                    ready = futures_util::FutureExt::now_or_never(stream.next());
+                // Under a stream of messages (the last batch left moments ago), give the
+                // handler's task a few turns to produce more before sending what is
+                // gathered; a lone message (a reply in a conversation) goes at once.
+                let turns = if last_flush.elapsed() < STREAMING {
+                    YIELDS_BEFORE_FLUSH
+                } else {
+                    0
+                };
+                let mut ready = futures_util::FutureExt::now_or_never(stream.next());
+                for _ in 0..turns {
                     if ready.is_some() {
                         break;
                     }
                     tokio::task::yield_now().await;
+                    ready = futures_util::FutureExt::now_or_never(stream.next());
                 }
                 match ready {
                     Some(item) => item,
@@ -313,6 +320,7 @@ async fn pump(socket: Socket, mut upload: Body, to_page: BodySender, max_message
                         if batch.flush(&to_page).await.is_err() {
                             return; // the page is gone
                         }
+                        last_flush = Instant::now();
                         continue;
                     }
                 }
@@ -373,6 +381,9 @@ struct Batch {
 
 /// Turns the reader gives other tasks before it sends a batch that could still grow.
 const YIELDS_BEFORE_FLUSH: usize = 4;
+
+/// A batch sent less than this after the previous one means messages are streaming.
+const STREAMING: Duration = Duration::from_micros(300);
 
 /// Largest chunk of gathered records.
 const BATCH_BYTES: usize = 64 * 1024;

@@ -3414,6 +3414,7 @@ Content-Type: ${type}\r
   var BINARY = 1;
   var CLOSE = 2;
   var MAX_CLOSE_REASON = 123;
+  var WS_WINDOW = 1 << 20;
   var BATCH = 64 * 1024;
   var WsRecordError = class extends Error {
     constructor(message, code) {
@@ -3758,7 +3759,7 @@ Content-Type: ${type}\r
         headers,
         body: upload(s),
         signal: s.connection.signal,
-        window: ctx.window,
+        window: ctx.window ?? WS_WINDOW,
         onupload: (sent) => uploaded(s, sent)
       }).then(
         async (res) => {
