@@ -2,7 +2,8 @@
 // scripted bus), once through the engine's own fetch/XHR/EventSource against this Node
 // server's /conf routes, and prints the differences. Not part of `npm test` (it needs a
 // browser); run `npm run build && node test/browser/run.mjs [--cross] [--only=a,b]
-// [--webkit]`. Chromium: headless, CHROMIUM overrides the binary (default
+// [--webkit] [--tasks]` (--tasks: each frame from the scripted bus arrives in a task of its
+// own, as in the hosts). Chromium: headless, CHROMIUM overrides the binary (default
 // /usr/lib/chromium/chromium). --webkit: WebKitGTK's MiniBrowser under xvfb-run (MINIBROWSER
 // overrides its path). Exits 1 when a difference is not a documented deviation, or a case
 // failed.
@@ -17,6 +18,7 @@ import { confRoutes } from '../support/conf-routes.mjs';
 
 const args = process.argv.slice(2);
 const cross = args.includes('--cross');
+const tasks = args.includes('--tasks');
 const webkit = args.includes('--webkit');
 const only = args.find((a) => a.startsWith('--only='))?.slice(7);
 const bundle = (
@@ -127,6 +129,7 @@ server.listen(0, '127.0.0.1', () => {
   const query = new URLSearchParams();
   if (only) query.set('only', only);
   if (cross) query.set('cross', '1');
+  if (tasks) query.set('tasks', '1');
   const page = `http://127.0.0.1:${port}/?${query}`;
   const [binary, argv] = webkit
     ? ['xvfb-run', ['-a', process.env.MINIBROWSER ?? '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser', page]]
