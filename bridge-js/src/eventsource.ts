@@ -4,7 +4,7 @@
 import { defineEventHandlers, fireEvent } from './events.js';
 import { extractMimeType, latin1, originOf, utf8, type HeaderPair } from './http.js';
 import { cancelReader, cancelStream, getReader, read, then } from './intrinsics.js';
-import { busRequest, type ShimContext } from './request.js';
+import { busRequest, type BusResponse, type ShimContext } from './request.js';
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -242,47 +242,12 @@ export function createEventSource(
     if (id !== '') headers.push(['last-event-id', latin1(utf8(id))]);
     then(
       busRequest(ctx, { method: 'GET', url: s.url, headers, body: null, signal: connection.signal, redirect: 'follow' }),
-      async (res) => {
-        if (s.connection !== connection) {
-          cancelStream(res.body);
-          return;
-        }
-        const mime = extractMimeType(res.headers);
-        if (res.status !== 200 || mime === null || mime.essence !== 'text/event-stream') {
-          cancelStream(res.body);
-          failConnection(s);
-          return;
-        }
-        s.origin = originOf(res.url);
-        // Announce the connection.
-        s.readyState = OPEN;
-        fireEvent(s.target, 'open');
-        if (s.connection !== connection) {
-          cancelStream(res.body);
-          return;
-        }
-        const reader = getReader(res.body);
-        // UTF-8 decode, a leading BOM stripped once per connection.
-        const decoder = new TextDecoder('utf-8');
-        try {
-          for (;;) {
-            const next = await read(reader);
-            if (s.connection !== connection) return;
-            if (next.done) {
-              s.parser.push(decoder.decode());
-              break;
-            }
-            s.parser.push(decoder.decode(next.value, { stream: true }));
-            if (s.connection !== connection) {
-              cancelReader(reader);
-              return;
-            }
-          }
-        } catch {
-          if (s.connection !== connection) return;
-        }
-        s.parser.reset();
-        reestablish(s);
+      (res) => {
+        // A failure of ours while handling the stream ends this connection the way a network
+        // error would, rather than leaving the EventSource connected to nothing.
+        then(handle(res), undefined, () => {
+          if (s.connection === connection) reestablish(s);
+        });
       },
       () => {
         // A network error (not an HTTP error) before the response: try again later.
@@ -290,6 +255,49 @@ export function createEventSource(
         reestablish(s);
       },
     );
+
+    async function handle(res: BusResponse): Promise<void> {
+      if (s.connection !== connection) {
+        cancelStream(res.body);
+        return;
+      }
+      const mime = extractMimeType(res.headers);
+      if (res.status !== 200 || mime === null || mime.essence !== 'text/event-stream') {
+        cancelStream(res.body);
+        failConnection(s);
+        return;
+      }
+      s.origin = originOf(res.url);
+      // Announce the connection.
+      s.readyState = OPEN;
+      fireEvent(s.target, 'open');
+      if (s.connection !== connection) {
+        cancelStream(res.body);
+        return;
+      }
+      const reader = getReader(res.body);
+      // UTF-8 decode, a leading BOM stripped once per connection.
+      const decoder = new TextDecoder('utf-8');
+      try {
+        for (;;) {
+          const next = await read(reader);
+          if (s.connection !== connection) return;
+          if (next.done) {
+            s.parser.push(decoder.decode());
+            break;
+          }
+          s.parser.push(decoder.decode(next.value, { stream: true }));
+          if (s.connection !== connection) {
+            cancelReader(reader);
+            return;
+          }
+        }
+      } catch {
+        if (s.connection !== connection) return;
+      }
+      s.parser.reset();
+      reestablish(s);
+    }
   }
 
   /** HTML "reestablish the connection". */
