@@ -2064,51 +2064,56 @@ Content-Type: ${type}\r
       if (id !== "") headers.push(["last-event-id", latin1(utf8(id))]);
       then(
         busRequest(ctx, { method: "GET", url: s.url, headers, body: null, signal: connection.signal, redirect: "follow" }),
-        async (res) => {
-          if (s.connection !== connection) {
-            cancelStream(res.body);
-            return;
-          }
-          const mime = extractMimeType(res.headers);
-          if (res.status !== 200 || mime === null || mime.essence !== "text/event-stream") {
-            cancelStream(res.body);
-            failConnection(s);
-            return;
-          }
-          s.origin = originOf(res.url);
-          s.readyState = OPEN;
-          fireEvent(s.target, "open");
-          if (s.connection !== connection) {
-            cancelStream(res.body);
-            return;
-          }
-          const reader = getReader(res.body);
-          const decoder2 = new TextDecoder("utf-8");
-          try {
-            for (; ; ) {
-              const next = await read(reader);
-              if (s.connection !== connection) return;
-              if (next.done) {
-                s.parser.push(decoder2.decode());
-                break;
-              }
-              s.parser.push(decoder2.decode(next.value, { stream: true }));
-              if (s.connection !== connection) {
-                cancelReader(reader);
-                return;
-              }
-            }
-          } catch {
-            if (s.connection !== connection) return;
-          }
-          s.parser.reset();
-          reestablish(s);
+        (res) => {
+          then(handle(res), void 0, () => {
+            if (s.connection === connection) reestablish(s);
+          });
         },
         () => {
           if (s.connection !== connection) return;
           reestablish(s);
         }
       );
+      async function handle(res) {
+        if (s.connection !== connection) {
+          cancelStream(res.body);
+          return;
+        }
+        const mime = extractMimeType(res.headers);
+        if (res.status !== 200 || mime === null || mime.essence !== "text/event-stream") {
+          cancelStream(res.body);
+          failConnection(s);
+          return;
+        }
+        s.origin = originOf(res.url);
+        s.readyState = OPEN;
+        fireEvent(s.target, "open");
+        if (s.connection !== connection) {
+          cancelStream(res.body);
+          return;
+        }
+        const reader = getReader(res.body);
+        const decoder2 = new TextDecoder("utf-8");
+        try {
+          for (; ; ) {
+            const next = await read(reader);
+            if (s.connection !== connection) return;
+            if (next.done) {
+              s.parser.push(decoder2.decode());
+              break;
+            }
+            s.parser.push(decoder2.decode(next.value, { stream: true }));
+            if (s.connection !== connection) {
+              cancelReader(reader);
+              return;
+            }
+          }
+        } catch {
+          if (s.connection !== connection) return;
+        }
+        s.parser.reset();
+        reestablish(s);
+      }
     }
     function reestablish(s) {
       if (s.readyState === CLOSED) return;
