@@ -238,8 +238,10 @@ export function createEventSource(
       ['cache-control', 'no-cache'],
     ];
     // The header carries the ID's UTF-8 bytes (it may hold any character but NUL, CR, LF).
+    // An ID with a control character the bus's http::HeaderValue refuses is not sent (the
+    // request would fail, and every reconnection after it).
     const id = s.parser.lastEventId;
-    if (id !== '') headers.push(['last-event-id', latin1(utf8(id))]);
+    if (id !== '' && !/[\x01-\x08\x0a-\x1f\x7f]/.test(id)) headers.push(['last-event-id', latin1(utf8(id))]);
     then(
       busRequest(ctx, { method: 'GET', url: s.url, headers, body: null, signal: connection.signal, redirect: 'follow' }),
       (res) => {

@@ -450,6 +450,30 @@ test('header values with control characters the bus cannot carry: TypeError at t
   assert.equal(calls.fetch.length, 0);
 });
 
+test('an EventSource whose last event ID has a control character reconnects without Last-Event-ID', async () => {
+  let n = 0;
+  const seen = [];
+  const { g } = page({
+    handler: async (req, res) => {
+      seen.push(req.headers.get('last-event-id') ?? null);
+      res.head(200, { 'content-type': 'text/event-stream' });
+      await res.write(n++ === 0 ? 'retry: 10\nid: a\u0001b\ndata: one\n\n' : 'data: two\n\n');
+      res.end();
+    },
+  });
+  const es = new g.EventSource('/sse');
+  const data = await new Promise((resolve) => {
+    const got = [];
+    es.onmessage = (e) => {
+      got.push(`${e.lastEventId}:${e.data}`);
+      if (got.length === 2) resolve(got);
+    };
+  });
+  es.close();
+  assert.deepEqual(data, ['a\u0001b:one', 'a\u0001b:two']);
+  assert.deepEqual(seen, [null, null]);
+});
+
 // Session hygiene: more requests than streams; heads too large for a frame ------------------
 
 test('300 concurrent fetches on a session of 256 streams all succeed: the rest wait for a free stream', async () => {
