@@ -2061,7 +2061,7 @@ Content-Type: ${type}\r
         ["cache-control", "no-cache"]
       ];
       const id = s.parser.lastEventId;
-      if (id !== "") headers.push(["last-event-id", latin1(utf8(id))]);
+      if (id !== "" && !/[\x01-\x08\x0a-\x1f\x7f]/.test(id)) headers.push(["last-event-id", latin1(utf8(id))]);
       then(
         busRequest(ctx, { method: "GET", url: s.url, headers, body: null, signal: connection.signal, redirect: "follow" }),
         (res) => {
