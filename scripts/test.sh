@@ -2,7 +2,8 @@
 # The whole test suite: the README's second command, and what .ci/run runs.
 # Installs what it needs (idempotently): apt packages for WebKitGTK and Xvfb, rustfmt and
 # clippy, npm packages, nightly + cargo-fuzz. Then runs every check CI holds us to:
-# rustfmt, clippy -D warnings, rustdoc -D warnings, the JS tests, the bundled-shim check,
+# rustfmt, clippy -D warnings, rustdoc -D warnings, `cargo package` of every publishable
+# crate, the JS tests, the bundled-shim check,
 # the Rust tests (WebView tests start their own Xvfb when there is no display), the
 # Android JNI/Java tests on the JVM, the iOS C ABI tests, and a short bounded run of every
 # fuzz target.
@@ -24,6 +25,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo doc (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
+step "cargo package: every publishable crate, built from its .crate"
+scripts/package.sh
 
 step "bridge-js: build and node tests"
 (cd bridge-js && npm test)
