@@ -62,7 +62,7 @@ use crate::scripts::{self, Bridge, ScriptError};
 
 /// The version of the native interface; `InprocBus` checks it against the Java side's
 /// when it loads the library. It changes with every incompatible change of the exports.
-pub const ABI_VERSION: i32 = 1;
+pub const ABI_VERSION: i32 = 2;
 
 /// Most header names and values `intercept` takes (1,024 headers).
 pub const MAX_HEADER_STRINGS: usize = 2048;
@@ -258,6 +258,27 @@ fn host_close(handle: i64) -> Result<(), Error> {
 fn host_origin<'local>(env: &mut JNIEnv<'local>, handle: i64) -> Result<JString<'local>, Error> {
     let host = HOSTS.get(handle)?;
     Ok(env.new_string(host.origin())?)
+}
+
+fn host_allow_navigation_to(
+    env: &mut JNIEnv<'_>,
+    handle: i64,
+    origin: &JString<'_>,
+) -> Result<(), Error> {
+    let origin = string(env, origin, "origin", 2048)?;
+    HOSTS.get(handle)?.allow_navigation_to(&origin)?;
+    Ok(())
+}
+
+fn host_allows_navigation(
+    env: &mut JNIEnv<'_>,
+    handle: i64,
+    url: &JString<'_>,
+) -> Result<bool, Error> {
+    let host = HOSTS.get(handle)?;
+    let mut budget = MAX_HEAD_CHARS;
+    let url = string_within(env, url, "url", &mut budget)?;
+    Ok(host.allows_navigation(&url))
 }
 
 fn page_script<'local>(
@@ -673,6 +694,39 @@ pub extern "system" fn Java_dev_inprocbus_NativeBridge_hostOrigin<'local>(
 ) -> jstring {
     guarded(&mut env, std::ptr::null_mut(), |env| {
         Ok(host_origin(env, host)?.into_raw())
+    })
+}
+
+/// `static native void hostAllowNavigationTo(long host, String origin);` —
+/// [`AndroidHost::allow_navigation_to`]; `IllegalArgumentException` for what is not an
+/// http(s) origin.
+// SAFETY: no other symbol has this name (JNI's for `NativeBridge.hostAllowNavigationTo`),
+// and the parameter and return types are the JNI types of that `native` declaration.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_inprocbus_NativeBridge_hostAllowNavigationTo<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    host: jlong,
+    origin: JString<'local>,
+) {
+    guarded(&mut env, (), |env| {
+        host_allow_navigation_to(env, host, &origin)
+    });
+}
+
+/// `static native boolean hostAllowsNavigation(long host, String url);` — the navigation
+/// policy ([`AndroidHost::allows_navigation`]), for `shouldOverrideUrlLoading`.
+// SAFETY: no other symbol has this name (JNI's for `NativeBridge.hostAllowsNavigation`),
+// and the parameter and return types are the JNI types of that `native` declaration.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_inprocbus_NativeBridge_hostAllowsNavigation<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    host: jlong,
+    url: JString<'local>,
+) -> jboolean {
+    guarded(&mut env, 0, |env| {
+        Ok(jboolean::from(host_allows_navigation(env, host, &url)?))
     })
 }
 

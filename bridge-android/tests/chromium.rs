@@ -214,13 +214,26 @@ fn form_with_a_file_shows_its_result_through_the_stash_once() {
     assert_eq!(intercepted(&emu, "POST", "/conf/multipart"), []);
     assert_eq!(app.host.stash_usage(), (0, 0), "taken out of the stash");
 
-    // Shown once: the same URL again is gone.
-    emu.navigate(result_url).unwrap();
+    // Shown once: the same URL again, from the app's page, is gone.
+    emu.evaluate(&format!("location.assign({result_url:?}); true"))
+        .unwrap();
     let gone = emu.wait_for(
         "document.body && document.body.innerText.includes('cannot be shown again')",
         T,
     );
     assert_eq!(gone, true, "{:?}", emu.evaluate("document.body.innerText"));
+    // A load nothing proves the app's (a typed address, `loadUrl`: no Referer) is refused.
+    emu.navigate(result_url).unwrap();
+    let refused = emu.wait_for(
+        "document.body && document.body.innerText.includes('form results are shown only to')",
+        T,
+    );
+    assert_eq!(
+        refused,
+        true,
+        "{:?}",
+        emu.evaluate("document.body.innerText")
+    );
 }
 
 /// The shim's own form takeover (`forms: 'all'`: the answer written into the document)
@@ -269,9 +282,24 @@ fn form_answered_by_a_redirect_lands_on_its_target() {
 #[test]
 fn a_redirect_is_followed_on_navigation() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let app = App::new();
+    // The app's own first load carries nothing that proves who asked (no Referer), so it
+    // is anonymous: the route it starts at must be public, as the app's pages are.
+    let app = App::with(|b| {
+        b.mount_with(
+            bus_core::Mount::new(
+                "/start",
+                axum::Router::new().route(
+                    "/redirect",
+                    axum::routing::get(|| async {
+                        axum::response::Redirect::to("/pages/landing.html?from=redirect")
+                    }),
+                ),
+            )
+            .public(),
+        )
+    });
     let emu = start(&app);
-    let start = "/conf/redirect/302?to=/pages/landing.html%3Ffrom%3Dredirect";
+    let start = "/start/redirect";
     emu.navigate(&url(start)).unwrap();
     let r = app.report(T);
     assert!(r["error"].is_null(), "{r:#}");
@@ -299,7 +327,14 @@ fn a_foreign_iframe_cannot_reach_the_bus() {
     let app = App::new();
     let (tx, evil_reports) = mpsc::channel::<Value>();
     let tx = Arc::new(Mutex::new(tx));
-    let emu = Emulator::builder(app.host.clone())
+    // The navigation policy refuses foreign frames unless the app allows their origin: this
+    // app does, to see what such a frame can do.
+    let host = app
+        .host
+        .clone()
+        .allow_navigation_to("https://evil.invalid")
+        .unwrap();
+    let emu = Emulator::builder(host)
         .foreign_origin("https://evil.invalid", move |req| {
             let url = url::Url::parse(&req.url).unwrap();
             if url.path() == "/report" {
@@ -386,7 +421,7 @@ fn a_foreign_iframe_cannot_reach_the_bus() {
         [(400, false, true)]
     );
     assert_eq!(
-        intercepted(&emu, "GET", "/pages/pixel.svg?from-evil"),
+        intercepted(&emu, "GET", "/secret?img"),
         [(403, false, false)]
     );
     assert_eq!(app.secret_hits.load(Ordering::SeqCst), 0);

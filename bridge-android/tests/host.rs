@@ -24,7 +24,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bridge_android::host::{
     AndroidHost, BODY_REFUSED, FrameError, FrameSession, InterceptedRequest, InterceptedResponse,
-    STASH_HEADER, SessionRefused, StashLimits,
+    STASH_HEADER, STASH_REQUEST, SessionRefused, StashLimits,
 };
 use bus_core::protocol::{self, ErrorCode, Frame};
 use bytes::Bytes;
@@ -417,7 +417,7 @@ fn a_form_result_is_stashed_shown_once_and_bounded() {
     let head = page.request(
         "POST",
         &url("/conf/multipart"),
-        &[("content-type", &kind), (STASH_HEADER, "1")],
+        &[("content-type", &kind), (STASH_REQUEST, "1")],
         Some(&body),
     );
     assert_eq!(head.status, 200);
@@ -433,9 +433,17 @@ fn a_form_result_is_stashed_shown_once_and_bounded() {
         &InterceptedRequest::get(&result_url).header("Referer", "https://evil.invalid/"),
     );
     assert_eq!(foreign.status, 403);
-    let shown = intercept(
+    // Nor a load nothing proves the app's (a typed address, `loadUrl`: no Referer).
+    let typed = intercept(
         &app.host,
         &InterceptedRequest::get(&result_url).main_frame(),
+    );
+    assert_eq!(typed.status, 403);
+    let shown = intercept(
+        &app.host,
+        &InterceptedRequest::get(&result_url)
+            .header("Referer", &url("/pages/form.html"))
+            .main_frame(),
     );
     assert_eq!(shown.status, 200);
     assert_eq!(shown.mime_type.as_deref(), Some("application/json"));
@@ -444,7 +452,9 @@ fn a_form_result_is_stashed_shown_once_and_bounded() {
     assert_eq!(shown["files"][0]["sha256"], sha256_hex(&file));
     let again = intercept(
         &app.host,
-        &InterceptedRequest::get(&result_url).main_frame(),
+        &InterceptedRequest::get(&result_url)
+            .header("Referer", &url("/pages/form.html"))
+            .main_frame(),
     );
     assert_eq!(again.status, 410);
     assert!(text(again).contains("cannot be shown again"));
@@ -456,7 +466,7 @@ fn a_form_result_is_stashed_shown_once_and_bounded() {
         "/forms/thanks",
         &[
             ("content-type", "application/x-www-form-urlencoded"),
-            (STASH_HEADER, "1"),
+            (STASH_REQUEST, "1"),
         ],
         Some(b"name=Ada"),
     );
@@ -481,7 +491,7 @@ fn a_form_result_is_stashed_shown_once_and_bounded() {
     let stream = page.open_stream(
         "POST",
         "/conf/echo",
-        &[(STASH_HEADER, "1")],
+        &[(STASH_REQUEST, "1")],
         Some(&pattern(5000)),
     );
     let (code, message) = page.answer(stream).err().expect("over the limit");
@@ -491,36 +501,57 @@ fn a_form_result_is_stashed_shown_once_and_bounded() {
     assert_eq!(small.stash_usage(), (0, 0));
 }
 
+/// The stash is asked for only by a marker no `fetch`, XHR or form can carry: the header
+/// page script can set (`x-inproc-bus-stash: 1`) is an ordinary header that reaches the
+/// handler, and the answer goes to the page. The marker on a method other than POST is
+/// dropped, and the answer goes to the page too.
+#[test]
+fn page_script_cannot_divert_a_response_into_the_stash() {
+    let app = App::new();
+    let mut page = Page::open(&app.host);
+    let echoed = page.request(
+        "POST",
+        &url("/conf/echo"),
+        &[("content-type", "text/plain"), (STASH_HEADER, "1")],
+        Some(b"hello"),
+    );
+    assert_eq!(echoed.status, 200);
+    assert_eq!(echoed.header(STASH_HEADER), None, "no token");
+    assert_eq!(echoed.body, b"hello", "the answer went to the page");
+    assert_eq!(app.host.stash_usage(), (0, 0));
+
+    let got = page.request("GET", &url("/conf/text"), &[(STASH_REQUEST, "1")], None);
+    assert_eq!((got.status, got.body.as_slice()), (200, &b"hello"[..]));
+    assert_eq!(got.header(STASH_HEADER), None);
+    assert_eq!(app.host.stash_usage(), (0, 0));
+}
+
 #[test]
 fn redirects_navigate_or_are_followed() {
     let app = App::new();
     let host = &app.host;
     let nav = intercept(
         host,
-        &InterceptedRequest::get(&url(
-            "/conf/redirect/302?to=/pages/landing.html%3Ffrom%3Dredirect",
-        ))
-        .main_frame(),
+        &get("/conf/redirect/302?to=/pages/landing.html%3Ffrom%3Dredirect").main_frame(),
     );
     assert_eq!(
         (nav.status, nav.mime_type.as_deref()),
         (200, Some("text/html"))
     );
     let html = text(nav);
+    assert!(html.contains(r#"<meta http-equiv="refresh" content="0;url=https://app.invalid/pages/landing.html?from=redirect">"#), "{html}");
+    assert!(!html.contains("<script"), "the page runs no script: {html}");
+    // A navigation leaves the origin only for one the navigation policy allows.
+    let away = intercept(host, &get("/forms/away").main_frame());
+    assert_eq!(away.status, 502);
+    assert!(text(away).contains("example.com"));
+    let allowed = host
+        .clone()
+        .allow_navigation_to("https://example.com")
+        .unwrap();
+    let away = text(intercept(&allowed, &get("/forms/away").main_frame()));
     assert!(
-        html.contains(
-            r#"location.replace("https://app.invalid/pages/landing.html?from=redirect")"#
-        ),
-        "{html}"
-    );
-    assert!(html.contains(r#"<meta http-equiv="refresh" content="0;url=https://app.invalid/pages/landing.html?from=redirect">"#));
-    // A navigation may leave the origin (the WebView's navigation policy decides).
-    let away = text(intercept(
-        host,
-        &InterceptedRequest::get(&url("/forms/away")).main_frame(),
-    ));
-    assert!(
-        away.contains("location.replace(\"https://example.com/x\")"),
+        away.contains(r#"content="0;url=https://example.com/x""#),
         "{away}"
     );
     // An iframe's document is a navigation too (Sec-Fetch-Dest says so).
@@ -532,7 +563,7 @@ fn redirects_navigate_or_are_followed() {
     assert_eq!(text(followed), "hello");
     let foreign = intercept(host, &get("/forms/away"));
     assert_eq!(foreign.status, 502);
-    assert!(text(foreign).contains("to another origin (https://example.com)"));
+    assert!(text(foreign).contains("a redirect to https://example.com is not followed"));
     let looped = intercept(host, &get("/forms/loop"));
     assert_eq!(looped.status, 502);
     assert!(text(looped).contains("more than 20 redirects"));

@@ -7,6 +7,7 @@
 //! | Android | CDP here |
 //! |---|---|
 //! | `shouldInterceptRequest` → `WebResourceResponse` | `Fetch.enable` + `Fetch.requestPaused` → [`AndroidHost::intercept`] → `Fetch.fulfillRequest` (or `Fetch.continueRequest` for `None`); `postData` is ignored, as Android never sees it |
+//! | `shouldOverrideUrlLoading` (every frame's navigations but `loadUrl`'s and POSTs) | a paused `Document` request the host's [`AndroidHost::allows_navigation`] refuses fails with `Aborted` (a cancelled navigation: no error page); `data:`, `blob:` and `about:` loads are not network requests and are not seen |
 //! | `addJavascriptInterface` / `addWebMessageListener` (string in) | `Runtime.addBinding` + `Runtime.bindingCalled`, the caller checked by its execution context (origin, main frame, default world) → [`AndroidHost::open_session`] |
 //! | `evaluateJavascript` (strings out) | `Runtime.evaluate` in the session's execution context, of [`FrameSession::take_script`] |
 //! | `addDocumentStartJavaScript` | `Page.addScriptToEvaluateOnNewDocument` (the shim; it stands down outside the app's top frame) |
@@ -90,6 +91,15 @@ pub enum Record {
         /// Whether the engine had a request body, which was dropped (Android never sees one).
         body_dropped: bool,
     },
+    /// A navigation of a frame the host's navigation policy refused
+    /// ([`AndroidHost::allows_navigation`], what `shouldOverrideUrlLoading` asks): its
+    /// document request failed with `Aborted`: cancelled, no error page.
+    NavigationRefused {
+        /// The URL.
+        url: String,
+        /// Whether it was the main frame's.
+        main_frame: bool,
+    },
     /// A request the host returned `None` for: left to the browser.
     Continued {
         /// The URL.
@@ -140,6 +150,7 @@ pub struct EmulatorBuilder {
     foreign: Vec<(url::Origin, ForeignHandler)>,
     script: Option<String>,
     args: Vec<String>,
+    reachable: Vec<String>,
     timeout: Duration,
 }
 
@@ -180,6 +191,15 @@ impl EmulatorBuilder {
     /// Replaces the document-start script (default: [`shim_script`] for the host's origin).
     pub fn script(mut self, script: impl Into<String>) -> Self {
         self.script = Some(script.into());
+        self
+    }
+
+    /// Lets the browser reach `host` (an IP literal such as `127.0.0.1`, or a name) over
+    /// the network: by default nothing resolves, so that a request that escapes
+    /// interception fails. A test's real foreign origin (a server on loopback) needs it;
+    /// allow it with [`AndroidHost::allow_navigation_to`] too, for its pages to load.
+    pub fn reachable_host(mut self, host: impl Into<String>) -> Self {
+        self.reachable.push(host.into());
         self
     }
 
@@ -236,6 +256,9 @@ struct Shared {
     timeout: Duration,
     session: OnceLock<String>,
     main_frame: OnceLock<String>,
+    /// The URL of a load the host itself started ([`Emulator::navigate`], Android's
+    /// `loadUrl`), which `shouldOverrideUrlLoading` is not asked about.
+    loading: Mutex<Option<url::Url>>,
     contexts: Mutex<HashMap<i64, Context>>,
     frames: Mutex<HashMap<i64, Arc<FrameSession>>>,
     foreign: Vec<(url::Origin, ForeignHandler)>,
@@ -265,6 +288,7 @@ impl Emulator {
             foreign: Vec::new(),
             script: None,
             args: Vec::new(),
+            reachable: Vec::new(),
             timeout: Duration::from_secs(30),
         }
     }
@@ -302,9 +326,15 @@ impl Emulator {
                 // Nothing resolves: a request that escapes interception fails at once,
                 // as it would for `.invalid` on a device, and no DNS socket is opened
                 // (without it, the network service held connected UDP sockets to the
-                // resolver even though `Fetch` answered every request).
-                "--host-resolver-rules=MAP * ~NOTFOUND",
+                // resolver even though `Fetch` answered every request). Hosts a test
+                // made reachable are excluded (IP literals open no resolver socket).
             ])
+            .arg(
+                std::iter::once("--host-resolver-rules=MAP * ~NOTFOUND".to_owned())
+                    .chain(config.reachable.iter().map(|h| format!("EXCLUDE {h}")))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )
             .arg(format!("--user-data-dir={}", profile.display()))
             .args(&config.args)
             .stdin(Stdio::null())
@@ -332,6 +362,7 @@ impl Emulator {
             timeout: config.timeout,
             session: OnceLock::new(),
             main_frame: OnceLock::new(),
+            loading: Mutex::new(None),
             contexts: Mutex::new(HashMap::new()),
             frames: Mutex::new(HashMap::new()),
             foreign: config.foreign,
@@ -425,6 +456,7 @@ impl Emulator {
     /// # Errors
     /// The browser's error (e.g. `net::ERR_NAME_NOT_RESOLVED` for a URL nobody answered).
     pub fn navigate(&self, url: &str) -> Result<(), EmulatorError> {
+        *lock(&self.shared.loading) = url::Url::parse(url).ok();
         let result = self
             .shared
             .call_page("Page.navigate", json!({ "url": url }))?;
@@ -705,6 +737,33 @@ impl Shared {
             has_gesture: false,
             is_redirect: false,
         };
+        // shouldOverrideUrlLoading: Android asks it for every navigation of a frame, top or
+        // sub, but for the app's own loadUrl and for POSTs. A refused one is cancelled.
+        let document = p["resourceType"] == "Document";
+        if document && !request.method.eq_ignore_ascii_case("POST") {
+            let own_load = request.is_main_frame && {
+                let mut loading = lock(&self.loading);
+                let own = loading.is_some()
+                    && url::Url::parse(&request.url).ok().as_ref() == loading.as_ref();
+                if own {
+                    *loading = None;
+                }
+                own
+            };
+            if !own_load && !self.host.allows_navigation(&request.url) {
+                tracing::warn!(url = %request.url, "navigation refused by the policy");
+                self.record(Record::NavigationRefused {
+                    url: request.url.clone(),
+                    main_frame: request.is_main_frame,
+                });
+                self.cdp.send(
+                    "Fetch.failRequest",
+                    json!({ "requestId": id, "errorReason": "Aborted" }),
+                    self.session.get().map(String::as_str),
+                );
+                return;
+            }
+        }
         // Android's shouldInterceptRequest never sees a body: neither does the host here.
         let body_dropped =
             r["hasPostData"].as_bool().unwrap_or(false) || r.get("postData").is_some();

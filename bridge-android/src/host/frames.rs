@@ -2,8 +2,8 @@
 //! (`WebMessageListener.onPostMessage` / a `JavascriptInterface` method), base64 strings
 //! out (`JavaScriptReplyProxy.postMessage` / `evaluateJavascript`).
 //!
-//! Also the host side of form submissions: a stream whose `RequestHead` carries
-//! [`STASH_HEADER`] has its response kept in the stash instead of sent to the page, which
+//! Also the host side of form submissions: a `POST` stream whose `RequestHead` carries
+//! the [`STASH_REQUEST`] marker (a pseudo-header no `fetch` or XHR can set) has its response kept in the stash instead of sent to the page, which
 //! gets the token and navigates to `GET <origin>/__bus/result/<token>`.
 
 use std::collections::HashMap;
@@ -18,7 +18,7 @@ use bus_core::{Caller, FrameKind, Transport};
 use bytes::{Bytes, BytesMut};
 
 use super::stash::{Entry, new_token};
-use super::{AndroidHost, DELIVER_GLOBAL, Inner, STASH_HEADER};
+use super::{AndroidHost, DELIVER_GLOBAL, Inner, STASH_HEADER, STASH_REQUEST};
 
 /// Why a page may not open a frame session.
 #[derive(Debug, thiserror::Error)]
@@ -181,9 +181,22 @@ impl FrameSession {
             } if stream != protocol::SESSION_STREAM
                 && headers
                     .iter()
-                    .any(|(n, _)| n.eq_ignore_ascii_case(STASH_HEADER)) =>
+                    .any(|(n, _)| n.eq_ignore_ascii_case(STASH_REQUEST)) =>
             {
-                headers.retain(|(n, _)| !n.eq_ignore_ascii_case(STASH_HEADER));
+                // The marker is never a header the handler sees. It diverts only a POST
+                // (a form submission); on anything else it is dropped and the answer goes
+                // to the page as usual.
+                headers.retain(|(n, _)| !n.eq_ignore_ascii_case(STASH_REQUEST));
+                if !method.eq_ignore_ascii_case("POST") {
+                    return Ok(self.session.handle(Frame::RequestHead {
+                        stream,
+                        method,
+                        uri,
+                        headers,
+                        end_stream,
+                        window,
+                    })?);
+                }
                 self.diverts.start(stream);
                 // The page reads none of this body: the stash grants the credit, enough
                 // for the largest result it keeps (and one byte more, to notice a bigger one).
@@ -245,10 +258,9 @@ pub fn delivery_script(app_origin: &str, frames: &[String]) -> String {
     let origin = app_origin.trim_end_matches('/');
     let size: usize = frames.iter().map(|f| f.len() + 3).sum();
     let mut script = String::with_capacity(size + 160);
-    script.push_str("if(location.origin===\"");
-    // An origin parsed by the host is `scheme://host[:port]`, nothing to escape.
-    script.push_str(origin);
-    script.push_str("\"&&typeof globalThis.");
+    script.push_str("if(location.origin===");
+    script.push_str(&bus_shim::js_string(origin));
+    script.push_str("&&typeof globalThis.");
     script.push_str(DELIVER_GLOBAL);
     script.push_str("===\"function\"){");
     for group in frames.chunks(512) {
@@ -259,7 +271,8 @@ pub fn delivery_script(app_origin: &str, frames: &[String]) -> String {
             if i > 0 {
                 script.push(',');
             }
-            // base64 needs no escaping in a double-quoted string.
+            // Frames are base64 the host made (A-Z a-z 0-9 + / =): nothing in them can end
+            // a double-quoted literal, and escaping megabytes of them would cost.
             script.push('"');
             script.push_str(frame);
             script.push('"');

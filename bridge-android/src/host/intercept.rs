@@ -239,9 +239,13 @@ impl AndroidHost {
     /// then pulled by the engine.
     ///
     /// - `None` for URLs outside the app origin: the WebView loads them itself.
-    /// - `GET`/`HEAD` (and CORS preflights) go to the bus, with a [`Caller`] from what the
-    ///   engine reports: the app origin for the main frame's document, else `Origin`, else
-    ///   `Referer`, else the app origin for safe methods (a subresource with no referrer).
+    /// - `GET`/`HEAD` (and CORS preflights) go to the bus, with a [`Caller`] from the
+    ///   headers the engine attached ([`Caller::from_engine_headers`]: `Origin`, then
+    ///   `Sec-Fetch-Site`, then `Referer`; a request nothing proves is anonymous and
+    ///   reaches only public mounts). `isForMainFrame` never proves anything: a foreign
+    ///   page navigating the top frame makes a main-frame request too.
+    /// - Every response carries `X-Frame-Options: SAMEORIGIN` unless the app set its own:
+    ///   foreign documents cannot frame the app's.
     /// - Any other method is answered `400` naming the problem ([`BODY_REFUSED`]): its body
     ///   was lost on the way, and a handler must not run on a silently empty body.
     /// - Redirects (`WebResourceResponse` refuses 3xx): a navigation gets a small HTML
@@ -275,10 +279,11 @@ impl AndroidHost {
             ));
         }
         let caller = self.caller_for(request, &url);
-        if let Some(token) = url.path().strip_prefix(RESULT_PREFIX) {
-            return Some(self.stashed_result(token, &method, &caller));
-        }
-        Some(self.call_following(request, method, url, caller))
+        let response = match url.path().strip_prefix(RESULT_PREFIX) {
+            Some(token) => self.stashed_result(token, &method, &caller),
+            None => self.call_following(request, method, url, caller),
+        };
+        Some(deny_foreign_framing(response))
     }
 
     /// Who sent an intercepted request, from the headers the engine attached
@@ -319,6 +324,13 @@ impl AndroidHost {
         caller: Caller,
     ) -> InterceptedResponse {
         let navigation = request.is_navigation();
+        // A navigation may be redirected to an origin the navigation policy allows; any
+        // other request stays on the app origin.
+        let allowed = if navigation {
+            self.inner.navigable.serialized()
+        } else {
+            Vec::new()
+        };
         let mut hops = 0;
         loop {
             let http_request = match build(&method, &url, &request.headers, &caller) {
@@ -336,7 +348,7 @@ impl AndroidHost {
                 .headers()
                 .get(http::header::LOCATION)
                 .and_then(|v| v.to_str().ok())
-                .map(|l| bus_shim::redirect_target(&url, l, &[]));
+                .map(|l| bus_shim::redirect_target(&url, l, &allowed));
             drop(response); // cancels whatever body the redirect had
             let next = match location {
                 Some(Ok(next)) => Some(next),
@@ -468,6 +480,20 @@ fn build(
         .map_err(|e| format!("invalid request {url}: {e}"))?;
     request.extensions_mut().insert(caller.clone());
     Ok(request)
+}
+
+/// App documents are not for foreign documents to frame (clickjacking; and a framed app
+/// page's own requests carry the app's `Referer`, so they would act as the app's): every
+/// intercepted response gets `X-Frame-Options: SAMEORIGIN` unless the app set its own
+/// (the desktop host does the same). Chromium honours it on intercepted responses; a
+/// `Content-Security-Policy: frame-ancestors` the app sets takes precedence there.
+fn deny_foreign_framing(mut response: InterceptedResponse) -> InterceptedResponse {
+    if response.header("x-frame-options").is_none() {
+        response
+            .headers
+            .push(("x-frame-options".into(), "SAMEORIGIN".into()));
+    }
+    response
 }
 
 /// The bus's response as `WebResourceResponse` can take it.

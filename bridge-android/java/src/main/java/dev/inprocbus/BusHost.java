@@ -71,6 +71,38 @@ public final class BusHost implements Closeable {
     }
 
     /**
+     * Lets the WebView show pages of {@code origin} ({@code scheme://host[:port]}, http or
+     * https) besides the app's, in the top frame and in iframes. Such pages stay foreign:
+     * the page script stands down there, no frame session opens for them, and their
+     * requests to the app origin reach only public mounts. Allow only origins the app
+     * means to show.
+     *
+     * @return this host
+     * @throws IllegalArgumentException for what is not an http(s) origin
+     */
+    public BusHost allowNavigationTo(String origin) {
+        if (origin == null) {
+            throw new NullPointerException("origin");
+        }
+        NativeBridge.hostAllowNavigationTo(handle, origin);
+        return this;
+    }
+
+    /**
+     * The navigation policy, for {@code WebViewClient.shouldOverrideUrlLoading} (which
+     * should return {@code !allowsNavigation(url)}, for the main frame and subframes
+     * alike): the app origin, {@code about:blank}, {@code about:srcdoc}, and origins
+     * allowed with {@link #allowNavigationTo}. Everything else is refused: other origins,
+     * {@code data:}, {@code blob:}, {@code javascript:}, {@code file:}, {@code intent:}.
+     */
+    public boolean allowsNavigation(String url) {
+        if (url == null) {
+            return false;
+        }
+        return NativeBridge.hostAllowsNavigation(handle, url);
+    }
+
+    /**
      * The main-frame script (the bridge-js bundle and its install) over a
      * {@code WebMessagePort} the host posts: evaluate it at page start; it returns (as
      * JSON) {@code "waiting"} when it wants its port.

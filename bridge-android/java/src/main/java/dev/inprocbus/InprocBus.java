@@ -13,7 +13,7 @@ package dev.inprocbus;
  */
 public final class InprocBus {
     /** The native interface version this Java side was written for. */
-    public static final int ABI_VERSION = 1;
+    public static final int ABI_VERSION = 2;
 
     /**
      * An app origin that fails closed: {@code .invalid} never resolves (RFC 6761), so a

@@ -20,6 +20,10 @@ final class NativeBridge {
 
     static native String hostOrigin(long host);
 
+    static native void hostAllowNavigationTo(long host, String origin);
+
+    static native boolean hostAllowsNavigation(long host, String url);
+
     static native String hostPageScript(long host, String interfaceName, String token);
 
     static native InterceptedResponse intercept(

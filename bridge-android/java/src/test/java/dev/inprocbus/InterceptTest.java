@@ -4,6 +4,7 @@ import static dev.inprocbus.Fixture.text;
 import static dev.inprocbus.Fixture.url;
 import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 
@@ -147,10 +148,12 @@ public class InterceptTest {
         assertEquals("hello", text(followed));
         // ...a navigation gets a page that navigates on.
         InterceptedResponse nav =
-                app.host.intercept("GET", url("/conf/redirect/302?to=/conf/json"), null, true);
+                app.host.intercept("GET", url("/conf/redirect/302?to=/conf/json"), referer(), true);
         assertEquals(200, nav.getStatusCode());
         assertEquals("text/html", nav.getMimeType());
-        assertTrue(text(nav).contains("location.replace(\"https://app.invalid/conf/json\")"));
+        String page = text(nav);
+        assertTrue(page, page.contains("<meta http-equiv=\"refresh\" content=\"0;url=https://app.invalid/conf/json\">"));
+        assertFalse(page, page.contains("<script"));
         for (String s : new String[] {"304", "300", "101"}) {
             InterceptedResponse r = get("/conf/status/" + s);
             assertEquals(s, 502, r.getStatusCode());
@@ -164,8 +167,22 @@ public class InterceptTest {
 
     @Test
     public void theCallerIsWhatThePlatformReports() throws Exception {
-        InterceptedResponse main = app.host.intercept("GET", url("/whoami"), null, true);
+        InterceptedResponse main = app.host.intercept("GET", url("/whoami"), referer(), true);
         assertEquals("origin=https://app.invalid frame=Main transport=Intercept", text(main));
+        // isForMainFrame() proves nothing about who asked: a foreign page setting
+        // top.location makes a main-frame request too (with its own Referer, or none).
+        InterceptedResponse bare = app.host.intercept("GET", url("/whoami"), null, true);
+        assertEquals(403, bare.getStatusCode());
+        assertTrue(text(bare).contains("anonymous request"));
+        Map<String, String> elsewhere = new HashMap<String, String>();
+        elsewhere.put("Referer", "https://evil.invalid/page");
+        InterceptedResponse led = app.host.intercept("GET", url("/whoami"), elsewhere, true);
+        assertEquals(403, led.getStatusCode());
+        assertTrue(text(led).contains("origin https://evil.invalid may not call this mount"));
+        // Every answer refuses to be framed by another origin, unless the app said otherwise.
+        InterceptedResponse framed = get("/conf/text");
+        assertEquals("SAMEORIGIN", framed.getResponseHeaders().get("x-frame-options"));
+        text(framed);
         // A page cannot claim to be the main frame: only isForMainFrame() says so.
         Map<String, String> h = referer();
         h.put("X-Frame", "Main");

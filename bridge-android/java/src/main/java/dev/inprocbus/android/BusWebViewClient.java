@@ -37,6 +37,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *     public WebResourceResponse shouldInterceptRequest(WebView v, WebResourceRequest r) {
  *         return bus.shouldInterceptRequest(v, r);
  *     }
+ *     public boolean shouldOverrideUrlLoading(WebView v, WebResourceRequest r) {
+ *         return bus.shouldOverrideUrlLoading(v, r);
+ *     }
  *     public void onPageStarted(WebView v, String url, Bitmap icon) { bus.onPageStarted(v, url); }
  *     public void onPageFinished(WebView v, String url) { bus.onPageFinished(v, url); }
  * });
@@ -56,6 +59,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *       frame for the app origin only ({@code postWebMessage(message, Uri.parse(appOrigin))}).
  *       {@link Transport#JAVASCRIPT_INTERFACE} is a fallback (see the README for what it
  *       cannot verify).
+ *   <li><b>Navigations</b> ({@link #shouldOverrideUrlLoading}): the host's policy; frames
+ *       may show the app origin, {@code about:blank}/{@code about:srcdoc} and the origins
+ *       the app allowed, nothing else.
  *   <li><b>The shim</b> is evaluated into the main frame at {@link #onPageStarted} (not a
  *       document-start guarantee: see the README), again at {@link #onPageFinished} if it
  *       is not connected yet; a page may also load it first thing with
@@ -184,6 +190,32 @@ public final class BusWebViewClient {
             response.getData().close();
             return text(502, "Bad Gateway", "text/plain", "unusable response: " + e + "\n");
         }
+    }
+
+    /**
+     * The answer for {@code WebViewClient.shouldOverrideUrlLoading(WebView,
+     * WebResourceRequest)}: true (cancel) for a navigation the host's policy refuses
+     * ({@link BusHost#allowsNavigation}: only the app origin, {@code about:blank},
+     * {@code about:srcdoc} and origins allowed with {@link BusHost#allowNavigationTo}), for
+     * the main frame and subframes alike. A foreign page in the WebView can attack the app
+     * origin from inside it, and a foreign iframe is the classic way to reach a bridge.
+     *
+     * <p>Android does not ask this for the app's own {@code loadUrl} nor for POST
+     * navigations; a foreign page or frame reached that way is still foreign to the host
+     * (no frame session, anonymous or foreign requests).
+     */
+    public boolean shouldOverrideUrlLoading(WebView view, WebResourceRequest request) {
+        Uri uri = request == null ? null : request.getUrl();
+        return shouldOverrideUrlLoading(view, uri == null ? null : uri.toString());
+    }
+
+    /** As {@link #shouldOverrideUrlLoading(WebView, WebResourceRequest)}, for the URL alone. */
+    public boolean shouldOverrideUrlLoading(WebView view, String url) {
+        if (url != null && host.allowsNavigation(url)) {
+            return false;
+        }
+        Log.w(TAG, "navigation refused by the policy: " + url);
+        return true;
     }
 
     /**

@@ -1,9 +1,12 @@
 package dev.inprocbus.android;
 
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertNull;
+import static org.junit.Assert.assertSame;
 import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
 import static org.robolectric.Shadows.shadowOf;
 
 import android.net.Uri;
@@ -151,13 +154,14 @@ public class BusWebViewClientTest {
         assertEquals(206, range.getStatusCode());
         assertEquals("bytes 0-9/1000", range.getResponseHeaders().get("content-range"));
         range.getData().close();
+        headers.remove("Range");
         WebResourceResponse nav = client.shouldInterceptRequest(
-                view, request("GET", Fixture.url("/conf/redirect/307?to=/conf/text"), true, new HashMap<String, String>()));
+                view, request("GET", Fixture.url("/conf/redirect/307?to=/conf/text"), true, headers));
         assertEquals(200, nav.getStatusCode());
         assertEquals("text/html", nav.getMimeType());
         nav.getData().close();
         WebResourceResponse whoami = client.shouldInterceptRequest(
-                view, request("GET", Fixture.url("/whoami"), true, new HashMap<String, String>()));
+                view, request("GET", Fixture.url("/whoami"), true, headers));
         assertEquals("origin=https://app.invalid frame=Main transport=Intercept",
                 new String(Fixture.readAll(whoami.getData()), "UTF-8"));
         whoami.getData().close();
@@ -209,6 +213,50 @@ public class BusWebViewClientTest {
         client.onPageStarted(view, "https://example.com/");
         assertNull(client.currentSession());
         client.close();
+    }
+
+    @Test
+    public void theNavigationPolicyKeepsForeignPagesAndFramesOut() {
+        BusWebViewClient client = new BusWebViewClient(app.host);
+        WebView view = new RecordingWebView();
+        Map<String, String> none = new HashMap<String, String>();
+        // Allowed: the app origin, about:blank and about:srcdoc, in any frame.
+        for (String url : new String[] {Fixture.url("/index.html"), Fixture.ORIGIN, "about:blank", "about:srcdoc"}) {
+            assertFalse(url, client.shouldOverrideUrlLoading(view, request("GET", url, true, none)));
+            assertFalse(url, client.shouldOverrideUrlLoading(view, request("GET", url, false, none)));
+        }
+        // Refused (cancelled): other origins, look-alikes, and non-http schemes.
+        String[] refused = {
+            "https://evil.invalid/",
+            "https://app.invalid.evil.com/",
+            "http://app.invalid/",
+            "https://app.invalid:8443/",
+            "https://docs.example.com/guide",
+            "javascript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "blob:https://app.invalid/0b0e0000-0000-0000-0000-000000000000",
+            "file:///sdcard/x.html",
+            "intent://x#Intent;scheme=https;end",
+        };
+        for (String url : refused) {
+            assertTrue(url, client.shouldOverrideUrlLoading(view, request("GET", url, true, none)));
+            assertTrue(url, client.shouldOverrideUrlLoading(view, request("GET", url, false, none)));
+        }
+        assertTrue(client.shouldOverrideUrlLoading(view, (String) null));
+        // An origin the app allows loads; only that origin.
+        assertSame(app.host, app.host.allowNavigationTo("https://docs.example.com"));
+        assertFalse(client.shouldOverrideUrlLoading(view, request("GET", "https://docs.example.com/guide", false, none)));
+        assertTrue(client.shouldOverrideUrlLoading(view, request("GET", "https://docs.example.com:8443/", false, none)));
+        assertTrue(client.shouldOverrideUrlLoading(view, request("GET", "https://evil.invalid/", true, none)));
+        for (String bad : new String[] {"ftp://x.example", "https://x.example/path", "nonsense"}) {
+            try {
+                app.host.allowNavigationTo(bad);
+                fail(bad);
+            } catch (IllegalArgumentException expected) {
+                // named in the message
+                assertTrue(expected.getMessage(), expected.getMessage().length() > 0);
+            }
+        }
     }
 
     @Test
