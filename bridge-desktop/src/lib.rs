@@ -2,7 +2,7 @@
 //! [`bus_core::Bus`], with no socket anywhere.
 //!
 //! ```no_run
-//! # fn demo(bus: &bus_core::Bus) -> Result<(), bridge_desktop::HostError> {
+//! # fn demo(bus: &bus_core::BusHandle) -> Result<(), bridge_desktop::HostError> {
 //! use gtk::prelude::*;
 //! use wry::WebViewBuilderExtUnix;
 //!
@@ -39,7 +39,10 @@
 //!
 //! ## Platform-specific
 //! Linux only for now (WebKitGTK 4.1 ≥ 2.40). macOS and Windows wry back ends need their
-//! own scheme and channel modules.
+//! own scheme and channel modules. On other targets the crate is empty and none of its
+//! platform dependencies (wry, WebKitGTK, GTK) are built, so a workspace that holds it
+//! still builds there.
+#![cfg(target_os = "linux")]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod channel;

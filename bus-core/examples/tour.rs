@@ -2,7 +2,7 @@
 //! through the framed port from a plain thread, each printed with its answer — and proof
 //! that the process holds no listening socket.
 //!
-//! Run: `cargo run -p bus-examples --bin tour` (or the README's first command).
+//! Run: `cargo run -p bus-core --example tour`. Needs no WebView and no platform library.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
