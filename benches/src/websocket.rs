@@ -63,7 +63,7 @@ pub(crate) fn run(rounds: usize, json: Option<&Path>) -> Result<(), String> {
     let seen = testkit::websocket::Seen::default();
     let bus = Bus::builder()
         .app_origin(crate::webview::view::ORIGIN)
-        .mount_with(Mount::new("/report", report).max_body(1 << 20))
+        .mount_with(Mount::new("/report", report).max_body(Some(1 << 20)))
         .mount_with(Mount::new("/wsd", testkit::websocket::router(seen.clone())).keep_prefix())
         .mount_with(
             Mount::new(
