@@ -110,6 +110,10 @@ for (const [key, why] of [
   ],
   ['xhr.decode.html-meta-charset observed.charset', DOCUMENT_CHARSET],
   ['xhr.decode.html-meta-http-equiv observed.charset', DOCUMENT_CHARSET],
+  ...['fetched', 'xhr'].map((f) => [
+    `fetch.large-headers observed.${f}`,
+    "the bus answers a request head over its max_header_bytes (64 KiB by default) with 431, which the page reads; the comparison server's own limit decides the other run",
+  ]),
   ['fetch.long-url observed.fetched', LONG_URL],
   ['fetch.long-url observed.xhr.status', LONG_URL],
   ['fetch.long-url observed.xhr.events', LONG_URL],
@@ -1391,6 +1395,22 @@ const CASES: Array<[string, Case]> = [
       const counts: { [k: string]: Json } = {};
       for (const r of all) counts[r] = ((counts[r] as number | undefined) ?? 0) + 1;
       return { observed: counts };
+    },
+  ],
+  [
+    'fetch.large-headers',
+    async (env) => {
+      // 70 KB of request headers: an HTTP answer (the bus says 431), never a network error.
+      const big = 'y'.repeat(70 * 1024);
+      let fetched: Json;
+      try {
+        const res = await fetchWith(env, env.u('/conf/text'), { headers: { 'x-big': big } });
+        fetched = res.status;
+      } catch (e) {
+        fetched = errorName(e);
+      }
+      const xhr = await xhrRun(env, { path: '/conf/text', headers: [['x-big', big]] });
+      return { observed: { fetched, xhr: xhr.xhr.status } };
     },
   ],
   [
