@@ -39,6 +39,11 @@ ensure_cargo_fuzz() {
   command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 }
 
+# cargo-deny for the dependency audit (scripts/audit.sh), built from crates.io once.
+ensure_cargo_deny() {
+  command -v cargo-deny >/dev/null 2>&1 || cargo install cargo-deny --locked
+}
+
 # WebKitGTK, its headers, and a virtual display for the WebView tests and the demo.
 ensure_webkit_deps() {
   apt_install libwebkit2gtk-4.1-dev libsoup-3.0-dev libgtk-3-dev xvfb xauth \

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: the README's second command, and what .ci/run runs.
 # Installs what it needs (idempotently): apt packages for WebKitGTK and Xvfb, rustfmt and
-# clippy, npm packages, nightly + cargo-fuzz. Then runs every check CI holds us to:
+# clippy, npm packages, cargo-deny, nightly + cargo-fuzz. Then runs every check CI holds us to:
 # rustfmt, clippy -D warnings, rustdoc -D warnings, `cargo package` of every publishable
-# crate, the JS tests, the bundled-shim check,
+# crate, the dependency audit (cargo-deny), the JS tests, the bundled-shim check,
 # the Rust tests (WebView tests start their own Xvfb when there is no display), the
 # Android JNI/Java tests on the JVM, the iOS C ABI tests, and a short bounded run of every
 # fuzz target.
@@ -16,6 +16,7 @@ ensure_rust_components
 ensure_webkit_deps
 ensure_chromium
 ensure_node_deps bridge-js
+ensure_cargo_deny
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -28,6 +29,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
 step "cargo package: every publishable crate, built from its .crate"
 scripts/package.sh
+
+step "dependency audit: cargo deny check advisories licenses bans sources (deny.toml)"
+scripts/audit.sh
 
 step "bridge-js: build and node tests"
 (cd bridge-js && npm test)
