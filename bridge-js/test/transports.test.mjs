@@ -188,34 +188,42 @@ test('bindingTransport: a hidden deliver global, several frames per call, and re
 
 test('messagePortTransport: strings by default, binary when asked, over a real MessageChannel', async () => {
   const { port1, port2 } = new MessageChannel();
-  const t = messagePortTransport(port1);
-  const got = [];
-  t.onmessage = (b) => got.push([...b]);
-  const hostGot = [];
-  port2.onmessage = (e) => hostGot.push(e.data);
-  t.send(new Uint8Array([1, 2, 3]));
-  port2.postMessage('BAUG');
-  port2.postMessage(new Uint8Array([7, 8]).buffer);
-  port2.postMessage(new Uint8Array([1, 9, 9]).subarray(1));
-  await new Promise((r) => setTimeout(r, 20));
-  assert.deepEqual(hostGot, ['AQID']);
-  assert.deepEqual(got, [[4, 5, 6], [7, 8], [9, 9]]);
-  t.close();
-
   const ch = new MessageChannel();
-  const bt = messagePortTransport(ch.port1, { binary: true });
-  const raw = [];
-  ch.port2.onmessage = (e) => raw.push(e.data);
-  const frame = new Uint8Array([1, 2]);
-  bt.send(frame);
-  await new Promise((r) => setTimeout(r, 20));
-  assert.ok(raw[0] instanceof ArrayBuffer);
-  assert.deepEqual([...new Uint8Array(raw[0])], [1, 2]);
-  assert.deepEqual([...frame], [1, 2], 'the caller keeps its bytes (a copy is transferred)');
-  ch.port1.close();
-  ch.port2.close();
-  port1.close();
-  port2.close();
+  // Until the messages are there (a fixed delay failed on a loaded machine), and the ports
+  // closed whatever happens (an open port keeps the test process alive).
+  const until = async (ok) => {
+    for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+  };
+  try {
+    const t = messagePortTransport(port1);
+    const got = [];
+    t.onmessage = (b) => got.push([...b]);
+    const hostGot = [];
+    port2.onmessage = (e) => hostGot.push(e.data);
+    t.send(new Uint8Array([1, 2, 3]));
+    port2.postMessage('BAUG');
+    port2.postMessage(new Uint8Array([7, 8]).buffer);
+    port2.postMessage(new Uint8Array([1, 9, 9]).subarray(1));
+    await until(() => hostGot.length >= 1 && got.length >= 3);
+    assert.deepEqual(hostGot, ['AQID']);
+    assert.deepEqual(got, [[4, 5, 6], [7, 8], [9, 9]]);
+    t.close();
+
+    const bt = messagePortTransport(ch.port1, { binary: true });
+    const raw = [];
+    ch.port2.onmessage = (e) => raw.push(e.data);
+    const frame = new Uint8Array([1, 2]);
+    bt.send(frame);
+    await until(() => raw.length >= 1);
+    assert.ok(raw[0] instanceof ArrayBuffer);
+    assert.deepEqual([...new Uint8Array(raw[0])], [1, 2]);
+    assert.deepEqual([...frame], [1, 2], 'the caller keeps its bytes (a copy is transferred)');
+  } finally {
+    ch.port1.close();
+    ch.port2.close();
+    port1.close();
+    port2.close();
+  }
 });
 
 test('a client over base64 strings moves a large body intact (chunks of every size)', async () => {
