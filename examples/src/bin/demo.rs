@@ -1,7 +1,8 @@
 //! The demo: a small app served entirely from the bus into a real WebView (WebKitGTK via
 //! wry) — a gallery of pictures and a movie from a folder (ServeDir), a JSON API (axum), a
-//! form and a file upload, links between pages, and a live panel with server push and the
-//! latency of the bus next to a localhost server.
+//! form and a file upload, links between pages, a live panel with server push and the
+//! latency of the bus next to a localhost server, and a chat over a WebSocket whose axum
+//! handler is the one a server on a port would run, unchanged.
 //!
 //! Run: `./scripts/demo.sh` (installs what it needs; with no display it runs under Xvfb).
 //! `--auto` tours every page by itself, saves screenshots, prints what happened, and exits;
@@ -15,6 +16,7 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Multipart, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -36,6 +38,8 @@ struct App {
     pictures: PathBuf,
     twin_port: Option<u16>,
     reports: std::sync::mpsc::Sender<serde_json::Value>,
+    /// The chat room: every line said in it, to every open socket.
+    chat: tokio::sync::broadcast::Sender<String>,
 }
 
 fn api(app: App) -> Router {
@@ -76,6 +80,7 @@ fn api(app: App) -> Router {
         )
         .route("/upload", post(upload))
         .route("/events", get(events))
+        .route("/chat", get(chat))
         .route("/ping", get(|| async { "pong" }))
         .route(
             "/config",
@@ -137,6 +142,48 @@ async fn events() -> Response {
         .header(http::header::CACHE_CONTROL, "no-store")
         .body(axum::body::Body::new(body))
         .unwrap()
+}
+
+/// The chat's WebSocket: an ordinary axum handler (axum's `ws` feature), mounted on the bus
+/// as it would be on a server. Each socket hears every line said in the room, and the host
+/// says hello and counts ticks.
+async fn chat(ws: WebSocketUpgrade, State(app): State<App>) -> Response {
+    ws.on_upgrade(move |socket| chat_session(socket, app.chat))
+}
+
+async fn chat_session(mut socket: WebSocket, room: tokio::sync::broadcast::Sender<String>) {
+    let mut heard = room.subscribe();
+    let hello = format!(
+        "host: hello! {} socket(s) in the room, and not one of them is a network socket",
+        room.receiver_count()
+    );
+    if socket.send(Message::Text(hello.into())).await.is_err() {
+        return;
+    }
+    let mut ticks = tokio::time::interval(Duration::from_millis(700));
+    let mut tick = 0u32;
+    loop {
+        tokio::select! {
+            message = socket.recv() => match message {
+                Some(Ok(Message::Text(text))) => {
+                    let _ = room.send(format!("page: {}", text.as_str()));
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+            Ok(line) = heard.recv() => {
+                if socket.send(Message::Text(line.into())).await.is_err() {
+                    return;
+                }
+            }
+            _ = ticks.tick() => {
+                tick += 1;
+                if socket.send(Message::Text(format!("host: tick {tick}").into())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// Prints each request as it is answered: transport, method, path, status.
@@ -276,6 +323,7 @@ fn main() {
         pictures: assets().join("pictures"),
         twin_port: twin.as_ref().map(|(p, _)| *p),
         reports: report_tx,
+        chat: tokio::sync::broadcast::channel(64).0,
     };
     let mut builder = Bus::builder()
         .app_origin(ORIGIN)
@@ -354,6 +402,7 @@ fn main() {
         "movie",
         "upload",
         "live",
+        "chat",
     ])));
     let started = Instant::now();
     let failed = Rc::new(RefCell::new(Vec::<String>::new()));
@@ -386,6 +435,10 @@ fn main() {
                 Some("upload") => host.load("/live.html"),
                 Some("live") => {
                     snapshot(host.webkit(), &out_dir.join("demo.png"));
+                    host.load("/chat.html");
+                }
+                Some("chat") => {
+                    snapshot(host.webkit(), &out_dir.join("demo-chat.png"));
                     break;
                 }
                 _ => {}
@@ -426,9 +479,10 @@ fn main() {
             .push(format!("listening sockets: {listeners:?}"));
     }
     println!(
-        "\nscreenshots: {} and {}",
+        "\nscreenshots: {}, {} and {}",
         out_dir.join("demo.png").display(),
-        out_dir.join("demo-gallery.png").display()
+        out_dir.join("demo-gallery.png").display(),
+        out_dir.join("demo-chat.png").display()
     );
     if let Some((_, mut child)) = twin {
         let _ = child.kill();
