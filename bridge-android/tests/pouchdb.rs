@@ -45,8 +45,10 @@ fn pouchdb_replicates_and_syncs_in_chromium() {
     let dir = std::env::temp_dir().join(format!("bus-couch-chromium-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let couch = Couch::open(dir.join("couch.sqlite3")).expect("the store opens");
-    let app = App::with(|b| testkit::pouch::mount(b, &couch));
+    let path = dir.join("couch.sqlite3");
+    let mut couch = Couch::open(&path).expect("the store opens");
+    let switch = testkit::pouch::Restartable::new(&couch);
+    let app = App::with(|b| testkit::pouch::mount(b, &switch));
     let bus = app.bus.handle();
     let rt = bus.runtime().expect("the bus runtime");
     let seeded = 50;
@@ -56,11 +58,23 @@ fn pouchdb_replicates_and_syncs_in_chromium() {
         .unwrap_or_else(|e| panic!("{e}"));
     let (n, big) = (1000, 5 << 20);
     let started = Instant::now();
-    emu.navigate(&url(&format!("/pouchdb.html?db=notes&n={n}&big={big}")))
-        .expect("navigate");
+    emu.navigate(&url(&format!(
+        "/pouchdb.html?db=notes&n={n}&big={big}&restart=1"
+    )))
+    .expect("navigate");
     let mut r = next_report(&app, &emu);
     if r["phase"] == "live-ready" {
         rt.block_on(testkit::pouch::host_write(&bus, "notes"));
+        r = next_report(&app, &emu);
+    }
+    if r["phase"] == "restart-ready" {
+        couch = rt.block_on(testkit::pouch::restart(
+            &switch,
+            &path,
+            &bus,
+            "notes",
+            Duration::from_millis(1500),
+        ));
         r = next_report(&app, &emu);
     }
     println!("phases (ms): {}", r["phases"]);

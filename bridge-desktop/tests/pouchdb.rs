@@ -58,17 +58,34 @@ fn next_report(h: &Harness) -> serde_json::Value {
 /// by the page, and an extra attachment of `big` bytes (0: none).
 fn sync_phases(n: u64, big: u64) {
     let dir = TempDir::new("webkit");
-    let couch = Couch::open(dir.0.join("couch.sqlite3")).expect("the store opens");
-    let h = Harness::new(|b| testkit::pouch::mount(b, &couch));
+    let path = dir.0.join("couch.sqlite3");
+    let mut couch = Couch::open(&path).expect("the store opens");
+    let switch = testkit::pouch::Restartable::new(&couch);
+    let h = Harness::new(|b| testkit::pouch::mount(b, &switch));
     let bus = h.bus.handle();
     let rt = bus.runtime().expect("the bus runtime");
     let seeded = 50;
     rt.block_on(testkit::pouch::seed(&bus, "notes", seeded));
     let started = Instant::now();
-    h.load(&format!("/pouchdb.html?db=notes&n={n}&big={big}"));
+    h.load(&format!("/pouchdb.html?db=notes&n={n}&big={big}&restart=1"));
     let mut r = next_report(&h);
     if r["phase"] == "live-ready" {
         rt.block_on(testkit::pouch::host_write(&bus, "notes"));
+        r = next_report(&h);
+    }
+    if r["phase"] == "restart-ready" {
+        // Down for 1.5 s; the page keeps pumping meanwhile (the store is off the GTK thread).
+        let back = rt.spawn({
+            let (switch, path, bus) = (switch.clone(), path.clone(), bus.clone());
+            async move {
+                testkit::pouch::restart(&switch, &path, &bus, "notes", Duration::from_millis(1500))
+                    .await
+            }
+        });
+        while !back.is_finished() {
+            h.wait(Duration::from_millis(10));
+        }
+        couch = rt.block_on(back).expect("the restart ran");
         r = next_report(&h);
     }
     println!("phases (ms): {}", r["phases"]);

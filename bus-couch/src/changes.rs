@@ -156,7 +156,8 @@ pub(crate) async fn handle(
     let params = Params {
         db: db.to_owned(),
         feed,
-        limit: query.u64("limit")?.filter(|l| *l > 0),
+        // CouchDB answers `limit=0` as `limit=1`.
+        limit: query.u64("limit")?.map(|l| l.max(1)),
         descending: query.bool("descending")?,
         include_docs: query.bool("include_docs")?,
         all_leaves: query.str("style") == Some("all_docs"),

@@ -269,6 +269,8 @@ fn replication_endpoints() {
         assert_eq!(ch["results"].as_array().unwrap().len(), 2);
         assert_eq!(ch["last_seq"], 2);
         assert_eq!(ch["pending"], 1);
+        let (_, ch) = a.req("GET", "/d/_changes?limit=0", None).await;
+        assert_eq!(ch["results"].as_array().unwrap().len(), 1, "limit=0 is limit=1, as CouchDB");
         let (_, ch) = a.req("GET", "/d/_changes?since=2&include_docs=true", None).await;
         assert_eq!(ch["results"][0]["id"], "c");
         assert_eq!(ch["results"][0]["doc"]["v"], 3);

@@ -9,14 +9,20 @@
 //! checkpoint, and live `sync` (a page write reaching the store, a host write reaching the
 //! page) ended with `cancel()`.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bus_core::{Body, BusBuilder, BusHandle, Mount};
-use bus_couch::Couch;
+use bus_couch::{Couch, CouchService};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use sha2::Digest;
+use tokio::sync::watch;
 
 /// The page, as HTML.
 pub const PAGE: &str = include_str!("../pages/pouchdb.html");
@@ -41,10 +47,100 @@ pub fn bundle_dir() -> PathBuf {
     dir.join("dist")
 }
 
+/// The store's service behind a switch, as a host restarting would have it: while stopped,
+/// requests get 503 (JSON, as CouchDB answers when it is unavailable), and stopping ends
+/// every response still streaming (their bodies fail, as a dropped connection would).
+#[derive(Clone, Debug)]
+pub struct Restartable {
+    service: Arc<Mutex<Option<CouchService>>>,
+    generation: watch::Sender<u64>,
+}
+
+impl Restartable {
+    /// Serving `couch`.
+    pub fn new(couch: &Couch) -> Restartable {
+        Restartable {
+            service: Arc::new(Mutex::new(Some(couch.service()))),
+            generation: watch::channel(0).0,
+        }
+    }
+
+    /// The host goes down: in-flight responses fail, new requests get 503.
+    pub fn stop(&self) {
+        *self.service.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    /// The host is back, serving `couch` (reopened from the same file).
+    pub fn start(&self, couch: &Couch) {
+        *self.service.lock().unwrap_or_else(|e| e.into_inner()) = Some(couch.service());
+    }
+}
+
+impl tower::Service<http::Request<Body>> for Restartable {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<http::Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+        let service = self
+            .service
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut generation = self.generation.subscribe();
+        Box::pin(async move {
+            let Some(mut service) = service else {
+                let mut r = http::Response::new(Body::from(
+                    json!({"error": "unavailable", "reason": "the host is restarting"}).to_string(),
+                ));
+                *r.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+                r.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/json"),
+                );
+                return Ok(r);
+            };
+            let response = tower::Service::call(&mut service, req).await?;
+            if response.body().exact_len().is_some() {
+                return Ok(response);
+            }
+            let (parts, mut body) = response.into_parts();
+            let (tx, out) = Body::channel(4);
+            generation.borrow_and_update();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        frame = body.frame() => match frame {
+                            Some(Ok(frame)) => {
+                                if let Ok(data) = frame.into_data() {
+                                    if tx.send(data).await.is_err() {
+                                        return;
+                                    }
+                                }
+                            }
+                            Some(Err(e)) => return tx.abort(e).await,
+                            None => return,
+                        },
+                        _ = generation.changed() => return tx.abort("the host restarted").await,
+                        // The reader left (a cancelled fetch): drop the store's body now.
+                        () = tx.closed() => return,
+                    }
+                }
+            });
+            Ok(http::Response::from_parts(parts, out))
+        })
+    }
+}
+
 /// Mounts the page at `/pouchdb.html` and PouchDB at `/pouchdb-vendor` (public: static
-/// files any document may load), and `couch` at `/db` (an API mount with the bus's default
-/// policy: the app's own documents only).
-pub fn mount(builder: BusBuilder, couch: &Couch) -> BusBuilder {
+/// files any document may load), and the store at `/db` (an API mount with the bus's
+/// default policy: the app's own documents only; limits as [`bus_couch::mount`]'s).
+pub fn mount(builder: BusBuilder, couch: &Restartable) -> BusBuilder {
     let page = tower::service_fn(|_r: http::Request<Body>| async {
         let mut response = http::Response::new(Body::from(PAGE));
         response.headers_mut().insert(
@@ -62,7 +158,11 @@ pub fn mount(builder: BusBuilder, couch: &Couch) -> BusBuilder {
             .public(),
         )
         .mount_with(Mount::new("/pouchdb.html", page).public())
-        .mount_with(bus_couch::mount("/db", couch))
+        .mount_with(
+            Mount::new("/db", couch.clone())
+                .max_body(None)
+                .timeout(None),
+        )
 }
 
 async fn call(bus: &BusHandle, method: &str, path: &str, body: Value) -> (u16, Value) {
@@ -156,6 +256,33 @@ pub fn assert_feeds_end(couch: &Couch, within: Duration, mut pump: impl FnMut())
         );
         pump();
     }
+}
+
+/// The host's side of the restart phase: stops the store, waits `down`, reopens it from
+/// `path` and writes `rs-host` into `db`; returns the new instance.
+///
+/// # Panics
+/// When the store cannot be reopened or refuses the write.
+pub async fn restart(
+    switch: &Restartable,
+    path: &std::path::Path,
+    bus: &BusHandle,
+    db: &str,
+    down: Duration,
+) -> Couch {
+    switch.stop();
+    tokio::time::sleep(down).await;
+    let couch = Couch::open(path).expect("the store reopens");
+    switch.start(&couch);
+    let (s, r) = call(
+        bus,
+        "PUT",
+        &format!("/{db}/rs-host"),
+        json!({"from": "host", "after": "restart"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{r}");
+    couch
 }
 
 /// Checks the page's final report; `seeded` documents were written by the host, `n` pushed
@@ -252,4 +379,13 @@ pub fn check(r: &Value, seeded: u64, n: u64) {
         "the second run resumed from the checkpoint: {r:#}"
     );
     assert!(r["live"]["pull"]["ms"].is_u64(), "{r:#}");
+    if !r["restart"].is_null() {
+        let rs = &r["restart"];
+        assert_eq!(rs["sawOutage"], 503, "{r:#}");
+        assert_eq!(
+            rs["pushed"], 20,
+            "the writes made while the host was down arrived: {r:#}"
+        );
+        assert_eq!(rs["hostDoc"], "restart", "{r:#}");
+    }
 }
