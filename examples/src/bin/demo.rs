@@ -216,15 +216,71 @@ where
         let started = Instant::now();
         async move {
             let response = inner.oneshot(req).await?;
-            println!(
-                "  [bus] +{:>7.1} ms {transport:<7} {line:<40} -> {} ({:?})",
-                epoch().elapsed().as_secs_f64() * 1000.0,
-                response.status().as_u16(),
-                started.elapsed()
+            log_request(
+                format!(
+                    "{transport:<7} {line:<40} -> {}",
+                    response.status().as_u16()
+                ),
+                started.elapsed(),
             );
             Ok(response)
         }
     })
+}
+
+/// A run of the same request answered the same way, printed as one line.
+struct Run {
+    key: String,
+    at_ms: f64,
+    times: Vec<Duration>,
+}
+
+static RUN: std::sync::Mutex<Option<Run>> = std::sync::Mutex::new(None);
+
+/// Logs an answered request. Repeats of the previous one (the live page's ~200 pings) fold
+/// into its line, printed with a count and timings when something else happens.
+fn log_request(key: String, took: Duration) {
+    let mut run = RUN.lock().unwrap_or_else(|e| e.into_inner());
+    match run.as_mut() {
+        Some(r) if r.key == key => r.times.push(took),
+        _ => {
+            if let Some(done) = run.take() {
+                print_run(&done);
+            }
+            *run = Some(Run {
+                key,
+                at_ms: epoch().elapsed().as_secs_f64() * 1000.0,
+                times: vec![took],
+            });
+        }
+    }
+}
+
+/// Prints the pending run of requests, if any.
+fn flush_log() {
+    if let Some(done) = RUN.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        print_run(&done);
+    }
+}
+
+fn print_run(run: &Run) {
+    let mut times = run.times.clone();
+    times.sort();
+    if times.len() == 1 {
+        println!(
+            "  [bus] +{:>7.1} ms {} ({:?})",
+            run.at_ms, run.key, times[0]
+        );
+    } else {
+        println!(
+            "  [bus] +{:>7.1} ms {} x{} (median {:?}, max {:?})",
+            run.at_ms,
+            run.key,
+            times.len(),
+            times[times.len() / 2],
+            times[times.len() - 1]
+        );
+    }
 }
 
 /// When the demo started, for the request log's timestamps.
@@ -414,6 +470,7 @@ fn main() {
         if let Ok(r) = reports.try_recv() {
             let page = r["page"].as_str().unwrap_or("?").to_owned();
             let step = tour.borrow_mut().pop_front();
+            flush_log();
             println!("\n== page {page} ==");
             for line in r["lines"].as_array().into_iter().flatten() {
                 println!("   {}", line.as_str().unwrap_or(""));
@@ -462,6 +519,7 @@ fn main() {
         .filter(|p| Some(*p) != twin_pid)
         .collect();
     let listeners = testkit::sockets::listeners(&pids).unwrap_or_default();
+    flush_log();
     println!("\n== no listener ==");
     println!(
         "   {} processes (this host and WebKit's children{}) hold {} listening sockets (read from /proc)",
