@@ -153,6 +153,103 @@ fn leaving_the_page_closes_its_sockets_as_the_engine_does() {
     assert_eq!(codes("nav-bus"), ["open", "close 1001"]);
 }
 
+/// Resident memory of this process (the host: the bus, its sessions and the pump) in KiB.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn a_paused_page_holds_a_flooding_handler_back() {
+    let seen = Seen::default();
+    let h = harness(&seen);
+    h.load("/second.html");
+    wait_for(
+        &h,
+        "the page with the shim",
+        Duration::from_secs(10),
+        || {
+            h.eval(
+                "return location.pathname === '/second.html' && document.readyState === 'complete' \
+             && !!window[Symbol.for('inproc-bus.installation')];",
+            ) == serde_json::json!(true)
+        },
+    );
+    let before = rss_kib();
+    // The handler wants to send 256 MiB; the page's first message handler blocks its main
+    // thread for 4 s, so nothing is read meanwhile.
+    h.eval(
+        "window.__got = 0;
+         const ws = new WebSocket('ws://localhost/wsd/flood?who=flood&n=256&size=1048576');
+         ws.binaryType = 'arraybuffer';
+         ws.onmessage = (e) => {
+           window.__got++;
+           if (window.__got === 1) { const t = performance.now(); while (performance.now() - t < 4000) {} }
+         };
+         return 1;",
+    );
+    h.wait(Duration::from_millis(3000));
+    let sent = seen.of("flood").len();
+    let grown = rss_kib().saturating_sub(before);
+    println!(
+        "    while the page was paused: the handler sent {sent} of 256 MiB; host RSS +{} MiB",
+        grown / 1024
+    );
+    assert!(sent <= 16, "the handler was not held back: {sent} MiB sent");
+    assert!(grown < 64 * 1024, "the host grew by {grown} KiB");
+    // Then the page reads again and everything arrives.
+    wait_for(&h, "all 256 messages", Duration::from_secs(60), || {
+        h.eval("return window.__got;") == serde_json::json!(256)
+    });
+}
+
+fn a_handler_that_does_not_read_leaves_the_bytes_in_buffered_amount() {
+    let seen = Seen::default();
+    let h = harness(&seen);
+    h.load("/second.html");
+    wait_for(
+        &h,
+        "the page with the shim",
+        Duration::from_secs(10),
+        || {
+            h.eval(
+                "return location.pathname === '/second.html' && document.readyState === 'complete' \
+             && !!window[Symbol.for('inproc-bus.installation')];",
+            ) == serde_json::json!(true)
+        },
+    );
+    let before = rss_kib();
+    // 64 MiB to a handler that accepts and then reads nothing.
+    h.eval(
+        "window.__ws = new WebSocket('ws://localhost/wsd/stall?who=stall');
+         window.__ws.onopen = () => {
+           const chunk = new Uint8Array(1 << 20);
+           for (let i = 0; i < 64; i++) window.__ws.send(chunk);
+         };
+         return 1;",
+    );
+    wait_for(&h, "the socket to open", Duration::from_secs(10), || {
+        !seen.of("stall").is_empty()
+    });
+    h.wait(Duration::from_millis(2000));
+    let buffered = h
+        .eval("return window.__ws.bufferedAmount;")
+        .as_u64()
+        .unwrap_or(0);
+    let grown = rss_kib().saturating_sub(before);
+    println!(
+        "    64 MiB sent to a handler that reads nothing: bufferedAmount {} MiB; host RSS +{} MiB",
+        buffered >> 20,
+        grown / 1024
+    );
+    assert!(buffered >= 60 << 20, "bufferedAmount {buffered}");
+    assert!(grown < 32 * 1024, "the host grew by {grown} KiB");
+    h.eval("window.__ws.close(); return 1;");
+}
+
 fn main() {
     support::run(&[
         (
@@ -166,6 +263,14 @@ fn main() {
         (
             "leaving_the_page_closes_its_sockets_as_the_engine_does",
             leaving_the_page_closes_its_sockets_as_the_engine_does,
+        ),
+        (
+            "a_paused_page_holds_a_flooding_handler_back",
+            a_paused_page_holds_a_flooding_handler_back,
+        ),
+        (
+            "a_handler_that_does_not_read_leaves_the_bytes_in_buffered_amount",
+            a_handler_that_does_not_read_leaves_the_bytes_in_buffered_amount,
         ),
     ]);
 }

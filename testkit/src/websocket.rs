@@ -66,6 +66,7 @@ pub fn router(seen: Seen) -> Router {
         .route("/wsd/push", get(push))
         .route("/wsd/close-after", get(close_after))
         .route("/wsd/stall", get(stall))
+        .route("/wsd/flood", get(flood))
         .route("/wsd/plain", get(|| async { "not a websocket" }))
         .route(
             "/wsd/seen",
@@ -135,6 +136,32 @@ async fn push(
             .await;
         while let Some(Ok(_)) = socket.recv().await {}
         seen.push(format!("{} pushed {}", p.who, p.n));
+    })
+}
+
+/// Sends `n` binary messages of `size` bytes as fast as the socket takes them, logging
+/// `{who} sent {i}` after each, then closes with 4001 "done".
+async fn flood(
+    ws: WebSocketUpgrade,
+    Query(p): Query<Params>,
+    State(seen): State<Seen>,
+) -> impl IntoResponse {
+    ws.on_upgrade(move |mut socket: WebSocket| async move {
+        let data = bytes::Bytes::from(vec![7u8; p.size.max(1)]);
+        for i in 1..=p.n {
+            if socket.send(Message::Binary(data.clone())).await.is_err() {
+                seen.push(format!("{} gone", p.who));
+                return;
+            }
+            seen.push(format!("{} sent {i}", p.who));
+        }
+        let _ = socket
+            .send(Message::Close(Some(CloseFrame {
+                code: 4001,
+                reason: "done".into(),
+            })))
+            .await;
+        while let Some(Ok(_)) = socket.recv().await {}
     })
 }
 
