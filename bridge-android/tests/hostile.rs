@@ -317,6 +317,26 @@ fn same_origin_frames_cannot_crash_the_host() {
         !child.is_empty() && child.iter().all(|(_, _, main)| !main),
         "{child:?}"
     );
+    // What stays (same-origin policy, not the host): a same-origin child can script its
+    // parent, so it can use the parent's shim, and that request is the main frame's.
+    let status = s
+        .emu
+        .evaluate(
+            "document.querySelector('iframe').contentWindow.eval(\
+             \"parent.fetch('/api/same-origin-child/via-parent').then((r) => r.status)\")",
+        )
+        .expect("the child runs script");
+    let via_parent = s
+        .record
+        .hits()
+        .into_iter()
+        .find(|h| h.kind == "via-parent")
+        .and_then(|h| h.caller);
+    eprintln!("a same-origin child through its parent's shim: {status}, caller {via_parent:?}");
+    assert!(
+        via_parent.is_some_and(|c| c.is_origin(ORIGIN)),
+        "the child's own origin is the app's"
+    );
     s.census();
     s.check(&[]);
 }
