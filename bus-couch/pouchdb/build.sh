@@ -3,6 +3,9 @@
 # older than its inputs; installs the pinned packages first when needed (`npm ci`).
 set -e
 cd "$(dirname "$0")"
+# One build at a time (test binaries of different crates may start it together).
+exec 9>.build.lock
+flock 9
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund >&2
 fi
