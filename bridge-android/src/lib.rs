@@ -14,7 +14,8 @@
 //!   JNI layer calls.
 //!
 //! # Layout
-//! - [`host`]: the host logic (`intercept`, `frames`, `stash`); no JNI, no CDP.
+//! - [`host`]: the host logic (`intercept`, `frames`, `stash`, `navigation`: the policy
+//!   `shouldOverrideUrlLoading` asks); no JNI, no CDP.
 //! - [`jni`]: every JNI export of the crate (for `dev.inprocbus.NativeBridge`), each a few
 //!   lines over a safe function, under `catch_unwind`; errors become Java exceptions. Also
 //!   [`jni::register_bus`], which the app's own Rust crate calls to hand its bus to Java.

@@ -32,7 +32,7 @@ fn shim_matches_chromiums_own_apis() {
         .arg("--disable-features=LocalNetworkAccessChecks,PrivateNetworkAccessRespectPreflightResults")
         // The emulator maps every host name to nothing (no resolver sockets); let the
         // comparison server's loopback address through.
-        .arg("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
+        .reachable_host("127.0.0.1")
         .start()
         .unwrap_or_else(|e| panic!("{e}"));
     emu.navigate(&url(&format!(
