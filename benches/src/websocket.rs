@@ -5,12 +5,9 @@
 //! second for 32-byte and 64 KiB messages, and MB/s of 1 MiB binary messages.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use bus_core::{Body, Bus, Mount};
-use http::{Request, Response};
-use http_body_util::BodyExt;
+use bus_core::{Bus, Mount};
 use serde_json::{Value, json};
 
 use crate::stats::median;
@@ -43,27 +40,11 @@ pub(crate) fn run(rounds: usize, json: Option<&Path>) -> Result<(), String> {
     testkit::display::ensure()?;
     gtk::init().map_err(|e| format!("GTK does not initialise: {e}"))?;
 
-    let (tx, reports) = mpsc::channel::<Value>();
-    let tx = Arc::new(Mutex::new(tx));
-    let report = tower::service_fn(move |req: Request<Body>| {
-        let tx = Arc::clone(&tx);
-        async move {
-            let body = req
-                .into_body()
-                .collect()
-                .await
-                .map(|c| c.to_bytes())
-                .unwrap_or_default();
-            let value = serde_json::from_slice(&body)
-                .unwrap_or_else(|e| Value::String(format!("unparsable report: {e}")));
-            let _ = tx.lock().unwrap_or_else(|e| e.into_inner()).send(value);
-            Ok::<_, std::convert::Infallible>(Response::new(Body::from("ok")))
-        }
-    });
+    let (report, reports) = testkit::report::mount(1 << 20);
     let seen = testkit::websocket::Seen::default();
     let bus = Bus::builder()
         .app_origin(crate::webview::view::ORIGIN)
-        .mount_with(Mount::new("/report", report).max_body(Some(1 << 20)))
+        .mount_with(report)
         .mount_with(Mount::new("/wsd", testkit::websocket::router(seen.clone())).keep_prefix())
         .mount_with(
             Mount::new(

@@ -11,6 +11,7 @@
 //! - [`media`]: test movies made with GStreamer on the spot.
 //! - [`pouch`]: PouchDB (npm) in the page, replicating with `bus-couch` through the bus.
 //! - [`websocket`]: the WebSocket differential suite's handlers and page.
+//! - [`report`]: the `/report` mount test pages POST their results to.
 
 pub mod clients;
 pub mod conformance;
@@ -18,6 +19,7 @@ pub mod display;
 pub mod hostile;
 pub mod media;
 pub mod pouch;
+pub mod report;
 pub mod sockets;
 pub mod websocket;
 

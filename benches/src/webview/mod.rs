@@ -21,15 +21,11 @@ pub(crate) mod tauri;
 pub(crate) mod view;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::convert::Infallible;
 use std::path::Path;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use bus_core::{Body, Bus, Mount};
-use http::{Request, Response};
-use http_body_util::BodyExt;
+use bus_core::{Bus, Mount};
 use serde_json::{Value, json};
 
 use crate::args::{Options, size_label};
@@ -299,30 +295,14 @@ pub(crate) fn run(
 
 impl Rig {
     fn new() -> Result<Rig, String> {
-        let (tx, reports) = mpsc::channel::<Value>();
-        let report = tower::service_fn(move |req: Request<Body>| {
-            let tx = tx.clone();
-            async move {
-                let body = req
-                    .into_body()
-                    .collect()
-                    .await
-                    .map(|c| c.to_bytes())
-                    .unwrap_or_default();
-                let value = serde_json::from_slice(&body).unwrap_or_else(
-                    |e| json!({ "id": "?", "error": format!("unparsable report: {e}") }),
-                );
-                let _ = tx.send(value);
-                // The main loop blocks until an event: wake it to look at the report.
-                glib::MainContext::default().wakeup();
-                Ok::<_, Infallible>(Response::new(Body::from("ok")))
-            }
-        });
+        // The main loop blocks until an event: wake it to look at each report.
+        let (report, reports) =
+            testkit::report::mount_waking(16 << 20, || glib::MainContext::default().wakeup());
         let counters = server::Counters::default();
         let router = server::router(counters.clone());
         let bus = Bus::builder()
             .app_origin(ORIGIN)
-            .mount_with(Mount::new("/report", report).max_body(Some(16 << 20)))
+            .mount_with(report)
             .mount_with(
                 // Public: the page itself comes from this router, and a top-level load
                 // carries nothing that proves who asked (the routes have no side effects).

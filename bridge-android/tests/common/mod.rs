@@ -15,7 +15,6 @@ use axum::routing::{get, post};
 use bridge_android::host::{AndroidHost, DEFAULT_ORIGIN};
 use bus_core::{Body, Bus, Mount};
 use http::{Request, Response};
-use http_body_util::BodyExt;
 use serde_json::Value;
 
 pub const ORIGIN: &str = DEFAULT_ORIGIN;
@@ -39,23 +38,7 @@ impl App {
 
     /// An app whose bus also has what `extra` mounts.
     pub fn with(extra: impl FnOnce(bus_core::BusBuilder) -> bus_core::BusBuilder) -> App {
-        let (tx, reports) = mpsc::channel::<Value>();
-        let tx = Arc::new(std::sync::Mutex::new(tx));
-        let report = tower::service_fn(move |req: Request<Body>| {
-            let tx = Arc::clone(&tx);
-            async move {
-                let body = req
-                    .into_body()
-                    .collect()
-                    .await
-                    .map(|c| c.to_bytes())
-                    .unwrap_or_default();
-                let value = serde_json::from_slice(&body)
-                    .unwrap_or_else(|e| Value::String(format!("unparsable report: {e}")));
-                let _ = tx.lock().unwrap().send(value);
-                Ok::<_, std::convert::Infallible>(Response::new(Body::from("ok")))
-            }
-        });
+        let (report, reports) = testkit::report::mount(16 << 20);
         let secret_hits = Arc::new(AtomicUsize::new(0));
         let hits = Arc::clone(&secret_hits);
         let secret = tower::service_fn(move |_req: Request<Body>| {
@@ -88,7 +71,7 @@ impl App {
         let counters = testkit::conformance::Counters::default();
         let bus = Bus::builder()
             .app_origin(ORIGIN)
-            .mount_with(Mount::new("/report", report).max_body(Some(16 << 20)))
+            .mount_with(report)
             .mount("/secret", secret)
             .mount("/forms", forms)
             .mount_with(

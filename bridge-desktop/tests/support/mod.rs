@@ -12,10 +12,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use bridge_desktop::{Host, HostConfig};
-use bus_core::{Body, Bus, BusBuilder, Mount};
+use bus_core::{Bus, BusBuilder, Mount};
 use gtk::prelude::*;
-use http::{Request, Response};
-use http_body_util::BodyExt;
 use serde_json::Value;
 use webkit2gtk::WebViewExt;
 use wry::WebViewBuilderExtUnix;
@@ -44,26 +42,11 @@ impl Harness {
         extra: impl FnOnce(BusBuilder) -> BusBuilder,
         config: HostConfig,
     ) -> Harness {
-        let (tx, reports) = mpsc::channel::<Value>();
-        let report = tower::service_fn(move |req: Request<Body>| {
-            let tx = tx.clone();
-            async move {
-                let body = req
-                    .into_body()
-                    .collect()
-                    .await
-                    .map(|c| c.to_bytes())
-                    .unwrap_or_default();
-                let value = serde_json::from_slice(&body)
-                    .unwrap_or_else(|e| Value::String(format!("unparsable report: {e}")));
-                let _ = tx.send(value);
-                Ok::<_, std::convert::Infallible>(Response::new(Body::from("ok")))
-            }
-        });
+        let (report, reports) = testkit::report::mount(16 << 20);
         let counters = testkit::conformance::Counters::default();
         let builder = Bus::builder()
             .app_origin(ORIGIN)
-            .mount_with(Mount::new("/report", report).max_body(Some(16 << 20)))
+            .mount_with(report)
             .mount_with(
                 Mount::new("/conf", testkit::conformance::router(counters.clone()))
                     .keep_prefix()
