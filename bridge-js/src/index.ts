@@ -36,3 +36,4 @@ export {
   type RangeFetcher,
 } from './media.js';
 export { interceptForms, type FormMode, type FormContext } from './forms.js';
+export { installDocumentCookie, documentCookie, applyWrite, pathMatches, COOKIE_PATH, MIRROR_HEADER, type MirrorEntry } from './cookies.js';

@@ -3,6 +3,7 @@
 
 import { interceptForms, type FormMode } from './forms.js';
 import { BusClient, type ClientOptions, type Transport } from './client.js';
+import { installDocumentCookie } from './cookies.js';
 import { createEventSource } from './eventsource.js';
 import { createFetch } from './fetch.js';
 import { originOf } from './http.js';
@@ -71,6 +72,12 @@ export interface InstallOptions {
    * POST body (Android); `false` for none.
    */
   forms?: FormMode | undefined;
+  /**
+   * `document.cookie` of the page read and written through the bus's cookie jar (its
+   * reserved path, with a synchronous native XMLHttpRequest): default true. The engine keeps
+   * no cookies for bus URLs itself.
+   */
+  cookies?: boolean | undefined;
 }
 
 export interface Installation {
@@ -91,6 +98,11 @@ export interface Installation {
   readonly WebSocket: typeof WebSocket;
   /** Whether a URL (resolved against the document's base URL) goes to the bus. */
   isBusUrl(url: string | URL): boolean;
+  /**
+   * Settles when `document.cookie` has the host's jar (its first answer after install);
+   * until then document.cookie reads only what the page itself wrote.
+   */
+  readonly cookiesReady: Promise<void>;
   /** Puts the originals back (the client stays open: close it if you are done with it). */
   uninstall(): void;
 }
@@ -166,6 +178,8 @@ export function install(options: InstallOptions): Installation | null {
       ? interceptForms(doc, { isBus: ctx.isBus, fetch: fetchShim }, formMode)
       : () => {};
 
+  const cookies = options.cookies === false ? { ready: Promise.resolve(), stop: () => {} } : installDocumentCookie(g, client);
+
   const installation: Installation = {
     origins,
     client,
@@ -174,6 +188,7 @@ export function install(options: InstallOptions): Installation | null {
     XMLHttpRequest: XHR,
     EventSource: ES,
     WebSocket: WS,
+    cookiesReady: cookies.ready,
     isBusUrl(url) {
       try {
         return ctx.isBus(url instanceof URL ? url : new URL(String(url), ctx.baseURL()));
@@ -184,6 +199,7 @@ export function install(options: InstallOptions): Installation | null {
     uninstall() {
       if (g[INSTALLATION] !== installation) return;
       stopForms();
+      cookies.stop();
       stopper.unhook();
       restore('fetch', fetchShim, originals.fetch);
       restore('XMLHttpRequest', XHR, originals.XMLHttpRequest);

@@ -49,6 +49,11 @@ use crate::{Body, Caller};
 /// The reserved path that serves `document.cookie` to the app's documents.
 pub const COOKIE_PATH: &str = "/.well-known/inproc-bus/cookie";
 
+/// The response header that carries the jar's [mirror](CookieJar::mirror) to the page's
+/// shim: on every frames response to the app that changed the jar (a `Set-Cookie`), and on
+/// every answer of [`COOKIE_PATH`]. The shim removes it before the page sees the response.
+pub const MIRROR_HEADER: &str = "x-inproc-bus-cookies";
+
 /// Cookies of the app's origins. Cheap to clone: clones share the jar.
 ///
 /// ```
@@ -252,6 +257,37 @@ impl CookieJar {
         changed
     }
 
+    /// The page's mirror of the jar for `host` (header [`MIRROR_HEADER`]): a JSON array, in
+    /// the store's order, of `{"n": name, "v": value, "p": path, "e": expiry in ms since the
+    /// epoch or null}` for each cookie a script may see, and `{"n", "p", "h": true}` (no
+    /// value) for each `HttpOnly` one, so the page can refuse to shadow it. The shim
+    /// answers `document.cookie` from it synchronously, matching paths and expiry itself.
+    pub fn mirror(&self, host: &str) -> String {
+        let Some(url) = jar_url(host, "/") else {
+            return "[]".into();
+        };
+        let store = self.lock();
+        let entries: Vec<serde_json::Value> = store
+            .iter_unexpired()
+            .filter(|c| c.domain.matches(&url))
+            .map(|c| {
+                let path: &str = c.path.as_ref();
+                let expires = match &c.expires {
+                    cookie_store::CookieExpiration::AtUtc(at) => {
+                        serde_json::Value::from(at.unix_timestamp().saturating_mul(1000))
+                    }
+                    cookie_store::CookieExpiration::SessionEnd => serde_json::Value::Null,
+                };
+                if c.http_only() == Some(true) {
+                    serde_json::json!({ "n": c.name(), "p": path, "h": true })
+                } else {
+                    serde_json::json!({ "n": c.name(), "v": c.value(), "p": path, "e": expires })
+                }
+            })
+            .collect();
+        serde_json::Value::Array(entries).to_string()
+    }
+
     /// Removes every cookie (a logout of every session, a "clear data").
     pub fn clear(&self) {
         let mut store = self.lock();
@@ -420,7 +456,11 @@ pub(crate) async fn document_api(
     if let Some(cookie) = set {
         jar.set_from_document(host, &path, &cookie);
     }
-    answer(StatusCode::OK, jar.document_cookie(host, &path))
+    let mut response = answer(StatusCode::OK, jar.document_cookie(host, &path));
+    if let Ok(mirror) = http::HeaderValue::from_str(&jar.mirror(host)) {
+        response.headers_mut().insert(MIRROR_HEADER, mirror);
+    }
+    response
 }
 
 /// Removes the page-supplied `Cookie` headers (the bus attaches the jar's instead).

@@ -91,6 +91,10 @@ async fn a_login_cookie_reaches_every_transport_of_the_app_and_no_one_else() {
         login.headers().get("set-cookie").is_none(),
         "Set-Cookie is kept from the page, as a browser hides it from script"
     );
+    assert!(
+        login.headers().contains_key("x-inproc-bus-cookies"),
+        "a frames response that set cookies carries the page's mirror"
+    );
     assert_eq!(jar.len(), 2);
 
     for transport in [Transport::Frames, Transport::Scheme, Transport::Intercept] {
@@ -162,6 +166,14 @@ async fn document_cookie_through_the_reserved_path() {
         .await;
     assert_eq!(read.status(), 200);
     assert_eq!(read.headers()["cache-control"], "no-store");
+    let mirror: serde_json::Value =
+        serde_json::from_slice(read.headers()["x-inproc-bus-cookies"].as_bytes()).unwrap();
+    assert_eq!(
+        mirror,
+        serde_json::json!([{ "n": "sid", "p": "/", "h": true },
+                           { "n": "theme", "v": "dark", "p": "/", "e": null }]),
+        "the mirror never carries an HttpOnly value"
+    );
     assert_eq!(text(read).await, "theme=dark", "HttpOnly is not visible");
 
     let set = h

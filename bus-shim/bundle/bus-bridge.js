@@ -23,6 +23,7 @@ var InprocBusBridge = (() => {
   var index_exports = {};
   __export(index_exports, {
     BusClient: () => BusClient,
+    COOKIE_PATH: () => COOKIE_PATH,
     DEFAULT_MAX_STREAMS: () => DEFAULT_MAX_STREAMS,
     DEFAULT_WINDOW: () => DEFAULT_WINDOW,
     DecodeError: () => DecodeError,
@@ -33,17 +34,20 @@ var InprocBusBridge = (() => {
     INSTALLATION: () => INSTALLATION,
     MAX_DATA: () => MAX_DATA,
     MAX_FRAME: () => MAX_FRAME,
+    MIRROR_HEADER: () => MIRROR_HEADER,
     ProtocolError: () => ProtocolError,
     SESSION_STREAM: () => SESSION_STREAM,
     UPLOAD_CHUNK: () => UPLOAD_CHUNK,
     VERSION: () => VERSION,
     WsRecordDecoder: () => WsRecordDecoder,
     WsRecordError: () => WsRecordError,
+    applyWrite: () => applyWrite,
     bindingTransport: () => bindingTransport,
     busOriginForWebSocket: () => busOriginForWebSocket,
     clusterTimecode: () => clusterTimecode,
     decode: () => decode,
     decodeWsMessage: () => decodeWsMessage,
+    documentCookie: () => documentCookie,
     domEventTransport: () => domEventTransport,
     encode: () => encode,
     encodeWsMessage: () => encodeWsMessage,
@@ -54,10 +58,12 @@ var InprocBusBridge = (() => {
     findCluster: () => findCluster,
     fromBase64: () => fromBase64,
     install: () => install,
+    installDocumentCookie: () => installDocumentCookie,
     installation: () => installation,
     interceptForms: () => interceptForms,
     messagePortTransport: () => messagePortTransport,
     multipartBlob: () => multipartBlob,
+    pathMatches: () => pathMatches,
     queuedTransport: () => queuedTransport,
     toBase64: () => toBase64,
     upgradeMedia: () => upgradeMedia,
@@ -1331,6 +1337,122 @@ var InprocBusBridge = (() => {
     doc.close();
     const pre = doc.querySelector("pre");
     if (pre) pre.textContent = text;
+  }
+
+  // src/cookies.ts
+  var COOKIE_PATH = "/.well-known/inproc-bus/cookie";
+  var MIRROR_HEADER = "x-inproc-bus-cookies";
+  function pathMatches(cookiePath, requestPath) {
+    if (cookiePath === requestPath) return true;
+    if (!requestPath.startsWith(cookiePath)) return false;
+    return cookiePath.endsWith("/") || requestPath[cookiePath.length] === "/";
+  }
+  function defaultPath(path) {
+    if (!path.startsWith("/")) return "/";
+    const last = path.lastIndexOf("/");
+    return last <= 0 ? "/" : path.slice(0, last);
+  }
+  function documentCookie(mirror, path, now2) {
+    const visible = mirror.filter((c) => !c.h && pathMatches(c.p, path) && (c.e == null || c.e > now2));
+    visible.sort((a, b) => b.p.length - a.p.length);
+    return visible.map((c) => c.n === "" ? c.v ?? "" : `${c.n}=${c.v ?? ""}`).join("; ");
+  }
+  function applyWrite(mirror, text, path, now2) {
+    const [pair = "", ...attrs] = text.split(";");
+    const eq = pair.indexOf("=");
+    const name = (eq < 0 ? "" : pair.slice(0, eq)).trim();
+    const value = (eq < 0 ? pair : pair.slice(eq + 1)).trim();
+    let cookiePath = defaultPath(path);
+    let expires = null;
+    let maxAge = null;
+    for (const attr of attrs) {
+      const i = attr.indexOf("=");
+      const key = (i < 0 ? attr : attr.slice(0, i)).trim().toLowerCase();
+      const val = i < 0 ? "" : attr.slice(i + 1).trim();
+      if (key === "httponly") return mirror;
+      if (key === "path" && val.startsWith("/")) cookiePath = val;
+      if (key === "expires") {
+        const t = Date.parse(val);
+        if (!Number.isNaN(t)) expires = t;
+      }
+      if (key === "max-age" && /^-?\d+$/.test(val)) maxAge = Number(val);
+    }
+    if (maxAge !== null) expires = maxAge <= 0 ? 0 : now2 + maxAge * 1e3;
+    const at = mirror.findIndex((c) => c.n === name && c.p === cookiePath);
+    if (at >= 0 && mirror[at].h) return mirror;
+    const next = mirror.slice();
+    if (expires !== null && expires <= now2) {
+      if (at >= 0) next.splice(at, 1);
+      return next;
+    }
+    const entry = { n: name, v: value, p: cookiePath, e: expires };
+    if (at >= 0) next[at] = entry;
+    else next.push(entry);
+    return next;
+  }
+  function installDocumentCookie(global, client) {
+    const g = global;
+    const doc = g.document;
+    if (typeof Document === "undefined" || !(doc instanceof Document)) return { ready: Promise.resolve(), stop: () => {
+    } };
+    let mirror = [];
+    const path = () => g.location?.pathname ?? "/";
+    const adopt = (res) => {
+      const i = res.headers.findIndex(([n]) => n.toLowerCase() === MIRROR_HEADER);
+      if (i >= 0) {
+        try {
+          const parsed = JSON.parse(new TextDecoder().decode(res.headers[i][1]));
+          if (Array.isArray(parsed)) mirror = parsed;
+        } catch {
+        }
+        res.headers.splice(i, 1);
+      }
+      return res;
+    };
+    const open = client.openStream;
+    let writes = null;
+    const wrapped = function(init) {
+      if (writes === null) return open.call(this, init).then(adopt);
+      return writes.then(() => open.call(this, init)).then(adopt);
+    };
+    client.openStream = wrapped;
+    const ask = (body) => {
+      const uri = `${COOKIE_PATH}?path=${encodeURIComponent(path())}`;
+      const init = body === null ? { method: "GET", uri } : { method: "POST", uri, headers: [["content-type", "text/plain;charset=UTF-8"]], body: new TextEncoder().encode(body) };
+      const sent = (writes ?? Promise.resolve()).then(() => open.call(client, init)).then(adopt).then(
+        (res) => {
+          if (res.complete === null) void res.body.cancel().catch(() => {
+          });
+        },
+        () => {
+        }
+      );
+      if (body !== null) {
+        const done = sent.then(() => {
+          if (writes === done) writes = null;
+        });
+        writes = done;
+      }
+      return sent;
+    };
+    const descriptor = {
+      configurable: true,
+      enumerable: true,
+      get: () => documentCookie(mirror, path(), Date.now()),
+      set: (value) => {
+        const text = String(value);
+        mirror = applyWrite(mirror, text, path(), Date.now());
+        ask(text);
+      }
+    };
+    Object.defineProperty(doc, "cookie", descriptor);
+    const ready = ask(null);
+    const stop = () => {
+      if (client.openStream === wrapped) client.openStream = open;
+      const own = Object.getOwnPropertyDescriptor(doc, "cookie");
+      if (own && own.get === descriptor.get) delete doc.cookie;
+    };
+    return { ready, stop };
   }
 
   // src/events.ts
@@ -4001,6 +4123,8 @@ Content-Type: ${type}\r
     const doc = g.document;
     const stopForms = formMode && doc && typeof HTMLFormElement !== "undefined" ? interceptForms(doc, { isBus: ctx.isBus, fetch: fetchShim }, formMode) : () => {
     };
+    const cookies = options.cookies === false ? { ready: Promise.resolve(), stop: () => {
+    } } : installDocumentCookie(g, client);
     const installation2 = {
       origins,
       client,
@@ -4009,6 +4133,7 @@ Content-Type: ${type}\r
       XMLHttpRequest: XHR,
       EventSource: ES,
       WebSocket: WS,
+      cookiesReady: cookies.ready,
       isBusUrl(url) {
         try {
           return ctx.isBus(url instanceof URL ? url : new URL(String(url), ctx.baseURL()));
@@ -4019,6 +4144,7 @@ Content-Type: ${type}\r
       uninstall() {
         if (g[INSTALLATION] !== installation2) return;
         stopForms();
+        cookies.stop();
         stopper.unhook();
         restore("fetch", fetchShim, originals.fetch);
         restore("XMLHttpRequest", XHR, originals.XMLHttpRequest);

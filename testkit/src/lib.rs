@@ -15,6 +15,7 @@
 
 pub mod clients;
 pub mod conformance;
+pub mod cookies;
 pub mod display;
 pub mod hostile;
 pub mod media;

@@ -1,0 +1,175 @@
+// document.cookie for app documents, from the host's cookie jar.
+//
+// Engines keep no cookies for what the bus answers (WebKitGTK ignores them on a custom
+// scheme; no engine stores Set-Cookie carried as frames), so the bus keeps the app's cookies
+// and the shim keeps a mirror of them in the page, so that document.cookie stays
+// synchronous, as the spec requires:
+// - the mirror lists the jar's cookies for the app's host (name, value, path, expiry; the
+//   HttpOnly ones by name and path only, so the page can never read them);
+// - the bus sends it in the `x-inproc-bus-cookies` header of every frames response that set
+//   a cookie, and of every answer of its reserved path; the shim takes it off the response
+//   head before fetch/XHR/EventSource/WebSocket see it, so a cookie a response set is in
+//   document.cookie by the time the page has the response;
+// - at install, the shim asks the reserved path once: document.cookie reads "" until that
+//   answer arrives (a few ms after the document starts; `installation.cookiesReady`);
+// - a write is applied to the mirror at once (as a browser would store it) and sent to the
+//   reserved path as frames; the host's answer (its jar, authoritative: it refuses to touch
+//   HttpOnly cookies) replaces the mirror.
+
+import type { BusClient, StreamInit, StreamResponse } from './client.js';
+
+/** The reserved path of the bus that serves document.cookie (bus-core `cookies::COOKIE_PATH`). */
+export const COOKIE_PATH = '/.well-known/inproc-bus/cookie';
+/** The response header carrying the mirror (bus-core `cookies::MIRROR_HEADER`). */
+export const MIRROR_HEADER = 'x-inproc-bus-cookies';
+
+/** One cookie of the mirror: `h` marks an HttpOnly cookie (no value). `e`: expiry, ms since the epoch. */
+export interface MirrorEntry {
+  n: string;
+  v?: string;
+  p: string;
+  e?: number | null;
+  h?: boolean;
+}
+
+/** RFC 6265 §5.1.4 path-match. */
+export function pathMatches(cookiePath: string, requestPath: string): boolean {
+  if (cookiePath === requestPath) return true;
+  if (!requestPath.startsWith(cookiePath)) return false;
+  return cookiePath.endsWith('/') || requestPath[cookiePath.length] === '/';
+}
+
+/** RFC 6265 §5.1.4 default-path of a document path. */
+export function defaultPath(path: string): string {
+  if (!path.startsWith('/')) return '/';
+  const last = path.lastIndexOf('/');
+  return last <= 0 ? '/' : path.slice(0, last);
+}
+
+/** The document.cookie string of a mirror for a document at `path`, at time `now`. */
+export function documentCookie(mirror: readonly MirrorEntry[], path: string, now: number): string {
+  const visible = mirror.filter((c) => !c.h && pathMatches(c.p, path) && (c.e == null || c.e > now));
+  // Longer paths first; creation order (the mirror's) otherwise: sort is stable.
+  visible.sort((a, b) => b.p.length - a.p.length);
+  return visible.map((c) => (c.n === '' ? (c.v ?? '') : `${c.n}=${c.v ?? ''}`)).join('; ');
+}
+
+/**
+ * Applies `document.cookie = text` in a document at `path` to the mirror, as a browser stores
+ * it (the host does the same on its jar, and its answer replaces the mirror).
+ */
+export function applyWrite(mirror: MirrorEntry[], text: string, path: string, now: number): MirrorEntry[] {
+  const [pair = '', ...attrs] = text.split(';');
+  const eq = pair.indexOf('=');
+  const name = (eq < 0 ? '' : pair.slice(0, eq)).trim();
+  const value = (eq < 0 ? pair : pair.slice(eq + 1)).trim();
+  let cookiePath = defaultPath(path);
+  let expires: number | null = null;
+  let maxAge: number | null = null;
+  for (const attr of attrs) {
+    const i = attr.indexOf('=');
+    const key = (i < 0 ? attr : attr.slice(0, i)).trim().toLowerCase();
+    const val = i < 0 ? '' : attr.slice(i + 1).trim();
+    if (key === 'httponly') return mirror; // a script cannot set one
+    if (key === 'path' && val.startsWith('/')) cookiePath = val;
+    if (key === 'expires') {
+      const t = Date.parse(val);
+      if (!Number.isNaN(t)) expires = t;
+    }
+    if (key === 'max-age' && /^-?\d+$/.test(val)) maxAge = Number(val);
+  }
+  if (maxAge !== null) expires = maxAge <= 0 ? 0 : now + maxAge * 1000;
+  const at = mirror.findIndex((c) => c.n === name && c.p === cookiePath);
+  if (at >= 0 && mirror[at]!.h) return mirror; // nor replace an HttpOnly one
+  const next = mirror.slice();
+  if (expires !== null && expires <= now) {
+    if (at >= 0) next.splice(at, 1);
+    return next;
+  }
+  const entry: MirrorEntry = { n: name, v: value, p: cookiePath, e: expires };
+  if (at >= 0) next[at] = entry;
+  else next.push(entry);
+  return next;
+}
+
+interface CookieGlobals {
+  document?: unknown;
+  location?: { pathname?: string };
+}
+
+/**
+ * Defines `document.cookie` on the page's document (an own accessor over Document.prototype's)
+ * backed by a mirror of the bus's jar, and keeps the mirror current from the responses of
+ * `client`. Returns a function that removes both again. Does nothing where there is no DOM
+ * Document.
+ */
+export function installDocumentCookie(global: object, client: BusClient): { ready: Promise<void>; stop: () => void } {
+  const g = global as CookieGlobals;
+  const doc = g.document;
+  if (typeof Document === 'undefined' || !(doc instanceof Document)) return { ready: Promise.resolve(), stop: () => {} };
+  let mirror: MirrorEntry[] = [];
+  const path = (): string => g.location?.pathname ?? '/';
+  const adopt = (res: StreamResponse): StreamResponse => {
+    const i = res.headers.findIndex(([n]) => n.toLowerCase() === MIRROR_HEADER);
+    if (i >= 0) {
+      try {
+        const parsed: unknown = JSON.parse(new TextDecoder().decode(res.headers[i]![1]));
+        if (Array.isArray(parsed)) mirror = parsed as MirrorEntry[];
+      } catch {
+        /* not a mirror: keep ours */
+      }
+      res.headers.splice(i, 1);
+    }
+    return res;
+  };
+  const open = client.openStream;
+  // Writes not yet answered: requests wait for them, so a request made after a write
+  // carries the cookie, as in a browser where the write is synchronous.
+  let writes: Promise<unknown> | null = null;
+  const wrapped = function (this: BusClient, init: StreamInit): Promise<StreamResponse> {
+    if (writes === null) return open.call(this, init).then(adopt);
+    return writes.then(() => open.call(this, init)).then(adopt);
+  };
+  client.openStream = wrapped;
+  const ask = (body: string | null): Promise<void> => {
+    const uri = `${COOKIE_PATH}?path=${encodeURIComponent(path())}`;
+    const init: StreamInit =
+      body === null
+        ? { method: 'GET', uri }
+        : { method: 'POST', uri, headers: [['content-type', 'text/plain;charset=UTF-8']], body: new TextEncoder().encode(body) };
+    const sent = (writes ?? Promise.resolve())
+      .then(() => open.call(client, init))
+      .then(adopt)
+      .then(
+        (res) => {
+          if (res.complete === null) void res.body.cancel().catch(() => {});
+        },
+        () => {},
+      );
+    if (body !== null) {
+      const done = sent.then(() => {
+        if (writes === done) writes = null;
+      });
+      writes = done;
+    }
+    return sent;
+  };
+  const descriptor: PropertyDescriptor = {
+    configurable: true,
+    enumerable: true,
+    get: () => documentCookie(mirror, path(), Date.now()),
+    set: (value: unknown) => {
+      const text = String(value);
+      mirror = applyWrite(mirror, text, path(), Date.now());
+      ask(text);
+    },
+  };
+  Object.defineProperty(doc, 'cookie', descriptor);
+  const ready = ask(null);
+  const stop = (): void => {
+    if (client.openStream === wrapped) client.openStream = open;
+    const own = Object.getOwnPropertyDescriptor(doc, 'cookie');
+    if (own && own.get === descriptor.get) delete (doc as { cookie?: unknown }).cookie;
+  };
+  return { ready, stop };
+}
