@@ -187,7 +187,9 @@ impl FramedClient {
             .with_frame(FrameKind::Main);
         let session = Session::new(
             bus,
-            SessionConfig::new(page),
+            // As bridge-desktop's host runs it by default: a handler that answers at once
+            // is polled on the thread that hands the request over, with no worker hop.
+            SessionConfig::new(page).inline_first_poll(true),
             encoded(move |bytes| {
                 let _ = tx.send(bytes);
             }),

@@ -30,7 +30,8 @@ use std::sync::Arc;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Caller {
-    origin: Option<String>,
+    // Shared: every request of a session carries a clone.
+    origin: Option<std::sync::Arc<str>>,
     frame: FrameKind,
     transport: Transport,
 }
@@ -61,7 +62,7 @@ impl Caller {
     /// Sets the origin (`scheme://host[:port]`), normalised to lower case without a
     /// trailing slash. `"null"` (an opaque origin) is stored as no origin.
     pub fn with_origin(mut self, origin: impl AsRef<str>) -> Self {
-        self.origin = normalise_origin(origin.as_ref());
+        self.origin = normalise_origin(origin.as_ref()).map(Into::into);
         self
     }
 
@@ -178,9 +179,16 @@ impl Caller {
     /// Whether the caller's origin is exactly `origin` (compared after normalisation:
     /// scheme, host and port must all match; a prefix or suffix never does).
     pub fn is_origin(&self, origin: &str) -> bool {
-        match (&self.origin, normalise_origin(origin)) {
-            (Some(mine), Some(theirs)) => *mine == theirs,
-            _ => false,
+        // As `normalise_origin(origin) == self.origin`, without allocating: ours is
+        // already trimmed and lower case.
+        let theirs = origin.trim().trim_end_matches('/');
+        match &self.origin {
+            Some(mine) => {
+                !theirs.is_empty()
+                    && !theirs.eq_ignore_ascii_case("null")
+                    && mine.eq_ignore_ascii_case(theirs)
+            }
+            None => false,
         }
     }
 }

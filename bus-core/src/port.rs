@@ -264,7 +264,7 @@ struct Shared {
     runtime: Handle,
     config: SessionConfig,
     sink: Box<dyn FrameSink>,
-    streams: Mutex<HashMap<u32, Stream>>,
+    streams: Mutex<HashMap<u32, Stream, StreamIds>>,
     /// Ids of streams closed lately: body frames the page sent before it learnt of the end
     /// are dropped quietly rather than answered with an error that would overtake the end.
     recently_closed: Mutex<RecentlyClosed>,
@@ -310,7 +310,7 @@ impl Session {
                 runtime: bus.runtime()?,
                 config,
                 sink: Box::new(sink),
-                streams: Mutex::new(HashMap::new()),
+                streams: Mutex::new(HashMap::with_hasher(StreamIds::new())),
                 recently_closed: Mutex::new(RecentlyClosed::default()),
                 closed: AtomicBool::new(false),
             }),
@@ -363,7 +363,7 @@ impl Session {
                 headers,
                 end_stream,
                 window,
-            } => shared.open(stream, &method, &uri, headers, end_stream, window),
+            } => shared.open(stream, &method, uri, headers, end_stream, window),
             Frame::RequestData { stream, data } => shared.upload(stream, Some(data)),
             Frame::RequestEnd { stream } => shared.upload(stream, None),
             Frame::Credit { stream, bytes } => {
@@ -424,7 +424,7 @@ impl Stream {
 }
 
 impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Stream>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Stream, StreamIds>> {
         // A panic while holding this lock cannot leave the map inconsistent (every update
         // is a single insert or remove), so a poisoned lock is still usable.
         self.streams.lock().unwrap_or_else(|e| e.into_inner())
@@ -495,7 +495,7 @@ impl Shared {
         self: &Arc<Self>,
         stream: u32,
         method: &str,
-        uri: &str,
+        uri: String,
         headers: Vec<WireHeader>,
         end_stream: bool,
         window: u32,
@@ -503,14 +503,14 @@ impl Shared {
         if stream == SESSION_STREAM {
             return Err(self.reject(stream, ErrorCode::StreamIdInUse, "stream id 0 is reserved"));
         }
+        let uri_len = uri.len();
         let request = match build_request(method, uri, headers) {
             Ok(request) => request,
-            Err(_) if uri.len() >= MAX_URI => {
+            Err(_) if uri_len >= MAX_URI => {
                 // Valid HTTP, just longer than `http::Uri` takes: an HTTP answer the page
                 // can read, as a server would give, not a transport error.
                 let message = format!(
-                    "the URI is {} bytes long; the bus takes URIs of up to {} bytes\n",
-                    uri.len(),
+                    "the URI is {uri_len} bytes long; the bus takes URIs of up to {} bytes\n",
                     MAX_URI - 1
                 );
                 self.answer_here(stream, http::StatusCode::URI_TOO_LONG, message, window);
@@ -672,14 +672,22 @@ impl Shared {
 /// URIs this long or longer are refused by `http::Uri` (its limit is `u16::MAX - 1` bytes).
 const MAX_URI: usize = u16::MAX as usize - 1;
 
-fn build_request(method: &str, uri: &str, headers: Vec<WireHeader>) -> Result<Request<()>, String> {
+fn build_request(
+    method: &str,
+    uri: String,
+    headers: Vec<WireHeader>,
+) -> Result<Request<()>, String> {
     let method =
         Method::from_bytes(method.as_bytes()).map_err(|_| format!("invalid method {method:?}"))?;
-    let uri: Uri = uri
-        .parse()
-        .map_err(|e| format!("invalid URI {uri:?}: {e}"))?;
-    let mut request = Request::builder().method(method).uri(uri);
-    let map = request.headers_mut().expect("builder is valid so far");
+    // From the decoded `String`'s own buffer: no second copy of the URI.
+    let bytes = Bytes::from(uri);
+    let uri = Uri::from_maybe_shared(bytes.clone())
+        .map_err(|e| format!("invalid URI {:?}: {e}", String::from_utf8_lossy(&bytes)))?;
+    let mut request = Request::new(());
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    let map = request.headers_mut();
+    map.reserve(headers.len());
     for (name, value) in headers {
         let header = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| format!("invalid header name {name:?}"))?;
@@ -687,7 +695,7 @@ fn build_request(method: &str, uri: &str, headers: Vec<WireHeader>) -> Result<Re
             .map_err(|_| format!("invalid value for header {name:?}"))?;
         map.append(header, value);
     }
-    request.body(()).map_err(|e| e.to_string())
+    Ok(request)
 }
 
 /// Sends an `Error` frame if the stream's task is dropped before it finished — which only
@@ -748,12 +756,23 @@ async fn run_stream(shared: Arc<Shared>, stream: u32, request: Request<Body>, cr
         )
     };
     let last = 'body: loop {
-        let next = tokio::select! {
-            // Shutdown first: a producer dropped by the shutdown ends its channel, which
-            // must not be mistaken for a complete body.
-            biased;
-            () = shared.bus.closed() => break cut_off(),
-            next = body.frame() => next,
+        if shared.bus.is_closed() {
+            break cut_off();
+        }
+        // A frame that is there is taken at once; only a body that waits is raced against
+        // the shutdown (no watch is set up per frame otherwise).
+        let ready = std::future::poll_fn(|cx| {
+            Poll::Ready(http_body::Body::poll_frame(Pin::new(&mut body), cx))
+        });
+        let next = match ready.await {
+            Poll::Ready(next) => next,
+            Poll::Pending => tokio::select! {
+                // Shutdown first: a producer dropped by the shutdown ends its channel,
+                // which must not be mistaken for a complete body.
+                biased;
+                () = shared.bus.closed() => break cut_off(),
+                next = body.frame() => next,
+            },
         };
         match next {
             None if shared.bus.is_closed() => break cut_off(),
@@ -772,6 +791,8 @@ async fn run_stream(shared: Arc<Shared>, stream: u32, request: Request<Body>, cr
                 while !data.is_empty() {
                     let want = data.len().min(MAX_DATA);
                     let n = match shared.config.credit_idle {
+                        // Credit at hand: no timer.
+                        _ if let Some(n) = credit.window.try_take(want) => n,
                         Some(idle) => match tokio::time::timeout(idle, credit.take(want)).await {
                             Ok(n) => n,
                             Err(_) => {
@@ -807,7 +828,56 @@ async fn run_stream(shared: Arc<Shared>, stream: u32, request: Request<Body>, cr
 #[derive(Default)]
 struct RecentlyClosed {
     order: std::collections::VecDeque<u32>,
-    ids: std::collections::HashSet<u32>,
+    ids: std::collections::HashSet<u32, StreamIds>,
+}
+
+/// Hashes stream ids for the session's maps: one multiply with a per-process random key
+/// instead of SipHash's rounds (the ids are the page's, so the key stays secret; the
+/// multiply's high half is folded in, so ids that differ only in high bits still spread).
+#[derive(Clone, Copy)]
+struct StreamIds(u64);
+
+impl StreamIds {
+    fn new() -> Self {
+        static KEY: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        let key = *KEY.get_or_init(|| {
+            use std::hash::BuildHasher;
+            std::collections::hash_map::RandomState::new().hash_one(0x5eed_u32) | 1
+        });
+        StreamIds(key)
+    }
+}
+
+impl Default for StreamIds {
+    fn default() -> Self {
+        StreamIds::new()
+    }
+}
+
+impl std::hash::BuildHasher for StreamIds {
+    type Hasher = IdHasher;
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher(self.0)
+    }
+}
+
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u32(u32::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        let product = u128::from(self.0 ^ u64::from(n)) * 0x9E37_79B9_7F4A_7C15_u128;
+        self.0 = (product as u64) ^ ((product >> 64) as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl RecentlyClosed {
@@ -873,6 +943,17 @@ impl CreditWindow {
         drop(available);
         // One waiter; a stored permit covers a grant that comes before the wait.
         self.notify.notify_one();
+    }
+
+    /// Takes between 1 and `max` bytes of credit if there is any now.
+    fn try_take(&self, max: usize) -> Option<usize> {
+        let mut available = self.available.lock().unwrap_or_else(|e| e.into_inner());
+        if *available == 0 {
+            return None;
+        }
+        let n = (*available).min(max as u64);
+        *available -= n;
+        Some(n as usize)
     }
 
     /// Takes between 1 and `max` bytes of credit, waiting until there is some.

@@ -12,6 +12,7 @@
 
 use bincode::config::{Configuration, Fixint, LittleEndian, NoLimit};
 use bytes::Bytes;
+#[cfg(test)]
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this crate speaks; the first byte of every frame.
@@ -157,6 +158,7 @@ impl Frame {
         }
     }
 
+    #[cfg(test)]
     fn as_wire(&self) -> Wire<'_> {
         fn heads(h: &[WireHeader]) -> Vec<(&str, &[u8])> {
             h.iter().map(|(n, v)| (n.as_str(), v.as_ref())).collect()
@@ -286,7 +288,9 @@ impl ErrorCode {
     }
 }
 
-/// The serde shape of a frame; borrowed so decoding copies no payload.
+/// The serde shape of a frame, which [`encode`] and [`decode`] write and read by hand;
+/// the tests hold them to bincode's encoding of it.
+#[cfg(test)]
 #[derive(Serialize, Deserialize)]
 enum Wire<'a> {
     RequestHead {
@@ -379,124 +383,329 @@ impl DecodeError {
 /// # Errors
 /// [`DecodeError`] naming what is wrong; nothing panics, whatever the input.
 pub fn decode(input: Bytes) -> Result<Frame, DecodeError> {
-    let (&version, body) = input.split_first().ok_or(DecodeError::Empty)?;
+    let &version = input.first().ok_or(DecodeError::Empty)?;
     if input.len() > MAX_FRAME {
         return Err(DecodeError::TooLarge(input.len()));
     }
     if version != VERSION {
         return Err(DecodeError::UnsupportedVersion(version));
     }
-    // With the input already known to be at most MAX_FRAME bytes, this limit keeps any
-    // length prefix from making bincode reserve more than a frame could hold.
-    let config = config().with_limit::<MAX_FRAME>();
-    let (wire, used): (Wire<'_>, usize) = bincode::serde::borrow_decode_from_slice(body, config)
-        .map_err(|e| DecodeError::Malformed(explain(e)))?;
-    if used != body.len() {
-        return Err(DecodeError::Malformed(format!(
-            "{} trailing bytes after the frame",
-            body.len() - used
-        )));
-    }
-    let owned = |s: &[u8]| input.slice_ref(s);
-    let headers = |h: Vec<(&str, &[u8])>| -> Vec<WireHeader> {
-        h.into_iter()
-            .map(|(n, v)| (n.to_owned(), owned(v)))
-            .collect()
+    let mut r = Reader {
+        input: &input,
+        pos: 1,
     };
-    let data = |d: &[u8]| {
-        if d.len() > MAX_DATA {
-            Err(DecodeError::TooLarge(d.len()))
-        } else {
-            Ok(owned(d))
+    let variant = r.u32("the frame type")?;
+    let stream = r.u32("the stream id")?;
+    let frame = match variant {
+        0 => {
+            let method = r.string("the method")?;
+            let uri = r.string("the URI")?;
+            let headers = r.headers()?;
+            let end_stream = r.bool("end_stream")?;
+            let window = r.u32("the window")?;
+            Frame::RequestHead {
+                stream,
+                method,
+                uri,
+                headers,
+                end_stream,
+                window,
+            }
+        }
+        1 => Frame::RequestData {
+            stream,
+            data: r.data()?,
+        },
+        2 => Frame::RequestEnd { stream },
+        3 => {
+            let status = r.u16("the status")?;
+            let headers = r.headers()?;
+            Frame::ResponseHead {
+                stream,
+                status,
+                headers,
+            }
+        }
+        4 => Frame::ResponseData {
+            stream,
+            data: r.data()?,
+        },
+        5 => Frame::ResponseEnd { stream },
+        6 => Frame::Cancel { stream },
+        7 => Frame::Credit {
+            stream,
+            bytes: r.u32("the credit")?,
+        },
+        8 => {
+            let code = ErrorCode::from_u16(r.u16("the error code")?);
+            let message = r.string("the message")?;
+            Frame::Error {
+                stream,
+                code,
+                message,
+            }
+        }
+        n => {
+            return Err(DecodeError::Malformed(format!(
+                "unknown frame type (variant index {n}, expected 0 to 8)"
+            )));
         }
     };
-    Ok(match wire {
-        Wire::RequestHead {
+    let left = input.len() - r.pos;
+    if left != 0 {
+        return Err(DecodeError::Malformed(format!(
+            "{left} trailing bytes after the frame"
+        )));
+    }
+    Ok(frame)
+}
+
+/// Reads [`config`]'s layout by hand (as `bridge-js`'s codec does): every length is
+/// checked against the bytes actually left before anything is allocated or sliced, so no
+/// input can make it reserve more than the frame holds.
+struct Reader<'a> {
+    input: &'a Bytes,
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: u64, what: &str) -> Result<std::ops::Range<usize>, DecodeError> {
+        let left = self.input.len() - self.pos;
+        if n > left as u64 {
+            return Err(DecodeError::Malformed(if n > MAX_FRAME as u64 {
+                format!("{what}: a length prefix ({n}) is larger than any frame")
+            } else {
+                format!(
+                    "truncated: {what} needs {n} bytes at offset {}, {left} left",
+                    self.pos
+                )
+            }));
+        }
+        let start = self.pos;
+        self.pos += n as usize;
+        Ok(start..self.pos)
+    }
+
+    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], DecodeError> {
+        let range = self.take(N as u64, what)?;
+        Ok(self.input[range].try_into().expect("N bytes"))
+    }
+
+    fn u16(&mut self, what: &str) -> Result<u16, DecodeError> {
+        Ok(u16::from_le_bytes(self.array(what)?))
+    }
+
+    fn u32(&mut self, what: &str) -> Result<u32, DecodeError> {
+        Ok(u32::from_le_bytes(self.array(what)?))
+    }
+
+    fn u64(&mut self, what: &str) -> Result<u64, DecodeError> {
+        Ok(u64::from_le_bytes(self.array(what)?))
+    }
+
+    fn bool(&mut self, what: &str) -> Result<bool, DecodeError> {
+        match self.array::<1>(what)?[0] {
+            0 => Ok(false),
+            1 => Ok(true),
+            v => Err(DecodeError::Malformed(format!(
+                "a bool byte ({what}) is {v}, not 0 or 1"
+            ))),
+        }
+    }
+
+    fn slice(&mut self, what: &str) -> Result<std::ops::Range<usize>, DecodeError> {
+        let n = self.u64(what)?;
+        self.take(n, what)
+    }
+
+    fn str(&mut self, what: &str) -> Result<&str, DecodeError> {
+        let range = self.slice(what)?;
+        std::str::from_utf8(&self.input[range])
+            .map_err(|_| DecodeError::Malformed(format!("{what} is not valid UTF-8")))
+    }
+
+    fn string(&mut self, what: &str) -> Result<String, DecodeError> {
+        self.str(what).map(str::to_owned)
+    }
+
+    fn data(&mut self) -> Result<Bytes, DecodeError> {
+        let range = self.slice("the data")?;
+        if range.len() > MAX_DATA {
+            return Err(DecodeError::TooLarge(range.len()));
+        }
+        Ok(self.input.slice(range))
+    }
+
+    fn headers(&mut self) -> Result<Vec<WireHeader>, DecodeError> {
+        let count = self.u64("the header count")?;
+        // Each header takes at least its two 8-byte lengths.
+        let left = (self.input.len() - self.pos) as u64;
+        if count > left / 16 {
+            return Err(DecodeError::Malformed(format!(
+                "{count} headers cannot fit in the {left} bytes left"
+            )));
+        }
+        let mut headers = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            let name = self.string("a header name")?;
+            let value = self.slice("a header value")?;
+            headers.push((name, self.input.slice(value)));
+        }
+        Ok(headers)
+    }
+}
+
+/// Encodes one frame (the payload is copied once, into the returned buffer).
+///
+/// Written out by hand in [`config`]'s layout (a `u32` variant index, fixed-width
+/// little-endian integers, `u64` lengths) into one buffer of the exact size: serde's
+/// generic path allocated a header list per head and grew the buffer. The golden vectors
+/// and a test against bincode's own encoding hold it to the same bytes.
+pub fn encode(frame: &Frame) -> Bytes {
+    let mut out = Vec::with_capacity(encoded_len(frame));
+    out.push(VERSION);
+    let tag = |out: &mut Vec<u8>, variant: u32, stream: u32| {
+        out.extend_from_slice(&variant.to_le_bytes());
+        out.extend_from_slice(&stream.to_le_bytes());
+    };
+    let bytes = |out: &mut Vec<u8>, b: &[u8]| {
+        out.extend_from_slice(&(b.len() as u64).to_le_bytes());
+        out.extend_from_slice(b);
+    };
+    let headers = |out: &mut Vec<u8>, h: &[WireHeader]| {
+        out.extend_from_slice(&(h.len() as u64).to_le_bytes());
+        for (name, value) in h {
+            bytes(out, name.as_bytes());
+            bytes(out, value);
+        }
+    };
+    match frame {
+        Frame::RequestHead {
             stream,
             method,
             uri,
             headers: h,
             end_stream,
             window,
-        } => Frame::RequestHead {
-            stream,
-            method: method.to_owned(),
-            uri: uri.to_owned(),
-            headers: headers(h),
-            end_stream,
-            window,
-        },
-        Wire::RequestData { stream, data: d } => Frame::RequestData {
-            stream,
-            data: data(d)?,
-        },
-        Wire::RequestEnd { stream } => Frame::RequestEnd { stream },
-        Wire::ResponseHead {
+        } => {
+            tag(&mut out, 0, *stream);
+            bytes(&mut out, method.as_bytes());
+            bytes(&mut out, uri.as_bytes());
+            headers(&mut out, h);
+            out.push(u8::from(*end_stream));
+            out.extend_from_slice(&window.to_le_bytes());
+        }
+        Frame::RequestData { stream, data } => {
+            tag(&mut out, 1, *stream);
+            bytes(&mut out, data);
+        }
+        Frame::RequestEnd { stream } => tag(&mut out, 2, *stream),
+        Frame::ResponseHead {
             stream,
             status,
             headers: h,
-        } => Frame::ResponseHead {
-            stream,
-            status,
-            headers: headers(h),
-        },
-        Wire::ResponseData { stream, data: d } => Frame::ResponseData {
-            stream,
-            data: data(d)?,
-        },
-        Wire::ResponseEnd { stream } => Frame::ResponseEnd { stream },
-        Wire::Cancel { stream } => Frame::Cancel { stream },
-        Wire::Credit { stream, bytes } => Frame::Credit { stream, bytes },
-        Wire::Error {
+        } => {
+            tag(&mut out, 3, *stream);
+            out.extend_from_slice(&status.to_le_bytes());
+            headers(&mut out, h);
+        }
+        Frame::ResponseData { stream, data } => {
+            tag(&mut out, 4, *stream);
+            bytes(&mut out, data);
+        }
+        Frame::ResponseEnd { stream } => tag(&mut out, 5, *stream),
+        Frame::Cancel { stream } => tag(&mut out, 6, *stream),
+        Frame::Credit { stream, bytes } => {
+            tag(&mut out, 7, *stream);
+            out.extend_from_slice(&bytes.to_le_bytes());
+        }
+        Frame::Error {
             stream,
             code,
             message,
-        } => Frame::Error {
-            stream,
-            code: ErrorCode::from_u16(code),
-            message: message.to_owned(),
-        },
-    })
-}
-
-/// Says what was wrong in the words of this protocol rather than bincode's.
-fn explain(error: bincode::error::DecodeError) -> String {
-    use bincode::error::DecodeError as E;
-    match error {
-        E::UnexpectedEnd { additional } => {
-            format!("truncated: {additional} more bytes were needed")
+        } => {
+            tag(&mut out, 8, *stream);
+            out.extend_from_slice(&code.to_u16().to_le_bytes());
+            bytes(&mut out, message.as_bytes());
         }
-        E::LimitExceeded => "a length prefix is larger than any frame".to_owned(),
-        E::Utf8 { .. } => "a string is not valid UTF-8".to_owned(),
-        E::InvalidBooleanValue(v) => format!("a bool byte is {v}, not 0 or 1"),
-        E::OutsideUsizeRange(n) => format!("length {n} is larger than any frame"),
-        E::OtherString(s) if s.contains("variant index") => {
-            format!("unknown frame type ({s})")
-        }
-        E::OtherString(s) => s,
-        other => other.to_string(),
     }
-}
-
-/// Encodes one frame (the payload is copied once, into the returned buffer).
-pub fn encode(frame: &Frame) -> Bytes {
-    let mut out = Vec::with_capacity(encoded_len_hint(frame));
-    out.push(VERSION);
-    bincode::serde::encode_into_std_write(frame.as_wire(), &mut out, config())
-        .expect("writing to a Vec cannot fail");
+    debug_assert_eq!(out.len(), encoded_len(frame));
     Bytes::from(out)
 }
 
-fn encoded_len_hint(frame: &Frame) -> usize {
-    match frame {
-        Frame::RequestData { data, .. } | Frame::ResponseData { data, .. } => data.len() + 17,
-        _ => 64,
+/// The exact length [`encode`] produces: version, variant and stream, then the fields.
+fn encoded_len(frame: &Frame) -> usize {
+    let headers =
+        |h: &[WireHeader]| 8 + h.iter().map(|(n, v)| 16 + n.len() + v.len()).sum::<usize>();
+    9 + match frame {
+        Frame::RequestHead {
+            method,
+            uri,
+            headers: h,
+            ..
+        } => 16 + method.len() + uri.len() + headers(h) + 1 + 4,
+        Frame::RequestData { data, .. } | Frame::ResponseData { data, .. } => 8 + data.len(),
+        Frame::ResponseHead { headers: h, .. } => 2 + headers(h),
+        Frame::RequestEnd { .. } | Frame::ResponseEnd { .. } | Frame::Cancel { .. } => 0,
+        Frame::Credit { .. } => 4,
+        Frame::Error { message, .. } => 2 + 8 + message.len(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hand-written encoder against bincode's serde encoding of the same frames.
+    #[test]
+    fn encode_matches_bincode() {
+        let frames = [
+            Frame::RequestHead {
+                stream: 7,
+                method: "POST".into(),
+                uri: "app://localhost/api/x?y=1".into(),
+                headers: vec![
+                    ("content-type".into(), Bytes::from_static(b"text/plain")),
+                    ("x-empty".into(), Bytes::new()),
+                ],
+                end_stream: false,
+                window: 1 << 20,
+            },
+            Frame::RequestData {
+                stream: 7,
+                data: Bytes::from(vec![3u8; 1000]),
+            },
+            Frame::RequestEnd { stream: 7 },
+            Frame::ResponseHead {
+                stream: 7,
+                status: 201,
+                headers: vec![("a".into(), Bytes::from_static(b"\xff\x00"))],
+            },
+            Frame::ResponseHead {
+                stream: 8,
+                status: 204,
+                headers: vec![],
+            },
+            Frame::ResponseData {
+                stream: 7,
+                data: Bytes::new(),
+            },
+            Frame::ResponseEnd { stream: 7 },
+            Frame::Cancel { stream: 9 },
+            Frame::Credit {
+                stream: 9,
+                bytes: u32::MAX,
+            },
+            Frame::error(0, ErrorCode::Other(999), "no \u{e9} such"),
+        ];
+        for frame in frames {
+            let mut expected = vec![VERSION];
+            bincode::serde::encode_into_std_write(frame.as_wire(), &mut expected, config())
+                .unwrap();
+            assert_eq!(encode(&frame).as_ref(), expected, "{frame:?}");
+            assert_eq!(decode(encode(&frame)).unwrap(), frame);
+        }
+    }
 
     #[test]
     fn layout_of_a_credit_frame_is_as_documented() {

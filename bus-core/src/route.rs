@@ -275,32 +275,31 @@ impl Routes {
 }
 
 /// `uri` with `prefix` removed from its path (`/api/x?q` at `/api` becomes `/x?q`).
-pub(crate) fn strip(uri: &Uri, prefix: &str) -> Result<Uri, http::Error> {
+pub(crate) fn strip(uri: Uri, prefix: &str) -> Result<Uri, http::Error> {
     if prefix == "/" {
-        return Ok(uri.clone());
+        return Ok(uri);
     }
-    let rest = &uri.path()[prefix.len()..];
-    let path = if rest.is_empty() { "/" } else { rest };
-    // One allocation for the new path and query; scheme and authority are shared.
-    let mut path_and_query =
-        String::with_capacity(path.len() + uri.query().map_or(0, |q| q.len() + 1));
-    path_and_query.push_str(path);
-    if let Some(q) = uri.query() {
-        path_and_query.push('?');
-        path_and_query.push_str(q);
-    }
-    let mut builder = Uri::builder();
-    if let Some(scheme) = uri.scheme() {
-        builder = builder.scheme(scheme.clone());
-    }
-    if let Some(authority) = uri.authority() {
-        builder = builder.authority(authority.clone());
-    }
-    builder
-        .path_and_query(http::uri::PathAndQuery::from_maybe_shared(
-            bytes::Bytes::from(path_and_query),
-        )?)
-        .build()
+    let mut parts = uri.into_parts();
+    let (path, query) = match &parts.path_and_query {
+        Some(pq) => (&pq.path()[prefix.len()..], pq.query()),
+        None => ("", None),
+    };
+    // The mount's root with no query needs no allocation; otherwise one for the new path
+    // and query. Scheme and authority move over as they are.
+    parts.path_and_query = Some(if path.is_empty() && query.is_none() {
+        http::uri::PathAndQuery::from_static("/")
+    } else {
+        let path = if path.is_empty() { "/" } else { path };
+        let mut path_and_query =
+            String::with_capacity(path.len() + query.map_or(0, |q| q.len() + 1));
+        path_and_query.push_str(path);
+        if let Some(q) = query {
+            path_and_query.push('?');
+            path_and_query.push_str(q);
+        }
+        http::uri::PathAndQuery::from_maybe_shared(bytes::Bytes::from(path_and_query))?
+    });
+    Ok(Uri::from_parts(parts)?)
 }
 
 #[cfg(test)]
@@ -385,9 +384,12 @@ mod tests {
     #[test]
     fn stripping_keeps_query_scheme_and_authority() {
         let uri: Uri = "app://localhost/api/items/7?x=1".parse().unwrap();
-        assert_eq!(strip(&uri, "/api").unwrap(), "app://localhost/items/7?x=1");
+        assert_eq!(
+            strip(uri.clone(), "/api").unwrap(),
+            "app://localhost/items/7?x=1"
+        );
         let uri: Uri = "/api?x=1".parse().unwrap();
-        assert_eq!(strip(&uri, "/api").unwrap(), "/?x=1");
+        assert_eq!(strip(uri.clone(), "/api").unwrap(), "/?x=1");
     }
 
     #[test]
