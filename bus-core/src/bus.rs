@@ -622,6 +622,7 @@ impl BusHandle {
             _ => None,
         };
         let from_rust = caller.is_none_or(|c| c.transport() == crate::Transport::InProcess);
+        let frames = caller.is_some_and(|c| c.transport() == crate::Transport::Frames);
         if let (Some(jar), Some(host)) = (&inner.jar, &app_host) {
             cookies::strip_request_cookies(&mut parts.headers);
             let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -716,8 +717,17 @@ impl BusHandle {
         };
         match outcome {
             Ok(Ok(mut response)) => {
-                if let (Some(jar), Some((host, path))) = (&inner.jar, &cookie_target) {
+                if let (Some(jar), Some((host, path))) = (&inner.jar, &cookie_target)
+                    && response.headers().contains_key(header::SET_COOKIE)
+                {
                     jar.store_response_for(host, path, response.headers());
+                    // The page's document.cookie mirror, current before the page sees
+                    // the response (frames: the shim reads and removes it).
+                    if frames && let Ok(mirror) = header::HeaderValue::from_str(&jar.mirror(host)) {
+                        response
+                            .headers_mut()
+                            .insert(cookies::MIRROR_HEADER, mirror);
+                    }
                 }
                 if !from_rust && inner.jar.is_some() {
                     cookies::strip_set_cookie(response.headers_mut());
