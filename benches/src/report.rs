@@ -274,6 +274,91 @@ impl Report {
             );
         }
 
+        // 2b. Issue 16: the bridges' port against bus.call and hyper, and bus.call alone
+        // (bare tower service: the transports' own cost).
+        let pass = |ok: bool| if ok { Status::Pass } else { Status::Miss };
+        let goal =
+            "framed port tiny GET (bare tower service): at most 2x the instructions of bus.call"
+                .to_owned();
+        goals.push(
+            match (
+                self.instructions_of("framed", "service"),
+                self.instructions_of("bus", "service"),
+            ) {
+                (Some(framed), Some(bus)) => Goal {
+                    goal,
+                    status: pass(framed <= 2.0 * bus),
+                    measured: Some(framed / bus),
+                    detail: format!(
+                        "{}x: framed {} / bus {} instructions per request",
+                        sig(framed / bus),
+                        sig(framed),
+                        sig(bus)
+                    ),
+                },
+                _ => not_measured(
+                    goal,
+                    if grind {
+                        "no callgrind data".into()
+                    } else {
+                        not_in("callgrind")
+                    },
+                ),
+            },
+        );
+        let goal = "framed port tiny GET (bare tower service): p50 at most 0.5x hyper loopback's"
+            .to_owned();
+        goals.push(
+            match (
+                self.latency_of("framed", "service"),
+                self.latency_of("hyper", "service"),
+            ) {
+                (Some(framed), Some(hyper)) => {
+                    let ratio = framed.p50_us.median / hyper.p50_us.median;
+                    Goal {
+                        goal,
+                        status: pass(ratio <= 0.5),
+                        measured: Some(ratio),
+                        detail: format!(
+                            "{}x: framed p50 {} us / hyper p50 {} us",
+                            sig(ratio),
+                            sig(framed.p50_us.median),
+                            sig(hyper.p50_us.median)
+                        ),
+                    }
+                }
+                _ => not_measured(
+                    goal,
+                    if wall {
+                        "no latency data".into()
+                    } else {
+                        not_in("rust")
+                    },
+                ),
+            },
+        );
+        let goal = "bus.call around a bare tower service: at most 4,000 instructions per tiny GET"
+            .to_owned();
+        goals.push(match self.instructions_of("bus", "service") {
+            Some(bus) => Goal {
+                goal,
+                status: pass(bus <= 4000.0),
+                measured: Some(bus),
+                detail: format!(
+                    "{} instructions per request (the client's request and body read included)",
+                    sig(bus)
+                ),
+            },
+            None => not_measured(
+                goal,
+                if grind {
+                    "no callgrind data".into()
+                } else {
+                    not_in("callgrind")
+                },
+            ),
+        });
+
         // 3. 1 GiB through the bus vs hyper.
         let goal = "1 GiB through the bus: at least 5x hyper loopback throughput".to_owned();
         let gib = 1u64 << 30;
@@ -673,7 +758,8 @@ pub(crate) mod tests {
         let mut r = sample();
         r.check_goals();
         let status: Vec<Status> = r.goals.iter().map(|g| g.status).collect();
-        // 25x, 13x (miss), 6x, 3.5x (miss), 33x, 0.4x (miss), 0.25 MiB.
+        // 25x, 13x (miss), 6x, 3.5x (miss), framed 8x bus's instructions (miss), framed
+        // p50 1.2x hyper's (miss), bus 5,000 instructions (miss), 33x, 0.4x (miss), 0.25 MiB.
         assert_eq!(
             status,
             [
@@ -681,13 +767,17 @@ pub(crate) mod tests {
                 Status::Miss,
                 Status::Pass,
                 Status::Miss,
+                Status::Miss,
+                Status::Miss,
+                Status::Miss,
                 Status::Pass,
                 Status::Miss,
                 Status::Pass
             ]
         );
         let table = r.table();
-        assert!(table.contains("MISSED 3 of 7 measured goals"));
+        assert!(table.contains("MISSED 6 of 10 measured goals"));
+        assert!(table.contains("8.00x: framed 40000 / bus 5000 instructions per request"));
         assert!(table.contains("framed port: at least 0.5x memcpy throughput"));
     }
 
@@ -701,7 +791,7 @@ pub(crate) mod tests {
         assert!(r.goals.iter().all(|g| g.status == Status::NotMeasured));
         assert!(r.goals[2].detail.contains("callgrind mode"));
         let table = r.table();
-        assert!(table.contains("7 goal(s) not measured"));
+        assert!(table.contains("10 goal(s) not measured"));
     }
 
     #[test]
