@@ -5,7 +5,7 @@
 //! `shouldInterceptRequest`. So the bus keeps them itself, in one jar shared by every path
 //! (scheme, interception, frames, WebSocket upgrades), in its dispatch:
 //!
-//! - a request whose [`Caller`](crate::Caller) is one of the app's origins gets the jar's
+//! - a request whose [`Caller`] is one of the app's origins gets the jar's
 //!   `Cookie` header (whatever `Cookie` header it had is removed first), in the order and
 //!   form a browser sends (RFC 6265 §5.4: longer paths first, then earlier creation;
 //!   `name=value` joined by `; `);
