@@ -1,25 +1,22 @@
 //! Handles: the `long` values Java holds for buses, hosts, response bodies and frame
-//! sessions.
+//! sessions, kept in [`bus_core::bridge::Registry`]s.
 //!
 //! A handle is a key in a map, never a pointer: a stale, forged or doubly closed handle
 //! is simply not found, and the JNI layer answers it with an `IllegalStateException`.
 //! Handles come from one counter for every kind, start at 1 (0 is never issued, so Java
 //! can use it for "none") and are never reused, so a body handle given where a session
-//! handle is expected is refused too.
+//! handle is expected is refused too. A negative `long` is never a handle.
 //!
 //! Values are removed from a map before they are dropped, and dropped after the map's
 //! lock is released: dropping one may take a while (a bus shutting down, a session
 //! cancelling its streams) or call back into Java (a session's listener).
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
-use bus_core::{Bus, BusHandle};
+use bus_core::BusHandle;
+pub(crate) use bus_core::bridge::RegisteredBus as Registered;
 
 use crate::host::{AndroidHost, FrameSession, InterceptBody};
-
-static NEXT_HANDLE: AtomicI64 = AtomicI64::new(1);
 
 /// A handle that is not open in the registry it was looked up in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -29,44 +26,55 @@ pub(crate) struct NotOpen {
     pub(crate) handle: i64,
 }
 
-/// One kind of handle and what each refers to.
+/// One kind of handle and what each refers to, with Java's signed `long`s as handles.
 pub(crate) struct Registry<T> {
     kind: &'static str,
-    map: Mutex<BTreeMap<i64, T>>,
+    handles: bus_core::bridge::Registry<T>,
 }
 
 impl<T> Registry<T> {
     const fn new(kind: &'static str) -> Self {
         Registry {
             kind,
-            map: Mutex::new(BTreeMap::new()),
+            handles: bus_core::bridge::Registry::new(kind),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<i64, T>> {
-        // Every update is one insert or remove: a panic elsewhere cannot leave the map
-        // half-updated, so a poisoned lock is still consistent.
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    /// The registry's handle for Java's `handle` (a negative one is never open).
+    fn key(&self, handle: i64) -> Result<u64, NotOpen> {
+        u64::try_from(handle).map_err(|_| self.not_open(handle))
+    }
+
+    fn not_open(&self, handle: i64) -> NotOpen {
+        NotOpen {
+            kind: self.kind,
+            handle,
+        }
     }
 
     /// Stores `value` under a new handle (positive, never 0, never reused).
     pub(crate) fn insert(&self, value: T) -> i64 {
-        let handle = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
-        self.lock().insert(handle, value);
-        handle
+        // One counter from 1 for every handle of the process: 2^63 of them are never issued.
+        i64::try_from(self.handles.insert(value)).expect("fewer than 2^63 handles")
     }
 
     /// Removes the value of `handle`; the caller drops it (outside the lock).
     pub(crate) fn remove(&self, handle: i64) -> Result<T, NotOpen> {
-        self.lock().remove(&handle).ok_or(NotOpen {
-            kind: self.kind,
-            handle,
-        })
+        self.handles
+            .remove(self.key(handle)?)
+            .map_err(|_| self.not_open(handle))
+    }
+
+    /// What `f` makes of the value of `handle`, under the registry's lock.
+    pub(crate) fn with<R>(&self, handle: i64, f: impl FnOnce(&T) -> R) -> Result<R, NotOpen> {
+        self.handles
+            .with(self.key(handle)?, f)
+            .map_err(|_| self.not_open(handle))
     }
 
     /// Handles open now.
     pub(crate) fn len(&self) -> usize {
-        self.lock().len()
+        self.handles.len()
     }
 }
 
@@ -74,27 +82,7 @@ impl<T: Clone> Registry<T> {
     /// A clone of the value of `handle` (an `Arc` or a cheap handle), so the lock is not
     /// held while it is used (a body read blocks).
     pub(crate) fn get(&self, handle: i64) -> Result<T, NotOpen> {
-        self.lock().get(&handle).cloned().ok_or(NotOpen {
-            kind: self.kind,
-            handle,
-        })
-    }
-}
-
-/// A bus as registered: owned by the registration, or only referred to.
-pub(crate) enum Registered {
-    /// Given with [`crate::jni::register_bus`]: dropped (shut down) on release.
-    Owned(Bus),
-    /// Given with [`crate::jni::register_bus_handle`]: the app keeps the `Bus`.
-    Borrowed(BusHandle),
-}
-
-impl Registered {
-    pub(crate) fn handle(&self) -> BusHandle {
-        match self {
-            Registered::Owned(bus) => bus.handle(),
-            Registered::Borrowed(handle) => handle.clone(),
-        }
+        self.with(handle, T::clone)
     }
 }
 
@@ -110,14 +98,7 @@ pub(crate) static SESSIONS: Registry<Arc<FrameSession>> = Registry::new("session
 
 /// The bus behind a bus handle.
 pub(crate) fn bus(handle: i64) -> Result<BusHandle, NotOpen> {
-    BUSES
-        .lock()
-        .get(&handle)
-        .map(Registered::handle)
-        .ok_or(NotOpen {
-            kind: "bus",
-            handle,
-        })
+    BUSES.with(handle, Registered::handle)
 }
 
 /// Handles open now, per kind: buses, hosts, bodies, sessions (for leak checks in tests).

@@ -48,7 +48,7 @@
 //!   with frames, with per-stream credit flow control.
 //! - [`bridge`]: the rest of the bridges' plumbing
 //!   ([`poll_here_then_spawn`](bridge::poll_here_then_spawn), a first poll on the thread a
-//!   request arrived on).
+//!   request arrived on; [`Registry`](bridge::Registry), the handles a foreign side holds).
 //! - `blocking`: [`BusHandle::call_blocking`] and [`BlockingBody`], for platform threads
 //!   that pull response bodies.
 //! - [`websocket`]: the message records a WebSocket's stream carries after its 101.
