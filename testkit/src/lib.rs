@@ -22,6 +22,7 @@ pub mod media;
 pub mod pouch;
 pub mod report;
 pub mod sockets;
+pub mod spa;
 pub mod websocket;
 
 use std::net::SocketAddr;
