@@ -12,6 +12,9 @@ use bus_core::protocol::{DecodeError, ErrorCode, Frame, MAX_DATA, VERSION, decod
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+#[path = "support/vectors.rs"]
+mod vectors;
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -332,33 +335,7 @@ fn generate() -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn vectors_on_disk_are_up_to_date() {
-    let files = generate();
-    if std::env::var_os("UPDATE_VECTORS").is_some() {
-        let _ = std::fs::remove_dir_all(dir());
-        std::fs::create_dir_all(dir()).unwrap();
-        for (name, bytes) in &files {
-            std::fs::write(dir().join(name), bytes).unwrap();
-        }
-    }
-    let mut on_disk: Vec<String> = std::fs::read_dir(dir())
-        .expect("protocol/vectors exists; generate with UPDATE_VECTORS=1")
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n != "README.md")
-        .collect();
-    on_disk.sort();
-    let mut expected: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
-    expected.sort();
-    assert_eq!(
-        on_disk, expected,
-        "stale vectors: run UPDATE_VECTORS=1 cargo test -p bus-core --test golden"
-    );
-    for (name, bytes) in files {
-        let disk = std::fs::read(dir().join(&name)).unwrap();
-        assert!(
-            disk == bytes,
-            "{name} is stale: run UPDATE_VECTORS=1 cargo test -p bus-core --test golden"
-        );
-    }
+    vectors::check_on_disk(&dir(), generate(), "golden");
 }
 
 #[test]

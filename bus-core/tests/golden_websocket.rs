@@ -12,6 +12,9 @@ use bus_core::websocket::{Message, decode};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+#[path = "support/vectors.rs"]
+mod vectors;
+
 /// The limit the vectors are decoded with.
 const MAX_MESSAGE: usize = 64;
 
@@ -203,26 +206,7 @@ fn generate() -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn vectors_on_disk_are_up_to_date() {
-    let files = generate();
-    if std::env::var_os("UPDATE_VECTORS").is_some() {
-        let _ = std::fs::remove_dir_all(dir());
-        std::fs::create_dir_all(dir()).unwrap();
-        for (name, bytes) in &files {
-            std::fs::write(dir().join(name), bytes).unwrap();
-        }
-    }
-    let mut on_disk: Vec<String> = std::fs::read_dir(dir())
-        .expect("protocol/ws-vectors exists; generate with UPDATE_VECTORS=1")
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    on_disk.sort();
-    let mut expected: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
-    expected.sort();
-    assert_eq!(on_disk, expected, "stale vectors: run UPDATE_VECTORS=1");
-    for (name, bytes) in files {
-        let disk = std::fs::read(dir().join(&name)).unwrap();
-        assert!(disk == bytes, "{name} is stale: run UPDATE_VECTORS=1");
-    }
+    vectors::check_on_disk(&dir(), generate(), "golden_websocket");
 }
 
 #[test]
