@@ -18,6 +18,8 @@ pub(crate) enum Command {
     Webview(Options),
     /// A real WebKitGTK WebView: WebSockets through the bus vs WebKit's own to localhost.
     Websocket(Options),
+    /// The text report of a recorded rust/callgrind/all JSON, as the run printed it.
+    Table(PathBuf),
     /// Internal: what `callgrind` runs under valgrind — `iters` tiny GETs on one path.
     One {
         path: PathKind,
@@ -169,6 +171,8 @@ modes:
   websocket   a real WebKitGTK WebView: the page's WebSocket through the bus next to
               WebKit's own WebSocket to a localhost server (same axum handlers), side by
               side in one run
+  table FILE  the text report of a recorded rust/callgrind/all run's JSON, as the run
+              printed it (the README's figures are this, for benches/results/)
   help        this text
 
 options (rust, all, webview, websocket):
@@ -206,6 +210,14 @@ pub(crate) fn parse(args: &[String]) -> Result<Command, ArgError> {
             return Ok(Command::Help);
         }
         "one" => return parse_one(rest),
+        "table" => {
+            return match rest {
+                [file] if !file.starts_with('-') => Ok(Command::Table(PathBuf::from(file))),
+                _ => Err(ArgError(
+                    "table takes one argument: the JSON of a rust, callgrind or all run".into(),
+                )),
+            };
+        }
         "rust" | "callgrind" | "all" | "webview" | "websocket" => {}
         other if other.starts_with('-') => {
             return Err(ArgError(format!(
@@ -496,6 +508,12 @@ mod tests {
     #[test]
     fn modes_and_help() {
         assert_eq!(parse(&args("help")).unwrap(), Command::Help);
+        assert_eq!(
+            parse(&args("table benches/results/x.json")).unwrap(),
+            Command::Table(PathBuf::from("benches/results/x.json"))
+        );
+        assert!(err("table").contains("table takes one argument"));
+        assert!(err("table a.json b.json").contains("table takes one argument"));
         assert_eq!(parse(&args("--help")).unwrap(), Command::Help);
         assert!(
             matches!(parse(&args("callgrind --iters 500")), Ok(Command::Callgrind(o)) if o.iters == 500)

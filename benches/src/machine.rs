@@ -3,7 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The machine, as `nproc`, `/proc/cpuinfo`, `/proc/meminfo` and `/proc/loadavg` tell it.
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Machine {
     /// CPUs this process may run on.
     pub(crate) cpus: usize,

@@ -50,6 +50,10 @@ fn main() -> ExitCode {
             handler,
             iters,
         } => one(path, handler, iters),
+        Command::Table(file) => std::fs::read_to_string(&file)
+            .map_err(|e| format!("reading {}: {e}", file.display()))
+            .and_then(|json| report::table_of(&json))
+            .map(|table| print!("{table}")),
         Command::Rust(options) => measure("rust", &options),
         Command::Callgrind(options) => measure("callgrind", &options),
         Command::All(options) => measure("all", &options),

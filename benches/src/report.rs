@@ -7,7 +7,7 @@ use crate::machine::Machine;
 use crate::stats::Spread;
 
 /// Everything one run measured. Serialised as the `--json` output.
-#[derive(Debug, Default, serde::Serialize)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Report {
     /// The machine and when.
     pub(crate) machine: Machine,
@@ -16,7 +16,7 @@ pub(crate) struct Report {
     /// Whether `--quick` was given.
     pub(crate) quick: bool,
     /// How the numbers were taken (an object in the JSON, in this order).
-    #[serde(serialize_with = "as_map")]
+    #[serde(serialize_with = "as_map", deserialize_with = "from_map")]
     pub(crate) settings: Vec<(String, String)>,
     /// Tiny GET round trips, per path.
     pub(crate) latency: Vec<LatencyRow>,
@@ -33,7 +33,7 @@ pub(crate) struct Report {
 }
 
 /// Tiny GET latency of one path: per-round p50 and p99, and their medians.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct LatencyRow {
     pub(crate) path: String,
     /// `service` (a bare tower service) or `axum` (an axum Router route).
@@ -47,7 +47,7 @@ pub(crate) struct LatencyRow {
 }
 
 /// Throughput at one body size.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ThroughputRow {
     pub(crate) size_bytes: u64,
     pub(crate) size: String,
@@ -55,7 +55,7 @@ pub(crate) struct ThroughputRow {
 }
 
 /// One lane's throughput at one size, in GB/s (10^9 bytes per second).
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct LaneThroughput {
     pub(crate) lane: String,
     /// Bodies per timed batch.
@@ -64,7 +64,7 @@ pub(crate) struct LaneThroughput {
 }
 
 /// Peak RSS growth of one path streaming one body.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct MemoryRow {
     pub(crate) path: String,
     pub(crate) streamed_bytes: u64,
@@ -75,7 +75,7 @@ pub(crate) struct MemoryRow {
 }
 
 /// Requests per second of one path at one number of concurrent callers.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct RpsRow {
     pub(crate) path: String,
     pub(crate) callers: usize,
@@ -84,7 +84,7 @@ pub(crate) struct RpsRow {
 }
 
 /// Instructions (callgrind `Ir`) per tiny GET of one path.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct InstructionRow {
     pub(crate) path: String,
     /// `service` or `axum`, as for latency.
@@ -98,7 +98,7 @@ pub(crate) struct InstructionRow {
 }
 
 /// Whether a goal was met.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Status {
     #[serde(rename = "PASS")]
     Pass,
@@ -119,7 +119,7 @@ impl Status {
 }
 
 /// One goal and what was measured against it.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Goal {
     /// What is asked, in words.
     pub(crate) goal: String,
@@ -136,6 +136,36 @@ pub(crate) fn as_map<S: serde::Serializer>(
     s: S,
 ) -> Result<S::Ok, S::Error> {
     s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
+}
+
+/// Reads [`as_map`]'s object back in its order.
+fn from_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+    struct Pairs;
+    impl<'de> serde::de::Visitor<'de> for Pairs {
+        type Value = Vec<(String, String)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object of strings")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut pairs = Vec::new();
+            while let Some(pair) = map.next_entry()? {
+                pairs.push(pair);
+            }
+            Ok(pairs)
+        }
+    }
+    d.deserialize_map(Pairs)
+}
+
+/// The text report of a run recorded as JSON (`benches table FILE`): the README's figures
+/// are this output for the committed JSON, so they cannot drift from it.
+pub(crate) fn table_of(json: &str) -> Result<String, String> {
+    let report: Report =
+        serde_json::from_str(json).map_err(|e| format!("not a rust/callgrind/all report: {e}"))?;
+    Ok(report.table())
 }
 
 /// Formats a number with about three significant digits.
@@ -751,6 +781,36 @@ pub(crate) mod tests {
             }
         }
         r
+    }
+
+    /// Every `<!-- generated: FILE -->` block of the README is `benches table FILE`'s
+    /// output for the committed JSON: the README's figures cannot drift from it.
+    #[test]
+    fn readme_tables_are_the_committed_json() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+        let mut blocks = 0;
+        for rest in readme
+            .match_indices("\n<!-- generated: ")
+            .map(|(i, _)| &readme[i..])
+        {
+            let file = rest["\n<!-- generated: ".len()..]
+                .split_once(" -->")
+                .unwrap()
+                .0;
+            let json = std::fs::read_to_string(dir.join(file.trim_start_matches("benches/")))
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            let block = rest
+                .split_once("```text\n")
+                .unwrap()
+                .1
+                .split_once("\n```")
+                .unwrap()
+                .0;
+            assert_eq!(block, table_of(&json).unwrap().trim_matches('\n'), "{file}");
+            blocks += 1;
+        }
+        assert!(blocks >= 1, "the README has no generated block");
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub(crate) fn median(values: &[f64]) -> Option<f64> {
 }
 
 /// The median and the spread (min, max) of per-round values.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Spread {
     /// The median over rounds.
     pub(crate) median: f64,
