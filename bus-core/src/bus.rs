@@ -326,7 +326,11 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.gate.permits.add_permits(1);
-        if self.gate.draining.load(Ordering::Acquire) {
+        // Paired with the fence in `shutdown_graceful`: either this end sees the drain
+        // begun and wakes it, or the drain sees this permit back. Without both fences each
+        // side could read the other's old value and the drain would sleep to its deadline.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.gate.draining.load(Ordering::Relaxed) {
             self.gate.idle.notify_waiters();
         }
     }
@@ -396,7 +400,8 @@ impl Bus {
         let inner = &self.handle.inner;
         let gate = &inner.gate;
         let deadline = tokio::time::Instant::now() + grace;
-        gate.draining.store(true, Ordering::Release);
+        gate.draining.store(true, Ordering::Relaxed);
+        std::sync::atomic::fence(Ordering::SeqCst); // see `InFlight::drop`
         let left = loop {
             let idle = gate.idle.notified();
             tokio::pin!(idle);

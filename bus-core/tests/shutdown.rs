@@ -164,3 +164,47 @@ async fn shutdown_now_cuts_off_a_streaming_body_with_an_error() {
     assert_eq!(status, 200);
     assert_eq!(body.unwrap_err(), "the bus is shut down");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_racing_many_ends_on_other_threads_never_sleeps_to_its_deadline() {
+    // Requests end on the workers while the drain starts on another: an end it missed would
+    // leave it asleep for the whole minute.
+    for round in 0..20u64 {
+        let bus = bus();
+        let calls: Vec<_> = (0..200u64)
+            .map(|i| {
+                let handle = bus.handle();
+                tokio::spawn(async move {
+                    let uri = format!("/head/{}", (i * 7 + round) % 5);
+                    handle.call(get_req(&uri)).await.status()
+                })
+            })
+            .collect();
+        // Start the drain with requests in flight.
+        let waiting = std::time::Instant::now();
+        while bus.handle().in_flight() < 20 && waiting.elapsed() < Duration::from_secs(5) {
+            tokio::task::yield_now().await;
+        }
+        let started = std::time::Instant::now();
+        let left = bus.shutdown_graceful(Duration::from_secs(60)).await;
+        assert_eq!(left, 0, "round {round}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "round {round}: the drain took {:?}",
+            started.elapsed()
+        );
+        let mut drained = 0;
+        for call in calls {
+            // Each was either drained (200) or came after the door closed (503).
+            match call.await.unwrap().as_u16() {
+                200 => drained += 1,
+                503 => {}
+                other => panic!("round {round}: status {other}"),
+            }
+        }
+        assert!(
+            drained >= 20,
+            "round {round}: only {drained} were in flight"
+        );
+    }
+}
