@@ -22,6 +22,8 @@ args=()
 for c in "${crates[@]}"; do args+=(-p "$c"); done
 # --allow-dirty: a developer's tree has uncommitted work; CI's clone is clean anyway.
 cargo package "${args[@]}" --allow-dirty "$@"
+target_dir=$(cargo metadata --no-deps --format-version 1 | node -e '
+  let s = ""; process.stdin.on("data", d => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory));')
 for c in "${crates[@]}"; do
-  ls -l "target/package/$c-"*.crate
+  ls -l "$target_dir/package/$c-"*.crate
 done
