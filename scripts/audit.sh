@@ -45,4 +45,10 @@ else
   fi
 fi
 rm -f /tmp/audit-advisories.$$
+# Say which database the advisories were checked against: cargo-deny falls back to the copy
+# it has when it cannot update it, without saying so.
+for db in "${CARGO_HOME:-$HOME/.cargo}"/advisory-dbs/advisory-db-*; do
+  [ -d "$db/.git" ] || [ -d "$db/crates" ] || continue
+  echo "audit: advisory database $db: $(git -C "$db" log -1 --format='commit %h of %cd' 2>/dev/null || echo 'date unknown')"
+done
 exit "$status"
