@@ -17,6 +17,13 @@
 //   HttpOnly cookies) replaces the mirror.
 
 import type { BusClient, StreamInit, StreamResponse } from './client.js';
+import { cancelStream, chain, then } from './intrinsics.js';
+
+// The request path must not call what the page may have replaced (intrinsics.ts).
+const { apply } = Reflect;
+const splice = Array.prototype.splice;
+const parseJson = JSON.parse;
+const NativePromise = Promise;
 
 /** The reserved path of the bus that serves document.cookie (bus-core `cookies::COOKIE_PATH`). */
 export const COOKIE_PATH = '/.well-known/inproc-bus/cookie';
@@ -109,16 +116,20 @@ export function installDocumentCookie(global: object, client: BusClient): { read
   if (typeof Document === 'undefined' || !(doc instanceof Document)) return { ready: Promise.resolve(), stop: () => {} };
   let mirror: MirrorEntry[] = [];
   const path = (): string => g.location?.pathname ?? '/';
+  const decoder = new TextDecoder();
   const adopt = (res: StreamResponse): StreamResponse => {
-    const i = res.headers.findIndex(([n]) => n.toLowerCase() === MIRROR_HEADER);
-    if (i >= 0) {
+    const headers = res.headers;
+    for (let i = 0; i < headers.length; i++) {
+      const header = headers[i]!;
+      if (header[0] !== MIRROR_HEADER) continue;
       try {
-        const parsed: unknown = JSON.parse(new TextDecoder().decode(res.headers[i]![1]));
+        const parsed: unknown = parseJson(decoder.decode(header[1]));
         if (Array.isArray(parsed)) mirror = parsed as MirrorEntry[];
       } catch {
         /* not a mirror: keep ours */
       }
-      res.headers.splice(i, 1);
+      apply(splice, headers, [i, 1]);
+      break;
     }
     return res;
   };
@@ -127,8 +138,9 @@ export function installDocumentCookie(global: object, client: BusClient): { read
   // carries the cookie, as in a browser where the write is synchronous.
   let writes: Promise<unknown> | null = null;
   const wrapped = function (this: BusClient, init: StreamInit): Promise<StreamResponse> {
-    if (writes === null) return open.call(this, init).then(adopt);
-    return writes.then(() => open.call(this, init)).then(adopt);
+    const self = this;
+    const send = (): Promise<StreamResponse> => chain(apply(open, self, [init]) as Promise<StreamResponse>, adopt);
+    return writes === null ? send() : chain(writes, send);
   };
   client.openStream = wrapped;
   const ask = (body: string | null): Promise<void> => {
@@ -137,17 +149,21 @@ export function installDocumentCookie(global: object, client: BusClient): { read
       body === null
         ? { method: 'GET', uri }
         : { method: 'POST', uri, headers: [['content-type', 'text/plain;charset=UTF-8']], body: new TextEncoder().encode(body) };
-    const sent = (writes ?? Promise.resolve())
-      .then(() => open.call(client, init))
-      .then(adopt)
-      .then(
+    const send = (): Promise<StreamResponse> => chain(apply(open, client, [init]) as Promise<StreamResponse>, adopt);
+    const answered = writes === null ? send() : chain(writes, send);
+    // Settles (never rejects) once the host has answered: the body is not needed.
+    const sent: Promise<void> = new NativePromise((resolve) => {
+      then(
+        answered,
         (res) => {
-          if (res.complete === null) void res.body.cancel().catch(() => {});
+          if (res.complete === null) cancelStream(res.body);
+          resolve();
         },
-        () => {},
+        () => resolve(),
       );
+    });
     if (body !== null) {
-      const done = sent.then(() => {
+      const done: Promise<void> = chain(sent, () => {
         if (writes === done) writes = null;
       });
       writes = done;

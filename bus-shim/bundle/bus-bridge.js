@@ -1340,6 +1340,10 @@ var InprocBusBridge = (() => {
   }
 
   // src/cookies.ts
+  var { apply: apply2 } = Reflect;
+  var splice = Array.prototype.splice;
+  var parseJson = JSON.parse;
+  var NativePromise2 = Promise;
   var COOKIE_PATH = "/.well-known/inproc-bus/cookie";
   var MIRROR_HEADER = "x-inproc-bus-cookies";
   function pathMatches(cookiePath, requestPath) {
@@ -1397,38 +1401,47 @@ var InprocBusBridge = (() => {
     } };
     let mirror = [];
     const path = () => g.location?.pathname ?? "/";
+    const decoder2 = new TextDecoder();
     const adopt = (res) => {
-      const i = res.headers.findIndex(([n]) => n.toLowerCase() === MIRROR_HEADER);
-      if (i >= 0) {
+      const headers = res.headers;
+      for (let i = 0; i < headers.length; i++) {
+        const header = headers[i];
+        if (header[0] !== MIRROR_HEADER) continue;
         try {
-          const parsed = JSON.parse(new TextDecoder().decode(res.headers[i][1]));
+          const parsed = parseJson(decoder2.decode(header[1]));
           if (Array.isArray(parsed)) mirror = parsed;
         } catch {
         }
-        res.headers.splice(i, 1);
+        apply2(splice, headers, [i, 1]);
+        break;
       }
       return res;
     };
     const open = client.openStream;
     let writes = null;
     const wrapped = function(init) {
-      if (writes === null) return open.call(this, init).then(adopt);
-      return writes.then(() => open.call(this, init)).then(adopt);
+      const self = this;
+      const send = () => chain(apply2(open, self, [init]), adopt);
+      return writes === null ? send() : chain(writes, send);
     };
     client.openStream = wrapped;
     const ask = (body) => {
       const uri = `${COOKIE_PATH}?path=${encodeURIComponent(path())}`;
       const init = body === null ? { method: "GET", uri } : { method: "POST", uri, headers: [["content-type", "text/plain;charset=UTF-8"]], body: new TextEncoder().encode(body) };
-      const sent = (writes ?? Promise.resolve()).then(() => open.call(client, init)).then(adopt).then(
-        (res) => {
-          if (res.complete === null) void res.body.cancel().catch(() => {
-          });
-        },
-        () => {
-        }
-      );
+      const send = () => chain(apply2(open, client, [init]), adopt);
+      const answered = writes === null ? send() : chain(writes, send);
+      const sent = new NativePromise2((resolve) => {
+        then(
+          answered,
+          (res) => {
+            if (res.complete === null) cancelStream(res.body);
+            resolve();
+          },
+          () => resolve()
+        );
+      });
       if (body !== null) {
-        const done = sent.then(() => {
+        const done = chain(sent, () => {
           if (writes === done) writes = null;
         });
         writes = done;
@@ -2493,7 +2506,7 @@ Content-Type: ${type}\r
     defineProperty(response, "type", { value: type, writable: false, enumerable: false, configurable: true });
     defineProperty(response, "clone", {
       value: function clone() {
-        return decorate(apply2(responseClone, this, []), url, redirected, type, consumers);
+        return decorate(apply3(responseClone, this, []), url, redirected, type, consumers);
       },
       writable: true,
       enumerable: false,
@@ -2507,7 +2520,7 @@ Content-Type: ${type}\r
     }
     return response;
   }
-  var { apply: apply2 } = Reflect;
+  var { apply: apply3 } = Reflect;
   var { defineProperty } = Object;
   var ResponseProto = typeof Response === "function" ? Response.prototype : {};
   var responseClone = ResponseProto.clone;
@@ -2517,14 +2530,14 @@ Content-Type: ${type}\r
   function consumer(name, state) {
     const native = ResponseProto[name];
     return function() {
-      const body = bodyGetter ? apply2(bodyGetter, this, []) : this.body;
-      const used = bodyUsedGetter ? apply2(bodyUsedGetter, this, []) : this.bodyUsed;
-      if (body === null || used || body.locked) return apply2(native, this, []);
+      const body = bodyGetter ? apply3(bodyGetter, this, []) : this.body;
+      const used = bodyUsedGetter ? apply3(bodyUsedGetter, this, []) : this.bodyUsed;
+      if (body === null || used || body.locked) return apply3(native, this, []);
       if (state.aborted) return rejected(state.aborted.reason);
       const type = this.headers.get("content-type");
       const consume = (bytes) => {
         const copy = new Response(bytes, bare({ headers: bare(type === null ? {} : { "content-type": type }) }));
-        return apply2(native, copy, []);
+        return apply3(native, copy, []);
       };
       if (state.bytes !== null) {
         const bytes = state.bytes;
