@@ -18,12 +18,15 @@ mapfile -t crates < <(cargo metadata --no-deps --format-version 1 | node -e '
   });')
 [ "${#crates[@]}" -gt 0 ] || { echo "no publishable crate found" >&2; exit 1; }
 echo "publishable: ${crates[*]}"
+target_dir=$(cargo metadata --no-deps --format-version 1 | node -e '
+  let s = ""; process.stdin.on("data", d => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory));')
+# A previous run's unpacked crates and local registry must not stand in for this run's
+# (seen: a sibling verified against an older packaged bus-core).
+rm -rf "$target_dir/package"
 args=()
 for c in "${crates[@]}"; do args+=(-p "$c"); done
 # --allow-dirty: a developer's tree has uncommitted work; CI's clone is clean anyway.
 cargo package "${args[@]}" --allow-dirty "$@"
-target_dir=$(cargo metadata --no-deps --format-version 1 | node -e '
-  let s = ""; process.stdin.on("data", d => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory));')
 for c in "${crates[@]}"; do
   ls -l "$target_dir/package/$c-"*.crate
 done

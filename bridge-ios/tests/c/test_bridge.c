@@ -358,11 +358,34 @@ static void test_get(void) {
     CHECK(s.status == 403, "a foreign referer is refused by the app-origin policy: %d", s.status);
     finish(&s);
 
+    /* Nothing attached proves anything: anonymous, refused by an API mount (it used to count
+       as the app's own: any page's <img> looks like this). */
     resp_init(&s, 256);
     CHECK_STATUS(start(app_bus, "GET", "/hello", scheme_caller(), false, 65536, &s), BUS_IOS_OK);
     CHECK(resp_wait(&s, done, 10000), "response");
-    CHECK(s.status == 200, "a header-less GET counts as the app's own: %d", s.status);
+    CHECK(s.status == 403, "a header-less GET is anonymous: %d", s.status);
+    CHECK(s.received > 0 && strstr((const char *)s.body, "anonymous request") != NULL,
+          "the 403 says why");
+    finish(&s);
+
+    /* The app's own Referer proves the app; the frame stays unknown on the scheme. */
+    resp_init(&s, 256);
+    BusIosHeader own = header("Referer", "app://localhost/index.html");
+    BusIosRequest own_req = make_request("GET", "app://localhost/hello", &own, 1, scheme_caller(), false, 65536);
+    BusIosResponseCallbacks own_cb = callbacks_for(&s);
+    CHECK_STATUS(bus_ios_request_start(app_bus, &own_req, &own_cb, &s.handle), BUS_IOS_OK);
+    CHECK(resp_wait(&s, done, 10000), "response");
+    CHECK(s.status == 200, "the app's Referer: %d", s.status);
     CHECK(has_header(&s, "x-caller-frame: Unknown\n"), "frame unknown: %s", s.headers);
+    finish(&s);
+
+    /* Another host on the app scheme is misdirected: 421, no handler. */
+    resp_init(&s, 256);
+    BusIosRequest other_req = make_request("GET", "app://other/hello", &own, 1, scheme_caller(), false, 65536);
+    BusIosResponseCallbacks other_cb = callbacks_for(&s);
+    CHECK_STATUS(bus_ios_request_start(app_bus, &other_req, &other_cb, &s.handle), BUS_IOS_OK);
+    CHECK(resp_wait(&s, done, 10000), "response");
+    CHECK(s.status == 421, "another host: %d", s.status);
     finish(&s);
 
     /* Policies see the caller the host verified. */
