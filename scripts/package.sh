@@ -20,9 +20,14 @@ mapfile -t crates < <(cargo metadata --no-deps --format-version 1 | node -e '
 echo "publishable: ${crates[*]}"
 target_dir=$(cargo metadata --no-deps --format-version 1 | node -e '
   let s = ""; process.stdin.on("data", d => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory));')
-# A previous run's unpacked crates and local registry must not stand in for this run's
-# (seen: a sibling verified against an older packaged bus-core).
+# A previous run's unpacked crates and local registry must not stand in for this run's.
 rm -rf "$target_dir/package"
+# Cargo unpacks the packaged siblings it verifies against into its registry cache, once per
+# name and version, and never again (a registry's crates are immutable): an earlier run's
+# copy of bus-core 0.1.0 would stand in for this run's. Remove our crates' unpacked copies.
+for c in "${crates[@]}"; do
+  rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"$c"-[0-9]*
+done
 args=()
 for c in "${crates[@]}"; do args+=(-p "$c"); done
 # --allow-dirty: a developer's tree has uncommitted work; CI's clone is clean anyway.
