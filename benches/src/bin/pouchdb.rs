@@ -112,6 +112,8 @@ fn main() {
         .args(["--port", &port.to_string(), "--dir"])
         .arg(data.join("peer"))
         .args(["--no-color", "--level", "error"])
+        // pouchdb-server writes config.json and log.txt into its working directory.
+        .current_dir(data.join("peer"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
