@@ -181,7 +181,14 @@ export function installDocumentCookie(global: object, client: BusClient): { read
     },
   };
   Object.defineProperty(doc, 'cookie', descriptor);
-  const ready = ask(null);
+  // Not at once: the shim installs at document start, when a host's relay (WebKitGTK's
+  // isolated-world script, also injected at document start) may not listen yet, and a
+  // frame sent then is lost — the answer never came and `cookiesReady` never settled
+  // (seen on a page reached by navigation). A task later, every document-start script has
+  // run and page scripts have not.
+  const ready: Promise<void> = new NativePromise((resolve) => {
+    setTimeout(() => then(ask(null), () => resolve(), () => resolve()), 0);
+  });
   const stop = (): void => {
     if (client.openStream === wrapped) client.openStream = open;
     const own = Object.getOwnPropertyDescriptor(doc, 'cookie');

@@ -1459,7 +1459,9 @@ var InprocBusBridge = (() => {
       }
     };
     Object.defineProperty(doc, "cookie", descriptor);
-    const ready = ask(null);
+    const ready = new NativePromise2((resolve) => {
+      setTimeout(() => then(ask(null), () => resolve(), () => resolve()), 0);
+    });
     const stop = () => {
       if (client.openStream === wrapped) client.openStream = open;
       const own = Object.getOwnPropertyDescriptor(doc, "cookie");
