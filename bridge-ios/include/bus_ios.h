@@ -399,6 +399,8 @@ typedef struct BusIosFrameCallbacks {
  */
 #define BUS_IOS_PANIC 10
 
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
