@@ -224,21 +224,7 @@ fn same_origin_frames_cannot_crash_the_host() {
     let r = s
         .report("same-origin-child", Duration::from_secs(30))
         .expect("the child frame reports");
-    let outcomes = r["outcomes"].as_object().cloned().unwrap_or_default();
-    for kind in [
-        "post-blob",
-        "post-blob-marked",
-        "post-file-formdata",
-        "post-stream",
-    ] {
-        eprintln!("{kind}: {}", outcomes[&format!("api {kind}")]);
-    }
-    let bodies: Vec<_> = s
-        .record
-        .hits()
-        .into_iter()
-        .filter(|h| h.ctx == "same-origin-child" && h.kind.starts_with("post-"))
-        .collect();
+    let bodies = testkit::hostile::bodies_read(&r, &s.record.hits(), "same-origin-child");
     assert!(bodies.is_empty(), "bodies were read: {bodies:?}");
     s.check(&[]);
 }

@@ -213,3 +213,20 @@ pub fn violations(hits: &[Hit], app_origin: &str, own: &[&str]) -> Vec<String> {
         })
         .collect()
 }
+
+/// The requests with a body (`post-*` kinds) from context `ctx` that reached a handler —
+/// bodies the host read — after printing what the page saw of each body-carrying attack.
+pub fn bodies_read(report: &serde_json::Value, hits: &[Hit], ctx: &str) -> Vec<Hit> {
+    for kind in [
+        "post-blob",
+        "post-blob-marked",
+        "post-file-formdata",
+        "post-stream",
+    ] {
+        eprintln!("{kind}: {}", report["outcomes"][format!("api {kind}")]);
+    }
+    hits.iter()
+        .filter(|h| h.ctx == ctx && h.kind.starts_with("post-"))
+        .cloned()
+        .collect()
+}
