@@ -73,6 +73,7 @@ impl<T> Registry<T> {
     }
 
     /// Handles open now.
+    #[cfg(any(test, feature = "leak-probe"))]
     pub(crate) fn len(&self) -> usize {
         self.handles.len()
     }
@@ -102,6 +103,7 @@ pub(crate) fn bus(handle: i64) -> Result<BusHandle, NotOpen> {
 }
 
 /// Handles open now, per kind: buses, hosts, bodies, sessions (for leak checks in tests).
+#[cfg(feature = "leak-probe")]
 pub(crate) fn open_counts() -> [usize; 4] {
     [BUSES.len(), HOSTS.len(), BODIES.len(), SESSIONS.len()]
 }

@@ -54,7 +54,7 @@ use bus_core::{Bus, BusHandle};
 use jni::JNIEnv;
 use jni::JavaVM;
 use jni::objects::{GlobalRef, JByteArray, JClass, JObject, JObjectArray, JString, JValue};
-use jni::sys::{jboolean, jint, jintArray, jlong, jobject, jobjectArray, jstring};
+use jni::sys::{jboolean, jint, jlong, jobject, jobjectArray, jstring};
 
 use crate::handles::{self, BODIES, BUSES, HOSTS, NotOpen, Registered, SESSIONS};
 use crate::host::{AndroidHost, FrameError, InterceptedRequest, OriginError, SessionRefused};
@@ -504,6 +504,7 @@ fn session_close(handle: i64) -> Result<(), Error> {
     Ok(())
 }
 
+#[cfg(feature = "leak-probe")]
 fn open_handles<'local>(
     env: &mut JNIEnv<'local>,
 ) -> Result<jni::objects::JIntArray<'local>, Error> {
@@ -873,14 +874,16 @@ pub extern "system" fn Java_dev_inprocbus_NativeBridge_sessionClose(
 }
 
 /// `static native int[] openHandles();` — handles open now: buses, hosts, bodies,
-/// sessions (for leak checks).
+/// sessions (for leak checks). Feature `leak-probe` only: test tooling, not in an app's
+/// build (there, `NativeBridge.openHandles` throws `UnsatisfiedLinkError`).
+#[cfg(feature = "leak-probe")]
 // SAFETY: no other symbol has this name (JNI's for `NativeBridge.openHandles`), and the
 // parameter and return types are the JNI types of that `native` declaration.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_inprocbus_NativeBridge_openHandles<'local>(
     mut env: JNIEnv<'local>,
     _class: JClass<'local>,
-) -> jintArray {
+) -> jni::sys::jintArray {
     guarded(&mut env, std::ptr::null_mut(), |env| {
         Ok(open_handles(env)?.into_raw())
     })

@@ -1,6 +1,6 @@
-//! The Android host of the in-process HTTP bus, in Rust — its JNI layer for the Java side
-//! in `java/`, and a Chromium stand-in for Android WebView that drives the host logic, to
-//! test it on a machine with no Android.
+//! The Android host of the in-process HTTP bus, in Rust, and its JNI layer for the Java
+//! side in `java/`. Its tests drive the host logic from real Chromium as a stand-in for
+//! Android WebView (the test-only crate `android-emulator`), on a machine with no Android.
 //!
 //! - [`host`]: platform-neutral logic: [`AndroidHost::intercept`](host::AndroidHost::intercept)
 //!   answers what `shouldInterceptRequest` gets (bodiless GET/HEAD, pulled bodies, caller
@@ -8,10 +8,6 @@
 //!   [`AndroidHost::open_session`](host::AndroidHost::open_session) carries the shim's frames
 //!   (everything with a body, streams, cancel, push) over a string bridge; form submissions
 //!   are answered through a one-time result stash.
-//! - `emulator` (feature `emulator`): real Chromium over `--remote-debugging-pipe`, whose
-//!   CDP `Fetch` and `Runtime` domains play `shouldInterceptRequest`,
-//!   `addJavascriptInterface` and `evaluateJavascript`, calling the same `host` code the
-//!   JNI layer calls.
 //!
 //! # Layout
 //! - [`host`]: the host logic (`intercept`, `frames`, `stash`, `navigation`: the policy
@@ -24,7 +20,9 @@
 //!   registries, never pointers; 0 is never issued.
 //! - [`scripts`]: the main-frame script (the bridge-js bundle and its `install()` over a
 //!   `WebMessagePort` or an `addJavascriptInterface` object).
-//! - `emulator` (feature `emulator`): the Chromium stand-in.
+//!
+//! Feature `leak-probe` (test builds only): the JNI export `NativeBridge.openHandles`,
+//! which counts open handles for the JVM tests' leak checks.
 //!
 //! See `README.md` for the transport table, the Java API, what the emulator cannot
 //! emulate, and the security notes.
@@ -32,8 +30,6 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(feature = "emulator")]
-pub mod emulator;
 mod handles;
 pub mod host;
 #[allow(unsafe_code)]

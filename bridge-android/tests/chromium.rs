@@ -10,9 +10,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use bridge_android::emulator::{
-    BINDING, Emulator, EmulatorError, ForeignResponse, Record, shim_script,
-};
+use android_emulator::{BINDING, Emulator, EmulatorError, ForeignResponse, Record, shim_script};
 use common::{App, ORIGIN, pattern, sha256_hex, url};
 use serde_json::Value;
 

@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use bridge_android::emulator::Emulator;
+use android_emulator::Emulator;
 use common::{App, url};
 
 #[test]

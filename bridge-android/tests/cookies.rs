@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use bridge_android::emulator::Emulator;
+use android_emulator::Emulator;
 use bus_core::Mount;
 use common::{App, url};
 use serde_json::Value;

@@ -22,8 +22,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use android_emulator::{Emulator, Record};
 use axum::routing::{get, post};
-use bridge_android::emulator::{Emulator, Record};
 use common::{App, ORIGIN, url};
 use serde_json::Value;
 

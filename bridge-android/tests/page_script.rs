@@ -12,7 +12,7 @@ mod common;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use bridge_android::emulator::{BINDING, Emulator};
+use android_emulator::{BINDING, Emulator};
 use bridge_android::scripts::{Bridge, STATE_CONNECTED, STATE_WAITING, page_script};
 use common::{App, ORIGIN, url};
 use serde_json::Value;

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use bridge_android::emulator::Emulator;
+use android_emulator::Emulator;
 use bus_couch::Couch;
 use common::{App, url};
 

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use bridge_android::emulator::Emulator;
+use android_emulator::Emulator;
 use bus_core::Mount;
 use common::{App, url};
 

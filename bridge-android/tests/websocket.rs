@@ -11,7 +11,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use bridge_android::emulator::{Emulator, EmulatorBuilder};
+use android_emulator::{Emulator, EmulatorBuilder};
 use bus_core::Mount;
 use common::{App, url};
 use testkit::websocket::{Seen, pages, router};

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::EmulatorError;
+use crate::EmulatorError;
 
 /// An event from the browser: `method`, `params`, and the flattened session it belongs to.
 #[derive(Debug)]

@@ -1,17 +1,17 @@
 //! Runs a small app in the Chromium emulator and shows which path each request took.
 //!
 //! ```sh
-//! cargo run -p bridge-android --example emulate -- /tmp/page.png
+//! cargo run -p android-emulator --example emulate -- /tmp/page.png
 //! ```
 //!
 //! Timings printed here measure CDP in headless Chromium, not Android.
 
 use std::time::{Duration, Instant};
 
+use android_emulator::{Emulator, Record};
 use axum::Json;
 use axum::response::Html;
 use axum::routing::{get, post};
-use bridge_android::emulator::{Emulator, Record};
 use bridge_android::host::{AndroidHost, DEFAULT_ORIGIN};
 use bus_core::{Bus, Mount};
 

@@ -14,7 +14,7 @@ pub const BUNDLE: &str = bus_shim::BUNDLE;
 pub fn shim_script(origin: &str, binding: &str) -> String {
     let origin = js(origin);
     let binding = js(binding);
-    let result = js(crate::host::RESULT_PREFIX);
+    let result = js(bridge_android::host::RESULT_PREFIX);
     format!(
         r#"(() => {{
   'use strict';

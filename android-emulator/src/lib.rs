@@ -1,5 +1,6 @@
-//! Chromium as a stand-in for Android WebView, driving an [`AndroidHost`] exactly as the
-//! JNI layer will: the same calls, from plain threads.
+//! Chromium as a stand-in for Android WebView, driving bridge-android's [`AndroidHost`]
+//! exactly as its JNI layer does: the same public calls, from plain threads. Test tooling
+//! (`publish = false`): bridge-android's tests depend on it; no app build ever does.
 //!
 //! The real browser (`/usr/lib/chromium/chromium`, headless) is driven over
 //! `--remote-debugging-pipe` (fds 3 and 4, no TCP port). CDP plays the Android APIs:
@@ -16,6 +17,12 @@
 //! streamed responses, time to first byte, backpressure and mid-stream cancel on the
 //! interception path are not what Android does (the body is read whole, then fulfilled).
 //! Numbers measured here measure CDP, not Android.
+//!
+//! # Layout
+//! - this file: [`Emulator`] and its builder (starting Chromium, the CDP events that play
+//!   the Android APIs, [`Record`]s of what happened).
+//! - `cdp`: the raw CDP client over the two pipes.
+//! - `script`: the document-start script ([`shim_script`]).
 
 mod cdp;
 mod script;
@@ -34,7 +41,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use command_fds::{CommandFdExt, FdMapping};
 use serde_json::{Value, json};
 
-use crate::host::{AndroidHost, FrameSession, InterceptedRequest};
+use bridge_android::host::{AndroidHost, FrameSession, InterceptedRequest};
 use cdp::{Cdp, Event};
 pub use script::{BUNDLE, shim_script};
 
