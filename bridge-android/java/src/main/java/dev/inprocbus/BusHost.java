@@ -2,19 +2,29 @@ package dev.inprocbus;
 
 import java.io.Closeable;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The Android host over one bus: answers {@code shouldInterceptRequest} and opens frame
  * sessions for the app's pages. Thread-safe: call it from WebView threads, the UI thread
- * and your own at once. Closing it leaves the bodies and sessions it opened working.
+ * and your own at once. Closing it leaves the bodies and sessions it opened working. A
+ * host the app forgets to close is closed once it is unreachable ({@link NativeCleaner}).
  */
 public final class BusHost implements Closeable {
+    private static final NativeCleaner.Close CLOSE = new NativeCleaner.Close() {
+        @Override
+        public void close(long handle) {
+            NativeBridge.hostClose(handle);
+        }
+    };
+
+    private final NativeCleaner.Cleanable cleanable;
     private final long handle;
     private final String origin;
-    private final AtomicBoolean closed = new AtomicBoolean();
+    /** Written after each native call: see {@link #keepAlive()}. */
+    private volatile int fence;
 
     BusHost(long handle, String origin) {
+        this.cleanable = NativeCleaner.register(this, handle, CLOSE);
         this.handle = handle;
         this.origin = origin;
     }
@@ -45,7 +55,11 @@ public final class BusHost implements Closeable {
         if (url == null) {
             throw new NullPointerException("url");
         }
-        return NativeBridge.intercept(handle, method, url, flatten(headers), isMainFrame);
+        try {
+            return NativeBridge.intercept(handle, method, url, flatten(headers), isMainFrame);
+        } finally {
+            keepAlive();
+        }
     }
 
     /**
@@ -53,7 +67,9 @@ public final class BusHost implements Closeable {
      * origin and whether it is the main frame. Only the app origin's main frame gets one.
      *
      * @param listener told when frames wait for the page (from a native thread: see
-     *     {@link FrameListener}); null to poll {@link FrameSession#takeOutbound()}
+     *     {@link FrameListener}); null to poll {@link FrameSession#takeOutbound()}. The
+     *     session keeps it; the native side reaches it only weakly, so an unreachable
+     *     session never pins the listener (nor the WebView it reaches).
      * @throws SecurityException for another origin or a subframe
      * @throws BusException when the bus is shut down
      */
@@ -62,8 +78,19 @@ public final class BusHost implements Closeable {
             throw new NullPointerException("pageOrigin");
         }
         FrameSession.Relay relay = listener == null ? null : new FrameSession.Relay(listener);
-        long session = NativeBridge.sessionOpen(handle, pageOrigin, isMainFrame, relay);
-        FrameSession opened = new FrameSession(session);
+        long session;
+        try {
+            session = NativeBridge.sessionOpen(handle, pageOrigin, isMainFrame, relay);
+        } finally {
+            keepAlive();
+        }
+        FrameSession opened;
+        try {
+            opened = new FrameSession(session, listener);
+        } catch (RuntimeException | Error e) {
+            NativeBridge.sessionClose(session); // Java never got it: close it now
+            throw e;
+        }
         if (relay != null) {
             relay.attach(opened);
         }
@@ -84,7 +111,11 @@ public final class BusHost implements Closeable {
         if (origin == null) {
             throw new NullPointerException("origin");
         }
-        NativeBridge.hostAllowNavigationTo(handle, origin);
+        try {
+            NativeBridge.hostAllowNavigationTo(handle, origin);
+        } finally {
+            keepAlive();
+        }
         return this;
     }
 
@@ -99,7 +130,11 @@ public final class BusHost implements Closeable {
         if (url == null) {
             return false;
         }
-        return NativeBridge.hostAllowsNavigation(handle, url);
+        try {
+            return NativeBridge.hostAllowsNavigation(handle, url);
+        } finally {
+            keepAlive();
+        }
     }
 
     /**
@@ -108,7 +143,11 @@ public final class BusHost implements Closeable {
      * JSON) {@code "waiting"} when it wants its port.
      */
     public String pageScript() {
-        return NativeBridge.hostPageScript(handle, null, null);
+        try {
+            return NativeBridge.hostPageScript(handle, null, null);
+        } finally {
+            keepAlive();
+        }
     }
 
     /**
@@ -126,15 +165,29 @@ public final class BusHost implements Closeable {
         if (token == null) {
             throw new NullPointerException("token");
         }
-        return NativeBridge.hostPageScript(handle, interfaceName, token);
+        try {
+            return NativeBridge.hostPageScript(handle, interfaceName, token);
+        } finally {
+            keepAlive();
+        }
     }
 
     /** Closes the host; a second call does nothing. */
     @Override
     public void close() {
-        if (closed.compareAndSet(false, true)) {
-            NativeBridge.hostClose(handle);
+        try {
+            cleanable.clean();
+        } finally {
+            keepAlive();
         }
+    }
+
+    /**
+     * Keeps this host reachable until the native call before it returned (a volatile write
+     * is never removed), so the cleaner cannot close the handle under a running call.
+     */
+    private void keepAlive() {
+        fence = 0;
     }
 
     static String[] flatten(Map<String, String> headers) {

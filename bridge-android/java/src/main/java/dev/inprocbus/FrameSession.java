@@ -1,24 +1,46 @@
 package dev.inprocbus;
 
 import java.io.Closeable;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.lang.ref.WeakReference;
 
 /**
  * One page's (one document's) frame connection to the bus: base64 frames in from the
  * page's bridge, base64 frames out. Thread-safe. Close it when the document goes away
  * (a navigation, the WebView's destruction): that cancels every open stream.
+ *
+ * <p>A session the app forgets to close does not keep its listener (nor the WebView and
+ * Activity a listener usually reaches) alive: the native side holds only a relay that
+ * reaches the listener through a {@link WeakReference}, and this object holds the
+ * listener. Once this session is unreachable, the listener can be collected with it, and
+ * the session is closed as by {@link #close()} (cancelling its streams) on a cleaner
+ * thread ({@link NativeCleaner}). Rely on that for leaks only: until the collector runs,
+ * the page's streams and handlers stay open.
  */
 public final class FrameSession implements Closeable {
-    private final long handle;
-    private final AtomicBoolean closed = new AtomicBoolean();
+    private static final NativeCleaner.Close CLOSE = new NativeCleaner.Close() {
+        @Override
+        public void close(long handle) {
+            NativeBridge.sessionClose(handle);
+        }
+    };
 
-    FrameSession(long handle) {
-        this.handle = handle;
+    private final NativeCleaner.Cleanable cleanable;
+    /**
+     * The app's listener, held here (strongly) so it lives exactly as long as this session
+     * is reachable; the native side reaches it only weakly, through {@link Relay}.
+     */
+    private final FrameListener listener;
+    /** Written after each native call: see {@link #keepAlive()}. */
+    private volatile int fence;
+
+    FrameSession(long handle, FrameListener listener) {
+        this.cleanable = NativeCleaner.register(this, handle, CLOSE);
+        this.listener = listener;
     }
 
     /** The native handle (for tests and diagnostics). */
     public long handle() {
-        return handle;
+        return cleanable.handle();
     }
 
     /**
@@ -34,12 +56,20 @@ public final class FrameSession implements Closeable {
         if (base64Frame == null) {
             throw new NullPointerException("base64Frame");
         }
-        NativeBridge.sessionReceive(handle, base64Frame);
+        try {
+            NativeBridge.sessionReceive(cleanable.handle(), base64Frame);
+        } finally {
+            keepAlive();
+        }
     }
 
     /** Every frame waiting for the page, base64, in order; empty when none. */
     public String[] takeOutbound() {
-        return NativeBridge.sessionTakeOutbound(handle);
+        try {
+            return NativeBridge.sessionTakeOutbound(cleanable.handle());
+        } finally {
+            keepAlive();
+        }
     }
 
     /**
@@ -47,43 +77,63 @@ public final class FrameSession implements Closeable {
      * checks the document's origin first); null when none.
      */
     public String takeScript() {
-        return NativeBridge.sessionTakeScript(handle);
+        try {
+            return NativeBridge.sessionTakeScript(cleanable.handle());
+        } finally {
+            keepAlive();
+        }
     }
 
-    /** Whether {@link #close()} was called. */
+    /** Whether the session was closed ({@link #close()}). */
     public boolean isClosed() {
-        return closed.get();
+        return cleanable.isClosed();
     }
 
     /** Cancels every open stream and refuses further frames. A second call does nothing. */
     @Override
     public void close() {
-        if (closed.compareAndSet(false, true)) {
-            NativeBridge.sessionClose(handle);
+        try {
+            cleanable.clean();
+        } finally {
+            keepAlive();
         }
     }
 
     /**
-     * What the native side calls: forwards to the app's listener until the session is
-     * closed (a call already on its way when {@code close()} runs may still arrive).
+     * Keeps this session reachable until the native call before it returned (a volatile
+     * write is never removed), so the cleaner cannot close the handle under a running call.
+     */
+    private void keepAlive() {
+        fence = 0;
+    }
+
+    /**
+     * What the native side holds and calls (a JNI global reference): forwards to the app's
+     * listener while the session is open and the listener alive. It reaches neither the
+     * session nor the listener strongly, so it pins nothing of the app's (a call already on
+     * its way when {@code close()} runs may still arrive).
      */
     static final class Relay implements FrameListener {
-        private final FrameListener target;
-        private volatile FrameSession session;
+        private final WeakReference<FrameListener> target;
+        private volatile NativeCleaner.Cleanable session;
 
         Relay(FrameListener target) {
-            this.target = target;
+            this.target = new WeakReference<FrameListener>(target);
         }
 
         void attach(FrameSession session) {
-            this.session = session;
+            this.session = session.cleanable;
         }
 
         @Override
         public void framesReady() {
-            FrameSession s = session;
-            if (s == null || !s.isClosed()) {
-                target.framesReady();
+            NativeCleaner.Cleanable s = session;
+            if (s != null && s.isClosed()) {
+                return;
+            }
+            FrameListener l = target.get();
+            if (l != null) {
+                l.framesReady();
             }
         }
     }

@@ -73,7 +73,12 @@ public final class InprocBus {
             throw new NullPointerException("appOrigin");
         }
         long handle = NativeBridge.hostOpen(bus, appOrigin);
-        return new BusHost(handle, NativeBridge.hostOrigin(handle));
+        try {
+            return new BusHost(handle, NativeBridge.hostOrigin(handle));
+        } catch (RuntimeException | Error e) {
+            NativeBridge.hostClose(handle); // Java never got it: close it now
+            throw e;
+        }
     }
 
     /**
