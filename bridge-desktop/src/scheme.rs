@@ -164,12 +164,12 @@ fn handle(request: &URISchemeRequest, bus: &BusHandle, config: &SchemeConfig) {
                 tracing::debug!("response body failed midway on the scheme path");
                 return;
             };
-            if let Ok(data) = frame.into_data() {
-                if pipe.write_all(&data).await.is_err() {
-                    // WebKit closed the stream: the page aborted or navigated away.
-                    // Dropping the body cancels the handler's producer.
-                    return;
-                }
+            if let Ok(data) = frame.into_data()
+                && pipe.write_all(&data).await.is_err()
+            {
+                // WebKit closed the stream: the page aborted or navigated away.
+                // Dropping the body cancels the handler's producer.
+                return;
             }
         }
     };

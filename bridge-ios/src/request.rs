@@ -414,10 +414,9 @@ async fn pump(
         && !head_request
         && parts.status != http::StatusCode::NO_CONTENT
         && parts.status != http::StatusCode::NOT_MODIFIED
+        && let Some(len) = body.exact_len()
     {
-        if let Some(len) = body.exact_len() {
-            parts.headers.insert(header::CONTENT_LENGTH, len.into());
-        }
+        parts.headers.insert(header::CONTENT_LENGTH, len.into());
     }
     let headers: Vec<(&[u8], &[u8])> = parts
         .headers

@@ -631,20 +631,20 @@ impl BusHandle {
         if let (Some(jar), Some(host)) = (&inner.jar, &app_host) {
             cookies::strip_request_cookies(&mut parts.headers);
             let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-            if let Some(value) = jar.cookie_header_for(host, path) {
-                if let Ok(value) = header::HeaderValue::from_str(&value) {
-                    parts.headers.insert(header::COOKIE, value);
-                }
+            if let Some(value) = jar.cookie_header_for(host, path)
+                && let Ok(value) = header::HeaderValue::from_str(&value)
+            {
+                parts.headers.insert(header::COOKIE, value);
             }
         }
-        if parts.uri.path() == cookies::COOKIE_PATH {
-            if let Some(jar) = &inner.jar {
-                let permit = InFlight::admit(&inner.gate).ok_or(BusError::Overloaded {
-                    limit: inner.limits.max_in_flight,
-                })?;
-                let response = cookies::document_api(jar, app_host.as_deref(), &parts, body).await;
-                return Ok((response, permit));
-            }
+        if parts.uri.path() == cookies::COOKIE_PATH
+            && let Some(jar) = &inner.jar
+        {
+            let permit = InFlight::admit(&inner.gate).ok_or(BusError::Overloaded {
+                limit: inner.limits.max_in_flight,
+            })?;
+            let response = cookies::document_api(jar, app_host.as_deref(), &parts, body).await;
+            return Ok((response, permit));
         }
 
         let Some(mount) = inner.routes.find(&parts.uri) else {

@@ -886,10 +886,10 @@ impl RecentlyClosed {
     fn insert(&mut self, stream: u32) {
         if self.ids.insert(stream) {
             self.order.push_back(stream);
-            if self.order.len() > Self::CAPACITY {
-                if let Some(old) = self.order.pop_front() {
-                    self.ids.remove(&old);
-                }
+            if self.order.len() > Self::CAPACITY
+                && let Some(old) = self.order.pop_front()
+            {
+                self.ids.remove(&old);
             }
         }
     }

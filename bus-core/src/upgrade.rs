@@ -100,10 +100,10 @@ pub(crate) async fn connect(bus: &BusHandle, request: Request<Body>) -> Response
         );
         // The engine's own WebSocket always sends the page's origin; ours is the one the
         // bridge verified, never one the page wrote.
-        if let Some(origin) = parts.extensions.get::<Caller>().and_then(Caller::origin) {
-            if let Ok(origin) = HeaderValue::from_str(origin) {
-                headers.insert(header::ORIGIN, origin);
-            }
+        if let Some(origin) = parts.extensions.get::<Caller>().and_then(Caller::origin)
+            && let Ok(origin) = HeaderValue::from_str(origin)
+        {
+            headers.insert(header::ORIGIN, origin);
         }
     }
     let handshake = handshake
@@ -356,10 +356,10 @@ async fn pump(socket: Socket, mut upload: Body, to_page: BodySender, max_message
         }
         if !closed {
             let ours = our_close.lock().unwrap_or_else(|e| e.into_inner()).take();
-            if let Some(message) = ours {
-                if batch.push(&to_page, &message).await.is_err() {
-                    return;
-                }
+            if let Some(message) = ours
+                && batch.push(&to_page, &message).await.is_err()
+            {
+                return;
             }
         }
         let _ = batch.flush(&to_page).await;

@@ -117,10 +117,10 @@ impl tower::Service<http::Request<Body>> for Restartable {
                     tokio::select! {
                         frame = body.frame() => match frame {
                             Some(Ok(frame)) => {
-                                if let Ok(data) = frame.into_data() {
-                                    if tx.send(data).await.is_err() {
-                                        return;
-                                    }
+                                if let Ok(data) = frame.into_data()
+                                    && tx.send(data).await.is_err()
+                                {
+                                    return;
                                 }
                             }
                             Some(Err(e)) => return tx.abort(e).await,
