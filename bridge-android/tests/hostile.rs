@@ -26,6 +26,7 @@ use android_emulator::{Emulator, Record};
 use axum::routing::{get, post};
 use common::{App, ORIGIN, url};
 use serde_json::Value;
+use testkit::hostile::{APP_PAGE_FRAMES, FOREIGN_NESTED, FOREIGN_TOP, REDIRECT_PAYLOADS, enc};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -73,18 +74,6 @@ fn foreign_site() -> (axum::Router, mpsc::Receiver<Value>) {
             tower_http::services::ServeDir::new(testkit::hostile::pages()),
         );
     (router, rx)
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 impl Suite {
@@ -182,32 +171,13 @@ impl Suite {
     }
 
     fn census(&self) {
-        for line in testkit::hostile::census(&self.record.hits()) {
-            eprintln!("census: {line}");
-        }
+        testkit::hostile::print_census(&self.record.hits());
     }
 
     /// The checks that hold after every attack: no violation, nothing readable, the host
     /// alive and the app's own page still reaching its API through the shim.
     fn check(&self, reports: &[Value]) {
-        let hits = self.record.hits();
-        let violations = testkit::hostile::violations(&hits, ORIGIN, &["app", "same-origin-child"]);
-        assert!(
-            violations.is_empty(),
-            "foreign requests acted as the app:\n{}",
-            violations.join("\n")
-        );
-        for r in reports {
-            assert_eq!(r["leak"], Value::Null, "a script read an app response: {r}");
-            let readable = r["readable"].as_object().cloned().unwrap_or_default();
-            for (what, text) in readable {
-                assert!(
-                    !text.as_str().unwrap_or("").contains("SECRET"),
-                    "{what} was readable from {}: {text}",
-                    r["ctx"]
-                );
-            }
-        }
+        testkit::hostile::assert_contained(&self.record.hits(), reports, ORIGIN);
         assert_eq!(
             self.app.host.stash_usage().0,
             0,
@@ -266,12 +236,7 @@ fn frames_in_an_app_page() {
     );
     assert_eq!(s.app.host.stash_usage().0, 0);
     let mut reports = vec![];
-    for ctx in [
-        "foreign-iframe",
-        "foreign-iframe-noref",
-        "sandboxed-iframe",
-        "sandboxed-srcdoc",
-    ] {
+    for ctx in APP_PAGE_FRAMES {
         s.navigate(&s.host_page(ctx));
         let r = s
             .report(ctx, T)
@@ -335,7 +300,7 @@ fn foreign_top_level_pages_and_what_they_nest() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let s = Suite::new();
     let mut reports = vec![];
-    for (ctx, extra) in [("foreign-top", ""), ("foreign-top-noref", "&noref=1")] {
+    for (ctx, extra) in FOREIGN_TOP {
         s.navigate(&s.foreign_page(ctx, extra));
         let r = s
             .report(ctx, T)
@@ -345,13 +310,7 @@ fn foreign_top_level_pages_and_what_they_nest() {
     // data: and blob: frames are not network loads: the emulator's policy does not see
     // them (Android's shouldOverrideUrlLoading may), so they run here, and their requests
     // are checked like any other.
-    for (ctx, extra) in [
-        ("foreign-srcdoc", "&nest=srcdoc"),
-        ("blank", "&nest=blank"),
-        ("blank-noref", "&nest=blank&noref=1"),
-        ("data", "&nest=data"),
-        ("blob", "&nest=blob"),
-    ] {
+    for (ctx, extra) in FOREIGN_NESTED {
         s.navigate(&s.foreign_page(ctx, extra));
         match s.report(ctx, Duration::from_secs(15)) {
             Some(r) => reports.push(r),
@@ -370,19 +329,8 @@ fn foreign_top_level_pages_and_what_they_nest() {
 fn redirects_to_request_data_run_no_script() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let s = Suite::new();
-    let payload = "/x</script><script>document.title='PWNED';fetch('/api/xss/breakout')</script>";
-    for (name, to) in [
-        ("breakout", payload.to_owned()),
-        (
-            "javascript",
-            "javascript:fetch('/api/xss/javascript')".to_owned(),
-        ),
-        (
-            "javascript-abs",
-            "JavaScript:document.title='PWNED'".to_owned(),
-        ),
-    ] {
-        let go = format!("{ORIGIN}/pub/redirect?to={}", enc(&to));
+    for (name, to) in REDIRECT_PAYLOADS {
+        let go = format!("{ORIGIN}/pub/redirect?to={}", enc(to));
         let ctx = format!("redirect-{name}");
         let before = s.intercepted("/pub/redirect").len();
         s.navigate(&s.foreign_page(&ctx, &format!("&noref=1&go={}", enc(&go))));

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::{Harness, ORIGIN};
+use testkit::hostile::{APP_PAGE_FRAMES, FOREIGN_NESTED, FOREIGN_TOP, REDIRECT_PAYLOADS, enc};
 
 const FOREIGN: &str = "evil://x/hostile/";
 const REPORT: &str = "evil://x/report";
@@ -82,24 +83,7 @@ impl Suite {
     /// The checks that hold after every attack: no violation, nothing readable, the host
     /// alive and the app's own page still reaching its API through the shim.
     fn check(&self, reports: &[Value]) {
-        let hits = self.record.hits();
-        let violations = testkit::hostile::violations(&hits, ORIGIN, &["app", "same-origin-child"]);
-        assert!(
-            violations.is_empty(),
-            "foreign requests acted as the app:\n{}",
-            violations.join("\n")
-        );
-        for r in reports {
-            assert_eq!(r["leak"], Value::Null, "a script read an app response: {r}");
-            let readable = r["readable"].as_object().cloned().unwrap_or_default();
-            for (what, text) in readable {
-                assert!(
-                    !text.as_str().unwrap_or("").contains("SECRET"),
-                    "{what} was readable from {}: {text}",
-                    r["ctx"]
-                );
-            }
-        }
+        testkit::hostile::assert_contained(&self.record.hits(), reports, ORIGIN);
         self.h.load("/basic.html");
         let _ = self.h.report(Duration::from_secs(20));
         assert_eq!(
@@ -126,18 +110,6 @@ impl Suite {
     }
 }
 
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 /// Every foreign context an app page can embed, and the control (the app's own page
 /// making the same requests, which must reach the API as the app).
 fn frames_in_an_app_page() {
@@ -157,12 +129,7 @@ fn frames_in_an_app_page() {
         "the control must reach the API as the app (fetch, XHR, EventSource, POST): {control}"
     );
     let mut reports = vec![];
-    for ctx in [
-        "foreign-iframe",
-        "foreign-iframe-noref",
-        "sandboxed-iframe",
-        "sandboxed-srcdoc",
-    ] {
+    for ctx in APP_PAGE_FRAMES {
         s.h.load(&s.host_page(ctx));
         let r = s
             .report(ctx, Duration::from_secs(30))
@@ -170,9 +137,7 @@ fn frames_in_an_app_page() {
         reports.push(r);
     }
     s.h.wait(Duration::from_millis(500));
-    for line in testkit::hostile::census(&s.record.hits()) {
-        eprintln!("census: {line}");
-    }
+    testkit::hostile::print_census(&s.record.hits());
     s.check(&reports);
 }
 
@@ -235,7 +200,7 @@ fn same_origin_frames_cannot_crash_the_host() {
 fn foreign_top_level_pages_and_what_they_nest() {
     let s = Suite::new();
     let mut reports = vec![];
-    for (ctx, extra) in [("foreign-top", ""), ("foreign-top-noref", "&noref=1")] {
+    for (ctx, extra) in FOREIGN_TOP {
         s.load_foreign(&s.foreign_page(ctx, extra));
         let r = s
             .report(ctx, Duration::from_secs(30))
@@ -245,13 +210,7 @@ fn foreign_top_level_pages_and_what_they_nest() {
     // data: and blob: frames: the navigation policy refuses them (only the app origin,
     // about:blank/srcdoc and allowed origins may load), so they may never report at all;
     // if an engine lets them run, their requests are checked like any other.
-    for (ctx, extra) in [
-        ("foreign-srcdoc", "&nest=srcdoc"),
-        ("blank", "&nest=blank"),
-        ("blank-noref", "&nest=blank&noref=1"),
-        ("data", "&nest=data"),
-        ("blob", "&nest=blob"),
-    ] {
+    for (ctx, extra) in FOREIGN_NESTED {
         s.load_foreign(&s.foreign_page(ctx, extra));
         match s.report(ctx, Duration::from_secs(8)) {
             Some(r) => reports.push(r),
@@ -259,9 +218,7 @@ fn foreign_top_level_pages_and_what_they_nest() {
         }
     }
     s.h.wait(Duration::from_millis(500));
-    for line in testkit::hostile::census(&s.record.hits()) {
-        eprintln!("census: {line}");
-    }
+    testkit::hostile::print_census(&s.record.hits());
     s.check(&reports);
 }
 
@@ -270,19 +227,8 @@ fn foreign_top_level_pages_and_what_they_nest() {
 /// `</script>` break-out nor a `javascript:` target).
 fn redirects_to_request_data_run_no_script() {
     let s = Suite::new();
-    let payload = "/x</script><script>document.title='PWNED';fetch('/api/xss/breakout')</script>";
-    for (name, to) in [
-        ("breakout", payload.to_owned()),
-        (
-            "javascript",
-            "javascript:fetch('/api/xss/javascript')".to_owned(),
-        ),
-        (
-            "javascript-abs",
-            "JavaScript:document.title='PWNED'".to_owned(),
-        ),
-    ] {
-        let go = format!("{ORIGIN}/pub/redirect?to={}", enc(&to));
+    for (name, to) in REDIRECT_PAYLOADS {
+        let go = format!("{ORIGIN}/pub/redirect?to={}", enc(to));
         s.load_foreign(&s.foreign_page(
             &format!("redirect-{name}"),
             &format!("&noref=1&go={}", enc(&go)),

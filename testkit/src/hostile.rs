@@ -230,3 +230,93 @@ pub fn bodies_read(report: &serde_json::Value, hits: &[Hit], ctx: &str) -> Vec<H
         .cloned()
         .collect()
 }
+
+/// The foreign contexts an app page embeds (`host.html?ctx=…`): each must reach nothing of
+/// the app's. The control, `app`, is the app's own page making the same requests.
+pub const APP_PAGE_FRAMES: [&str; 4] = [
+    "foreign-iframe",
+    "foreign-iframe-noref",
+    "sandboxed-iframe",
+    "sandboxed-srcdoc",
+];
+
+/// A foreign top-level page (`attack.html`), with the default referrer policy and with
+/// `no-referrer`: `(ctx, extra query)`.
+pub const FOREIGN_TOP: [(&str, &str); 2] = [("foreign-top", ""), ("foreign-top-noref", "&noref=1")];
+
+/// What a foreign top-level page can nest: `srcdoc`, an `about:blank` frame it writes
+/// (with and without a referrer), `data:` and `blob:` frames. An engine or navigation
+/// policy may refuse some of them (they then never report); if they run, their requests
+/// are checked like any other.
+pub const FOREIGN_NESTED: [(&str, &str); 5] = [
+    ("foreign-srcdoc", "&nest=srcdoc"),
+    ("blank", "&nest=blank"),
+    ("blank-noref", "&nest=blank&noref=1"),
+    ("data", "&nest=data"),
+    ("blob", "&nest=blob"),
+];
+
+/// Finding 1's payloads: `(name, target)` for `/pub/redirect?to=<target>`, each of which
+/// would run script in the app origin if the redirect page were built naively. Whatever
+/// runs fetches `/api/xss/…` or sets the title to `PWNED`.
+pub const REDIRECT_PAYLOADS: [(&str, &str); 3] = [
+    (
+        "breakout",
+        "/x</script><script>document.title='PWNED';fetch('/api/xss/breakout')</script>",
+    ),
+    ("javascript", "javascript:fetch('/api/xss/javascript')"),
+    ("javascript-abs", "JavaScript:document.title='PWNED'"),
+];
+
+/// Percent-encodes `s` for a query component (everything but RFC 3986's unreserved).
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The first half of the checks that hold after every attack, the same for every engine:
+/// no request of a foreign context reached an API handler or was taken for the app
+/// ([`violations`]; `app` and `same-origin-child` are the app's own documents), no page
+/// reported reading an app response (`leak`), and nothing it could read holds `SECRET`.
+/// (The second half, that the host lives and the app's page still reaches its API, is
+/// each engine's own.)
+///
+/// # Panics
+/// On any of these.
+pub fn assert_contained(hits: &[Hit], reports: &[serde_json::Value], app_origin: &str) {
+    let violations = violations(hits, app_origin, &["app", "same-origin-child"]);
+    assert!(
+        violations.is_empty(),
+        "foreign requests acted as the app:\n{}",
+        violations.join("\n")
+    );
+    for r in reports {
+        assert_eq!(
+            r["leak"],
+            serde_json::Value::Null,
+            "a script read an app response: {r}"
+        );
+        let readable = r["readable"].as_object().cloned().unwrap_or_default();
+        for (what, text) in readable {
+            assert!(
+                !text.as_str().unwrap_or("").contains("SECRET"),
+                "{what} was readable from {}: {text}",
+                r["ctx"]
+            );
+        }
+    }
+}
+
+/// Prints the census ([`census`]) of `hits` on stderr, one `census:` line each.
+pub fn print_census(hits: &[Hit]) {
+    for line in census(hits) {
+        eprintln!("census: {line}");
+    }
+}
