@@ -1,47 +1,135 @@
-//! The command line: a small hand-rolled parser whose every error is a sentence.
+//! The command line, declared with clap: each mode accepts only the options it uses, and a
+//! wrong one exits with status 2 and clap's sentence saying what is wrong.
 
 use std::fmt;
 use std::path::PathBuf;
 
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// `cargo run -p benches --release -- <mode> [options]`: the bus, the framed port and
+/// localhost side by side in one run. Every measuring run writes its JSON (with the machine
+/// it ran on) to `benches/results/` unless `--json` says where.
+#[derive(Debug, Parser)]
+#[command(name = "benches")]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
 /// What the user asked for.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Print the usage.
-    Help,
-    /// The wall-clock measurements (latency, throughput, memory, requests/s).
-    Rust(Options),
-    /// Instruction counts per tiny GET under `valgrind --tool=callgrind`.
-    Callgrind(Options),
+    /// Latency, throughput, peak memory and requests/s of the bus in process, the framed
+    /// port and hyper over loopback TCP, side by side in one run.
+    Rust(WallArgs),
+    /// Instructions per tiny GET of each path under valgrind --tool=callgrind.
+    Callgrind(GrindArgs),
     /// Both, in one report.
-    All(Options),
-    /// A real WebKitGTK WebView: the bus by frames and by its scheme vs localhost.
-    Webview(Options),
-    /// A real WebKitGTK WebView: WebSockets through the bus vs WebKit's own to localhost.
-    Websocket(Options),
-    /// The text report of a recorded rust/callgrind/all JSON, as the run printed it.
-    Table(PathBuf),
-    /// Internal: what `callgrind` runs under valgrind — `iters` tiny GETs on one path.
+    All {
+        #[command(flatten)]
+        wall: WallArgs,
+        #[command(flatten)]
+        grind: Grind,
+    },
+    /// A real WebKitGTK WebView (under Xvfb when there is no display): the page's requests
+    /// through the bus's frames, its app:// scheme and a localhost server, side by side.
+    Webview {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Also build (the first time several minutes) and run the Tauri 2 peer app
+        /// (benches/tauri-peer): invoke, Channel and URI-scheme protocol, interleaved
+        /// round by round with the bus's paths.
+        #[arg(long)]
+        tauri: bool,
+    },
+    /// A real WebKitGTK WebView: the page's WebSocket through the bus next to WebKit's own
+    /// to a localhost server (same axum handlers), side by side.
+    Websocket(RunArgs),
+    /// The markdown tables of recorded runs' JSON (any mode): what the READMEs' generated
+    /// blocks hold.
+    Table {
+        /// The JSON files, one report each.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Only the goals of each run, with the machine it ran on.
+        #[arg(long)]
+        goals: bool,
+    },
+    /// Internal: what `callgrind` runs under valgrind, `iters` tiny GETs on one path.
+    #[command(hide = true)]
     One {
+        #[arg(long, value_enum)]
         path: PathKind,
+        #[arg(long, value_enum, default_value_t = Handler::Axum)]
         handler: Handler,
+        #[arg(long, value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
         iters: u64,
     },
 }
 
-/// The options of the measuring modes. Which ones a mode accepts is checked by [`parse`].
+/// Rounds and where the JSON goes: every measuring mode.
+#[derive(Debug, Default, Args)]
+pub(crate) struct RunArgs {
+    /// rust/all: 3 rounds, shorter batches, no 1 GiB throughput size; webview: 2 rounds,
+    /// shorter memory holds; websocket: 2 rounds.
+    #[arg(long)]
+    pub(crate) quick: bool,
+    /// Rounds per measurement (default 5; with --quick 3, webview and websocket 2).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=50))]
+    pub(crate) rounds: Option<u16>,
+    /// Where to write the JSON report (default: benches/results/<date>-<mode>.json).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) json: Option<PathBuf>,
+}
+
+/// The wall-clock modes' options (rust, all).
+#[derive(Debug, Args)]
+pub(crate) struct WallArgs {
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+    /// Throughput body sizes, e.g. 1KiB,64KiB,1MiB (units: B, K/KiB, M/MiB, G/GiB).
+    #[arg(long, value_name = "LIST", value_parser = parse_sizes)]
+    pub(crate) sizes: Option<Sizes>,
+    /// The framed client's response credit window.
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_window)]
+    pub(crate) window: u32,
+}
+
+/// The callgrind mode's options.
+#[derive(Debug, Args)]
+pub(crate) struct GrindArgs {
+    #[command(flatten)]
+    pub(crate) grind: Grind,
+    /// Where to write the JSON report (default: benches/results/<date>-callgrind.json).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) json: Option<PathBuf>,
+}
+
+/// Instruction counting's options (callgrind, all).
+#[derive(Debug, Args)]
+pub(crate) struct Grind {
+    /// Tiny GETs per measured callgrind run.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
+    pub(crate) iters: u64,
+    /// Where callgrind's output and callgrind_annotate profiles go.
+    #[arg(long, value_name = "DIR", default_value = "out/callgrind")]
+    pub(crate) dir: PathBuf,
+}
+
+/// A list of body sizes, sorted (a newtype: clap would read a `Vec` as a repeated option).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Sizes(pub(crate) Vec<u64>);
+
+/// What the measuring code reads, whatever the mode.
 #[derive(Debug, PartialEq)]
 pub(crate) struct Options {
-    /// Fewer rounds, shorter batches, no 1 GiB throughput size.
     pub(crate) quick: bool,
-    /// Where to write the JSON report.
+    /// Where to write the JSON report; `None`: the mode's default under `benches/results/`.
     pub(crate) json: Option<PathBuf>,
-    /// Where to write the SVG chart.
-    pub(crate) svg: Option<PathBuf>,
     /// Body sizes for the throughput table (default: 1 KiB, 64 KiB, 1 MiB, 64 MiB, 1 GiB).
     pub(crate) sizes: Option<Vec<u64>>,
-    /// Rounds per measurement (default 5, or 3 with `--quick`).
     pub(crate) rounds: Option<usize>,
-    /// The framed client's response window in bytes (default 1 MiB).
+    /// The framed client's response window in bytes.
     pub(crate) window: u32,
     /// Tiny GETs per callgrind run (the difference between two runs).
     pub(crate) iters: u64,
@@ -56,7 +144,6 @@ impl Default for Options {
         Options {
             quick: false,
             json: None,
-            svg: None,
             sizes: None,
             rounds: None,
             window: 1 << 20,
@@ -67,9 +154,62 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    fn with_run(self, run: &RunArgs) -> Options {
+        Options {
+            quick: run.quick,
+            rounds: run.rounds.map(usize::from),
+            json: run.json.clone(),
+            ..self
+        }
+    }
+
+    fn with_wall(self, wall: &WallArgs) -> Options {
+        Options {
+            sizes: wall.sizes.clone().map(|s| s.0),
+            window: wall.window,
+            ..self.with_run(&wall.run)
+        }
+    }
+
+    fn with_grind(self, grind: &Grind) -> Options {
+        Options {
+            iters: grind.iters,
+            dir: grind.dir.clone(),
+            ..self
+        }
+    }
+}
+
+impl Command {
+    /// The measuring modes' name and options; `None` for `table` and `one`.
+    pub(crate) fn measuring(&self) -> Option<(&'static str, Options)> {
+        let o = Options::default();
+        Some(match self {
+            Command::Rust(wall) => ("rust", o.with_wall(wall)),
+            Command::Callgrind(g) => (
+                "callgrind",
+                Options {
+                    json: g.json.clone(),
+                    ..o.with_grind(&g.grind)
+                },
+            ),
+            Command::All { wall, grind } => ("all", o.with_wall(wall).with_grind(grind)),
+            Command::Webview { run, tauri } => (
+                "webview",
+                Options {
+                    tauri: *tauri,
+                    ..o.with_run(run)
+                },
+            ),
+            Command::Websocket(run) => ("websocket", o.with_run(run)),
+            Command::Table { .. } | Command::One { .. } => return None,
+        })
+    }
+}
+
 /// The three ways a request can travel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ValueEnum)]
 pub(crate) enum PathKind {
     /// `bus.call` in the caller's task.
     Bus,
@@ -89,22 +229,16 @@ impl PathKind {
             PathKind::Hyper => "hyper",
         }
     }
+}
 
-    fn parse(text: &str) -> Result<Self, ArgError> {
-        match text {
-            "bus" => Ok(PathKind::Bus),
-            "framed" => Ok(PathKind::Framed),
-            "hyper" => Ok(PathKind::Hyper),
-            other => Err(ArgError(format!(
-                "--path {other:?}: expected bus, framed or hyper"
-            ))),
-        }
+impl fmt::Display for PathKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
 /// The handler a tiny GET reaches: the same on every path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ValueEnum)]
 pub(crate) enum Handler {
     /// A bare `tower::Service` answering a static body: the transport is all that differs.
     Service,
@@ -122,6 +256,14 @@ impl Handler {
         }
     }
 
+    /// How tables and goals name it.
+    pub(crate) fn words(self) -> &'static str {
+        match self {
+            Handler::Service => "bare tower service",
+            Handler::Axum => "axum Router",
+        }
+    }
+
     /// The route of its tiny GET.
     pub(crate) fn route(self) -> &'static str {
         match self {
@@ -129,295 +271,28 @@ impl Handler {
             Handler::Axum => "/tiny",
         }
     }
-
-    fn parse(text: &str) -> Result<Self, ArgError> {
-        match text {
-            "service" => Ok(Handler::Service),
-            "axum" => Ok(Handler::Axum),
-            other => Err(ArgError(format!(
-                "--handler {other:?}: expected service or axum"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for PathKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A command line that could not be understood, with the reason.
-#[derive(Debug, PartialEq)]
-pub(crate) struct ArgError(pub(crate) String);
-
-impl fmt::Display for ArgError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-pub(crate) const USAGE: &str = "\
-usage: cargo run -p benches --release -- <mode> [options]
-
-modes:
-  rust        latency, throughput, peak memory and requests/s of the bus in process,
-              the framed port and hyper over loopback TCP, side by side in one run
-  callgrind   instructions per tiny GET of each path under valgrind --tool=callgrind
-  all         both, in one report
-  webview     a real WebKitGTK WebView (under Xvfb when there is no display): the page's
-              requests through the bus's frames, the bus's app:// scheme and a localhost
-              server, side by side in one run
-  websocket   a real WebKitGTK WebView: the page's WebSocket through the bus next to
-              WebKit's own WebSocket to a localhost server (same axum handlers), side by
-              side in one run
-  table FILE  the text report of a recorded rust/callgrind/all run's JSON, as the run
-              printed it (the README's figures are this, for benches/results/)
-  help        this text
-
-options (rust, all, webview, websocket):
-  --quick            rust/all: 3 rounds, shorter batches, no 1 GiB throughput size;
-                     webview: 2 rounds, shorter memory holds
-  --rounds N         rounds per measurement (1-50; default 5; with --quick 3, webview 2)
-options (rust, all):
-  --sizes LIST       throughput body sizes, e.g. 1KiB,64KiB,1MiB (units: B, K/KiB, M/MiB, G/GiB)
-  --window SIZE      the framed client's response credit window (default 1MiB)
-options (callgrind, all):
-  --iters N          tiny GETs per measured callgrind run (100-1000000; default 2000)
-  --dir DIR          where callgrind output goes (default out/callgrind)
-options (webview):
-  --tauri            also build (cargo, first time several minutes) and run the Tauri 2 peer
-                     app (benches/tauri-peer): invoke, Channel and URI-scheme protocol,
-                     interleaved round by round with the bus's paths
-options (every mode):
-  --json FILE        write the results as JSON
-  --svg FILE         write the results as an SVG chart
-";
-
-/// Parses the arguments after the program name.
-pub(crate) fn parse(args: &[String]) -> Result<Command, ArgError> {
-    let Some((mode, rest)) = args.split_first() else {
-        return Err(ArgError("no mode given".into()));
-    };
-    let mode = mode.as_str();
-    match mode {
-        "help" | "--help" | "-h" => {
-            if let Some(extra) = rest.first() {
-                return Err(ArgError(format!(
-                    "unexpected argument {extra:?} after help"
-                )));
-            }
-            return Ok(Command::Help);
-        }
-        "one" => return parse_one(rest),
-        "table" => {
-            return match rest {
-                [file] if !file.starts_with('-') => Ok(Command::Table(PathBuf::from(file))),
-                _ => Err(ArgError(
-                    "table takes one argument: the JSON of a rust, callgrind or all run".into(),
-                )),
-            };
-        }
-        "rust" | "callgrind" | "all" | "webview" | "websocket" => {}
-        other if other.starts_with('-') => {
-            return Err(ArgError(format!(
-                "{other:?} given before a mode; the mode (rust, callgrind, all, webview, websocket) comes first"
-            )));
-        }
-        other => {
-            return Err(ArgError(format!(
-                "unknown mode {other:?}: expected rust, callgrind, all, webview, websocket or help"
-            )));
-        }
-    }
-    let ws = mode == "websocket";
-    let web = mode == "webview";
-    let wall = mode == "rust" || mode == "all";
-    let grind = mode == "callgrind" || mode == "all";
-    let mut options = Options::default();
-    let mut flags = Flags::new(rest);
-    while let Some((flag, inline)) = flags.next_flag()? {
-        match flag {
-            "--quick" if wall || web || ws => {
-                flags.no_value(flag, inline)?;
-                options.quick = true;
-            }
-            "--sizes" if wall => {
-                options.sizes = Some(parse_sizes(&flags.value(flag, inline)?)?);
-            }
-            "--rounds" if wall || web || ws => {
-                options.rounds =
-                    Some(parse_count(flag, &flags.value(flag, inline)?, 1, 50)? as usize);
-            }
-            "--window" if wall => {
-                let text = flags.value(flag, inline)?;
-                let size = parse_size(&text).map_err(|e| ArgError(e.0.replace("--sizes", flag)))?;
-                options.window =
-                    u32::try_from(size)
-                        .ok()
-                        .filter(|w| *w >= 1024)
-                        .ok_or_else(|| {
-                            ArgError(format!(
-                                "{flag} {text:?}: must be between 1 KiB and 4 GiB - 1"
-                            ))
-                        })?;
-            }
-            "--iters" if grind => {
-                options.iters = parse_count(flag, &flags.value(flag, inline)?, 100, 1_000_000)?;
-            }
-            "--dir" if grind => options.dir = PathBuf::from(flags.value(flag, inline)?),
-            "--tauri" if web => {
-                flags.no_value(flag, inline)?;
-                options.tauri = true;
-            }
-            "--json" => options.json = Some(PathBuf::from(flags.value(flag, inline)?)),
-            "--svg" => options.svg = Some(PathBuf::from(flags.value(flag, inline)?)),
-            "--quick" | "--rounds" => {
-                return Err(ArgError(format!(
-                    "{flag} applies to the rust, all and webview modes, not to {mode}"
-                )));
-            }
-            "--sizes" | "--window" => {
-                return Err(ArgError(format!(
-                    "{flag} applies to the rust and all modes, not to {mode}"
-                )));
-            }
-            "--iters" | "--dir" => {
-                return Err(ArgError(format!(
-                    "{flag} applies to the callgrind and all modes, not to {mode}"
-                )));
-            }
-            "--tauri" => {
-                return Err(ArgError(format!(
-                    "{flag} applies to the webview mode, not to {mode}"
-                )));
-            }
-            other => return Err(ArgError(format!("unknown option {other:?} for {mode}"))),
-        }
-    }
-    Ok(match mode {
-        "rust" => Command::Rust(options),
-        "callgrind" => Command::Callgrind(options),
-        "webview" => Command::Webview(options),
-        "websocket" => Command::Websocket(options),
-        _ => Command::All(options),
-    })
-}
-
-fn parse_one(rest: &[String]) -> Result<Command, ArgError> {
-    let mut path = None;
-    let mut handler = Handler::Axum;
-    let mut iters = None;
-    let mut flags = Flags::new(rest);
-    while let Some((flag, inline)) = flags.next_flag()? {
-        match flag {
-            "--path" => path = Some(PathKind::parse(&flags.value(flag, inline)?)?),
-            "--handler" => handler = Handler::parse(&flags.value(flag, inline)?)?,
-            "--iters" => {
-                iters = Some(parse_count(
-                    flag,
-                    &flags.value(flag, inline)?,
-                    0,
-                    10_000_000,
-                )?);
-            }
-            other => return Err(ArgError(format!("unknown option {other:?} for one"))),
-        }
-    }
-    match (path, iters) {
-        (Some(path), Some(iters)) => Ok(Command::One {
-            path,
-            handler,
-            iters,
-        }),
-        _ => Err(ArgError(
-            "one needs --path bus|framed|hyper and --iters N (and optionally --handler service|axum)"
-                .into(),
-        )),
-    }
-}
-
-/// Walks `--flag value` and `--flag=value` arguments.
-struct Flags<'a> {
-    args: std::slice::Iter<'a, String>,
-}
-
-impl<'a> Flags<'a> {
-    fn new(args: &'a [String]) -> Self {
-        Flags { args: args.iter() }
-    }
-
-    /// The next flag's name and, for `--flag=value`, its inline value.
-    fn next_flag(&mut self) -> Result<Option<(&'a str, Option<&'a str>)>, ArgError> {
-        let Some(arg) = self.args.next() else {
-            return Ok(None);
-        };
-        if !arg.starts_with("--") {
-            return Err(ArgError(format!(
-                "unexpected argument {arg:?}: options start with --"
-            )));
-        }
-        Ok(Some(match arg.split_once('=') {
-            Some((flag, value)) => (flag, Some(value)),
-            None => (arg.as_str(), None),
-        }))
-    }
-
-    fn value(&mut self, flag: &str, inline: Option<&str>) -> Result<String, ArgError> {
-        let value = match inline {
-            Some(value) => value,
-            None => match self.args.next() {
-                Some(value) if !value.starts_with("--") => value.as_str(),
-                _ => return Err(ArgError(format!("{flag} needs a value"))),
-            },
-        };
-        if value.is_empty() {
-            return Err(ArgError(format!("{flag} needs a value")));
-        }
-        Ok(value.to_owned())
-    }
-
-    fn no_value(&self, flag: &str, inline: Option<&str>) -> Result<(), ArgError> {
-        match inline {
-            Some(_) => Err(ArgError(format!("{flag} takes no value"))),
-            None => Ok(()),
-        }
-    }
-}
-
-fn parse_count(flag: &str, text: &str, min: u64, max: u64) -> Result<u64, ArgError> {
-    let n: u64 = text
-        .replace('_', "")
-        .parse()
-        .map_err(|_| ArgError(format!("{flag} {text:?}: not a whole number")))?;
-    if n < min || n > max {
-        return Err(ArgError(format!(
-            "{flag} {n}: must be between {min} and {max}"
-        )));
-    }
-    Ok(n)
 }
 
 /// The largest body size accepted (bodies are streamed, so this only bounds the run time).
 pub(crate) const MAX_SIZE: u64 = 16 << 30;
 
 /// Parses `1KiB,64KiB,1MiB`: binary units, case-insensitive, no duplicates.
-pub(crate) fn parse_sizes(text: &str) -> Result<Vec<u64>, ArgError> {
+pub(crate) fn parse_sizes(text: &str) -> Result<Sizes, String> {
     let mut sizes = Vec::new();
     for item in text.split(',') {
         let size = parse_size(item.trim())?;
         if sizes.contains(&size) {
-            return Err(ArgError(format!("--sizes: {item:?} is listed twice")));
+            return Err(format!("{item:?} is listed twice"));
         }
         sizes.push(size);
     }
     sizes.sort_unstable();
-    Ok(sizes)
+    Ok(Sizes(sizes))
 }
 
 /// Parses one size: `512`, `512B`, `64K`, `64KiB`, `1M`, `1MiB`, `1G`, `1GiB`.
-pub(crate) fn parse_size(text: &str) -> Result<u64, ArgError> {
-    let bad = |why: &str| ArgError(format!("--sizes: {text:?} {why}"));
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
+    let bad = |why: &str| format!("{text:?} {why}");
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
@@ -446,6 +321,13 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, ArgError> {
     Ok(size)
 }
 
+fn parse_window(text: &str) -> Result<u32, String> {
+    u32::try_from(parse_size(text)?)
+        .ok()
+        .filter(|w| *w >= 1024)
+        .ok_or_else(|| format!("{text:?}: must be between 1 KiB and 4 GiB - 1"))
+}
+
 /// `1 KiB`, `64 MiB`, `1 GiB`, `1536 B`: the largest binary unit that divides exactly.
 pub(crate) fn size_label(bytes: u64) -> String {
     for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] {
@@ -460,124 +342,108 @@ pub(crate) fn size_label(bytes: u64) -> String {
 mod tests {
     use super::*;
 
-    fn args(line: &str) -> Vec<String> {
-        line.split_whitespace().map(str::to_owned).collect()
+    fn parse(line: &str) -> Result<Command, clap::Error> {
+        Cli::try_parse_from(std::iter::once("benches").chain(line.split_whitespace()))
+            .map(|c| c.command)
+    }
+
+    fn options(line: &str) -> (&'static str, Options) {
+        parse(line).unwrap().measuring().unwrap()
     }
 
     fn err(line: &str) -> String {
-        parse(&args(line)).unwrap_err().0
+        parse(line).unwrap_err().to_string()
     }
 
     #[test]
     fn a_full_rust_command_line() {
-        let Command::Rust(o) = parse(&args(
-            "rust --quick --json out/b.json --svg=out/b.svg --sizes 1KiB,1M --rounds 7",
-        ))
-        .unwrap() else {
-            panic!("not rust")
-        };
+        let (mode, o) = options("rust --quick --json out/b.json --sizes 1KiB,1M --rounds 7");
+        assert_eq!(mode, "rust");
         assert!(o.quick);
         assert_eq!(o.json, Some(PathBuf::from("out/b.json")));
-        assert_eq!(o.svg, Some(PathBuf::from("out/b.svg")));
         assert_eq!(o.sizes, Some(vec![1024, 1 << 20]));
         assert_eq!(o.rounds, Some(7));
         assert_eq!(o.window, 1 << 20);
-        assert!(
-            matches!(parse(&args("rust --window 256KiB")), Ok(Command::Rust(o)) if o.window == 256 << 10)
-        );
+        assert_eq!(options("rust --window=256KiB").1.window, 256 << 10);
+        assert_eq!(options("rust").1, Options::default());
     }
 
     #[test]
-    fn the_webview_mode_takes_quick_rounds_and_outputs() {
-        let Command::Webview(o) = parse(&args(
-            "webview --quick --rounds 3 --json out/w.json --svg=out/w.svg",
-        ))
-        .unwrap() else {
-            panic!("not webview")
-        };
-        assert!(o.quick);
+    fn every_mode_and_its_options() {
+        let (mode, o) = options("webview --quick --rounds 3 --json out/w.json --tauri");
+        assert_eq!(mode, "webview");
+        assert!(o.quick && o.tauri);
         assert_eq!(o.rounds, Some(3));
-        assert_eq!(o.json, Some(PathBuf::from("out/w.json")));
-        assert_eq!(o.svg, Some(PathBuf::from("out/w.svg")));
-        assert!(matches!(parse(&args("webview")), Ok(Command::Webview(o)) if !o.quick && !o.tauri));
-        assert!(
-            matches!(parse(&args("webview --quick --tauri")), Ok(Command::Webview(o)) if o.quick && o.tauri)
-        );
-    }
-
-    #[test]
-    fn modes_and_help() {
-        assert_eq!(parse(&args("help")).unwrap(), Command::Help);
+        assert!(!options("webview").1.tauri);
+        let (mode, o) = options("callgrind --iters 500 --dir x --json c.json");
         assert_eq!(
-            parse(&args("table benches/results/x.json")).unwrap(),
-            Command::Table(PathBuf::from("benches/results/x.json"))
+            (mode, o.iters, o.dir),
+            ("callgrind", 500, PathBuf::from("x"))
         );
-        assert!(err("table").contains("table takes one argument"));
-        assert!(err("table a.json b.json").contains("table takes one argument"));
-        assert_eq!(parse(&args("--help")).unwrap(), Command::Help);
-        assert!(
-            matches!(parse(&args("callgrind --iters 500")), Ok(Command::Callgrind(o)) if o.iters == 500)
-        );
-        assert!(
-            matches!(parse(&args("all --quick --iters=300")), Ok(Command::All(o)) if o.quick && o.iters == 300)
-        );
+        let (mode, o) = options("all --quick --iters=300 --window 64K");
         assert_eq!(
-            parse(&args("one --path hyper --iters 10")).unwrap(),
-            Command::One {
-                path: PathKind::Hyper,
-                handler: Handler::Axum,
-                iters: 10
-            }
+            (mode, o.quick, o.iters, o.window),
+            ("all", true, 300, 64 << 10)
         );
-        assert_eq!(
-            parse(&args("one --handler=service --path bus --iters 3")).unwrap(),
-            Command::One {
+        assert_eq!(options("websocket --quick").0, "websocket");
+        let Command::Table { files, goals } = parse("table a.json b.json --goals").unwrap() else {
+            panic!("not table")
+        };
+        assert_eq!(files, [PathBuf::from("a.json"), PathBuf::from("b.json")]);
+        assert!(goals);
+        assert!(parse("table a.json").unwrap().measuring().is_none());
+        let Command::One {
+            path,
+            handler,
+            iters,
+        } = parse("one --path hyper --iters 10").unwrap()
+        else {
+            panic!("not one")
+        };
+        assert_eq!((path, handler, iters), (PathKind::Hyper, Handler::Axum, 10));
+        assert!(matches!(
+            parse("one --handler=service --path bus --iters 3"),
+            Ok(Command::One {
                 path: PathKind::Bus,
                 handler: Handler::Service,
                 iters: 3
-            }
-        );
+            })
+        ));
     }
 
     #[test]
-    fn bad_command_lines_are_named() {
-        assert_eq!(err(""), "no mode given");
-        assert!(err("bench").contains("unknown mode \"bench\""));
-        assert!(
-            err("--quick rust")
-                .contains("the mode (rust, callgrind, all, webview, websocket) comes first")
-        );
-        assert!(err("rust --fast").contains("unknown option \"--fast\""));
-        assert!(err("rust --json").contains("--json needs a value"));
-        assert!(err("rust --json --quick").contains("--json needs a value"));
-        assert!(err("rust --quick=yes").contains("takes no value"));
-        assert!(err("rust stray").contains("unexpected argument \"stray\""));
-        assert!(err("rust --rounds 0").contains("between 1 and 50"));
-        assert!(err("rust --rounds five").contains("not a whole number"));
-        assert!(err("rust --window 4GiB").contains("between 1 KiB and 4 GiB - 1"));
-        assert!(err("rust --window 512").contains("between 1 KiB and 4 GiB - 1"));
-        assert!(
-            err("rust --window lots").contains("--window: \"lots\" does not start with a number")
-        );
-        assert!(err("callgrind --window 1M").contains("rust and all modes"));
-        assert!(err("rust --iters 100").contains("callgrind and all modes"));
-        assert!(err("callgrind --quick").contains("rust, all and webview modes"));
-        assert!(err("webview --sizes 1K").contains("rust and all modes, not to webview"));
-        assert!(err("webview --window 1M").contains("rust and all modes, not to webview"));
-        assert!(err("webview --iters 100").contains("callgrind and all modes, not to webview"));
-        assert!(err("webview --fast").contains("unknown option \"--fast\" for webview"));
-        assert!(err("webview --rounds 0").contains("between 1 and 50"));
-        assert!(err("webview --tauri=yes").contains("--tauri takes no value"));
-        assert!(err("rust --tauri").contains("--tauri applies to the webview mode, not to rust"));
-        assert!(err("all --tauri").contains("webview mode, not to all"));
-        assert!(err("callgrind --tauri").contains("webview mode, not to callgrind"));
-        assert!(err("webview stray").contains("unexpected argument \"stray\""));
-        assert!(err("one --path tcp --iters 1").contains("expected bus, framed or hyper"));
-        assert!(err("one --path bus").contains("one needs"));
-        assert!(
-            err("one --path bus --handler actix --iters 1").contains("expected service or axum")
-        );
-        assert!(err("help me").contains("after help"));
+    fn bad_command_lines_are_refused_with_status_2() {
+        for line in [
+            "",
+            "bench",
+            "--quick rust",
+            "rust --fast",
+            "rust --json",
+            "rust stray",
+            "rust --rounds 0",
+            "rust --rounds five",
+            "rust --window 4GiB",
+            "rust --window 512",
+            "callgrind --window 1M",
+            "rust --iters 100",
+            "callgrind --quick",
+            "webview --sizes 1K",
+            "webview --iters 100",
+            "webview --tauri=yes",
+            "rust --tauri",
+            "all --tauri",
+            "table",
+            "one --path tcp --iters 1",
+            "one --path bus",
+            "rust --svg x.svg",
+        ] {
+            let e = parse(line).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{line}: {e}");
+        }
+        assert!(err("rust --window 512").contains("must be between 1 KiB and 4 GiB - 1"));
+        assert!(err("rust --rounds 0").contains("1..=50"));
+        assert!(err("rust --tauri").contains("--tauri"));
+        assert!(err("one --path tcp --iters 1").contains("bus, framed, hyper"));
     }
 
     #[test]
@@ -588,21 +454,27 @@ mod tests {
         assert_eq!(parse_size("64KiB").unwrap(), 64 << 10);
         assert_eq!(parse_size("1MiB").unwrap(), 1 << 20);
         assert_eq!(parse_size("1g").unwrap(), 1 << 30);
-        assert_eq!(parse_sizes("1M, 1K").unwrap(), vec![1024, 1 << 20]);
+        assert_eq!(parse_sizes("1M, 1K").unwrap().0, vec![1024, 1 << 20]);
     }
 
     #[test]
     fn bad_sizes_are_named() {
-        assert!(err("rust --sizes 1KB").contains("ambiguous"));
-        assert!(err("rust --sizes 1XiB").contains("unknown unit"));
-        assert!(err("rust --sizes KiB").contains("does not start with a number"));
-        assert!(err("rust --sizes 0").contains("is zero"));
-        assert!(err("rust --sizes 17GiB").contains("16 GiB maximum"));
-        assert!(err("rust --sizes 99999999999999999999999").contains("too large"));
-        assert!(err("rust --sizes 1K,1K").contains("listed twice"));
-        assert!(err("rust --sizes 1K,,2K").contains("does not start with a number"));
-        assert!(err("rust --sizes -1").contains("does not start with a number"));
-        assert!(err("rust --sizes=-1").contains("does not start with a number"));
+        for (sizes, why) in [
+            ("1KB", "ambiguous"),
+            ("1XiB", "unknown unit"),
+            ("KiB", "does not start with a number"),
+            ("0", "is zero"),
+            ("17GiB", "16 GiB maximum"),
+            ("99999999999999999999999", "too large"),
+            ("1K,1K", "listed twice"),
+            ("1K,,2K", "does not start with a number"),
+        ] {
+            assert!(parse_sizes(sizes).unwrap_err().contains(why), "{sizes}");
+            assert!(
+                err(&format!("rust --sizes={sizes}")).contains(why),
+                "{sizes}"
+            );
+        }
     }
 
     #[test]

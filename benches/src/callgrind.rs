@@ -9,7 +9,8 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::args::{Handler, Options, PathKind};
-use crate::report::{InstructionRow, Report};
+use crate::report::{Measurement, Report};
+use crate::run::INSTRUCTIONS;
 
 /// Tiny GETs of the short run; the long run makes `--iters` more.
 const SHORT: u64 = 200;
@@ -28,63 +29,84 @@ pub(crate) fn run(options: &Options, report: &mut Report) -> Result<(), String> 
             options.iters
         ),
     ));
-    for (handler, path) in Handler::ALL
-        .iter()
-        .flat_map(|&h| PathKind::ALL.map(|p| (h, p)))
-    {
-        let lane = format!("{path}/{}", handler.name());
-        let mut totals = [0u64; 2];
-        let mut files = Vec::new();
-        for (slot, n) in [SHORT, long].into_iter().enumerate() {
-            let file = options
-                .dir
-                .join(format!("callgrind.{path}.{}.{n}.out", handler.name()));
-            eprintln!("callgrind   {lane}: {n} tiny GETs under valgrind");
-            let output = Command::new("valgrind")
-                .arg("--tool=callgrind")
-                .arg(format!("--callgrind-out-file={}", file.display()))
-                .arg(&exe)
-                .args(["one", "--path", path.name(), "--handler", handler.name()])
-                .args(["--iters", &n.to_string()])
-                .output()
-                .map_err(|e| format!("running valgrind: {e}"))?;
-            if !output.status.success() {
-                let stderr = String::from_utf8_lossy(&output.stderr);
-                let tail: Vec<&str> = stderr.lines().rev().take(15).collect();
-                return Err(format!(
-                    "valgrind run of {lane} ({n} GETs) failed ({}):\n{}",
-                    output.status,
-                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-                ));
-            }
-            totals[slot] = read_total(&file)?;
-            files.push(file);
-        }
-        if totals[1] <= totals[0] {
-            return Err(format!(
-                "callgrind: {lane}: the long run counted {} instructions, not more than the short run's {}",
-                totals[1], totals[0]
-            ));
-        }
-        let per_request = (totals[1] - totals[0]) as f64 / options.iters as f64;
-        eprintln!("callgrind   {lane}: {per_request:.0} instructions per tiny GET");
-        let long_file = files.pop().expect("two runs");
-        annotate(
-            &long_file,
-            &options
-                .dir
-                .join(format!("annotate.{path}.{}.txt", handler.name())),
+    report.settings.push((
+        "callgrind profiles".into(),
+        format!(
+            "{}/callgrind.<path>.<handler>.{long}.out, with callgrind_annotate --inclusive=yes of each as annotate.<path>.<handler>.txt",
+            options.dir.display()
+        ),
+    ));
+    for handler in Handler::ALL {
+        let mut row = Measurement::new(
+            INSTRUCTIONS,
+            &format!("instructions/{}", handler.name()),
+            handler.words(),
+            "",
+            true,
         );
-        report.instructions.push(InstructionRow {
-            path: path.name().into(),
-            handler: handler.name().into(),
-            per_request,
-            short_run: (SHORT, totals[0]),
-            long_run: (long, totals[1]),
-            file: long_file.display().to_string(),
-        });
+        for path in PathKind::ALL {
+            row.push(
+                path.name(),
+                vec![per_request(options, &exe, handler, path, long)?],
+            );
+        }
+        report.measurements.push(row);
     }
     Ok(())
+}
+
+/// The instructions of one tiny GET on `path` to `handler`: two runs under callgrind.
+fn per_request(
+    options: &Options,
+    exe: &Path,
+    handler: Handler,
+    path: PathKind,
+    long: u64,
+) -> Result<f64, String> {
+    let lane = format!("{path}/{}", handler.name());
+    let mut totals = [0u64; 2];
+    let mut files = Vec::new();
+    for (slot, n) in [SHORT, long].into_iter().enumerate() {
+        let file = options
+            .dir
+            .join(format!("callgrind.{path}.{}.{n}.out", handler.name()));
+        eprintln!("callgrind   {lane}: {n} tiny GETs under valgrind");
+        let output = Command::new("valgrind")
+            .arg("--tool=callgrind")
+            .arg(format!("--callgrind-out-file={}", file.display()))
+            .arg(exe)
+            .args(["one", "--path", path.name(), "--handler", handler.name()])
+            .args(["--iters", &n.to_string()])
+            .output()
+            .map_err(|e| format!("running valgrind: {e}"))?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let tail: Vec<&str> = stderr.lines().rev().take(15).collect();
+            return Err(format!(
+                "valgrind run of {lane} ({n} GETs) failed ({}):\n{}",
+                output.status,
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            ));
+        }
+        totals[slot] = read_total(&file)?;
+        files.push(file);
+    }
+    if totals[1] <= totals[0] {
+        return Err(format!(
+            "callgrind: {lane}: the long run counted {} instructions, not more than the short run's {}",
+            totals[1], totals[0]
+        ));
+    }
+    let per_request = (totals[1] - totals[0]) as f64 / options.iters as f64;
+    eprintln!("callgrind   {lane}: {per_request:.0} instructions per tiny GET");
+    let long_file = files.pop().expect("two runs");
+    annotate(
+        &long_file,
+        &options
+            .dir
+            .join(format!("annotate.{path}.{}.txt", handler.name())),
+    );
+    Ok(per_request)
 }
 
 /// The installed valgrind's version line, or why the callgrind mode cannot run.

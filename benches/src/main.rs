@@ -3,14 +3,16 @@
 //! same machine at the same time.
 //!
 //! ```text
-//! cargo run -p benches --release -- rust [--quick] [--json out/bench.json] [--svg out/bench.svg]
+//! cargo run -p benches --release -- rust [--quick] [--json FILE]
 //! cargo run -p benches --release -- callgrind
-//! cargo run -p benches --release -- all --json out/bench.json --svg out/bench.svg
-//! cargo run -p benches --release -- webview [--quick] [--tauri] [--json out/webview.json] [--svg out/webview.svg]
-//! cargo run -p benches --release -- websocket [--quick] [--rounds N] [--json out/websocket.json]
+//! cargo run -p benches --release -- all
+//! cargo run -p benches --release -- webview [--quick] [--tauri]
+//! cargo run -p benches --release -- websocket [--quick] [--rounds N]
+//! cargo run -p benches -- table benches/results/FILE.json [--goals]
 //! ```
 //!
-//! See `benches/README.md` for what each number means.
+//! Every measuring run writes its JSON, with the machine it ran on, to `benches/results/`
+//! (or `--json FILE`). See `benches/README.md` for what each number means.
 #![forbid(unsafe_code)]
 
 mod args;
@@ -21,52 +23,30 @@ mod paths;
 mod report;
 mod run;
 mod stats;
-mod svg;
 mod websocket;
 mod webview;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use args::{Command, Handler, Options, PathKind, USAGE};
+use args::{Cli, Command, Handler, Options, PathKind};
+use clap::Parser;
 use report::Report;
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let command = match args::parse(&argv) {
-        Ok(command) => command,
-        Err(e) => {
-            eprintln!("error: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let result = match command {
-        Command::Help => {
-            print!("{USAGE}");
-            Ok(())
+    let command = Cli::parse().command;
+    let result = match &command {
+        Command::Table { files, goals } => {
+            report::table_of(files, *goals).map(|table| print!("{table}"))
         }
         Command::One {
             path,
             handler,
             iters,
-        } => one(path, handler, iters),
-        Command::Table(file) => std::fs::read_to_string(&file)
-            .map_err(|e| format!("reading {}: {e}", file.display()))
-            .and_then(|json| report::table_of(&json))
-            .map(|table| print!("{table}")),
-        Command::Rust(options) => measure("rust", &options),
-        Command::Callgrind(options) => measure("callgrind", &options),
-        Command::All(options) => measure("all", &options),
-        Command::Webview(options) => webview::run(&options, prepare_output),
-        Command::Websocket(options) => {
-            let rounds = options.rounds.unwrap_or(if options.quick { 2 } else { 5 });
-            if let Some(json) = &options.json {
-                if let Err(e) = prepare_output(json) {
-                    eprintln!("error: {e}");
-                    return ExitCode::FAILURE;
-                }
-            }
-            websocket::run(rounds, options.json.as_deref())
+        } => one(*path, *handler, *iters),
+        _ => {
+            let (mode, options) = command.measuring().expect("a measuring mode");
+            measure(mode, &options)
         }
     };
     match result {
@@ -85,6 +65,61 @@ fn one(path: PathKind, handler: Handler, iters: u64) -> Result<(), String> {
     rig.tiny_loop(path, handler, iters as usize)
 }
 
+/// Runs a measuring mode: its report, printed as tables and written as JSON.
+fn measure(mode: &str, options: &Options) -> Result<(), String> {
+    let machine = machine::Machine::read();
+    let json = options
+        .json
+        .clone()
+        .unwrap_or_else(|| default_json(mode, options.quick, &machine.started_utc));
+    prepare_output(&json)?;
+    eprintln!("machine: {}", machine.summary());
+    let mut report = Report::new(machine, mode, options.quick);
+    let measured = run_mode(mode, options, &mut report);
+    if measured.is_err() && std::fs::metadata(&json).is_ok_and(|m| m.len() == 0) {
+        // The file prepare_output made: a failed run records nothing.
+        let _ = std::fs::remove_file(&json);
+    }
+    measured?;
+    print!("{}", report.table());
+    report.write(&json)?;
+    println!("\nJSON written to {}", json.display());
+    Ok(())
+}
+
+fn run_mode(mode: &str, options: &Options, report: &mut Report) -> Result<(), String> {
+    match mode {
+        "webview" => webview::run(options, report)?,
+        "websocket" => websocket::run(options, report)?,
+        _ => {
+            if mode != "rust" {
+                callgrind::valgrind_version()?;
+            }
+            if mode != "callgrind" {
+                let plan = run::Plan::new(options);
+                report.settings = plan.describe();
+                run::wall(&plan, report)?;
+            }
+            if mode != "rust" {
+                callgrind::run(options, report)?;
+            }
+            run::check_goals(report);
+        }
+    }
+    Ok(())
+}
+
+/// `benches/results/2026-12-03-1524-webview-quick.json`: where a run is recorded unless
+/// `--json` says otherwise.
+fn default_json(mode: &str, quick: bool, started_utc: &str) -> PathBuf {
+    let stamp: String = started_utc
+        .trim_end_matches(" UTC")
+        .replace(' ', "-")
+        .replace(':', "");
+    let quick = if quick { "-quick" } else { "" };
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("results/{stamp}-{mode}{quick}.json"))
+}
+
 /// Checks that an output file can be written before minutes are spent measuring.
 fn prepare_output(path: &Path) -> Result<(), String> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -100,41 +135,12 @@ fn prepare_output(path: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-fn measure(mode: &str, options: &Options) -> Result<(), String> {
-    if mode != "rust" {
-        callgrind::valgrind_version()?;
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn runs_are_recorded_under_results_by_date_and_mode() {
+        let path = super::default_json("webview", true, "2026-12-03 15:24 UTC");
+        assert!(path.ends_with("results/2026-12-03-1524-webview-quick.json"));
+        assert!(super::default_json("all", false, "x").ends_with("results/x-all.json"));
     }
-    for path in options.json.iter().chain(options.svg.iter()) {
-        prepare_output(path)?;
-    }
-    let mut report = Report {
-        machine: machine::Machine::read(),
-        mode: mode.into(),
-        quick: options.quick,
-        ..Report::default()
-    };
-    eprintln!("machine: {}", report.machine.summary());
-    if mode != "callgrind" {
-        let plan = run::Plan::new(options);
-        report.settings = plan.describe();
-        run::wall(&plan, &mut report)?;
-    }
-    if mode != "rust" {
-        callgrind::run(options, &mut report)?;
-    }
-    report.check_goals();
-    print!("{}", report.table());
-    if let Some(path) = &options.json {
-        let json = serde_json::to_string_pretty(&report)
-            .map_err(|e| format!("serialising the report: {e}"))?;
-        std::fs::write(path, json + "\n")
-            .map_err(|e| format!("writing {}: {e}", path.display()))?;
-        println!("JSON written to {}", path.display());
-    }
-    if let Some(path) = &options.svg {
-        std::fs::write(path, svg::render(&report))
-            .map_err(|e| format!("writing {}: {e}", path.display()))?;
-        println!("SVG chart written to {}", path.display());
-    }
-    Ok(())
 }

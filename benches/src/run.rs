@@ -14,8 +14,8 @@ use crate::args::{Handler, Options, PathKind, size_label};
 use crate::handler::{self, Bare, CHUNK, TINY_BODY};
 use crate::machine;
 use crate::paths::{BusClient, FramedClient, HyperClient, ORIGIN, Res, app_uri, serve};
-use crate::report::{LaneThroughput, LatencyRow, MemoryRow, Report, RpsRow, ThroughputRow, sig};
-use crate::stats::{self, Spread};
+use crate::report::{Goal, Limit, Measurement, Report, mib, sig};
+use crate::stats;
 
 /// The framed client's window when `one` runs it under callgrind (a tiny GET never uses it up).
 const ONE_WINDOW: u32 = 1 << 20;
@@ -508,14 +508,38 @@ pub(crate) fn wall(plan: &Plan, report: &mut Report) -> Res<()> {
     rig.transfer(Lane::Memcpy, COPY_BUFFER as u64, 2)?;
     rig.transfer(Lane::MemcpyChunk, COPY_BUFFER as u64, 2)?;
 
+    // Memory first (before the heap has grown for anything else), its table last.
+    let before = report.measurements.len();
     memory(&mut rig, report)?;
+    let rows = report.measurements.split_off(before);
     latency(&mut rig, plan, report)?;
     throughput(&mut rig, plan, report)?;
     requests_per_second(&mut rig, plan, report)?;
+    report.measurements.extend(rows);
     Ok(())
 }
 
+/// The sections of the rust/callgrind/all tables.
+pub(crate) const LATENCY: &str =
+    "Tiny GET round trip (median over rounds of each round's percentile, min–max)";
+pub(crate) const THROUGHPUT: &str =
+    "Throughput, 10^9 bytes/s (median over rounds, min–max; 64 KiB chunks)";
+pub(crate) const MEMORY: &str =
+    "Streaming one 1 GiB body per path: peak RSS growth (VmHWM after clear_refs 5), time, rate";
+pub(crate) const RPS: &str = "Tiny GETs per second, axum Router (median over rounds, min–max)";
+pub(crate) const INSTRUCTIONS: &str =
+    "Instructions per tiny GET (callgrind Ir, user space, all threads)";
+
 fn memory(rig: &mut Rig, report: &mut Report) -> Res<()> {
+    let m = |i: usize| {
+        let (key, title, unit, lower) = [
+            ("memory/growth", "peak RSS growth", "MiB", true),
+            ("memory/seconds", "time", "s", true),
+            ("memory/gb_per_s", "rate", "GB/s", false),
+        ][i];
+        Measurement::new(MEMORY, key, title, unit, lower)
+    };
+    let mut rows = [m(0), m(1), m(2)];
     for path in PathKind::ALL {
         let before = match machine::reset_peak() {
             Ok(before) => Some(before),
@@ -541,14 +565,12 @@ fn memory(rig: &mut Rig, report: &mut Report) -> Res<()> {
                 sig(g as f64 / 1048576.0)
             ))
         ));
-        report.memory.push(MemoryRow {
-            path: path.name().into(),
-            streamed_bytes: MEMORY_RUN,
-            peak_growth_bytes: growth,
-            seconds: took.as_secs_f64(),
-            gb_per_s: gbps,
-        });
+        let growth = growth.map(|g| mib(g as f64));
+        rows[0].push(path.name(), growth.into_iter().collect());
+        rows[1].push(path.name(), vec![took.as_secs_f64()]);
+        rows[2].push(path.name(), vec![gbps]);
     }
+    report.measurements.extend(rows);
     Ok(())
 }
 
@@ -578,14 +600,20 @@ fn latency(rig: &mut Rig, plan: &Plan, report: &mut Report) -> Res<()> {
         }
         progress(&line);
     }
-    for (i, (path, handler)) in lanes.iter().enumerate() {
-        report.latency.push(LatencyRow {
-            path: path.name().into(),
-            handler: handler.name().into(),
-            samples_per_round: plan.latency_samples,
-            p50_us: Spread::of(std::mem::take(&mut p50[i])).unwrap_or_default(),
-            p99_us: Spread::of(std::mem::take(&mut p99[i])).unwrap_or_default(),
-        });
+    for handler in Handler::ALL {
+        for (p, rounds) in [("p50", &mut p50), ("p99", &mut p99)] {
+            let mut row = Measurement::new(
+                LATENCY,
+                &format!("{p}/{}", handler.name()),
+                &format!("{p}, {}", handler.words()),
+                "µs",
+                true,
+            );
+            for (i, (path, _)) in lanes.iter().enumerate().filter(|(_, l)| l.1 == handler) {
+                row.push(path.name(), std::mem::take(&mut rounds[i]));
+            }
+            report.measurements.push(row);
+        }
     }
     Ok(())
 }
@@ -616,19 +644,17 @@ fn throughput(rig: &mut Rig, plan: &Plan, report: &mut Report) -> Res<()> {
             }
             progress(&(line + " GB/s"));
         }
-        report.throughput.push(ThroughputRow {
-            size_bytes: size,
-            size: size_label(size),
-            lanes: lanes
-                .iter()
-                .enumerate()
-                .map(|(i, lane)| LaneThroughput {
-                    lane: lane.name().into(),
-                    requests_per_batch: counts[i],
-                    gb_per_s: Spread::of(std::mem::take(&mut rates[i])).unwrap_or_default(),
-                })
-                .collect(),
-        });
+        let mut row = Measurement::new(
+            THROUGHPUT,
+            &format!("throughput/{}", size_label(size)),
+            &size_label(size),
+            "GB/s",
+            false,
+        );
+        for (i, lane) in lanes.iter().enumerate() {
+            row.push(lane.name(), std::mem::take(&mut rates[i]));
+        }
+        report.measurements.push(row);
     }
     Ok(())
 }
@@ -660,16 +686,118 @@ fn requests_per_second(rig: &mut Rig, plan: &Plan, report: &mut Report) -> Res<(
             }
             progress(&line);
         }
+        let title = format!("{callers} caller{}", if callers == 1 { "" } else { "s" });
+        let mut row = Measurement::new(RPS, &format!("rps/{callers}"), &title, "", false);
         for (i, path) in paths.iter().enumerate() {
-            report.rps.push(RpsRow {
-                path: path.name().into(),
-                callers,
-                requests_per_batch: counts[i],
-                requests_per_s: Spread::of(std::mem::take(&mut rates[i])).unwrap_or_default(),
-            });
+            row.push(path.name(), std::mem::take(&mut rates[i]));
         }
+        report.measurements.push(row);
     }
     Ok(())
+}
+
+/// The Rust-level goals (issues 3 and 16), checked against what `report` holds.
+pub(crate) fn check_goals(report: &mut Report) {
+    let r = &*report;
+    let missing = |here: bool, mode: &str, what: &str| {
+        if here {
+            format!("no {what} data")
+        } else {
+            format!("not measured: run the {mode} mode")
+        }
+    };
+    let wall = r.mode != "callgrind";
+    let grind = r.mode != "rust";
+    let no_latency = missing(wall, "rust", "latency");
+    let no_grind = missing(grind, "callgrind", "callgrind");
+    let mut goals = Vec::new();
+    for h in Handler::ALL {
+        let key = format!("p50/{}", h.name());
+        goals.push(Goal::ratio(
+            &format!(
+                "tiny GET round trip ({}): bus p50 at least 20x faster than hyper loopback",
+                h.words()
+            ),
+            r.named(&key, "hyper", " p50"),
+            r.named(&key, "bus", " p50"),
+            " µs",
+            Limit::AtLeast(20.0),
+            &no_latency,
+        ));
+    }
+    for h in Handler::ALL {
+        let key = format!("instructions/{}", h.name());
+        goals.push(Goal::ratio(
+            &format!(
+                "instructions per tiny GET ({}): hyper/bus at least 4 (user space only)",
+                h.words()
+            ),
+            r.named(&key, "hyper", ""),
+            r.named(&key, "bus", ""),
+            "",
+            Limit::AtLeast(4.0),
+            &no_grind,
+        ));
+    }
+    goals.push(Goal::ratio(
+        "framed port tiny GET (bare tower service): at most 2x the instructions of bus.call",
+        r.named("instructions/service", "framed", ""),
+        r.named("instructions/service", "bus", ""),
+        "",
+        Limit::AtMost(2.0),
+        &no_grind,
+    ));
+    goals.push(Goal::ratio(
+        "framed port tiny GET (bare tower service): p50 at most 0.5x hyper loopback's",
+        r.named("p50/service", "framed", " p50"),
+        r.named("p50/service", "hyper", " p50"),
+        " µs",
+        Limit::AtMost(0.5),
+        &no_latency,
+    ));
+    let goal = "bus.call around a bare tower service: at most 4,000 instructions per tiny GET (the client's request and body read included)";
+    goals.push(match r.value("instructions/service", "bus") {
+        Some(n) => Goal::checked(
+            goal,
+            n,
+            Limit::AtMost(4000.0),
+            format!("{} instructions", sig(n)),
+        ),
+        None => Goal::not_measured(goal, &no_grind),
+    });
+    // The 1 GiB row, or in a --quick run the memory run's one 1 GiB stream per path.
+    let gib = if r.measurement("throughput/1 GiB").is_some() {
+        "throughput/1 GiB"
+    } else {
+        "memory/gb_per_s"
+    };
+    let no_throughput = missing(wall, "rust", "throughput");
+    goals.push(Goal::ratio(
+        "1 GiB through the bus: at least 5x hyper loopback throughput",
+        r.named(gib, "bus", ""),
+        r.named(gib, "hyper", ""),
+        " GB/s",
+        Limit::AtLeast(5.0),
+        &no_throughput,
+    ));
+    let largest = r.measurements.iter().rfind(|m| m.section == THROUGHPUT);
+    goals.push(Goal::ratio(
+        "framed port: at least 0.5x memcpy throughput (largest size; memcpy into a body-sized buffer)",
+        largest.and_then(|m| Some((format!("framed at {}", m.title), m.of("framed")?))),
+        largest.and_then(|m| Some(("memcpy".into(), m.of("memcpy")?))),
+        " GB/s",
+        Limit::AtLeast(0.5),
+        &no_throughput,
+    ));
+    let goal = "peak RSS growth streaming 1 GiB in process (bus.call): at most 32 MiB";
+    goals.push(match r.value("memory/growth", "bus") {
+        Some(g) => Goal::checked(goal, g, Limit::AtMost(32.0), format!("{} MiB", sig(g))),
+        None if r.measurement("memory/seconds").is_some() => {
+            Goal::not_measured(goal, "/proc/self/clear_refs is not usable here")
+        }
+        None => Goal::not_measured(goal, &missing(wall, "rust", "memory")),
+    });
+    report.goals = goals;
 }
 
 #[cfg(test)]
@@ -694,6 +822,93 @@ mod tests {
         .unwrap();
         assert!(n % 4 == 0 && n * 100 >= 10_000, "{n}");
         assert!(seen.iter().all(|s| s % 4 == 0));
+    }
+
+    /// A report with every section of an `all` run filled.
+    fn sample() -> Report {
+        let mut r = Report::new(crate::machine::Machine::default(), "all", false);
+        let s = |v: f64| vec![v * 0.9, v, v * 1.1];
+        for h in Handler::ALL {
+            let extra = if h == Handler::Axum { 1.0 } else { 0.0 };
+            for p in ["p50", "p99"] {
+                let mut m = Measurement::new(LATENCY, &format!("{p}/{}", h.name()), p, "µs", true);
+                for (path, v) in [("bus", 1.0), ("framed", 30.0), ("hyper", 25.0)] {
+                    m.push(path, s(v + extra));
+                }
+                r.measurements.push(m);
+            }
+            let mut m = Measurement::new(
+                INSTRUCTIONS,
+                &format!("instructions/{}", h.name()),
+                "",
+                "",
+                true,
+            );
+            for (path, n) in [("bus", 5_000.0), ("framed", 40_000.0), ("hyper", 30_000.0)] {
+                m.push(path, vec![n + 5_000.0 * extra]);
+            }
+            r.measurements.push(m);
+        }
+        for size in ["1 KiB", "1 GiB"] {
+            let mut m = Measurement::new(
+                THROUGHPUT,
+                &format!("throughput/{size}"),
+                size,
+                "GB/s",
+                false,
+            );
+            for (lane, v) in [
+                ("memcpy", 10.0),
+                ("bus", 100.0),
+                ("framed", 4.0),
+                ("hyper", 3.0),
+            ] {
+                m.push(lane, s(v));
+            }
+            r.measurements.push(m);
+        }
+        let mut m = Measurement::new(MEMORY, "memory/growth", "", "MiB", true);
+        m.push("bus", vec![0.25]);
+        r.measurements.push(m);
+        r
+    }
+
+    #[test]
+    fn goals_are_checked_and_misses_named() {
+        let mut r = sample();
+        check_goals(&mut r);
+        let status: Vec<_> = r.goals.iter().map(|g| g.status.label()).collect();
+        // 25x, 13x (miss), 6x, 3.5x (miss), framed 8x bus's instructions (miss), framed
+        // p50 1.2x hyper's (miss), bus 5,000 instructions (miss), 33x, 0.4x (miss), 0.25 MiB.
+        assert_eq!(
+            status,
+            [
+                "PASS", "MISS", "PASS", "MISS", "MISS", "MISS", "MISS", "PASS", "MISS", "PASS"
+            ]
+        );
+        let table = r.table();
+        assert!(table.contains("4 of 10 measured goals met."), "{table}");
+        assert!(table.contains("8.00x: framed 40000 / bus 5000"), "{table}");
+        assert!(
+            table.contains("0.400x: framed at 1 GiB 4.00 GB/s / memcpy 10.0 GB/s"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn goals_without_data_say_which_mode_measures_them() {
+        let mut r = Report::new(crate::machine::Machine::default(), "rust", false);
+        check_goals(&mut r);
+        assert!(
+            r.goals
+                .iter()
+                .all(|g| g.status == crate::report::Status::NotMeasured)
+        );
+        assert!(r.goals[2].detail.contains("callgrind mode"));
+        assert!(
+            r.table()
+                .contains("0 of 0 measured goals met; 10 not measured")
+        );
     }
 
     #[test]

@@ -125,20 +125,7 @@ fn main() {
     }
 
     let couch = Couch::open(data.join("couch.sqlite3")).expect("the store opens");
-    let (tx, reports) = std::sync::mpsc::channel::<Value>();
-    let report = tower::service_fn(move |req: http::Request<Body>| {
-        let tx = tx.clone();
-        async move {
-            let body = req
-                .into_body()
-                .collect()
-                .await
-                .map(|c| c.to_bytes())
-                .unwrap_or_default();
-            let _ = tx.send(serde_json::from_slice(&body).unwrap_or(Value::Null));
-            Ok::<_, std::convert::Infallible>(http::Response::new(Body::from("ok")))
-        }
-    });
+    let (report, reports) = testkit::report::mount(1 << 20);
     let page = tower::service_fn(|_r: http::Request<Body>| async {
         let mut r =
             http::Response::new(Body::from(include_str!("../../pouchdb-server/bench.html")));
@@ -151,7 +138,7 @@ fn main() {
     let bus = Bus::builder()
         .app_origin(ORIGIN)
         .mount_with(bus_couch::mount("/db", &couch))
-        .mount("/report", report)
+        .mount_with(report)
         .mount_with(
             Mount::new(
                 "/pouchdb-vendor",

@@ -16,12 +16,10 @@
 pub(crate) mod procs;
 pub(crate) mod report;
 pub(crate) mod server;
-pub(crate) mod svg;
 pub(crate) mod tauri;
 pub(crate) mod view;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -29,15 +27,19 @@ use bus_core::{Bus, Mount};
 use serde_json::{Value, json};
 
 use crate::args::{Options, size_label};
-use crate::machine::Machine;
-use crate::report::sig;
-use crate::stats::Spread;
+use crate::report::{Measurement, Report, mib, sig};
 use procs::{CpuSample, Group};
-use report::{Components, CpuRow, Measurement, MemoryRow, PathValues, WebPath, WebviewReport, mib};
+use report::WebPath;
 use tauri::Peer;
 use view::{ORIGIN, Reports, View, pump};
 
 const MIB: u64 = 1 << 20;
+
+/// The sections of the mode's tables.
+const PAGE: &str = "Measured in the page (median over rounds, min–max)";
+const HOLD: &str = "Paused stream: the page reads the first chunk of a 1 GiB download, then nothing (RSS growth of the host and WebKit's processes at the peak, MiB)";
+const CPU: &str = "CPU time by thread group (ms, all rounds summed; /proc, 10 ms ticks), and the frames the page saw";
+const COMPONENTS: &str = "The frames path's components, measured alone";
 
 /// How much and how often to measure.
 #[derive(Clone, Debug)]
@@ -168,14 +170,8 @@ struct CpuAcc {
     frames: [u64; 5],
 }
 
-/// Runs the mode: display, GTK, measurements, report files.
-pub(crate) fn run(
-    options: &Options,
-    prepare: impl Fn(&Path) -> Result<(), String>,
-) -> Result<(), String> {
-    for path in options.json.iter().chain(options.svg.iter()) {
-        prepare(path)?;
-    }
+/// Runs the mode into `report`: display, GTK, the WebView, the measurements, the goals.
+pub(crate) fn run(options: &Options, report: &mut Report) -> Result<(), String> {
     // With no DISPLAY this re-runs the program under xvfb-run and exits with its status.
     testkit::display::ensure()?;
     // Built before anything is measured, so a build that fails costs no measuring time.
@@ -193,24 +189,17 @@ pub(crate) fn run(
 
     let plan = Plan::new(options);
     let rig = Rig::new()?;
-    let mut report = WebviewReport {
-        machine: Machine::read(),
-        mode: "webview".into(),
-        quick: options.quick,
-        webkit: format!(
-            "{}, via wry 0.57 and bridge-desktop; display {}",
-            View::webkit_version(),
-            std::env::var("DISPLAY").unwrap_or_default()
-        ),
-        settings: plan.describe(&format!(
-            "http://{} (axum 0.8 on hyper 1, in this process)",
-            rig.local.addr
-        )),
-        not_measured: report::peers(options.tauri),
-        ..WebviewReport::default()
-    };
-    eprintln!("machine: {}", report.machine.summary());
-    eprintln!("engine: {}", report.webkit);
+    let engine = format!(
+        "{}, via wry 0.57 and bridge-desktop; display {}",
+        View::webkit_version(),
+        std::env::var("DISPLAY").unwrap_or_default()
+    );
+    eprintln!("engine: {engine}");
+    report.settings = plan.describe(&format!(
+        "http://{} (axum 0.8 on hyper 1, in this process)",
+        rig.local.addr
+    ));
+    report.settings.push(("engine".into(), engine));
 
     let before = children(rig.host_pid);
     let mut view = View::open(&rig.bus.handle(), &rig.page)?;
@@ -227,7 +216,13 @@ pub(crate) fn run(
             "the benchmark page has no bridge-js shim: the frames path cannot be measured".into(),
         );
     }
-    report.user_agent = ready["user_agent"].as_str().unwrap_or("").to_owned();
+    let agent = ready["user_agent"].as_str().unwrap_or("");
+    report.settings.push(("user agent".into(), agent.into()));
+    for p in WebPath::ALL {
+        report
+            .settings
+            .push((format!("path {}", p.name()), p.describe().into()));
+    }
 
     // The peer is a child of this process, so the CPU samples below include it (as "other"
     // and WebKit's groups); it is closed before the memory measurements.
@@ -235,62 +230,95 @@ pub(crate) fn run(
         Some(binary) => {
             eprintln!("starting the Tauri 2 peer");
             let peer = Peer::start(binary, &format!("http://{}", rig.local.addr))?;
+            let info = &peer.info;
             eprintln!(
                 "Tauri peer: Tauri {}, invoke by {}",
-                peer.info.version, peer.info.transport
+                info.version, info.transport
             );
-            report.tauri = Some(peer.info.clone());
+            report.settings.push((
+                "tauri peer".into(),
+                format!(
+                    "Tauri {} ({}): its own page in the same engine, driven over stdin, its paths interleaved round by round with the bus's; invoke travelled by {}",
+                    info.version, info.binary, info.transport
+                ),
+            ));
+            for p in WebPath::TAURI {
+                report
+                    .settings
+                    .push((format!("path {}", p.name()), p.describe().into()));
+            }
             Some(peer)
         }
         None => None,
     };
+    report.settings.extend(report::not_measured(options.tauri));
 
     warm_up(&plan, &mut view, &rig, peer.as_mut())?;
     let mut cpu: BTreeMap<(String, WebPath), CpuAcc> = BTreeMap::new();
-    measure_all(&plan, &mut view, &rig, peer.as_mut(), &mut report, &mut cpu)?;
+    measure_all(&plan, &mut view, &rig, peer.as_mut(), report, &mut cpu)?;
     if let Some(peer) = peer.take() {
         peer.close();
     }
-    report.components = Some(components(&mut view, &rig)?);
+    let components = components(&mut view, &rig)?;
     close_view(view, rig.host_pid, &before);
+    let mut hold = [
+        ("hold/peak", "growth at the peak"),
+        ("hold/host", "the host's share"),
+        ("hold/webkit", "WebKit's share"),
+        ("hold/produced", "produced by the handler meanwhile"),
+        ("hold/seconds", "held and sampled (s)"),
+    ]
+    .map(|(key, title)| Measurement::new(HOLD, key, title, "", true));
     for path in WebPath::ALL {
-        let row = memory(&plan, &rig, path)?;
-        report.memory.push(row);
+        for (m, x) in hold.iter_mut().zip(memory(&plan, &rig, path)?) {
+            m.push(path.name(), vec![x]);
+        }
     }
-    report.cpu = cpu
-        .into_iter()
-        .map(|((key, path), acc)| CpuRow {
-            key,
-            path,
-            wall_ms: acc.wall_ms,
-            cpu_ms: acc.cpu,
-            frames_in: acc.frames[0],
-            base64_chars_in: acc.frames[1],
-            deliveries: acc.frames[2],
-            frames_out: acc.frames[3],
-            base64_chars_out: acc.frames[4],
-        })
-        .collect();
-    let order = |key: &str| report.measurements.iter().position(|m| m.key == key);
-    let mut rows = std::mem::take(&mut report.cpu);
-    rows.sort_by_key(|r| (order(&r.key), r.path));
-    report.cpu = rows;
-
-    report.check_goals();
-    print!("{}", report.table());
-    if let Some(path) = &options.json {
-        let json = serde_json::to_string_pretty(&report)
-            .map_err(|e| format!("serialising the report: {e}"))?;
-        std::fs::write(path, json + "\n")
-            .map_err(|e| format!("writing {}: {e}", path.display()))?;
-        println!("JSON written to {}", path.display());
-    }
-    if let Some(path) = &options.svg {
-        std::fs::write(path, svg::render(&report))
-            .map_err(|e| format!("writing {}: {e}", path.display()))?;
-        println!("SVG chart written to {}", path.display());
-    }
+    report.measurements.extend(hold);
+    cpu_rows(report, cpu);
+    report.measurements.extend(components);
+    report::check_goals(report);
     Ok(())
+}
+
+/// The CPU table: per measurement, the thread groups that used any, and the frames.
+fn cpu_rows(report: &mut Report, cpu: BTreeMap<(String, WebPath), CpuAcc>) {
+    let keys: Vec<String> = report
+        .measurements
+        .iter()
+        .filter(|m| m.section == PAGE && !m.key.ends_with("_ratio"))
+        .map(|m| m.key.clone())
+        .collect();
+    for key in keys {
+        let mut row = |name: &str, title: &str, f: &dyn Fn(&CpuAcc) -> f64| {
+            let mut m = Measurement::new(
+                CPU,
+                &format!("cpu/{key}/{name}"),
+                &format!("{key}: {title}"),
+                "",
+                true,
+            );
+            for ((_, path), acc) in cpu.iter().filter(|((k, _), _)| *k == key) {
+                m.push(path.name(), vec![f(acc)]);
+            }
+            if m.paths.iter().any(|p| p.value.median != 0.0) {
+                report.measurements.push(m);
+            }
+        };
+        row("wall", "the page's wall time", &|a| a.wall_ms);
+        for g in Group::ALL {
+            row(&g.label().replace(' ', "_"), g.label(), &|a| {
+                a.cpu.get(&g).copied().unwrap_or(0.0)
+            });
+        }
+        for (i, name, title) in [
+            (0, "frames_in", "frames in"),
+            (3, "frames_out", "frames out"),
+            (2, "deliveries", "deliveries"),
+        ] {
+            row(name, title, &|a| a.frames[i] as f64);
+        }
+    }
 }
 
 impl Rig {
@@ -401,7 +429,7 @@ fn warm_up(
 }
 
 /// The frames path's steps, each measured alone.
-fn components(view: &mut View, rig: &Rig) -> Result<Components, String> {
+fn components(view: &mut View, rig: &Rig) -> Result<Vec<Measurement>, String> {
     eprintln!("measuring the frames path's components alone");
     let eval_round_trip_us = view.eval_round_trip_us(200, |_| "0".into())?;
     // A delivery of one 64 KiB frame is a new script holding its base64 as a literal.
@@ -432,20 +460,75 @@ fn components(view: &mut View, rig: &Rig) -> Result<Components, String> {
     )?;
     let us = |key: &str| num(&split, key).map(|ms| ms * 1e3);
     let rate = |ms: &Value| bytes as f64 / (ms.as_f64().unwrap_or(f64::NAN).max(0.5) / 1e3) / 1e6;
-    Ok(Components {
-        eval_round_trip_us,
-        eval_frame_us,
-        host_base64_mb_s,
-        page_to_base64_mb_s: rate(&r["to_base64_ms"]),
-        page_from_base64_mb_s: rate(&r["from_base64_ms"]),
-        page_native_base64: r["native_base64"] == true,
-        page_dispatch_us: r["dispatch_ms"].as_f64().unwrap_or(f64::NAN) * 1e3 / events as f64,
-        frames_send_us: us("send_ms")?,
-        frames_round_trip_us: us("round_trip_ms")?,
-        frames_receive_us: us("receive_ms")?,
-        frames_split_requests: n,
-        frames_total_us: us("total_ms")?,
-    })
+    let native = if r["native_base64"] == true {
+        "the engine's Uint8Array.toBase64/fromBase64"
+    } else {
+        "bridge-js's JS fallback"
+    };
+    let rows = [
+        (
+            "eval_round_trip",
+            "evaluate_javascript no-op, host -> page -> host".to_owned(),
+            "µs",
+            eval_round_trip_us,
+        ),
+        (
+            "eval_frame",
+            "evaluate_javascript of a new script holding one 64 KiB frame as base64".into(),
+            "µs",
+            eval_frame_us,
+        ),
+        (
+            "host_base64",
+            "host base64 encode, 1 MiB frames".into(),
+            "MB/s",
+            host_base64_mb_s,
+        ),
+        (
+            "page_to_base64",
+            format!("page toBase64 ({native})"),
+            "MB/s",
+            rate(&r["to_base64_ms"]),
+        ),
+        (
+            "page_from_base64",
+            format!("page fromBase64 ({native})"),
+            "MB/s",
+            rate(&r["from_base64_ms"]),
+        ),
+        (
+            "page_dispatch",
+            "page CustomEvent dispatch, short string detail, one listener".into(),
+            "µs",
+            r["dispatch_ms"].as_f64().unwrap_or(f64::NAN) * 1e3 / events as f64,
+        ),
+        (
+            "split_send",
+            format!("small GET by frames (mean of {n}): fetch() -> request frame out"),
+            "µs",
+            us("send_ms")?,
+        ),
+        (
+            "split_round_trip",
+            "... -> first answer frame in (relay post, host main thread, bus, reply back)".into(),
+            "µs",
+            us("round_trip_ms")?,
+        ),
+        (
+            "split_receive",
+            "... -> body read".into(),
+            "µs",
+            us("receive_ms")?,
+        ),
+        ("split_total", "... in all".into(), "µs", us("total_ms")?),
+    ];
+    Ok(rows
+        .into_iter()
+        .map(|(key, title, unit, v)| {
+            Measurement::new(COMPONENTS, &format!("components/{key}"), &title, unit, true)
+                .with("frames", vec![v])
+        })
+        .collect())
 }
 
 /// The host's child processes (and theirs) that are alive.
@@ -509,7 +592,7 @@ fn measure_all(
     view: &mut View,
     rig: &Rig,
     mut peer: Option<&mut Peer>,
-    report: &mut WebviewReport,
+    report: &mut Report,
     cpu: &mut BTreeMap<(String, WebPath), CpuAcc>,
 ) -> Result<(), String> {
     let seq_n = plan.seq_n as f64;
@@ -662,38 +745,27 @@ fn measure_all(
                 }
             }
         }
-        let mut main = Vec::new();
-        let mut extra = Vec::new();
+        let mut main =
+            Measurement::new(PAGE, spec.key, spec.title, spec.unit, spec.lower_is_better);
+        let ratio_title = format!("{}, ratio to idle", spec.title.trim_end_matches(", mean"));
+        let ratio_key = format!("{}_ratio", spec.key);
+        let mut extra = Measurement::new(PAGE, &ratio_key, &ratio_title, "x", true);
         for (path, (v, e)) in values {
-            if let Some(value) = Spread::of(v) {
-                main.push(PathValues { path, value });
-            }
-            if let Some(value) = Spread::of(e) {
-                extra.push(PathValues { path, value });
-            }
+            main.push(path.name(), v);
+            extra.push(path.name(), e);
         }
-        report.measurements.push(Measurement {
-            key: spec.key.into(),
-            title: spec.title.into(),
-            unit: spec.unit.into(),
-            lower_is_better: spec.lower_is_better,
-            paths: main,
-        });
-        if !extra.is_empty() {
-            report.measurements.push(Measurement {
-                key: format!("{}_ratio", spec.key),
-                title: format!("{}, ratio to idle", spec.title.trim_end_matches(", mean")),
-                unit: "x".into(),
-                lower_is_better: true,
-                paths: extra,
-            });
+        report.measurements.push(main);
+        if !extra.paths.is_empty() {
+            report.measurements.push(extra);
         }
     }
     Ok(())
 }
 
-/// Host + WebKit memory while a fresh page holds a big download paused on `path`.
-fn memory(plan: &Plan, rig: &Rig, path: WebPath) -> Result<MemoryRow, String> {
+/// Host + WebKit memory while a fresh page holds a big download paused on `path`: growth
+/// at the peak, the host's and WebKit's shares of it, the bytes produced meanwhile (MiB),
+/// and how long it was held (s).
+fn memory(plan: &Plan, rig: &Rig, path: WebPath) -> Result<[f64; 5], String> {
     let before = children(rig.host_pid);
     let mut view = View::open(&rig.bus.handle(), &rig.page)?;
     view.wait_report(
@@ -714,7 +786,6 @@ fn memory(plan: &Plan, rig: &Rig, path: WebPath) -> Result<MemoryRow, String> {
     let mut peak = (i64::MIN, 0i64, 0i64);
     let mut history: Vec<(Instant, i64)> = Vec::new();
     let mut next_sample = Instant::now();
-    let mut processes;
     loop {
         if !held {
             // The page answers once it has read the first chunk.
@@ -735,7 +806,6 @@ fn memory(plan: &Plan, rig: &Rig, path: WebPath) -> Result<MemoryRow, String> {
         if now >= next_sample {
             next_sample = now + Duration::from_millis(250);
             let rss = procs::rss_by_pid(host);
-            processes = rss.len();
             let (h, k) = procs::growth(host, &base, &rss);
             if h + k > peak.0 {
                 peak = (h + k, h, k);
@@ -773,10 +843,10 @@ fn memory(plan: &Plan, rig: &Rig, path: WebPath) -> Result<MemoryRow, String> {
     eprintln!(
         "memory {:<9}: +{} MiB at peak (host {} MiB, WebKit {} MiB); the handler produced {} MiB in {} s",
         path.name(),
-        sig(mib(peak.0)),
-        sig(mib(peak.1)),
-        sig(mib(peak.2)),
-        sig(mib(produced as i64)),
+        sig(mib(peak.0 as f64)),
+        sig(mib(peak.1 as f64)),
+        sig(mib(peak.2 as f64)),
+        sig(mib(produced as f64)),
         sig(held_seconds)
     );
     // Cancel the held stream; a page drowning in buffered bytes may not answer in time, and
@@ -800,16 +870,13 @@ fn memory(plan: &Plan, rig: &Rig, path: WebPath) -> Result<MemoryRow, String> {
             path.name()
         );
     }
-    Ok(MemoryRow {
-        path,
-        stream_bytes: plan.hold_bytes,
-        peak_growth_bytes: peak.0,
-        host_growth_bytes: peak.1,
-        webkit_growth_bytes: peak.2,
-        produced_bytes: produced,
+    Ok([
+        mib(peak.0 as f64),
+        mib(peak.1 as f64),
+        mib(peak.2 as f64),
+        mib(produced as f64),
         held_seconds,
-        processes,
-    })
+    ])
 }
 
 #[cfg(test)]

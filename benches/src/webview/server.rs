@@ -1,7 +1,8 @@
 //! What the benchmark page talks to: one axum `Router` mounted on the bus and served on
 //! 127.0.0.1 by `testkit::serve_localhost`, so every path reaches the same handlers.
 //!
-//! - `GET /bench.html`: the page;
+//! - `GET /bench.html`: the page, and `GET /bench.js`: its workloads (shared with the
+//!   Tauri peer's page);
 //! - `GET /bench/tiny`: 12 bytes;
 //! - `GET /bench/bytes/{n}`: `n` bytes in 64 KiB slices of one in-memory 1 MiB source (no
 //!   copy by the handler), counted as they are produced;
@@ -28,6 +29,8 @@ use crate::handler::{self, TINY_BODY};
 
 /// The benchmark page.
 pub(crate) const PAGE: &str = include_str!("bench.html");
+/// Its workloads, the same file the Tauri peer's page loads.
+pub(crate) const SCRIPT: &str = include_str!("bench.js");
 
 /// Bytes the `/bench/bytes` producers have handed to a transport, and producers alive.
 #[derive(Clone, Debug, Default)]
@@ -60,19 +63,20 @@ pub(crate) fn router(counters: Counters) -> Router {
         source: handler::source(),
         counters,
     };
+    let file = |kind: &'static str, text: &'static str| {
+        get(move || async move {
+            (
+                [
+                    (header::CONTENT_TYPE, kind),
+                    (header::CACHE_CONTROL, "no-store"),
+                ],
+                text,
+            )
+        })
+    };
     Router::new()
-        .route(
-            "/bench.html",
-            get(|| async {
-                (
-                    [
-                        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                        (header::CACHE_CONTROL, "no-store"),
-                    ],
-                    PAGE,
-                )
-            }),
-        )
+        .route("/bench.html", file("text/html; charset=utf-8", PAGE))
+        .route("/bench.js", file("text/javascript; charset=utf-8", SCRIPT))
         .route(
             "/bench/tiny",
             get(|| async { ([(header::CACHE_CONTROL, "no-store")], TINY_BODY) }),
@@ -223,10 +227,25 @@ mod tests {
             let body = res.into_body().collect().await.unwrap().to_bytes();
             assert_eq!(&body[..], b"100000");
 
-            let res = app.oneshot(get("/bench.html")).await.unwrap();
+            let res = app.clone().oneshot(get("/bench.html")).await.unwrap();
             assert_eq!(res.status(), 200);
             let body = res.into_body().collect().await.unwrap().to_bytes();
-            assert!(std::str::from_utf8(&body).unwrap().contains("__bench"));
+            assert!(
+                std::str::from_utf8(&body)
+                    .unwrap()
+                    .contains("BenchPage.start")
+            );
+            let res = app.oneshot(get("/bench.js")).await.unwrap();
+            assert_eq!(
+                res.headers()[header::CONTENT_TYPE],
+                "text/javascript; charset=utf-8"
+            );
+            let body = res.into_body().collect().await.unwrap().to_bytes();
+            assert!(
+                std::str::from_utf8(&body)
+                    .unwrap()
+                    .contains("window.__bench")
+            );
         });
     }
 }

@@ -12,7 +12,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::report::TauriPeer;
+/// The Tauri 2 peer as it ran.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TauriPeer {
+    /// `tauri::VERSION` as the peer reports it.
+    pub(crate) version: String,
+    /// How the peer's `invoke` calls travelled (custom protocol or postMessage).
+    pub(crate) transport: String,
+    pub(crate) user_agent: String,
+    pub(crate) binary: String,
+}
 
 /// Where the peer's crate is (this crate's directory is `benches/`).
 fn manifest() -> PathBuf {
