@@ -389,3 +389,136 @@ pub fn check(r: &Value, seeded: u64, n: u64) {
         assert_eq!(rs["hostDoc"], "restart", "{r:#}");
     }
 }
+
+/// How an engine's test drives the page: everything [`sync_phases`] needs that differs
+/// between engines.
+pub trait Page {
+    /// Loads `path` (`/pouchdb.html?…`) of the app origin in the engine.
+    fn load(&self, path: &str);
+    /// The page's next report, or `None` after `timeout` (running the engine's loop
+    /// meanwhile, if it has one).
+    fn try_report(&self, timeout: Duration) -> Option<Value>;
+    /// What the page has logged so far (its `#log` element's text).
+    fn log(&self) -> String;
+    /// Lets `time` pass, running the engine's loop if it has one.
+    fn wait(&self, time: Duration);
+}
+
+/// The expression that reads the page's log (evaluate it in the page).
+pub const LOG_EXPRESSION: &str =
+    "document.getElementById('log') && document.getElementById('log').textContent";
+
+/// A fresh directory for a test's store, removed on drop.
+#[derive(Debug)]
+pub struct StoreDir(PathBuf);
+
+impl StoreDir {
+    /// `bus-couch-<name>-<pid>` in the temp directory, emptied.
+    ///
+    /// # Panics
+    /// When it cannot be created.
+    pub fn new(name: &str) -> StoreDir {
+        let dir = std::env::temp_dir().join(format!("bus-couch-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a temp dir");
+        StoreDir(dir)
+    }
+
+    /// The store's file in it.
+    pub fn store(&self) -> PathBuf {
+        self.0.join("couch.sqlite3")
+    }
+}
+
+impl Drop for StoreDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The page's next report within `within`; every 20 s without one, prints what the page
+/// has logged so far.
+///
+/// # Panics
+/// After `within` with no report.
+pub fn next_report(page: &impl Page, within: Duration) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if let Some(r) = page.try_report(left.min(Duration::from_secs(20))) {
+            return r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no report from the page within {within:?}"
+        );
+        eprintln!("still waiting for the page; its log:\n{}", page.log());
+    }
+}
+
+/// The whole run both engines' tests make: seeds 50 host documents into `notes` of the
+/// store at `path` (open as `couch`, served through `switch` on `bus`), loads the page with
+/// `n` documents to push and an extra attachment of `big` bytes (0: none), plays the
+/// host's side of the live and restart phases, then [`check`]s the report, compares each
+/// attachment's SHA-256 with the store's bytes, waits for the live sync's feed to end and
+/// checks the store's integrity. `within`: how long the page may take for each report.
+///
+/// # Panics
+/// On any failed check.
+pub fn sync_phases(
+    page: &impl Page,
+    bus: &BusHandle,
+    (switch, path, couch): (&Restartable, &std::path::Path, Couch),
+    (n, big): (u64, u64),
+    within: Duration,
+) {
+    let rt = bus.runtime().expect("the bus runtime");
+    let seeded = 50;
+    rt.block_on(seed(bus, "notes", seeded));
+    let started = Instant::now();
+    page.load(&format!("/pouchdb.html?db=notes&n={n}&big={big}&restart=1"));
+    let mut couch = couch;
+    let mut r = next_report(page, within);
+    if r["phase"] == "live-ready" {
+        rt.block_on(host_write(bus, "notes"));
+        r = next_report(page, within);
+    }
+    if r["phase"] == "restart-ready" {
+        // Down for 1.5 s; the engine's loop keeps running meanwhile (the store is off it).
+        let back = rt.spawn({
+            let (switch, path, bus) = (switch.clone(), path.to_owned(), bus.clone());
+            async move { restart(&switch, &path, &bus, "notes", Duration::from_millis(1500)).await }
+        });
+        while !back.is_finished() {
+            page.wait(Duration::from_millis(10));
+        }
+        couch = rt.block_on(back).expect("the restart ran");
+        r = next_report(page, within);
+    }
+    println!("phases (ms): {}", r["phases"]);
+    println!(
+        "push {n} docs: {} ms; attachments push {} ms, pull {} ms; live: page→store {} ms, host→page {} ms",
+        r["push"]["ms"],
+        r["attachments"]["pushMs"],
+        r["attachments"]["pullMs"],
+        r["live"]["pushMs"],
+        r["live"]["pull"]["ms"]
+    );
+    check(&r, seeded as u64, n);
+    // The bytes the page hashed are the bytes the store holds.
+    for f in r["attachments"]["files"].as_array().expect("files") {
+        let sha = rt.block_on(attachment_sha(bus, "notes", &format!("att-{}", f["size"])));
+        assert_eq!(
+            Value::String(sha),
+            f["sha"],
+            "attachment of {} bytes",
+            f["size"]
+        );
+    }
+    // cancel() ended the live sync's long-poll handler.
+    assert_feeds_end(&couch, Duration::from_secs(5), || {
+        page.wait(Duration::from_millis(10))
+    });
+    assert_eq!(couch.integrity_check().expect("integrity_check runs"), "ok");
+    println!("whole run {:.1?}", started.elapsed());
+}

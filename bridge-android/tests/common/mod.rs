@@ -96,9 +96,13 @@ impl App {
 
     /// The next report a page POSTed, or a panic after `timeout`.
     pub fn report(&self, timeout: Duration) -> Value {
-        self.reports
-            .recv_timeout(timeout)
-            .unwrap_or_else(|_| panic!("no report from the page within {timeout:?}"))
+        self.try_report(timeout)
+            .unwrap_or_else(|| panic!("no report from the page within {timeout:?}"))
+    }
+
+    /// The next report a page POSTed, or `None` after `timeout`.
+    pub fn try_report(&self, timeout: Duration) -> Option<Value> {
+        self.reports.recv_timeout(timeout).ok()
     }
 }
 
