@@ -165,12 +165,23 @@ pub fn mount(builder: BusBuilder, couch: &Restartable) -> BusBuilder {
         )
 }
 
-async fn call(bus: &BusHandle, method: &str, path: &str, body: Value) -> (u16, Value) {
+/// Calls the store mounted at `/db` (`path` is under it: `/notes/_bulk_docs`) from Rust,
+/// with `body` as JSON, and returns the status and the JSON answer (`null` when it is
+/// none). For the tests and the notes example.
+///
+/// # Panics
+/// When `method` or `path` cannot make a request.
+pub async fn call_db(
+    bus: &BusHandle,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let req = http::Request::builder()
         .method(method)
         .uri(format!("app://localhost/db{path}"))
         .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
         .expect("a request");
     let resp = bus.call(req).await;
     let status = resp.status().as_u16();
@@ -192,16 +203,16 @@ async fn call(bus: &BusHandle, method: &str, path: &str, body: Value) -> (u16, V
 /// # Panics
 /// When the store refuses.
 pub async fn seed(bus: &BusHandle, db: &str, n: usize) {
-    let (s, r) = call(bus, "PUT", &format!("/{db}"), Value::Null).await;
+    let (s, r) = call_db(bus, "PUT", &format!("/{db}"), None).await;
     assert_eq!(s, 201, "{r}");
     let docs: Vec<Value> = (0..n)
         .map(|i| json!({"_id": format!("srv-{i}"), "type": "server", "i": i, "nested": {"k": i % 5}, "tags": ["t1"]}))
         .collect();
-    let (s, r) = call(
+    let (s, r) = call_db(
         bus,
         "POST",
         &format!("/{db}/_bulk_docs"),
-        json!({"docs": docs}),
+        Some(json!({"docs": docs})),
     )
     .await;
     assert_eq!(s, 201, "{r}");
@@ -217,11 +228,11 @@ pub async fn host_write(bus: &BusHandle, db: &str) {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    let (s, r) = call(
+    let (s, r) = call_db(
         bus,
         "PUT",
         &format!("/{db}/live-from-host"),
-        json!({"t": t, "from": "host"}),
+        Some(json!({"t": t, "from": "host"})),
     )
     .await;
     assert_eq!(s, 201, "{r}");
@@ -274,11 +285,11 @@ pub async fn restart(
     tokio::time::sleep(down).await;
     let couch = Couch::open(path).expect("the store reopens");
     switch.start(&couch);
-    let (s, r) = call(
+    let (s, r) = call_db(
         bus,
         "PUT",
         &format!("/{db}/rs-host"),
-        json!({"from": "host", "after": "restart"}),
+        Some(json!({"from": "host", "after": "restart"})),
     )
     .await;
     assert_eq!(s, 201, "{r}");

@@ -14,40 +14,15 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bridge_desktop::HostConfig;
-use bus_core::{Body, Bus, BusHandle, Mount};
+use bus_core::{Bus, BusHandle, Mount};
 use bus_couch::Couch;
 use gtk::prelude::*;
-use http::Request;
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
+use testkit::pouch::call_db as call;
 use wry::WebViewBuilderExtUnix;
 
 const ORIGIN: &str = "app://localhost";
 const HOST_NOTE_EVERY: Duration = Duration::from_secs(3);
-
-async fn call(bus: &BusHandle, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let req = Request::builder()
-        .method(method)
-        .uri(format!("{ORIGIN}/db{path}"))
-        .header("content-type", "application/json")
-        .body(
-            body.map(|b| Body::from(b.to_string()))
-                .unwrap_or_else(Body::empty),
-        )
-        .expect("a request");
-    let resp = bus.call(req).await;
-    let status = resp.status().as_u16();
-    let bytes = resp
-        .into_body()
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
 
 /// A small SVG "photo" for the host's notes.
 fn svg(n: u64) -> String {
@@ -151,26 +126,14 @@ fn main() {
         couch.uuid()
     );
 
-    let (tx, reports) = std::sync::mpsc::channel::<Value>();
-    let report = tower::service_fn(move |req: Request<Body>| {
-        let tx = tx.clone();
-        async move {
-            let body = req
-                .into_body()
-                .collect()
-                .await
-                .map(|c| c.to_bytes())
-                .unwrap_or_default();
-            let _ = tx.send(serde_json::from_slice(&body).unwrap_or(Value::Null));
-            Ok::<_, std::convert::Infallible>(http::Response::new(Body::from("ok")))
-        }
-    });
+    // The page's final report (`--auto`).
+    let (report, reports) = testkit::report::mount(1 << 20);
     let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("notes");
     let bus = Bus::builder()
         .app_origin(ORIGIN)
         // The store: an API mount, reached by the app's own documents only.
         .mount_with(bus_couch::mount("/db", &couch))
-        .mount("/report", report)
+        .mount_with(report)
         // The page, its script and PouchDB: public (what any document may load).
         .mount_with(
             Mount::new(
