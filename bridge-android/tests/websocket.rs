@@ -166,3 +166,46 @@ fn leaving_the_page_closes_its_bus_sockets() {
         .collect();
     assert_eq!(codes, ["open", "close 1001"]);
 }
+
+/// A page with an open WebSocket of each kind (Chromium's own to the localhost twin, the
+/// bus's) goes away and comes back through history (`testkit::websocket::check_bfcache`):
+/// each handler sees its socket close, a restored page finds both old sockets closed with
+/// the same events at the same moment, and new sockets work. Headless Chromium keeps the
+/// page in its back/forward cache.
+#[test]
+fn back_forward_cache_restore_closes_sockets_as_chromium_does() {
+    let seen = Seen::default();
+    let app = app(&seen);
+    let local = testkit::serve_localhost(router(seen.clone()));
+    let emu = emulator(&app).start().unwrap_or_else(|e| panic!("{e}"));
+    emu.navigate(&url(&format!(
+        "/wsd-pages/bfcache.html?port={}",
+        local.addr.port()
+    )))
+    .expect("navigate");
+    let open = app.report(Duration::from_secs(30));
+    emu.navigate(&url("/wsd-pages/away.html"))
+        .expect("navigate");
+    let away = app.report(Duration::from_secs(30));
+    // The bus ends the old document's sockets when its execution context goes.
+    wait_for(
+        "the bus handler to see the close",
+        Duration::from_secs(15),
+        || testkit::websocket::ended(&seen, "bf-bus"),
+    );
+    // Chromium's own socket: measured, not compared (it stayed open while the page was
+    // in the cache, and closed when it came back).
+    std::thread::sleep(Duration::from_secs(1));
+    let native_before = testkit::websocket::ended(&seen, "bf-native");
+    emu.evaluate("history.back(); 1").expect("evaluate");
+    let back = app.report(Duration::from_secs(30));
+    wait_for(
+        "both handlers to see the end",
+        Duration::from_secs(15),
+        || testkit::websocket::ended(&seen, "bf-native"),
+    );
+    let summary = testkit::websocket::check_bfcache(&open, &away, &back, &seen);
+    println!(
+        "Chromium: {summary}; its own socket's handler saw the end while the page was away: {native_before}"
+    );
+}

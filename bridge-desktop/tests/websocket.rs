@@ -153,6 +153,43 @@ fn leaving_the_page_closes_its_sockets_as_the_engine_does() {
     assert_eq!(codes("nav-bus"), ["open", "close 1001"]);
 }
 
+/// A page with an open WebSocket of each kind (WebKit's own to the localhost twin, the
+/// bus's) goes away and comes back through history (`testkit::websocket::check_bfcache`):
+/// each handler sees its socket close, a restored page finds both old sockets closed with
+/// the same events at the same moment, and new sockets work.
+fn back_forward_cache_restore_closes_sockets_as_the_engine_does() {
+    let seen = Seen::default();
+    let local = testkit::serve_localhost(router(seen.clone()));
+    let h = harness(&seen);
+    h.load(&format!(
+        "/wsd-pages/bfcache.html?port={}",
+        local.addr.port()
+    ));
+    let open = h.report(Duration::from_secs(30));
+    h.load("/wsd-pages/away.html");
+    let away = h.report(Duration::from_secs(30));
+    // The bus ends the old document's sockets when the next document takes over.
+    wait_for(
+        &h,
+        "the bus handler to see the close",
+        Duration::from_secs(15),
+        || testkit::websocket::ended(&seen, "bf-bus"),
+    );
+    let native_before = testkit::websocket::ended(&seen, "bf-native");
+    h.eval("history.back(); return 1;");
+    let back = h.report(Duration::from_secs(30));
+    wait_for(
+        &h,
+        "both handlers to see the end",
+        Duration::from_secs(15),
+        || testkit::websocket::ended(&seen, "bf-native"),
+    );
+    let summary = testkit::websocket::check_bfcache(&open, &away, &back, &seen);
+    println!(
+        "    WebKit: {summary}; its own socket's handler saw the end while the page was away: {native_before}"
+    );
+}
+
 /// Resident memory of this process (the host: the bus, its sessions and the pump) in KiB.
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -263,6 +300,10 @@ fn main() {
         (
             "leaving_the_page_closes_its_sockets_as_the_engine_does",
             leaving_the_page_closes_its_sockets_as_the_engine_does,
+        ),
+        (
+            "back_forward_cache_restore_closes_sockets_as_the_engine_does",
+            back_forward_cache_restore_closes_sockets_as_the_engine_does,
         ),
         (
             "a_paused_page_holds_a_flooding_handler_back",

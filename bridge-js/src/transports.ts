@@ -4,6 +4,8 @@
 import { fromBase64, toBase64 } from './base64.js';
 import type { Transport } from './client.js';
 
+const { apply } = Reflect;
+
 /** A transport that can be detached from its bridge (removes listeners; sends nothing). */
 export interface BridgeTransport extends Transport {
   close(): void;
@@ -103,13 +105,16 @@ export function bindingTransport(options: BindingTransportOptions): BridgeTransp
   let open = true;
   const transport: BridgeTransport = {
     onmessage: null,
+    onreset: null,
     send(bytes) {
       send(toBase64(bytes));
     },
     close() {
       open = false;
+      stopResets();
     },
   };
+  const stopResets = resetWhenRestored(transport);
   const deliverFn = function (...frames: unknown[]): void {
     if (!open) return;
     // By index: the page may have replaced Array.prototype[Symbol.iterator].
@@ -146,6 +151,7 @@ export function messagePortTransport(port: PortLike, options: MessagePortTranspo
   const binary = options.binary === true;
   const transport: BridgeTransport = {
     onmessage: null,
+    onreset: null,
     send(bytes) {
       if (binary) {
         const copy = bytes.slice();
@@ -156,8 +162,10 @@ export function messagePortTransport(port: PortLike, options: MessagePortTranspo
     },
     close() {
       port.removeEventListener('message', listener);
+      stopResets();
     },
   };
+  const stopResets = resetWhenRestored(transport);
   const listener = (event: MessageEvent<unknown>): void => {
     const data = event.data;
     if (data instanceof ArrayBuffer) return transport.onmessage?.(new Uint8Array(data));
@@ -189,6 +197,7 @@ export function queuedTransport(): QueuedTransport {
   let closed = false;
   const transport: QueuedTransport = {
     onmessage: null,
+    onreset: null,
     send(bytes) {
       if (closed) throw new TypeError('the bus transport is closed');
       if (target) target.send(bytes);
@@ -198,6 +207,7 @@ export function queuedTransport(): QueuedTransport {
       if (target) throw new TypeError('queuedTransport: already connected');
       target = real;
       real.onmessage = (bytes) => transport.onmessage?.(bytes);
+      real.onreset = (reason) => transport.onreset?.(reason);
       const pending = queue!;
       queue = null;
       for (let i = 0; i < pending.length; i++) real.send(pending[i]!);
@@ -205,13 +215,46 @@ export function queuedTransport(): QueuedTransport {
     close() {
       closed = true;
       queue = [];
+      stopResets();
       (target as BridgeTransport | null)?.close?.();
     },
   };
+  const stopResets = resetWhenRestored(transport);
   return transport;
 }
 
 // ---------------------------------------------------------------------------------------
+
+/** `pageshow` events a transport has reset its client for already (one reset per showing). */
+const restoresHandled = new WeakSet<Event>();
+
+/**
+ * Resets the transport's client when the page is shown again from the back/forward cache
+ * (`pageshow` with `persisted`). Every host ends a document's session when the next
+ * document takes over (WebKitGTK's relay, the Android `WebViewClient`, the emulator), and
+ * no script of the host runs again in a restored page: without this, what the page left
+ * open (a fetch, a WebSocket that still says OPEN) would wait forever for a session that
+ * is gone. The listener is added when the transport is made (at document start, before
+ * any page script), so the reset comes before the page's own `pageshow` listeners, whose
+ * new requests must not be failed with the old ones. Transports wrapped in one another
+ * (`queuedTransport` around a port) reset once per event. `domEventTransport` does not
+ * use this: its relay opens the new session and says so (`inproc-bus-reset`). Returns
+ * what removes the listener.
+ */
+function resetWhenRestored(transport: Transport): () => void {
+  const target = globalThis as { addEventListener?: typeof addEventListener; removeEventListener?: typeof removeEventListener };
+  if (typeof target.addEventListener !== 'function' || typeof target.removeEventListener !== 'function') return () => {};
+  const listener = (event: Event): void => {
+    // A page script can dispatch a `pageshow` of its own: only the engine's counts.
+    if (!event.isTrusted || !(event as PageTransitionEvent).persisted || restoresHandled.has(event)) return;
+    if (!transport.onreset) return; // a transport nobody installed (or one wrapped by another)
+    restoresHandled.add(event);
+    transport.onreset(new TypeError('the bus session was reset (the page was restored from the back/forward cache): open requests were dropped'));
+  };
+  target.addEventListener('pageshow', listener);
+  const remove = target.removeEventListener;
+  return () => apply(remove, target, ['pageshow', listener]);
+}
 
 function deliver(transport: Transport, message: unknown, report: (e: unknown) => void): void {
   const sink = transport.onmessage;

@@ -448,7 +448,7 @@ export function createWebSocket(ctx: WebSocketContext, Original: typeof globalTh
         // "Fail the WebSocket connection": nothing reached the handler as an open socket.
         s.readyState = CLOSING;
         s.connection.abort();
-        setTimeout(() => finish(s, null, true), 0);
+        finish(s, null, true);
         return;
       }
       s.readyState = CLOSING;
@@ -550,17 +550,27 @@ export function createWebSocket(ctx: WebSocketContext, Original: typeof globalTh
     finish(s, s.closeReceived, s.closeReceived === null);
   }
 
-  /** "The WebSocket connection is closed": readyState CLOSED, then error (if failed) and close. */
+  /**
+   * "The WebSocket connection is closed": nothing more goes up or comes down from now on;
+   * then, in a task of its own as the standard queues it, readyState CLOSED, error (if
+   * failed) and close. The task is what a page restored from the back/forward cache sees:
+   * the transport fails the old session's streams in the shim's own `pageshow` listener,
+   * and the page's `pageshow` listeners, which run next, still find the socket OPEN, with
+   * error and close after them — as WebKitGTK's and Chromium's own WebSockets do
+   * (`testkit::websocket::check_bfcache`).
+   */
   function finish(s: WsState, close: { code: number; reason: string } | null, failed: boolean): void {
     if (s.finished) return;
     s.finished = true;
-    s.readyState = CLOSED;
     s.uploadDone = true;
     s.queue.clear();
     wake(s);
-    if (failed) s.target.dispatchEvent(new Event('error'));
-    const clean = close !== null;
-    s.target.dispatchEvent(closeEvent({ wasClean: clean, code: clean ? close.code : 1006, reason: clean ? close.reason : '' }));
+    setTimeout(() => {
+      s.readyState = CLOSED;
+      if (failed) s.target.dispatchEvent(new Event('error'));
+      const clean = close !== null;
+      s.target.dispatchEvent(closeEvent({ wasClean: clean, code: clean ? close.code : 1006, reason: clean ? close.reason : '' }));
+    }, 0);
   }
 
   return WebSocket as unknown as typeof globalThis.WebSocket;

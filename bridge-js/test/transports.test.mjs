@@ -281,3 +281,67 @@ test('queuedTransport: a client can start before the bridge exists; frames wait,
   q.close();
   assert.throws(() => q.send(new Uint8Array([1])), TypeError);
 });
+
+test('binding, port and queued transports reset their client once when the page comes back from the back/forward cache', async () => {
+  // No window in Node: a global addEventListener that keeps the listeners, so the test can
+  // hand them events a page cannot forge (isTrusted).
+  const listeners = new Set();
+  const saved = { add: globalThis.addEventListener, remove: globalThis.removeEventListener };
+  globalThis.addEventListener = (type, l) => type === 'pageshow' && listeners.add(l);
+  globalThis.removeEventListener = (type, l) => type === 'pageshow' && listeners.delete(l);
+  const show = (event) => {
+    for (const l of [...listeners]) l(event);
+  };
+  try {
+    // Android's interface fallback: a queued transport around a binding.
+    const q = queuedTransport();
+    const client = new BusClient(q);
+    const win = {};
+    const sent = [];
+    q.connect(bindingTransport({ send: (s) => sent.push(decode(fromBase64(s))), target: win }));
+    assert.equal(listeners.size, 2);
+    const install = q.onreset;
+    let resets = 0;
+    q.onreset = (reason) => {
+      resets++;
+      install(reason);
+    };
+    let outcome = 'pending';
+    const open = client.openStream({ method: 'GET', uri: '/hang' });
+    open.then(
+      () => (outcome = 'resolved'),
+      (e) => (outcome = e),
+    );
+    show({ type: 'pageshow', isTrusted: false, persisted: true }); // a page script's own event
+    show({ type: 'pageshow', isTrusted: true, persisted: false }); // a fresh showing
+    await settle();
+    assert.equal(outcome, 'pending');
+    assert.equal(resets, 0);
+    show({ type: 'pageshow', isTrusted: true, persisted: true });
+    await settle();
+    assert.equal(resets, 1, 'one reset for the two transports');
+    assert.ok(outcome instanceof TypeError && /back\/forward cache/.test(outcome.message), String(outcome));
+    // New requests go on (to the host's new session).
+    const next = client.openStream({ method: 'GET', uri: '/after' });
+    const stream = sent.at(-1).stream;
+    win.__inprocBusDeliver(
+      toBase64(encode({ type: 'ResponseHead', stream, status: 204, headers: [] })),
+      toBase64(encode({ type: 'ResponseEnd', stream })),
+    );
+    assert.equal((await next).status, 204);
+    q.close();
+    assert.equal(listeners.size, 0, 'closing removes the listeners');
+
+    // A port alone.
+    const { port1, port2 } = new MessageChannel();
+    const portClient = new BusClient(messagePortTransport(port1));
+    const hanging = portClient.openStream({ method: 'GET', uri: '/hang' });
+    show({ type: 'pageshow', isTrusted: true, persisted: true });
+    await assert.rejects(hanging, /back\/forward cache/);
+    port1.close();
+    port2.close();
+  } finally {
+    globalThis.addEventListener = saved.add;
+    globalThis.removeEventListener = saved.remove;
+  }
+});

@@ -1140,6 +1140,7 @@ var InprocBusBridge = (() => {
   }
 
   // src/transports.ts
+  var { apply: apply2 } = Reflect;
   function domEventTransport(options = {}) {
     const outEvent = options.outEvent ?? "inproc-bus-out";
     const inEvent = options.inEvent ?? "inproc-bus-in";
@@ -1184,13 +1185,16 @@ var InprocBusBridge = (() => {
     let open = true;
     const transport = {
       onmessage: null,
+      onreset: null,
       send(bytes) {
         send(toBase64(bytes));
       },
       close() {
         open = false;
+        stopResets();
       }
     };
+    const stopResets = resetWhenRestored(transport);
     const deliverFn = function(...frames) {
       if (!open) return;
       for (let i = 0; i < frames.length; i++) deliver(transport, frames[i], report);
@@ -1204,6 +1208,7 @@ var InprocBusBridge = (() => {
     const binary = options.binary === true;
     const transport = {
       onmessage: null,
+      onreset: null,
       send(bytes) {
         if (binary) {
           const copy = bytes.slice();
@@ -1214,8 +1219,10 @@ var InprocBusBridge = (() => {
       },
       close() {
         port.removeEventListener("message", listener);
+        stopResets();
       }
     };
+    const stopResets = resetWhenRestored(transport);
     const listener = (event) => {
       const data = event.data;
       if (data instanceof ArrayBuffer) return transport.onmessage?.(new Uint8Array(data));
@@ -1234,6 +1241,7 @@ var InprocBusBridge = (() => {
     let closed = false;
     const transport = {
       onmessage: null,
+      onreset: null,
       send(bytes) {
         if (closed) throw new TypeError("the bus transport is closed");
         if (target) target.send(bytes);
@@ -1243,6 +1251,7 @@ var InprocBusBridge = (() => {
         if (target) throw new TypeError("queuedTransport: already connected");
         target = real;
         real.onmessage = (bytes) => transport.onmessage?.(bytes);
+        real.onreset = (reason) => transport.onreset?.(reason);
         const pending = queue;
         queue = null;
         for (let i = 0; i < pending.length; i++) real.send(pending[i]);
@@ -1250,10 +1259,27 @@ var InprocBusBridge = (() => {
       close() {
         closed = true;
         queue = [];
+        stopResets();
         target?.close?.();
       }
     };
+    const stopResets = resetWhenRestored(transport);
     return transport;
+  }
+  var restoresHandled = /* @__PURE__ */ new WeakSet();
+  function resetWhenRestored(transport) {
+    const target = globalThis;
+    if (typeof target.addEventListener !== "function" || typeof target.removeEventListener !== "function") return () => {
+    };
+    const listener = (event) => {
+      if (!event.isTrusted || !event.persisted || restoresHandled.has(event)) return;
+      if (!transport.onreset) return;
+      restoresHandled.add(event);
+      transport.onreset(new TypeError("the bus session was reset (the page was restored from the back/forward cache): open requests were dropped"));
+    };
+    target.addEventListener("pageshow", listener);
+    const remove = target.removeEventListener;
+    return () => apply2(remove, target, ["pageshow", listener]);
   }
   function deliver(transport, message, report) {
     const sink = transport.onmessage;
@@ -1340,7 +1366,7 @@ var InprocBusBridge = (() => {
   }
 
   // src/cookies.ts
-  var { apply: apply2 } = Reflect;
+  var { apply: apply3 } = Reflect;
   var splice = Array.prototype.splice;
   var parseJson = JSON.parse;
   var NativePromise2 = Promise;
@@ -1412,7 +1438,7 @@ var InprocBusBridge = (() => {
           if (Array.isArray(parsed)) mirror = parsed;
         } catch {
         }
-        apply2(splice, headers, [i, 1]);
+        apply3(splice, headers, [i, 1]);
         break;
       }
       return res;
@@ -1421,14 +1447,14 @@ var InprocBusBridge = (() => {
     let writes = null;
     const wrapped = function(init) {
       const self = this;
-      const send = () => chain(apply2(open, self, [init]), adopt);
+      const send = () => chain(apply3(open, self, [init]), adopt);
       return writes === null ? send() : chain(writes, send);
     };
     client.openStream = wrapped;
     const ask = (body) => {
       const uri = `${COOKIE_PATH}?path=${encodeURIComponent(path())}`;
       const init = body === null ? { method: "GET", uri } : { method: "POST", uri, headers: [["content-type", "text/plain;charset=UTF-8"]], body: new TextEncoder().encode(body) };
-      const send = () => chain(apply2(open, client, [init]), adopt);
+      const send = () => chain(apply3(open, client, [init]), adopt);
       const answered = writes === null ? send() : chain(writes, send);
       const sent = new NativePromise2((resolve) => {
         then(
@@ -2508,7 +2534,7 @@ Content-Type: ${type}\r
     defineProperty(response, "type", { value: type, writable: false, enumerable: false, configurable: true });
     defineProperty(response, "clone", {
       value: function clone() {
-        return decorate(apply3(responseClone, this, []), url, redirected, type, consumers);
+        return decorate(apply4(responseClone, this, []), url, redirected, type, consumers);
       },
       writable: true,
       enumerable: false,
@@ -2522,7 +2548,7 @@ Content-Type: ${type}\r
     }
     return response;
   }
-  var { apply: apply3 } = Reflect;
+  var { apply: apply4 } = Reflect;
   var { defineProperty } = Object;
   var ResponseProto = typeof Response === "function" ? Response.prototype : {};
   var responseClone = ResponseProto.clone;
@@ -2532,14 +2558,14 @@ Content-Type: ${type}\r
   function consumer(name, state) {
     const native = ResponseProto[name];
     return function() {
-      const body = bodyGetter ? apply3(bodyGetter, this, []) : this.body;
-      const used = bodyUsedGetter ? apply3(bodyUsedGetter, this, []) : this.bodyUsed;
-      if (body === null || used || body.locked) return apply3(native, this, []);
+      const body = bodyGetter ? apply4(bodyGetter, this, []) : this.body;
+      const used = bodyUsedGetter ? apply4(bodyUsedGetter, this, []) : this.bodyUsed;
+      if (body === null || used || body.locked) return apply4(native, this, []);
       if (state.aborted) return rejected(state.aborted.reason);
       const type = this.headers.get("content-type");
       const consume = (bytes) => {
         const copy = new Response(bytes, bare({ headers: bare(type === null ? {} : { "content-type": type }) }));
-        return apply3(native, copy, []);
+        return apply4(native, copy, []);
       };
       if (state.bytes !== null) {
         const bytes = state.bytes;
@@ -3861,7 +3887,7 @@ Content-Type: ${type}\r
         if (s.readyState === CONNECTING2) {
           s.readyState = CLOSING;
           s.connection.abort();
-          setTimeout(() => finish(s, null, true), 0);
+          finish(s, null, true);
           return;
         }
         s.readyState = CLOSING;
@@ -3964,13 +3990,15 @@ Content-Type: ${type}\r
     function finish(s, close, failed) {
       if (s.finished) return;
       s.finished = true;
-      s.readyState = CLOSED2;
       s.uploadDone = true;
       s.queue.clear();
       wake(s);
-      if (failed) s.target.dispatchEvent(new Event("error"));
-      const clean = close !== null;
-      s.target.dispatchEvent(closeEvent({ wasClean: clean, code: clean ? close.code : 1006, reason: clean ? close.reason : "" }));
+      setTimeout(() => {
+        s.readyState = CLOSED2;
+        if (failed) s.target.dispatchEvent(new Event("error"));
+        const clean = close !== null;
+        s.target.dispatchEvent(closeEvent({ wasClean: clean, code: clean ? close.code : 1006, reason: clean ? close.reason : "" }));
+      }, 0);
     }
     return WebSocket;
   }

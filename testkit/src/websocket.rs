@@ -205,3 +205,165 @@ fn close_line(who: &str, frame: Option<&CloseFrame>) -> String {
         None => format!("{who} close none"),
     }
 }
+
+/// Whether the handler of `who` saw its socket end (a close, or the connection gone).
+pub fn ended(seen: &Seen, who: &str) -> bool {
+    seen.of(who)
+        .iter()
+        .any(|l| l.contains(" close ") || l.ends_with(" gone"))
+}
+
+/// What the handler of `who` saw, without the name and the close reason (each side words
+/// its reason its own way): `["open", "close 1001"]`.
+pub fn handler_events(seen: &Seen, who: &str) -> Vec<String> {
+    seen.of(who)
+        .iter()
+        .map(|l| l.split(' ').skip(1).take(2).collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// The handlers' names `pages/websocket/bfcache.html` uses for its first sockets, and for
+/// the ones it opens after coming back.
+pub const BFCACHE_WHO: [&str; 2] = ["bf-native", "bf-bus"];
+/// See [`BFCACHE_WHO`].
+pub const BFCACHE_AGAIN: [&str; 2] = ["bf2-native", "bf2-bus"];
+
+/// Checks a back/forward-cache round trip of `pages/websocket/bfcache.html` against the
+/// engine's own WebSocket, and returns a summary of what the engine did. The test loads
+/// the page (`open` is its first report), navigates to `away.html` (`away`), goes back
+/// through history (`back`), and waits until both first handlers ended ([`ended`]).
+///
+/// Checked: before leaving, both sockets echoed; after coming back, if the page was
+/// restored from the cache, both old sockets are CLOSED with the same events (the bus's
+/// as the engine's: error, then close 1006 not clean, in both engines measured), in the
+/// same place relative to the page's `pageshow` and with the same readyState there; if
+/// the page was loaded fresh instead, that it was a history navigation. Either way new
+/// sockets of both kinds open and echo, and each handler saw the same thing for its
+/// first socket (open, then close with the same code).
+///
+/// # Panics
+/// When a check fails.
+pub fn check_bfcache(
+    open: &serde_json::Value,
+    away: &serde_json::Value,
+    back: &serde_json::Value,
+    seen: &Seen,
+) -> String {
+    use serde_json::json;
+    let echoed = json!({ "events": ["open", "message hi"], "readyState": 1 });
+    assert_eq!(open["phase"], "open", "{open}");
+    assert_eq!(
+        open["first"]["native"], echoed,
+        "the engine's socket: {open}"
+    );
+    assert_eq!(open["first"]["bus"], echoed, "the bus's socket: {open}");
+    assert_eq!(away["phase"], "away", "{away}");
+    assert_eq!(back["phase"], "back", "{back}");
+    assert_eq!(
+        back["fresh"]["native"], echoed,
+        "a new engine socket: {back}"
+    );
+    assert_eq!(back["fresh"]["bus"], echoed, "a new bus socket: {back}");
+
+    let restored = back["restored"] == true;
+    let mut engine = String::new();
+    if restored {
+        assert_eq!(
+            back["settled"], true,
+            "every old socket had its close: {back}"
+        );
+        let (native, bus) = (&back["old"]["native"], &back["old"]["bus"]);
+        assert_eq!(native["readyState"], 3, "{back}");
+        assert_eq!(bus["readyState"], 3, "{back}");
+        assert_eq!(
+            bus["events"], native["events"],
+            "the restored page's old bus socket and the engine's saw different events: {back}"
+        );
+        let last = native["events"].as_array().and_then(|e| e.last());
+        assert!(
+            last.and_then(|e| e.as_str())
+                .is_some_and(|e| e.starts_with("close ")),
+            "{back}"
+        );
+        // Where the close came relative to the page's own pageshow listener, and what
+        // readyState that listener found.
+        let timeline: Vec<&str> = back["timeline"]
+            .as_array()
+            .map(|t| t.iter().filter_map(|l| l.as_str()).collect())
+            .unwrap_or_default();
+        let shown = timeline
+            .iter()
+            .position(|l| l.starts_with("pageshow true"))
+            .unwrap_or_else(|| panic!("no pageshow after the restore: {back}"));
+        let side = |who: &str| -> &str {
+            let prefix = format!("bf {who} close");
+            match timeline.iter().position(|l| l.starts_with(&prefix)) {
+                Some(i) if i < shown => "before pageshow",
+                Some(_) => "after pageshow",
+                None => "never",
+            }
+        };
+        assert_eq!(
+            side("bus"),
+            side("native"),
+            "the close events came elsewhere than the engine's: {timeline:?}"
+        );
+        let state = |who: &str| -> String {
+            timeline[shown]
+                .split(' ')
+                .find_map(|w| w.strip_prefix(&format!("{who}=")))
+                .unwrap_or("?")
+                .to_owned()
+        };
+        assert_eq!(
+            state("bus"),
+            state("native"),
+            "readyState in the page's pageshow listener: {timeline:?}"
+        );
+        engine = format!(
+            "restored from the cache; in pageshow readyState {}, then {} {}",
+            state("native"),
+            native["events"]
+                .as_array()
+                .map(|e| e[2..]
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default(),
+            side("native"),
+        );
+    } else {
+        assert_eq!(
+            back["navigationType"], "back_forward",
+            "not restored, so the page must have been loaded again by history: {back}"
+        );
+        engine.push_str("not kept in the cache: loaded again");
+    }
+
+    let [native_who, bus_who] = BFCACHE_WHO;
+    let (native_saw, bus_saw) = (
+        handler_events(seen, native_who),
+        handler_events(seen, bus_who),
+    );
+    assert_eq!(
+        native_saw.first().map(String::as_str),
+        Some("open"),
+        "{:?}",
+        seen.lines()
+    );
+    assert_eq!(
+        bus_saw,
+        native_saw,
+        "the handlers saw different ends: {:?}",
+        seen.lines()
+    );
+    for who in BFCACHE_AGAIN {
+        assert!(
+            !seen.of(who).is_empty(),
+            "{who} never opened: {:?}",
+            seen.lines()
+        );
+    }
+    format!("{engine}; each handler saw {native_saw:?}")
+}
