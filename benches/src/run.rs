@@ -618,41 +618,60 @@ fn latency(rig: &mut Rig, plan: &Plan, report: &mut Report) -> Res<()> {
     Ok(())
 }
 
+/// Calibrates a batch per lane (at least `min` long, in multiples of `unit`), then times
+/// the batches in `plan.rounds` rounds, each visiting every lane in a rotated order: per
+/// lane, each round's `rate(batch, time)`.
+fn timed_rounds<L: Copy + PartialEq>(
+    plan: &Plan,
+    lanes: &[L],
+    (min, unit): (Duration, u64),
+    mut run: impl FnMut(L, u64) -> Res<Duration>,
+    rate: impl Fn(u64, Duration) -> f64,
+    (label, name, suffix): (&str, fn(L) -> &'static str, &str),
+) -> Res<Vec<Vec<f64>>> {
+    let mut counts = Vec::with_capacity(lanes.len());
+    for &lane in lanes {
+        counts.push(calibrate(min, unit, |n| run(lane, n))?);
+    }
+    let mut rates = vec![Vec::new(); lanes.len()];
+    for round in 0..plan.rounds {
+        let mut line = format!("{label} round {}/{}:", round + 1, plan.rounds);
+        for lane in rotated(lanes, round) {
+            let i = lanes.iter().position(|&l| l == lane).expect("listed");
+            let r = rate(counts[i], run(lane, counts[i])?);
+            rates[i].push(r);
+            line += &format!("  {} {}", name(lane), sig(r));
+        }
+        progress(&(line + suffix));
+    }
+    Ok(rates)
+}
+
 fn throughput(rig: &mut Rig, plan: &Plan, report: &mut Report) -> Res<()> {
     let lanes = Lane::ALL;
     for &size in &plan.sizes {
-        let mut counts = Vec::with_capacity(lanes.len());
-        for lane in lanes {
-            counts.push(calibrate(plan.min_batch, 1, |n| {
-                rig.transfer(lane, size, n)
-            })?);
-        }
-        let mut rates = vec![Vec::new(); lanes.len()];
-        for round in 0..plan.rounds {
-            let mut line = format!(
-                "throughput  {:<7} round {}/{}:",
-                size_label(size),
-                round + 1,
-                plan.rounds
-            );
-            for lane in rotated(&lanes, round) {
-                let i = lanes.iter().position(|&l| l == lane).expect("listed");
-                let took = rig.transfer(lane, size, counts[i])?;
-                let gbps = (size * counts[i]) as f64 / took.as_secs_f64() / 1e9;
-                rates[i].push(gbps);
-                line += &format!("  {} {}", lane.name(), sig(gbps));
-            }
-            progress(&(line + " GB/s"));
-        }
+        let rates = timed_rounds(
+            plan,
+            &lanes,
+            (plan.min_batch, 1),
+            |lane, n| rig.transfer(lane, size, n),
+            |n, took| (size * n) as f64 / took.as_secs_f64() / 1e9,
+            (
+                &format!("throughput  {:<7}", size_label(size)),
+                Lane::name,
+                " GB/s",
+            ),
+        )?;
+        let label = size_label(size);
         let mut row = Measurement::new(
             THROUGHPUT,
-            &format!("throughput/{}", size_label(size)),
-            &size_label(size),
+            &format!("throughput/{label}"),
+            &label,
             "GB/s",
             false,
         );
-        for (i, lane) in lanes.iter().enumerate() {
-            row.push(lane.name(), std::mem::take(&mut rates[i]));
+        for (lane, rounds) in lanes.iter().zip(rates) {
+            row.push(lane.name(), rounds);
         }
         report.measurements.push(row);
     }
@@ -662,34 +681,23 @@ fn throughput(rig: &mut Rig, plan: &Plan, report: &mut Report) -> Res<()> {
 fn requests_per_second(rig: &mut Rig, plan: &Plan, report: &mut Report) -> Res<()> {
     let paths = PathKind::ALL;
     for &callers in &plan.callers {
-        let mut counts = Vec::with_capacity(paths.len());
-        for path in paths {
-            let unit = callers as u64;
-            counts.push(calibrate(plan.min_rps_batch, unit * 4, |n| {
-                rig.rps(path, callers, n)
-            })?);
-        }
-        let mut rates = vec![Vec::new(); paths.len()];
-        for round in 0..plan.rounds {
-            let mut line = format!(
-                "requests/s  {callers:>2} caller{} round {}/{}:",
-                if callers == 1 { " " } else { "s" },
-                round + 1,
-                plan.rounds
-            );
-            for path in rotated(&paths, round) {
-                let i = paths.iter().position(|&p| p == path).expect("listed");
-                let took = rig.rps(path, callers, counts[i])?;
-                let rps = counts[i] as f64 / took.as_secs_f64();
-                rates[i].push(rps);
-                line += &format!("  {} {:.0}", path.name(), rps);
-            }
-            progress(&line);
-        }
-        let title = format!("{callers} caller{}", if callers == 1 { "" } else { "s" });
+        let s = if callers == 1 { "" } else { "s" };
+        let rates = timed_rounds(
+            plan,
+            &paths,
+            (plan.min_rps_batch, callers as u64 * 4),
+            |path, n| rig.rps(path, callers, n),
+            |n, took| n as f64 / took.as_secs_f64(),
+            (
+                &format!("requests/s  {callers:>2} caller{s:<1}"),
+                PathKind::name,
+                "",
+            ),
+        )?;
+        let title = format!("{callers} caller{s}");
         let mut row = Measurement::new(RPS, &format!("rps/{callers}"), &title, "", false);
-        for (i, path) in paths.iter().enumerate() {
-            row.push(path.name(), std::mem::take(&mut rates[i]));
+        for (path, rounds) in paths.iter().zip(rates) {
+            row.push(path.name(), rounds);
         }
         report.measurements.push(row);
     }
