@@ -64,12 +64,7 @@ fn build_bus() -> Bus {
     });
     Bus::builder()
         .app_origin(DEFAULT_ORIGIN)
-        .mount_with(
-            Mount::new("/conf", testkit::conformance::router(counters().clone()))
-                .keep_prefix()
-                .max_body(None)
-                .timeout(None),
-        )
+        .mount_with(testkit::conformance::mount(counters().clone()))
         .mount("/whoami", whoami)
         .mount_with(Mount::new("/main-only", whoami).policy(Policy::main_frame_only()))
         .mount("/range", tower::service_fn(range))

@@ -15,14 +15,17 @@ use common::{App, url};
 
 #[test]
 fn shim_matches_chromiums_own_apis() {
-    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bridge-js/dist");
-    assert!(
-        dist.join("conformance.js").exists(),
-        "bridge-js/dist/conformance.js is missing: run `npm run build` in bridge-js (scripts/test.sh does)"
-    );
+    let dist = testkit::conformance::bridge_js_dist();
     let app = App::with(|b| {
         b.mount_with(
             bus_core::Mount::new("/__bjs", tower_http::services::ServeDir::new(dist)).public(),
+        )
+        .mount_with(
+            bus_core::Mount::new(
+                "/conformance",
+                tower_http::services::ServeDir::new(testkit::conformance::pages()),
+            )
+            .public(),
         )
     });
     let local = testkit::serve_localhost(testkit::conformance::router(Default::default()));
@@ -36,25 +39,9 @@ fn shim_matches_chromiums_own_apis() {
         .start()
         .unwrap_or_else(|e| panic!("{e}"));
     emu.navigate(&url(&format!(
-        "/pages/conformance.html?port={}",
+        "/conformance/index.html?port={}",
         local.addr.port()
     )))
     .expect("navigate");
-    let r = app.report(Duration::from_secs(240));
-    assert!(r["error"].is_null(), "{r}");
-    println!("{} cases; documented deviations:", r["cases"]);
-    for k in r["known"].as_array().into_iter().flatten() {
-        println!("  known: {}", k.as_str().unwrap_or(""));
-    }
-    assert!(r["cases"].as_u64().unwrap() >= 30, "{r}");
-    assert_eq!(
-        r["busFailures"],
-        serde_json::json!([]),
-        "cases that failed through the shim: {r}"
-    );
-    assert_eq!(
-        r["unknown"],
-        serde_json::json!([]),
-        "undocumented differences: {r}"
-    );
+    testkit::conformance::check_report(&app.report(Duration::from_secs(240)));
 }

@@ -7,21 +7,12 @@ mod support;
 
 use std::time::Duration;
 
-use bus_core::Mount;
 use serde_json::Value;
 use support::Harness;
-use testkit::cookies::{Jar, SESSION, pages, router};
+use testkit::cookies::Jar;
 
 fn harness(jar: &Jar) -> Harness {
-    let (a, b) = (jar.clone(), jar.clone());
-    Harness::new(move |builder| {
-        builder
-            .mount("/ck", router(a))
-            .mount_with(Mount::new("/ckpub", router(b)).public())
-            .mount_with(
-                Mount::new("/ck-pages", tower_http::services::ServeDir::new(pages())).public(),
-            )
-    })
+    Harness::new(|builder| testkit::cookies::mount(builder, jar))
 }
 
 fn the_app_origin_keeps_cookies_like_a_web_origin() {
@@ -29,41 +20,7 @@ fn the_app_origin_keeps_cookies_like_a_web_origin() {
     let h = harness(&jar);
     h.load("/ck-pages/index.html");
     let r: Value = h.report(Duration::from_secs(60));
-    assert!(r["error"].is_null(), "{r}");
-    println!("    first page: {r}");
-    println!("    seen: {}", jar.dump());
-    assert_eq!(r["before"], "");
-    println!("    document.cookie read: {} ms", r["readMs"]);
-    assert_eq!(r["login"], 200);
-    assert!(
-        r["loginSetCookieVisible"].is_null(),
-        "Set-Cookie reached script: {r}"
-    );
-    let both = format!("{SESSION}; visible=1");
-    assert_eq!(r["fetch"], both.as_str());
-    assert_eq!(r["xhr"]["text"], both.as_str());
-    assert!(!r["xhr"]["headers"].as_str().unwrap().contains("set-cookie"));
-    assert_eq!(
-        r["ws"],
-        both.as_str(),
-        "the WebSocket upgrade carries the session"
-    );
-    assert_eq!(jar.of("ws"), vec![Some(both.clone())]);
-    // document.cookie: the visible cookie, never the HttpOnly one.
-    assert_eq!(r["documentCookie"], "visible=1");
-    assert_eq!(r["afterSet"], "visible=1; fromPage=42");
-    assert_eq!(r["fetchAfterSet"], format!("{both}; fromPage=42").as_str());
-    assert_eq!(
-        r["afterForge"],
-        format!("{both}; fromPage=42").as_str(),
-        "a script cannot overwrite the HttpOnly session"
-    );
-    assert!(r["shortBefore"].as_str().unwrap().contains("short=1"));
-    assert!(
-        !r["shortAfter"].as_str().unwrap().contains("short=1"),
-        "{r}"
-    );
-    assert_eq!(r["afterDelete"], "visible=1");
+    testkit::cookies::check_first_page(&r, &jar);
     // <img>: WebKitGTK sends an app page's <img> with no Origin, Referer or fetch
     // metadata, so the bus cannot tell it from a foreign page's: anonymous, no cookie (and
     // an app-only route refuses it).
@@ -79,13 +36,6 @@ fn the_app_origin_keeps_cookies_like_a_web_origin() {
         "an app-only route refuses the anonymous <img>"
     );
     assert_eq!(jar.of("img-public"), vec![None]);
-    assert_eq!(r["sandboxed"], "done");
-    assert!(
-        jar.of("sandboxed-fetch").iter().all(Option::is_none)
-            && jar.of("img-sandboxed").iter().all(Option::is_none),
-        "a sandboxed frame got the app's cookies: {}",
-        jar.dump()
-    );
 
     // The navigation carried the session; the next page logs out.
     let after: Value = h.try_report(Duration::from_secs(30)).unwrap_or_else(|| {
@@ -95,16 +45,12 @@ fn the_app_origin_keeps_cookies_like_a_web_origin() {
             h.uri()
         )
     });
-    println!("    after navigation: {after}");
-    assert!(after["error"].is_null(), "{after}");
+    testkit::cookies::check_after_navigation(&after);
     // WebKitGTK sends a top-level navigation of an app page to the app scheme with no
     // Origin, Referer or fetch metadata (measured), so the bus cannot tell it from a
     // foreign page's: anonymous, no cookie, and only a public mount answers it.
     let nav = jar.of("nav");
     assert_eq!(nav, vec![None], "{}", jar.dump());
-    assert_eq!(after["documentCookie"], "visible=1");
-    assert_eq!(after["logout"], 200);
-    assert_eq!(after["afterLogout"], "visible=1");
 }
 
 fn a_foreign_document_never_gets_the_apps_cookies() {

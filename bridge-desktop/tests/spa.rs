@@ -6,22 +6,12 @@ mod support;
 
 use std::time::Duration;
 
-use bus_core::Mount;
 use support::Harness;
 
 fn a_deep_link_and_a_lazy_chunk_load() {
-    let h = Harness::new(|b| {
-        b.mount_with(Mount::new("/spa", testkit::spa::spa(&testkit::spa::pages())).public())
-    });
-    h.load("/spa/deep/link/42?tab=2");
-    let r = h.report(Duration::from_secs(30));
-    println!("    {r}");
-    assert!(r["error"].is_null(), "{r}");
-    assert_eq!(r["path"], "/spa/deep/link/42");
-    assert_eq!(r["search"], "?tab=2");
-    assert_eq!(r["rendered"], "deep page for /spa/deep/link/42");
-    assert_eq!(r["missingStatus"], 404, "a missing asset is not the page");
-    assert_eq!(r["styleStatus"], 200);
+    let h = Harness::new(testkit::spa::mount);
+    h.load(testkit::spa::DEEP_LINK);
+    testkit::spa::check_report(&h.report(Duration::from_secs(30)));
 }
 
 fn main() {

@@ -27,6 +27,15 @@ pub struct Counters {
     pub abandoned: Arc<AtomicUsize>,
 }
 
+/// The conformance routes on the bus: [`router`] at `/conf` (`keep_prefix`), with no body
+/// limit and no timeout (the cases stream GiBs and hold requests open on purpose).
+pub fn mount(counters: Counters) -> bus_core::Mount {
+    bus_core::Mount::new("/conf", router(counters))
+        .keep_prefix()
+        .max_body(None)
+        .timeout(None)
+}
+
 /// The conformance router. Routes are absolute (`/conf/...`): mount it at `/` with
 /// `keep_prefix`, or serve it as is.
 pub fn router(counters: Counters) -> Router {
@@ -402,4 +411,55 @@ async fn auth(headers: HeaderMap) -> Response {
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The conformance page (`testkit/pages/conformance/index.html`), for a test to mount
+/// (public) next to bridge-js's `dist` at `/__bjs` ([`bridge_js_dist`]) and a
+/// [`crate::report`] mount; load `<mount>/index.html?port=<the localhost twin's port>`.
+/// It runs every case through the shim against the bus and through the engine's own APIs
+/// against the twin, and reports the comparison.
+pub fn pages() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pages/conformance")
+}
+
+/// bridge-js's build output (`bridge-js/dist`), which holds `conformance.js`.
+///
+/// # Panics
+/// When `conformance.js` is not built, saying how to build it.
+pub fn bridge_js_dist() -> std::path::PathBuf {
+    let dist = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bridge-js/dist");
+    assert!(
+        dist.join("conformance.js").exists(),
+        "bridge-js/dist/conformance.js is missing: run `npm run build` in bridge-js (scripts/test.sh does)"
+    );
+    dist
+}
+
+/// Checks the conformance page's report, the same for every engine: no error, at least 30
+/// cases, none failing through the shim, and no difference from the engine's own APIs but
+/// the documented ones (printed).
+///
+/// # Panics
+/// On any of these, with the report.
+pub fn check_report(r: &serde_json::Value) {
+    assert!(r["error"].is_null(), "{r}");
+    println!(
+        "{} cases; documented deviations: {}",
+        r["cases"],
+        r["known"].as_array().map_or(0, Vec::len)
+    );
+    for k in r["known"].as_array().into_iter().flatten() {
+        println!("  known: {}", k.as_str().unwrap_or(""));
+    }
+    assert!(r["cases"].as_u64().unwrap_or(0) >= 30, "{r}");
+    assert_eq!(
+        r["busFailures"],
+        serde_json::json!([]),
+        "cases that failed through the shim: {r}"
+    );
+    assert_eq!(
+        r["unknown"],
+        serde_json::json!([]),
+        "undocumented differences: {r}"
+    );
 }

@@ -130,3 +130,91 @@ pub fn router(jar: Jar) -> Router {
         )
         .with_state(jar)
 }
+
+/// Mounts the suite on `builder`: [`router`] at `/ck` (the bus's default policy) and at
+/// `/ckpub` (public), both recording into `jar`, and the pages at `/ck-pages` (public).
+/// Load `/ck-pages/index.html`.
+pub fn mount(builder: bus_core::BusBuilder, jar: &Jar) -> bus_core::BusBuilder {
+    builder
+        .mount("/ck", router(jar.clone()))
+        .mount_with(bus_core::Mount::new("/ckpub", router(jar.clone())).public())
+        .mount_with(
+            bus_core::Mount::new("/ck-pages", tower_http::services::ServeDir::new(pages()))
+                .public(),
+        )
+}
+
+/// The checks of the first page's report that hold in every engine: the login's
+/// `Set-Cookie` hidden from script, fetch, XHR and the WebSocket upgrade carrying the
+/// session and the visible cookie, `document.cookie` showing only the visible one and
+/// writing the jar (a page cannot overwrite the `HttpOnly` session), expiry and deletion,
+/// and a sandboxed frame getting nothing. (`<img>` and navigations differ per engine: what
+/// the engine proves of them.)
+///
+/// # Panics
+/// On the first difference, with the report.
+pub fn check_first_page(r: &serde_json::Value, jar: &Jar) {
+    assert!(r["error"].is_null(), "{r}");
+    println!("first page: {r}");
+    println!("seen: {}", jar.dump());
+    println!("document.cookie read: {} ms", r["readMs"]);
+    assert_eq!(r["before"], "");
+    assert_eq!(r["login"], 200);
+    assert!(
+        r["loginSetCookieVisible"].is_null(),
+        "Set-Cookie reached script: {r}"
+    );
+    let both = format!("{SESSION}; visible=1");
+    assert_eq!(r["fetch"], both.as_str());
+    assert_eq!(r["xhr"]["text"], both.as_str());
+    assert!(
+        !r["xhr"]["headers"]
+            .as_str()
+            .unwrap_or("")
+            .contains("set-cookie")
+    );
+    assert_eq!(
+        r["ws"],
+        both.as_str(),
+        "the WebSocket upgrade carries the session"
+    );
+    assert_eq!(jar.of("ws"), vec![Some(both.clone())]);
+    // document.cookie: the visible cookie, never the HttpOnly one.
+    assert_eq!(r["documentCookie"], "visible=1");
+    assert_eq!(r["afterSet"], "visible=1; fromPage=42");
+    assert_eq!(r["fetchAfterSet"], format!("{both}; fromPage=42").as_str());
+    assert_eq!(
+        r["afterForge"],
+        format!("{both}; fromPage=42").as_str(),
+        "a script cannot overwrite the HttpOnly session"
+    );
+    assert!(
+        r["shortBefore"].as_str().unwrap_or("").contains("short=1"),
+        "{r}"
+    );
+    assert!(
+        !r["shortAfter"].as_str().unwrap_or("").contains("short=1"),
+        "{r}"
+    );
+    assert_eq!(r["afterDelete"], "visible=1");
+    assert_eq!(r["sandboxed"], "done");
+    assert!(
+        jar.of("sandboxed-fetch").iter().all(Option::is_none)
+            && jar.of("img-sandboxed").iter().all(Option::is_none),
+        "a sandboxed frame got the app's cookies: {}",
+        jar.dump()
+    );
+}
+
+/// The checks of the page after the navigation, the same in every engine: it still reads
+/// the visible cookie, then logs out.
+///
+/// # Panics
+/// On the first difference, with the report.
+pub fn check_after_navigation(after: &serde_json::Value) {
+    println!("after navigation: {after}");
+    assert!(after["error"].is_null(), "{after}");
+    assert_eq!(after["documentCookie"], "visible=1");
+    assert_eq!(after["logout"], 200);
+    assert_eq!(after["afterLogout"], "visible=1");
+}

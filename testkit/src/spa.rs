@@ -60,3 +60,29 @@ pub fn spa(
     });
     ServeDir::new(dist).fallback(fallback)
 }
+
+/// A deep link into the test app: the page a test loads once the app is mounted with
+/// [`mount`].
+pub const DEEP_LINK: &str = "/spa/deep/link/42?tab=2";
+
+/// Mounts the test app (`pages/spa`, through [`spa`]) at `/spa`, public: a top-level load
+/// carries nothing that proves who asked.
+pub fn mount(builder: bus_core::BusBuilder) -> bus_core::BusBuilder {
+    builder.mount_with(bus_core::Mount::new("/spa", spa(&pages())).public())
+}
+
+/// Checks the test app's report after loading [`DEEP_LINK`], the same in every engine: the
+/// route rendered through the lazy chunk, the URL kept, a missing asset a 404 (not the
+/// page), the stylesheet a 200.
+///
+/// # Panics
+/// On the first difference, with the report.
+pub fn check_report(r: &serde_json::Value) {
+    println!("{r}");
+    assert!(r["error"].is_null(), "{r}");
+    assert_eq!(r["path"], "/spa/deep/link/42");
+    assert_eq!(r["search"], "?tab=2");
+    assert_eq!(r["rendered"], "deep page for /spa/deep/link/42");
+    assert_eq!(r["missingStatus"], 404, "a missing asset is not the page");
+    assert_eq!(r["styleStatus"], 200);
+}

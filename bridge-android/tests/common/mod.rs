@@ -74,12 +74,7 @@ impl App {
             .mount_with(report)
             .mount("/secret", secret)
             .mount("/forms", forms)
-            .mount_with(
-                Mount::new("/conf", testkit::conformance::router(counters.clone()))
-                    .keep_prefix()
-                    .max_body(None)
-                    .timeout(None),
-            )
+            .mount_with(testkit::conformance::mount(counters.clone()))
             .mount_with(
                 Mount::new("/pages", tower_http::services::ServeDir::new(pages())).public(),
             );

@@ -47,12 +47,7 @@ impl Harness {
         let builder = Bus::builder()
             .app_origin(ORIGIN)
             .mount_with(report)
-            .mount_with(
-                Mount::new("/conf", testkit::conformance::router(counters.clone()))
-                    .keep_prefix()
-                    .max_body(None)
-                    .timeout(None),
-            )
+            .mount_with(testkit::conformance::mount(counters.clone()))
             .mount_with(
                 // The pages and their assets: what any document may load (a top-level load
                 // and an <img> carry nothing that proves who asked).
