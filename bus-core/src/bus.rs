@@ -268,7 +268,11 @@ impl BusBuilder {
                     next_id: AtomicU64::new(1),
                     runtime,
                     jar,
-                    app_origins: self.app_origins,
+                    app_origins: self
+                        .app_origins
+                        .iter()
+                        .filter_map(|o| crate::caller::normalise_origin(o))
+                        .collect(),
                 }),
             },
         }
@@ -292,6 +296,7 @@ struct Inner {
     next_id: AtomicU64,
     runtime: RuntimeSlot,
     jar: Option<CookieJar>,
+    /// The app's origins, normalised as [`Caller`] keeps its own.
     app_origins: Vec<String>,
 }
 
@@ -618,20 +623,21 @@ impl BusHandle {
                 detail: format!("{} has a `.` or `..` segment", parts.uri.path()),
             });
         }
-        // The app's documents get the app's cookies; nobody else gets or plants any.
+        // The app's documents get the app's cookies; nobody else gets or plants any. The
+        // host and path they are keyed by are only worked out when a cookie is read or
+        // stored: an empty jar and an answer without Set-Cookie cost nothing (issue 16).
         let caller = parts.extensions.get::<Caller>();
-        let app_host = match (&inner.jar, caller) {
-            (Some(_), Some(caller)) if inner.app_origins.iter().any(|o| caller.is_origin(o)) => {
-                cookies::request_host(&parts.uri, caller)
+        let scope = match (&inner.jar, caller) {
+            (Some(_), Some(caller)) if caller.has_origin_in(&inner.app_origins) => {
+                cookies::Scope::of(&parts.uri, caller)
             }
             _ => None,
         };
         let from_rust = caller.is_none_or(|c| c.transport() == crate::Transport::InProcess);
         let frames = caller.is_some_and(|c| c.transport() == crate::Transport::Frames);
-        if let (Some(jar), Some(host)) = (&inner.jar, &app_host) {
+        if let (Some(jar), Some(scope)) = (&inner.jar, &scope) {
             cookies::strip_request_cookies(&mut parts.headers);
-            let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-            if let Some(value) = jar.cookie_header_for(host, path)
+            if let Some(value) = jar.cookie_header_in(scope)
                 && let Ok(value) = header::HeaderValue::from_str(&value)
             {
                 parts.headers.insert(header::COOKIE, value);
@@ -643,7 +649,8 @@ impl BusHandle {
             let permit = InFlight::admit(&inner.gate).ok_or(BusError::Overloaded {
                 limit: inner.limits.max_in_flight,
             })?;
-            let response = cookies::document_api(jar, app_host.as_deref(), &parts, body).await;
+            let host = scope.as_ref().map(cookies::Scope::host);
+            let response = cookies::document_api(jar, host.as_deref(), &parts, body).await;
             return Ok((response, permit));
         }
 
@@ -672,11 +679,6 @@ impl BusHandle {
             limit: inner.limits.max_in_flight,
         })?;
 
-        // Where a Set-Cookie of the answer is stored: the URL as the page asked for it.
-        let cookie_target = app_host.map(|host| {
-            let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-            (host, path.to_owned())
-        });
         if mount.strip_prefix && mount.prefix != "/" {
             parts.uri = strip(std::mem::take(&mut parts.uri), &mount.prefix).map_err(|e| {
                 BusError::Malformed {
@@ -722,13 +724,17 @@ impl BusHandle {
         };
         match outcome {
             Ok(Ok(mut response)) => {
-                if let (Some(jar), Some((host, path))) = (&inner.jar, &cookie_target)
+                // A Set-Cookie is stored for the URL as the page asked for it (the scope
+                // was taken before the mount's prefix was stripped).
+                if let (Some(jar), Some(scope)) = (&inner.jar, &scope)
                     && response.headers().contains_key(header::SET_COOKIE)
                 {
-                    jar.store_response_for(host, path, response.headers());
+                    let host = scope.host();
+                    jar.store_response_for(&host, scope.path(), response.headers());
                     // The page's document.cookie mirror, current before the page sees
                     // the response (frames: the shim reads and removes it).
-                    if frames && let Ok(mirror) = header::HeaderValue::from_str(&jar.mirror(host)) {
+                    if frames && let Ok(mirror) = header::HeaderValue::from_str(&jar.mirror(&host))
+                    {
                         response
                             .headers_mut()
                             .insert(cookies::MIRROR_HEADER, mirror);

@@ -191,6 +191,15 @@ impl Caller {
             None => false,
         }
     }
+
+    /// Whether the caller's origin is one of `origins`, already normalised (as
+    /// `normalise_origin` leaves them): a byte comparison per origin, for the bus's
+    /// per-request check against the app's origins.
+    pub(crate) fn has_origin_in(&self, origins: &[String]) -> bool {
+        self.origin
+            .as_deref()
+            .is_some_and(|mine| origins.iter().any(|o| o == mine))
+    }
 }
 
 /// `scheme://authority` of an absolute URL.
@@ -205,7 +214,7 @@ fn same_origin(a: &str, b: &str) -> bool {
     normalise_origin(a).is_some() && normalise_origin(a) == normalise_origin(b)
 }
 
-fn normalise_origin(origin: &str) -> Option<String> {
+pub(crate) fn normalise_origin(origin: &str) -> Option<String> {
     let trimmed = origin.trim().trim_end_matches('/');
     if trimmed.is_empty() || trimmed.eq_ignore_ascii_case("null") {
         None

@@ -371,6 +371,54 @@ fn jar_url(host: &str, path_and_query: &str) -> Option<Url> {
 
 /// The host a request of `caller` is for: the URI's, or the caller's origin's for a
 /// relative URI.
+/// Where the app's cookies of one request live: the host and the URL path the page asked
+/// for, kept as the URI's own shared pieces (no copy) and made a host name only when a
+/// cookie is read or stored.
+pub(crate) struct Scope {
+    authority: Option<http::uri::Authority>,
+    /// The caller's origin's host, for a request whose URI names none.
+    origin_host: Option<String>,
+    path: Option<http::uri::PathAndQuery>,
+}
+
+impl Scope {
+    /// The scope of a request for `uri` from `caller` (one of the app's documents); `None`
+    /// when neither the URI nor the caller's origin names a host.
+    pub(crate) fn of(uri: &http::Uri, caller: &Caller) -> Option<Scope> {
+        let (authority, origin_host) = match uri.authority() {
+            Some(authority) => (Some(authority.clone()), None),
+            None => (None, Some(request_host(uri, caller)?)),
+        };
+        Some(Scope {
+            authority,
+            origin_host,
+            path: uri.path_and_query().cloned(),
+        })
+    }
+
+    /// The host, lower case (as [`request_host`] gives it).
+    pub(crate) fn host(&self) -> String {
+        match &self.authority {
+            Some(authority) => authority.host().to_ascii_lowercase(),
+            None => self.origin_host.clone().unwrap_or_default(),
+        }
+    }
+
+    /// The path and query the page asked for (`/` when the URI has none).
+    pub(crate) fn path(&self) -> &str {
+        self.path.as_ref().map_or("/", |p| p.as_str())
+    }
+}
+
+impl CookieJar {
+    /// [`cookie_header_for`](Self::cookie_header_for) the scope's host and path; an empty
+    /// jar answers without making the host name.
+    pub(crate) fn cookie_header_in(&self, scope: &Scope) -> Option<String> {
+        self.lock().iter_any().next()?;
+        self.cookie_header_for(&scope.host(), scope.path())
+    }
+}
+
 pub(crate) fn request_host(uri: &http::Uri, caller: &Caller) -> Option<String> {
     if let Some(host) = uri.host() {
         return Some(host.to_ascii_lowercase());

@@ -233,3 +233,47 @@ async fn without_cookies_leaves_headers_alone() {
     let me = h.call_from(app(Transport::Frames), own).await;
     assert_eq!(text(me).await, "a=1");
 }
+
+/// A cookie without `Path` takes the directory of the URL the page asked for, before the
+/// mount's prefix is stripped (the jar keys it by what the page will ask for next).
+#[tokio::test]
+async fn a_default_cookie_path_is_the_pages_url_not_the_stripped_one() {
+    let echo = || {
+        get(|headers: HeaderMap| async move {
+            headers
+                .get("cookie")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        })
+    };
+    let deep = Router::new()
+        .route(
+            "/deep/set",
+            post(|| async { ([("set-cookie", "d=1")], "set") }),
+        )
+        .route("/deep/me", echo())
+        .route("/me", echo());
+    let jar = CookieJar::in_memory();
+    let bus = Bus::builder()
+        .app_origin(APP)
+        .cookie_jar(jar.clone())
+        .mount("/api", deep)
+        .build();
+    let h = bus.handle();
+    let set = h
+        .call_from(app(Transport::Frames), req("POST", "/api/deep/set"))
+        .await;
+    assert_eq!(set.status(), 200);
+    assert_eq!(jar.len(), 1);
+    let under = h
+        .call_from(
+            app(Transport::Scheme),
+            req("GET", "app://localhost/api/deep/me"),
+        )
+        .await;
+    assert_eq!(text(under).await, "d=1");
+    let above = h
+        .call_from(app(Transport::Scheme), req("GET", "app://localhost/api/me"))
+        .await;
+    assert_eq!(text(above).await, "", "the cookie's path is /api/deep");
+}
