@@ -131,7 +131,7 @@ fn bus() -> (Bus, Arc<AtomicUsize>, Arc<AtomicUsize>) {
 fn get_and_post_from_plain_threads_with_encoded_frames() {
     assert!(tokio::runtime::Handle::try_current().is_err());
     let (bus, _, _) = bus();
-    let (session, rx) = Session::with_channel(&bus.handle(), SessionConfig::new(page())).unwrap();
+    let (session, rx) = page_session(&bus);
 
     session
         .receive(encode(&head(1, "GET", "/hello", true, 1024)))
@@ -193,7 +193,7 @@ fn get_and_post_from_plain_threads_with_encoded_frames() {
 #[test]
 fn response_data_never_exceeds_credit_and_resumes_when_granted() {
     let (bus, _, produced) = bus();
-    let (session, rx) = Session::with_channel(&bus.handle(), SessionConfig::new(page())).unwrap();
+    let (session, rx) = page_session(&bus);
     session
         .handle(head(1, "GET", "/big", true, 100_000))
         .unwrap();
@@ -247,7 +247,7 @@ fn response_data_never_exceeds_credit_and_resumes_when_granted() {
 #[test]
 fn cancel_drops_the_handler_and_stops_the_producer() {
     let (bus, dropped, produced) = bus();
-    let (session, rx) = Session::with_channel(&bus.handle(), SessionConfig::new(page())).unwrap();
+    let (session, rx) = page_session(&bus);
     session.handle(head(1, "GET", "/hang", true, 0)).unwrap();
     std::thread::sleep(Duration::from_millis(50));
     session
@@ -286,6 +286,24 @@ fn cancel_drops_the_handler_and_stops_the_producer() {
     assert_eq!(session.open_streams(), 0);
 }
 
+/// A session of the app's main frame on `bus`, with `config`, and its outbound frames.
+fn open(bus: &Bus, config: SessionConfig) -> (Session, FrameReceiver) {
+    Session::with_channel(&bus.handle(), config).expect("a session")
+}
+
+/// A session of the app's main frame on `bus`, with the default configuration.
+fn page_session(bus: &Bus) -> (Session, FrameReceiver) {
+    open(bus, SessionConfig::new(page()))
+}
+
+/// `session` refuses `frame`: `handle` fails, and the page gets the `Error` frame for
+/// its stream that [`expect_error`] expects.
+fn refused(session: &Session, rx: &FrameReceiver, frame: Frame, code: ErrorCode, needle: &str) {
+    let stream = frame.stream();
+    session.handle(frame).unwrap_err();
+    expect_error(rx, stream, code, needle);
+}
+
 fn expect_error(rx: &FrameReceiver, stream: u32, code: ErrorCode, needle: &str) {
     match next(rx) {
         Frame::Error {
@@ -306,7 +324,8 @@ fn expect_error(rx: &FrameReceiver, stream: u32, code: ErrorCode, needle: &str) 
 #[test]
 fn every_bad_frame_gets_a_named_error_and_the_session_goes_on() {
     let (bus, _, _) = bus();
-    let (session, rx) = Session::with_channel(&bus.handle(), SessionConfig::new(page())).unwrap();
+    let (session, rx) = page_session(&bus);
+    let refuses = |frame, code, needle| refused(&session, &rx, frame, code, needle);
     // A long-running stream that must survive everything below.
     session.handle(head(100, "GET", "/big", true, 0)).unwrap();
     assert!(matches!(next(&rx), Frame::ResponseHead { stream: 100, .. }));
@@ -324,64 +343,70 @@ fn every_bad_frame_gets_a_named_error_and_the_session_goes_on() {
     raw(&vec![VERSION; bus_core::protocol::MAX_FRAME + 1]);
     expect_error(&rx, 0, ErrorCode::FrameTooLarge, "over the limit");
 
-    session
-        .handle(Frame::RequestData {
+    refuses(
+        Frame::RequestData {
             stream: 77,
             data: Bytes::from_static(b"x"),
-        })
-        .unwrap_err();
-    expect_error(&rx, 77, ErrorCode::UnknownStream, "no open stream 77");
-    session
-        .handle(Frame::RequestEnd { stream: 78 })
-        .unwrap_err();
-    expect_error(&rx, 78, ErrorCode::UnknownStream, "78");
+        },
+        ErrorCode::UnknownStream,
+        "no open stream 77",
+    );
+    refuses(
+        Frame::RequestEnd { stream: 78 },
+        ErrorCode::UnknownStream,
+        "78",
+    );
 
     session.handle(head(50, "GET", "/hang", true, 0)).unwrap();
-    session
-        .handle(head(50, "GET", "/hello", true, 0))
-        .unwrap_err();
-    expect_error(&rx, 50, ErrorCode::StreamIdInUse, "already open");
+    refuses(
+        head(50, "GET", "/hello", true, 0),
+        ErrorCode::StreamIdInUse,
+        "already open",
+    );
     // The error closed stream 50: its id is free again and nothing more comes on it.
     assert_eq!(session.open_streams(), 1);
-    session
-        .handle(head(0, "GET", "/hello", true, 0))
-        .unwrap_err();
-    expect_error(&rx, 0, ErrorCode::StreamIdInUse, "reserved");
+    refuses(
+        head(0, "GET", "/hello", true, 0),
+        ErrorCode::StreamIdInUse,
+        "reserved",
+    );
 
-    session
-        .handle(head(7, "G E T", "/hello", true, 0))
-        .unwrap_err();
-    expect_error(&rx, 7, ErrorCode::InvalidHead, "invalid method");
-    session
-        .handle(head(7, "GET", "http://[::1/", true, 0))
-        .unwrap_err();
-    expect_error(&rx, 7, ErrorCode::InvalidHead, "invalid URI");
+    refuses(
+        head(7, "G E T", "/hello", true, 0),
+        ErrorCode::InvalidHead,
+        "invalid method",
+    );
+    refuses(
+        head(7, "GET", "http://[::1/", true, 0),
+        ErrorCode::InvalidHead,
+        "invalid URI",
+    );
     let mut bad = head(7, "GET", "/hello", true, 0);
     if let Frame::RequestHead { headers, .. } = &mut bad {
         headers.push(("bad name".into(), Bytes::from_static(b"v")));
     }
-    session.handle(bad).unwrap_err();
-    expect_error(&rx, 7, ErrorCode::InvalidHead, "invalid header name");
+    refuses(bad, ErrorCode::InvalidHead, "invalid header name");
     let mut bad = head(7, "GET", "/hello", true, 0);
     if let Frame::RequestHead { headers, .. } = &mut bad {
         headers.push(("x-evil".into(), Bytes::from_static(b"a\r\nInjected: 1")));
     }
-    session.handle(bad).unwrap_err();
-    expect_error(&rx, 7, ErrorCode::InvalidHead, "invalid value for header");
+    refuses(bad, ErrorCode::InvalidHead, "invalid value for header");
 
     // Wrong direction.
-    session
-        .handle(Frame::ResponseEnd { stream: 51 })
-        .unwrap_err();
-    expect_error(&rx, 51, ErrorCode::Protocol, "from the bus to the page");
+    refuses(
+        Frame::ResponseEnd { stream: 51 },
+        ErrorCode::Protocol,
+        "from the bus to the page",
+    );
     session.handle(head(52, "GET", "/hang", true, 0)).unwrap();
-    session
-        .handle(Frame::ResponseData {
+    refuses(
+        Frame::ResponseData {
             stream: 52,
             data: Bytes::new(),
-        })
-        .unwrap_err();
-    expect_error(&rx, 52, ErrorCode::Protocol, "from the bus to the page");
+        },
+        ErrorCode::Protocol,
+        "from the bus to the page",
+    );
     assert_eq!(
         session.open_streams(),
         1,
@@ -393,13 +418,14 @@ fn every_bad_frame_gets_a_named_error_and_the_session_goes_on() {
         .handle(head(9, "POST", "/hang", false, 1024))
         .unwrap();
     session.handle(Frame::RequestEnd { stream: 9 }).unwrap();
-    session
-        .handle(Frame::RequestData {
+    refuses(
+        Frame::RequestData {
             stream: 9,
             data: Bytes::from_static(b"late"),
-        })
-        .unwrap_err();
-    expect_error(&rx, 9, ErrorCode::Protocol, "after its end");
+        },
+        ErrorCode::Protocol,
+        "after its end",
+    );
 
     // Flow-control violation: more than the initial window in one go.
     session
@@ -469,7 +495,7 @@ fn http_level_failures_are_responses_not_errors() {
         .app_origin("app://localhost")
         .mount("/api", app(counter.clone(), counter))
         .build();
-    let (session, rx) = Session::with_channel(&bus.handle(), SessionConfig::new(page())).unwrap();
+    let (session, rx) = page_session(&bus);
     session.handle(head(1, "GET", "/nope", true, 4096)).unwrap();
     let (status, body) = read_response(&session, &rx, 1);
     assert_eq!(status, 404);
@@ -477,8 +503,7 @@ fn http_level_failures_are_responses_not_errors() {
 
     // A session for a foreign page: the policy refuses it.
     let foreign = Caller::new(Transport::Frames).with_origin("https://evil.example");
-    let (evil, evil_rx) =
-        Session::with_channel(&bus.handle(), SessionConfig::new(foreign)).unwrap();
+    let (evil, evil_rx) = open(&bus, SessionConfig::new(foreign));
     evil.handle(head(1, "GET", "/api/hello", true, 4096))
         .unwrap();
     let (status, body) = read_response(&evil, &evil_rx, 1);
@@ -493,7 +518,7 @@ fn http_level_failures_are_responses_not_errors() {
 #[test]
 fn body_frames_that_cross_a_streams_end_are_dropped_quietly() {
     let (bus, _, _) = bus();
-    let (session, rx) = Session::with_channel(&bus.handle(), SessionConfig::new(page())).unwrap();
+    let (session, rx) = page_session(&bus);
     session
         .handle(head(1, "POST", "/len", false, 1024))
         .unwrap();
@@ -516,30 +541,35 @@ fn body_frames_that_cross_a_streams_end_are_dropped_quietly() {
     session.handle(Frame::RequestEnd { stream: 1 }).unwrap();
     assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
     // An id that was never opened is still an error.
-    session
-        .handle(Frame::RequestEnd { stream: 99 })
-        .unwrap_err();
-    expect_error(&rx, 99, ErrorCode::UnknownStream, "99");
+    refused(
+        &session,
+        &rx,
+        Frame::RequestEnd { stream: 99 },
+        ErrorCode::UnknownStream,
+        "99",
+    );
 }
 
 #[test]
 fn too_many_streams_is_refused_per_stream() {
     let (bus, _, _) = bus();
     let config = SessionConfig::new(page()).max_streams(2);
-    let (session, rx) = Session::with_channel(&bus.handle(), config).unwrap();
+    let (session, rx) = open(&bus, config);
     session.handle(head(1, "GET", "/hang", true, 0)).unwrap();
     session.handle(head(2, "GET", "/hang", true, 0)).unwrap();
-    session
-        .handle(head(3, "GET", "/hang", true, 0))
-        .unwrap_err();
-    expect_error(&rx, 3, ErrorCode::TooManyStreams, "2 open streams");
+    refused(
+        &session,
+        &rx,
+        head(3, "GET", "/hang", true, 0),
+        ErrorCode::TooManyStreams,
+        "2 open streams",
+    );
 }
 
 #[test]
 fn many_threads_share_one_session() {
     let (bus, _, _) = bus();
-    let (session, rx) =
-        Session::with_channel(&bus.handle(), SessionConfig::new(page()).max_streams(1024)).unwrap();
+    let (session, rx) = open(&bus, SessionConfig::new(page()).max_streams(1024));
     let session = Arc::new(session);
     let threads: Vec<_> = (0..8u32)
         .map(|t| {
@@ -589,7 +619,7 @@ fn many_threads_share_one_session() {
 #[test]
 fn dropping_the_bus_ends_every_open_stream_with_an_error() {
     let (bus, _, _) = bus();
-    let (session, rx) = Session::with_channel(&bus.handle(), SessionConfig::new(page())).unwrap();
+    let (session, rx) = page_session(&bus);
     session.handle(head(1, "GET", "/hang", true, 0)).unwrap();
     session.handle(head(2, "GET", "/big", true, 0)).unwrap();
     assert!(matches!(next(&rx), Frame::ResponseHead { stream: 2, .. }));
@@ -610,10 +640,13 @@ fn dropping_the_bus_ends_every_open_stream_with_an_error() {
         }
     }
     // New frames are refused with the same code.
-    session
-        .handle(head(3, "GET", "/hello", true, 0))
-        .unwrap_err();
-    expect_error(&rx, 3, ErrorCode::Shutdown, "shut down");
+    refused(
+        &session,
+        &rx,
+        head(3, "GET", "/hello", true, 0),
+        ErrorCode::Shutdown,
+        "shut down",
+    );
 }
 
 #[test]
@@ -738,7 +771,7 @@ fn inline_first_poll_answers_on_the_receiving_thread() {
 fn a_stream_starved_of_credit_ends_after_the_idle_timeout() {
     let (bus, _dropped, produced) = bus();
     let config = SessionConfig::new(page()).credit_idle_timeout(Some(Duration::from_millis(300)));
-    let (session, rx) = Session::with_channel(&bus.handle(), config).unwrap();
+    let (session, rx) = open(&bus, config);
     // A window of zero, never granted: the page opened the stream and does not read it.
     session.handle(head(1, "GET", "/big", true, 0)).unwrap();
     assert!(matches!(next(&rx), Frame::ResponseHead { .. }));
@@ -763,7 +796,7 @@ fn a_stream_starved_of_credit_ends_after_the_idle_timeout() {
 fn the_upload_window_is_settable_and_enforced() {
     let (bus, _, _) = bus();
     let config = SessionConfig::new(page()).upload_window(1000);
-    let (session, rx) = Session::with_channel(&bus.handle(), config).unwrap();
+    let (session, rx) = open(&bus, config);
 
     // One byte over the window the session was given is refused...
     session
@@ -821,7 +854,7 @@ fn the_upload_window_is_settable_and_enforced() {
 #[test]
 fn a_uri_too_long_for_http_gets_414_and_the_session_goes_on() {
     let (bus, _, _) = bus();
-    let (session, rx) = Session::with_channel(&bus.handle(), SessionConfig::new(page())).unwrap();
+    let (session, rx) = page_session(&bus);
     let long = format!("/hello?{}", "a".repeat(70 * 1024));
     session
         .handle(head(1, "GET", &long, true, 64 * 1024))
