@@ -215,6 +215,49 @@ public class BusWebViewClientTest {
         client.close();
     }
 
+    /**
+     * An Activity destroyed without {@code bus.close()}: its WebView, client and document
+     * are unreachable but for the native session's reference to the listener, which must not
+     * pin them. The WebView is collected and the cleaner closes the session.
+     */
+    @Test
+    public void aClientNeverClosedLetsItsWebViewGoAndItsSessionClose() throws Exception {
+        final int sessions = dev.inprocbus.InprocBus.openHandles()[3];
+        java.lang.ref.WeakReference<WebView> view = connectAndForget(app);
+        long deadline = System.nanoTime() + 15_000_000_000L;
+        while (view.get() != null) {
+            assertTrue("the WebView is still reachable after 15 s of System.gc()", System.nanoTime() < deadline);
+            System.gc();
+            shadowOf(Looper.getMainLooper()).idle();
+            Thread.sleep(20);
+        }
+        while (dev.inprocbus.InprocBus.openHandles()[3] != sessions) {
+            assertTrue("the forgotten session was not closed", System.nanoTime() < deadline);
+            System.gc();
+            Thread.sleep(20);
+        }
+    }
+
+    /** A page connected over the port, a request answered through it; then nothing kept. */
+    private static java.lang.ref.WeakReference<WebView> connectAndForget(Fixture app) throws Exception {
+        BusWebViewClient client = new BusWebViewClient(app.host);
+        RecordingWebView view = new RecordingWebView();
+        view.url = Fixture.url("/index.html");
+        client.onPageStarted(view, view.url);
+        shadowOf((WebView) view).getLastEvaluatedJavascriptCallback().onReceiveValue("\"waiting\"");
+        assertNotNull(client.currentSession());
+        RoboWebMessagePort pagePort = (RoboWebMessagePort) view.posted.get(0).getPorts()[0];
+        pagePort.postMessage(new WebMessage(requestHeadGet(1, "/conf/text")));
+        for (int i = 0; i < 4000 && pagePort.getReceivedMessages().size() < 3; i++) {
+            shadowOf(Looper.getMainLooper()).idle();
+            Thread.sleep(5);
+        }
+        assertTrue("the answer came through the port", pagePort.getReceivedMessages().size() >= 3);
+        // The session is open and the listener was called; the app forgets it all.
+        assertTrue(dev.inprocbus.InprocBus.openHandles()[3] > 0);
+        return new java.lang.ref.WeakReference<WebView>(view);
+    }
+
     @Test
     public void theNavigationPolicyKeepsForeignPagesAndFramesOut() {
         BusWebViewClient client = new BusWebViewClient(app.host);
