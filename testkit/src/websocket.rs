@@ -2,7 +2,8 @@
 //! `/wsd/...`, written as for a hyper server on a port, mounted unchanged both on the bus
 //! and on a localhost twin ([`crate::serve_localhost`]); and the suite's page
 //! ([`pages`]: `index.html` + `suite.js`), which runs every case against both and
-//! reports where they differ.
+//! reports where they differ; and the back/forward-cache case (`bfcache.html`, `away.html`,
+//! checked by [`check_bfcache`]), which both engines' tests drive through history.
 //!
 //! Handlers log what they see (`{who} open`, `{who} close {code} {reason}`, `{who} gone`)
 //! to a shared [`Seen`], so a test can check what reached them, from which run (`?who=`).
