@@ -125,13 +125,21 @@ pub(crate) async fn handle(
         }
         Some("_design") => Filter::Design,
         Some("_view") => {
-            return Err(CouchError::BadRequest(
-                "filter=_view is not supported: this backend has no views".into(),
-            ));
+            let Some(view) = query.str("view") else {
+                return Err(CouchError::BadRequest(
+                    "`view` filter parameter is not provided.".into(),
+                ));
+            };
+            // As CouchDB: a missing design document, `views` member or view is 404.
+            design_member(shared, db, view, "views").await?;
+            return Err(CouchError::BadRequest(format!(
+                "filter=_view ({view}) is not supported: this backend runs no JavaScript views"
+            )));
         }
         Some(other) => {
-            return Err(CouchError::NotFound(format!(
-                "filter {other:?} not found: only _doc_ids, _selector and _design are supported"
+            design_member(shared, db, other, "filters").await?;
+            return Err(CouchError::BadRequest(format!(
+                "filter {other:?} is a design-document function: this backend runs no JavaScript (use filter=_selector or _doc_ids)"
             )));
         }
     };
@@ -223,6 +231,40 @@ pub(crate) async fn handle(
         }
     });
     Ok(response)
+}
+
+/// Checks that `ddoc/name` names a member of `key` (`views`, `filters`) of a design
+/// document of `db`, answering CouchDB's 404s when it does not.
+async fn design_member(
+    shared: &Arc<Shared>,
+    db: &str,
+    spec: &str,
+    key: &'static str,
+) -> Result<(), CouchError> {
+    let Some((ddoc, name)) = spec.split_once('/') else {
+        return Err(CouchError::BadRequest(format!(
+            "`{spec}` is not a design document function name (ddoc/name)"
+        )));
+    };
+    let (db, id, name) = (db.to_owned(), format!("_design/{ddoc}"), name.to_owned());
+    shared
+        .store
+        .run(move |c| {
+            let dbr = store::db_row(c, &db)?;
+            let doc = store::load_doc(c, dbr.id, &id)?
+                .filter(|d| !d.deleted())
+                .ok_or_else(CouchError::missing)?;
+            let body = store::render(c, dbr.id, &doc, &doc.winner(), ReadOpts::default())?
+                .ok_or_else(CouchError::missing)?;
+            let members = body
+                .get(key)
+                .ok_or_else(|| CouchError::NotFound(format!("missing json key: {key}")))?;
+            members
+                .get(&name)
+                .ok_or_else(|| CouchError::NotFound(format!("missing json key: {name}")))?;
+            Ok(())
+        })
+        .await
 }
 
 struct FeedGuard(Arc<Shared>);

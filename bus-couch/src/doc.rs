@@ -93,12 +93,18 @@ impl DocInput {
             (None, Some(body)) => body,
             (None, None) => String::new(),
         };
+        let local = id.starts_with("_local/");
         let rev = match map.remove("_rev") {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(
-                Rev::parse(&s)
-                    .ok_or_else(|| CouchError::BadRequest(format!("Invalid rev format: {s:?}")))?,
-            ),
+            Some(Value::String(s)) => Some(match (Rev::parse(&s), s.strip_prefix("0-")) {
+                (Some(r), _) => r,
+                // A local document's revisions are `0-N` (in `_bulk_docs`, e.g. a delete).
+                (None, Some(n)) if local && !n.is_empty() => Rev {
+                    pos: 0,
+                    hash: n.to_owned(),
+                },
+                _ => return Err(CouchError::BadRequest(format!("Invalid rev format: {s:?}"))),
+            }),
             Some(_) => return Err(CouchError::BadRequest("Invalid rev format".into())),
         };
         let deleted = match map.remove("_deleted") {
@@ -135,7 +141,18 @@ impl DocInput {
         ] {
             map.remove(ignored);
         }
-        if let Some(bad) = map.keys().find(|k| k.starts_with('_')) {
+        // The replicator's own fields (CouchDB keeps them in the body).
+        const KEPT: [&str; 5] = [
+            "_replication_id",
+            "_replication_state",
+            "_replication_state_time",
+            "_replication_state_reason",
+            "_replication_stats",
+        ];
+        if let Some(bad) = map
+            .keys()
+            .find(|k| k.starts_with('_') && !KEPT.contains(&k.as_str()))
+        {
             return Err(CouchError::DocValidation(format!(
                 "Bad special document member: {bad}"
             )));

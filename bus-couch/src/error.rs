@@ -9,6 +9,10 @@ pub enum CouchError {
     /// Malformed input: invalid JSON, a bad parameter, a bad selector (400 `bad_request`).
     #[error("{0}")]
     BadRequest(String),
+    /// Query parameters that contradict each other, e.g. `keys` with `key` (400
+    /// `query_parse_error`).
+    #[error("{0}")]
+    QueryParse(String),
     /// A document body CouchDB would refuse, e.g. an unknown `_` field (400 `doc_validation`).
     #[error("{0}")]
     DocValidation(String),
@@ -45,6 +49,10 @@ pub enum CouchError {
     /// A content type the endpoint does not take (415 `bad_content_type`).
     #[error("{0}")]
     BadContentType(String),
+    /// A CouchDB feature this store does not have: views and other design-document
+    /// functions, `_find`, `_purge`, … (501 `not_implemented`).
+    #[error("{0}")]
+    NotImplemented(String),
     /// SQLite failed (500 `internal_server_error`); the database is left as the last
     /// committed transaction left it.
     #[error("storage: {0}")]
@@ -59,6 +67,7 @@ impl CouchError {
     pub fn status(&self) -> StatusCode {
         match self {
             CouchError::BadRequest(_)
+            | CouchError::QueryParse(_)
             | CouchError::DocValidation(_)
             | CouchError::IllegalDbName(_) => StatusCode::BAD_REQUEST,
             CouchError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -68,6 +77,7 @@ impl CouchError {
             CouchError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             CouchError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             CouchError::BadContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            CouchError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             CouchError::Storage(_) | CouchError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -76,6 +86,7 @@ impl CouchError {
     pub fn error_name(&self) -> &'static str {
         match self {
             CouchError::BadRequest(_) => "bad_request",
+            CouchError::QueryParse(_) => "query_parse_error",
             CouchError::DocValidation(_) => "doc_validation",
             CouchError::IllegalDbName(_) => "illegal_database_name",
             CouchError::NotFound(_) => "not_found",
@@ -86,6 +97,7 @@ impl CouchError {
             CouchError::TooLarge(_) => "too_large",
             CouchError::RangeNotSatisfiable { .. } => "requested_range_not_satisfiable",
             CouchError::BadContentType(_) => "bad_content_type",
+            CouchError::NotImplemented(_) => "not_implemented",
             CouchError::Storage(_) | CouchError::Internal(_) => "internal_server_error",
         }
     }

@@ -68,7 +68,7 @@ pub(crate) fn error_response(e: &CouchError) -> Response<Body> {
 }
 
 pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
-    let mut bytes = serde_json::to_vec(value).unwrap_or_default();
+    let mut bytes = serde_json::to_vec(&CouchJson(value)).unwrap_or_default();
     bytes.push(b'\n');
     let mut r = Response::new(Body::from(bytes));
     *r.status_mut() = status;
@@ -81,6 +81,54 @@ pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response<Body>
         HeaderValue::from_static("must-revalidate"),
     );
     r
+}
+
+/// A JSON value serialized as CouchDB writes it: `_revisions` objects as `{"start",
+/// "ids"}` (serde_json's map sorts keys, which would put `ids` first; clients compare
+/// `JSON.stringify(doc._revisions)`, e.g. PouchDB's test #3179).
+struct CouchJson<'a>(&'a Value);
+
+impl serde::Serialize for CouchJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for v in items {
+                    seq.serialize_element(&CouchJson(v))?;
+                }
+                seq.end()
+            }
+            Value::Object(map) => {
+                let mut out = s.serialize_map(Some(map.len()))?;
+                for (k, v) in map {
+                    match (k.as_str(), v) {
+                        ("_revisions", Value::Object(r))
+                            if r.len() == 2 && r.contains_key("start") && r.contains_key("ids") =>
+                        {
+                            out.serialize_key(k)?;
+                            out.serialize_value(&RevisionsJson(r))?;
+                        }
+                        _ => out.serialize_entry(k, &CouchJson(v))?,
+                    }
+                }
+                out.end()
+            }
+            other => other.serialize(s),
+        }
+    }
+}
+
+struct RevisionsJson<'a>(&'a Map<String, Value>);
+
+impl serde::Serialize for RevisionsJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut out = s.serialize_map(Some(2))?;
+        out.serialize_entry("start", &self.0["start"])?;
+        out.serialize_entry("ids", &self.0["ids"])?;
+        out.end()
+    }
 }
 
 /// Query parameters, decoded (the last of a repeated name wins).
@@ -239,12 +287,18 @@ async fn handle(shared: Arc<Shared>, req: Request<Body>) -> Result<Response<Body
             shared.store.run(move |c| store::compact(c, &name)).await?;
             Ok(json_response(StatusCode::ACCEPTED, &json!({"ok": true})))
         }
-        [db, "_local", id @ ..] if !id.is_empty() => {
-            local_doc(&shared, db, &id.join("/"), m, &query, body).await
-        }
+        [db, "_local", id] => local_doc(&shared, db, id, m, &query, body).await,
+        [_, "_local", _, _, ..] => Err(CouchError::BadRequest(
+            "_local documents do not accept attachments.".into(),
+        )),
         [db, "_design", ddoc] => {
             let id = format!("_design/{ddoc}");
             document(&shared, db, &id, m, &query, &parts.headers, body).await
+        }
+        [_, "_design", _, special, ..] if special.starts_with('_') => {
+            Err(CouchError::NotImplemented(format!(
+                "{special}: design-document functions (views, shows, lists, updates) are not supported by bus-couch"
+            )))
         }
         [db, "_design", ddoc, att @ ..] => {
             let id = format!("_design/{ddoc}");
@@ -260,6 +314,23 @@ async fn handle(shared: Arc<Shared>, req: Request<Body>) -> Result<Response<Body
             )
             .await
         }
+        [
+            _,
+            special @ ("_find"
+            | "_index"
+            | "_explain"
+            | "_purge"
+            | "_purged_infos_limit"
+            | "_security"
+            | "_view_cleanup"
+            | "_design_docs"
+            | "_temp_view"
+            | "_shards"
+            | "_partition"
+            | "_search_analyze"),
+        ] => Err(CouchError::NotImplemented(format!(
+            "{special} is not supported by bus-couch"
+        ))),
         [_, special] if special.starts_with('_') => Err(CouchError::BadRequest(
             "Only reserved document ids may start with underscore.".into(),
         )),
@@ -385,7 +456,10 @@ async fn bulk_docs(
             "POST body must include `docs` parameter.".into(),
         ));
     };
-    // Parse every document first; the ones that fail are reported in place.
+    // Parse every document first. As CouchDB (`doc_from_json_obj_validate` over the whole
+    // array before any write), a document that does not parse — a bad special member, an
+    // invalid `_rev` or `_id` — fails the whole request and nothing is written; what fails
+    // later (conflicts, missing stubs) is reported in place.
     let mut slots: Vec<Result<usize, (String, CouchError)>> = Vec::with_capacity(docs.len());
     let mut inputs = Vec::new();
     for doc in docs {
@@ -394,24 +468,28 @@ async fn bulk_docs(
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned();
-        match DocInput::from_json(doc.clone(), None) {
-            Ok(mut d) => {
-                if d.id.is_empty() {
-                    if new_edits {
-                        d.id = store::new_id();
-                    } else {
-                        slots.push(Err((
-                            id,
-                            CouchError::BadRequest("Document id is missing".into()),
-                        )));
-                        continue;
-                    }
-                }
-                slots.push(Ok(inputs.len()));
-                inputs.push(d);
+        let mut d = DocInput::from_json(doc.clone(), None)?;
+        if d.id.is_empty() {
+            if new_edits {
+                d.id = store::new_id();
+            } else {
+                slots.push(Err((
+                    id,
+                    CouchError::BadRequest("Document id is missing".into()),
+                )));
+                continue;
             }
-            Err(e) => slots.push(Err((id, e))),
+        } else if !d.id.starts_with("_local/") {
+            crate::doc::validate_id(&d.id)?;
+            if !new_edits && d.rev.is_none() {
+                return Err(CouchError::BadRequest(format!(
+                    "Document {} has no _rev (required with new_edits=false)",
+                    d.id
+                )));
+            }
         }
+        slots.push(Ok(inputs.len()));
+        inputs.push(d);
     }
     let name = db.to_owned();
     let limit = shared.store.max_attachment_bytes;
@@ -666,6 +744,17 @@ async fn local_doc(
                     &json!({"ok": true, "id": format!("_local/{id}"), "rev": "0-0"}),
                 ));
             }
+            // Special members CouchDB parses and a local document does not keep.
+            for ignored in [
+                "_revisions",
+                "_attachments",
+                "_conflicts",
+                "_deleted_conflicts",
+                "_local_seq",
+                "_revs_info",
+            ] {
+                map.remove(ignored);
+            }
             if let Some(bad) = map.keys().find(|k| k.starts_with('_')) {
                 return Err(CouchError::DocValidation(format!(
                     "Bad special document member: {bad}"
@@ -793,8 +882,13 @@ async fn get_document(
             })?;
             let revs: Vec<String> = list
                 .iter()
-                .map(|r| r.as_str().unwrap_or_default().to_owned())
-                .collect();
+                .map(|r| match r.as_str() {
+                    Some(s) if Rev::parse(s).is_some() => Ok(s.to_owned()),
+                    _ => Err(CouchError::BadRequest(format!(
+                        "Invalid rev format in open_revs: {r}"
+                    ))),
+                })
+                .collect::<Result<_, _>>()?;
             Some(Some(revs))
         }
     };
@@ -860,6 +954,17 @@ async fn get_document(
             }
             let doc = doc.ok_or_else(CouchError::missing)?;
             let rev = match rev {
+                // `latest`: the leaf descending from `rev` (of several, the one that would
+                // win among them: live over deleted, then the highest revision).
+                Some(r) if latest && doc.tree.get(&r).is_some() => doc
+                    .tree
+                    .leaves_from(&r)
+                    .into_iter()
+                    .max_by_key(|l| {
+                        let deleted = doc.tree.get(l).is_some_and(|n| n.deleted);
+                        (!deleted, l.pos, l.hash.clone())
+                    })
+                    .unwrap_or(r),
                 Some(r) => r,
                 None => {
                     if doc.deleted() {
@@ -1145,6 +1250,15 @@ async fn all_docs(
     };
     let descending = query.bool("descending")?;
     let key = key_str("key")?;
+    if keys.is_some()
+        && ["key", "startkey", "start_key", "endkey", "end_key"]
+            .iter()
+            .any(|k| query.str(k).is_some())
+    {
+        return Err(CouchError::QueryParse(
+            "`keys` is incompatible with `key`, `start_key` and `end_key`".into(),
+        ));
+    }
     let start = key
         .clone()
         .or(key_str("startkey")?)

@@ -25,7 +25,8 @@ impl Rev {
     pub fn parse(text: &str) -> Option<Rev> {
         let (pos, hash) = text.split_once('-')?;
         let pos: u64 = pos.parse().ok()?;
-        if pos == 0 || hash.is_empty() || pos.to_string().len() != text.len() - hash.len() - 1 {
+        // An empty hash (`1-`) is a revision CouchDB and PouchDB accept (PouchDB #7829).
+        if pos == 0 || pos.to_string().len() != text.len() - hash.len() - 1 {
             return None;
         }
         Some(Rev {
@@ -340,9 +341,11 @@ mod tests {
                 hash: "abc".into()
             }
         );
-        for bad in ["", "abc", "0-a", "-a", "1-", "x-a", "01-a", "+1-a"] {
+        for bad in ["", "abc", "0-a", "-a", "x-a", "01-a", "+1-a"] {
             assert!(Rev::parse(bad).is_none(), "{bad}");
         }
+        // A bare `1-` is a revision (PouchDB #7829 writes one with new_edits=false).
+        assert_eq!(r("1-").hash, "");
         assert_eq!(r("12-a-b").hash, "a-b");
     }
 

@@ -486,14 +486,16 @@ pub(crate) fn write_docs(
     for doc in docs {
         let id = doc.id.clone();
         let mut sp = tx.unchecked_transaction_savepoint()?;
+        let before = (db.seq, db.doc_count, db.del_count);
         let outcome = write_one(&sp, &mut db, doc, new_edits, max_attachment_bytes);
         match &outcome {
             Ok(_) => sp.commit()?,
             Err(_) => sp.rollback()?,
         }
-        // A failed document leaves the counters as they were before it.
+        // A failed document leaves the counters as they were before it (the `dbs` row is
+        // written once at the end, so they come from memory, not from the table).
         if outcome.is_err() {
-            db = db_row(&tx, db_name)?;
+            (db.seq, db.doc_count, db.del_count) = before;
         }
         results.push((id, outcome.map(|(rev, _)| rev)));
     }
@@ -630,17 +632,12 @@ fn write_one(
                 doc.id
             )));
         };
-        let path = match &doc.revisions {
-            Some(p) => {
-                if p.first() != Some(&rev) {
-                    return Err(CouchError::BadRequest(format!(
-                        "Document {}: _rev does not match _revisions",
-                        doc.id
-                    )));
-                }
-                p.clone()
-            }
-            None => vec![rev.clone()],
+        // As CouchDB (`couch_doc:transfer_fields`), `_revisions` wins over `_rev` when
+        // both are there: PouchDB can send a `_rev` its `_revisions` do not start with
+        // (a tree where one hash repeats along a branch; PouchDB's test #468).
+        let (rev, path) = match &doc.revisions {
+            Some(p) => (p[0].clone(), p.clone()),
+            None => (rev.clone(), vec![rev]),
         };
         if tree.get(&rev).is_some() {
             // Known already: nothing to write (CouchDB answers nothing for it either).
@@ -682,8 +679,10 @@ fn write_one(
                     let meta = match base_atts.get(&name) {
                         Some(m) if digest.as_ref().is_none_or(|d| *d == m.digest) => m.clone(),
                         _ => {
-                            // A stub naming bytes we hold (a digest seen before) is enough.
-                            let Some(d) = digest else {
+                            // Replicated writes (new_edits=false): a stub naming bytes we
+                            // hold (a digest seen before) is enough. A new edit's stub must
+                            // name an attachment of its parent, as CouchDB requires (412).
+                            let Some(d) = digest.filter(|_| !new_edits) else {
                                 return Err(CouchError::MissingStub(format!(
                                     "Invalid attachment stub in {} for {}",
                                     doc.id, name

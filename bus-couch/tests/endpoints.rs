@@ -228,13 +228,21 @@ fn bad_input_gets_couchdbs_answers() {
         let e: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!((s, e["error"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("too_large")));
         assert_eq!(a.req("GET", "/d/att", None).await.0, 404);
-        // One bad doc in a batch is reported in place; the others commit.
+        // One doc that does not parse fails the whole batch, as CouchDB: nothing is written.
         let (s, r) = a.req("POST", "/d/_bulk_docs", Some(json!({"docs": [{"_id": "ok1"}, {"_id": "bad", "_rev": "nope"}, {"_id": "ok2"}]}))).await;
+        assert_eq!((s, r["error"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_request")));
+        let (s, r) = a.req("POST", "/d/_bulk_docs", Some(json!({"docs": [{"_id": "ok1"}, {"_zing": 4}]}))).await;
+        assert_eq!((s, r["error"].as_str()), (StatusCode::BAD_REQUEST, Some("doc_validation")));
+        assert_eq!(r["reason"], "Bad special document member: _zing");
+        assert_eq!(a.req("GET", "/d", None).await.1["doc_count"], 0);
+        // A write that fails later (a conflict) is reported in place; the others commit.
+        assert_eq!(a.req("PUT", "/d/ok1", Some(json!({}))).await.0, 201);
+        let (s, r) = a.req("POST", "/d/_bulk_docs", Some(json!({"docs": [{"_id": "ok0"}, {"_id": "ok1"}, {"_id": "ok2"}]}))).await;
         assert_eq!(s, 201);
         assert_eq!(r[0]["ok"], true);
-        assert_eq!(r[1]["error"], "bad_request");
+        assert_eq!(r[1]["error"], "conflict");
         assert_eq!(r[2]["ok"], true);
-        assert_eq!(a.req("GET", "/d", None).await.1["doc_count"], 2);
+        assert_eq!(a.req("GET", "/d", None).await.1["doc_count"], 3);
         // Wrong methods, unknown databases.
         assert_eq!(a.req("GET", "/d/_bulk_docs", None).await.1["error"], "method_not_allowed");
         assert_eq!(a.req("GET", "/nodb/x", None).await.1["reason"], "Database does not exist.");
@@ -485,5 +493,69 @@ fn stemming_to_revs_limit() {
         assert_eq!(doc["_revisions"]["start"], 10);
         assert_eq!(doc["_revisions"]["ids"].as_array().unwrap().len(), 3);
         assert_eq!(a.couch.integrity_check().unwrap(), "ok");
+    });
+}
+
+/// What PouchDB's own integration suite (`scripts/pouchdb-suite.sh`) found, each as
+/// CouchDB answers it.
+#[test]
+fn pouchdb_suite_findings() {
+    rt().block_on(async {
+        let a = app("suite");
+        assert_eq!(a.req("PUT", "/d", None).await.0, 201);
+        // `keys` with `key` (PouchDB POSTs keys and puts key in the query): 400.
+        let (s, e) = a.req("POST", "/d/_all_docs?key=%221%22", Some(json!({"keys": ["1"]}))).await;
+        assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("query_parse_error")));
+        // The replicator's `_replication_*` fields are kept; other `_` members are refused.
+        let doc = json!({"_replication_id": "x", "_replication_state": "triggered", "_replication_state_time": 1, "_replication_stats": {}});
+        assert_eq!(a.req("PUT", "/d/r", Some(doc)).await.0, 201);
+        assert_eq!(a.req("GET", "/d/r", None).await.1["_replication_state"], "triggered");
+        // new_edits=false without `_rev` fails the request; a bare `1-` is a revision.
+        let (s, _) = a.req("POST", "/d/_bulk_docs", Some(json!({"new_edits": false, "docs": [{"_id": "n"}]}))).await;
+        assert_eq!(s, 400);
+        let (s, r) = a.req("POST", "/d/_bulk_docs", Some(json!({"new_edits": false, "docs": [{"_id": "bare", "_rev": "1-"}]}))).await;
+        assert_eq!((s, r), (StatusCode::CREATED, json!([])));
+        // `_revisions` wins over `_rev` (CouchDB's transfer_fields), and comes back as
+        // {"start", "ids"} in that order; numbers come back exactly.
+        let doc = json!({"_id": "f", "_rev": "3-c", "_revisions": {"start": 2, "ids": ["c", "a"]}, "x": 0.21156867420223335});
+        let (s, _) = a.req("POST", "/d/_bulk_docs", Some(json!({"new_edits": false, "docs": [doc]}))).await;
+        assert_eq!(s, 201);
+        let (_, _, body) = a.raw("GET", "/d/f?revs=true", &[], Body::empty()).await;
+        let text = String::from_utf8(body).unwrap();
+        assert!(text.contains(r#""_rev":"2-c""#), "{text}");
+        assert!(text.contains(r#""_revisions":{"start":2,"ids":["c","a"]}"#), "{text}");
+        assert!(text.contains("0.21156867420223335"), "{text}");
+        // latest=true on an old revision gives its leaf.
+        let (_, r1) = a.req("PUT", "/d/l", Some(json!({"v": 1}))).await;
+        let (_, r2) = a.req("PUT", "/d/l", Some(json!({"_rev": r1["rev"], "v": 2}))).await;
+        let rev1 = r1["rev"].as_str().unwrap();
+        let (_, got) = a.req("GET", &format!("/d/l?rev={rev1}&latest=true"), None).await;
+        assert_eq!(got["_rev"], r2["rev"]);
+        // open_revs naming something that is not a revision: 400.
+        assert_eq!(a.req("GET", "/d/l?open_revs=%5B%22keys%22%5D", None).await.0, 400);
+        // A new edit's stub must name an attachment of its parent (412), even if the bytes
+        // are stored under another document.
+        let att = json!({"a.txt": {"content_type": "text/plain", "data": "aGk="}});
+        let (_, w) = a.req("PUT", "/d/w", Some(json!({"_attachments": att}))).await;
+        let (_, s1) = a.req("PUT", "/d/s", Some(json!({}))).await;
+        let digest = a.req("GET", "/d/w", None).await.1["_attachments"]["a.txt"]["digest"].clone();
+        let stub = json!({"_rev": s1["rev"], "_attachments": {"a.txt": {"stub": true, "digest": digest}}});
+        let (s, e) = a.req("PUT", "/d/s", Some(stub)).await;
+        assert_eq!((s, e["error"].as_str()), (StatusCode::PRECONDITION_FAILED, Some("missing_stub")), "{w}");
+        // Local documents: `_revisions` and `_attachments` ignored; no attachment paths.
+        let local = json!({"_revisions": {"start": 0, "ids": ["1"]}, "_attachments": att, "v": 1});
+        assert_eq!(a.req("PUT", "/d/_local/x", Some(local)).await.0, 201);
+        assert_eq!(a.req("GET", "/d/_local/x", None).await.1, json!({"_id": "_local/x", "_rev": "0-1", "v": 1}));
+        let (s, e) = a.req("GET", "/d/_local/x/a.txt", None).await;
+        assert_eq!((s, e["reason"].as_str()), (StatusCode::BAD_REQUEST, Some("_local documents do not accept attachments.")));
+        // Views and other design-document functions: 501; a filter or view that is not
+        // there: 404, as CouchDB.
+        assert_eq!(a.req("GET", "/d/_design/x/_view/y", None).await.1["error"], "not_implemented");
+        assert_eq!(a.req("POST", "/d/_find", Some(json!({}))).await.0, StatusCode::NOT_IMPLEMENTED);
+        assert_eq!(a.req("GET", "/d/_changes?filter=_view&view=x/odd", None).await.0, 404);
+        assert_eq!(a.req("GET", "/d/_changes?filter=_view", None).await.0, 400);
+        assert_eq!(a.req("PUT", "/d/_design/x", Some(json!({"views": {}, "filters": {"f": "function(){}"}}))).await.0, 201);
+        assert_eq!(a.req("GET", "/d/_changes?filter=_view&view=x/odd", None).await.1["reason"], "missing json key: odd");
+        assert_eq!(a.req("GET", "/d/_changes?filter=x/f", None).await.0, 400);
     });
 }
