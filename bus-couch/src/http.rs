@@ -59,10 +59,10 @@ pub(crate) fn error_response(e: &CouchError) -> Response<Body> {
         tracing::error!(error = %e, "bus-couch request failed");
     }
     let mut r = json_response(e.status(), &e.to_json());
-    if let CouchError::RangeNotSatisfiable { length } = e {
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes */{length}")) {
-            r.headers_mut().insert(header::CONTENT_RANGE, v);
-        }
+    if let CouchError::RangeNotSatisfiable { length } = e
+        && let Ok(v) = HeaderValue::from_str(&format!("bytes */{length}"))
+    {
+        r.headers_mut().insert(header::CONTENT_RANGE, v);
     }
     r
 }
@@ -185,10 +185,10 @@ fn percent_decode(segment: &str) -> Result<String, CouchError> {
 
 pub(crate) async fn read_body(shared: &Shared, body: Body) -> Result<Bytes, CouchError> {
     let limit = shared.config.max_request_bytes;
-    if let Some(len) = body.exact_len() {
-        if len > limit {
-            return Err(too_large(len, limit));
-        }
+    if let Some(len) = body.exact_len()
+        && len > limit
+    {
+        return Err(too_large(len, limit));
     }
     let limited = http_body_util::Limited::new(body, limit.min(usize::MAX as u64) as usize);
     match limited.collect().await {

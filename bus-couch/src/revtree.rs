@@ -193,11 +193,11 @@ impl RevTree {
         };
         if let Some(node) = self.nodes.get_mut(newest) {
             // Known already: at most learn a parent a stemmed tree had forgotten.
-            if node.parent.is_none() {
-                if let Some(parent) = path.get(1) {
-                    node.parent = Some(parent.clone());
-                    self.add_ancestors(&path[1..]);
-                }
+            if node.parent.is_none()
+                && let Some(parent) = path.get(1)
+            {
+                node.parent = Some(parent.clone());
+                self.add_ancestors(&path[1..]);
             }
             return false;
         }
@@ -265,10 +265,10 @@ impl RevTree {
             self.nodes.remove(r);
         }
         for (rev, node) in self.nodes.iter_mut() {
-            if let Some(p) = &node.parent {
-                if !edges.contains(&(rev.clone(), p.clone())) {
-                    node.parent = None;
-                }
+            if let Some(p) = &node.parent
+                && !edges.contains(&(rev.clone(), p.clone()))
+            {
+                node.parent = None;
             }
         }
         removed
