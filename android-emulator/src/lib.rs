@@ -137,6 +137,23 @@ pub enum Record {
     },
 }
 
+/// A request answered by [`AndroidHost::intercept`]: a [`Record::Intercepted`] as a
+/// struct, for tests to filter ([`Emulator::intercepted`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Intercepted {
+    /// The method.
+    pub method: String,
+    /// The URL.
+    pub url: String,
+    /// The status the host answered.
+    pub status: u16,
+    /// Whether the engine said it was the main frame's document.
+    pub main_frame: bool,
+    /// Whether the engine had a request body, which was dropped.
+    pub body_dropped: bool,
+}
+
 /// A response from a test's stand-in for another origin (served without the bus).
 #[derive(Clone, Debug)]
 pub struct ForeignResponse {
@@ -536,6 +553,29 @@ impl Emulator {
     /// What happened so far.
     pub fn records(&self) -> Vec<Record> {
         lock(&self.shared.records).clone()
+    }
+
+    /// The requests answered by interception so far ([`Record::Intercepted`]), in order.
+    pub fn intercepted(&self) -> Vec<Intercepted> {
+        lock(&self.shared.records)
+            .iter()
+            .filter_map(|r| match r {
+                Record::Intercepted {
+                    method,
+                    url,
+                    status,
+                    main_frame,
+                    body_dropped,
+                } => Some(Intercepted {
+                    method: method.clone(),
+                    url: url.clone(),
+                    status: *status,
+                    main_frame: *main_frame,
+                    body_dropped: *body_dropped,
+                }),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The browser process's id (its renderers and helpers are its descendants).

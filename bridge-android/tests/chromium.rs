@@ -27,19 +27,32 @@ fn start(app: &App) -> Emulator {
 
 fn intercepted(emu: &Emulator, method: &str, path: &str) -> Vec<(u16, bool, bool)> {
     let wanted = url(path);
-    emu.records()
+    emu.intercepted()
         .into_iter()
-        .filter_map(|r| match r {
-            Record::Intercepted {
-                method: m,
-                url,
-                status,
-                main_frame,
-                body_dropped,
-            } if m == method && url == wanted => Some((status, main_frame, body_dropped)),
-            _ => None,
-        })
+        .filter(|i| i.method == method && i.url == wanted)
+        .map(|i| (i.status, i.main_frame, i.body_dropped))
         .collect()
+}
+
+/// Loads the form page, which submits a text field and a 5,000-byte file to
+/// `/conf/multipart` (the stash unless the shim takes forms over), and returns the result
+/// page's JSON once it shows at the action's URL.
+fn submit_upload_form(emu: &Emulator) -> Value {
+    emu.navigate(&url("/pages/form.html?submit=upload"))
+        .unwrap();
+    // The result shows at the action's URL: the injected script replaced
+    // /__bus/result/<token>#<action> before the document was parsed.
+    let shown = emu.wait_for(
+        "location.pathname === '/conf/multipart' && document.body && document.body.innerText",
+        T,
+    );
+    let text = shown
+        .as_str()
+        .unwrap_or_else(|| panic!("no result page: {shown} {:?}", emu.records()));
+    let result: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(result["fields"]["title"], "A title", "{result:#}");
+    assert_eq!(result["files"][0]["sha256"], sha256_hex(&pattern(5000)));
+    result
 }
 
 #[test]
@@ -161,24 +174,11 @@ fn form_with_a_file_shows_its_result_through_the_stash_once() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let app = App::new();
     let emu = start(&app);
-    emu.navigate(&url("/pages/form.html?submit=upload"))
-        .unwrap();
-    // The result shows at the action's URL: the injected script replaced
-    // /__bus/result/<token>#<action> before the document was parsed.
-    let shown = emu.wait_for(
-        "location.pathname === '/conf/multipart' && document.body && document.body.innerText",
-        T,
-    );
-    let text = shown
-        .as_str()
-        .unwrap_or_else(|| panic!("no result page: {shown} {:?}", emu.records()));
-    let result: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"));
-    assert_eq!(result["fields"]["title"], "A title", "{result:#}");
+    let result = submit_upload_form(&emu);
     let file = &result["files"][0];
     assert_eq!(file["name"], "upload");
     assert_eq!(file["filename"], "picked.bin");
     assert_eq!(file["size"], 5000);
-    assert_eq!(file["sha256"], sha256_hex(&pattern(5000)));
     assert_eq!(
         emu.evaluate("window.formError || null").unwrap(),
         Value::Null
@@ -193,17 +193,10 @@ fn form_with_a_file_shows_its_result_through_the_stash_once() {
         "about:blank, the form, its result"
     );
     let results: Vec<(String, u16, bool)> = emu
-        .records()
+        .intercepted()
         .into_iter()
-        .filter_map(|r| match r {
-            Record::Intercepted {
-                url,
-                status,
-                main_frame,
-                ..
-            } if url.contains("/__bus/result/") => Some((url, status, main_frame)),
-            _ => None,
-        })
+        .filter(|i| i.url.contains("/__bus/result/"))
+        .map(|i| (i.url, i.status, i.main_frame))
         .collect();
     let [(result_url, 200, true)] = results.as_slice() else {
         panic!("one result page, for the main frame: {results:?}");
@@ -247,18 +240,7 @@ fn the_shims_own_form_takeover_works_here_too() {
         .script(script)
         .start()
         .unwrap_or_else(|e| panic!("{e}"));
-    emu.navigate(&url("/pages/form.html?submit=upload"))
-        .unwrap();
-    let shown = emu.wait_for(
-        "location.pathname === '/conf/multipart' && document.body && document.body.innerText",
-        T,
-    );
-    let text = shown
-        .as_str()
-        .unwrap_or_else(|| panic!("no result: {shown} {:?}", emu.records()));
-    let result: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"));
-    assert_eq!(result["fields"]["title"], "A title", "{result:#}");
-    assert_eq!(result["files"][0]["sha256"], sha256_hex(&pattern(5000)));
+    submit_upload_form(&emu);
     assert_eq!(intercepted(&emu, "POST", "/conf/multipart"), []);
     assert_eq!(app.host.stash_usage(), (0, 0), "the stash was not used");
 }

@@ -15,19 +15,7 @@ use common::{App, url};
 
 #[test]
 fn shim_matches_chromiums_own_apis() {
-    let dist = testkit::conformance::bridge_js_dist();
-    let app = App::with(|b| {
-        b.mount_with(
-            bus_core::Mount::new("/__bjs", tower_http::services::ServeDir::new(dist)).public(),
-        )
-        .mount_with(
-            bus_core::Mount::new(
-                "/conformance",
-                tower_http::services::ServeDir::new(testkit::conformance::pages()),
-            )
-            .public(),
-        )
-    });
+    let app = App::with(testkit::conformance::mount_page);
     let local = testkit::serve_localhost(testkit::conformance::router(Default::default()));
     let emu = Emulator::builder(app.host.clone())
         // The app origin is not on this machine's network; loopback is. Chromium would

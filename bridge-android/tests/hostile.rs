@@ -153,20 +153,12 @@ impl Suite {
     }
 
     fn intercepted(&self, path_prefix: &str) -> Vec<(String, u16, bool)> {
+        let prefix = format!("{ORIGIN}{path_prefix}");
         self.emu
-            .records()
+            .intercepted()
             .into_iter()
-            .filter_map(|r| match r {
-                Record::Intercepted {
-                    url,
-                    status,
-                    main_frame,
-                    ..
-                } if url.starts_with(&format!("{ORIGIN}{path_prefix}")) => {
-                    Some((url, status, main_frame))
-                }
-                _ => None,
-            })
+            .filter(|i| i.url.starts_with(&prefix))
+            .map(|i| (i.url, i.status, i.main_frame))
             .collect()
     }
 

@@ -13,20 +13,8 @@ use std::time::Duration;
 use support::Harness;
 
 fn shim_matches_the_engines_own_apis() {
-    let dist = testkit::conformance::bridge_js_dist();
     let local = testkit::serve_localhost(testkit::conformance::router(Default::default()));
-    let h = Harness::new(move |b| {
-        b.mount_with(
-            bus_core::Mount::new("/__bjs", tower_http::services::ServeDir::new(dist)).public(),
-        )
-        .mount_with(
-            bus_core::Mount::new(
-                "/conformance",
-                tower_http::services::ServeDir::new(testkit::conformance::pages()),
-            )
-            .public(),
-        )
-    });
+    let h = Harness::new(testkit::conformance::mount_page);
     h.load(&format!(
         "/conformance/index.html?port={}",
         local.addr.port()

@@ -422,6 +422,20 @@ pub fn pages() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pages/conformance")
 }
 
+/// Mounts what the conformance page needs on `builder`, public: bridge-js's `dist` at
+/// `/__bjs` ([`bridge_js_dist`]) and the page at `/conformance` ([`pages`]). The test also
+/// mounts [`mount`] and a [`crate::report`] mount, serves [`router`] on localhost, and
+/// loads `/conformance/index.html?port=<its port>`.
+///
+/// # Panics
+/// When bridge-js's `conformance.js` is not built.
+pub fn mount_page(builder: bus_core::BusBuilder) -> bus_core::BusBuilder {
+    let static_files = |dir| tower_http::services::ServeDir::new(dir);
+    builder
+        .mount_with(bus_core::Mount::new("/__bjs", static_files(bridge_js_dist())).public())
+        .mount_with(bus_core::Mount::new("/conformance", static_files(pages())).public())
+}
+
 /// bridge-js's build output (`bridge-js/dist`), which holds `conformance.js`.
 ///
 /// # Panics
