@@ -8,9 +8,12 @@
 
 import {
   DecodeError,
+  ErrorCode,
+  FRAME_TYPES,
   INITIAL_UPLOAD_WINDOW,
   MAX_FRAME,
   SESSION_STREAM,
+  VERSION,
   decode,
   encode,
   errorCodeName,
@@ -34,6 +37,17 @@ export interface Transport {
    * streams of the old session are gone there, so the client fails them; new ones work.
    */
   onreset?: ((reason: unknown) => void) | null | undefined;
+  /**
+   * Optional: carries the whole request body of `stream` (whose head went out with
+   * `endStream` false) as bytes outside the frames; the bus side feeds it to the stream
+   * within its credit and ends it. Returns false when it cannot (the client then sends
+   * frames). The transport copies what it keeps: `body` stays the caller's. On WebKitGTK the
+   * relay's binary upload carrier (bridge-desktop's channel.rs; docs/ARCHITECTURE.md,
+   * "Binary carriers").
+   */
+  sendBody?: ((stream: number, body: Uint8Array) => boolean) | undefined;
+  /** Optional: the client installs it; the transport calls it when a carried body failed. */
+  oncarryerror?: ((stream: number, reason: string) => void) | null | undefined;
 }
 
 /** A request body: bytes, or chunks produced over time (streamed upload). */
@@ -113,6 +127,9 @@ export const DEFAULT_MAX_STREAMS = 256;
  */
 export const UPLOAD_CHUNK = 64 * 1024;
 
+/** Bodies larger than this go by the transport's carrier (`Transport.sendBody`) if it has one. */
+export const CARRY_OVER = UPLOAD_CHUNK;
+
 const MAX_U32 = 0xffffffff;
 
 type Phase = 'head' | 'body' | 'closed';
@@ -158,6 +175,42 @@ class Stream {
 Object.setPrototypeOf(Stream.prototype, null);
 
 /**
+ * A peer attached to a client ({@link BusClient.attachPeer}): another client (a worker's)
+ * whose streams the page's client relays into its own session.
+ */
+export interface PeerLink {
+  /** The peer's streams open in the session now (not those waiting for a slot). */
+  readonly openStreams: number;
+  /**
+   * The peer is gone (its worker was terminated or closed itself): cancels its open streams
+   * on the bus, forgets those waiting, and relays nothing more either way.
+   */
+  close(): void;
+}
+
+/** One stream of a peer: its id there and, once it has a slot, its id in the session. */
+class Relayed {
+  /** The id in the page's session; 0 while waiting for a slot. */
+  pageId = 0;
+  /** Frames from the peer while waiting for a slot (the head first), in order. */
+  queued: Uint8Array[] | null = null;
+
+  constructor(
+    readonly peer: Peer,
+    readonly peerId: number,
+  ) {}
+}
+Object.setPrototypeOf(Relayed.prototype, null);
+
+class Peer {
+  readonly streams = new Map<number, Relayed>();
+  closed = false;
+
+  constructor(readonly transport: Transport) {}
+}
+Object.setPrototypeOf(Peer.prototype, null);
+
+/**
  * Opens request streams to the bus over a {@link Transport}. One client per transport
  * (per page session); it takes over the transport's `onmessage`.
  */
@@ -171,7 +224,10 @@ export class BusClient {
   onprotocolerror: ((error: DecodeError | ProtocolError) => void) | null;
 
   private readonly streams = new Map<number, Stream>();
-  /** Requests waiting for a stream slot (beyond `maxStreams`), oldest first. */
+  /** Peers' streams open in the session, by their id in the session. */
+  private readonly relayed = new Map<number, Relayed>();
+  private readonly peers = new Set<Peer>();
+  /** Requests (ours and peers') waiting for a stream slot (beyond `maxStreams`), oldest first. */
   private readonly waiting: Waiting[] = [];
   private readonly maxStreams: number;
   private nextId = 1;
@@ -190,6 +246,12 @@ export class BusClient {
     this.maxStreams = max;
     transport.onmessage = (bytes) => this.receive(bytes);
     transport.onreset = (reason) => this.reset(reason);
+    transport.oncarryerror = (id, reason) => {
+      const s = this.streams.get(id);
+      if (!s || s.phase === 'closed') return;
+      this.trySendFrame(s, { type: 'Cancel', stream: id });
+      this.fail(s, new TypeError(`request body could not be carried to the bus: ${reason}`));
+    };
   }
 
   /** Inbound messages handled so far: it grows whenever the bus delivered anything. */
@@ -211,6 +273,8 @@ export class BusClient {
     if (this.isClosed) return;
     const why = reason ?? new TypeError('the bus session was reset: open requests were dropped');
     for (const s of [...this.streams.values()]) this.fail(s, why);
+    // Peers' streams end the same way: the session that carried them is gone.
+    this.endPeerStreams(`the bus session was reset: ${String(why)}`);
   }
 
   /** Streams open now (waiting for or receiving their response). */
@@ -240,17 +304,55 @@ export class BusClient {
     if (this.isClosed) return;
     this.isClosed = true;
     this.closeReason = reason ?? new TypeError('the bus connection is closed');
+    this.endPeerStreams(`the bus connection is closed: ${String(this.closeReason)}`);
     for (const w of this.waiting.splice(0, this.waiting.length)) {
       w.detachAbort();
       w.reject(this.closeReason);
     }
     for (const s of [...this.streams.values()]) this.fail(s, this.closeReason);
+    for (const p of this.peers) {
+      p.closed = true;
+      p.transport.onmessage = null;
+    }
+    this.peers.clear();
+  }
+
+  /**
+   * Relays another client's streams (a worker's, over a `MessagePort`) through this
+   * client's session: the peer's frames go to the bus with their stream ids remapped into
+   * this session's id space, and the bus's frames for them go back with the peer's ids.
+   * Everything else passes unchanged, so bodies, credit, cancellation and server push work
+   * as for the page's own requests, and the bus sees them as this session's (the caller
+   * identity of the page, never more). The peer's streams count against `maxStreams`:
+   * beyond it they wait, in order with the page's own. Frames the peer must not send
+   * (bus-to-page types, stream 0, a bad version) are answered with an `Error` frame to the
+   * peer and never reach the bus. The client takes over `transport.onmessage`.
+   */
+  attachPeer(transport: Transport): PeerLink {
+    if (this.isClosed) throw new TypeError('attachPeer: the bus connection is closed');
+    const peer = new Peer(transport);
+    this.peers.add(peer);
+    transport.onmessage = (bytes) => this.fromPeer(peer, bytes);
+    return bare({
+      get openStreams(): number {
+        let n = 0;
+        for (const r of peer.streams.values()) if (r.pageId !== 0) n++;
+        return n;
+      },
+      close: () => this.closePeer(peer),
+    });
+  }
+
+  /** Peers' streams open in the session now (not those waiting for a slot). */
+  get relayedStreams(): number {
+    return this.relayed.size;
   }
 
   /** Handles one inbound message; installed as the transport's `onmessage`. */
   receive(bytes: Uint8Array): void {
     if (this.isClosed) return;
     this.messages++;
+    if (this.relayed.size > 0 && this.toPeer(bytes)) return;
     let frame: Frame;
     try {
       frame = decode(bytes);
@@ -295,11 +397,11 @@ export class BusClient {
     const stop = init.stop ?? null;
     if (stop?.aborted) return Promise.reject(abortReason(stop));
     const start: Start = { method, uri, headers, body, endStream, window, signal: signal ?? null, stop, onupload: init.onupload ?? null };
-    if (this.streams.size < this.maxStreams && this.waiting.length === 0) return this.start(start);
+    if (this.hasSlot() && this.waiting.length === 0) return this.start(start);
 
     // Beyond the session's streams: wait for one to end, as browsers queue beyond their connections.
     return new Promise<StreamResponse>((resolve, reject) => {
-      const w: Waiting = { start, resolve, reject, detachAbort: () => {} };
+      const w: Waiting = { start, relay: null, resolve, reject, detachAbort: () => {} };
       w.detachAbort = onAborts(signal ?? null, stop, (reason) => {
         const at = this.waiting.indexOf(w);
         if (at >= 0) this.waiting.splice(at, 1);
@@ -337,17 +439,22 @@ export class BusClient {
 
   /** Starts waiting requests while slots are free (called when a stream ends). */
   private pump(): void {
-    while (this.waiting.length > 0 && this.streams.size < this.maxStreams && !this.isClosed) {
+    while (this.waiting.length > 0 && this.hasSlot() && !this.isClosed) {
       const w = this.waiting.shift()!;
       w.detachAbort();
-      const aborted = w.start.signal?.aborted ? w.start.signal : w.start.stop?.aborted ? w.start.stop : null;
+      if (w.relay !== null) {
+        this.startRelay(w.relay);
+        continue;
+      }
+      const start = w.start!;
+      const aborted = start.signal?.aborted ? start.signal : start.stop?.aborted ? start.stop : null;
       if (aborted) {
         w.reject(abortReason(aborted));
         continue;
       }
       let p: Promise<StreamResponse>;
       try {
-        p = this.start(w.start);
+        p = this.start(w.start!);
       } catch (e) {
         w.reject(e);
         continue;
@@ -361,7 +468,169 @@ export class BusClient {
     for (;;) {
       const id = this.nextId;
       this.nextId = id >= MAX_U32 ? 1 : id + 1;
-      if (!this.streams.has(id)) return id;
+      if (!this.streams.has(id) && !this.relayed.has(id)) return id;
+    }
+  }
+
+  private hasSlot(): boolean {
+    return this.streams.size + this.relayed.size < this.maxStreams;
+  }
+
+  // --- relaying a peer's streams (attachPeer) ------------------------------------------
+
+  /** A frame from a peer: checked just enough to route it, remapped, sent to the bus. */
+  private fromPeer(peer: Peer, bytes: Uint8Array): void {
+    if (this.isClosed || peer.closed) return;
+    if (!(bytes instanceof Uint8Array) || bytes.byteLength < 9) {
+      this.errorToPeer(peer, SESSION_STREAM, ErrorCode.Malformed, 'malformed frame: shorter than a stream frame');
+      return;
+    }
+    if (bytes.byteLength > MAX_FRAME) {
+      this.errorToPeer(peer, SESSION_STREAM, ErrorCode.FrameTooLarge, `frame of ${bytes.byteLength} bytes is over the limit`);
+      return;
+    }
+    if (bytes[0] !== VERSION) {
+      this.errorToPeer(peer, SESSION_STREAM, ErrorCode.UnsupportedVersion, `unsupported protocol version ${bytes[0]}`);
+      return;
+    }
+    const type = readU32(bytes, 1);
+    const id = readU32(bytes, 5);
+    if (id === SESSION_STREAM) {
+      this.errorToPeer(peer, SESSION_STREAM, ErrorCode.Protocol, 'stream 0 is reserved for the session');
+      return;
+    }
+    const r = peer.streams.get(id);
+    switch (type) {
+      case 0: {
+        // RequestHead
+        if (r) {
+          // An id still open: the bus closes that stream with StreamIdInUse (PROTOCOL.md 5).
+          this.endRelay(r, true);
+          this.errorToPeer(peer, id, ErrorCode.StreamIdInUse, `stream ${id} is already open`);
+          return;
+        }
+        const fresh = new Relayed(peer, id);
+        peer.streams.set(id, fresh);
+        fresh.queued = [bytes];
+        if (this.hasSlot() && this.waiting.length === 0) this.startRelay(fresh);
+        else this.waiting.push({ start: null, relay: fresh, resolve: () => {}, reject: () => {}, detachAbort: () => {} });
+        return;
+      }
+      case 1: // RequestData
+      case 2: // RequestEnd
+      case 7: // Credit
+        if (!r) return; // raced with the stream's end, as the bus drops it
+        if (r.queued !== null) r.queued.push(bytes);
+        else this.forward(r, bytes);
+        return;
+      case 6: // Cancel
+        if (!r) return;
+        this.endRelay(r, true);
+        return;
+      default: {
+        const name = FRAME_TYPES[type];
+        if (name === undefined) {
+          this.errorToPeer(peer, SESSION_STREAM, ErrorCode.Malformed, `malformed frame: unknown frame type ${type}`);
+        } else {
+          this.errorToPeer(peer, id, ErrorCode.Protocol, `${name} frames go from the bus to the page, not back`);
+        }
+      }
+    }
+  }
+
+  /** Gives a waiting peer stream its id in the session and sends what it has queued. */
+  private startRelay(r: Relayed): void {
+    const queued = r.queued;
+    if (queued === null || r.peer.closed || r.peer.streams.get(r.peerId) !== r) return;
+    r.queued = null;
+    r.pageId = this.allocateId();
+    this.relayed.set(r.pageId, r);
+    for (let i = 0; i < queued.length && r.pageId !== 0; i++) this.forward(r, queued[i]!);
+  }
+
+  /** Sends a peer's frame to the bus under the stream's id in the session. */
+  private forward(r: Relayed, bytes: Uint8Array): void {
+    // The buffer is ours (the transport hands it over): rewrite the id in place.
+    writeU32(bytes, 5, r.pageId);
+    try {
+      this.transport.send(bytes);
+    } catch (e) {
+      this.endRelay(r, false);
+      this.errorToPeer(r.peer, r.peerId, ErrorCode.Internal, `the bus transport failed: ${String(e)}`);
+    }
+  }
+
+  /**
+   * A bus frame for a peer's stream goes back to the peer under its own id; true when the
+   * frame was one (it is then not the client's to decode).
+   */
+  private toPeer(bytes: Uint8Array): boolean {
+    if (bytes.byteLength < 9 || bytes[0] !== VERSION) return false;
+    const r = this.relayed.get(readU32(bytes, 5));
+    if (!r) return false;
+    const type = readU32(bytes, 1);
+    // ResponseHead, ResponseData, ResponseEnd, Credit, Error: the bus's frames. Anything
+    // else on this id is the bus's violation: the client reports it as for its own.
+    if (type !== 3 && type !== 4 && type !== 5 && type !== 7 && type !== 8) return false;
+    writeU32(bytes, 5, r.peerId);
+    // ResponseEnd and every Error close the stream on the bus side (PROTOCOL.md 5).
+    if (type === 5 || type === 8) this.endRelay(r, false);
+    this.sendToPeer(r.peer, bytes);
+    return true;
+  }
+
+  /** Forgets a peer's stream (freeing its slot); `cancel` tells the bus to drop it too. */
+  private endRelay(r: Relayed, cancel: boolean): void {
+    if (r.peer.streams.get(r.peerId) === r) r.peer.streams.delete(r.peerId);
+    if (r.queued !== null) {
+      r.queued = null;
+      const at = this.waiting.findIndex((w) => w.relay === r);
+      if (at >= 0) this.waiting.splice(at, 1);
+      return;
+    }
+    if (r.pageId === 0 || this.relayed.get(r.pageId) !== r) return;
+    const pageId = r.pageId;
+    this.relayed.delete(pageId);
+    r.pageId = 0;
+    if (cancel) {
+      try {
+        this.transport.send(encode({ type: 'Cancel', stream: pageId }));
+      } catch {
+        /* the transport is gone: so is the stream */
+      }
+    }
+    if (this.waiting.length > 0) queueMicrotask(() => this.pump());
+  }
+
+  private closePeer(peer: Peer): void {
+    if (peer.closed) return;
+    peer.closed = true;
+    peer.transport.onmessage = null;
+    this.peers.delete(peer);
+    for (const r of [...peer.streams.values()]) this.endRelay(r, !this.isClosed);
+  }
+
+  /** Fails every peer stream (the session is gone): an Error frame to each peer for each. */
+  private endPeerStreams(message: string): void {
+    for (const peer of this.peers) {
+      for (const r of [...peer.streams.values()]) {
+        this.endRelay(r, false);
+        this.errorToPeer(peer, r.peerId, ErrorCode.Shutdown, message);
+      }
+    }
+  }
+
+  private errorToPeer(peer: Peer, stream: number, code: number, message: string): void {
+    this.sendToPeer(peer, encode({ type: 'Error', stream, code, message }));
+  }
+
+  private sendToPeer(peer: Peer, bytes: Uint8Array): void {
+    if (peer.closed) return;
+    try {
+      peer.transport.send(bytes);
+    } catch {
+      // The peer's end is gone (its worker terminated): its streams go with it.
+      this.closePeer(peer);
     }
   }
 
@@ -519,6 +788,14 @@ export class BusClient {
 
   /** Sends the request body within the upload credit, then RequestEnd. */
   private async upload(s: Stream, body: RequestBody): Promise<void> {
+    // More than one frame's worth of bytes in hand: as bytes by the transport's carrier,
+    // when it has one (no base64, no credit round trips here; the bus side keeps the credit).
+    const carry = this.transport.sendBody;
+    if (body instanceof Uint8Array && body.byteLength > CARRY_OVER && carry && carry(s.id, body)) {
+      s.sent = body.byteLength;
+      this.progress(s, true);
+      return;
+    }
     try {
       for await (const chunk of chunksOf(body, s)) {
         if (!(chunk instanceof Uint8Array)) throw new TypeError('request body chunks must be Uint8Array');
@@ -758,7 +1035,9 @@ function onAborts(a: AbortSignal | null, b: AbortSignal | null, abort: (reason: 
 }
 
 interface Waiting {
-  start: Start;
+  /** A request of this client's, or (`relay`) a peer's stream waiting for a slot. */
+  start: Start | null;
+  relay: Relayed | null;
   resolve: (response: StreamResponse) => void;
   reject: (reason: unknown) => void;
   detachAbort: () => void;
@@ -823,6 +1102,17 @@ async function* chunksOf(body: RequestBody, s: Stream): AsyncGenerator<Uint8Arra
   } else {
     yield* body;
   }
+}
+
+function readU32(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
+}
+
+function writeU32(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value & 0xff;
+  bytes[at + 1] = (value >>> 8) & 0xff;
+  bytes[at + 2] = (value >>> 16) & 0xff;
+  bytes[at + 3] = (value >>> 24) & 0xff;
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array {

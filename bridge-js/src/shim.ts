@@ -11,6 +11,7 @@ import type { ShimContext } from './request.js';
 import { createXMLHttpRequest } from './xhr.js';
 import { hookStop } from './stop.js';
 import { createWebSocket } from './websocket.js';
+import { wrapWorkers } from './workers.js';
 
 /**
  * How a request to a bus URL travels: `'frames'` through the BusClient over the transport,
@@ -78,6 +79,18 @@ export interface InstallOptions {
    * no cookies for bus URLs itself.
    */
   cookies?: boolean | undefined;
+  /**
+   * Dedicated workers of the page's origin (scripts of that origin, and `blob:` URLs it
+   * made) get the shim too, their requests relayed through this installation's client:
+   * default true. Needs the IIFE bundle (the one the hosts inject), whose source the worker
+   * evaluates; elsewhere nothing is wrapped.
+   */
+  workers?: boolean | undefined;
+  /**
+   * The base URL relative request URLs resolve against; default the document's base URL
+   * (a worker: its original script's URL, not the wrapper's).
+   */
+  baseURL?: string | undefined;
 }
 
 export interface Installation {
@@ -154,6 +167,7 @@ export function install(options: InstallOptions): Installation | null {
     client = new BusClient(options.transport, { onprotocolerror: options.onprotocolerror, maxStreams: options.maxStreams });
   }
 
+  const fixedBase = options.baseURL;
   const originals = { fetch: g.fetch, XMLHttpRequest: g.XMLHttpRequest, EventSource: g.EventSource, WebSocket: g.WebSocket };
   const stopper = hookStop(g);
   const ctx: ShimContext = {
@@ -161,7 +175,7 @@ export function install(options: InstallOptions): Installation | null {
     onStop: stopper.onStop,
     stopSignal: stopper.signal,
     isBus: (url) => originSet.has(originOf(url)),
-    baseURL: () => g.document?.baseURI ?? g.location?.href ?? 'about:blank',
+    baseURL: fixedBase !== undefined ? () => fixedBase : () => g.document?.baseURI ?? g.location?.href ?? 'about:blank',
     nativeFetch: originals.fetch,
     window,
     bodyMarker: options.nativeBodyMarker === false ? null : (options.nativeBodyMarker ?? 'x-inproc-bus-body'),
@@ -179,6 +193,17 @@ export function install(options: InstallOptions): Installation | null {
       : () => {};
 
   const cookies = options.cookies === false ? { ready: Promise.resolve(), stop: () => {} } : installDocumentCookie(g, client);
+  const unwrapWorkers =
+    options.workers === false
+      ? () => {}
+      : wrapWorkers(g, {
+          client,
+          origins,
+          baseURL: ctx.baseURL,
+          window,
+          maxStreams: options.maxStreams,
+          eventSourceRetry: options.eventSourceRetry,
+        });
 
   const installation: Installation = {
     origins,
@@ -200,6 +225,7 @@ export function install(options: InstallOptions): Installation | null {
       if (g[INSTALLATION] !== installation) return;
       stopForms();
       cookies.stop();
+      unwrapWorkers();
       stopper.unhook();
       restore('fetch', fetchShim, originals.fetch);
       restore('XMLHttpRequest', XHR, originals.XMLHttpRequest);

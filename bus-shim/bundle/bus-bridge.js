@@ -1,4 +1,5 @@
 // Generated from bridge-js by scripts/sync-shim.sh (npm run build); do not edit.
+var InprocBusBridge = (function __inprocBusBundle() {
 "use strict";
 var InprocBusBridge = (() => {
   var __defProp = Object.defineProperty;
@@ -23,6 +24,7 @@ var InprocBusBridge = (() => {
   var index_exports = {};
   __export(index_exports, {
     BusClient: () => BusClient,
+    CARRY_OVER: () => CARRY_OVER,
     COOKIE_PATH: () => COOKIE_PATH,
     DEFAULT_MAX_STREAMS: () => DEFAULT_MAX_STREAMS,
     DEFAULT_WINDOW: () => DEFAULT_WINDOW,
@@ -43,6 +45,7 @@ var InprocBusBridge = (() => {
     WsRecordError: () => WsRecordError,
     applyWrite: () => applyWrite,
     bindingTransport: () => bindingTransport,
+    bundleSource: () => bundleSource,
     busOriginForWebSocket: () => busOriginForWebSocket,
     clusterTimecode: () => clusterTimecode,
     decode: () => decode,
@@ -59,6 +62,7 @@ var InprocBusBridge = (() => {
     fromBase64: () => fromBase64,
     install: () => install,
     installDocumentCookie: () => installDocumentCookie,
+    installInWorker: () => installInWorker,
     installation: () => installation,
     interceptForms: () => interceptForms,
     messagePortTransport: () => messagePortTransport,
@@ -68,6 +72,7 @@ var InprocBusBridge = (() => {
     toBase64: () => toBase64,
     upgradeMedia: () => upgradeMedia,
     webmMimeType: () => webmMimeType,
+    wrapWorkers: () => wrapWorkers,
     wsRecordHeader: () => wsRecordHeader
   });
 
@@ -474,6 +479,7 @@ var InprocBusBridge = (() => {
   var DEFAULT_WINDOW = 256 * 1024;
   var DEFAULT_MAX_STREAMS = 256;
   var UPLOAD_CHUNK = 64 * 1024;
+  var CARRY_OVER = UPLOAD_CHUNK;
   var MAX_U32 = 4294967295;
   var Stream = class {
     constructor(id, window, resolve, reject) {
@@ -507,11 +513,33 @@ var InprocBusBridge = (() => {
     }
   };
   Object.setPrototypeOf(Stream.prototype, null);
+  var Relayed = class {
+    constructor(peer, peerId) {
+      this.peer = peer;
+      this.peerId = peerId;
+      /** The id in the page's session; 0 while waiting for a slot. */
+      this.pageId = 0;
+      /** Frames from the peer while waiting for a slot (the head first), in order. */
+      this.queued = null;
+    }
+  };
+  Object.setPrototypeOf(Relayed.prototype, null);
+  var Peer = class {
+    constructor(transport) {
+      this.transport = transport;
+      this.streams = /* @__PURE__ */ new Map();
+      this.closed = false;
+    }
+  };
+  Object.setPrototypeOf(Peer.prototype, null);
   var BusClient = class {
     constructor(transport, options = {}) {
       this.transport = transport;
       this.streams = /* @__PURE__ */ new Map();
-      /** Requests waiting for a stream slot (beyond `maxStreams`), oldest first. */
+      /** Peers' streams open in the session, by their id in the session. */
+      this.relayed = /* @__PURE__ */ new Map();
+      this.peers = /* @__PURE__ */ new Set();
+      /** Requests (ours and peers') waiting for a stream slot (beyond `maxStreams`), oldest first. */
       this.waiting = [];
       this.nextId = 1;
       this.isClosed = false;
@@ -524,6 +552,12 @@ var InprocBusBridge = (() => {
       this.maxStreams = max;
       transport.onmessage = (bytes) => this.receive(bytes);
       transport.onreset = (reason) => this.reset(reason);
+      transport.oncarryerror = (id, reason) => {
+        const s = this.streams.get(id);
+        if (!s || s.phase === "closed") return;
+        this.trySendFrame(s, { type: "Cancel", stream: id });
+        this.fail(s, new TypeError(`request body could not be carried to the bus: ${reason}`));
+      };
     }
     /** Inbound messages handled so far: it grows whenever the bus delivered anything. */
     get delivered() {
@@ -542,6 +576,7 @@ var InprocBusBridge = (() => {
       if (this.isClosed) return;
       const why = reason ?? new TypeError("the bus session was reset: open requests were dropped");
       for (const s of [...this.streams.values()]) this.fail(s, why);
+      this.endPeerStreams(`the bus session was reset: ${String(why)}`);
     }
     /** Streams open now (waiting for or receiving their response). */
     get openStreams() {
@@ -568,16 +603,52 @@ var InprocBusBridge = (() => {
       if (this.isClosed) return;
       this.isClosed = true;
       this.closeReason = reason ?? new TypeError("the bus connection is closed");
+      this.endPeerStreams(`the bus connection is closed: ${String(this.closeReason)}`);
       for (const w of this.waiting.splice(0, this.waiting.length)) {
         w.detachAbort();
         w.reject(this.closeReason);
       }
       for (const s of [...this.streams.values()]) this.fail(s, this.closeReason);
+      for (const p of this.peers) {
+        p.closed = true;
+        p.transport.onmessage = null;
+      }
+      this.peers.clear();
+    }
+    /**
+     * Relays another client's streams (a worker's, over a `MessagePort`) through this
+     * client's session: the peer's frames go to the bus with their stream ids remapped into
+     * this session's id space, and the bus's frames for them go back with the peer's ids.
+     * Everything else passes unchanged, so bodies, credit, cancellation and server push work
+     * as for the page's own requests, and the bus sees them as this session's (the caller
+     * identity of the page, never more). The peer's streams count against `maxStreams`:
+     * beyond it they wait, in order with the page's own. Frames the peer must not send
+     * (bus-to-page types, stream 0, a bad version) are answered with an `Error` frame to the
+     * peer and never reach the bus. The client takes over `transport.onmessage`.
+     */
+    attachPeer(transport) {
+      if (this.isClosed) throw new TypeError("attachPeer: the bus connection is closed");
+      const peer = new Peer(transport);
+      this.peers.add(peer);
+      transport.onmessage = (bytes) => this.fromPeer(peer, bytes);
+      return bare({
+        get openStreams() {
+          let n = 0;
+          for (const r of peer.streams.values()) if (r.pageId !== 0) n++;
+          return n;
+        },
+        close: () => this.closePeer(peer)
+      });
+    }
+    /** Peers' streams open in the session now (not those waiting for a slot). */
+    get relayedStreams() {
+      return this.relayed.size;
     }
     /** Handles one inbound message; installed as the transport's `onmessage`. */
     receive(bytes) {
       if (this.isClosed) return;
       this.messages++;
+      if (this.relayed.size > 0 && this.toPeer(bytes)) return;
       let frame;
       try {
         frame = decode(bytes);
@@ -615,9 +686,9 @@ var InprocBusBridge = (() => {
       const stop = init.stop ?? null;
       if (stop?.aborted) return Promise.reject(abortReason(stop));
       const start = { method, uri, headers, body, endStream, window, signal: signal ?? null, stop, onupload: init.onupload ?? null };
-      if (this.streams.size < this.maxStreams && this.waiting.length === 0) return this.start(start);
+      if (this.hasSlot() && this.waiting.length === 0) return this.start(start);
       return new Promise((resolve, reject) => {
-        const w = { start, resolve, reject, detachAbort: () => {
+        const w = { start, relay: null, resolve, reject, detachAbort: () => {
         } };
         w.detachAbort = onAborts(signal ?? null, stop, (reason) => {
           const at = this.waiting.indexOf(w);
@@ -652,10 +723,15 @@ var InprocBusBridge = (() => {
     }
     /** Starts waiting requests while slots are free (called when a stream ends). */
     pump() {
-      while (this.waiting.length > 0 && this.streams.size < this.maxStreams && !this.isClosed) {
+      while (this.waiting.length > 0 && this.hasSlot() && !this.isClosed) {
         const w = this.waiting.shift();
         w.detachAbort();
-        const aborted = w.start.signal?.aborted ? w.start.signal : w.start.stop?.aborted ? w.start.stop : null;
+        if (w.relay !== null) {
+          this.startRelay(w.relay);
+          continue;
+        }
+        const start = w.start;
+        const aborted = start.signal?.aborted ? start.signal : start.stop?.aborted ? start.stop : null;
         if (aborted) {
           w.reject(abortReason(aborted));
           continue;
@@ -674,7 +750,155 @@ var InprocBusBridge = (() => {
       for (; ; ) {
         const id = this.nextId;
         this.nextId = id >= MAX_U32 ? 1 : id + 1;
-        if (!this.streams.has(id)) return id;
+        if (!this.streams.has(id) && !this.relayed.has(id)) return id;
+      }
+    }
+    hasSlot() {
+      return this.streams.size + this.relayed.size < this.maxStreams;
+    }
+    // --- relaying a peer's streams (attachPeer) ------------------------------------------
+    /** A frame from a peer: checked just enough to route it, remapped, sent to the bus. */
+    fromPeer(peer, bytes) {
+      if (this.isClosed || peer.closed) return;
+      if (!(bytes instanceof Uint8Array) || bytes.byteLength < 9) {
+        this.errorToPeer(peer, SESSION_STREAM, ErrorCode.Malformed, "malformed frame: shorter than a stream frame");
+        return;
+      }
+      if (bytes.byteLength > MAX_FRAME) {
+        this.errorToPeer(peer, SESSION_STREAM, ErrorCode.FrameTooLarge, `frame of ${bytes.byteLength} bytes is over the limit`);
+        return;
+      }
+      if (bytes[0] !== VERSION) {
+        this.errorToPeer(peer, SESSION_STREAM, ErrorCode.UnsupportedVersion, `unsupported protocol version ${bytes[0]}`);
+        return;
+      }
+      const type = readU32(bytes, 1);
+      const id = readU32(bytes, 5);
+      if (id === SESSION_STREAM) {
+        this.errorToPeer(peer, SESSION_STREAM, ErrorCode.Protocol, "stream 0 is reserved for the session");
+        return;
+      }
+      const r = peer.streams.get(id);
+      switch (type) {
+        case 0: {
+          if (r) {
+            this.endRelay(r, true);
+            this.errorToPeer(peer, id, ErrorCode.StreamIdInUse, `stream ${id} is already open`);
+            return;
+          }
+          const fresh = new Relayed(peer, id);
+          peer.streams.set(id, fresh);
+          fresh.queued = [bytes];
+          if (this.hasSlot() && this.waiting.length === 0) this.startRelay(fresh);
+          else this.waiting.push({ start: null, relay: fresh, resolve: () => {
+          }, reject: () => {
+          }, detachAbort: () => {
+          } });
+          return;
+        }
+        case 1:
+        // RequestData
+        case 2:
+        // RequestEnd
+        case 7:
+          if (!r) return;
+          if (r.queued !== null) r.queued.push(bytes);
+          else this.forward(r, bytes);
+          return;
+        case 6:
+          if (!r) return;
+          this.endRelay(r, true);
+          return;
+        default: {
+          const name = FRAME_TYPES[type];
+          if (name === void 0) {
+            this.errorToPeer(peer, SESSION_STREAM, ErrorCode.Malformed, `malformed frame: unknown frame type ${type}`);
+          } else {
+            this.errorToPeer(peer, id, ErrorCode.Protocol, `${name} frames go from the bus to the page, not back`);
+          }
+        }
+      }
+    }
+    /** Gives a waiting peer stream its id in the session and sends what it has queued. */
+    startRelay(r) {
+      const queued = r.queued;
+      if (queued === null || r.peer.closed || r.peer.streams.get(r.peerId) !== r) return;
+      r.queued = null;
+      r.pageId = this.allocateId();
+      this.relayed.set(r.pageId, r);
+      for (let i = 0; i < queued.length && r.pageId !== 0; i++) this.forward(r, queued[i]);
+    }
+    /** Sends a peer's frame to the bus under the stream's id in the session. */
+    forward(r, bytes) {
+      writeU32(bytes, 5, r.pageId);
+      try {
+        this.transport.send(bytes);
+      } catch (e) {
+        this.endRelay(r, false);
+        this.errorToPeer(r.peer, r.peerId, ErrorCode.Internal, `the bus transport failed: ${String(e)}`);
+      }
+    }
+    /**
+     * A bus frame for a peer's stream goes back to the peer under its own id; true when the
+     * frame was one (it is then not the client's to decode).
+     */
+    toPeer(bytes) {
+      if (bytes.byteLength < 9 || bytes[0] !== VERSION) return false;
+      const r = this.relayed.get(readU32(bytes, 5));
+      if (!r) return false;
+      const type = readU32(bytes, 1);
+      if (type !== 3 && type !== 4 && type !== 5 && type !== 7 && type !== 8) return false;
+      writeU32(bytes, 5, r.peerId);
+      if (type === 5 || type === 8) this.endRelay(r, false);
+      this.sendToPeer(r.peer, bytes);
+      return true;
+    }
+    /** Forgets a peer's stream (freeing its slot); `cancel` tells the bus to drop it too. */
+    endRelay(r, cancel) {
+      if (r.peer.streams.get(r.peerId) === r) r.peer.streams.delete(r.peerId);
+      if (r.queued !== null) {
+        r.queued = null;
+        const at = this.waiting.findIndex((w) => w.relay === r);
+        if (at >= 0) this.waiting.splice(at, 1);
+        return;
+      }
+      if (r.pageId === 0 || this.relayed.get(r.pageId) !== r) return;
+      const pageId = r.pageId;
+      this.relayed.delete(pageId);
+      r.pageId = 0;
+      if (cancel) {
+        try {
+          this.transport.send(encode({ type: "Cancel", stream: pageId }));
+        } catch {
+        }
+      }
+      if (this.waiting.length > 0) queueMicrotask(() => this.pump());
+    }
+    closePeer(peer) {
+      if (peer.closed) return;
+      peer.closed = true;
+      peer.transport.onmessage = null;
+      this.peers.delete(peer);
+      for (const r of [...peer.streams.values()]) this.endRelay(r, !this.isClosed);
+    }
+    /** Fails every peer stream (the session is gone): an Error frame to each peer for each. */
+    endPeerStreams(message) {
+      for (const peer of this.peers) {
+        for (const r of [...peer.streams.values()]) {
+          this.endRelay(r, false);
+          this.errorToPeer(peer, r.peerId, ErrorCode.Shutdown, message);
+        }
+      }
+    }
+    errorToPeer(peer, stream, code, message) {
+      this.sendToPeer(peer, encode({ type: "Error", stream, code, message }));
+    }
+    sendToPeer(peer, bytes) {
+      if (peer.closed) return;
+      try {
+        peer.transport.send(bytes);
+      } catch {
+        this.closePeer(peer);
       }
     }
     dispatch(frame) {
@@ -816,6 +1040,12 @@ var InprocBusBridge = (() => {
     }
     /** Sends the request body within the upload credit, then RequestEnd. */
     async upload(s, body) {
+      const carry = this.transport.sendBody;
+      if (body instanceof Uint8Array && body.byteLength > CARRY_OVER && carry && carry(s.id, body)) {
+        s.sent = body.byteLength;
+        this.progress(s, true);
+        return;
+      }
       try {
         for await (const chunk of chunksOf(body, s)) {
           if (!(chunk instanceof Uint8Array)) throw new TypeError("request body chunks must be Uint8Array");
@@ -1048,6 +1278,15 @@ var InprocBusBridge = (() => {
     } else {
       yield* body;
     }
+  }
+  function readU32(bytes, at) {
+    return (bytes[at] | bytes[at + 1] << 8 | bytes[at + 2] << 16 | bytes[at + 3] << 24) >>> 0;
+  }
+  function writeU32(bytes, at, value) {
+    bytes[at] = value & 255;
+    bytes[at + 1] = value >>> 8 & 255;
+    bytes[at + 2] = value >>> 16 & 255;
+    bytes[at + 3] = value >>> 24 & 255;
   }
   function concat(chunks) {
     if (chunks.length === 1) return chunks[0];
@@ -4118,6 +4357,244 @@ Content-Type: ${type}\r
     return typeof x === "object" && x !== null && typeof x[Symbol.iterator] === "function";
   }
 
+  // src/workers.ts
+  var PORT_KEY = "inprocBusPort";
+  var READY = "inproc-bus:ready";
+  var CLOSING2 = "inproc-bus:closing";
+  var fnToString = Function.prototype.toString;
+  var { apply: apply5, construct } = Reflect;
+  function bundleSource() {
+    try {
+      return typeof __inprocBusBundle === "function" ? apply5(fnToString, __inprocBusBundle, []) : null;
+    } catch {
+      return null;
+    }
+  }
+  function wrapWorkers(global, ctx) {
+    const g = global;
+    const Original = g.Worker;
+    const source = bundleSource();
+    const own = ownOrigin(g);
+    if (typeof Original !== "function" || source === null || own === null || !ctx.origins.includes(own)) return () => {
+    };
+    const Channel = g.MessageChannel;
+    const BlobCtor = g.Blob;
+    const URLCtor = g.URL;
+    const createObjectURL = URLCtor.createObjectURL;
+    const revokeObjectURL = URLCtor.revokeObjectURL;
+    const proto = Original.prototype;
+    const postMessage = proto.postMessage;
+    const nativeTerminate = proto.terminate;
+    const getRandomValues = g.crypto?.getRandomValues;
+    const cryptoObj = g.crypto;
+    if (typeof Channel !== "function" || typeof BlobCtor !== "function" || typeof createObjectURL !== "function" || !getRandomValues) {
+      return () => {
+      };
+    }
+    const links = /* @__PURE__ */ new WeakMap();
+    const Worker = function Worker2(...args) {
+      if (new.target === void 0) throw new TypeError("Failed to construct 'Worker': Please use the 'new' operator.");
+      const script = args[0];
+      const options = args[1];
+      let url = null;
+      try {
+        url = new URLCtor(String(script), ctx.baseURL());
+      } catch {
+      }
+      if (url === null || scriptOrigin(url) !== own) return construct(Original, args, new.target);
+      const module = options != null && options.type === "module";
+      const nonce = hex(apply5(getRandomValues, cryptoObj, [new Uint8Array(16)]));
+      const config = {
+        origins: [...ctx.origins],
+        url: url.href,
+        nonce,
+        window: ctx.window,
+        maxStreams: ctx.maxStreams,
+        eventSourceRetry: ctx.eventSourceRetry
+      };
+      const shim = `var InprocBusBridge = (${source})();
+InprocBusBridge.installInWorker(${JSON.stringify(config)});
+`;
+      const blobs = [];
+      const blobURL = (text) => {
+        const u = createObjectURL(new BlobCtor([text], { type: "text/javascript" }));
+        blobs.push(u);
+        return u;
+      };
+      let entry;
+      if (module) {
+        entry = blobURL(`import ${JSON.stringify(blobURL(shim))};
+import ${JSON.stringify(url.href)};
+`);
+      } else {
+        entry = blobURL(`${shim}importScripts(${JSON.stringify(url.href)});
+`);
+      }
+      const rest = [entry];
+      for (let i = 1; i < args.length; i++) rest.push(args[i]);
+      const worker = construct(Original, rest, new.target);
+      const channel = new Channel();
+      const port = channel.port1;
+      let link = null;
+      const revoke = () => {
+        for (let i = 0; i < blobs.length; i++) revokeObjectURL(blobs[i]);
+        blobs.length = 0;
+      };
+      const transport = portTransport(port, (control) => {
+        if (control === READY) revoke();
+        else if (control === CLOSING2) {
+          revoke();
+          link?.close();
+        }
+      });
+      link = ctx.client.attachPeer(transport);
+      links.set(worker, link);
+      apply5(postMessage, worker, [{ [PORT_KEY]: nonce }, [channel.port2]]);
+      return worker;
+    };
+    Object.defineProperty(Worker, "length", { value: 1 });
+    Object.defineProperty(Worker, "name", { value: "Worker" });
+    Object.defineProperty(Worker, "prototype", { value: proto });
+    const ourTerminate = function terminate() {
+      const link = links.get(this);
+      if (link) {
+        links.delete(this);
+        link.close();
+      }
+      return apply5(nativeTerminate, this, []);
+    };
+    proto.terminate = ourTerminate;
+    g.Worker = Worker;
+    return () => {
+      if (g.Worker === Worker) g.Worker = Original;
+      if (proto.terminate === ourTerminate) proto.terminate = nativeTerminate;
+    };
+  }
+  function installInWorker(config) {
+    const g = globalThis;
+    if (typeof g.importScripts !== "function" && typeof g.WorkerGlobalScope !== "function") {
+      throw new TypeError("installInWorker: not in a worker");
+    }
+    const queued = queuedTransport();
+    let port = null;
+    const addListener2 = g.addEventListener;
+    const removeListener2 = g.removeEventListener;
+    const onPort = (event) => {
+      const data = event.data;
+      if (port !== null || data === null || typeof data !== "object" || data[PORT_KEY] !== config.nonce) return;
+      const ports = event.ports;
+      if (!ports || ports.length !== 1) return;
+      event.stopImmediatePropagation();
+      apply5(removeListener2, g, ["message", onPort]);
+      port = ports[0];
+      queued.connect(portTransport(port, () => {
+      }));
+      port.postMessage(READY);
+    };
+    apply5(addListener2, g, ["message", onPort]);
+    const installation2 = install({
+      origins: config.origins,
+      transport: queued,
+      pageOrigins: false,
+      cookies: false,
+      forms: false,
+      baseURL: config.url,
+      window: config.window,
+      maxStreams: config.maxStreams,
+      eventSourceRetry: config.eventSourceRetry
+    });
+    const nativeImportScripts = g.importScripts;
+    if (typeof nativeImportScripts === "function") {
+      const URLCtor = URL;
+      g.importScripts = function importScripts(...urls) {
+        const absolute = [];
+        for (let i = 0; i < urls.length; i++) {
+          let u;
+          try {
+            u = new URLCtor(String(urls[i]), config.url).href;
+          } catch {
+            u = String(urls[i]);
+          }
+          absolute.push(u);
+        }
+        return apply5(nativeImportScripts, g, absolute);
+      };
+    }
+    const shown = workerLocation(config.url);
+    if (shown) Object.defineProperty(g, "location", { get: () => shown, configurable: true, enumerable: true });
+    const nativeClose = g.close;
+    if (typeof nativeClose === "function") {
+      g.close = function close() {
+        port?.postMessage(CLOSING2);
+        return apply5(nativeClose, g, []);
+      };
+    }
+    return installation2;
+  }
+  function portTransport(port, oncontrol) {
+    const transport = {
+      onmessage: null,
+      send(bytes) {
+        const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
+        const buffer = whole ? bytes.buffer : bytes.slice().buffer;
+        port.postMessage(buffer, [buffer]);
+      }
+    };
+    port.onmessage = (event) => {
+      const data = event.data;
+      if (data instanceof ArrayBuffer) transport.onmessage?.(new Uint8Array(data));
+      else if (typeof data === "string") oncontrol(data);
+    };
+    return transport;
+  }
+  function ownOrigin(g) {
+    const origin = g.origin;
+    if (typeof origin === "string" && origin !== "null") {
+      try {
+        return originOf(new URL(origin));
+      } catch {
+        return null;
+      }
+    }
+    return null;
+  }
+  function scriptOrigin(url) {
+    try {
+      if (url.protocol === "blob:") return originOf(new URL(url.href.slice("blob:".length)));
+      if (url.protocol === "data:") return null;
+      return originOf(url);
+    } catch {
+      return null;
+    }
+  }
+  function workerLocation(href) {
+    let u;
+    try {
+      u = new URL(href);
+    } catch {
+      return null;
+    }
+    const origin = u.protocol === "blob:" ? scriptOrigin(u) ?? "null" : originOf(u);
+    const loc = {
+      href: u.href,
+      origin,
+      protocol: u.protocol,
+      host: u.host,
+      hostname: u.hostname,
+      port: u.port,
+      pathname: u.pathname,
+      search: u.search,
+      hash: u.hash,
+      toString: () => u.href
+    };
+    return Object.freeze(loc);
+  }
+  function hex(bytes) {
+    let out = "";
+    for (let i = 0; i < bytes.length; i++) out += bytes[i].toString(16).padStart(2, "0");
+    return out;
+  }
+
   // src/shim.ts
   var INSTALLATION = /* @__PURE__ */ Symbol.for("inproc-bus.installation");
   function install(options) {
@@ -4146,6 +4623,7 @@ Content-Type: ${type}\r
       if (!options.transport) throw new TypeError("install: a transport (or a client) is required");
       client = new BusClient(options.transport, { onprotocolerror: options.onprotocolerror, maxStreams: options.maxStreams });
     }
+    const fixedBase = options.baseURL;
     const originals = { fetch: g.fetch, XMLHttpRequest: g.XMLHttpRequest, EventSource: g.EventSource, WebSocket: g.WebSocket };
     const stopper = hookStop(g);
     const ctx = {
@@ -4153,7 +4631,7 @@ Content-Type: ${type}\r
       onStop: stopper.onStop,
       stopSignal: stopper.signal,
       isBus: (url) => originSet.has(originOf(url)),
-      baseURL: () => g.document?.baseURI ?? g.location?.href ?? "about:blank",
+      baseURL: fixedBase !== void 0 ? () => fixedBase : () => g.document?.baseURI ?? g.location?.href ?? "about:blank",
       nativeFetch: originals.fetch,
       window,
       bodyMarker: options.nativeBodyMarker === false ? null : options.nativeBodyMarker ?? "x-inproc-bus-body"
@@ -4168,6 +4646,15 @@ Content-Type: ${type}\r
     };
     const cookies = options.cookies === false ? { ready: Promise.resolve(), stop: () => {
     } } : installDocumentCookie(g, client);
+    const unwrapWorkers = options.workers === false ? () => {
+    } : wrapWorkers(g, {
+      client,
+      origins,
+      baseURL: ctx.baseURL,
+      window,
+      maxStreams: options.maxStreams,
+      eventSourceRetry: options.eventSourceRetry
+    });
     const installation2 = {
       origins,
       client,
@@ -4188,6 +4675,7 @@ Content-Type: ${type}\r
         if (g[INSTALLATION] !== installation2) return;
         stopForms();
         cookies.stop();
+        unwrapWorkers();
         stopper.unhook();
         restore("fetch", fetchShim, originals.fetch);
         restore("XMLHttpRequest", XHR, originals.XMLHttpRequest);
@@ -4473,4 +4961,6 @@ Content-Type: ${type}\r
     }
   };
   return __toCommonJS(index_exports);
+})();
+return InprocBusBridge;
 })();

@@ -11,6 +11,7 @@
 //! - [`media`]: test movies made with GStreamer on the spot.
 //! - [`pouch`]: PouchDB (npm) in the page, replicating with `bus-couch` through the bus.
 //! - [`websocket`]: the WebSocket differential suite's handlers and page.
+//! - [`workers`]: the Web Worker suite's routes, pages and checks (issue 15).
 //! - [`report`]: the `/report` mount test pages POST their results to.
 
 pub mod clients;
@@ -24,6 +25,7 @@ pub mod report;
 pub mod sockets;
 pub mod spa;
 pub mod websocket;
+pub mod workers;
 
 use std::net::SocketAddr;
 

@@ -1,0 +1,71 @@
+//! Web Workers in real Chromium playing Android (issue 15): a classic worker of the app, a
+//! module worker and a worker made from a `blob:` URL reach the bus through the page's
+//! shim with the page's identity — a 16 MiB upload, a cancelled download, EventSource,
+//! WebSocket (the unchanged echo handler of the WebSocket suite), XHR — a terminated
+//! worker's and a departed page's worker's downloads end on the bus, no service worker
+//! registers, and a sandboxed frame's worker is not the app (`testkit::workers`).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use android_emulator::Emulator;
+use bus_core::Mount;
+use common::{App, url};
+use testkit::workers::{Seen, pages, router};
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn workers_reach_the_bus_as_their_document() {
+    let seen = Seen::default();
+    let (a, b, c) = (seen.clone(), seen.clone(), seen.clone());
+    let app = App::with(move |builder| {
+        builder
+            .mount_with(Mount::new("/wk", router(a)).max_body(Some(64 << 20)))
+            .mount_with(Mount::new("/wkpub", router(b)).public())
+            .mount_with(Mount::new("/wsd", testkit::websocket::router(c)).keep_prefix())
+            .mount_with(
+                Mount::new("/wk-pages", tower_http::services::ServeDir::new(pages())).public(),
+            )
+    });
+    let emu = Emulator::builder(app.host.clone())
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"));
+    emu.navigate(&url("/wk-pages/index.html"))
+        .expect("navigate");
+    let r = app.report(Duration::from_secs(180));
+    for kind in ["classic", "module", "blob"] {
+        println!(
+            "{kind}: upload 16 MiB {} ms; env {}",
+            r[kind]["upload"]["ms"], r[kind]["env"]
+        );
+    }
+    println!("service worker: {}", r["serviceWorker"]);
+    println!("foreign frame's worker: {}", r["foreign"]);
+    println!("page caller: {}", r["page"]["body"]);
+    testkit::workers::check(&r, &seen);
+    wait_for(
+        "the terminated worker's download to end",
+        Duration::from_secs(10),
+        || seen.of("terminated").iter().any(|l| l.contains("dropped")),
+    );
+
+    // A download held open in a worker ends when its page goes away.
+    let holding = app.report(Duration::from_secs(30));
+    assert_eq!(holding["holding"], "holding", "{holding}");
+    assert!(seen.of("nav-away").iter().all(|l| !l.contains("dropped")));
+    emu.navigate(&url("/pages/basic.html")).expect("navigate");
+    wait_for(
+        "the departed page's worker download to end",
+        Duration::from_secs(15),
+        || seen.of("nav-away").iter().any(|l| l.contains("dropped")),
+    );
+    println!("after leaving: {:?}", seen.of("nav-away"));
+}

@@ -1,0 +1,94 @@
+//! Web Workers in a real WebKitGTK WebView (issue 15): a classic worker of the app, a
+//! module worker and a worker made from a `blob:` URL reach the bus through the page's
+//! shim with the page's identity — a 16 MiB upload, a cancelled download, EventSource,
+//! WebSocket (the unchanged echo handler of the WebSocket suite), XHR — a terminated
+//! worker's and a departed page's worker's downloads end on the bus, service workers do
+//! not register on the app scheme, and a sandboxed frame's worker is not the app
+//! (`testkit::workers`).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use bus_core::Mount;
+use support::Harness;
+use testkit::workers::{Seen, pages, router};
+
+fn harness(seen: &Seen) -> Harness {
+    let (a, b, c) = (seen.clone(), seen.clone(), seen.clone());
+    Harness::new(move |builder| {
+        builder
+            .mount_with(Mount::new("/wk", router(a)).max_body(Some(64 << 20)))
+            .mount_with(Mount::new("/wkpub", router(b)).public())
+            .mount_with(Mount::new("/wsd", testkit::websocket::router(c)).keep_prefix())
+            .mount_with(
+                Mount::new("/wk-pages", tower_http::services::ServeDir::new(pages())).public(),
+            )
+    })
+}
+
+fn wait_for(h: &Harness, what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        h.wait(Duration::from_millis(20));
+    }
+}
+
+fn workers_reach_the_bus_as_their_document() {
+    let seen = Seen::default();
+    let h = harness(&seen);
+    h.load("/wk-pages/index.html");
+    let r = h.try_report(Duration::from_secs(180)).unwrap_or_else(|| {
+        panic!(
+            "no report; the suite was at {}; handlers saw {:?}",
+            h.eval("return window.__workerSuite;"),
+            seen.lines()
+        )
+    });
+    for kind in ["classic", "module", "blob"] {
+        println!(
+            "    {kind}: upload 16 MiB {} ms; env {}",
+            r[kind]["upload"]["ms"], r[kind]["env"]
+        );
+    }
+    println!("    service worker: {}", r["serviceWorker"]);
+    println!("    foreign frame's worker: {}", r["foreign"]);
+    println!("    page caller: {}", r["page"]["body"]);
+    testkit::workers::check(&r, &seen);
+    // WebKitGTK refuses service workers on any scheme but http(s).
+    assert!(
+        r["serviceWorker"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("HTTP or HTTPS"),
+        "{}",
+        r["serviceWorker"]
+    );
+    wait_for(
+        &h,
+        "the terminated worker's download to end",
+        Duration::from_secs(10),
+        || seen.of("terminated").iter().any(|l| l.contains("dropped")),
+    );
+
+    // A download held open in a worker ends when its page goes away.
+    let holding = h.report(Duration::from_secs(30));
+    assert_eq!(holding["holding"], "holding", "{holding}");
+    assert!(seen.of("nav-away").iter().all(|l| !l.contains("dropped")));
+    h.load("/basic.html");
+    wait_for(
+        &h,
+        "the departed page's worker download to end",
+        Duration::from_secs(15),
+        || seen.of("nav-away").iter().any(|l| l.contains("dropped")),
+    );
+    println!("    after leaving: {:?}", seen.of("nav-away"));
+}
+
+fn main() {
+    support::run(&[(
+        "workers_reach_the_bus_as_their_document",
+        workers_reach_the_bus_as_their_document,
+    )]);
+}
