@@ -54,36 +54,7 @@ fn the_bus_matches_chromiums_own_websocket() {
         local.addr.port()
     )))
     .expect("navigate");
-    let r = app.report(Duration::from_secs(300));
-    assert!(r["error"].is_null(), "{r}");
-    println!("{} cases; timings (ms): {}", r["cases"], r["timings"]);
-    for result in r["results"].as_array().unwrap() {
-        if result["agree"] != true {
-            println!(
-                "DIFFERS {}:\n  native:   {}\n  bus:      {}\n  relative: {}",
-                result["name"],
-                result["observed"]["native"],
-                result["observed"]["bus"],
-                result["observed"]["relative"]
-            );
-        }
-        for who in ["native", "bus", "relative"] {
-            assert!(
-                result["observed"][who]["failed"].is_null(),
-                "{} failed for {who}: {}",
-                result["name"],
-                result["observed"][who]["failed"]
-            );
-        }
-    }
-    assert!(r["cases"].as_u64().unwrap() >= 15, "{r}");
-    assert_eq!(
-        r["differences"],
-        serde_json::json!([]),
-        "bus and engine differ"
-    );
-    assert!(!seen.of("native-api").is_empty() && !seen.of("bus-api").is_empty());
-    assert!(!seen.of("relative-api").is_empty());
+    testkit::websocket::check_report(&app.report(Duration::from_secs(300)), &seen);
 }
 
 #[test]
@@ -93,24 +64,7 @@ fn a_foreign_document_never_reaches_a_handler() {
     let emu = emulator(&app).start().unwrap_or_else(|e| panic!("{e}"));
     emu.navigate(&url("/wsd-pages/foreign.html"))
         .expect("navigate");
-    let r = app.report(Duration::from_secs(60));
-    println!("foreign iframe saw: {}", r["results"]);
-    for who in ["foreign-ws", "foreign-wss", "foreign-rel", "foreign-app"] {
-        assert!(
-            seen.of(who).is_empty(),
-            "{who} reached a handler: {:?}",
-            seen.lines()
-        );
-    }
-    let results = r["results"].as_object().unwrap();
-    assert_eq!(results.len(), 4, "{r}");
-    for (url, events) in results {
-        let events = events.as_array().unwrap();
-        assert!(
-            !events.iter().any(|e| e == "open"),
-            "{url} opened from a foreign document: {events:?}"
-        );
-    }
+    testkit::websocket::check_foreign(&app.report(Duration::from_secs(60)), &seen);
 }
 
 #[test]
@@ -159,12 +113,10 @@ fn leaving_the_page_closes_its_bus_sockets() {
         seen.of("nav-bus"),
         seen.of("nav-native")
     );
-    let codes: Vec<String> = seen
-        .of("nav-bus")
-        .iter()
-        .map(|l| l.split(' ').skip(1).take(2).collect::<Vec<_>>().join(" "))
-        .collect();
-    assert_eq!(codes, ["open", "close 1001"]);
+    assert_eq!(
+        testkit::websocket::handler_events(&seen, "nav-bus"),
+        ["open", "close 1001"]
+    );
 }
 
 /// A page with an open WebSocket of each kind (Chromium's own to the localhost twin, the

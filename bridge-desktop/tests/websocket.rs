@@ -33,86 +33,44 @@ fn wait_for(h: &Harness, what: &str, timeout: Duration, mut done: impl FnMut() -
     }
 }
 
+/// Loads `/second.html` and waits for the shim: it must be there before the test opens
+/// sockets from the page.
+fn load_second(h: &Harness) {
+    h.load("/second.html");
+    wait_for(h, "the page with the shim", Duration::from_secs(10), || {
+        h.eval(
+            "return location.pathname === '/second.html' && document.readyState === 'complete' \
+             && !!window[Symbol.for('inproc-bus.installation')];",
+        ) == serde_json::json!(true)
+    });
+}
+
 fn the_bus_matches_the_engines_own_websocket() {
     let seen = Seen::default();
     let local = testkit::serve_localhost(router(seen.clone()));
     let h = harness(&seen);
     h.load(&format!("/wsd-pages/index.html?port={}", local.addr.port()));
     let r = h.report(Duration::from_secs(300));
-    assert!(r["error"].is_null(), "{r}");
-    println!("    {} cases; timings (ms): {}", r["cases"], r["timings"]);
-    for result in r["results"].as_array().unwrap() {
+    for result in r["results"].as_array().into_iter().flatten() {
         if result["name"] == "order-10000" {
             println!("    order-10000: {}", result["observed"]);
         }
-        if result["agree"] != true {
-            println!(
-                "    DIFFERS {}:\n      native:   {}\n      bus:      {}\n      relative: {}",
-                result["name"],
-                result["observed"]["native"],
-                result["observed"]["bus"],
-                result["observed"]["relative"]
-            );
-        }
-        for who in ["native", "bus", "relative"] {
-            assert!(
-                result["observed"][who]["failed"].is_null(),
-                "{} failed for {who}: {}",
-                result["name"],
-                result["observed"][who]["failed"]
-            );
-        }
     }
-    assert!(r["cases"].as_u64().unwrap() >= 15, "{r}");
-    assert_eq!(
-        r["differences"],
-        serde_json::json!([]),
-        "bus and engine differ"
-    );
-    // Both runs reached the same handlers.
-    assert!(!seen.of("native-api").is_empty() && !seen.of("bus-api").is_empty());
-    assert!(!seen.of("relative-api").is_empty());
+    testkit::websocket::check_report(&r, &seen);
 }
 
 fn a_foreign_document_never_reaches_a_handler() {
     let seen = Seen::default();
     let h = harness(&seen);
     h.load("/wsd-pages/foreign.html");
-    let r = h.report(Duration::from_secs(60));
-    println!("    foreign iframe saw: {}", r["results"]);
-    for who in ["foreign-ws", "foreign-wss", "foreign-rel", "foreign-app"] {
-        assert!(
-            seen.of(who).is_empty(),
-            "{who} reached a handler: {:?}",
-            seen.lines()
-        );
-    }
-    for (url, events) in r["results"].as_object().unwrap() {
-        let events = events.as_array().unwrap();
-        assert!(
-            !events.iter().any(|e| e == "open"),
-            "{url} opened from a foreign document: {events:?}"
-        );
-    }
+    testkit::websocket::check_foreign(&h.report(Duration::from_secs(60)), &seen);
 }
 
 fn leaving_the_page_closes_its_sockets_as_the_engine_does() {
     let seen = Seen::default();
     let local = testkit::serve_localhost(router(seen.clone()));
     let h = harness(&seen);
-    h.load("/second.html");
-    // The shim must be there before the page opens its sockets.
-    wait_for(
-        &h,
-        "the page with the shim",
-        Duration::from_secs(10),
-        || {
-            h.eval(
-                "return location.pathname === '/second.html' && document.readyState === 'complete' \
-             && !!window[Symbol.for('inproc-bus.installation')];",
-            ) == serde_json::json!(true)
-        },
-    );
+    load_second(&h);
     h.eval(&format!(
         "window.__bus = new WebSocket('ws://localhost/wsd/echo?who=nav-bus');
          window.__native = new WebSocket('ws://127.0.0.1:{}/wsd/echo?who=nav-native');
@@ -143,12 +101,7 @@ fn leaving_the_page_closes_its_sockets_as_the_engine_does() {
     );
     // The same events with the same codes (the reasons are each side's words: WebKit says
     // "WebSocket is closed due to suspension.").
-    let codes = |who: &str| -> Vec<String> {
-        seen.of(who)
-            .iter()
-            .map(|l| l.split(' ').skip(1).take(2).collect::<Vec<_>>().join(" "))
-            .collect()
-    };
+    let codes = |who| testkit::websocket::handler_events(&seen, who);
     assert_eq!(codes("nav-bus"), codes("nav-native"));
     assert_eq!(codes("nav-bus"), ["open", "close 1001"]);
 }
@@ -203,18 +156,7 @@ fn rss_kib() -> u64 {
 fn a_paused_page_holds_a_flooding_handler_back() {
     let seen = Seen::default();
     let h = harness(&seen);
-    h.load("/second.html");
-    wait_for(
-        &h,
-        "the page with the shim",
-        Duration::from_secs(10),
-        || {
-            h.eval(
-                "return location.pathname === '/second.html' && document.readyState === 'complete' \
-             && !!window[Symbol.for('inproc-bus.installation')];",
-            ) == serde_json::json!(true)
-        },
-    );
+    load_second(&h);
     let before = rss_kib();
     // The handler wants to send 256 MiB; the page's first message handler blocks its main
     // thread for 4 s, so nothing is read meanwhile.
@@ -246,18 +188,7 @@ fn a_paused_page_holds_a_flooding_handler_back() {
 fn a_handler_that_does_not_read_leaves_the_bytes_in_buffered_amount() {
     let seen = Seen::default();
     let h = harness(&seen);
-    h.load("/second.html");
-    wait_for(
-        &h,
-        "the page with the shim",
-        Duration::from_secs(10),
-        || {
-            h.eval(
-                "return location.pathname === '/second.html' && document.readyState === 'complete' \
-             && !!window[Symbol.for('inproc-bus.installation')];",
-            ) == serde_json::json!(true)
-        },
-    );
+    load_second(&h);
     let before = rss_kib();
     // 64 MiB to a handler that accepts and then reads nothing.
     h.eval(

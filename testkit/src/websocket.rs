@@ -129,13 +129,7 @@ async fn push(
                 return;
             }
         }
-        let _ = socket
-            .send(Message::Close(Some(CloseFrame {
-                code: 4001,
-                reason: "done".into(),
-            })))
-            .await;
-        while let Some(Ok(_)) = socket.recv().await {}
+        close_and_drain(&mut socket, 4001, "done").await;
         seen.push(format!("{} pushed {}", p.who, p.n));
     })
 }
@@ -156,13 +150,7 @@ async fn flood(
             }
             seen.push(format!("{} sent {i}", p.who));
         }
-        let _ = socket
-            .send(Message::Close(Some(CloseFrame {
-                code: 4001,
-                reason: "done".into(),
-            })))
-            .await;
-        while let Some(Ok(_)) = socket.recv().await {}
+        close_and_drain(&mut socket, 4001, "done").await;
     })
 }
 
@@ -177,13 +165,7 @@ async fn close_after(
         if let Some(Ok(m)) = socket.recv().await {
             let _ = socket.send(m).await;
         }
-        let _ = socket
-            .send(Message::Close(Some(CloseFrame {
-                code: 4002,
-                reason: "server says bye".into(),
-            })))
-            .await;
-        while let Some(Ok(_)) = socket.recv().await {}
+        close_and_drain(&mut socket, 4002, "server says bye").await;
     })
 }
 
@@ -198,6 +180,16 @@ async fn stall(
         tokio::time::sleep(Duration::from_secs(20)).await;
         drop(socket);
     })
+}
+
+/// Closes `socket` with `code` and `reason`, then reads until the page's answer ends it.
+async fn close_and_drain(socket: &mut WebSocket, code: u16, reason: &str) {
+    let close = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = socket.send(Message::Close(Some(close))).await;
+    while let Some(Ok(_)) = socket.recv().await {}
 }
 
 fn close_line(who: &str, frame: Option<&CloseFrame>) -> String {
@@ -367,4 +359,70 @@ pub fn check_bfcache(
         );
     }
     format!("{engine}; each handler saw {native_saw:?}")
+}
+
+/// Checks the differential page's report (`pages/websocket/index.html?port=…`), the same
+/// for every engine: every case ran for the engine's own WebSocket (`native`), the bus's
+/// absolute URL (`bus`) and a relative one, all observed the same (differences printed
+/// first), at least 15 cases, and each run reached the handlers (`seen`).
+///
+/// # Panics
+/// On the first failed check, with the report.
+pub fn check_report(r: &serde_json::Value, seen: &Seen) {
+    assert!(r["error"].is_null(), "{r}");
+    println!("{} cases; timings (ms): {}", r["cases"], r["timings"]);
+    for result in r["results"].as_array().into_iter().flatten() {
+        if result["agree"] != true {
+            println!(
+                "DIFFERS {}:\n  native:   {}\n  bus:      {}\n  relative: {}",
+                result["name"],
+                result["observed"]["native"],
+                result["observed"]["bus"],
+                result["observed"]["relative"]
+            );
+        }
+        for who in ["native", "bus", "relative"] {
+            assert!(
+                result["observed"][who]["failed"].is_null(),
+                "{} failed for {who}: {}",
+                result["name"],
+                result["observed"][who]["failed"]
+            );
+        }
+    }
+    assert!(r["cases"].as_u64().unwrap_or(0) >= 15, "{r}");
+    assert_eq!(
+        r["differences"],
+        serde_json::json!([]),
+        "bus and engine differ"
+    );
+    // Both runs reached the same handlers.
+    assert!(!seen.of("native-api").is_empty() && !seen.of("bus-api").is_empty());
+    assert!(!seen.of("relative-api").is_empty());
+}
+
+/// Checks the foreign page's report (`pages/websocket/foreign.html`): none of a sandboxed
+/// iframe's four WebSockets (`ws:`, `wss:`, relative, the app's scheme) reached a handler
+/// or opened.
+///
+/// # Panics
+/// On the first failed check.
+pub fn check_foreign(r: &serde_json::Value, seen: &Seen) {
+    println!("foreign iframe saw: {}", r["results"]);
+    for who in ["foreign-ws", "foreign-wss", "foreign-rel", "foreign-app"] {
+        assert!(
+            seen.of(who).is_empty(),
+            "{who} reached a handler: {:?}",
+            seen.lines()
+        );
+    }
+    let results = r["results"].as_object().cloned().unwrap_or_default();
+    assert_eq!(results.len(), 4, "{r}");
+    for (url, events) in results {
+        let events = events.as_array().cloned().unwrap_or_default();
+        assert!(
+            !events.iter().any(|e| e == "open"),
+            "{url} opened from a foreign document: {events:?}"
+        );
+    }
 }
