@@ -49,10 +49,10 @@ impl Suite {
     fn report(&self, ctx: &str, timeout: Duration) -> Option<Value> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
-            if let Ok(r) = self.reports.try_recv() {
-                if r["ctx"] == ctx {
-                    return Some(r);
-                }
+            if let Ok(r) = self.reports.try_recv()
+                && r["ctx"] == ctx
+            {
+                return Some(r);
             }
             support::pump(Duration::from_millis(5));
         }

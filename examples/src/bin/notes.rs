@@ -104,11 +104,9 @@ fn main() {
         eprintln!("unknown argument {bad:?}; usage: notes [--auto]");
         std::process::exit(2);
     }
-    if auto {
-        if let Err(e) = testkit::display::ensure() {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
+    if auto && let Err(e) = testkit::display::ensure() {
+        eprintln!("{e}");
+        std::process::exit(2);
     }
     if gtk::init().is_err() {
         eprintln!("no display: run under xvfb-run, or with --auto (which starts Xvfb)");
