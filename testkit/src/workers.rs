@@ -180,10 +180,11 @@ async fn caller(State(seen): State<Seen>, Query(q): Query<Who>, req: Request) ->
 
 /// Checks the suite's first report (`index.html`) and what the handlers saw, the same for
 /// every engine: each worker kind (classic, module, blob) reached the bus with the page's
-/// caller identity, uploaded 16 MiB intact, cancelled a download (whose handler saw its
-/// body dropped), read server-sent events, echoed through the WebSocket handler, and used
-/// XHR; a terminated worker's download ended; the sandboxed frame's worker reached no
-/// app-only route and carried no identity to the public one.
+/// caller identity (and so did a worker each of them created), uploaded 16 MiB intact,
+/// cancelled a download (whose handler saw its body dropped), read server-sent events,
+/// echoed through the WebSocket handler, and used XHR; a terminated worker's download
+/// ended; the sandboxed frame's worker reached no app-only route and carried no identity
+/// to the public one.
 ///
 /// # Panics
 /// On the first check that fails, naming it.

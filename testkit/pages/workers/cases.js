@@ -107,6 +107,20 @@
       });
       return Promise.all([post, json]).then(([p, j]) => ({ post: p, caller: j }));
     },
+    nested(who) {
+      // A worker this worker creates: relayed through this one, then through the page.
+      return new Promise((resolve) => {
+        const inner = new Worker(url('worker.js'));
+        const timer = setTimeout(() => resolve({ error: 'the nested worker did not answer' }), 10000);
+        inner.onmessage = (e) => {
+          clearTimeout(timer);
+          inner.terminate();
+          resolve(e.data.result);
+        };
+        inner.onerror = (e) => resolve({ error: 'nested worker error ' + e.message });
+        inner.postMessage({ id: 1, name: 'caller', arg: who });
+      });
+    },
     async hold(who) {
       // A download the worker keeps open (and stops reading): it ends when the page goes.
       const r = await fetch(url('../wk/stream?who=' + who));

@@ -50,6 +50,7 @@
     r.events = await call(w, 'events', 'events-' + kind);
     r.ws = await call(w, 'ws', 'ws-' + kind);
     r.xhr = await call(w, 'xhr');
+    r.nested = await call(w, 'nested', 'nested-' + kind);
     report[kind] = r;
   }
   // terminate(): the worker's open streams end on the bus.
