@@ -309,28 +309,27 @@ fn dir() -> PathBuf {
 }
 
 fn generate() -> Vec<(String, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut index = Vec::new();
-    for (i, (name, description, frame)) in valid().into_iter().enumerate() {
-        let file = format!("valid-{:02}-{name}.bin", i + 1);
-        index.push(json!({ "file": file, "description": description, "frame": describe(&frame) }));
-        files.push((file, encode(&frame).to_vec()));
-    }
-    for (i, (name, description, bytes, code)) in invalid().into_iter().enumerate() {
-        let file = format!("invalid-{:02}-{name}.bin", i + 1);
-        index.push(json!({ "file": file, "description": description, "error": code.to_u16() }));
-        files.push((file, bytes));
-    }
-    let doc = json!({
-        "generated_by": "bus-core/tests/golden.rs (UPDATE_VECTORS=1 cargo test -p bus-core --test golden)",
-        "version": VERSION,
-        "vectors": index,
-    });
-    files.push((
-        "index.json".into(),
-        (serde_json::to_string_pretty(&doc).unwrap() + "\n").into_bytes(),
-    ));
-    files
+    let valid = valid()
+        .into_iter()
+        .map(|(name, description, frame)| {
+            let bytes = encode(&frame).to_vec();
+            (name, description, ("frame", describe(&frame)), bytes)
+        })
+        .collect();
+    let invalid = invalid()
+        .into_iter()
+        .map(|(name, description, bytes, code)| {
+            (name, description, ("error", json!(code.to_u16())), bytes)
+        })
+        .collect();
+    vectors::folder(
+        valid,
+        invalid,
+        json!({
+            "generated_by": "bus-core/tests/golden.rs (UPDATE_VECTORS=1 cargo test -p bus-core --test golden)",
+            "version": VERSION,
+        }),
+    )
 }
 
 #[test]

@@ -178,30 +178,25 @@ fn dir() -> PathBuf {
 }
 
 fn generate() -> Vec<(String, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut index = Vec::new();
-    for (i, (name, description, message)) in valid().into_iter().enumerate() {
-        let file = format!("valid-{:02}-{name}.bin", i + 1);
-        index.push(
-            json!({ "file": file, "description": description, "message": describe(&message) }),
-        );
-        files.push((file, message.encode().to_vec()));
-    }
-    for (i, (name, description, bytes, code)) in invalid().into_iter().enumerate() {
-        let file = format!("invalid-{:02}-{name}.bin", i + 1);
-        index.push(json!({ "file": file, "description": description, "error": code }));
-        files.push((file, bytes));
-    }
-    let doc = json!({
-        "generated_by": "bus-core/tests/golden_websocket.rs (UPDATE_VECTORS=1 cargo test -p bus-core --test golden_websocket)",
-        "max_message": MAX_MESSAGE,
-        "vectors": index,
-    });
-    files.push((
-        "index.json".into(),
-        (serde_json::to_string_pretty(&doc).unwrap() + "\n").into_bytes(),
-    ));
-    files
+    let valid = valid()
+        .into_iter()
+        .map(|(name, description, message)| {
+            let bytes = message.encode().to_vec();
+            (name, description, ("message", describe(&message)), bytes)
+        })
+        .collect();
+    let invalid = invalid()
+        .into_iter()
+        .map(|(name, description, bytes, code)| (name, description, ("error", json!(code)), bytes))
+        .collect();
+    vectors::folder(
+        valid,
+        invalid,
+        json!({
+            "generated_by": "bus-core/tests/golden_websocket.rs (UPDATE_VECTORS=1 cargo test -p bus-core --test golden_websocket)",
+            "max_message": MAX_MESSAGE,
+        }),
+    )
 }
 
 #[test]

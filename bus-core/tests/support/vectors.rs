@@ -29,3 +29,40 @@ pub(crate) fn check_on_disk(dir: &Path, files: Vec<(String, Vec<u8>)>, test: &st
         assert!(disk == bytes, "{name} is stale: {update}");
     }
 }
+
+/// One vector of a folder: its short name and description, what the index says of it
+/// (`("frame", …)`, `("message", …)` for a valid one, `("error", code)` for an invalid
+/// one), and its bytes.
+pub(crate) type Entry = (
+    &'static str,
+    &'static str,
+    (&'static str, serde_json::Value),
+    Vec<u8>,
+);
+
+/// A folder's files as every generator writes them: `valid-NN-<name>.bin` for each of
+/// `valid`, `invalid-NN-<name>.bin` for each of `invalid`, and `index.json`: `doc` (what
+/// generated it, the limits) with `vectors`, an entry per file.
+pub(crate) fn folder(
+    valid: Vec<Entry>,
+    invalid: Vec<Entry>,
+    mut doc: serde_json::Value,
+) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut index = Vec::new();
+    for (kind, entries) in [("valid", valid), ("invalid", invalid)] {
+        for (i, (name, description, (key, value), bytes)) in entries.into_iter().enumerate() {
+            let file = format!("{kind}-{:02}-{name}.bin", i + 1);
+            let mut entry = serde_json::json!({ "file": file, "description": description });
+            entry[key] = value;
+            index.push(entry);
+            files.push((file, bytes));
+        }
+    }
+    doc["vectors"] = serde_json::Value::Array(index);
+    files.push((
+        "index.json".into(),
+        (serde_json::to_string_pretty(&doc).unwrap() + "\n").into_bytes(),
+    ));
+    files
+}
