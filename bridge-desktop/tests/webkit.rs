@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
 use support::Harness;
@@ -153,26 +154,12 @@ fn leaving_the_app_origin_cancels_the_old_pages_streams() {
     let first = h.report(T);
     assert_eq!(first["status"], 200, "{first}");
     // history.html left a frames request to /conf/hang open.
-    assert_eq!(
-        h.counters
-            .cancelled
-            .load(std::sync::atomic::Ordering::SeqCst),
-        0
-    );
+    assert_eq!(h.counters.cancelled.load(SeqCst), 0);
     webkit2gtk::WebViewExt::load_uri(h.host.webkit(), "about:blank");
-    let deadline = std::time::Instant::now() + T;
-    while h
-        .counters
-        .cancelled
-        .load(std::sync::atomic::Ordering::SeqCst)
-        == 0
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the hanging handler was not dropped after leaving the app"
-        );
-        support::pump(Duration::from_millis(20));
-    }
+    wait_for_count(
+        &h.counters.cancelled,
+        "the hanging handler was not dropped after leaving the app",
+    );
 }
 
 /// A scheme request's handler runs its first poll on the GTK main thread by default (no
@@ -390,26 +377,12 @@ fn paused_page_holds_memory_and_a_cancel_frees_the_handler() {
         tree().len()
     );
     assert!(growth < 64 << 20, "grew by {growth} bytes while paused");
-    assert_eq!(
-        h.counters
-            .abandoned
-            .load(std::sync::atomic::Ordering::SeqCst),
-        0
-    );
+    assert_eq!(h.counters.abandoned.load(SeqCst), 0);
     h.eval("window.held.cancel(); return true;");
-    let deadline = std::time::Instant::now() + T;
-    while h
-        .counters
-        .abandoned
-        .load(std::sync::atomic::Ordering::SeqCst)
-        == 0
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the cancelled download's producer still runs"
-        );
-        support::pump(Duration::from_millis(5));
-    }
+    wait_for_count(
+        &h.counters.abandoned,
+        "the cancelled download's producer still runs",
+    );
 }
 
 fn small_requests_still_answer_during_a_big_stream() {
@@ -612,6 +585,16 @@ fn bad_handlers_and_unknown_paths_get_clear_errors() {
         text.as_str().unwrap().contains("deliberate handler panic"),
         "{text}"
     );
+}
+
+/// Pumps the main loop until `counter` (one of the conformance routes' counters) is not
+/// zero; panics saying `what` did not happen within `T`.
+fn wait_for_count(counter: &std::sync::atomic::AtomicUsize, what: &str) {
+    let deadline = std::time::Instant::now() + T;
+    while counter.load(SeqCst) == 0 {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        support::pump(Duration::from_millis(5));
+    }
 }
 
 fn main() {
