@@ -21,18 +21,29 @@
 //!   its result back (a no-op one cost 147 µs here). The string travels as the message
 //!   of a rejection, the one reply WebKit takes without a JavaScriptCore value (see
 //!   `ffi::Reply` for the crashes values caused). A reply carries at most 2 MiB;
+//! - large request bodies cross as **bytes**, not base64: the relay hands the page a
+//!   `MessagePort` (in a `MessageEvent` of [`PORT_EVENT`] on the document; the shim asks for
+//!   it with [`HELLO_EVENT`]); the page transfers a body's `ArrayBuffer` through it (no copy)
+//!   with the id of a stream whose head it sent as a frame, and the relay — not page
+//!   script — POSTs those bytes to the app scheme with a per-host secret header
+//!   ([`CARRIER_HEADER`]) that only the isolated world knows. The scheme handler reads a
+//!   body only with that secret (the relay always sends a plain `Uint8Array`, never a
+//!   Blob-backed body, which would crash WebKitGTK), and this module feeds it to the
+//!   stream as `RequestData`/`RequestEnd` within the session's upload credit. See
+//!   docs/ARCHITECTURE.md, "Binary carriers";
 //! - a page the back/forward cache restores opens a new session (its relay does not run
 //!   again, and its old session ended when the next page opened) and tells the shim with
 //!   [`RESET_EVENT`]; a committed page of another origin (no relay) ends the current
 //!   session, so the old page's streams stop.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bus_core::port::{Session, SessionConfig};
+use bus_core::protocol::{Frame, INITIAL_UPLOAD_WINDOW, MAX_DATA};
 use bus_core::{BusHandle, Caller, FrameKind, Transport};
 use bytes::Bytes;
 use glib::prelude::*;
@@ -64,6 +75,15 @@ pub const IN_EVENT: &str = "inproc-bus-in";
 /// See [`OUT_EVENT`]: the relay opened a new session for a page the back/forward cache
 /// restored.
 pub const RESET_EVENT: &str = "inproc-bus-reset";
+/// A `MessageEvent` the relay dispatches on the document, its `ports[0]` the upload
+/// carrier's port (see the module docs).
+pub const PORT_EVENT: &str = "inproc-bus-port";
+/// The shim asks the relay for [`PORT_EVENT`] again (when it installed after the relay ran).
+pub const HELLO_EVENT: &str = "inproc-bus-hello";
+/// The header of the relay's carrier requests; its value is the host's secret.
+pub const CARRIER_HEADER: &str = "x-inproc-bus-carrier";
+/// The path of the relay's carrier requests on the app origin (`?doc=<id>&stream=<n>`).
+pub const CARRIER_PATH: &str = "/.inproc-bus/upload";
 
 const RELAY: &str = r#"(() => {
   'use strict';
@@ -107,6 +127,27 @@ const RELAY: &str = r#"(() => {
     loop(doc, doc + ' open');
     loop(doc, doc);
   };
+  // The upload carrier: the page transfers a body's ArrayBuffer through this port with the
+  // id of a stream it opened; this world (which page script cannot reach, so cannot make
+  // send a Blob or learn the secret) POSTs the bytes to the scheme for that stream.
+  const carrier = new MessageChannel();
+  const offer = () => document.dispatchEvent(new MessageEvent(__PORT_EVENT__, { ports: [carrier.port1] }));
+  document.addEventListener(__HELLO_EVENT__, offer);
+  carrier.port2.onmessage = (event) => {
+    const d = event.data;
+    if (d === null || typeof d !== 'object') return;
+    const stream = d.stream;
+    const body = d.body;
+    if (typeof stream !== 'number' || !(body instanceof ArrayBuffer)) return;
+    const fail = (error) => carrier.port2.postMessage({ stream, error: String(error) });
+    fetch(__CARRIER_URL__ + '?doc=' + encodeURIComponent(doc) + '&stream=' + stream, {
+      method: 'POST',
+      body: new Uint8Array(body),
+      headers: { [__CARRIER_HEADER__]: __SECRET__ },
+      cache: 'no-store',
+    }).then((r) => { if (!r.ok) return r.text().then((t) => fail('HTTP ' + r.status + ': ' + t)); }, fail);
+  };
+  offer();
   addEventListener('pageshow', (event) => {
     if (!event.persisted) return;
     doc = newId();
@@ -131,10 +172,44 @@ struct HostChannel {
 /// One document's session and the way back to it.
 struct Document {
     id: String,
-    session: Session,
+    session: Arc<Session>,
     outbox: Arc<Mutex<Outbox>>,
     /// The relay's outstanding requests for frames, oldest first.
     waiting: VecDeque<Reply>,
+    /// Request bodies that came by the carrier, shared with the session's sink.
+    carried: Arc<Carrier>,
+}
+
+/// A document's carried bodies, and the way to its session from the session's sink.
+#[derive(Default)]
+struct Carrier {
+    state: Mutex<Carried>,
+    /// Set once the session exists (the sink is made before it).
+    session: std::sync::OnceLock<std::sync::Weak<Session>>,
+}
+
+/// The carrier's side of a document's streams (see the module docs).
+#[derive(Default)]
+struct Carried {
+    /// Streams whose head said a body follows and whose body has not started as frames:
+    /// the ones a carried body may be for.
+    expecting: HashSet<u32>,
+    /// Carried bodies being fed to their stream, by stream id.
+    feeding: HashMap<u32, Feed>,
+}
+
+/// The part of a carried body not yet given to its stream, and the credit for it.
+struct Feed {
+    rest: Bytes,
+    /// Bytes the stream accepts before the next `Credit` (the session's upload window at
+    /// first, then what its `Credit` frames grant).
+    allowed: u64,
+    /// A thread is giving the stream its bytes: others only add credit (which it then
+    /// uses), so the pieces go in order.
+    busy: bool,
+    /// `RequestEnd` was given; the entry stays until the stream ends, to keep its credit
+    /// frames from the page.
+    ended: bool,
 }
 
 /// Base64 frames for the page, queued by the session's sink (any thread) until the
@@ -153,6 +228,7 @@ pub(crate) fn install(
     bus: BusHandle,
     origin: &str,
     inline: bool,
+    secret: &str,
 ) -> Result<(), HostError> {
     let manager = webview
         .user_content_manager()
@@ -177,7 +253,15 @@ pub(crate) fn install(
         .replace("__MARK__", &js_string(MARK))
         .replace("__OUT__", &js_string(OUT_EVENT))
         .replace("__IN__", &js_string(IN_EVENT))
-        .replace("__RESET__", &js_string(RESET_EVENT));
+        .replace("__RESET__", &js_string(RESET_EVENT))
+        .replace("__PORT_EVENT__", &js_string(PORT_EVENT))
+        .replace("__HELLO_EVENT__", &js_string(HELLO_EVENT))
+        .replace(
+            "__CARRIER_URL__",
+            &js_string(&format!("{origin}{CARRIER_PATH}")),
+        )
+        .replace("__CARRIER_HEADER__", &js_string(CARRIER_HEADER))
+        .replace("__SECRET__", &js_string(secret));
     manager.add_script(&UserScript::for_world(
         &relay,
         UserContentInjectedFrames::TopFrame,
@@ -263,7 +347,17 @@ fn on_frame(host_id: u64, text: &str) {
         match BASE64.decode(payload) {
             // Errors go back to the page as Error frames; nothing else to do here.
             Ok(bytes) => {
-                let _ = current.session.receive(Bytes::from(bytes));
+                let bytes = Bytes::from(bytes);
+                match bus_core::protocol::decode(bytes.clone()) {
+                    Ok(frame) => {
+                        track(&current.carried, &frame);
+                        let _ = current.session.handle(frame);
+                    }
+                    // The session decodes it again and answers the page why it failed.
+                    Err(_) => {
+                        let _ = current.session.receive(bytes);
+                    }
+                }
             }
             Err(e) => tracing::debug!("frame that is not base64 from the page: {e}"),
         }
@@ -302,6 +396,143 @@ fn on_pull(host_id: u64, bus: &BusHandle, origin: &str, inline: bool, text: &str
     });
 }
 
+/// What a frame from the page means for carried bodies: a head with a body to come makes
+/// its stream one a carried body may be for; body frames, a cancel or a reused id end that.
+fn track(carrier: &Carrier, frame: &Frame) {
+    let mut carried = carrier.state.lock().unwrap_or_else(|e| e.into_inner());
+    match frame {
+        Frame::RequestHead {
+            stream, end_stream, ..
+        } => {
+            carried.feeding.remove(stream);
+            if *end_stream {
+                carried.expecting.remove(stream);
+            } else {
+                carried.expecting.insert(*stream);
+            }
+        }
+        Frame::RequestData { stream, .. }
+        | Frame::RequestEnd { stream }
+        | Frame::Cancel { stream } => {
+            carried.expecting.remove(stream);
+            carried.feeding.remove(stream);
+        }
+        _ => {}
+    }
+}
+
+/// The body of `stream` of document `doc`, carried by the relay's request to the scheme:
+/// fed to the stream within its upload credit. Main thread.
+///
+/// # Errors
+/// A sentence for the relay (which fails the page's request with it) when the document is
+/// not the current one or the stream expects no carried body.
+pub(crate) fn carry(host_id: u64, doc: &str, stream: u32, body: Bytes) -> Result<(), String> {
+    HOSTS.with(|h| {
+        let hosts = h.borrow();
+        let current = hosts
+            .get(&host_id)
+            .and_then(|c| c.current.as_ref())
+            .filter(|c| c.id == doc)
+            .ok_or_else(|| format!("document {doc:?} has no session (it was replaced)"))?;
+        {
+            let mut carried = current
+                .carried
+                .state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if !carried.expecting.remove(&stream) {
+                return Err(format!(
+                    "stream {stream} is not open, or expects no carried body"
+                ));
+            }
+            carried.feeding.insert(
+                stream,
+                Feed {
+                    rest: body,
+                    allowed: u64::from(INITIAL_UPLOAD_WINDOW),
+                    busy: false,
+                    ended: false,
+                },
+            );
+        }
+        feed(&current.session, &current.carried, stream);
+        Ok(())
+    })
+}
+
+/// Gives `stream` as much of its carried body as its credit allows, and its end once all
+/// of it is given; returns at once if another call is doing so. Any thread: the session
+/// takes frames from any thread, and the lock is not held while it runs (its sink, which
+/// may call this again, takes it).
+fn feed(session: &Session, carrier: &Carrier, stream: u32) {
+    let lock = || carrier.state.lock().unwrap_or_else(|e| e.into_inner());
+    {
+        let mut carried = lock();
+        match carried.feeding.get_mut(&stream) {
+            Some(f) if !f.busy && !f.ended => f.busy = true,
+            _ => return,
+        }
+    }
+    loop {
+        let frame = {
+            let mut carried = lock();
+            let Some(f) = carried.feeding.get_mut(&stream) else {
+                return;
+            };
+            if f.rest.is_empty() {
+                f.ended = true;
+                f.busy = false;
+                Frame::RequestEnd { stream }
+            } else if f.allowed == 0 {
+                f.busy = false;
+                return;
+            } else {
+                let n = (f.rest.len() as u64).min(f.allowed).min(MAX_DATA as u64) as usize;
+                f.allowed -= n as u64;
+                Frame::RequestData {
+                    stream,
+                    data: f.rest.split_to(n),
+                }
+            }
+        };
+        let end = matches!(frame, Frame::RequestEnd { .. });
+        if session.handle(frame).is_err() {
+            lock().feeding.remove(&stream);
+            return;
+        }
+        if end {
+            return;
+        }
+    }
+}
+
+/// A frame for the page, seen by the sink (any thread): upload credit for a carried body
+/// is used here, at once, and not passed on (the page sent no frames to be credited for);
+/// a stream's end forgets its carried body. Returns whether the frame stays here.
+fn on_outbound(carrier: &Carrier, frame: &Frame) -> bool {
+    let mut carried = carrier.state.lock().unwrap_or_else(|e| e.into_inner());
+    match frame {
+        Frame::Credit { stream, bytes } => {
+            let Some(f) = carried.feeding.get_mut(stream) else {
+                return false;
+            };
+            f.allowed += u64::from(*bytes);
+            drop(carried);
+            if let Some(session) = carrier.session.get().and_then(std::sync::Weak::upgrade) {
+                feed(&session, carrier, *stream);
+            }
+            true
+        }
+        Frame::ResponseEnd { stream } | Frame::Error { stream, .. } => {
+            carried.expecting.remove(stream);
+            carried.feeding.remove(stream);
+            false
+        }
+        _ => false,
+    }
+}
+
 fn open(host_id: u64, bus: &BusHandle, origin: &str, doc: &str, inline: bool) {
     // The relay only runs in the top frame of our own origin: that is what the isolated
     // world guarantees, so this is the caller the session stamps on every request.
@@ -311,10 +542,15 @@ fn open(host_id: u64, bus: &BusHandle, origin: &str, doc: &str, inline: bool) {
     let outbox = Arc::new(Mutex::new(Outbox::default()));
     let sink_outbox = outbox.clone();
     let sink_doc = doc.to_owned();
+    let carried = Arc::new(Carrier::default());
+    let sink_carried = carried.clone();
     // Handlers first run on this (the main) thread, as on the scheme path: an answer ready
     // at once is queued for the page in the same main-loop turn.
     let config = SessionConfig::new(caller).inline_first_poll(inline);
     let session = Session::new(bus, config, move |frame| {
+        if on_outbound(&sink_carried, &frame) {
+            return;
+        }
         let encoded = BASE64.encode(bus_core::protocol::encode(&frame));
         let schedule = {
             let mut outbox = sink_outbox.lock().unwrap_or_else(|e| e.into_inner());
@@ -332,12 +568,13 @@ fn open(host_id: u64, bus: &BusHandle, origin: &str, doc: &str, inline: bool) {
         }
     });
     let session = match session {
-        Ok(s) => s,
+        Ok(s) => Arc::new(s),
         Err(e) => {
             tracing::warn!("cannot open a session for the page: {e}");
             return;
         }
     };
+    let _ = carried.session.set(Arc::downgrade(&session));
     HOSTS.with(|h| {
         if let Some(host) = h.borrow_mut().get_mut(&host_id) {
             // Replacing the old document drops its session, which cancels its streams,
@@ -347,6 +584,7 @@ fn open(host_id: u64, bus: &BusHandle, origin: &str, doc: &str, inline: bool) {
                 session,
                 outbox,
                 waiting: VecDeque::new(),
+                carried,
             });
         }
     });

@@ -177,6 +177,11 @@ pub fn attach(
     }
     let context = view.context().ok_or(HostError::NoContext)?;
     let id = NEXT_HOST.fetch_add(1, Ordering::Relaxed);
+    let secret = carrier_secret().map_err(|e| {
+        HostError::FrameChannel(Box::leak(
+            format!("no random bytes for the upload carrier's secret: {e}").into_boxed_str(),
+        ))
+    })?;
     // The frame channel first: it is the part that can fail (and it fails before touching
     // the WebView), while a scheme registered on the context cannot be taken back.
     channel::install(
@@ -185,6 +190,7 @@ pub fn attach(
         bus.clone(),
         &config.origin,
         config.inline_first_poll,
+        &secret,
     )?;
     scheme::register(
         &context,
@@ -198,6 +204,8 @@ pub fn attach(
                 .map_or_else(String::new, |(_, host)| host.to_owned()),
             navigable: config.navigable.clone(),
             inline_first_poll: config.inline_first_poll,
+            host_id: id,
+            carrier_secret: secret,
         },
     );
     if let (Some(shim), Some(manager)) = (&config.shim, view.user_content_manager()) {
@@ -215,6 +223,15 @@ pub fn attach(
         origin: config.origin,
         webview: view,
     })
+}
+
+/// 128 random bits, as hex: the value of the relay's carrier header, known only to the
+/// host and its isolated world (see [`channel`]).
+fn carrier_secret() -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 impl Host {

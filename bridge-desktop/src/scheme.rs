@@ -24,7 +24,7 @@ use tokio::io::AsyncWriteExt;
 use webkit2gtk::{SecurityManagerExt, URISchemeRequestExt, URISchemeResponseExt, WebContextExt};
 use webkit2gtk::{URISchemeRequest, URISchemeResponse};
 
-use crate::{ffi, navigation};
+use crate::{channel, ffi, navigation};
 
 /// Largest request body read from WebKit (it already holds the whole body in memory; the
 /// bus's per-mount limit applies after this).
@@ -54,6 +54,10 @@ pub(crate) struct SchemeConfig {
     pub(crate) navigable: Vec<String>,
     /// Poll each request once on the main thread before handing it to the workers.
     pub(crate) inline_first_poll: bool,
+    /// The host this scheme serves (its frame channel takes carried bodies).
+    pub(crate) host_id: u64,
+    /// The value of [`channel::CARRIER_HEADER`] that proves a request is the relay's.
+    pub(crate) carrier_secret: String,
 }
 
 /// Registers the scheme of `config.origin` on `context`, answered by `bus`.
@@ -73,6 +77,13 @@ pub(crate) fn register(
 }
 
 fn handle(request: &URISchemeRequest, bus: &BusHandle, config: &SchemeConfig) {
+    if let Some(key) = request
+        .http_headers()
+        .and_then(|h| h.one(channel::CARRIER_HEADER))
+    {
+        carrier(request, key.as_str(), config);
+        return;
+    }
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let (caller, http_request) = match to_http(request, config) {
         Ok(r) => r,
@@ -179,6 +190,73 @@ fn handle(request: &URISchemeRequest, bus: &BusHandle, config: &SchemeConfig) {
     } else {
         runtime.spawn(task);
     }
+}
+
+/// A request of the relay's upload carrier (see [`channel`]): with the host's secret, its
+/// body (a `Uint8Array` the relay made, never Blob-backed) goes to the stream it names.
+/// Without it, the request is refused before its body is touched: page script can set the
+/// header, but cannot know the secret, which only the host and its isolated world hold.
+fn carrier(request: &URISchemeRequest, key: &str, config: &SchemeConfig) {
+    if !same_secret(key.as_bytes(), config.carrier_secret.as_bytes()) {
+        finish_now(
+            request,
+            StatusCode::FORBIDDEN,
+            &format!(
+                "{} is reserved for the bus's upload carrier, and this request is not its",
+                channel::CARRIER_HEADER
+            ),
+        );
+        return;
+    }
+    let uri = request.uri().map(|u| u.to_string()).unwrap_or_default();
+    let target = url::Url::parse(&uri).ok();
+    let query = |name: &str| {
+        target.as_ref().and_then(|u| {
+            u.query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        })
+    };
+    let (Some(doc), Some(stream)) = (
+        query("doc"),
+        query("stream").and_then(|s| s.parse::<u32>().ok()),
+    ) else {
+        finish_now(
+            request,
+            StatusCode::BAD_REQUEST,
+            &format!("{uri}: no doc and stream"),
+        );
+        return;
+    };
+    if request.http_method().as_deref() != Some("POST")
+        || target.as_ref().map(url::Url::path) != Some(channel::CARRIER_PATH)
+    {
+        finish_now(
+            request,
+            StatusCode::BAD_REQUEST,
+            &format!("{uri}: not a carrier request"),
+        );
+        return;
+    }
+    let body = match request.http_body() {
+        Some(stream) => match read_all(&stream) {
+            Ok(body) => body,
+            Err(e) => {
+                finish_now(request, StatusCode::BAD_REQUEST, &e);
+                return;
+            }
+        },
+        None => Bytes::new(),
+    };
+    match channel::carry(config.host_id, &doc, stream, body) {
+        Ok(()) => finish_now(request, StatusCode::OK, "carried"),
+        Err(e) => finish_now(request, StatusCode::CONFLICT, &e),
+    }
+}
+
+/// Compares secrets in time independent of where they differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Whether a request is a navigation (WebKit asks for `text/html` first only then).
@@ -469,8 +547,10 @@ fn to_http(
 }
 
 fn read_all(stream: &gio::InputStream) -> Result<Bytes, String> {
+    // WebKit has the whole body in memory and hands out up to a read's size per call: large
+    // reads (16 calls for 16 MiB) are what the carrier's measurements settled on.
     let mut out = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = stream
             .read(&mut buf[..], gio::Cancellable::NONE)

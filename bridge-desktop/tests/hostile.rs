@@ -295,8 +295,75 @@ fn a_foreign_page_cannot_frame_the_app() {
     s.check(&[r]);
 }
 
+/// The binary upload carrier (bridge-desktop `channel`): app page script can set the
+/// carrier header, take the relay's port and post to it, but cannot make the host read a
+/// Blob-backed body (it has no secret: 403 unread), cannot make the relay send one (it
+/// posts only ArrayBuffers it got), and cannot push a body into a stream that expects none
+/// (409 back through the port). The shim's own large upload goes by the carrier, intact.
+fn the_upload_carrier_cannot_be_forged() {
+    let h = Harness::new(|b| b);
+    h.load("/basic.html");
+    let first = h.report(Duration::from_secs(30));
+    assert_eq!(first["page"], "basic", "{first}");
+    h.eval(
+        r#"void (async () => {
+  const out = {};
+  try {
+    const nativeFetch = InprocBusBridge.installation().originals.fetch;
+    let r = await nativeFetch('/.inproc-bus/upload?doc=x&stream=1', { method: 'POST', headers: { 'x-inproc-bus-carrier': '0'.repeat(32) }, body: new Blob(['crash?']) });
+    out.forged = [r.status, (await r.text()).slice(0, 60)];
+    const port = await new Promise((ok) => {
+      document.addEventListener('inproc-bus-port', (e) => ok(e.ports[0]), { once: true });
+      document.dispatchEvent(new CustomEvent('inproc-bus-hello'));
+    });
+    const answers = [];
+    port.addEventListener('message', (e) => answers.push(e.data));
+    port.postMessage({ stream: 4243, body: new Blob(['crash?']) });
+    port.postMessage({ stream: 4242, body: new Uint8Array(8).buffer });
+    for (let i = 0; i < 200 && answers.length === 0; i++) await new Promise((ok) => setTimeout(ok, 10));
+    out.answers = answers;
+    let events = 0;
+    // RequestData is frame type 1 (a u32 after the version byte).
+    const count = (e) => { if (InprocBusBridge.fromBase64(e.detail)[1] === 1) events++; };
+    document.addEventListener('inproc-bus-out', count);
+    const big = new Uint8Array(1 << 20);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 255;
+    r = await fetch('/conf/echo', { method: 'POST', body: big });
+    const back = new Uint8Array(await r.arrayBuffer());
+    document.removeEventListener('inproc-bus-out', count);
+    out.echo = [r.status, back.length, back.every((b, i) => b === ((i * 7) & 255))];
+    out.dataFrames = events;
+  } catch (e) {
+    out.error = String(e);
+  }
+  await fetch('/report', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(out) });
+})(); return 0;"#,
+    );
+    let r = h.report(Duration::from_secs(30));
+    assert_eq!(r["error"], Value::Null, "{r}");
+    assert_eq!(r["forged"][0], 403, "{r}");
+    // One answer: the Blob was dropped by the relay; the ArrayBuffer went to a stream that
+    // expects no body, and the host said so.
+    let answers = r["answers"].as_array().expect("answers");
+    assert_eq!(answers.len(), 1, "{r}");
+    assert_eq!(answers[0]["stream"], 4242, "{r}");
+    assert!(
+        answers[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("409")),
+        "{r}"
+    );
+    assert_eq!(r["echo"], serde_json::json!([200, 1 << 20, true]), "{r}");
+    // The head went as a frame, the body as bytes: no RequestData frame from the page.
+    assert_eq!(r["dataFrames"], 0, "{r}");
+}
+
 fn main() {
     support::run(&[
+        (
+            "the_upload_carrier_cannot_be_forged",
+            the_upload_carrier_cannot_be_forged,
+        ),
         ("frames_in_an_app_page", frames_in_an_app_page),
         (
             "other_hosts_on_the_app_scheme_reach_no_handler",

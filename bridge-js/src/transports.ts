@@ -32,7 +32,19 @@ export interface DomEventTransportOptions extends CommonTransportOptions {
   resetEvent?: string | undefined;
   /** Default: `document`. */
   target?: EventTarget | undefined;
+  /**
+   * `MessageEvent` whose `ports[0]` is the relay's upload carrier (bridge-desktop); default
+   * `inproc-bus-port`. Until one comes, bodies go as frames.
+   */
+  portEvent?: string | undefined;
+  /** Event that asks the relay for `portEvent` (it may have run first); default `inproc-bus-hello`. */
+  helloEvent?: string | undefined;
 }
+
+// Captured when the shim installs, before page scripts run.
+const typedArraySlice = Uint8Array.prototype.slice;
+const portPost = typeof MessagePort === 'function' ? MessagePort.prototype.postMessage : undefined;
+const portsOf = typeof MessageEvent === 'function' ? Object.getOwnPropertyDescriptor(MessageEvent.prototype, 'ports')?.get : undefined;
 
 /**
  * Frames as `CustomEvent`s on the document. On WebKitGTK a relay script in an isolated world
@@ -67,6 +79,39 @@ export function domEventTransport(options: DomEventTransportOptions = {}): Bridg
   };
   target.addEventListener(inEvent, listener);
   target.addEventListener(resetEvent, onReset);
+  // The upload carrier: a body's bytes go to the relay through its port, transferred (the
+  // copy is ours), and the relay POSTs them to the app scheme for the stream.
+  const portEvent = options.portEvent ?? 'inproc-bus-port';
+  const helloEvent = options.helloEvent ?? 'inproc-bus-hello';
+  let carrier: MessagePort | null = null;
+  const onPort = (event: Event): void => {
+    if (carrier !== null || portPost === undefined || portsOf === undefined) return;
+    const ports = apply(portsOf, event, []) as readonly MessagePort[] | undefined;
+    if (!ports || ports.length !== 1) return;
+    const port = ports[0]!;
+    carrier = port;
+    port.onmessage = (e: MessageEvent<unknown>) => {
+      const d = e.data as { stream?: unknown; error?: unknown } | null;
+      if (d !== null && typeof d === 'object' && typeof d.stream === 'number' && typeof d.error === 'string') {
+        transport.oncarryerror?.(d.stream, d.error);
+      }
+    };
+  };
+  target.addEventListener(portEvent, onPort);
+  transport.sendBody = (stream, body) => {
+    if (carrier === null) return false;
+    const copy = apply(typedArraySlice, body, []) as Uint8Array;
+    apply(portPost!, carrier, [{ stream, body: copy.buffer }, [copy.buffer]]);
+    return true;
+  };
+  const close = transport.close;
+  transport.close = () => {
+    close();
+    target.removeEventListener(portEvent, onPort);
+    carrier?.close();
+    carrier = null;
+  };
+  target.dispatchEvent(new CustomEvent(helloEvent));
   return transport;
 }
 
