@@ -52,6 +52,7 @@ fn workers_reach_the_bus_as_their_document() {
             r[kind]["upload"]["ms"], r[kind]["env"]
         );
     }
+    println!("    page: upload 16 MiB {} ms", r["pageUpload"]["ms"]);
     println!("    service worker: {}", r["serviceWorker"]);
     println!("    foreign frame's worker: {}", r["foreign"]);
     println!("    page caller: {}", r["page"]["body"]);

@@ -164,10 +164,14 @@ export function wrapWorkers(global: object, ctx: WorkerContext): () => void {
     return apply(nativeTerminate, this, []) as void;
   };
   proto.terminate = ourTerminate;
+  // `worker.constructor === Worker` holds, and `new worker.constructor(...)` is wrapped too.
+  const nativeConstructor = proto.constructor;
+  proto.constructor = Worker as unknown as typeof proto.constructor;
   g.Worker = Worker;
   return () => {
     if (g.Worker === Worker) g.Worker = Original;
     if (proto.terminate === ourTerminate) proto.terminate = nativeTerminate;
+    if (proto.constructor === (Worker as unknown)) proto.constructor = nativeConstructor;
   };
 }
 

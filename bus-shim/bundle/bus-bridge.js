@@ -1380,9 +1380,6 @@ var InprocBusBridge = (() => {
 
   // src/transports.ts
   var { apply: apply2 } = Reflect;
-  var typedArraySlice = Uint8Array.prototype.slice;
-  var portPost = typeof MessagePort === "function" ? MessagePort.prototype.postMessage : void 0;
-  var portsOf = typeof MessageEvent === "function" ? Object.getOwnPropertyDescriptor(MessageEvent.prototype, "ports")?.get : void 0;
   function domEventTransport(options = {}) {
     const outEvent = options.outEvent ?? "inproc-bus-out";
     const inEvent = options.inEvent ?? "inproc-bus-in";
@@ -1409,37 +1406,6 @@ var InprocBusBridge = (() => {
     };
     target.addEventListener(inEvent, listener);
     target.addEventListener(resetEvent, onReset);
-    const portEvent = options.portEvent ?? "inproc-bus-port";
-    const helloEvent = options.helloEvent ?? "inproc-bus-hello";
-    let carrier = null;
-    const onPort = (event) => {
-      if (carrier !== null || portPost === void 0 || portsOf === void 0) return;
-      const ports = apply2(portsOf, event, []);
-      if (!ports || ports.length !== 1) return;
-      const port = ports[0];
-      carrier = port;
-      port.onmessage = (e) => {
-        const d = e.data;
-        if (d !== null && typeof d === "object" && typeof d.stream === "number" && typeof d.error === "string") {
-          transport.oncarryerror?.(d.stream, d.error);
-        }
-      };
-    };
-    target.addEventListener(portEvent, onPort);
-    transport.sendBody = (stream, body) => {
-      if (carrier === null) return false;
-      const copy = apply2(typedArraySlice, body, []);
-      apply2(portPost, carrier, [{ stream, body: copy.buffer }, [copy.buffer]]);
-      return true;
-    };
-    const close = transport.close;
-    transport.close = () => {
-      close();
-      target.removeEventListener(portEvent, onPort);
-      carrier?.close();
-      carrier = null;
-    };
-    target.dispatchEvent(new CustomEvent(helloEvent));
     return transport;
   }
   var BINDING = /* @__PURE__ */ Symbol.for("inproc-bus.binding-transport");
@@ -4498,10 +4464,13 @@ import ${JSON.stringify(url.href)};
       return apply5(nativeTerminate, this, []);
     };
     proto.terminate = ourTerminate;
+    const nativeConstructor = proto.constructor;
+    proto.constructor = Worker;
     g.Worker = Worker;
     return () => {
       if (g.Worker === Worker) g.Worker = Original;
       if (proto.terminate === ourTerminate) proto.terminate = nativeTerminate;
+      if (proto.constructor === Worker) proto.constructor = nativeConstructor;
     };
   }
   function installInWorker(config) {

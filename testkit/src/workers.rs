@@ -197,6 +197,12 @@ pub fn check(r: &serde_json::Value, seen: &Seen) {
     assert_eq!(page["anonymous"], false, "{page}");
     assert_eq!(page["transport"], "Frames", "{page}");
     let sha = pattern_sha256(UPLOAD_LEN);
+    assert_eq!(
+        r["pageUpload"]["sha256"],
+        sha.as_str(),
+        "{}",
+        r["pageUpload"]
+    );
     for kind in ["classic", "module", "blob"] {
         let w = &r[kind];
         assert_eq!(

@@ -30,6 +30,14 @@
     return worker;
   };
 
+  // The page's own 16 MiB upload, to compare with its workers' (same run).
+  {
+    const body = new Uint8Array(16 << 20);
+    for (let k = 0; k < body.length; k++) body[k] = k % 251;
+    const t = performance.now();
+    const r = await fetch('/wk/upload?who=upload-page', { method: 'POST', body });
+    report.pageUpload = { status: r.status, ms: Math.round(performance.now() - t), ...(await r.json()) };
+  }
   const page = await fetch('/wk/caller?who=page');
   report.page = { status: page.status, body: await page.json() };
 
@@ -40,7 +48,7 @@
     module: made(new Worker('worker.mjs', { type: 'module' }), 'module'),
     blob: made(new Worker(blobUrl), 'blob'),
   };
-  report.isWorker = workers.classic instanceof Worker;
+  report.isWorker = workers.classic instanceof Worker && workers.classic.constructor === Worker;
   for (const [kind, w] of Object.entries(workers)) {
     const r = {};
     r.env = await call(w, 'env');
