@@ -192,7 +192,7 @@ pub(crate) async fn handle(
         let p = params.clone();
         shared
             .store
-            .run(move |c| {
+            .read(move |c| {
                 let dbr = store::db_row(c, &p.db)?;
                 let since = parse_since(since_text.as_deref(), dbr.seq)?;
                 scan(c, &p, since, p.limit)
@@ -249,7 +249,7 @@ async fn design_member(
     let (db, id, name) = (db.to_owned(), format!("_design/{ddoc}"), name.to_owned());
     shared
         .store
-        .run(move |c| {
+        .read(move |c| {
             let dbr = store::db_row(c, &db)?;
             let doc = store::load_doc(c, dbr.id, &id)?
                 .filter(|d| !d.deleted())
@@ -374,7 +374,7 @@ async fn run_feed(
         let remaining = params.limit.map(|l| l.saturating_sub(sent));
         let scanned = shared
             .store
-            .run(move |c| scan(c, &p, cursor, remaining))
+            .read(move |c| scan(c, &p, cursor, remaining))
             .await;
         match scanned {
             Ok(s) => batch = s,

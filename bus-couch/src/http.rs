@@ -241,7 +241,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Body>) -> Result<Response<Body
             _ => Err(CouchError::MethodNotAllowed("GET,HEAD")),
         },
         ["_all_dbs"] => {
-            let dbs = shared.store.run(|c| store::all_dbs(c)).await?;
+            let dbs = shared.store.read(store::all_dbs).await?;
             Ok(json_response(StatusCode::OK, &json!(dbs)))
         }
         ["_up"] => Ok(json_response(StatusCode::OK, &json!({"status": "ok"}))),
@@ -274,7 +274,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Body>) -> Result<Response<Body
             let name = db.to_string();
             shared
                 .store
-                .run(move |c| store::db_row(c, &name).map(|_| ()))
+                .read(move |c| store::db_row(c, &name).map(|_| ()))
                 .await?;
             Ok(json_response(
                 StatusCode::CREATED,
@@ -369,7 +369,7 @@ async fn db_root(
     let name = db.to_owned();
     match m {
         "GET" | "HEAD" => {
-            let row = shared.store.run(move |c| store::db_row(c, &name)).await?;
+            let row = shared.store.read(move |c| store::db_row(c, &name)).await?;
             Ok(json_response(
                 StatusCode::OK,
                 &json!({
@@ -441,7 +441,7 @@ async fn bulk_docs(
     db: &str,
     body: Body,
 ) -> Result<Response<Body>, CouchError> {
-    let value = read_json(shared, body).await?;
+    let mut value = read_json(shared, body).await?;
     let new_edits = match value.get("new_edits") {
         None | Some(Value::Null) => true,
         Some(Value::Bool(b)) => *b,
@@ -451,7 +451,8 @@ async fn bulk_docs(
             ));
         }
     };
-    let Some(Value::Array(docs)) = value.get("docs") else {
+    // Taken, not cloned: a batch with inline attachments is megabytes of base64.
+    let Some(Value::Array(docs)) = value.get_mut("docs").map(Value::take) else {
         return Err(CouchError::BadRequest(
             "POST body must include `docs` parameter.".into(),
         ));
@@ -468,7 +469,7 @@ async fn bulk_docs(
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned();
-        let mut d = DocInput::from_json(doc.clone(), None)?;
+        let mut d = DocInput::from_json(doc, None)?;
         if d.id.is_empty() {
             if new_edits {
                 d.id = store::new_id();
@@ -564,7 +565,7 @@ async fn bulk_get(
     let name = db.to_owned();
     let results = shared
         .store
-        .run(move |c| {
+        .read(move |c| {
             let dbr = store::db_row(c, &name)?;
             let mut out = Vec::with_capacity(requests.len());
             for (id, rev) in requests {
@@ -635,7 +636,7 @@ async fn revs_diff(
     let name = db.to_owned();
     let out = shared
         .store
-        .run(move |c| {
+        .read(move |c| {
             let dbr = store::db_row(c, &name)?;
             let mut out = Map::new();
             for (id, revs, bad) in asks {
@@ -676,7 +677,7 @@ async fn revs_limit(
     let name = db.to_owned();
     match m {
         "GET" => {
-            let row = shared.store.run(move |c| store::db_row(c, &name)).await?;
+            let row = shared.store.read(move |c| store::db_row(c, &name)).await?;
             Ok(json_response(StatusCode::OK, &json!(row.revs_limit)))
         }
         "PUT" => {
@@ -708,7 +709,7 @@ async fn local_doc(
         "GET" | "HEAD" => {
             let (rev, body) = shared
                 .store
-                .run(move |c| {
+                .read(move |c| {
                     let dbr = store::db_row(c, &name)?;
                     store::get_local(c, dbr.id, &lid)?.ok_or_else(CouchError::missing)
                 })
@@ -903,7 +904,7 @@ async fn get_document(
     let id = id.to_owned();
     let value = shared
         .store
-        .run(move |c| {
+        .read(move |c| {
             let dbr = store::db_row(c, &name)?;
             let doc = store::load_doc(c, dbr.id, &id)?;
             if let Some(open) = open_revs {
@@ -1053,7 +1054,7 @@ async fn attachment(
             let head_only = m == "HEAD";
             let (meta, range, data) = shared
                 .store
-                .run(move |c| {
+                .read(move |c| {
                     let dbr = store::db_row(c, &name)?;
                     let doc =
                         store::load_doc(c, dbr.id, &doc_id)?.ok_or_else(CouchError::missing)?;
@@ -1282,7 +1283,7 @@ async fn all_docs(
     let name = db.to_owned();
     let out = shared
         .store
-        .run(move |c| {
+        .read(move |c| {
             let dbr = store::db_row(c, &name)?;
             let row_json = |c: &rusqlite::Connection, doc: &DocRow| -> Result<Value, CouchError> {
                 let w = doc.winner();

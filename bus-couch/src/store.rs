@@ -100,10 +100,44 @@ pub(crate) type LocalDoc = (u64, Map<String, Value>);
 /// The result of one document of a write.
 pub(crate) type WriteResult = Result<Rev, CouchError>;
 
-/// The store. Cheap to share (`Arc`); all SQLite work happens under its one connection.
+/// Statements through SQLite's prepared-statement cache (rusqlite's `prepare_cached`): a
+/// write runs the same few statements for every document of a `_bulk_docs`, and a read
+/// the same few for every document of a `_bulk_get`; compiling each one each time was
+/// a large share of their cost.
+pub(crate) trait Cached {
+    /// `query_row` through the cache.
+    fn row<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
+    /// `execute` through the cache.
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+}
+
+impl Cached for Connection {
+    fn row<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+}
+
+/// Read connections kept for reuse (more are opened while more reads run at once).
+const READERS_KEPT: usize = 4;
+
+/// The store. Cheap to share (`Arc`). Writes go through its one writer connection, in
+/// turn; reads through a small pool of read-only connections, concurrently with each
+/// other and with the writer (WAL: a reader sees the last commit before it began).
 #[derive(Debug)]
 pub(crate) struct Store {
+    path: std::path::PathBuf,
     conn: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
     pub(crate) uuid: String,
     pub(crate) max_attachment_bytes: u64,
     watchers: Mutex<HashMap<String, watch::Sender<u64>>>,
@@ -149,27 +183,30 @@ impl Store {
     /// Opens (creating) the store at `path`.
     pub(crate) fn open(path: &Path, max_attachment_bytes: u64) -> Result<Store, CouchError> {
         let conn = Connection::open(path)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        let mode: String = conn.row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(CouchError::Internal(format!(
                 "SQLite refused WAL mode (got {mode})"
             )));
         }
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;")?;
+        conn.set_prepared_statement_cache_capacity(64);
         conn.execute_batch(SCHEMA)?;
         let uuid: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key='uuid'", [], |r| r.get(0))
+            .row("SELECT value FROM meta WHERE key='uuid'", [], |r| r.get(0))
             .optional()?;
         let uuid = match uuid {
             Some(u) => u,
             None => {
                 let u = random_hex(16);
-                conn.execute("INSERT INTO meta(key, value) VALUES('uuid', ?1)", [&u])?;
+                conn.exec("INSERT INTO meta(key, value) VALUES('uuid', ?1)", [&u])?;
                 u
             }
         };
         Ok(Store {
+            path: path.to_owned(),
             conn: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
             uuid,
             max_attachment_bytes,
             watchers: Mutex::new(HashMap::new()),
@@ -189,6 +226,47 @@ impl Store {
         })
         .await
         .map_err(|e| CouchError::Internal(format!("store task failed: {e}")))?
+    }
+
+    /// Runs `f` with a read-only connection on a blocking thread: reads do not wait for
+    /// the writer (its fsync, or a long `_bulk_docs`) nor for each other.
+    pub(crate) async fn read<T, F>(self: &Arc<Self>, f: F) -> Result<T, CouchError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, CouchError> + Send + 'static,
+    {
+        let store = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let pooled = store
+                .readers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => store.open_reader()?,
+            };
+            let out = f(&conn);
+            let mut readers = store.readers.lock().unwrap_or_else(|e| e.into_inner());
+            if readers.len() < READERS_KEPT {
+                readers.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| CouchError::Internal(format!("store task failed: {e}")))?
+    }
+
+    fn open_reader(&self) -> Result<Connection, CouchError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        conn.execute_batch("PRAGMA busy_timeout=5000;")?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(conn)
     }
 
     /// Runs `f` synchronously (for callers already off the async runtime).
@@ -226,7 +304,7 @@ pub(crate) fn valid_db_name(name: &str) -> bool {
 }
 
 pub(crate) fn db_row(c: &Connection, name: &str) -> Result<DbRow, CouchError> {
-    c.query_row(
+    c.row(
         "SELECT id, name, seq, revs_limit, doc_count, del_count FROM dbs WHERE name=?1",
         [name],
         |r| {
@@ -250,12 +328,12 @@ pub(crate) fn create_db(c: &mut Connection, name: &str) -> Result<(), CouchError
     }
     let tx = c.transaction()?;
     let exists: Option<i64> = tx
-        .query_row("SELECT id FROM dbs WHERE name=?1", [name], |r| r.get(0))
+        .row("SELECT id FROM dbs WHERE name=?1", [name], |r| r.get(0))
         .optional()?;
     if exists.is_some() {
         return Err(CouchError::FileExists);
     }
-    tx.execute("INSERT INTO dbs(name) VALUES(?1)", [name])?;
+    tx.exec("INSERT INTO dbs(name) VALUES(?1)", [name])?;
     tx.commit()?;
     Ok(())
 }
@@ -264,31 +342,31 @@ pub(crate) fn delete_db(c: &mut Connection, name: &str) -> Result<(), CouchError
     let tx = c.transaction()?;
     let db = db_row(&tx, name)?;
     let atts: Vec<Option<String>> = {
-        let mut st = tx.prepare("SELECT atts FROM revs WHERE db=?1 AND atts IS NOT NULL")?;
+        let mut st = tx.prepare_cached("SELECT atts FROM revs WHERE db=?1 AND atts IS NOT NULL")?;
         st.query_map([db.id], |r| r.get(0))?
             .collect::<Result<_, _>>()?
     };
     for a in atts.into_iter().flatten() {
         release_atts(&tx, &parse_atts(Some(a))?)?;
     }
-    tx.execute("DELETE FROM revs WHERE db=?1", [db.id])?;
-    tx.execute("DELETE FROM docs WHERE db=?1", [db.id])?;
-    tx.execute("DELETE FROM locals WHERE db=?1", [db.id])?;
-    tx.execute("DELETE FROM dbs WHERE id=?1", [db.id])?;
-    tx.execute("DELETE FROM blobs WHERE refs<=0", [])?;
+    tx.exec("DELETE FROM revs WHERE db=?1", [db.id])?;
+    tx.exec("DELETE FROM docs WHERE db=?1", [db.id])?;
+    tx.exec("DELETE FROM locals WHERE db=?1", [db.id])?;
+    tx.exec("DELETE FROM dbs WHERE id=?1", [db.id])?;
+    tx.exec("DELETE FROM blobs WHERE refs<=0", [])?;
     tx.commit()?;
     Ok(())
 }
 
 pub(crate) fn all_dbs(c: &Connection) -> Result<Vec<String>, CouchError> {
-    let mut st = c.prepare("SELECT name FROM dbs ORDER BY name")?;
+    let mut st = c.prepare_cached("SELECT name FROM dbs ORDER BY name")?;
     let names = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
     Ok(names)
 }
 
 pub(crate) fn set_revs_limit(c: &mut Connection, name: &str, limit: u64) -> Result<(), CouchError> {
     let db = db_row(c, name)?;
-    c.execute(
+    c.exec(
         "UPDATE dbs SET revs_limit=?1 WHERE id=?2",
         params![limit as i64, db.id],
     )?;
@@ -305,7 +383,7 @@ fn parse_atts(text: Option<String>) -> Result<Atts, CouchError> {
 
 pub(crate) fn load_doc(c: &Connection, db: i64, id: &str) -> Result<Option<DocRow>, CouchError> {
     let row: Option<(i64, String)> = c
-        .query_row(
+        .row(
             "SELECT seq, tree FROM docs WHERE db=?1 AND id=?2",
             params![db, id],
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -330,7 +408,7 @@ pub(crate) fn load_rev(
     rev: &Rev,
 ) -> Result<Option<RevBody>, CouchError> {
     let row: Option<(String, Option<String>)> = c
-        .query_row(
+        .row(
             "SELECT body, atts FROM revs WHERE db=?1 AND id=?2 AND rev=?3",
             params![db, id, rev.to_string()],
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -432,7 +510,7 @@ pub(crate) fn read_blob(
     range: Option<(u64, u64)>,
 ) -> Result<Vec<u8>, CouchError> {
     let rowid: i64 = c
-        .query_row("SELECT rowid FROM blobs WHERE digest=?1", [digest], |r| {
+        .row("SELECT rowid FROM blobs WHERE digest=?1", [digest], |r| {
             r.get(0)
         })
         .optional()?
@@ -450,9 +528,9 @@ pub(crate) fn read_blob(
 
 fn store_blob(tx: &Connection, data: &[u8]) -> Result<String, CouchError> {
     let d = digest(data);
-    let updated = tx.execute("UPDATE blobs SET refs=refs+1 WHERE digest=?1", [&d])?;
+    let updated = tx.exec("UPDATE blobs SET refs=refs+1 WHERE digest=?1", [&d])?;
     if updated == 0 {
-        tx.execute(
+        tx.exec(
             "INSERT INTO blobs(digest, refs, data) VALUES(?1, 1, ?2)",
             params![d, data],
         )?;
@@ -461,12 +539,12 @@ fn store_blob(tx: &Connection, data: &[u8]) -> Result<String, CouchError> {
 }
 
 fn retain_blob(tx: &Connection, digest: &str) -> Result<bool, CouchError> {
-    Ok(tx.execute("UPDATE blobs SET refs=refs+1 WHERE digest=?1", [digest])? > 0)
+    Ok(tx.exec("UPDATE blobs SET refs=refs+1 WHERE digest=?1", [digest])? > 0)
 }
 
 fn release_atts(tx: &Connection, atts: &Atts) -> Result<(), CouchError> {
     for a in atts.values() {
-        tx.execute("UPDATE blobs SET refs=refs-1 WHERE digest=?1", [&a.digest])?;
+        tx.exec("UPDATE blobs SET refs=refs-1 WHERE digest=?1", [&a.digest])?;
     }
     Ok(())
 }
@@ -499,7 +577,7 @@ pub(crate) fn write_docs(
         }
         results.push((id, outcome.map(|(rev, _)| rev)));
     }
-    tx.execute(
+    tx.exec(
         "UPDATE dbs SET seq=?1, doc_count=?2, del_count=?3 WHERE id=?4",
         params![
             db.seq as i64,
@@ -689,7 +767,7 @@ fn write_one(
                                 )));
                             };
                             let len: Option<i64> = tx
-                                .query_row(
+                                .row(
                                     "SELECT length(data) FROM blobs WHERE digest=?1",
                                     [&d],
                                     |r| r.get(0),
@@ -768,7 +846,7 @@ fn write_one(
     } else {
         Some(serde_json::to_string(&atts).map_err(|e| CouchError::Internal(e.to_string()))?)
     };
-    tx.execute(
+    tx.exec(
         "INSERT OR REPLACE INTO revs(db, id, rev, body, atts) VALUES(?1, ?2, ?3, ?4, ?5)",
         params![db.id, doc.id, new_rev.to_string(), body, atts_text],
     )?;
@@ -783,7 +861,7 @@ fn write_one(
     let deleted = tree.winner_deleted();
     let tree_text =
         serde_json::to_string(&tree).map_err(|e| CouchError::Internal(e.to_string()))?;
-    tx.execute(
+    tx.exec(
         "INSERT OR REPLACE INTO docs(db, id, seq, winner, deleted, tree) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
         params![db.id, doc.id, db.seq as i64, winner.to_string(), deleted, tree_text],
     )?;
@@ -805,7 +883,7 @@ fn write_one(
 
 fn drop_rev(tx: &Connection, db: i64, id: &str, rev: &Rev) -> Result<(), CouchError> {
     let atts: Option<Option<String>> = tx
-        .query_row(
+        .row(
             "SELECT atts FROM revs WHERE db=?1 AND id=?2 AND rev=?3",
             params![db, id, rev.to_string()],
             |r| r.get(0),
@@ -813,11 +891,11 @@ fn drop_rev(tx: &Connection, db: i64, id: &str, rev: &Rev) -> Result<(), CouchEr
         .optional()?;
     if let Some(atts) = atts {
         release_atts(tx, &parse_atts(atts)?)?;
-        tx.execute(
+        tx.exec(
             "DELETE FROM revs WHERE db=?1 AND id=?2 AND rev=?3",
             params![db, id, rev.to_string()],
         )?;
-        tx.execute("DELETE FROM blobs WHERE refs<=0", [])?;
+        tx.exec("DELETE FROM blobs WHERE refs<=0", [])?;
     }
     Ok(())
 }
@@ -827,7 +905,7 @@ pub(crate) fn compact(c: &mut Connection, name: &str) -> Result<(), CouchError> 
     let tx = c.transaction()?;
     let db = db_row(&tx, name)?;
     let docs: Vec<(String, String)> = {
-        let mut st = tx.prepare("SELECT id, tree FROM docs WHERE db=?1")?;
+        let mut st = tx.prepare_cached("SELECT id, tree FROM docs WHERE db=?1")?;
         st.query_map([db.id], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?
     };
@@ -848,7 +926,7 @@ pub(crate) fn compact(c: &mut Connection, name: &str) -> Result<(), CouchError> 
             tree.set_body(r, false);
         }
         let text = serde_json::to_string(&tree).map_err(|e| CouchError::Internal(e.to_string()))?;
-        tx.execute(
+        tx.exec(
             "UPDATE docs SET tree=?1 WHERE db=?2 AND id=?3",
             params![text, db.id, id],
         )?;
@@ -893,7 +971,7 @@ pub(crate) fn changes_since(
 
 /// How many documents changed after `seq`.
 pub(crate) fn count_after(c: &Connection, db: i64, seq: u64) -> Result<u64, CouchError> {
-    let n: i64 = c.query_row(
+    let n: i64 = c.row(
         "SELECT count(*) FROM docs WHERE db=?1 AND seq>?2",
         params![db, seq as i64],
         |r| r.get(0),
@@ -979,13 +1057,13 @@ pub(crate) fn count_before(
     } else {
         "SELECT count(*) FROM docs WHERE db=?1 AND deleted=0 AND id<?2"
     };
-    let n: i64 = c.query_row(sql, params![db, id], |r| r.get(0))?;
+    let n: i64 = c.row(sql, params![db, id], |r| r.get(0))?;
     Ok(n as u64)
 }
 
 pub(crate) fn get_local(c: &Connection, db: i64, id: &str) -> Result<Option<LocalDoc>, CouchError> {
     let row: Option<(i64, String)> = c
-        .query_row(
+        .row(
             "SELECT rev, body FROM locals WHERE db=?1 AND id=?2",
             params![db, id],
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -1024,7 +1102,7 @@ pub(crate) fn put_local(
     }
     let next = current.unwrap_or(0) + 1;
     let text = serde_json::to_string(body).map_err(|e| CouchError::Internal(e.to_string()))?;
-    tx.execute(
+    tx.exec(
         "INSERT OR REPLACE INTO locals(db, id, rev, body) VALUES(?1, ?2, ?3, ?4)",
         params![db, id, next as i64, text],
     )?;
@@ -1047,7 +1125,7 @@ pub(crate) fn delete_local(
     if given != Some(current) {
         return Err(CouchError::Conflict);
     }
-    tx.execute("DELETE FROM locals WHERE db=?1 AND id=?2", params![db, id])?;
+    tx.exec("DELETE FROM locals WHERE db=?1 AND id=?2", params![db, id])?;
     Ok(())
 }
 

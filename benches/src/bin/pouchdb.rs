@@ -5,13 +5,20 @@
 //! them back into a fresh local one, and time live writes by the host (a write on the
 //! backend until the page's `change` event), alternating the order each round.
 //!
-//! Run: `cargo run -p benches --release --bin pouchdb [-- --n 10000 --rounds 2]`
+//! Run: `cargo run -p benches --release --bin pouchdb [-- --n 10000 --rounds 2 --json FILE]`
 //! (installs pouchdb-server with `npm ci` in `benches/pouchdb-server` on first use; runs
 //! under Xvfb when there is no display).
+//!
+//! Besides the page's timings it records bus-couch's own service time per round and
+//! endpoint (request in to response head, long-polls left out), so a run says how much
+//! of a replication is the store and how much the page and the bridge.
 
+use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bus_core::{Body, Bus, BusHandle, Mount};
@@ -61,6 +68,59 @@ async fn put_bus(bus: &BusHandle, path: &str, body: &Value) -> u16 {
     status
 }
 
+/// Count and milliseconds per (database, endpoint).
+type Tally = BTreeMap<(String, String), (u64, f64)>;
+
+/// bus-couch's service time per (database, endpoint).
+#[derive(Clone, Default)]
+struct ServiceTimes(Arc<Mutex<Tally>>);
+
+impl ServiceTimes {
+    fn add(&self, key: (String, String), ms: f64) {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let e = m.entry(key).or_default();
+        e.0 += 1;
+        e.1 += ms;
+    }
+
+    /// `{endpoint: {count, ms}}` of one database, and the total ms.
+    fn of(&self, db: &str) -> (Value, f64) {
+        let m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = serde_json::Map::new();
+        let mut total = 0.0;
+        for ((d, endpoint), (count, ms)) in m.iter() {
+            if d == db {
+                out.insert(
+                    endpoint.clone(),
+                    json!({"count": count, "ms": (ms * 10.0).round() / 10.0}),
+                );
+                total += ms;
+            }
+        }
+        (Value::Object(out), total)
+    }
+}
+
+/// `(db, "METHOD endpoint")` of a request to the store (its path below the mount).
+fn endpoint(req: &http::Request<Body>) -> Option<(String, String)> {
+    let path = req.uri().path().trim_start_matches('/');
+    let mut segs = path.split('/');
+    let db = segs.next().unwrap_or("").to_owned();
+    let what = match (segs.next(), segs.next()) {
+        (None | Some(""), _) => "db",
+        (Some("_local"), _) => "_local",
+        (Some(s), _) if s.starts_with('_') => s,
+        (Some(_), None | Some("")) => "doc",
+        (Some(_), Some(_)) => "attachment",
+    };
+    let longpoll = req
+        .uri()
+        .query()
+        .is_some_and(|q| q.contains("feed=longpoll") || q.contains("feed=continuous"));
+    // A long-poll's time is mostly waiting for a commit: not the store's work.
+    (!longpoll).then(|| (db, format!("{} {what}", req.method())))
+}
+
 fn median(v: &[u64]) -> f64 {
     let mut v = v.to_vec();
     v.sort_unstable();
@@ -85,6 +145,11 @@ fn main() {
             .unwrap_or(default)
     };
     let (n, rounds) = (arg("--n", 10_000), arg("--rounds", 2));
+    let json_out = args
+        .iter()
+        .position(|a| a == "--json")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
     if let Err(e) = testkit::display::ensure() {
         eprintln!("{e}");
         std::process::exit(2);
@@ -135,9 +200,29 @@ fn main() {
         );
         Ok::<_, std::convert::Infallible>(r)
     });
+    // The store's service, timed: the same `CouchService` `bus_couch::mount` mounts, with
+    // the same mount settings (no bus body limit or timeout).
+    let times = ServiceTimes::default();
+    let timed = {
+        let svc = couch.service();
+        let times = times.clone();
+        tower::service_fn(move |req: http::Request<Body>| {
+            let mut svc = svc.clone();
+            let times = times.clone();
+            async move {
+                let key = endpoint(&req);
+                let started = Instant::now();
+                let resp = tower::Service::call(&mut svc, req).await?;
+                if let Some(key) = key {
+                    times.add(key, started.elapsed().as_secs_f64() * 1e3);
+                }
+                Ok::<_, Infallible>(resp)
+            }
+        })
+    };
     let bus = Bus::builder()
         .app_origin(ORIGIN)
-        .mount_with(bus_couch::mount("/db", &couch))
+        .mount_with(Mount::new("/db", timed).max_body(None).timeout(None))
         .mount_with(report)
         .mount_with(
             Mount::new(
@@ -204,6 +289,28 @@ fn main() {
     let _ = std::fs::remove_dir_all(&data);
     assert!(result["error"].is_null(), "{result:#}");
     let rows = result["rounds"].as_array().cloned().unwrap_or_default();
+    let mut rows = rows;
+    for r in &mut rows {
+        println!(
+            "  round {} {:<9} push {:>6} ms  pull {:>6} ms  live {}",
+            r["round"],
+            r["target"].as_str().unwrap_or(""),
+            r["pushMs"],
+            r["pullMs"],
+            r["liveMs"]
+        );
+        if r["target"] == "bus" {
+            let db = r["db"].as_str().unwrap_or("").to_owned();
+            let (endpoints, total) = times.of(&db);
+            let phases = r["pushMs"].as_f64().unwrap_or(0.0) + r["pullMs"].as_f64().unwrap_or(0.0);
+            println!(
+                "      bus-couch service time {total:.0} ms ({:.0} % of push + pull): {endpoints}",
+                100.0 * total / phases.max(1.0)
+            );
+            r["serviceMs"] = json!((total * 10.0).round() / 10.0);
+            r["service"] = endpoints;
+        }
+    }
     let pick = |target: &str, key: &str| -> Vec<u64> {
         rows.iter()
             .filter(|r| r["target"] == target)
@@ -217,16 +324,6 @@ fn main() {
             .filter_map(|v| v.as_u64())
             .collect()
     };
-    for r in &rows {
-        println!(
-            "  round {} {:<9} push {:>6} ms  pull {:>6} ms  live {}",
-            r["round"],
-            r["target"].as_str().unwrap_or(""),
-            r["pushMs"],
-            r["pullMs"],
-            r["liveMs"]
-        );
-    }
     let (bp, lp) = (
         median(&pick("bus", "pushMs")),
         median(&pick("localhost", "pushMs")),
@@ -248,4 +345,64 @@ fn main() {
         "median live latency: bus {bv} ms, localhost {lv} ms → {:.2}x",
         bv / lv
     );
+    let verdict = |ok: bool| if ok { "PASS" } else { "MISS" };
+    let goals = json!({
+        "push >= 2x faster": {"ratio": lp / bp, "result": verdict(lp / bp >= 2.0)},
+        "pull >= 2x faster": {"ratio": ll / bl, "result": verdict(ll / bl >= 2.0)},
+        "live latency <= 0.5x": {"ratio": bv / lv, "result": verdict(bv / lv <= 0.5)},
+    });
+    for (goal, g) in goals.as_object().into_iter().flatten() {
+        println!(
+            "goal {goal}: {} ({:.2}x)",
+            g["result"].as_str().unwrap_or(""),
+            g["ratio"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    if let Some(path) = json_out {
+        let report = json!({
+            "bench": "pouchdb",
+            "command": std::env::args().collect::<Vec<_>>().join(" "),
+            "machine": machine(),
+            "n": n,
+            "attachments": "20 x 1 MiB",
+            "rounds": rows,
+            "median": {
+                "push_ms": {"bus": bp, "localhost": lp},
+                "pull_ms": {"bus": bl, "localhost": ll},
+                "live_ms": {"bus": bv, "localhost": lv},
+            },
+            "goals": goals,
+        });
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&report).expect("JSON") + "\n",
+        )
+        .unwrap_or_else(|e| panic!("writing {path}: {e}"));
+        println!("JSON written to {path}");
+    }
+}
+
+/// What the run ran on: CPU model and count, memory, kernel, load at the end.
+fn machine() -> Value {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let cpuinfo = read("/proc/cpuinfo");
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')))
+        .map(|(_, m)| m.trim().to_owned());
+    let cpus = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
+    let mem_kib: Option<u64> = read("/proc/meminfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|r| r.split_whitespace().next()?.parse().ok());
+    json!({
+        "cpu": model,
+        "cpus": cpus,
+        "mem_gib": mem_kib.map(|k| (k as f64 / 1048576.0 * 10.0).round() / 10.0),
+        "kernel": read("/proc/sys/kernel/osrelease").trim(),
+        "loadavg_at_end": read("/proc/loadavg").split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    })
 }
