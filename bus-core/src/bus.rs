@@ -265,6 +265,7 @@ impl BusBuilder {
                     }),
                     limits,
                     shutdown: CancellationToken::new(),
+                    shut_down: AtomicBool::new(false),
                     next_id: AtomicU64::new(1),
                     runtime,
                     jar,
@@ -293,6 +294,8 @@ struct Inner {
     limits: Limits,
     gate: Arc<Gate>,
     shutdown: CancellationToken,
+    /// Set by `shutdown` just before the token is cancelled.
+    shut_down: AtomicBool,
     next_id: AtomicU64,
     runtime: RuntimeSlot,
     jar: Option<CookieJar>,
@@ -413,7 +416,7 @@ impl Bus {
             // Registered before the count is read, so an end in between is not missed.
             idle.as_mut().enable();
             let left = gate.in_flight();
-            if left == 0 || inner.shutdown.is_cancelled() {
+            if left == 0 || inner.is_shut_down() {
                 break left;
             }
             if tokio::time::timeout_at(deadline, idle).await.is_err() {
@@ -438,7 +441,15 @@ impl fmt::Debug for Bus {
 }
 
 impl Inner {
+    /// Whether [`shutdown`](Self::shutdown) ran: one atomic load, where the token's own
+    /// `is_cancelled` takes a lock (checked several times per request, issue 16).
+    fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::Acquire)
+    }
+
     fn shutdown(&self) {
+        // The flag first: whoever the cancellation wakes sees it set.
+        self.shut_down.store(true, Ordering::Release);
         self.shutdown.cancel();
         if let RuntimeSlot::Owned { runtime, .. } = &self.runtime {
             let taken = runtime.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -462,7 +473,7 @@ impl fmt::Debug for BusHandle {
         f.debug_struct("BusHandle")
             .field("mounts", &self.inner.routes)
             .field("limits", &self.inner.limits)
-            .field("closed", &self.inner.shutdown.is_cancelled())
+            .field("closed", &self.inner.is_shut_down())
             .field(
                 "draining",
                 &self.inner.gate.draining.load(Ordering::Relaxed),
@@ -605,7 +616,7 @@ impl BusHandle {
         request: Request<Body>,
     ) -> Result<(Response<Body>, InFlight), BusError> {
         let inner = &*self.inner;
-        if inner.shutdown.is_cancelled() || inner.gate.draining.load(Ordering::Acquire) {
+        if inner.is_shut_down() || inner.gate.draining.load(Ordering::Acquire) {
             return Err(BusError::Closed);
         }
         let (mut parts, mut body) = request.into_parts();
@@ -756,7 +767,7 @@ impl BusHandle {
     /// # Errors
     /// [`BusError::Closed`] once the bus is shut down.
     pub fn runtime(&self) -> Result<Handle, BusError> {
-        if self.inner.shutdown.is_cancelled() {
+        if self.inner.is_shut_down() {
             return Err(BusError::Closed);
         }
         match &self.inner.runtime {
@@ -770,7 +781,7 @@ impl BusHandle {
                     return Ok(handle.clone());
                 }
                 let mut slot = runtime.lock().unwrap_or_else(|e| e.into_inner());
-                if self.inner.shutdown.is_cancelled() {
+                if self.inner.is_shut_down() {
                     return Err(BusError::Closed);
                 }
                 if slot.is_none() {
@@ -797,7 +808,7 @@ impl BusHandle {
     /// [graceful shutdown](Bus::shutdown_graceful) drains, new requests are refused but
     /// this is still `false`.)
     pub fn is_closed(&self) -> bool {
-        self.inner.shutdown.is_cancelled()
+        self.inner.is_shut_down()
     }
 
     /// Completes when the bus shuts down (as [`is_closed`](Self::is_closed) turns true).
