@@ -25,6 +25,17 @@ fn start(app: &App) -> Emulator {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// A new app in a new emulator, showing `/pages/basic.html`, and the page's report (its
+/// requests by every path; checked to have no error).
+fn basic_page() -> (App, Emulator, Value) {
+    let app = App::new();
+    let emu = start(&app);
+    emu.navigate(&url("/pages/basic.html")).unwrap();
+    let r = app.report(T);
+    assert!(r["error"].is_null(), "{r:#}");
+    (app, emu, r)
+}
+
 fn intercepted(emu: &Emulator, method: &str, path: &str) -> Vec<(u16, bool, bool)> {
     let wanted = url(path);
     emu.intercepted()
@@ -58,11 +69,7 @@ fn submit_upload_form(emu: &Emulator) -> Value {
 #[test]
 fn page_load_subresources_gets_bodies_push_and_cancel() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let app = App::new();
-    let emu = start(&app);
-    emu.navigate(&url("/pages/basic.html")).unwrap();
-    let r = app.report(T);
-    assert!(r["error"].is_null(), "{r:#}");
+    let (app, emu, r) = basic_page();
     assert_eq!(r["href"], url("/pages/basic.html"));
     assert_eq!(
         r["shim"], true,
@@ -429,11 +436,7 @@ fn a_foreign_iframe_cannot_reach_the_bus() {
 #[test]
 fn no_listening_socket_in_chromium_or_here() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let app = App::new();
-    let emu = start(&app);
-    emu.navigate(&url("/pages/basic.html")).unwrap();
-    let r = app.report(T);
-    assert!(r["error"].is_null(), "{r:#}");
+    let (_app, emu, _report) = basic_page();
     let pids = testkit::sockets::process_tree(std::process::id());
     assert!(pids.contains(&emu.pid()));
     assert!(pids.len() >= 3, "expected Chromium's processes: {pids:?}");
