@@ -30,17 +30,33 @@ pub fn vendor_dir() -> PathBuf {
     dir
 }
 
-/// Mounts the page at `/clients.html` and the clients at `/vendor`, both public (static
-/// files any document may load); the routes the page calls are the caller's.
-pub fn mount(builder: BusBuilder) -> BusBuilder {
-    let page = tower::service_fn(|_r: http::Request<Body>| async {
-        let mut response = http::Response::new(Body::from(PAGE));
+/// A service answering every request with `html` (`text/html; charset=utf-8`): a test
+/// page kept in the crate.
+pub(crate) fn html_page(
+    html: &'static str,
+) -> impl tower::Service<
+    http::Request<Body>,
+    Response = http::Response<Body>,
+    Error = std::convert::Infallible,
+    Future = impl Send + 'static,
+> + Clone
++ Send
++ Sync
++ 'static {
+    tower::service_fn(move |_r: http::Request<Body>| async move {
+        let mut response = http::Response::new(Body::from(html));
         response.headers_mut().insert(
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("text/html; charset=utf-8"),
         );
         Ok::<_, std::convert::Infallible>(response)
-    });
+    })
+}
+
+/// Mounts the page at `/clients.html` and the clients at `/vendor`, both public (static
+/// files any document may load); the routes the page calls are the caller's.
+pub fn mount(builder: BusBuilder) -> BusBuilder {
+    let page = html_page(PAGE);
     builder
         .mount_with(
             Mount::new("/vendor", tower_http::services::ServeDir::new(vendor_dir())).public(),

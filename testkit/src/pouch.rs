@@ -141,14 +141,7 @@ impl tower::Service<http::Request<Body>> for Restartable {
 /// files any document may load), and the store at `/db` (an API mount with the bus's
 /// default policy: the app's own documents only; limits as [`bus_couch::mount`]'s).
 pub fn mount(builder: BusBuilder, couch: &Restartable) -> BusBuilder {
-    let page = tower::service_fn(|_r: http::Request<Body>| async {
-        let mut response = http::Response::new(Body::from(PAGE));
-        response.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        Ok::<_, std::convert::Infallible>(response)
-    });
+    let page = crate::clients::html_page(PAGE);
     builder
         .mount_with(
             Mount::new(
@@ -185,12 +178,7 @@ pub async fn call_db(
         .expect("a request");
     let resp = bus.call(req).await;
     let status = resp.status().as_u16();
-    let bytes = resp
-        .into_body()
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
+    let bytes = body_bytes(resp).await;
     (
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
@@ -243,14 +231,18 @@ pub async fn attachment_sha(bus: &BusHandle, db: &str, doc: &str) -> String {
     let req = http::Request::get(format!("app://localhost/db/{db}/{doc}/file.bin"))
         .body(Body::empty())
         .expect("a request");
-    let resp = bus.call(req).await;
-    let bytes = resp
+    let bytes = body_bytes(bus.call(req).await).await;
+    crate::conformance::hex(&sha2::Sha256::digest(&bytes))
+}
+
+/// The whole body of `response` (empty if it failed midway).
+async fn body_bytes(response: http::Response<Body>) -> bytes::Bytes {
+    response
         .into_body()
         .collect()
         .await
         .map(|c| c.to_bytes())
-        .unwrap_or_default();
-    crate::conformance::hex(&sha2::Sha256::digest(&bytes))
+        .unwrap_or_default()
 }
 
 /// Waits until `couch` has no `_changes` feed left (the live sync's long-poll ended).
