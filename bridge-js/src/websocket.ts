@@ -23,10 +23,13 @@ const CLOSE = 2;
 /** A close frame's payload is at most 125 bytes: the code and 123 bytes of reason. */
 export const MAX_CLOSE_REASON = 123;
 /**
- * The socket's response window: bytes of the handler's messages the page holds before it
- * has read them (a 1 MiB message arrives without waiting for credit on the way).
+ * The socket's response window: bytes of the handler's messages in flight to the page or
+ * held by it unread. Four of the bus's largest data frames (1 MiB): with a window of one,
+ * a 1 MiB message (plus its 12-byte record header) never fit, and each one waited a whole
+ * transport round trip for the credit of its last bytes (handler push of 1 MiB messages:
+ * 128 MiB/s with 1 MiB, see benches/README.md for the run with this window).
  */
-const WS_WINDOW = 1 << 20;
+const WS_WINDOW = 4 << 20;
 /** Small messages queued together are sent as one chunk of up to this many bytes. */
 const BATCH = 64 * 1024;
 
@@ -131,10 +134,13 @@ export class WsRecordDecoder {
     }
     const total = header + len;
     if (this.buffered < total) return null;
-    const record = this.take(total);
-    const payload = record.subarray(header);
+    const code = kind === CLOSE ? view.getUint16(4, true) : 0;
+    this.take(header);
+    // A payload that spans chunks is gathered into a buffer of its own, exactly its size:
+    // the page can then have that ArrayBuffer as it is (binaryType 'arraybuffer') instead
+    // of a second copy.
+    const payload = this.take(len);
     if (kind === CLOSE) {
-      const code = new DataView(record.buffer, record.byteOffset, record.byteLength).getUint16(4, true);
       let reason: string;
       try {
         reason = strictUtf8.decode(payload);
@@ -170,6 +176,7 @@ export class WsRecordDecoder {
 
   /** Removes and returns the first `n` buffered bytes (a view when they sit in one chunk). */
   private take(n: number): Uint8Array {
+    if (n === 0) return new Uint8Array(0);
     this.buffered -= n;
     const first = this.chunks[0] as Uint8Array;
     if (first.byteLength >= n) {
@@ -178,6 +185,7 @@ export class WsRecordDecoder {
       return first.subarray(0, n);
     }
     const out = new Uint8Array(n);
+    gathered.add(out.buffer);
     let at = 0;
     while (at < n) {
       const c = this.chunks[0] as Uint8Array;
@@ -189,6 +197,19 @@ export class WsRecordDecoder {
     }
     return out;
   }
+}
+
+/** Buffers a decoder allocated to gather a payload that spanned chunks: no one else has them. */
+const gathered = new WeakSet<ArrayBuffer>();
+
+/** The payload as an ArrayBuffer of its own: the gathered buffer itself, else a copy. */
+function ownBuffer(data: Uint8Array): ArrayBuffer {
+  const buffer = data.buffer as ArrayBuffer;
+  if (gathered.has(buffer) && data.byteOffset === 0 && data.byteLength === buffer.byteLength) {
+    gathered.delete(buffer);
+    return buffer;
+  }
+  return data.slice().buffer;
 }
 
 /** Decodes exactly one record (the golden vectors' form); throws WsRecordError otherwise. */
@@ -534,7 +555,7 @@ export function createWebSocket(ctx: WebSocketContext, Original: typeof globalTh
           if (s.readyState !== OPEN) continue;
           let data: unknown;
           if (m.type === 'Text') data = text.decode(m.data);
-          else if (s.binaryType === 'arraybuffer') data = m.data.slice().buffer;
+          else if (s.binaryType === 'arraybuffer') data = ownBuffer(m.data);
           else data = new Blob([m.data as Uint8Array<ArrayBuffer>]);
           s.target.dispatchEvent(new MessageEvent('message', { data, origin: s.messageOrigin }));
         }

@@ -1380,6 +1380,9 @@ var InprocBusBridge = (() => {
 
   // src/transports.ts
   var { apply: apply2 } = Reflect;
+  var typedArraySlice = Uint8Array.prototype.slice;
+  var portPost = typeof MessagePort === "function" ? MessagePort.prototype.postMessage : void 0;
+  var portsOf = typeof MessageEvent === "function" ? Object.getOwnPropertyDescriptor(MessageEvent.prototype, "ports")?.get : void 0;
   function domEventTransport(options = {}) {
     const outEvent = options.outEvent ?? "inproc-bus-out";
     const inEvent = options.inEvent ?? "inproc-bus-in";
@@ -1406,6 +1409,37 @@ var InprocBusBridge = (() => {
     };
     target.addEventListener(inEvent, listener);
     target.addEventListener(resetEvent, onReset);
+    const portEvent = options.portEvent ?? "inproc-bus-port";
+    const helloEvent = options.helloEvent ?? "inproc-bus-hello";
+    let carrier = null;
+    const onPort = (event) => {
+      if (carrier !== null || portPost === void 0 || portsOf === void 0) return;
+      const ports = apply2(portsOf, event, []);
+      if (!ports || ports.length !== 1) return;
+      const port = ports[0];
+      carrier = port;
+      port.onmessage = (e) => {
+        const d = e.data;
+        if (d !== null && typeof d === "object" && typeof d.stream === "number" && typeof d.error === "string") {
+          transport.oncarryerror?.(d.stream, d.error);
+        }
+      };
+    };
+    target.addEventListener(portEvent, onPort);
+    transport.sendBody = (stream, body) => {
+      if (carrier === null) return false;
+      const copy = apply2(typedArraySlice, body, []);
+      apply2(portPost, carrier, [{ stream, body: copy.buffer }, [copy.buffer]]);
+      return true;
+    };
+    const close = transport.close;
+    transport.close = () => {
+      close();
+      target.removeEventListener(portEvent, onPort);
+      carrier?.close();
+      carrier = null;
+    };
+    target.dispatchEvent(new CustomEvent(helloEvent));
     return transport;
   }
   var BINDING = /* @__PURE__ */ Symbol.for("inproc-bus.binding-transport");
@@ -3821,7 +3855,7 @@ Content-Type: ${type}\r
   var BINARY = 1;
   var CLOSE = 2;
   var MAX_CLOSE_REASON = 123;
-  var WS_WINDOW = 1 << 20;
+  var WS_WINDOW = 4 << 20;
   var BATCH = 64 * 1024;
   var WsRecordError = class extends Error {
     constructor(message, code) {
@@ -3902,10 +3936,10 @@ Content-Type: ${type}\r
       }
       const total = header + len;
       if (this.buffered < total) return null;
-      const record = this.take(total);
-      const payload = record.subarray(header);
+      const code = kind === CLOSE ? view.getUint16(4, true) : 0;
+      this.take(header);
+      const payload = this.take(len);
       if (kind === CLOSE) {
-        const code = new DataView(record.buffer, record.byteOffset, record.byteLength).getUint16(4, true);
         let reason;
         try {
           reason = strictUtf8.decode(payload);
@@ -3939,6 +3973,7 @@ Content-Type: ${type}\r
     }
     /** Removes and returns the first `n` buffered bytes (a view when they sit in one chunk). */
     take(n) {
+      if (n === 0) return new Uint8Array(0);
       this.buffered -= n;
       const first = this.chunks[0];
       if (first.byteLength >= n) {
@@ -3947,6 +3982,7 @@ Content-Type: ${type}\r
         return first.subarray(0, n);
       }
       const out = new Uint8Array(n);
+      gathered.add(out.buffer);
       let at = 0;
       while (at < n) {
         const c = this.chunks[0];
@@ -3959,6 +3995,15 @@ Content-Type: ${type}\r
       return out;
     }
   };
+  var gathered = /* @__PURE__ */ new WeakSet();
+  function ownBuffer(data) {
+    const buffer = data.buffer;
+    if (gathered.has(buffer) && data.byteOffset === 0 && data.byteLength === buffer.byteLength) {
+      gathered.delete(buffer);
+      return buffer;
+    }
+    return data.slice().buffer;
+  }
   function decodeWsMessage(bytes, maxMessage = Number.MAX_SAFE_INTEGER) {
     const decoder2 = new WsRecordDecoder(maxMessage);
     decoder2.push(bytes);
@@ -4212,7 +4257,7 @@ Content-Type: ${type}\r
             if (s.readyState !== OPEN2) continue;
             let data;
             if (m.type === "Text") data = text.decode(m.data);
-            else if (s.binaryType === "arraybuffer") data = m.data.slice().buffer;
+            else if (s.binaryType === "arraybuffer") data = ownBuffer(m.data);
             else data = new Blob([m.data]);
             s.target.dispatchEvent(new MessageEvent("message", { data, origin: s.messageOrigin }));
           }
