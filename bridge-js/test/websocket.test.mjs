@@ -58,6 +58,28 @@ test('records decode from pieces of any size', () => {
   }
 });
 
+test('a payload that spans chunks gets a buffer of exactly its size (handed on without a copy)', () => {
+  const data = new Uint8Array(100_000).map((_, i) => i & 0xff);
+  const record = encodeWsMessage({ type: 'Binary', data });
+  const d = new WsRecordDecoder();
+  d.push(record.subarray(0, 5));
+  d.push(record.subarray(5, 70_000));
+  d.push(record.subarray(70_000));
+  const m = d.next();
+  assert.equal(m.type, 'Binary');
+  assert.equal(hex(m.data), hex(data));
+  assert.equal(m.data.byteOffset, 0);
+  assert.equal(m.data.buffer.byteLength, data.byteLength, 'the gathered buffer holds the payload alone');
+  assert.equal(d.next(), null);
+  assert.equal(d.hasPartial, false);
+  // In one chunk: a view into it, header bytes in front.
+  const one = new WsRecordDecoder();
+  one.push(record);
+  const v = one.next();
+  assert.equal(v.data.byteOffset, 12);
+  assert.equal(hex(v.data), hex(data));
+});
+
 /**
  * A scripted bus for WebSockets: real frames, real records, credit both ways. Routes:
  * /ws/echo (101, echoes, answers a close with the same close), /ws/push?n= (n texts, then
