@@ -70,3 +70,35 @@ fn workers_reach_the_bus_as_their_document() {
     );
     println!("after leaving: {:?}", seen.of("nav-away"));
 }
+
+/// A page whose worker holds a download goes away and comes back through history
+/// (`testkit::workers::check_bfcache`).
+#[test]
+fn back_forward_cache_ends_the_workers_streams() {
+    let seen = Seen::default();
+    let (a, b) = (seen.clone(), seen.clone());
+    let app = App::with(move |builder| {
+        builder
+            .mount_with(Mount::new("/wk", router(a)))
+            .mount_with(Mount::new("/wkpub", router(b)).public())
+            .mount_with(
+                Mount::new("/wk-pages", tower_http::services::ServeDir::new(pages())).public(),
+            )
+    });
+    let emu = Emulator::builder(app.host.clone())
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"));
+    emu.navigate(&url("/wk-pages/bfcache.html"))
+        .expect("navigate");
+    let open = app.report(Duration::from_secs(30));
+    emu.navigate(&url("/wk-pages/away.html")).expect("navigate");
+    wait_for("the held download to end", Duration::from_secs(15), || {
+        seen.of("bf-held").iter().any(|l| l.contains("dropped"))
+    });
+    emu.evaluate("history.back(); 1").expect("evaluate");
+    let back = app.report(Duration::from_secs(30));
+    println!(
+        "Chromium: {}",
+        testkit::workers::check_bfcache(&open, &back, &seen)
+    );
+}

@@ -87,9 +87,37 @@ fn workers_reach_the_bus_as_their_document() {
     println!("    after leaving: {:?}", seen.of("nav-away"));
 }
 
+/// A page whose worker holds a download goes away and comes back through history
+/// (`testkit::workers::check_bfcache`).
+fn back_forward_cache_ends_the_workers_streams() {
+    let seen = Seen::default();
+    let h = harness(&seen);
+    h.load("/wk-pages/bfcache.html");
+    let open = h.report(Duration::from_secs(30));
+    h.load("/wk-pages/away.html");
+    wait_for(
+        &h,
+        "the held download to end",
+        Duration::from_secs(15),
+        || seen.of("bf-held").iter().any(|l| l.contains("dropped")),
+    );
+    h.eval("history.back(); return 1;");
+    let back = h.report(Duration::from_secs(30));
+    println!(
+        "    WebKit: {}",
+        testkit::workers::check_bfcache(&open, &back, &seen)
+    );
+}
+
 fn main() {
-    support::run(&[(
-        "workers_reach_the_bus_as_their_document",
-        workers_reach_the_bus_as_their_document,
-    )]);
+    support::run(&[
+        (
+            "workers_reach_the_bus_as_their_document",
+            workers_reach_the_bus_as_their_document,
+        ),
+        (
+            "back_forward_cache_ends_the_workers_streams",
+            back_forward_cache_ends_the_workers_streams,
+        ),
+    ]);
 }

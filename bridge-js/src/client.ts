@@ -274,7 +274,7 @@ export class BusClient {
     const why = reason ?? new TypeError('the bus session was reset: open requests were dropped');
     for (const s of [...this.streams.values()]) this.fail(s, why);
     // Peers' streams end the same way: the session that carried them is gone.
-    this.endPeerStreams(`the bus session was reset: ${String(why)}`);
+    this.endPeerStreams(messageOf(why));
   }
 
   /** Streams open now (waiting for or receiving their response). */
@@ -304,7 +304,7 @@ export class BusClient {
     if (this.isClosed) return;
     this.isClosed = true;
     this.closeReason = reason ?? new TypeError('the bus connection is closed');
-    this.endPeerStreams(`the bus connection is closed: ${String(this.closeReason)}`);
+    this.endPeerStreams(messageOf(this.closeReason));
     for (const w of this.waiting.splice(0, this.waiting.length)) {
       w.detachAbort();
       w.reject(this.closeReason);
@@ -1102,6 +1102,11 @@ async function* chunksOf(body: RequestBody, s: Stream): AsyncGenerator<Uint8Arra
   } else {
     yield* body;
   }
+}
+
+/** The text of a reason, for an Error frame to a peer. */
+function messageOf(reason: unknown): string {
+  return reason instanceof Error ? reason.message : String(reason);
 }
 
 function readU32(bytes: Uint8Array, at: number): number {

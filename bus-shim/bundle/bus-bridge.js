@@ -576,7 +576,7 @@ var InprocBusBridge = (() => {
       if (this.isClosed) return;
       const why = reason ?? new TypeError("the bus session was reset: open requests were dropped");
       for (const s of [...this.streams.values()]) this.fail(s, why);
-      this.endPeerStreams(`the bus session was reset: ${String(why)}`);
+      this.endPeerStreams(messageOf(why));
     }
     /** Streams open now (waiting for or receiving their response). */
     get openStreams() {
@@ -603,7 +603,7 @@ var InprocBusBridge = (() => {
       if (this.isClosed) return;
       this.isClosed = true;
       this.closeReason = reason ?? new TypeError("the bus connection is closed");
-      this.endPeerStreams(`the bus connection is closed: ${String(this.closeReason)}`);
+      this.endPeerStreams(messageOf(this.closeReason));
       for (const w of this.waiting.splice(0, this.waiting.length)) {
         w.detachAbort();
         w.reject(this.closeReason);
@@ -1278,6 +1278,9 @@ var InprocBusBridge = (() => {
     } else {
       yield* body;
     }
+  }
+  function messageOf(reason) {
+    return reason instanceof Error ? reason.message : String(reason);
   }
   function readU32(bytes, at) {
     return (bytes[at] | bytes[at + 1] << 8 | bytes[at + 2] << 16 | bytes[at + 3] << 24) >>> 0;

@@ -308,3 +308,35 @@ pub fn check(r: &serde_json::Value, seen: &Seen) {
         );
     }
 }
+
+/// Checks a back/forward-cache round trip of `bfcache.html` (its `open` and `back`
+/// reports): the worker's held download ended on the bus when the page left; if the
+/// engine restored the page from the cache, the download failed in the worker (its
+/// session is gone) and a new request from the worker reached the bus as the page. Returns
+/// a summary line.
+///
+/// # Panics
+/// On the first check that fails.
+pub fn check_bfcache(open: &serde_json::Value, back: &serde_json::Value, seen: &Seen) -> String {
+    assert_eq!(open["phase"], "open", "{open}");
+    assert_eq!(open["hold"], "holding", "{open}");
+    assert!(
+        seen.of("bf-held").iter().any(|l| l.contains("dropped")),
+        "the held download did not end: {:?}",
+        seen.of("bf-held")
+    );
+    assert_eq!(back["phase"], "back", "{back}");
+    if back["persisted"] != true {
+        return format!("not restored from the back/forward cache (loaded fresh): {back}");
+    }
+    assert!(
+        back["held"]["failed"].is_string(),
+        "the old session's download must fail in the worker: {back}"
+    );
+    assert_eq!(back["after"]["status"], 200, "{back}");
+    assert_eq!(back["after"]["body"]["anonymous"], false, "{back}");
+    format!(
+        "restored; the held download failed with {}; a new request went through",
+        back["held"]["failed"]
+    )
+}

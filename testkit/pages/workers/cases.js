@@ -121,6 +121,19 @@
         inner.postMessage({ id: 1, name: 'caller', arg: who });
       });
     },
+    async heldRead() {
+      // What became of the download `hold` kept (after a back/forward-cache round trip).
+      const reader = held.shift();
+      if (!reader) return { error: 'nothing held' };
+      try {
+        for (;;) {
+          const { done } = await reader.read();
+          if (done) return { done: true };
+        }
+      } catch (e) {
+        return { failed: String(e) };
+      }
+    },
     async hold(who) {
       // A download the worker keeps open (and stops reading): it ends when the page goes.
       const r = await fetch(url('../wk/stream?who=' + who));
