@@ -695,6 +695,48 @@ async fn revs_limit(
     }
 }
 
+/// The `rev` query parameter, parsed.
+fn rev_param(query: &Query) -> Result<Option<Rev>, CouchError> {
+    query
+        .str("rev")
+        .map(|r| {
+            Rev::parse(r)
+                .ok_or_else(|| CouchError::BadRequest(format!("Invalid rev format: {r:?}")))
+        })
+        .transpose()
+}
+
+/// The revision a read without `rev` gets: the winner, unless the document is deleted
+/// (`404 deleted`).
+fn live_winner(doc: &store::DocRow) -> Result<Rev, CouchError> {
+    if doc.deleted() {
+        return Err(CouchError::NotFound("deleted".into()));
+    }
+    Ok(doc.winner())
+}
+
+/// Deletes the local document `lid` of database `name` (`rev`: the one the caller
+/// names, if any) and answers as CouchDB does.
+async fn delete_local(
+    shared: &Arc<Shared>,
+    name: String,
+    lid: String,
+    rev: Option<String>,
+) -> Result<Response<Body>, CouchError> {
+    let id = format!("_local/{lid}");
+    shared
+        .store
+        .run(move |c| {
+            let dbr = store::db_row(c, &name)?;
+            store::delete_local(c, dbr.id, &lid, rev)
+        })
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"ok": true, "id": id, "rev": "0-0"}),
+    ))
+}
+
 async fn local_doc(
     shared: &Arc<Shared>,
     db: &str,
@@ -733,17 +775,7 @@ async fn local_doc(
                 _ => query.str("rev").map(str::to_owned),
             };
             if map.remove("_deleted") == Some(Value::Bool(true)) {
-                shared
-                    .store
-                    .run(move |c| {
-                        let dbr = store::db_row(c, &name)?;
-                        store::delete_local(c, dbr.id, &lid, rev)
-                    })
-                    .await?;
-                return Ok(json_response(
-                    StatusCode::OK,
-                    &json!({"ok": true, "id": format!("_local/{id}"), "rev": "0-0"}),
-                ));
+                return delete_local(shared, name, lid, rev).await;
             }
             // Special members CouchDB parses and a local document does not keep.
             for ignored in [
@@ -778,17 +810,7 @@ async fn local_doc(
         }
         "DELETE" => {
             let rev = query.str("rev").map(str::to_owned);
-            shared
-                .store
-                .run(move |c| {
-                    let dbr = store::db_row(c, &name)?;
-                    store::delete_local(c, dbr.id, &lid, rev)
-                })
-                .await?;
-            Ok(json_response(
-                StatusCode::OK,
-                &json!({"ok": true, "id": format!("_local/{id}"), "rev": "0-0"}),
-            ))
+            delete_local(shared, name, lid, rev).await
         }
         _ => Err(CouchError::MethodNotAllowed("GET,HEAD,PUT,DELETE")),
     }
@@ -893,13 +915,7 @@ async fn get_document(
             Some(Some(revs))
         }
     };
-    let rev = query
-        .str("rev")
-        .map(|r| {
-            Rev::parse(r)
-                .ok_or_else(|| CouchError::BadRequest(format!("Invalid rev format: {r:?}")))
-        })
-        .transpose()?;
+    let rev = rev_param(query)?;
     let name = db.to_owned();
     let id = id.to_owned();
     let value = shared
@@ -967,12 +983,7 @@ async fn get_document(
                     })
                     .unwrap_or(r),
                 Some(r) => r,
-                None => {
-                    if doc.deleted() {
-                        return Err(CouchError::NotFound("deleted".into()));
-                    }
-                    doc.winner()
-                }
+                None => live_winner(&doc)?,
             };
             store::render(c, dbr.id, &doc, &rev, opts)?.ok_or_else(CouchError::missing)
         })
@@ -1034,13 +1045,7 @@ async fn attachment(
     let name = db.to_owned();
     let doc_id = id.to_owned();
     let att_name = att.to_owned();
-    let rev = query
-        .str("rev")
-        .map(|r| {
-            Rev::parse(r)
-                .ok_or_else(|| CouchError::BadRequest(format!("Invalid rev format: {r:?}")))
-        })
-        .transpose()?;
+    let rev = rev_param(query)?;
     match m {
         "GET" | "HEAD" => {
             let range_header = headers
@@ -1060,12 +1065,7 @@ async fn attachment(
                         store::load_doc(c, dbr.id, &doc_id)?.ok_or_else(CouchError::missing)?;
                     let rev = match rev {
                         Some(r) => r,
-                        None => {
-                            if doc.deleted() {
-                                return Err(CouchError::NotFound("deleted".into()));
-                            }
-                            doc.winner()
-                        }
+                        None => live_winner(&doc)?,
                     };
                     let meta = store::attachment(c, dbr.id, &doc, &rev, &att_name)?;
                     let range = match &range_header {
