@@ -36,11 +36,19 @@ fn page_load_image_xhr_fetch_and_links() {
     assert_eq!(r["href"], "app://localhost/second.html?from=basic");
 }
 
-fn frames_over_the_isolated_world_relay() {
+/// A harness showing `/frames.html` (requests over the relay: JSON, a 1 MiB echo, a
+/// stream in four timed chunks, a missing route, garbage), and the page's report, checked
+/// to have no error.
+fn frames_page() -> (Harness, serde_json::Value) {
     let h = Harness::new(|b| b);
     h.load("/frames.html");
     let r = h.report(T);
     assert!(r["error"].is_null(), "{r}");
+    (h, r)
+}
+
+fn frames_over_the_isolated_world_relay() {
+    let (_h, r) = frames_page();
     assert_eq!(r["jsonStatus"], 200, "{r}");
     assert_eq!(r["echoStatus"], 200);
     assert_eq!(r["echoLength"], 1 << 20);
@@ -64,10 +72,7 @@ fn frames_over_the_isolated_world_relay() {
 /// host in `AtomStringImpl::add` in the webview benchmark; this test did not reproduce
 /// that crash, which was rare, but guards the waiting path it was on.)
 fn frames_still_arrive_after_the_page_idles() {
-    let h = Harness::new(|b| b);
-    h.load("/frames.html");
-    let r = h.report(T);
-    assert!(r["error"].is_null(), "{r}");
+    let (h, _first) = frames_page();
     let idle = 11;
     h.wait(Duration::from_secs(idle));
     h.eval(
