@@ -185,6 +185,9 @@ pub(crate) fn sig(x: f64) -> String {
     let a = x.abs();
     if !x.is_finite() {
         "-".into()
+    } else if x.fract() == 0.0 && a < 1e15 {
+        // Counts and whole milliseconds: no decimals to pretend to.
+        format!("{x:.0}")
     } else if a >= 100.0 {
         format!("{x:.0}")
     } else if a >= 10.0 {
@@ -489,14 +492,11 @@ pub(crate) mod tests {
         let t = r.table();
         assert!(t.contains("**webview --quick run**"), "{t}");
         assert!(t.contains("| measurement | frames | localhost |"), "{t}");
-        assert!(
-            t.contains("| small GET (ms) | 1.50 (1.00–2.00) | 3.00 |"),
-            "{t}"
-        );
+        assert!(t.contains("| small GET (ms) | 1.50 (1–2) | 3 |"), "{t}");
         assert!(t.contains("| upload (ms) | - | - |"), "{t}");
         assert!(
             t.contains(
-                "| seq at most 0.5x localhost | PASS | 0.500x: frames 1.50 ms / localhost 3.00 ms |"
+                "| seq at most 0.5x localhost | PASS | 0.500x: frames 1.50 ms / localhost 3 ms |"
             ),
             "{t}"
         );
@@ -549,5 +549,8 @@ pub(crate) mod tests {
         assert_eq!(sig(1.2345), "1.23");
         assert_eq!(sig(0.12345), "0.123");
         assert_eq!(sig(f64::NAN), "-");
+        assert_eq!(sig(0.0), "0");
+        assert_eq!(sig(14.0), "14");
+        assert_eq!(sig(6003.0), "6003");
     }
 }

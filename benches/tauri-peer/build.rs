@@ -5,5 +5,14 @@ fn main() {
     // The page's files are listed in `frontendDist`, not a directory tauri-build watches.
     println!("cargo:rerun-if-changed=dist/index.html");
     println!("cargo:rerun-if-changed=../src/webview/bench.js");
-    tauri_build::build();
+    // The peer has no capability files (its commands need none: its page is local and it
+    // defines no ACL manifest). By default tauri-build watches `capabilities/`, and a
+    // watched path that does not exist is dirty on every build: the peer would be
+    // recompiled on every `webview --tauri` run. A pattern instead of the directory
+    // watches nothing.
+    let attributes =
+        tauri_build::Attributes::new().capabilities_path_pattern("./capabilities/**/*");
+    if let Err(e) = tauri_build::try_build(attributes) {
+        panic!("tauri-build: {e:#}");
+    }
 }

@@ -303,7 +303,7 @@ mod tests {
             r.goals[3].detail,
             "1.33x: frames 160 MB/s / tauri-scheme 120 MB/s"
         );
-        assert_eq!(r.goals[8].detail, "3.00 MiB (localhost 1010 MiB)");
+        assert_eq!(r.goals[8].detail, "3 MiB (localhost 1010 MiB)");
         assert!(r.table().contains("4 of 9 measured goals met."));
     }
 
