@@ -704,6 +704,18 @@ fn requests_per_second(rig: &mut Rig, plan: &Plan, report: &mut Report) -> Res<(
     Ok(())
 }
 
+/// A ratio goal: its words, the measurement, [numerator, denominator] paths, how the
+/// detail labels them, the unit, the limit, and why it is missing when it is.
+type RatioSpec<'a> = (
+    String,
+    String,
+    [&'a str; 2],
+    &'a str,
+    &'a str,
+    Limit,
+    &'a str,
+);
+
 /// The Rust-level goals (issues 3 and 16), checked against what `report` holds.
 pub(crate) fn check_goals(report: &mut Report) {
     let r = &*report;
@@ -718,51 +730,67 @@ pub(crate) fn check_goals(report: &mut Report) {
     let grind = r.mode != "rust";
     let no_latency = missing(wall, "rust", "latency");
     let no_grind = missing(grind, "callgrind", "callgrind");
-    let mut goals = Vec::new();
+    // (goal, measurement, [numerator, denominator] paths, label, unit, limit, why missing)
+    let mut ratios: Vec<RatioSpec> = Vec::new();
     for h in Handler::ALL {
-        let key = format!("p50/{}", h.name());
-        goals.push(Goal::ratio(
-            &format!(
+        ratios.push((
+            format!(
                 "tiny GET round trip ({}): bus p50 at least 20x faster than hyper loopback",
                 h.words()
             ),
-            r.named(&key, "hyper", " p50"),
-            r.named(&key, "bus", " p50"),
+            format!("p50/{}", h.name()),
+            ["hyper", "bus"],
+            " p50",
             " µs",
             Limit::AtLeast(20.0),
             &no_latency,
         ));
     }
     for h in Handler::ALL {
-        let key = format!("instructions/{}", h.name());
-        goals.push(Goal::ratio(
-            &format!(
+        ratios.push((
+            format!(
                 "instructions per tiny GET ({}): hyper/bus at least 4 (user space only)",
                 h.words()
             ),
-            r.named(&key, "hyper", ""),
-            r.named(&key, "bus", ""),
+            format!("instructions/{}", h.name()),
+            ["hyper", "bus"],
+            "",
             "",
             Limit::AtLeast(4.0),
             &no_grind,
         ));
     }
-    goals.push(Goal::ratio(
-        "framed port tiny GET (bare tower service): at most 2x the instructions of bus.call",
-        r.named("instructions/service", "framed", ""),
-        r.named("instructions/service", "bus", ""),
+    ratios.push((
+        "framed port tiny GET (bare tower service): at most 2x the instructions of bus.call".into(),
+        "instructions/service".into(),
+        ["framed", "bus"],
+        "",
         "",
         Limit::AtMost(2.0),
         &no_grind,
     ));
-    goals.push(Goal::ratio(
-        "framed port tiny GET (bare tower service): p50 at most 0.5x hyper loopback's",
-        r.named("p50/service", "framed", " p50"),
-        r.named("p50/service", "hyper", " p50"),
+    ratios.push((
+        "framed port tiny GET (bare tower service): p50 at most 0.5x hyper loopback's".into(),
+        "p50/service".into(),
+        ["framed", "hyper"],
+        " p50",
         " µs",
         Limit::AtMost(0.5),
         &no_latency,
     ));
+    let mut goals: Vec<Goal> = ratios
+        .into_iter()
+        .map(|(goal, key, [a, b], label, unit, limit, missing)| {
+            Goal::ratio(
+                &goal,
+                r.named(&key, a, label),
+                r.named(&key, b, label),
+                unit,
+                limit,
+                missing,
+            )
+        })
+        .collect();
     let goal = "bus.call around a bare tower service: at most 4,000 instructions per tiny GET (the client's request and body read included)";
     goals.push(match r.value("instructions/service", "bus") {
         Some(n) => Goal::checked(
