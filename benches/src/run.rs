@@ -252,40 +252,32 @@ impl Rig {
                 samples.push(t.elapsed().as_secs_f64() * 1e6);
             }
         };
-        match path {
-            PathKind::Bus => {
-                let client = &self.bus_client;
-                self.local.block_on(async {
-                    for _ in 0..n {
-                        let t = start();
-                        let got = client.get(&uri).await?;
-                        record(t);
-                        check(got)?;
-                    }
-                    Ok::<_, String>(())
-                })
-            }
-            PathKind::Hyper => {
-                let client = &mut self.hyper_local;
-                self.local.block_on(async {
-                    for _ in 0..n {
-                        let t = start();
-                        let got = client.get(&uri).await?;
-                        record(t);
-                        check(got)?;
-                    }
-                    Ok::<_, String>(())
-                })
-            }
-            PathKind::Framed => {
-                let uri = uri.to_string();
+        // The same loop on every path; only how one GET is made differs.
+        macro_rules! each {
+            ($get:expr) => {{
                 for _ in 0..n {
                     let t = start();
-                    let got = self.framed.get(&uri)?;
+                    let got = $get;
                     record(t);
                     check(got)?;
                 }
-                Ok(())
+                Ok::<_, String>(())
+            }};
+        }
+        match path {
+            PathKind::Bus => {
+                let client = &self.bus_client;
+                self.local
+                    .block_on(async { each!(client.get(&uri).await?) })
+            }
+            PathKind::Hyper => {
+                let client = &mut self.hyper_local;
+                self.local
+                    .block_on(async { each!(client.get(&uri).await?) })
+            }
+            PathKind::Framed => {
+                let uri = uri.to_string();
+                each!(self.framed.get(&uri)?)
             }
         }
     }
