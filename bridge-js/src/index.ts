@@ -35,6 +35,6 @@ export {
   type RangePiece,
   type RangeFetcher,
 } from './media.js';
-export { installInWorker, wrapWorkers, bundleSource, type WorkerConfig, type WorkerContext } from './workers.js';
+export { installInWorker, runWorkerScript, wrapWorkers, bundleSource, type WorkerConfig, type WorkerContext } from './workers.js';
 export { interceptForms, type FormMode, type FormContext } from './forms.js';
 export { installDocumentCookie, documentCookie, applyWrite, pathMatches, COOKIE_PATH, MIRROR_HEADER, type MirrorEntry } from './cookies.js';

@@ -125,7 +125,7 @@ export function wrapWorkers(global: object, ctx: WorkerContext): () => void {
       // keeps its own URL as the base of its imports and `import.meta.url`.
       entry = blobURL(`import ${JSON.stringify(blobURL(shim))};\nimport ${JSON.stringify(url.href)};\n`);
     } else {
-      entry = blobURL(`${shim}importScripts(${JSON.stringify(url.href)});\n`);
+      entry = blobURL(`${shim}InprocBusBridge.runWorkerScript(${JSON.stringify(url.href)});\n`);
     }
     const rest: unknown[] = [entry];
     for (let i = 1; i < args.length; i++) rest.push(args[i]);
@@ -219,6 +219,7 @@ export function installInWorker(config: WorkerConfig): Installation | null {
 
   // importScripts('x.js') resolves against the wrapper (a blob: URL, which resolves nothing).
   const nativeImportScripts = g.importScripts;
+  workerNatives = { importScripts: nativeImportScripts, XHR: installation?.originals.XMLHttpRequest };
   if (typeof nativeImportScripts === 'function') {
     const URLCtor = URL;
     g.importScripts = function importScripts(...urls: (string | URL)[]): void {
@@ -250,6 +251,44 @@ export function installInWorker(config: WorkerConfig): Installation | null {
     };
   }
   return installation;
+}
+
+/** The worker's own importScripts and XMLHttpRequest, kept by installInWorker. */
+let workerNatives: { importScripts: ((...urls: string[]) => void) | undefined; XHR: typeof XMLHttpRequest | undefined } | null = null;
+
+/**
+ * Runs a classic worker's original script (the wrapper's last line). A `blob:` script is
+ * read (synchronous XHR, allowed in workers) and run from a copy typed `text/javascript`:
+ * WebKit's `importScripts` refuses a blob without a JavaScript type, which the engine
+ * accepts as a worker's own script.
+ */
+export function runWorkerScript(url: string): void {
+  const g = globalThis as unknown as WorkerScope;
+  const natives = workerNatives;
+  const importScripts = natives?.importScripts ?? g.importScripts;
+  if (typeof importScripts !== 'function') throw new TypeError('runWorkerScript: not in a classic worker');
+  const XHR = natives?.XHR;
+  if (url.startsWith('blob:') && typeof XHR === 'function') {
+    let text: string | null = null;
+    try {
+      const x = new XHR();
+      x.open('GET', url, false);
+      x.send();
+      if (x.status === 200 || x.status === 0) text = x.responseText;
+    } catch {
+      /* unreadable: importScripts below reports it the engine's way */
+    }
+    if (text !== null) {
+      const typed = URL.createObjectURL(new Blob([text], { type: 'text/javascript' }));
+      try {
+        apply(importScripts, g, [typed]);
+      } finally {
+        URL.revokeObjectURL(typed);
+      }
+      return;
+    }
+  }
+  apply(importScripts, g, [url]);
 }
 
 /** What the worker's shim touches of its global (the DOM typings describe windows). */

@@ -69,6 +69,7 @@ var InprocBusBridge = (() => {
     multipartBlob: () => multipartBlob,
     pathMatches: () => pathMatches,
     queuedTransport: () => queuedTransport,
+    runWorkerScript: () => runWorkerScript,
     toBase64: () => toBase64,
     upgradeMedia: () => upgradeMedia,
     webmMimeType: () => webmMimeType,
@@ -4475,7 +4476,7 @@ InprocBusBridge.installInWorker(${JSON.stringify(config)});
 import ${JSON.stringify(url.href)};
 `);
       } else {
-        entry = blobURL(`${shim}importScripts(${JSON.stringify(url.href)});
+        entry = blobURL(`${shim}InprocBusBridge.runWorkerScript(${JSON.stringify(url.href)});
 `);
       }
       const rest = [entry];
@@ -4555,6 +4556,7 @@ import ${JSON.stringify(url.href)};
       eventSourceRetry: config.eventSourceRetry
     });
     const nativeImportScripts = g.importScripts;
+    workerNatives = { importScripts: nativeImportScripts, XHR: installation2?.originals.XMLHttpRequest };
     if (typeof nativeImportScripts === "function") {
       const URLCtor = URL;
       g.importScripts = function importScripts(...urls) {
@@ -4581,6 +4583,34 @@ import ${JSON.stringify(url.href)};
       };
     }
     return installation2;
+  }
+  var workerNatives = null;
+  function runWorkerScript(url) {
+    const g = globalThis;
+    const natives = workerNatives;
+    const importScripts = natives?.importScripts ?? g.importScripts;
+    if (typeof importScripts !== "function") throw new TypeError("runWorkerScript: not in a classic worker");
+    const XHR = natives?.XHR;
+    if (url.startsWith("blob:") && typeof XHR === "function") {
+      let text = null;
+      try {
+        const x = new XHR();
+        x.open("GET", url, false);
+        x.send();
+        if (x.status === 200 || x.status === 0) text = x.responseText;
+      } catch {
+      }
+      if (text !== null) {
+        const typed = URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
+        try {
+          apply5(importScripts, g, [typed]);
+        } finally {
+          URL.revokeObjectURL(typed);
+        }
+        return;
+      }
+    }
+    apply5(importScripts, g, [url]);
   }
   function portTransport(port, oncontrol) {
     const transport = {

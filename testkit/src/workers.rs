@@ -267,6 +267,9 @@ pub fn check(r: &serde_json::Value, seen: &Seen) {
             "{kind}: XHR is the page too"
         );
     }
+    // A blob: script without a type runs too (WebKit's importScripts would refuse it).
+    assert_eq!(r["untyped"]["env"]["shim"], true, "{}", r["untyped"]);
+    assert_eq!(&r["untyped"]["caller"]["body"], page, "{}", r["untyped"]);
     // Relative URLs and self.location follow the original script, not the blob wrapper.
     let classic_at = r["classic"]["env"]["location"].as_str().unwrap_or_default();
     assert!(classic_at.ends_with("/wk-pages/worker.js"), "{classic_at}");

@@ -61,6 +61,10 @@
     r.nested = await call(w, 'nested', 'nested-' + kind);
     report[kind] = r;
   }
+  // A blob without a type (the engines run it as a worker script all the same).
+  const untyped = made(new Worker(URL.createObjectURL(new Blob([blobSource]))), 'untyped');
+  report.untyped = { env: await call(untyped, 'env'), caller: await call(untyped, 'caller', 'untyped') };
+  untyped.terminate();
   // terminate(): the worker's open streams end on the bus.
   const doomed = made(new Worker('worker.js'), 'doomed');
   report.doomedHold = await call(doomed, 'hold', 'terminated');
