@@ -288,6 +288,10 @@ fn main() {
     let _ = peer.wait();
     let _ = std::fs::remove_dir_all(&data);
     assert!(result["error"].is_null(), "{result:#}");
+    println!(
+        "  page alone (IndexedDB to IndexedDB, no backend): push {} ms  pull {} ms",
+        result["localOnly"]["pushMs"], result["localOnly"]["pullMs"]
+    );
     let rows = result["rounds"].as_array().cloned().unwrap_or_default();
     let mut rows = rows;
     for r in &mut rows {
@@ -365,6 +369,7 @@ fn main() {
             "machine": machine(),
             "n": n,
             "attachments": "20 x 1 MiB",
+            "page_alone_ms": result["localOnly"],
             "rounds": rows,
             "median": {
                 "push_ms": {"bus": bp, "localhost": lp},
