@@ -9,7 +9,8 @@
 //! again at `/wkpub` as a public mount, where a foreign document's requests can arrive, so a
 //! test can see which identity they carried. The WebSocket case uses
 //! [`crate::websocket::router`]'s unchanged echo handler (mount it at `/wsd`). Handlers log
-//! to a [`Seen`]: `{who} upload {len} {sha256}`, `{who} stream dropped after {n}`,
+//! to a [`Seen`]: `{who} upload {len} {sha256}` (`{who} upload dropped after {n}` when
+//! cancelled), `{who} stream dropped after {n}`,
 //! `{who} events`, `{who} caller {json}`.
 
 use std::path::PathBuf;
@@ -66,26 +67,52 @@ pub fn router(seen: Seen) -> Router {
         .with_state(seen)
 }
 
+/// Notes `{who} upload dropped after {n}` when an upload's handler is dropped before it
+/// answered (its stream was cancelled: the bus aborts the handler).
+struct Unfinished {
+    seen: Seen,
+    who: String,
+    len: usize,
+    answered: bool,
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.seen
+                .push(format!("{} upload dropped after {}", self.who, self.len));
+        }
+    }
+}
+
 /// Reads the whole body, answers `{len, sha256}`.
 async fn upload(State(seen): State<Seen>, Query(q): Query<Who>, req: Request) -> Response {
     let mut hasher = sha2::Sha256::new();
-    let mut len = 0usize;
+    let mut guard = Unfinished {
+        seen: seen.clone(),
+        who: q.who.clone(),
+        len: 0,
+        answered: false,
+    };
     let mut body = req.into_body();
     while let Some(frame) = body.frame().await {
         match frame {
             Ok(frame) => {
                 if let Some(data) = frame.data_ref() {
-                    len += data.len();
+                    guard.len += data.len();
                     hasher.update(data);
                 }
             }
             Err(e) => {
+                guard.answered = true;
                 seen.push(format!("{} upload failed {e}", q.who));
                 return (http::StatusCode::BAD_REQUEST, format!("body failed: {e}"))
                     .into_response();
             }
         }
     }
+    guard.answered = true;
+    let len = guard.len;
     let sha = crate::conformance::hex(&hasher.finalize());
     seen.push(format!("{} upload {len} {sha}", q.who));
     axum::Json(serde_json::json!({ "len": len, "sha256": sha })).into_response()
