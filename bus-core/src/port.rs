@@ -115,6 +115,13 @@ impl SessionConfig {
     /// `receive` returns, with no hop to a worker and back. The handler's code up to its
     /// first `.await` runs on that thread: turn it on only where that is acceptable (a
     /// host's main thread that would otherwise wait for the answer anyway).
+    ///
+    /// Off by default, though it saves two cross-thread wake-ups per request, because it
+    /// changes two things a bridge may rely on: a handler that blocks before its first
+    /// `.await` (a synchronous SQLite call) blocks the thread that called `receive`, and
+    /// the sink is called back inside `receive`, which a host that holds its own lock
+    /// around `receive` (or a C ABI that promised frames from the bus's threads) must be
+    /// ready for. bridge-desktop's host turns it on for the GTK main thread.
     pub fn inline_first_poll(mut self, inline: bool) -> Self {
         self.inline_first_poll = inline;
         self
