@@ -20,6 +20,7 @@ mod callgrind;
 mod handler;
 mod machine;
 mod paths;
+mod pouchdb_report;
 mod report;
 mod run;
 mod stats;

@@ -415,6 +415,17 @@ pub(crate) fn table_of(files: &[std::path::PathBuf], goals_only: bool) -> Result
     for file in files {
         let json = std::fs::read_to_string(file)
             .map_err(|e| format!("reading {}: {e}", file.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&json)
+            .map_err(|e| format!("{} is not JSON: {e}", file.display()))?;
+        if crate::pouchdb_report::is_pouchdb(&value) {
+            out.push(
+                crate::pouchdb_report::table(value, goals_only)
+                    .map_err(|e| format!("{}: {e}", file.display()))?,
+            );
+            continue;
+        }
+        // From the text, not the `Value`: a `Value`'s maps are sorted, and `settings` keeps
+        // the order the run wrote.
         let report: Report = serde_json::from_str(&json)
             .map_err(|e| format!("{} is not a benches report: {e}", file.display()))?;
         out.push(if goals_only {
