@@ -358,11 +358,9 @@ fn the_upload_carrier_cannot_be_forged() {
     assert_eq!(r["dataFrames"], 0, "{r}");
 }
 
-/// A worker of the app that closes itself with a download open: no prototype holds an
-/// engine `close` to call past the shim's (the global's own, [Global]), and the page's
-/// relay ends that stream on the bus (the handler sees its body dropped); a worker
-/// terminated mid-upload (32 MiB as frames, 300 ms in) fails its handler's body read and
-/// leaves nothing relayed in the page's session.
+/// Workers of the app that end with streams open (`testkit::workers::check_closing`): one
+/// closes itself with a download open, one is terminated mid-upload; the handlers see both
+/// end and the page's session relays nothing after.
 fn a_worker_closing_itself_ends_its_streams() {
     use bus_core::Mount;
     let seen = testkit::workers::Seen::default();
@@ -377,66 +375,10 @@ fn a_worker_closing_itself_ends_its_streams() {
                 .public(),
             )
     });
-    h.load("/wk-pages/away.html");
-    h.wait(Duration::from_secs(3));
-    h.eval(
-        r#"void (async () => {
-  const out = {};
-  const src = `onmessage = async (e) => {
-    if (e.data === 'close') {
-      const r = await fetch(self.origin + '/wk/stream?who=protoclose');
-      const reader = r.body.getReader(); await reader.read();
-      // The engine's close is the global's own property ([Global]), which the shim
-      // replaced: no prototype holds another to call past it.
-      postMessage('holding ' + typeof DedicatedWorkerGlobalScope.prototype.close + ' ' + typeof WorkerGlobalScope.prototype.close);
-      setTimeout(() => self.close(), 50);
-    } else if (e.data === 'upload') {
-      const body = new Uint8Array(32 << 20);
-      postMessage('uploading');
-      fetch(self.origin + '/wk/upload?who=termupload', { method: 'POST', body }).then((r) => postMessage('uploaded ' + r.status));
-    }
-  };`;
-  const mk = () => new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })));
-  const ask = (w, m) => new Promise((ok) => { w.onmessage = (e) => ok(e.data); w.postMessage(m); setTimeout(() => ok('timeout'), 10000); });
-  try {
-    const a = mk();
-    out.close = await ask(a, 'close');
-    const b = mk();
-    out.upload = await ask(b, 'upload');
-    await new Promise((ok) => setTimeout(ok, 300));
-    b.terminate();
-    await new Promise((ok) => setTimeout(ok, 2000));
-    out.relayed = InprocBusBridge.installation().client.relayedStreams;
-  } catch (e) { out.error = String(e); }
-  await fetch('/report', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(out) });
-})(); return 0;"#,
-    );
+    h.load("/wk-pages/closing.html");
     let r = h.report(Duration::from_secs(60));
-    assert_eq!(r["error"], Value::Null, "{r}");
-    assert_eq!(r["close"], "holding undefined undefined", "{r}");
-    assert_eq!(r["upload"], "uploading", "{r}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !seen
-        .lines()
-        .iter()
-        .any(|l| l.starts_with("protoclose stream dropped"))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the closed worker's download still open on the bus: {:?}",
-            seen.lines()
-        );
-        h.wait(Duration::from_millis(20));
-    }
-    assert!(
-        seen.lines()
-            .iter()
-            .any(|l| l.starts_with("termupload upload dropped after")
-                || l.starts_with("termupload upload failed")),
-        "the terminated worker's upload did not fail its handler: {:?}",
-        seen.lines()
-    );
-    assert_eq!(r["relayed"], 0, "{r}");
+    h.wait(Duration::from_millis(200));
+    testkit::workers::check_closing(&r, &seen);
     println!("    handlers saw {:?}", seen.lines());
 }
 

@@ -370,3 +370,32 @@ pub fn check_bfcache(open: &serde_json::Value, back: &serde_json::Value, seen: &
         back["held"]["failed"]
     )
 }
+
+/// Checks `closing.html`'s report and waits (up to 10 s) for what the handlers saw: a
+/// worker that closed itself with a download open (its engine `close` being the global's
+/// own, which the shim replaced: no prototype holds another) had that download dropped on
+/// the bus; a worker terminated 300 ms into a 32 MiB upload had its upload handler dropped
+/// (or its body fail); the page's session relays nothing afterwards.
+///
+/// # Panics
+/// On the first check that fails, naming it.
+pub fn check_closing(r: &serde_json::Value, seen: &Seen) {
+    assert_eq!(r["error"], serde_json::Value::Null, "{r}");
+    assert_eq!(r["close"], "holding undefined undefined", "{r}");
+    assert_eq!(r["upload"], "uploading", "{r}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let ended = |l: &String| {
+        l.starts_with("protoclose stream dropped")
+            || l.starts_with("termupload upload dropped")
+            || l.starts_with("termupload upload failed")
+    };
+    while seen.lines().iter().filter(|l| ended(l)).count() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a worker's stream still open on the bus after it ended: {:?}",
+            seen.lines()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(r["relayed"], 0, "{r}");
+}
