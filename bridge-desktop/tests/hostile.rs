@@ -382,8 +382,64 @@ fn a_worker_closing_itself_ends_its_streams() {
     println!("    handlers saw {:?}", seen.lines());
 }
 
+/// The upload carrier under a page's races: 24 carried uploads at once (each body must
+/// reach its own stream: the head goes by the script message handler, the body by the
+/// scheme, two ways with no order between them), an upload aborted as it starts (the
+/// next one still goes), and a page that forbids itself every connection by CSP (the
+/// relay's request is the isolated world's, which the page's policy does not govern).
+fn the_upload_carrier_keeps_streams_apart_under_races() {
+    let h = Harness::new(|b| b);
+    h.load("/basic.html");
+    let first = h.report(Duration::from_secs(30));
+    assert_eq!(first["page"], "basic", "{first}");
+    h.eval(
+        r#"void (async () => {
+  const out = {};
+  const pat = (n, k) => { const b = new Uint8Array(n); for (let i = 0; i < n; i++) b[i] = (i * k) & 255; return b; };
+  const echo = async (n, k) => { try { const r = await fetch('/conf/echo', { method: 'POST', body: pat(n, k) }); const b = new Uint8Array(await r.arrayBuffer()); return [r.status, b.length, b.every((x, i) => x === ((i * k) & 255))]; } catch (e) { return String(e); } };
+  try {
+    let frames = 0;
+    // RequestData is frame type 1: none, the bodies go by the carrier.
+    const count = (e) => { if (InprocBusBridge.fromBase64(e.detail)[1] === 1) frames++; };
+    document.addEventListener('inproc-bus-out', count);
+    out.many = await Promise.all(Array.from({ length: 24 }, (_, i) => echo(300000 + i, 3 + i)));
+    document.removeEventListener('inproc-bus-out', count);
+    out.dataFrames = frames;
+    const ac = new AbortController();
+    const p = fetch('/conf/echo', { method: 'POST', body: pat(8 << 20, 5), signal: ac.signal }).then((r) => r.arrayBuffer()).then(() => 'done', (e) => 'rejected ' + e.name);
+    ac.abort();
+    out.aborted = await p;
+    out.after = await echo(1 << 20, 11);
+    const meta = document.createElement('meta');
+    meta.httpEquiv = 'Content-Security-Policy';
+    meta.content = "connect-src 'none'";
+    document.head.appendChild(meta);
+    out.csp = await echo(1 << 20, 13);
+  } catch (e) {
+    out.error = String(e);
+  }
+  await fetch('/report', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(out) });
+})(); return 0;"#,
+    );
+    let r = h.report(Duration::from_secs(60));
+    assert_eq!(r["error"], Value::Null, "{r}");
+    let many = r["many"].as_array().expect("many");
+    assert_eq!(many.len(), 24, "{r}");
+    for (i, m) in many.iter().enumerate() {
+        assert_eq!(m, &serde_json::json!([200, 300_000 + i, true]), "{r}");
+    }
+    assert_eq!(r["dataFrames"], 0, "{r}");
+    assert_eq!(r["aborted"], "rejected AbortError", "{r}");
+    assert_eq!(r["after"], serde_json::json!([200, 1 << 20, true]), "{r}");
+    assert_eq!(r["csp"], serde_json::json!([200, 1 << 20, true]), "{r}");
+}
+
 fn main() {
     support::run(&[
+        (
+            "the_upload_carrier_keeps_streams_apart_under_races",
+            the_upload_carrier_keeps_streams_apart_under_races,
+        ),
         (
             "a_worker_closing_itself_ends_its_streams",
             a_worker_closing_itself_ends_its_streams,
