@@ -35,9 +35,7 @@ use crate::body::{Body, BoxError};
 use crate::bus::BusHandle;
 use crate::caller::{Caller, Transport};
 use crate::error::BusError;
-use crate::protocol::{
-    self, ErrorCode, Frame, INITIAL_UPLOAD_WINDOW, MAX_DATA, SESSION_STREAM, WireHeader,
-};
+use crate::protocol::{self, ErrorCode, Frame, INITIAL_UPLOAD_WINDOW, MAX_DATA, SESSION_STREAM};
 
 /// Where a session's outbound frames go. Called from the bus's worker threads and from the
 /// thread that called [`Session::receive`]; it must not block for long.
@@ -347,9 +345,41 @@ impl Session {
     /// [`Rejected`] when the frame is refused; the page got the same as an `Error` frame
     /// and every other stream goes on.
     pub fn receive(&self, bytes: Bytes) -> Result<(), Rejected> {
-        match protocol::decode(bytes) {
-            Ok(frame) => self.handle(frame),
-            Err(e) => Err(self.shared.reject(SESSION_STREAM, e.code(), e.to_string())),
+        // A request head is read in place: its method, URI and header names become the
+        // request's without a `String` each (issue 16).
+        match protocol::decode_head(&bytes) {
+            Some(Ok(head)) => {
+                let shared = &self.shared;
+                if shared.closed.load(Ordering::Acquire) || shared.bus.is_closed() {
+                    return Err(shared.reject(
+                        head.stream,
+                        ErrorCode::Shutdown,
+                        "the bus is shut down",
+                    ));
+                }
+                let text = |r: std::ops::Range<usize>| {
+                    std::str::from_utf8(&bytes[r]).expect("checked by decode_head")
+                };
+                let request = build_request(
+                    text(head.method),
+                    bytes.slice(head.uri.clone()),
+                    head.headers
+                        .into_iter()
+                        .map(|(name, value)| (text(name), bytes.slice(value))),
+                );
+                shared.open(
+                    head.stream,
+                    request,
+                    head.uri.len(),
+                    head.end_stream,
+                    head.window,
+                )
+            }
+            Some(Err(e)) => Err(self.shared.reject(SESSION_STREAM, e.code(), e.to_string())),
+            None => match protocol::decode(bytes) {
+                Ok(frame) => self.handle(frame),
+                Err(e) => Err(self.shared.reject(SESSION_STREAM, e.code(), e.to_string())),
+            },
         }
     }
 
@@ -370,7 +400,11 @@ impl Session {
                 headers,
                 end_stream,
                 window,
-            } => shared.open(stream, &method, uri, headers, end_stream, window),
+            } => {
+                let uri_len = uri.len();
+                let request = build_request(&method, Bytes::from(uri), headers.into_iter());
+                shared.open(stream, request, uri_len, end_stream, window)
+            }
             Frame::RequestData { stream, data } => shared.upload(stream, Some(data)),
             Frame::RequestEnd { stream } => shared.upload(stream, None),
             Frame::Credit { stream, bytes } => {
@@ -498,20 +532,20 @@ impl Shared {
         self.reject(stream, code, message)
     }
 
+    /// Opens `stream` for `request` (as [`build_request`] made it from a head whose URI was
+    /// `uri_len` bytes long).
     fn open(
         self: &Arc<Self>,
         stream: u32,
-        method: &str,
-        uri: String,
-        headers: Vec<WireHeader>,
+        request: Result<Request<()>, String>,
+        uri_len: usize,
         end_stream: bool,
         window: u32,
     ) -> Result<(), Rejected> {
         if stream == SESSION_STREAM {
             return Err(self.reject(stream, ErrorCode::StreamIdInUse, "stream id 0 is reserved"));
         }
-        let uri_len = uri.len();
-        let request = match build_request(method, uri, headers) {
+        let request = match request {
             Ok(request) => request,
             Err(_) if uri_len >= MAX_URI => {
                 // Valid HTTP, just longer than `http::Uri` takes: an HTTP answer the page
@@ -679,23 +713,31 @@ impl Shared {
 /// URIs this long or longer are refused by `http::Uri` (its limit is `u16::MAX - 1` bytes).
 const MAX_URI: usize = u16::MAX as usize - 1;
 
-fn build_request(
+/// The request of a head: `uri` is the head's own bytes (a slice of the frame or the
+/// decoded `String`'s buffer: no copy), header values likewise.
+fn build_request<N: AsRef<str>>(
     method: &str,
-    uri: String,
-    headers: Vec<WireHeader>,
+    uri: Bytes,
+    headers: impl ExactSizeIterator<Item = (N, Bytes)>,
 ) -> Result<Request<()>, String> {
     let method =
         Method::from_bytes(method.as_bytes()).map_err(|_| format!("invalid method {method:?}"))?;
-    // From the decoded `String`'s own buffer: no second copy of the URI.
-    let bytes = Bytes::from(uri);
-    let uri = Uri::from_maybe_shared(bytes.clone())
-        .map_err(|e| format!("invalid URI {:?}: {e}", String::from_utf8_lossy(&bytes)))?;
+    let uri = match Uri::from_maybe_shared(uri.clone()) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            return Err(format!(
+                "invalid URI {:?}: {e}",
+                String::from_utf8_lossy(&uri)
+            ));
+        }
+    };
     let mut request = Request::new(());
     *request.method_mut() = method;
     *request.uri_mut() = uri;
     let map = request.headers_mut();
     map.reserve(headers.len());
     for (name, value) in headers {
+        let name = name.as_ref();
         let header = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| format!("invalid header name {name:?}"))?;
         let value = HeaderValue::from_maybe_shared(value)

@@ -451,13 +451,56 @@ pub fn decode(input: Bytes) -> Result<Frame, DecodeError> {
             )));
         }
     };
-    let left = input.len() - r.pos;
-    if left != 0 {
-        return Err(DecodeError::Malformed(format!(
-            "{left} trailing bytes after the frame"
-        )));
-    }
+    r.end()?;
     Ok(frame)
+}
+
+/// A `RequestHead` read in place by [`decode_head`]: where its pieces are in the frame.
+pub(crate) struct HeadRef {
+    pub(crate) stream: u32,
+    pub(crate) method: std::ops::Range<usize>,
+    pub(crate) uri: std::ops::Range<usize>,
+    /// Name and value of each header; every name is valid UTF-8.
+    pub(crate) headers: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
+    pub(crate) end_stream: bool,
+    pub(crate) window: u32,
+}
+
+/// Reads a `RequestHead` without copying its method, URI or header names out of the
+/// frame (the port builds the `http::Request` from slices of it); `None` when `input` is
+/// not a well-enveloped `RequestHead`, for [`decode`] to read or name what is wrong.
+///
+/// The checks are [`decode`]'s, in its order, so a bad head gets the same error.
+pub(crate) fn decode_head(input: &Bytes) -> Option<Result<HeadRef, DecodeError>> {
+    if input.len() > MAX_FRAME || input.first() != Some(&VERSION) {
+        return None;
+    }
+    let mut r = Reader { input, pos: 1 };
+    if r.u32("the frame type").ok()? != 0 {
+        return None;
+    }
+    let stream = r.u32("the stream id").ok()?;
+    Some((|| {
+        let method = r.str_range("the method")?;
+        let uri = r.str_range("the URI")?;
+        let count = r.header_count()?;
+        let mut headers = Vec::with_capacity(count);
+        for _ in 0..count {
+            let name = r.str_range("a header name")?;
+            headers.push((name, r.slice("a header value")?));
+        }
+        let end_stream = r.bool("end_stream")?;
+        let window = r.u32("the window")?;
+        r.end()?;
+        Ok(HeadRef {
+            stream,
+            method,
+            uri,
+            headers,
+            end_stream,
+            window,
+        })
+    })())
 }
 
 /// Reads [`config`]'s layout by hand (as `bridge-js`'s codec does): every length is
@@ -545,9 +588,28 @@ impl Reader<'_> {
     }
 
     fn str(&mut self, what: &str) -> Result<&str, DecodeError> {
+        let range = self.str_range(what)?;
+        Ok(std::str::from_utf8(&self.input[range]).expect("checked"))
+    }
+
+    /// A length-prefixed string's place in the input, checked to be UTF-8.
+    fn str_range(&mut self, what: &str) -> Result<std::ops::Range<usize>, DecodeError> {
         let range = self.slice(what)?;
-        std::str::from_utf8(&self.input[range])
-            .map_err(|_| DecodeError::Malformed(format!("{what} is not valid UTF-8")))
+        match std::str::from_utf8(&self.input[range.clone()]) {
+            Ok(_) => Ok(range),
+            Err(_) => Err(DecodeError::Malformed(format!("{what} is not valid UTF-8"))),
+        }
+    }
+
+    /// The bytes left after the frame: none, or the frame is malformed.
+    fn end(&self) -> Result<(), DecodeError> {
+        let left = self.input.len() - self.pos;
+        if left != 0 {
+            return Err(DecodeError::Malformed(format!(
+                "{left} trailing bytes after the frame"
+            )));
+        }
+        Ok(())
     }
 
     fn string(&mut self, what: &str) -> Result<String, DecodeError> {
@@ -562,7 +624,8 @@ impl Reader<'_> {
         Ok(self.input.slice(range))
     }
 
-    fn headers(&mut self) -> Result<Vec<WireHeader>, DecodeError> {
+    /// A header count, checked against the bytes left before anything is reserved.
+    fn header_count(&mut self) -> Result<usize, DecodeError> {
         let count = self.u64("the header count")?;
         // Each header takes at least its two 8-byte lengths.
         let left = (self.input.len() - self.pos) as u64;
@@ -571,7 +634,12 @@ impl Reader<'_> {
                 "{count} headers cannot fit in the {left} bytes left"
             )));
         }
-        let mut headers = Vec::with_capacity(count as usize);
+        Ok(count as usize)
+    }
+
+    fn headers(&mut self) -> Result<Vec<WireHeader>, DecodeError> {
+        let count = self.header_count()?;
+        let mut headers = Vec::with_capacity(count);
         for _ in 0..count {
             let name = self.string("a header name")?;
             let value = self.slice("a header value")?;
@@ -730,6 +798,70 @@ mod tests {
                 .unwrap();
             assert_eq!(encode(&frame).as_ref(), expected, "{frame:?}");
             assert_eq!(decode(encode(&frame)).unwrap(), frame);
+        }
+    }
+
+    /// The in-place head reader agrees with `decode` on every prefix and corruption of
+    /// a head: the same fields, or the same error (or it leaves the frame to `decode`).
+    #[test]
+    fn decode_head_agrees_with_decode() {
+        let head = encode(&Frame::RequestHead {
+            stream: 9,
+            method: "PUT".into(),
+            uri: "app://localhost/a?b=\u{e9}".into(),
+            headers: vec![
+                ("content-type".into(), Bytes::from_static(b"text/plain")),
+                ("x-e".into(), Bytes::new()),
+            ],
+            end_stream: false,
+            window: 77,
+        });
+        let mut inputs: Vec<Vec<u8>> = (0..=head.len()).map(|n| head[..n].to_vec()).collect();
+        for i in 0..head.len() {
+            for b in [0u8, 1, 0x80, 0xff] {
+                let mut v = head.to_vec();
+                v[i] = b;
+                inputs.push(v);
+            }
+        }
+        let mut trailing = head.to_vec();
+        trailing.push(0);
+        inputs.push(trailing);
+        for input in inputs {
+            let input = Bytes::from(input);
+            let Some(fast) = decode_head(&input) else {
+                continue;
+            };
+            match (fast, decode(input.clone())) {
+                (Err(a), Err(b)) => assert_eq!(a, b),
+                (
+                    Ok(h),
+                    Ok(Frame::RequestHead {
+                        stream,
+                        method,
+                        uri,
+                        headers,
+                        end_stream,
+                        window,
+                    }),
+                ) => {
+                    assert_eq!(h.stream, stream);
+                    assert_eq!(&input[h.method], method.as_bytes());
+                    assert_eq!(&input[h.uri], uri.as_bytes());
+                    let got: Vec<_> = h
+                        .headers
+                        .into_iter()
+                        .map(|(n, v)| (input[n].to_vec(), input.slice(v)))
+                        .collect();
+                    let want: Vec<_> = headers
+                        .into_iter()
+                        .map(|(n, v)| (n.into_bytes(), v))
+                        .collect();
+                    assert_eq!(got, want);
+                    assert_eq!((h.end_stream, h.window), (end_stream, window));
+                }
+                (a, b) => panic!("decode_head {:?} but decode {b:?}", a.map(|h| h.stream)),
+            }
         }
     }
 
