@@ -220,6 +220,7 @@ pub fn bodies_read(report: &serde_json::Value, hits: &[Hit], ctx: &str) -> Vec<H
     for kind in [
         "post-blob",
         "post-blob-marked",
+        "post-blob-carrier",
         "post-file-formdata",
         "post-stream",
     ] {

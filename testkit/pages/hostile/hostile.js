@@ -68,6 +68,9 @@
       }),
       'post-blob': (m) => fetch(url(m, 'post-blob'), { method: 'POST', body: new Blob(['crash?'], { type: 'application/x-www-form-urlencoded' }) }),
       'post-blob-marked': (m) => fetch(url(m, 'post-blob-marked'), { method: 'POST', headers: { 'x-inproc-bus-body': '1', 'x-inproc-bus-stash': '1' }, body: new Blob(['crash?']) }),
+      // The WebKitGTK upload carrier's header with a guessed secret and a Blob body: refused
+      // unread (a Blob-backed body crashes a WebKitGTK host that reads it).
+      'post-blob-carrier': (m) => fetch(url(m, 'post-blob-carrier'), { method: 'POST', headers: { 'x-inproc-bus-carrier': '0'.repeat(32) }, body: new Blob(['crash?']) }),
       'post-file-formdata': (m) => {
         const fd = new FormData();
         fd.append('f', new File(['file body'], 'f.txt', { type: 'text/plain' }));
