@@ -40,7 +40,19 @@ pub fn poll_here_then_spawn<F>(runtime: &Handle, task: F, what: &dyn Display) ->
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let mut task = Box::pin(task);
+    poll_boxed_here_then_spawn(runtime, Box::pin(task), what)
+}
+
+/// [`poll_here_then_spawn`] for a task already boxed where it was made: a large future is
+/// then not copied once more on its way in (the port's stream tasks are kilobytes).
+pub(crate) fn poll_boxed_here_then_spawn<F>(
+    runtime: &Handle,
+    mut task: std::pin::Pin<Box<F>>,
+    what: &dyn Display,
+) -> Option<AbortHandle>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
     let started = Instant::now();
     let poll = {
         let _context = runtime.enter();

@@ -611,14 +611,17 @@ impl Shared {
             },
         );
         drop(streams);
-        let task = run_stream(Arc::clone(self), stream, request, credit);
         let handle = if self.config.inline_first_poll {
+            // Boxed where it is made: the stream's future is kilobytes, and every move of
+            // it on the way to its first poll is a `memcpy` (issue 16).
+            let task = Box::pin(run_stream(Arc::clone(self), stream, request, credit));
             let what = format_args!("the handler of stream {stream}");
-            match crate::bridge::poll_here_then_spawn(&self.runtime, task, &what) {
+            match crate::bridge::poll_boxed_here_then_spawn(&self.runtime, task, &what) {
                 Some(handle) => handle,
                 None => return Ok(()),
             }
         } else {
+            let task = run_stream(Arc::clone(self), stream, request, credit);
             self.runtime.spawn(task).abort_handle()
         };
         match self.lock().get_mut(&stream) {
