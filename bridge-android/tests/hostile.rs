@@ -505,3 +505,32 @@ fn a_worker_closing_itself_ends_its_streams() {
     testkit::workers::check_closing(&r, &seen);
     println!("handlers saw {:?}", seen.lines());
 }
+
+/// Workers of the app that end with streams open (`testkit::workers::check_forge`): one
+/// closes itself with a download open, one is terminated mid-upload; the handlers see both
+/// end and the page's session relays nothing after.
+#[test]
+fn a_worker_forging_frames_reaches_only_its_own_streams() {
+    use bus_core::Mount;
+    let seen = testkit::workers::Seen::default();
+    let a = seen.clone();
+    let app = App::with(move |builder| {
+        builder
+            .mount_with(Mount::new("/wk", testkit::workers::router(a)).max_body(Some(64 << 20)))
+            .mount_with(
+                Mount::new(
+                    "/wk-pages",
+                    tower_http::services::ServeDir::new(testkit::workers::pages()),
+                )
+                .public(),
+            )
+    });
+    let emu = Emulator::builder(app.host.clone())
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"));
+    emu.navigate(&url("/wk-pages/forge.html"))
+        .expect("navigate");
+    let r = app.report(Duration::from_secs(60));
+    testkit::workers::check_forge(&r, &seen);
+    println!("handlers saw {:?}", seen.lines());
+}

@@ -382,6 +382,30 @@ fn a_worker_closing_itself_ends_its_streams() {
     println!("    handlers saw {:?}", seen.lines());
 }
 
+/// Workers of the app that end with streams open (`testkit::workers::check_forge`): one
+/// closes itself with a download open, one is terminated mid-upload; the handlers see both
+/// end and the page's session relays nothing after.
+fn a_worker_forging_frames_reaches_only_its_own_streams() {
+    use bus_core::Mount;
+    let seen = testkit::workers::Seen::default();
+    let a = seen.clone();
+    let h = Harness::new(move |b| {
+        b.mount_with(Mount::new("/wk", testkit::workers::router(a)).max_body(Some(64 << 20)))
+            .mount_with(
+                Mount::new(
+                    "/wk-pages",
+                    tower_http::services::ServeDir::new(testkit::workers::pages()),
+                )
+                .public(),
+            )
+    });
+    h.load("/wk-pages/forge.html");
+    let r = h.report(Duration::from_secs(60));
+    h.wait(Duration::from_millis(200));
+    testkit::workers::check_forge(&r, &seen);
+    println!("    {r}; handlers saw {:?}", seen.lines());
+}
+
 /// The upload carrier under a page's races: 24 carried uploads at once (each body must
 /// reach its own stream: the head goes by the script message handler, the body by the
 /// scheme, two ways with no order between them), an upload aborted as it starts (the
@@ -439,6 +463,10 @@ fn main() {
         (
             "the_upload_carrier_keeps_streams_apart_under_races",
             the_upload_carrier_keeps_streams_apart_under_races,
+        ),
+        (
+            "a_worker_forging_frames_reaches_only_its_own_streams",
+            a_worker_forging_frames_reaches_only_its_own_streams,
         ),
         (
             "a_worker_closing_itself_ends_its_streams",

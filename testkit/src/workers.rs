@@ -399,3 +399,23 @@ pub fn check_closing(r: &serde_json::Value, seen: &Seen) {
     }
     assert_eq!(r["relayed"], 0, "{r}");
 }
+
+/// Checks `forge.html`'s report: a worker of the app that took its shim's port sent 1,280
+/// raw frames (Cancel, Credit, RequestData, RequestEnd, ResponseHead for ids 1..256) while
+/// the page read a download; the page read 2 MiB of it intact (no forged frame reached its
+/// stream) and its next request went through as the app.
+///
+/// # Panics
+/// On the first check that fails, naming it.
+pub fn check_forge(r: &serde_json::Value, seen: &Seen) {
+    assert_eq!(r["error"], serde_json::Value::Null, "{r}");
+    assert_eq!(r["forger"]["port"], true, "{r}");
+    assert_eq!(r["forger"]["sent"], 1280, "{r}");
+    assert!(r["victim"].as_u64().is_some_and(|n| n >= 2 << 20), "{r}");
+    assert!(
+        seen.lines().iter().any(|l| l.starts_with("after caller")),
+        "{:?}",
+        seen.lines()
+    );
+    assert!(r["after"].is_string(), "{r}");
+}
