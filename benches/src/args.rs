@@ -77,7 +77,7 @@ pub(crate) struct RunArgs {
     /// Rounds per measurement (default 5; with --quick 3, webview and websocket 2).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=50))]
     pub(crate) rounds: Option<u16>,
-    /// Where to write the JSON report (default: benches/results/<date>-<mode>.json).
+    /// Where to write the JSON report (default: benches/results/DATE-MODE.json).
     #[arg(long, value_name = "FILE")]
     pub(crate) json: Option<PathBuf>,
 }
@@ -100,7 +100,7 @@ pub(crate) struct WallArgs {
 pub(crate) struct GrindArgs {
     #[command(flatten)]
     pub(crate) grind: Grind,
-    /// Where to write the JSON report (default: benches/results/<date>-callgrind.json).
+    /// Where to write the JSON report (default: benches/results/DATE-callgrind.json).
     #[arg(long, value_name = "FILE")]
     pub(crate) json: Option<PathBuf>,
 }
