@@ -477,60 +477,35 @@ fn the_navigation_policy_refuses_origins_the_app_did_not_allow() {
     s.check(&[]);
 }
 
+/// Loads a page of `testkit::workers` in an app with its mounts; its report and what the
+/// handlers saw.
+fn worker_page(page: &str) -> (Value, testkit::workers::Seen) {
+    let seen = testkit::workers::Seen::default();
+    let a = seen.clone();
+    let app = App::with(move |builder| testkit::workers::mount(builder, &a));
+    let emu = Emulator::builder(app.host.clone())
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"));
+    emu.navigate(&url(&format!("/wk-pages/{page}")))
+        .expect("navigate");
+    let r = app.report(Duration::from_secs(60));
+    println!("handlers saw {:?}", seen.lines());
+    (r, seen)
+}
+
 /// Workers of the app that end with streams open (`testkit::workers::check_closing`): one
 /// closes itself with a download open, one is terminated mid-upload; the handlers see both
 /// end and the page's session relays nothing after.
 #[test]
 fn a_worker_closing_itself_ends_its_streams() {
-    use bus_core::Mount;
-    let seen = testkit::workers::Seen::default();
-    let a = seen.clone();
-    let app = App::with(move |builder| {
-        builder
-            .mount_with(Mount::new("/wk", testkit::workers::router(a)).max_body(Some(64 << 20)))
-            .mount_with(
-                Mount::new(
-                    "/wk-pages",
-                    tower_http::services::ServeDir::new(testkit::workers::pages()),
-                )
-                .public(),
-            )
-    });
-    let emu = Emulator::builder(app.host.clone())
-        .start()
-        .unwrap_or_else(|e| panic!("{e}"));
-    emu.navigate(&url("/wk-pages/closing.html"))
-        .expect("navigate");
-    let r = app.report(Duration::from_secs(60));
+    let (r, seen) = worker_page("closing.html");
     testkit::workers::check_closing(&r, &seen);
-    println!("handlers saw {:?}", seen.lines());
 }
 
-/// Workers of the app that end with streams open (`testkit::workers::check_forge`): one
-/// closes itself with a download open, one is terminated mid-upload; the handlers see both
-/// end and the page's session relays nothing after.
+/// A worker of the app that takes its shim's port and sends raw frames for the page's own
+/// stream ids (`testkit::workers::check_forge`): they reach only its own streams.
 #[test]
 fn a_worker_forging_frames_reaches_only_its_own_streams() {
-    use bus_core::Mount;
-    let seen = testkit::workers::Seen::default();
-    let a = seen.clone();
-    let app = App::with(move |builder| {
-        builder
-            .mount_with(Mount::new("/wk", testkit::workers::router(a)).max_body(Some(64 << 20)))
-            .mount_with(
-                Mount::new(
-                    "/wk-pages",
-                    tower_http::services::ServeDir::new(testkit::workers::pages()),
-                )
-                .public(),
-            )
-    });
-    let emu = Emulator::builder(app.host.clone())
-        .start()
-        .unwrap_or_else(|e| panic!("{e}"));
-    emu.navigate(&url("/wk-pages/forge.html"))
-        .expect("navigate");
-    let r = app.report(Duration::from_secs(60));
+    let (r, seen) = worker_page("forge.html");
     testkit::workers::check_forge(&r, &seen);
-    println!("handlers saw {:?}", seen.lines());
 }

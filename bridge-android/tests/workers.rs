@@ -10,9 +10,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use android_emulator::Emulator;
-use bus_core::Mount;
 use common::{App, url};
-use testkit::workers::{Seen, pages, router};
+use testkit::workers::Seen;
 
 fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
@@ -25,16 +24,8 @@ fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
 #[test]
 fn workers_reach_the_bus_as_their_document() {
     let seen = Seen::default();
-    let (a, b, c) = (seen.clone(), seen.clone(), seen.clone());
-    let app = App::with(move |builder| {
-        builder
-            .mount_with(Mount::new("/wk", router(a)).max_body(Some(64 << 20)))
-            .mount_with(Mount::new("/wkpub", router(b)).public())
-            .mount_with(Mount::new("/wsd", testkit::websocket::router(c)).keep_prefix())
-            .mount_with(
-                Mount::new("/wk-pages", tower_http::services::ServeDir::new(pages())).public(),
-            )
-    });
+    let a = seen.clone();
+    let app = App::with(move |builder| testkit::workers::mount(builder, &a));
     let emu = Emulator::builder(app.host.clone())
         .start()
         .unwrap_or_else(|e| panic!("{e}"));
@@ -76,15 +67,8 @@ fn workers_reach_the_bus_as_their_document() {
 #[test]
 fn back_forward_cache_ends_the_workers_streams() {
     let seen = Seen::default();
-    let (a, b) = (seen.clone(), seen.clone());
-    let app = App::with(move |builder| {
-        builder
-            .mount_with(Mount::new("/wk", router(a)))
-            .mount_with(Mount::new("/wkpub", router(b)).public())
-            .mount_with(
-                Mount::new("/wk-pages", tower_http::services::ServeDir::new(pages())).public(),
-            )
-    });
+    let a = seen.clone();
+    let app = App::with(move |builder| testkit::workers::mount(builder, &a));
     let emu = Emulator::builder(app.host.clone())
         .start()
         .unwrap_or_else(|e| panic!("{e}"));

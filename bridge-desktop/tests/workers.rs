@@ -10,21 +10,12 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use bus_core::Mount;
 use support::Harness;
-use testkit::workers::{Seen, pages, router};
+use testkit::workers::Seen;
 
 fn harness(seen: &Seen) -> Harness {
-    let (a, b, c) = (seen.clone(), seen.clone(), seen.clone());
-    Harness::new(move |builder| {
-        builder
-            .mount_with(Mount::new("/wk", router(a)).max_body(Some(64 << 20)))
-            .mount_with(Mount::new("/wkpub", router(b)).public())
-            .mount_with(Mount::new("/wsd", testkit::websocket::router(c)).keep_prefix())
-            .mount_with(
-                Mount::new("/wk-pages", tower_http::services::ServeDir::new(pages())).public(),
-            )
-    })
+    let seen = seen.clone();
+    Harness::new(move |builder| testkit::workers::mount(builder, &seen))
 }
 
 fn wait_for(h: &Harness, what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {

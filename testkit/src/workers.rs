@@ -55,6 +55,18 @@ struct Who {
     who: String,
 }
 
+/// The worker suites' mounts, for both engines: `/wk` (`router`, bodies up to 64 MiB),
+/// `/wkpub` (`router`, public: what an anonymous worker reaches), `/wsd` (the WebSocket
+/// suite's handlers, prefix kept) and `/wk-pages` (these pages, public).
+pub fn mount(builder: bus_core::BusBuilder, seen: &Seen) -> bus_core::BusBuilder {
+    use bus_core::Mount;
+    builder
+        .mount_with(Mount::new("/wk", router(seen.clone())).max_body(Some(64 << 20)))
+        .mount_with(Mount::new("/wkpub", router(seen.clone())).public())
+        .mount_with(Mount::new("/wsd", crate::websocket::router(seen.clone())).keep_prefix())
+        .mount_with(Mount::new("/wk-pages", tower_http::services::ServeDir::new(pages())).public())
+}
+
 /// `POST /upload?who=`, `GET /stream?who=`, `GET /events?who=`, `POST /echo`,
 /// `GET /caller?who=`.
 pub fn router(seen: Seen) -> Router {
