@@ -122,6 +122,12 @@ export const DEFAULT_WINDOW = 256 * 1024;
 export const DEFAULT_MAX_STREAMS = 256;
 
 /**
+ * Streams of a page's session its workers cannot take (a quarter of `maxStreams`, at most
+ * this many): a worker holding every other slot leaves the page these.
+ */
+export const PAGE_RESERVED_STREAMS = 16;
+
+/**
  * Largest RequestData payload we send: a quarter of the initial upload window, so four
  * chunks are in flight while the bus credits back each one its handler consumes.
  */
@@ -230,6 +236,11 @@ export class BusClient {
   /** Requests (ours and peers') waiting for a stream slot (beyond `maxStreams`), oldest first. */
   private readonly waiting: Waiting[] = [];
   private readonly maxStreams: number;
+  /**
+   * Slots peers (workers) may hold together: `maxStreams` less a reserve for the page's own
+   * requests (a quarter, at most 16), so a worker holding every slot cannot starve its page.
+   */
+  private readonly peerSlots: number;
   private nextId = 1;
   private isClosed = false;
   private closeReason: unknown = undefined;
@@ -244,6 +255,7 @@ export class BusClient {
     const max = options.maxStreams ?? DEFAULT_MAX_STREAMS;
     if (!Number.isInteger(max) || max < 1) throw new RangeError('maxStreams must be a positive integer');
     this.maxStreams = max;
+    this.peerSlots = max - Math.min(PAGE_RESERVED_STREAMS, Math.floor(max / 4));
     transport.onmessage = (bytes) => this.receive(bytes);
     transport.onreset = (reason) => this.reset(reason);
     transport.oncarryerror = (id, reason) => {
@@ -397,7 +409,9 @@ export class BusClient {
     const stop = init.stop ?? null;
     if (stop?.aborted) return Promise.reject(abortReason(stop));
     const start: Start = { method, uri, headers, body, endStream, window, signal: signal ?? null, stop, onupload: init.onupload ?? null };
-    if (this.hasSlot() && this.waiting.length === 0) return this.start(start);
+    if (this.hasSlot() && !this.waiting.some((w) => w.relay === null || this.canStart(w))) {
+      return this.start(start);
+    }
 
     // Beyond the session's streams: wait for one to end, as browsers queue beyond their connections.
     return new Promise<StreamResponse>((resolve, reject) => {
@@ -439,8 +453,14 @@ export class BusClient {
 
   /** Starts waiting requests while slots are free (called when a stream ends). */
   private pump(): void {
-    while (this.waiting.length > 0 && this.hasSlot() && !this.isClosed) {
-      const w = this.waiting.shift()!;
+    // In order, but a peer's stream beyond the peers' slots lets the page's own go past it.
+    for (let i = 0; i < this.waiting.length && this.hasSlot() && !this.isClosed; ) {
+      const w = this.waiting[i]!;
+      if (!this.canStart(w)) {
+        i++;
+        continue;
+      }
+      this.waiting.splice(i, 1);
       w.detachAbort();
       if (w.relay !== null) {
         this.startRelay(w.relay);
@@ -474,6 +494,16 @@ export class BusClient {
 
   private hasSlot(): boolean {
     return this.streams.size + this.relayed.size < this.maxStreams;
+  }
+
+  /** A slot is free and the peers hold fewer than theirs. */
+  private hasPeerSlot(): boolean {
+    return this.hasSlot() && this.relayed.size < this.peerSlots;
+  }
+
+  /** Whether a waiting request (the page's or a peer's) could start now. */
+  private canStart(w: Waiting): boolean {
+    return w.relay === null ? this.hasSlot() : this.hasPeerSlot();
   }
 
   // --- relaying a peer's streams (attachPeer) ------------------------------------------
@@ -512,7 +542,7 @@ export class BusClient {
         const fresh = new Relayed(peer, id);
         peer.streams.set(id, fresh);
         fresh.queued = [bytes];
-        if (this.hasSlot() && this.waiting.length === 0) this.startRelay(fresh);
+        if (this.hasPeerSlot() && this.waiting.length === 0) this.startRelay(fresh);
         else this.waiting.push({ start: null, relay: fresh, resolve: () => {}, reject: () => {}, detachAbort: () => {} });
         return;
       }

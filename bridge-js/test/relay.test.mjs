@@ -134,6 +134,38 @@ test('peer streams count against maxStreams and wait in order with the page own'
   assert.deepEqual(bus.take().map((f) => [f.stream, f.uri]), [[4, '/p2']]);
 });
 
+test('a peer holding every slot it may take leaves the page its reserved streams', async () => {
+  // maxStreams 8: peers may hold 6 (a quarter, 2, is the page's); the worker asks for 8.
+  const { bus, page, worker, pump } = setup({ maxStreams: 8 });
+  for (let i = 1; i <= 8; i++) worker.openStream({ method: 'GET', uri: `/w${i}` });
+  await settle();
+  assert.deepEqual(bus.take().map((f) => f.uri), ['/w1', '/w2', '/w3', '/w4', '/w5', '/w6']);
+  assert.equal(page.relayedStreams, 6);
+  assert.equal(page.queuedStreams, 2);
+  // The page's own requests go past the worker's waiting ones, into the reserved slots.
+  const p1 = page.openStream({ method: 'GET', uri: '/p1' });
+  page.openStream({ method: 'GET', uri: '/p2' });
+  page.openStream({ method: 'GET', uri: '/p3' });
+  await settle();
+  const heads = bus.take();
+  assert.deepEqual(heads.map((f) => f.uri), ['/p1', '/p2']);
+  assert.equal(page.queuedStreams, 3, 'w7, w8 and p3 wait: every slot is taken');
+  // A page stream ends: its slot goes to the page's waiting request, not to the worker's.
+  bus.deliver({ type: 'ResponseHead', stream: heads[0].stream, status: 200, headers: [] });
+  bus.deliver({ type: 'ResponseEnd', stream: heads[0].stream });
+  assert.equal((await p1).status, 200);
+  await settle();
+  assert.deepEqual(bus.take().map((f) => f.uri), ['/p3']);
+  // A worker stream ends: the worker's next waiting one takes its slot.
+  bus.deliver({ type: 'ResponseHead', stream: 1, status: 200, headers: [] });
+  bus.deliver({ type: 'ResponseEnd', stream: 1 });
+  pump();
+  await settle();
+  assert.deepEqual(bus.take().map((f) => f.uri), ['/w7']);
+  assert.equal(page.relayedStreams, 6);
+  assert.equal(page.queuedStreams, 1);
+});
+
 test('a peer stream cancelled while waiting never reaches the bus', async () => {
   const { bus, page, worker } = setup({ maxStreams: 1 });
   page.openStream({ method: 'GET', uri: '/p1' });

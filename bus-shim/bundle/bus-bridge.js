@@ -37,6 +37,7 @@ var InprocBusBridge = (() => {
     MAX_DATA: () => MAX_DATA,
     MAX_FRAME: () => MAX_FRAME,
     MIRROR_HEADER: () => MIRROR_HEADER,
+    PAGE_RESERVED_STREAMS: () => PAGE_RESERVED_STREAMS,
     ProtocolError: () => ProtocolError,
     SESSION_STREAM: () => SESSION_STREAM,
     UPLOAD_CHUNK: () => UPLOAD_CHUNK,
@@ -479,6 +480,7 @@ var InprocBusBridge = (() => {
   };
   var DEFAULT_WINDOW = 256 * 1024;
   var DEFAULT_MAX_STREAMS = 256;
+  var PAGE_RESERVED_STREAMS = 16;
   var UPLOAD_CHUNK = 64 * 1024;
   var CARRY_OVER = UPLOAD_CHUNK;
   var MAX_U32 = 4294967295;
@@ -551,6 +553,7 @@ var InprocBusBridge = (() => {
       const max = options.maxStreams ?? DEFAULT_MAX_STREAMS;
       if (!Number.isInteger(max) || max < 1) throw new RangeError("maxStreams must be a positive integer");
       this.maxStreams = max;
+      this.peerSlots = max - Math.min(PAGE_RESERVED_STREAMS, Math.floor(max / 4));
       transport.onmessage = (bytes) => this.receive(bytes);
       transport.onreset = (reason) => this.reset(reason);
       transport.oncarryerror = (id, reason) => {
@@ -687,7 +690,9 @@ var InprocBusBridge = (() => {
       const stop = init.stop ?? null;
       if (stop?.aborted) return Promise.reject(abortReason(stop));
       const start = { method, uri, headers, body, endStream, window, signal: signal ?? null, stop, onupload: init.onupload ?? null };
-      if (this.hasSlot() && this.waiting.length === 0) return this.start(start);
+      if (this.hasSlot() && !this.waiting.some((w) => w.relay === null || this.canStart(w))) {
+        return this.start(start);
+      }
       return new Promise((resolve, reject) => {
         const w = { start, relay: null, resolve, reject, detachAbort: () => {
         } };
@@ -724,8 +729,13 @@ var InprocBusBridge = (() => {
     }
     /** Starts waiting requests while slots are free (called when a stream ends). */
     pump() {
-      while (this.waiting.length > 0 && this.hasSlot() && !this.isClosed) {
-        const w = this.waiting.shift();
+      for (let i = 0; i < this.waiting.length && this.hasSlot() && !this.isClosed; ) {
+        const w = this.waiting[i];
+        if (!this.canStart(w)) {
+          i++;
+          continue;
+        }
+        this.waiting.splice(i, 1);
         w.detachAbort();
         if (w.relay !== null) {
           this.startRelay(w.relay);
@@ -756,6 +766,14 @@ var InprocBusBridge = (() => {
     }
     hasSlot() {
       return this.streams.size + this.relayed.size < this.maxStreams;
+    }
+    /** A slot is free and the peers hold fewer than theirs. */
+    hasPeerSlot() {
+      return this.hasSlot() && this.relayed.size < this.peerSlots;
+    }
+    /** Whether a waiting request (the page's or a peer's) could start now. */
+    canStart(w) {
+      return w.relay === null ? this.hasSlot() : this.hasPeerSlot();
     }
     // --- relaying a peer's streams (attachPeer) ------------------------------------------
     /** A frame from a peer: checked just enough to route it, remapped, sent to the bus. */
@@ -790,7 +808,7 @@ var InprocBusBridge = (() => {
           const fresh = new Relayed(peer, id);
           peer.streams.set(id, fresh);
           fresh.queued = [bytes];
-          if (this.hasSlot() && this.waiting.length === 0) this.startRelay(fresh);
+          if (this.hasPeerSlot() && this.waiting.length === 0) this.startRelay(fresh);
           else this.waiting.push({ start: null, relay: fresh, resolve: () => {
           }, reject: () => {
           }, detachAbort: () => {
