@@ -428,6 +428,26 @@ fn track(carrier: &Carrier, frame: &Frame) {
 /// A sentence for the relay (which fails the page's request with it) when the document is
 /// not the current one or the stream expects no carried body.
 pub(crate) fn carry(host_id: u64, doc: &str, stream: u32, body: Bytes) -> Result<(), String> {
+    let (session, carrier) = expecting(host_id, doc, stream, Some(body))?;
+    feed(&session, &carrier, stream);
+    Ok(())
+}
+
+/// Whether `doc`'s session has `stream` open and expecting a carried body: checked before
+/// a carrier request's body is read, so a body no stream would take is refused unread.
+pub(crate) fn expects_carried(host_id: u64, doc: &str, stream: u32) -> Result<(), String> {
+    expecting(host_id, doc, stream, None).map(drop)
+}
+
+/// `doc`'s session and carrier if it is the host's current document and `stream` expects a
+/// carried body. With `body`, under the same lock, the stream stops expecting one and
+/// starts feeding it.
+fn expecting(
+    host_id: u64,
+    doc: &str,
+    stream: u32,
+    body: Option<Bytes>,
+) -> Result<(Arc<Session>, Arc<Carrier>), String> {
     HOSTS.with(|h| {
         let hosts = h.borrow();
         let current = hosts
@@ -435,29 +455,29 @@ pub(crate) fn carry(host_id: u64, doc: &str, stream: u32, body: Bytes) -> Result
             .and_then(|c| c.current.as_ref())
             .filter(|c| c.id == doc)
             .ok_or_else(|| format!("document {doc:?} has no session (it was replaced)"))?;
-        {
-            let mut carried = current
-                .carried
-                .state
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            if !carried.expecting.remove(&stream) {
-                return Err(format!(
-                    "stream {stream} is not open, or expects no carried body"
-                ));
-            }
+        let mut carried = current
+            .carried
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if !carried.expecting.contains(&stream) {
+            return Err(format!(
+                "stream {stream} is not open, or expects no carried body"
+            ));
+        }
+        if let Some(rest) = body {
+            carried.expecting.remove(&stream);
             carried.feeding.insert(
                 stream,
                 Feed {
-                    rest: body,
+                    rest,
                     allowed: u64::from(INITIAL_UPLOAD_WINDOW),
                     busy: false,
                     ended: false,
                 },
             );
         }
-        feed(&current.session, &current.carried, stream);
-        Ok(())
+        Ok((current.session.clone(), current.carried.clone()))
     })
 }
 

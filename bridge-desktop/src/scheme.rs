@@ -238,6 +238,11 @@ fn carrier(request: &URISchemeRequest, key: &str, config: &SchemeConfig) {
         );
         return;
     }
+    // Refused unread when no stream takes it (a stream already ended, another document's).
+    if let Err(e) = channel::expects_carried(config.host_id, &doc, stream) {
+        finish_now(request, StatusCode::CONFLICT, &e);
+        return;
+    }
     let body = match request.http_body() {
         Some(stream) => match read_all(&stream) {
             Ok(body) => body,
