@@ -478,19 +478,12 @@ fn the_navigation_policy_refuses_origins_the_app_did_not_allow() {
 }
 
 /// Loads a page of `testkit::workers` in an app with its mounts; its report and what the
-/// handlers saw.
-fn worker_page(page: &str) -> (Value, testkit::workers::Seen) {
-    let seen = testkit::workers::Seen::default();
-    let a = seen.clone();
-    let app = App::with(move |builder| testkit::workers::mount(builder, &a));
-    let emu = Emulator::builder(app.host.clone())
-        .start()
-        .unwrap_or_else(|e| panic!("{e}"));
-    emu.navigate(&url(&format!("/wk-pages/{page}")))
-        .expect("navigate");
+/// handlers saw, checked by `check` while the page and the app are still there.
+fn worker_page(page: &str, check: impl FnOnce(&Value, &testkit::workers::Seen)) {
+    let (app, _emu, seen) = common::worker_app(page);
     let r = app.report(Duration::from_secs(60));
+    check(&r, &seen);
     println!("handlers saw {:?}", seen.lines());
-    (r, seen)
 }
 
 /// Workers of the app that end with streams open (`testkit::workers::check_closing`): one
@@ -498,14 +491,12 @@ fn worker_page(page: &str) -> (Value, testkit::workers::Seen) {
 /// end and the page's session relays nothing after.
 #[test]
 fn a_worker_closing_itself_ends_its_streams() {
-    let (r, seen) = worker_page("closing.html");
-    testkit::workers::check_closing(&r, &seen);
+    worker_page("closing.html", testkit::workers::check_closing);
 }
 
 /// A worker of the app that takes its shim's port and sends raw frames for the page's own
 /// stream ids (`testkit::workers::check_forge`): they reach only its own streams.
 #[test]
 fn a_worker_forging_frames_reaches_only_its_own_streams() {
-    let (r, seen) = worker_page("forge.html");
-    testkit::workers::check_forge(&r, &seen);
+    worker_page("forge.html", testkit::workers::check_forge);
 }

@@ -9,9 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use android_emulator::Emulator;
-use common::{App, url};
-use testkit::workers::Seen;
+use common::url;
 
 fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
@@ -23,14 +21,7 @@ fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn workers_reach_the_bus_as_their_document() {
-    let seen = Seen::default();
-    let a = seen.clone();
-    let app = App::with(move |builder| testkit::workers::mount(builder, &a));
-    let emu = Emulator::builder(app.host.clone())
-        .start()
-        .unwrap_or_else(|e| panic!("{e}"));
-    emu.navigate(&url("/wk-pages/index.html"))
-        .expect("navigate");
+    let (app, emu, seen) = common::worker_app("index.html");
     let r = app.report(Duration::from_secs(180));
     for kind in ["classic", "module", "blob"] {
         println!(
@@ -66,14 +57,7 @@ fn workers_reach_the_bus_as_their_document() {
 /// (`testkit::workers::check_bfcache`).
 #[test]
 fn back_forward_cache_ends_the_workers_streams() {
-    let seen = Seen::default();
-    let a = seen.clone();
-    let app = App::with(move |builder| testkit::workers::mount(builder, &a));
-    let emu = Emulator::builder(app.host.clone())
-        .start()
-        .unwrap_or_else(|e| panic!("{e}"));
-    emu.navigate(&url("/wk-pages/bfcache.html"))
-        .expect("navigate");
+    let (app, emu, seen) = common::worker_app("bfcache.html");
     let open = app.report(Duration::from_secs(30));
     emu.navigate(&url("/wk-pages/away.html")).expect("navigate");
     wait_for("the held download to end", Duration::from_secs(15), || {

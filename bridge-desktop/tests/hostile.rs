@@ -359,8 +359,9 @@ fn the_upload_carrier_cannot_be_forged() {
 }
 
 /// Loads a page of `testkit::workers` in an app with its mounts; its report and what the
-/// handlers saw (a moment after the report, for the ends the page cannot wait for).
-fn worker_page(page: &str) -> (serde_json::Value, testkit::workers::Seen) {
+/// handlers saw (a moment after the report, for the ends the page cannot wait for),
+/// checked by `check` while the page and the app are still there.
+fn worker_page(page: &str, check: impl FnOnce(&serde_json::Value, &testkit::workers::Seen)) {
     let seen = testkit::workers::Seen::default();
     let a = seen.clone();
     let h = Harness::new(move |b| testkit::workers::mount(b, &a));
@@ -368,22 +369,20 @@ fn worker_page(page: &str) -> (serde_json::Value, testkit::workers::Seen) {
     let r = h.report(Duration::from_secs(60));
     h.wait(Duration::from_millis(200));
     println!("    {r}; handlers saw {:?}", seen.lines());
-    (r, seen)
+    check(&r, &seen);
 }
 
 /// Workers of the app that end with streams open (`testkit::workers::check_closing`): one
 /// closes itself with a download open, one is terminated mid-upload; the handlers see both
 /// end and the page's session relays nothing after.
 fn a_worker_closing_itself_ends_its_streams() {
-    let (r, seen) = worker_page("closing.html");
-    testkit::workers::check_closing(&r, &seen);
+    worker_page("closing.html", testkit::workers::check_closing);
 }
 
 /// A worker of the app that takes its shim's port and sends raw frames for the page's own
 /// stream ids (`testkit::workers::check_forge`): they reach only its own streams.
 fn a_worker_forging_frames_reaches_only_its_own_streams() {
-    let (r, seen) = worker_page("forge.html");
-    testkit::workers::check_forge(&r, &seen);
+    worker_page("forge.html", testkit::workers::check_forge);
 }
 
 /// The upload carrier under a page's races: 24 carried uploads at once (each body must

@@ -115,3 +115,17 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     testkit::conformance::hex(&sha2::Sha256::digest(bytes))
 }
+
+/// An app with `testkit::workers`'s mounts, the Chromium emulator showing its `page`
+/// (under `/wk-pages/`), and what the worker handlers saw.
+pub fn worker_app(page: &str) -> (App, android_emulator::Emulator, testkit::workers::Seen) {
+    let seen = testkit::workers::Seen::default();
+    let a = seen.clone();
+    let app = App::with(move |builder| testkit::workers::mount(builder, &a));
+    let emu = android_emulator::Emulator::builder(app.host.clone())
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"));
+    emu.navigate(&url(&format!("/wk-pages/{page}")))
+        .expect("navigate");
+    (app, emu, seen)
+}
