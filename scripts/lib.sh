@@ -1,7 +1,11 @@
 # Shared helpers for the scripts: idempotent installs and step banners.
 # shellcheck shell=bash
 
-step() { printf '\n== %s ==\n' "$*"; }
+step() {
+  printf '\n== %s ==\n' "$*"
+  # CI's disk is finite: say what each step left, so an overflow names its step.
+  if [ -n "${CI:-}" ]; then df -h --output=used,avail . | tail -1 | awk '{print "(disk: " $1 " used, " $2 " free)"}'; fi
+}
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi

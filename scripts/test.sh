@@ -10,6 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+# A clone is built once: incremental caches only cost CI disk and time.
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
 
 step "install what is missing"
 ensure_rust_components
