@@ -63,6 +63,7 @@ pub struct HostConfig {
     origin: String,
     scheme: String,
     navigable: Vec<String>,
+    srcdoc_frames: bool,
     shim: Option<String>,
     inline_first_poll: bool,
 }
@@ -86,6 +87,7 @@ impl HostConfig {
             shim: Some(shim::script(&origin)),
             origin,
             navigable: Vec::new(),
+            srcdoc_frames: false,
             inline_first_poll: INLINE_DEFAULT,
         }
     }
@@ -107,10 +109,28 @@ impl HostConfig {
     }
 
     /// Lets the WebView (and its iframes) navigate to pages of another origin. By default
-    /// only the app origin, `about:blank` and `about:srcdoc` are allowed.
+    /// only the app origin and `about:blank` are allowed.
+    ///
+    /// **Identity**: WebKitGTK sends `<img>`, `<script>`, `<link>`, `<video>` and
+    /// navigations to the app scheme with nothing that says which document asked (no
+    /// `Origin`, `Referer` or fetch metadata). While the WebView can show only the app's
+    /// documents, those requests are the app's (with its cookies, reaching its API mounts);
+    /// once it may show another origin's, they are **anonymous**: they reach only public
+    /// mounts and carry no cookie. The app's fetch, XHR, `EventSource` and WebSocket go
+    /// through the shim and stay the app's either way.
     pub fn allow_navigation_to(mut self, origin: &str) -> Self {
         self.navigable
             .push(origin.trim_end_matches('/').to_ascii_lowercase());
+        self
+    }
+
+    /// Lets frames load `srcdoc` documents (refused by default). A `srcdoc` frame is how a
+    /// page shows HTML it does not trust (in a `sandbox`, with an opaque origin), and
+    /// WebKitGTK does not say which requests such a frame makes: with `srcdoc` allowed,
+    /// requests the engine reports nothing about are **anonymous**, as with
+    /// [`allow_navigation_to`](Self::allow_navigation_to).
+    pub fn allow_srcdoc_frames(mut self) -> Self {
+        self.srcdoc_frames = true;
         self
     }
 
@@ -203,10 +223,12 @@ pub fn attach(
                 .split_once("://")
                 .map_or_else(String::new, |(_, host)| host.to_owned()),
             navigable: config.navigable.clone(),
+            documents_proven: navigation::Admits::of(&config).only_the_app(),
             inline_first_poll: config.inline_first_poll,
             host_id: id,
             carrier_secret: secret,
         },
+        &view,
     );
     if let (Some(shim), Some(manager)) = (&config.shim, view.user_content_manager()) {
         manager.add_script(&webkit2gtk::UserScript::new(

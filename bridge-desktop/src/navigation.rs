@@ -1,10 +1,23 @@
-//! The navigation policy: the WebView (top frame and iframes) may show only the app
-//! origin, `about:blank`, `about:srcdoc`, and origins the host allowed explicitly.
+//! The navigation policy: the WebView (top frame and iframes, `<object>`/`<embed>`
+//! frames, new windows) may show only the app origin and `about:blank`; `srcdoc` frames
+//! and other origins only when the host allowed them explicitly
+//! ([`HostConfig::allow_srcdoc_frames`], [`HostConfig::allow_navigation_to`]).
 //!
 //! A page of another origin in the top frame would get our main-frame scripts' world (the
 //! relay checks `location` and stands down, but there is no reason to let it in), and a
 //! foreign iframe is the classic way to reach a bridge (Tauri CVE-2024-35222,
 //! CVE-2023-31134).
+//!
+//! The policy is also what proves who made a request WebKitGTK reports nothing about
+//! (`<img>`, `<script>`, `<link>`, navigations: no `Origin`, `Referer` or fetch metadata):
+//! when it admits no other origin and no `srcdoc` document, every document the WebView can
+//! show is the app's (or one the host loaded itself), so such a request is the app's
+//! ([`Admits::only_the_app`], used by the scheme handler). A `srcdoc` document counts as
+//! foreign because that is how pages show content they do not trust (a sandboxed srcdoc
+//! has an opaque origin, and Chromium marks its requests so).
+//!
+//! [`HostConfig::allow_srcdoc_frames`]: crate::HostConfig::allow_srcdoc_frames
+//! [`HostConfig::allow_navigation_to`]: crate::HostConfig::allow_navigation_to
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -68,9 +81,47 @@ fn record_form_submission(action: &webkit2gtk::NavigationAction) {
     }
 }
 
+/// What documents the policy lets into the WebView.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Admits {
+    /// Origins, the app's first.
+    pub(crate) origins: Vec<String>,
+    /// Whether `about:srcdoc` documents may load.
+    pub(crate) srcdoc: bool,
+}
+
+impl Admits {
+    pub(crate) fn of(config: &HostConfig) -> Admits {
+        let mut origins = vec![config.origin.clone()];
+        origins.extend(config.navigable.iter().cloned());
+        Admits {
+            origins,
+            srcdoc: config.srcdoc_frames,
+        }
+    }
+
+    /// Whether every document this policy admits is the app's: no other origin, no
+    /// `srcdoc`. (`about:blank` documents are written by the script of the document that
+    /// made them, which is then the app's; and what the host loads itself is the host's.)
+    pub(crate) fn only_the_app(&self) -> bool {
+        self.origins.len() == 1 && !self.srcdoc
+    }
+
+    pub(crate) fn allows(&self, uri: &str) -> bool {
+        if uri == "about:blank" || (self.srcdoc && uri == "about:srcdoc") {
+            return true;
+        }
+        let lower = uri.to_ascii_lowercase();
+        self.origins.iter().any(|origin| {
+            lower
+                .strip_prefix(origin.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#']))
+        })
+    }
+}
+
 pub(crate) fn install(view: &webkit2gtk::WebView, config: &HostConfig) {
-    let mut allowed = vec![config.origin.clone()];
-    allowed.extend(config.navigable.iter().cloned());
+    let admits = Admits::of(config);
     view.connect_decide_policy(move |_view, decision, kind| {
         let action = match kind {
             PolicyDecisionType::NavigationAction | PolicyDecisionType::NewWindowAction => decision
@@ -92,46 +143,55 @@ pub(crate) fn install(view: &webkit2gtk::WebView, config: &HostConfig) {
         let Some(uri) = uri else {
             return false;
         };
-        if is_allowed(&uri, &allowed) {
+        if admits.allows(&uri) {
             if let Some(action) = &action {
                 record_form_submission(action);
             }
             false // WebKit's default handling
         } else {
-            tracing::warn!(%uri, "navigation to a foreign page refused");
+            tracing::warn!(%uri, "navigation to a document the app did not allow refused");
             decision.ignore();
             true
         }
     });
 }
 
-pub(crate) fn is_allowed(uri: &str, allowed: &[String]) -> bool {
-    if uri == "about:blank" || uri == "about:srcdoc" {
-        return true;
-    }
-    let lower = uri.to_ascii_lowercase();
-    allowed.iter().any(|origin| {
-        lower
-            .strip_prefix(origin.as_str())
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#']))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn admits(config: HostConfig) -> Admits {
+        Admits::of(&config)
+    }
+
     #[test]
     fn only_whole_origins_are_allowed() {
-        let allowed = vec!["app://localhost".to_owned()];
-        assert!(is_allowed("app://localhost/", &allowed));
-        assert!(is_allowed("app://localhost", &allowed));
-        assert!(is_allowed("APP://LOCALHOST/x?y#z", &allowed));
-        assert!(is_allowed("about:srcdoc", &allowed));
-        assert!(!is_allowed("app://localhost.evil.com/", &allowed));
-        assert!(!is_allowed("app://localhost:8080/", &allowed));
-        assert!(!is_allowed("app://localhost@evil.com/", &allowed));
-        assert!(!is_allowed("https://example.com/", &allowed));
-        assert!(!is_allowed("javascript:alert(1)", &allowed));
+        let a = admits(HostConfig::new("app://localhost"));
+        assert!(a.allows("app://localhost/"));
+        assert!(a.allows("app://localhost"));
+        assert!(a.allows("APP://LOCALHOST/x?y#z"));
+        assert!(a.allows("about:blank"));
+        assert!(!a.allows("app://localhost.evil.com/"));
+        assert!(!a.allows("app://localhost:8080/"));
+        assert!(!a.allows("app://localhost@evil.com/"));
+        assert!(!a.allows("https://example.com/"));
+        assert!(!a.allows("javascript:alert(1)"));
+        assert!(!a.allows("data:text/html,x"));
+        assert!(!a.allows("blob:app://localhost/0b5e"));
+    }
+
+    #[test]
+    fn srcdoc_and_other_origins_only_when_allowed_and_then_nothing_is_proven() {
+        let a = admits(HostConfig::new("app://localhost"));
+        assert!(!a.allows("about:srcdoc"));
+        assert!(a.only_the_app());
+        let a = admits(HostConfig::new("app://localhost").allow_srcdoc_frames());
+        assert!(a.allows("about:srcdoc"));
+        assert!(!a.only_the_app());
+        let a =
+            admits(HostConfig::new("app://localhost").allow_navigation_to("https://docs.example"));
+        assert!(a.allows("https://docs.example/x"));
+        assert!(!a.allows("about:srcdoc"));
+        assert!(!a.only_the_app());
     }
 }

@@ -52,6 +52,10 @@ pub(crate) struct SchemeConfig {
     pub(crate) authority: String,
     /// Origins the WebView may navigate to besides the app's (redirect targets too).
     pub(crate) navigable: Vec<String>,
+    /// Whether the navigation policy lets only the app's documents into the WebView
+    /// ([`navigation::Admits::only_the_app`]): then a request of that WebView that the
+    /// engine reports nothing about is the app's.
+    pub(crate) documents_proven: bool,
     /// Poll each request once on the main thread before handing it to the workers.
     pub(crate) inline_first_poll: bool,
     /// The host this scheme serves (its frame channel takes carried bodies).
@@ -60,23 +64,31 @@ pub(crate) struct SchemeConfig {
     pub(crate) carrier_secret: String,
 }
 
-/// Registers the scheme of `config.origin` on `context`, answered by `bus`.
+/// Registers the scheme of `config.origin` on `context`, answered by `bus`, for the
+/// documents of `view` (the WebView whose navigation policy the host installed).
 pub(crate) fn register(
     context: &webkit2gtk::WebContext,
     scheme: &str,
     bus: BusHandle,
     config: SchemeConfig,
+    view: &webkit2gtk::WebView,
 ) {
     if let Some(security) = context.security_manager() {
         security.register_uri_scheme_as_secure(scheme);
         security.register_uri_scheme_as_cors_enabled(scheme);
     }
+    let view = view.downgrade();
     context.register_uri_scheme(scheme, move |request| {
-        handle(request, &bus, &config);
+        // The context may serve other WebViews (an app's second view, one that shows the
+        // web): the policy proves nothing about their documents.
+        let ours = view
+            .upgrade()
+            .is_some_and(|v| request.web_view().is_some_and(|theirs| theirs == v));
+        handle(request, &bus, &config, config.documents_proven && ours);
     });
 }
 
-fn handle(request: &URISchemeRequest, bus: &BusHandle, config: &SchemeConfig) {
+fn handle(request: &URISchemeRequest, bus: &BusHandle, config: &SchemeConfig, proven: bool) {
     if let Some(key) = request
         .http_headers()
         .and_then(|h| h.one(channel::CARRIER_HEADER))
@@ -85,7 +97,7 @@ fn handle(request: &URISchemeRequest, bus: &BusHandle, config: &SchemeConfig) {
         return;
     }
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    let (caller, http_request) = match to_http(request, config) {
+    let (caller, http_request) = match to_http(request, config, proven) {
         Ok(r) => r,
         Err(Refused::BadRequest(message)) => {
             finish_now(request, StatusCode::BAD_REQUEST, &message);
@@ -462,10 +474,13 @@ pub(crate) enum Refused {
     Misdirected(String),
 }
 
-/// The request as the bus takes it, and who sent it as far as the engine proves it.
+/// The request as the bus takes it, and who sent it as far as the engine and the
+/// navigation policy prove it (`documents_proven`: every document of the request's WebView
+/// is the app's).
 fn to_http(
     request: &URISchemeRequest,
     config: &SchemeConfig,
+    documents_proven: bool,
 ) -> Result<(Caller, Request<Body>), Refused> {
     let bad = |m: String| Refused::BadRequest(m);
     let uri = request
@@ -514,7 +529,7 @@ fn to_http(
             )));
         }
     }
-    let caller = Caller::from_engine_headers(Transport::Scheme, &target, headers, &config.origin);
+    let caller = caller_of(&target, headers, &config.origin, documents_proven);
     let body = if method == Method::GET || method == Method::HEAD {
         Body::empty()
     } else {
@@ -549,6 +564,31 @@ fn to_http(
         .body(body)
         .map_err(|e| Refused::BadRequest(format!("invalid request {uri}: {e}")))?;
     Ok((caller, http_request))
+}
+
+/// Who sent a scheme request. What the engine reports decides ([`Caller::from_engine_headers`],
+/// failing closed); a request it reports nothing about — WebKitGTK's `<img>`, `<script>`,
+/// `<link>`, `<video>` and navigations, from any document — is the app's when every
+/// document the WebView can show is the app's (`documents_proven`), and anonymous
+/// otherwise.
+fn caller_of(
+    target: &http::Uri,
+    headers: &HeaderMap,
+    app_origin: &str,
+    documents_proven: bool,
+) -> Caller {
+    let reported = [
+        http::header::ORIGIN,
+        http::header::REFERER,
+        HeaderName::from_static("sec-fetch-site"),
+    ]
+    .iter()
+    .any(|name| headers.contains_key(name));
+    if documents_proven && !reported {
+        Caller::new(Transport::Scheme).with_origin(app_origin)
+    } else {
+        Caller::from_engine_headers(Transport::Scheme, target, headers, app_origin)
+    }
 }
 
 fn read_all(stream: &gio::InputStream) -> Result<Bytes, String> {
@@ -586,6 +626,31 @@ fn is_plain_form(headers: &HeaderMap) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_the_engine_reports_decides_and_silence_is_the_apps_only_when_proven() {
+        let target: http::Uri = "app://localhost/api/x".parse().unwrap();
+        let app = "app://localhost";
+        let with = |pairs: &[(&'static str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (n, v) in pairs {
+                h.insert(*n, HeaderValue::from_str(v).unwrap());
+            }
+            h
+        };
+        let silent = HeaderMap::new();
+        assert!(caller_of(&target, &silent, app, true).is_origin(app));
+        assert!(caller_of(&target, &silent, app, false).is_anonymous());
+        // Whatever the engine reports is judged as it says, proven or not.
+        for proven in [true, false] {
+            let null = with(&[("origin", "null")]);
+            assert!(caller_of(&target, &null, app, proven).is_anonymous());
+            let foreign = with(&[("referer", "evil://x/page")]);
+            assert!(caller_of(&target, &foreign, app, proven).is_origin("evil://x"));
+            let cross = with(&[("sec-fetch-site", "cross-site")]);
+            assert!(caller_of(&target, &cross, app, proven).is_anonymous());
+        }
+    }
 
     #[test]
     fn redirect_pages_run_no_script() {

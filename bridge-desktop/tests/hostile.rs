@@ -26,7 +26,17 @@ struct Suite {
 }
 
 impl Suite {
+    /// A host that lets foreign documents in, so that they can be shown at all: requests
+    /// WebKitGTK reports nothing about are then anonymous.
     fn new() -> Suite {
+        Suite::with(
+            bridge_desktop::HostConfig::new(ORIGIN)
+                .allow_navigation_to("evil://x")
+                .allow_srcdoc_frames(),
+        )
+    }
+
+    fn with(config: bridge_desktop::HostConfig) -> Suite {
         let mut record = None;
         let h = Harness::with_config(
             |b| {
@@ -34,7 +44,7 @@ impl Suite {
                 record = Some(r);
                 b
             },
-            bridge_desktop::HostConfig::new(ORIGIN).allow_navigation_to("evil://x"),
+            config,
         );
         let reports = support::evil::register(h.host.webkit());
         Suite {
@@ -139,6 +149,70 @@ fn frames_in_an_app_page() {
     s.h.wait(Duration::from_millis(500));
     testkit::hostile::print_census(&s.record.hits());
     s.check(&reports);
+}
+
+/// Every way an app page can put another document in the WebView, beyond
+/// [`APP_PAGE_FRAMES`]: refused by the default policy.
+const APP_ONLY_ATTEMPTS: [&str; 7] = [
+    "srcdoc",
+    "foreign-object",
+    "foreign-embed",
+    "data-iframe",
+    "blob-iframe",
+    "foreign-popup",
+    "foreign-link-blank",
+];
+
+/// The default host admits only the app's documents, which is what makes the requests
+/// WebKitGTK reports nothing about (`<img>`, `<script>`, `<link>`, `<video>`, navigations)
+/// the app's. Every way an app page can put another document in the WebView — a foreign
+/// iframe (with and without a referrer, sandboxed), `srcdoc` (sandboxed or not),
+/// `<object>`/`<embed>` of a foreign page, `data:` and `blob:` frames, a popup, a
+/// `target=_blank` link — is refused before it runs: none reports, none reaches the API,
+/// nothing is taken for the app. The control: the app's own page, whose header-less
+/// requests now reach the API as the app.
+fn an_app_only_webview_admits_no_other_document() {
+    let s = Suite::with(bridge_desktop::HostConfig::new(ORIGIN));
+    s.h.load(&s.host_page("app"));
+    let control = s
+        .report("app", Duration::from_secs(30))
+        .expect("the app's own page reports");
+    let as_app: std::collections::BTreeSet<String> = s
+        .record
+        .hits()
+        .iter()
+        .filter(|h| h.mount == "api" && h.ctx == "app")
+        .filter(|h| h.caller.as_ref().is_some_and(|c| c.is_origin(ORIGIN)))
+        .map(|h| h.kind.clone())
+        .collect();
+    for kind in [
+        "img",
+        "img-noref",
+        "script",
+        "link",
+        "iframe",
+        "fetch-cors",
+        "xhr",
+    ] {
+        assert!(
+            as_app.contains(kind),
+            "the app's own {kind} must reach the API as the app: {as_app:?} {control}"
+        );
+    }
+    for ctx in APP_PAGE_FRAMES.iter().chain(&APP_ONLY_ATTEMPTS) {
+        s.h.load(&s.host_page(ctx));
+        if let Some(r) = s.report(ctx, Duration::from_secs(4)) {
+            panic!("{ctx} ran in a WebView that admits only the app's documents: {r}");
+        }
+    }
+    let strangers: Vec<_> = s
+        .record
+        .hits()
+        .into_iter()
+        .filter(|h| h.ctx != "app")
+        .collect();
+    assert!(strangers.is_empty(), "{strangers:?}");
+    s.check(&[]);
 }
 
 /// The scheme is registered for every host; only the app's is the app (issue 17, item
@@ -456,6 +530,10 @@ fn main() {
             the_upload_carrier_cannot_be_forged,
         ),
         ("frames_in_an_app_page", frames_in_an_app_page),
+        (
+            "an_app_only_webview_admits_no_other_document",
+            an_app_only_webview_admits_no_other_document,
+        ),
         (
             "other_hosts_on_the_app_scheme_reach_no_handler",
             other_hosts_on_the_app_scheme_reach_no_handler,

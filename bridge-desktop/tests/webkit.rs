@@ -246,7 +246,9 @@ fn foreign_iframes_cannot_reach_the_bus() {
     let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let h = Harness::with_config(
         |b| secret_mount(b, hits.clone()),
-        bridge_desktop::HostConfig::new(support::ORIGIN).allow_navigation_to("evil://x"),
+        bridge_desktop::HostConfig::new(support::ORIGIN)
+            .allow_navigation_to("evil://x")
+            .allow_srcdoc_frames(),
     );
     let reports = support::evil::register(h.host.webkit());
     h.load("/iframes.html");

@@ -16,13 +16,20 @@ use support::Harness;
 use testkit::websocket::{Seen, pages, router};
 
 fn harness(seen: &Seen) -> Harness {
+    harness_with(seen, bridge_desktop::HostConfig::new(support::ORIGIN))
+}
+
+fn harness_with(seen: &Seen, config: bridge_desktop::HostConfig) -> Harness {
     let seen = seen.clone();
-    Harness::new(move |b| {
-        b.mount_with(Mount::new("/wsd", router(seen)).keep_prefix())
-            .mount_with(
-                Mount::new("/wsd-pages", tower_http::services::ServeDir::new(pages())).public(),
-            )
-    })
+    Harness::with_config(
+        move |b| {
+            b.mount_with(Mount::new("/wsd", router(seen)).keep_prefix())
+                .mount_with(
+                    Mount::new("/wsd-pages", tower_http::services::ServeDir::new(pages())).public(),
+                )
+        },
+        config,
+    )
 }
 
 fn wait_for(h: &Harness, what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
@@ -61,7 +68,11 @@ fn the_bus_matches_the_engines_own_websocket() {
 
 fn a_foreign_document_never_reaches_a_handler() {
     let seen = Seen::default();
-    let h = harness(&seen);
+    // The foreign document is a sandboxed srcdoc frame, which the default policy refuses.
+    let h = harness_with(
+        &seen,
+        bridge_desktop::HostConfig::new(support::ORIGIN).allow_srcdoc_frames(),
+    );
     h.load("/wsd-pages/foreign.html");
     testkit::websocket::check_foreign(&h.report(Duration::from_secs(60)), &seen);
 }

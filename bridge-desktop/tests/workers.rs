@@ -15,7 +15,12 @@ use testkit::workers::Seen;
 
 fn harness(seen: &Seen) -> Harness {
     let seen = seen.clone();
-    Harness::new(move |builder| testkit::workers::mount(builder, &seen))
+    // The suite's foreign context is a sandboxed srcdoc frame, which the default policy
+    // refuses: let it in to show that its worker is not the app.
+    Harness::with_config(
+        move |builder| testkit::workers::mount(builder, &seen),
+        bridge_desktop::HostConfig::new(support::ORIGIN).allow_srcdoc_frames(),
+    )
 }
 
 fn wait_for(h: &Harness, what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {

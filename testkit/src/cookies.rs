@@ -3,9 +3,8 @@
 //! navigation, `<img>`, WebSocket upgrade), and the suite's pages ([`pages`]).
 //!
 //! Mount [`router`] twice: at `/ck` with the bus's default policy (the app's documents
-//! only) and at `/ckpub` as a public mount, where anonymous requests (an `<img>` WebKitGTK
-//! sends with nothing that proves its document) and foreign documents arrive, so a test can
-//! check that they carry no cookie.
+//! only) and at `/ckpub` as a public mount, where anonymous requests and foreign documents
+//! arrive, so a test can check that they carry no cookie.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -144,16 +143,17 @@ pub fn mount(builder: bus_core::BusBuilder, jar: &Jar) -> bus_core::BusBuilder {
         )
 }
 
-/// The checks of the first page's report that hold in every engine: the login's
-/// `Set-Cookie` hidden from script, fetch, XHR and the WebSocket upgrade carrying the
-/// session and the visible cookie, `document.cookie` showing only the visible one and
-/// writing the jar (a page cannot overwrite the `HttpOnly` session), expiry and deletion,
-/// and a sandboxed frame getting nothing. (`<img>` and navigations differ per engine: what
-/// the engine proves of them.)
+/// The checks of the first page's report, the same in every engine: the login's
+/// `Set-Cookie` hidden from script, fetch, XHR, `<img>` (on an app-only route and a public
+/// one) and the WebSocket upgrade carrying the session and the visible cookie,
+/// `document.cookie` showing only the visible one and writing the jar (a page cannot
+/// overwrite the `HttpOnly` session), expiry and deletion, and a sandboxed `srcdoc` frame
+/// getting nothing: it ran and its requests carried no cookie (`srcdoc_runs`), or the host
+/// refused to load it at all (WebKitGTK's default navigation policy).
 ///
 /// # Panics
 /// On the first difference, with the report.
-pub fn check_first_page(r: &serde_json::Value, jar: &Jar) {
+pub fn check_first_page(r: &serde_json::Value, jar: &Jar, srcdoc_runs: bool) {
     assert!(r["error"].is_null(), "{r}");
     println!("first page: {r}");
     println!("seen: {}", jar.dump());
@@ -197,7 +197,20 @@ pub fn check_first_page(r: &serde_json::Value, jar: &Jar) {
         "{r}"
     );
     assert_eq!(r["afterDelete"], "visible=1");
-    assert_eq!(r["sandboxed"], "done");
+    // <img>: the engine proves an app page's (Chromium: fetch metadata; WebKitGTK: its
+    // navigation policy admits only the app's documents).
+    assert_eq!(
+        r["/ck/seen/img"], "load",
+        "an app-only route serves the app's <img>: {r}"
+    );
+    assert_eq!(r["/ckpub/seen/img-public"], "load", "{r}");
+    assert_eq!(jar.of("img"), vec![Some(both.clone())], "{}", jar.dump());
+    assert_eq!(jar.of("img-public"), vec![Some(both)], "{}", jar.dump());
+    assert_eq!(
+        r["sandboxed"],
+        if srcdoc_runs { "done" } else { "timeout" },
+        "the sandboxed srcdoc frame: {r}"
+    );
     assert!(
         jar.of("sandboxed-fetch").iter().all(Option::is_none)
             && jar.of("img-sandboxed").iter().all(Option::is_none),
@@ -206,13 +219,20 @@ pub fn check_first_page(r: &serde_json::Value, jar: &Jar) {
     );
 }
 
-/// The checks of the page after the navigation, the same in every engine: it still reads
-/// the visible cookie, then logs out.
+/// The checks of the page after the navigation, the same in every engine: the navigation
+/// (to a public page) was the app's and carried the session; the page still reads the
+/// visible cookie, then logs out.
 ///
 /// # Panics
 /// On the first difference, with the report.
-pub fn check_after_navigation(after: &serde_json::Value) {
+pub fn check_after_navigation(after: &serde_json::Value, jar: &Jar) {
     println!("after navigation: {after}");
+    assert_eq!(
+        jar.of("nav"),
+        vec![Some(format!("{SESSION}; visible=1"))],
+        "{}",
+        jar.dump()
+    );
     assert!(after["error"].is_null(), "{after}");
     assert_eq!(after["documentCookie"], "visible=1");
     assert_eq!(after["logout"], 200);

@@ -67,16 +67,29 @@ pub fn mount(builder: bus_core::BusBuilder, seen: &Seen) -> bus_core::BusBuilder
         .mount_with(Mount::new("/wk-pages", tower_http::services::ServeDir::new(pages())).public())
 }
 
-/// `POST /upload?who=`, `GET /stream?who=`, `GET /events?who=`, `POST /echo`,
-/// `GET /caller?who=`.
+/// `POST /upload?who=`, `GET /started?who=` (whether that upload's handler has begun:
+/// `yes`/`no`), `GET /stream?who=`, `GET /events?who=`, `POST /echo`, `GET /caller?who=`.
 pub fn router(seen: Seen) -> Router {
     Router::new()
         .route("/upload", post(upload))
+        .route("/started", get(started))
         .route("/stream", get(stream))
         .route("/events", get(events))
         .route("/echo", post(echo))
         .route("/caller", get(caller))
         .with_state(seen)
+}
+
+async fn started(State(seen): State<Seen>, Query(q): Query<Who>) -> &'static str {
+    if seen
+        .of(&q.who)
+        .iter()
+        .any(|l| l.ends_with(" upload started"))
+    {
+        "yes"
+    } else {
+        "no"
+    }
 }
 
 /// Notes `{who} upload dropped after {n}` when an upload's handler is dropped before it
@@ -99,6 +112,7 @@ impl Drop for Unfinished {
 
 /// Reads the whole body, answers `{len, sha256}`.
 async fn upload(State(seen): State<Seen>, Query(q): Query<Who>, req: Request) -> Response {
+    seen.push(format!("{} upload started", q.who));
     let mut hasher = sha2::Sha256::new();
     let mut guard = Unfinished {
         seen: seen.clone(),
@@ -262,7 +276,10 @@ pub fn check(r: &serde_json::Value, seen: &Seen) {
         assert_eq!(w["upload"]["sha256"], sha.as_str(), "{kind}");
         assert_eq!(
             seen.of(&format!("upload-{kind}")),
-            vec![format!("upload-{kind} upload {UPLOAD_LEN} {sha}")]
+            vec![
+                format!("upload-{kind} upload started"),
+                format!("upload-{kind} upload {UPLOAD_LEN} {sha}")
+            ]
         );
         // The cancelled download: the handler's body was dropped.
         assert_eq!(w["cancel"]["status"], 200, "{kind}: {}", w["cancel"]);
@@ -386,7 +403,7 @@ pub fn check_bfcache(open: &serde_json::Value, back: &serde_json::Value, seen: &
 /// Checks `closing.html`'s report and waits (up to 10 s) for what the handlers saw: a
 /// worker that closed itself with a download open (its engine `close` being the global's
 /// own, which the shim replaced: no prototype holds another) had that download dropped on
-/// the bus; a worker terminated 300 ms into a 32 MiB upload had its upload handler dropped
+/// the bus; a worker terminated once its 32 MiB upload reached the handler had that handler dropped
 /// (or its body fail); the page's session relays nothing afterwards.
 ///
 /// # Panics

@@ -22,7 +22,12 @@
     out.close = await ask(mk(), 'close');
     const b = mk();
     out.upload = await ask(b, 'upload');
-    await new Promise((ok) => setTimeout(ok, 300));
+    // Terminate once the upload is on the bus (its handler has begun), not at a guess: on a
+    // loaded machine 300 ms was not always enough to get there.
+    for (let i = 0; i < 500; i++) {
+      if ((await (await fetch('/wk/started?who=termupload')).text()) === 'yes') break;
+      await new Promise((ok) => setTimeout(ok, 20));
+    }
     b.terminate();
     await new Promise((ok) => setTimeout(ok, 2000));
     out.relayed = InprocBusBridge.installation().client.relayedStreams;
