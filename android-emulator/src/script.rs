@@ -43,6 +43,9 @@ pub fn shim_script(origin: &str, binding: &str) -> String {
     // POST forms go through the host's result stash (README, "Forms"); until the shim has
     // that mode, the page drives it, so the shim's own form takeover stays off here.
     forms: false,
+    // The jar read once at install through interception (a synchronous XHR, proven the
+    // app's by its Referer): document.cookie is right from the page's first script.
+    cookies: {{ readAtStart: true }},
   }});
 }})();
 "#

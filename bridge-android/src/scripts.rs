@@ -160,6 +160,10 @@ pub fn page_script(origin: &str, bridge: Bridge<'_>) -> Result<String, ScriptErr
     // the way to shouldInterceptRequest: the shim takes every POST form over.
     nativeBodyMarker: false,
     forms: 'all',
+    // The jar read once at install through interception (a synchronous XHR, which
+    // shouldInterceptRequest proves the app's by its Referer): document.cookie is right
+    // from the page's first script.
+    cookies: {{ readAtStart: true }},
   }});
 {connect}  return state.value;
 }})();

@@ -64,7 +64,9 @@ pub struct HostConfig {
     scheme: String,
     navigable: Vec<String>,
     srcdoc_frames: bool,
-    shim: Option<String>,
+    /// `None`: the default shim ([`shim::script`], made at attach, when the policy is
+    /// known); `Some(None)`: nothing injected.
+    shim: Option<Option<String>>,
     inline_first_poll: bool,
 }
 
@@ -84,7 +86,7 @@ impl HostConfig {
         );
         HostConfig {
             scheme: scheme.to_owned(),
-            shim: Some(shim::script(&origin)),
+            shim: None,
             origin,
             navigable: Vec::new(),
             srcdoc_frames: false,
@@ -137,7 +139,7 @@ impl HostConfig {
     /// Replaces the script injected in the top frame at document start (the bridge-js
     /// shim by default); `None` injects nothing.
     pub fn shim(mut self, script: Option<String>) -> Self {
-        self.shim = script;
+        self.shim = Some(script);
         self
     }
 
@@ -230,7 +232,13 @@ pub fn attach(
         },
         &view,
     );
-    if let (Some(shim), Some(manager)) = (&config.shim, view.user_content_manager()) {
+    let shim = config.shim.clone().unwrap_or_else(|| {
+        Some(shim::script(
+            &config.origin,
+            navigation::Admits::of(&config).only_the_app(),
+        ))
+    });
+    if let (Some(shim), Some(manager)) = (&shim, view.user_content_manager()) {
         manager.add_script(&webkit2gtk::UserScript::new(
             shim,
             webkit2gtk::UserContentInjectedFrames::TopFrame,

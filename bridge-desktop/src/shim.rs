@@ -5,10 +5,15 @@
 /// frames), and the Media Source upgrade of `<video>`/`<audio>` on `origin` (WebKitGTK's
 /// player cannot load custom schemes) — only when the document is of `origin`: a foreign
 /// page gets nothing.
-pub fn script(origin: &str) -> String {
+///
+/// `documents_proven`: the navigation policy admits only the app's documents, so the
+/// scheme takes the page's native requests for the app's, and the shim reads the cookie jar
+/// synchronously at install (`cookies: { readAtStart: true }`: `document.cookie` is right
+/// from the page's first script).
+pub fn script(origin: &str, documents_proven: bool) -> String {
     let origin = bus_shim::js_string(origin);
     format!(
-        "(() => {{\n  if (location.protocol + '//' + location.host !== {origin}) return;\n{BUNDLE}\n  Object.defineProperty(globalThis, 'InprocBusBridge', {{ value: InprocBusBridge, configurable: false, writable: false }});\n  InprocBusBridge.install({{ origins: [{origin}], transport: InprocBusBridge.domEventTransport() }});\n  InprocBusBridge.upgradeMedia({{ origins: [{origin}] }});\n}})();\n"
+        "(() => {{\n  if (location.protocol + '//' + location.host !== {origin}) return;\n{BUNDLE}\n  Object.defineProperty(globalThis, 'InprocBusBridge', {{ value: InprocBusBridge, configurable: false, writable: false }});\n  InprocBusBridge.install({{ origins: [{origin}], transport: InprocBusBridge.domEventTransport(), cookies: {{ readAtStart: {documents_proven} }} }});\n  InprocBusBridge.upgradeMedia({{ origins: [{origin}] }});\n}})();\n"
     )
 }
 

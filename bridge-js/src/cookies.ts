@@ -10,7 +10,10 @@
 //   a cookie, and of every answer of its reserved path; the shim takes it off the response
 //   head before fetch/XHR/EventSource/WebSocket see it, so a cookie a response set is in
 //   document.cookie by the time the page has the response;
-// - at install, the shim asks the reserved path once: document.cookie reads "" until that
+// - at install, where the host's native path proves the app's documents
+//   (`cookies: { readAtStart: true }`), the shim reads the reserved path with one synchronous
+//   native XMLHttpRequest: document.cookie is right from the first script. Otherwise (or if
+//   that read fails) it asks over frames once, and document.cookie reads "" until that
 //   answer arrives (a few ms after the document starts; `installation.cookiesReady`);
 // - a write is applied to the mirror at once (as a browser would store it) and sent to the
 //   reserved path as frames; the host's answer (its jar, authoritative: it refuses to touch
@@ -29,6 +32,15 @@ const NativePromise = Promise;
 export const COOKIE_PATH = '/.well-known/inproc-bus/cookie';
 /** The response header carrying the mirror (bus-core `cookies::MIRROR_HEADER`). */
 export const MIRROR_HEADER = 'x-inproc-bus-cookies';
+
+/** `install`'s `cookies` option as an object. */
+export interface CookieOptions {
+  /**
+   * Read the jar synchronously at install (one synchronous native XMLHttpRequest to the
+   * reserved path), for hosts whose native path proves the app's documents. Default false.
+   */
+  readAtStart?: boolean | undefined;
+}
 
 /** One cookie of the mirror: `h` marks an HttpOnly cookie (no value). `e`: expiry, ms since the epoch. */
 export interface MirrorEntry {
@@ -105,17 +117,44 @@ interface CookieGlobals {
 }
 
 /**
+ * The jar's mirror for a document at `path`, read synchronously through the engine's own
+ * loader (a synchronous `XMLHttpRequest` to the reserved path, answered by the host like
+ * any native request of the document). `null` when that is unavailable or refused (a host
+ * that cannot prove the request is the app's answers 403): the caller falls back to frames.
+ */
+function readMirrorNow(NativeXHR: typeof XMLHttpRequest | undefined, path: string): MirrorEntry[] | null {
+  if (typeof NativeXHR !== 'function') return null;
+  try {
+    const xhr = new NativeXHR();
+    xhr.open('GET', `${COOKIE_PATH}?path=${encodeURIComponent(path)}`, false);
+    xhr.send();
+    if (xhr.status !== 200) return null;
+    const text = xhr.getResponseHeader(MIRROR_HEADER);
+    if (text === null) return null;
+    const parsed: unknown = parseJson(text);
+    return Array.isArray(parsed) ? (parsed as MirrorEntry[]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Defines `document.cookie` on the page's document (an own accessor over Document.prototype's)
  * backed by a mirror of the bus's jar, and keeps the mirror current from the responses of
  * `client`. Returns a function that removes both again. Does nothing where there is no DOM
  * Document.
  */
-export function installDocumentCookie(global: object, client: BusClient): { ready: Promise<void>; stop: () => void } {
+export function installDocumentCookie(
+  global: object,
+  client: BusClient,
+  options: { readAtStart?: boolean | undefined; NativeXHR?: typeof XMLHttpRequest | undefined } = {},
+): { ready: Promise<void>; stop: () => void } {
   const g = global as CookieGlobals;
   const doc = g.document;
   if (typeof Document === 'undefined' || !(doc instanceof Document)) return { ready: Promise.resolve(), stop: () => {} };
-  let mirror: MirrorEntry[] = [];
   const path = (): string => g.location?.pathname ?? '/';
+  const atStart = options.readAtStart ? readMirrorNow(options.NativeXHR, path()) : null;
+  let mirror: MirrorEntry[] = atStart ?? [];
   const decoder = new TextDecoder();
   const adopt = (res: StreamResponse): StreamResponse => {
     const headers = res.headers;
@@ -186,9 +225,12 @@ export function installDocumentCookie(global: object, client: BusClient): { read
   // frame sent then is lost — the answer never came and `cookiesReady` never settled
   // (seen on a page reached by navigation). A task later, every document-start script has
   // run and page scripts have not.
-  const ready: Promise<void> = new NativePromise((resolve) => {
-    setTimeout(() => then(ask(null), () => resolve(), () => resolve()), 0);
-  });
+  const ready: Promise<void> =
+    atStart !== null
+      ? NativePromise.resolve()
+      : new NativePromise((resolve) => {
+          setTimeout(() => then(ask(null), () => resolve(), () => resolve()), 0);
+        });
   const stop = (): void => {
     if (client.openStream === wrapped) client.openStream = open;
     const own = Object.getOwnPropertyDescriptor(doc, 'cookie');

@@ -14,6 +14,7 @@ export {
   type RouteChoice,
   type RouteInfo,
 } from './shim.js';
+export type { CookieOptions } from './cookies.js';
 export { EventStreamParser } from './eventsource.js';
 export {
   WsRecordDecoder,

@@ -4,6 +4,7 @@
 import { interceptForms, type FormMode } from './forms.js';
 import { BusClient, type ClientOptions, type Transport } from './client.js';
 import { installDocumentCookie } from './cookies.js';
+import type { CookieOptions } from './cookies.js';
 import { createEventSource } from './eventsource.js';
 import { createFetch } from './fetch.js';
 import { originOf } from './http.js';
@@ -75,10 +76,15 @@ export interface InstallOptions {
   forms?: FormMode | undefined;
   /**
    * `document.cookie` of the page read and written through the bus's cookie jar (its
-   * reserved path, with a synchronous native XMLHttpRequest): default true. The engine keeps
-   * no cookies for bus URLs itself.
+   * reserved path, as frames): default true. The engine keeps no cookies for bus URLs
+   * itself. `{ readAtStart: true }` also reads the jar at install, synchronously, with one
+   * synchronous native `XMLHttpRequest` to the reserved path, so that `document.cookie` is
+   * right from the page's first script; only for hosts whose native path proves the app's
+   * documents (the desktop host when it admits only the app's documents; Android, by
+   * `Referer`). Elsewhere, and if that read fails, `document.cookie` reads `""` until the
+   * first answer over frames (`cookiesReady`).
    */
-  cookies?: boolean | undefined;
+  cookies?: boolean | CookieOptions | undefined;
   /**
    * Dedicated workers of the page's origin (scripts of that origin, and `blob:` URLs it
    * made) get the shim too, their requests relayed through this installation's client:
@@ -192,7 +198,13 @@ export function install(options: InstallOptions): Installation | null {
       ? interceptForms(doc, { isBus: ctx.isBus, fetch: fetchShim }, formMode)
       : () => {};
 
-  const cookies = options.cookies === false ? { ready: Promise.resolve(), stop: () => {} } : installDocumentCookie(g, client);
+  const cookies =
+    options.cookies === false
+      ? { ready: Promise.resolve(), stop: () => {} }
+      : installDocumentCookie(g, client, {
+          readAtStart: typeof options.cookies === 'object' && options.cookies.readAtStart === true,
+          NativeXHR: originals.XMLHttpRequest,
+        });
   const unwrapWorkers =
     options.workers === false
       ? () => {}

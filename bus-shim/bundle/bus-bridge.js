@@ -1715,13 +1715,29 @@ var InprocBusBridge = (() => {
     else next.push(entry);
     return next;
   }
-  function installDocumentCookie(global, client) {
+  function readMirrorNow(NativeXHR, path) {
+    if (typeof NativeXHR !== "function") return null;
+    try {
+      const xhr = new NativeXHR();
+      xhr.open("GET", `${COOKIE_PATH}?path=${encodeURIComponent(path)}`, false);
+      xhr.send();
+      if (xhr.status !== 200) return null;
+      const text = xhr.getResponseHeader(MIRROR_HEADER);
+      if (text === null) return null;
+      const parsed = parseJson(text);
+      return Array.isArray(parsed) ? parsed : null;
+    } catch {
+      return null;
+    }
+  }
+  function installDocumentCookie(global, client, options = {}) {
     const g = global;
     const doc = g.document;
     if (typeof Document === "undefined" || !(doc instanceof Document)) return { ready: Promise.resolve(), stop: () => {
     } };
-    let mirror = [];
     const path = () => g.location?.pathname ?? "/";
+    const atStart = options.readAtStart ? readMirrorNow(options.NativeXHR, path()) : null;
+    let mirror = atStart ?? [];
     const decoder2 = new TextDecoder();
     const adopt = (res) => {
       const headers = res.headers;
@@ -1780,7 +1796,7 @@ var InprocBusBridge = (() => {
       }
     };
     Object.defineProperty(doc, "cookie", descriptor);
-    const ready = new NativePromise2((resolve) => {
+    const ready = atStart !== null ? NativePromise2.resolve() : new NativePromise2((resolve) => {
       setTimeout(() => then(ask(null), () => resolve(), () => resolve()), 0);
     });
     const stop = () => {
@@ -4744,7 +4760,10 @@ import ${JSON.stringify(url.href)};
     const stopForms = formMode && doc && typeof HTMLFormElement !== "undefined" ? interceptForms(doc, { isBus: ctx.isBus, fetch: fetchShim }, formMode) : () => {
     };
     const cookies = options.cookies === false ? { ready: Promise.resolve(), stop: () => {
-    } } : installDocumentCookie(g, client);
+    } } : installDocumentCookie(g, client, {
+      readAtStart: typeof options.cookies === "object" && options.cookies.readAtStart === true,
+      NativeXHR: originals.XMLHttpRequest
+    });
     const unwrapWorkers = options.workers === false ? () => {
     } : wrapWorkers(g, {
       client,

@@ -107,6 +107,7 @@ pub fn router(jar: Jar) -> Router {
                 jar.push("nav", &headers);
                 Html(
                     "<!doctype html><title>after</title>\
+                     <script>window.__cookieAtStart = document.cookie;</script>\
                      <script src=\"/ck-pages/after.js\"></script>",
                 )
             }),
@@ -220,8 +221,9 @@ pub fn check_first_page(r: &serde_json::Value, jar: &Jar, srcdoc_runs: bool) {
 }
 
 /// The checks of the page after the navigation, the same in every engine: the navigation
-/// (to a public page) was the app's and carried the session; the page still reads the
-/// visible cookie, then logs out.
+/// (to a public page) was the app's and carried the session; the page's first (inline)
+/// script already reads the visible cookie (the shim read the jar at install), as do
+/// later ones; then it logs out.
 ///
 /// # Panics
 /// On the first difference, with the report.
@@ -234,6 +236,10 @@ pub fn check_after_navigation(after: &serde_json::Value, jar: &Jar) {
         jar.dump()
     );
     assert!(after["error"].is_null(), "{after}");
+    assert_eq!(
+        after["documentCookieAtStart"], "visible=1",
+        "document.cookie in the page's first (inline) script: {after}"
+    );
     assert_eq!(after["documentCookie"], "visible=1");
     assert_eq!(after["logout"], 200);
     assert_eq!(after["afterLogout"], "visible=1");

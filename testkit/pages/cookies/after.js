@@ -4,7 +4,8 @@
 (async () => {
   const r = { page: 'after' };
   try {
-    r.documentCookieAtStart = document.cookie;
+    // Read by the page's first, inline script (testkit::cookies `/nav`).
+    r.documentCookieAtStart = window.__cookieAtStart;
     await globalThis[Symbol.for('inproc-bus.installation')].cookiesReady;
     r.documentCookie = document.cookie;
     r.logout = (await fetch('/ck/logout', { method: 'POST' })).status;
