@@ -10,13 +10,18 @@ pub const BUNDLE: &str = bus_shim::BUNDLE;
 /// `__inprocBusDeliver`) with Android's routing — bodiless GET/HEAD fetch/XHR through the
 /// engine (interception), everything else as frames. On a form-result page
 /// (`/__bus/result/<token>#<action URL>`) it first replaces the URL with the action URL.
-/// Does nothing in a frame that is not the top frame, or in a document of another origin.
+/// Does nothing in a frame that is not the top frame, or in a document of another origin,
+/// but give the app's iframes `document.cookie` over the top document's shim
+/// ([`bus_shim::frame_cookie_script`]; the script runs in every frame, as
+/// `addDocumentStartJavaScript`'s does).
 pub fn shim_script(origin: &str, binding: &str) -> String {
+    let origin_raw = origin;
     let origin = js(origin);
     let binding = js(binding);
     let result = js(bridge_android::host::RESULT_PREFIX);
+    let frames = bus_shim::frame_cookie_script(origin_raw);
     format!(
-        r#"(() => {{
+        r#"{frames}(() => {{
   'use strict';
   if (location.origin !== {origin} || window !== window.top) return;
   const send = globalThis[{binding}];

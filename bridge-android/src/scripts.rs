@@ -52,6 +52,21 @@ pub enum Bridge<'a> {
     },
 }
 
+/// The script for the app's iframes, which have no shim: their `document.cookie` reads and
+/// writes the bus's jar through the top document's installation
+/// ([`bus_shim::frame_cookie_script`]). Inject it at document start in every frame of the
+/// app origin (androidx `WebViewCompat.addDocumentStartJavaScript` with the app origin as
+/// its allowed origin rule); without androidx an iframe keeps the engine's own
+/// `document.cookie`.
+///
+/// ```
+/// let script = bridge_android::scripts::frame_script("https://app.invalid");
+/// assert!(script.contains("installation"));
+/// ```
+pub fn frame_script(origin: &str) -> String {
+    bus_shim::frame_cookie_script(origin)
+}
+
 /// Why a script could not be made.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

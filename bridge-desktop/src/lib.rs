@@ -232,6 +232,7 @@ pub fn attach(
         },
         &view,
     );
+    let default_shim = config.shim.is_none();
     let shim = config.shim.clone().unwrap_or_else(|| {
         Some(shim::script(
             &config.origin,
@@ -246,6 +247,17 @@ pub fn attach(
             &[],
             &[],
         ));
+        if default_shim {
+            // The app's iframes have no shim: their document.cookie goes to the top
+            // document's (bus_shim::frame_cookie_script).
+            manager.add_script(&webkit2gtk::UserScript::new(
+                &bus_shim::frame_cookie_script(&config.origin),
+                webkit2gtk::UserContentInjectedFrames::AllFrames,
+                webkit2gtk::UserScriptInjectionTime::Start,
+                &[],
+                &[],
+            ));
+        }
     }
     navigation::install(&view, &config);
     Ok(Host {

@@ -116,6 +116,25 @@ interface CookieGlobals {
   location?: { pathname?: string };
 }
 
+/** What `installDocumentCookie` installed. */
+export interface DocumentCookie {
+  /** Settles once the mirror has the host's jar. */
+  ready: Promise<void>;
+  /** Removes `document.cookie` and the response hook again. */
+  stop: () => void;
+  /** `document.cookie` as a document of this origin at `path` reads it. */
+  read: (path: string) => string;
+  /** `document.cookie = text` from a document of this origin at `path`. */
+  write: (text: string, path: string) => void;
+}
+
+const NO_DOCUMENT_COOKIE: DocumentCookie = {
+  ready: Promise.resolve(),
+  stop: () => {},
+  read: () => '',
+  write: () => {},
+};
+
 /**
  * The jar's mirror for a document at `path`, read synchronously through the engine's own
  * loader (a synchronous `XMLHttpRequest` to the reserved path, answered by the host like
@@ -148,10 +167,10 @@ export function installDocumentCookie(
   global: object,
   client: BusClient,
   options: { readAtStart?: boolean | undefined; NativeXHR?: typeof XMLHttpRequest | undefined } = {},
-): { ready: Promise<void>; stop: () => void } {
+): DocumentCookie {
   const g = global as CookieGlobals;
   const doc = g.document;
-  if (typeof Document === 'undefined' || !(doc instanceof Document)) return { ready: Promise.resolve(), stop: () => {} };
+  if (typeof Document === 'undefined' || !(doc instanceof Document)) return NO_DOCUMENT_COOKIE;
   const path = (): string => g.location?.pathname ?? '/';
   const atStart = options.readAtStart ? readMirrorNow(options.NativeXHR, path()) : null;
   let mirror: MirrorEntry[] = atStart ?? [];
@@ -182,8 +201,8 @@ export function installDocumentCookie(
     return writes === null ? send() : chain(writes, send);
   };
   client.openStream = wrapped;
-  const ask = (body: string | null): Promise<void> => {
-    const uri = `${COOKIE_PATH}?path=${encodeURIComponent(path())}`;
+  const ask = (body: string | null, at: string = path()): Promise<void> => {
+    const uri = `${COOKIE_PATH}?path=${encodeURIComponent(at)}`;
     const init: StreamInit =
       body === null
         ? { method: 'GET', uri }
@@ -209,15 +228,16 @@ export function installDocumentCookie(
     }
     return sent;
   };
+  const read = (at: string): string => documentCookie(mirror, at, Date.now());
+  const write = (text: string, at: string): void => {
+    mirror = applyWrite(mirror, text, at, Date.now());
+    ask(text, at);
+  };
   const descriptor: PropertyDescriptor = {
     configurable: true,
     enumerable: true,
-    get: () => documentCookie(mirror, path(), Date.now()),
-    set: (value: unknown) => {
-      const text = String(value);
-      mirror = applyWrite(mirror, text, path(), Date.now());
-      ask(text);
-    },
+    get: () => read(path()),
+    set: (value: unknown) => write(String(value), path()),
   };
   Object.defineProperty(doc, 'cookie', descriptor);
   // Not at once: the shim installs at document start, when a host's relay (WebKitGTK's
@@ -236,5 +256,5 @@ export function installDocumentCookie(
     const own = Object.getOwnPropertyDescriptor(doc, 'cookie');
     if (own && own.get === descriptor.get) delete (doc as { cookie?: unknown }).cookie;
   };
-  return { ready, stop };
+  return { ready, stop, read, write };
 }

@@ -122,6 +122,13 @@ export interface Installation {
    * until then document.cookie reads only what the page itself wrote.
    */
   readonly cookiesReady: Promise<void>;
+  /**
+   * `document.cookie` for the app's other same-origin documents (its iframes, which have no
+   * shim of their own): what a document at `path` reads, and its writes. The hosts'
+   * frame script (bus-shim `frame_cookie_script`) defines an iframe's `document.cookie`
+   * over these. `null` with `cookies: false`.
+   */
+  readonly cookies: { read(path: string): string; write(text: string, path: string): void } | null;
   /** Puts the originals back (the client stays open: close it if you are done with it). */
   uninstall(): void;
 }
@@ -200,7 +207,7 @@ export function install(options: InstallOptions): Installation | null {
 
   const cookies =
     options.cookies === false
-      ? { ready: Promise.resolve(), stop: () => {} }
+      ? null
       : installDocumentCookie(g, client, {
           readAtStart: typeof options.cookies === 'object' && options.cookies.readAtStart === true,
           NativeXHR: originals.XMLHttpRequest,
@@ -225,7 +232,8 @@ export function install(options: InstallOptions): Installation | null {
     XMLHttpRequest: XHR,
     EventSource: ES,
     WebSocket: WS,
-    cookiesReady: cookies.ready,
+    cookiesReady: cookies ? cookies.ready : Promise.resolve(),
+    cookies: cookies ? { read: cookies.read, write: cookies.write } : null,
     isBusUrl(url) {
       try {
         return ctx.isBus(url instanceof URL ? url : new URL(String(url), ctx.baseURL()));
@@ -236,7 +244,7 @@ export function install(options: InstallOptions): Installation | null {
     uninstall() {
       if (g[INSTALLATION] !== installation) return;
       stopForms();
-      cookies.stop();
+      cookies?.stop();
       unwrapWorkers();
       stopper.unhook();
       restore('fetch', fetchShim, originals.fetch);

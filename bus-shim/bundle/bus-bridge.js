@@ -1715,6 +1715,14 @@ var InprocBusBridge = (() => {
     else next.push(entry);
     return next;
   }
+  var NO_DOCUMENT_COOKIE = {
+    ready: Promise.resolve(),
+    stop: () => {
+    },
+    read: () => "",
+    write: () => {
+    }
+  };
   function readMirrorNow(NativeXHR, path) {
     if (typeof NativeXHR !== "function") return null;
     try {
@@ -1733,8 +1741,7 @@ var InprocBusBridge = (() => {
   function installDocumentCookie(global, client, options = {}) {
     const g = global;
     const doc = g.document;
-    if (typeof Document === "undefined" || !(doc instanceof Document)) return { ready: Promise.resolve(), stop: () => {
-    } };
+    if (typeof Document === "undefined" || !(doc instanceof Document)) return NO_DOCUMENT_COOKIE;
     const path = () => g.location?.pathname ?? "/";
     const atStart = options.readAtStart ? readMirrorNow(options.NativeXHR, path()) : null;
     let mirror = atStart ?? [];
@@ -1762,8 +1769,8 @@ var InprocBusBridge = (() => {
       return writes === null ? send() : chain(writes, send);
     };
     client.openStream = wrapped;
-    const ask = (body) => {
-      const uri = `${COOKIE_PATH}?path=${encodeURIComponent(path())}`;
+    const ask = (body, at = path()) => {
+      const uri = `${COOKIE_PATH}?path=${encodeURIComponent(at)}`;
       const init = body === null ? { method: "GET", uri } : { method: "POST", uri, headers: [["content-type", "text/plain;charset=UTF-8"]], body: new TextEncoder().encode(body) };
       const send = () => chain(apply3(open, client, [init]), adopt);
       const answered = writes === null ? send() : chain(writes, send);
@@ -1785,15 +1792,16 @@ var InprocBusBridge = (() => {
       }
       return sent;
     };
+    const read2 = (at) => documentCookie(mirror, at, Date.now());
+    const write = (text, at) => {
+      mirror = applyWrite(mirror, text, at, Date.now());
+      ask(text, at);
+    };
     const descriptor = {
       configurable: true,
       enumerable: true,
-      get: () => documentCookie(mirror, path(), Date.now()),
-      set: (value) => {
-        const text = String(value);
-        mirror = applyWrite(mirror, text, path(), Date.now());
-        ask(text);
-      }
+      get: () => read2(path()),
+      set: (value) => write(String(value), path())
     };
     Object.defineProperty(doc, "cookie", descriptor);
     const ready = atStart !== null ? NativePromise2.resolve() : new NativePromise2((resolve) => {
@@ -1804,7 +1812,7 @@ var InprocBusBridge = (() => {
       const own = Object.getOwnPropertyDescriptor(doc, "cookie");
       if (own && own.get === descriptor.get) delete doc.cookie;
     };
-    return { ready, stop };
+    return { ready, stop, read: read2, write };
   }
 
   // src/events.ts
@@ -4759,8 +4767,7 @@ import ${JSON.stringify(url.href)};
     const doc = g.document;
     const stopForms = formMode && doc && typeof HTMLFormElement !== "undefined" ? interceptForms(doc, { isBus: ctx.isBus, fetch: fetchShim }, formMode) : () => {
     };
-    const cookies = options.cookies === false ? { ready: Promise.resolve(), stop: () => {
-    } } : installDocumentCookie(g, client, {
+    const cookies = options.cookies === false ? null : installDocumentCookie(g, client, {
       readAtStart: typeof options.cookies === "object" && options.cookies.readAtStart === true,
       NativeXHR: originals.XMLHttpRequest
     });
@@ -4781,7 +4788,8 @@ import ${JSON.stringify(url.href)};
       XMLHttpRequest: XHR,
       EventSource: ES,
       WebSocket: WS,
-      cookiesReady: cookies.ready,
+      cookiesReady: cookies ? cookies.ready : Promise.resolve(),
+      cookies: cookies ? { read: cookies.read, write: cookies.write } : null,
       isBusUrl(url) {
         try {
           return ctx.isBus(url instanceof URL ? url : new URL(String(url), ctx.baseURL()));
@@ -4792,7 +4800,7 @@ import ${JSON.stringify(url.href)};
       uninstall() {
         if (g[INSTALLATION] !== installation2) return;
         stopForms();
-        cookies.stop();
+        cookies?.stop();
         unwrapWorkers();
         stopper.unhook();
         restore("fetch", fetchShim, originals.fetch);

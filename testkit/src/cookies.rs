@@ -148,7 +148,8 @@ pub fn mount(builder: bus_core::BusBuilder, jar: &Jar) -> bus_core::BusBuilder {
 /// `Set-Cookie` hidden from script, fetch, XHR, `<img>` (on an app-only route and a public
 /// one) and the WebSocket upgrade carrying the session and the visible cookie,
 /// `document.cookie` showing only the visible one and writing the jar (a page cannot
-/// overwrite the `HttpOnly` session), expiry and deletion, and a sandboxed `srcdoc` frame
+/// overwrite the `HttpOnly` session), expiry and deletion, an iframe of the app reading and
+/// writing the same jar, and a sandboxed `srcdoc` frame
 /// getting nothing: it ran and its requests carried no cookie (`srcdoc_runs`), or the host
 /// refused to load it at all (WebKitGTK's default navigation policy).
 ///
@@ -198,6 +199,14 @@ pub fn check_first_page(r: &serde_json::Value, jar: &Jar, srcdoc_runs: bool) {
         "{r}"
     );
     assert_eq!(r["afterDelete"], "visible=1");
+    // An iframe of the app reads and writes the same jar through the top's shim.
+    assert_eq!(r["frame"]["read"], "visible=1", "the app iframe: {r}");
+    assert_eq!(r["frame"]["afterWrite"], "visible=1; fromFrame=1", "{r}");
+    assert_eq!(
+        r["fetchAfterFrame"],
+        format!("{both}; fromFrame=1").as_str(),
+        "the iframe's write reached the jar: {r}"
+    );
     // <img>: the engine proves an app page's (Chromium: fetch metadata; WebKitGTK: its
     // navigation policy admits only the app's documents).
     assert_eq!(

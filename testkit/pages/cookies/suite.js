@@ -54,6 +54,17 @@
     document.cookie = 'fromPage=; max-age=0; path=/';
     r.afterDelete = document.cookie;
     step('document.cookie');
+    // An iframe of the app (no shim of its own): its document.cookie is the same jar's.
+    r.frame = await new Promise((ok) => {
+      addEventListener('message', (e) => e.data && e.data.frame && ok(e.data.frame));
+      setTimeout(() => ok('timeout'), 10000);
+      const f = document.createElement('iframe');
+      f.src = '/ck-pages/frame.html';
+      document.body.appendChild(f);
+    });
+    r.fetchAfterFrame = await text(fetch('/ck/seen/after-frame'));
+    document.cookie = 'fromFrame=; max-age=0; path=/';
+    step('iframe');
     // A sandboxed frame of this page: an opaque origin, not the app.
     r.sandboxed = await new Promise((ok) => {
       const f = document.createElement('iframe');
