@@ -98,8 +98,19 @@ const RELAY: &str = r#"(() => {
   // the shim (`inproc-bus-reset`) that its open requests are gone.
   const newId = () => Array.from(crypto.getRandomValues(new Uint32Array(4)), (n) => n.toString(36)).join('-');
   let doc = newId();
+  // Frames the page sends in one task go to the host in one message (a microtask later):
+  // each postMessage is an IPC hop to the UI process, and 100 requests started together
+  // were 100 of them.
+  let out = [];
+  const flush = () => {
+    const frames = out;
+    out = [];
+    handler.postMessage(doc + ' ' + frames.join(' '));
+  };
   document.addEventListener(__OUT__, (event) => {
-    if (typeof event.detail === 'string') handler.postMessage(doc + ' ' + event.detail);
+    if (typeof event.detail !== 'string') return;
+    if (out.length === 0) queueMicrotask(flush);
+    out.push(event.detail);
   });
   // Two requests stay outstanding, so the host can answer one while the page is still
   // dispatching the other's frames. Replies settle in the order they are sent and each
@@ -331,9 +342,10 @@ pub(crate) fn remove(host_id: u64) {
     HOSTS.with(|h| h.borrow_mut().remove(&host_id));
 }
 
-/// `"<doc> <base64 frame>"` from the relay.
+/// `"<doc> <base64 frame> <base64 frame>…"` from the relay: the frames the page sent in
+/// one task, in order.
 fn on_frame(host_id: u64, text: &str) {
-    let Some((doc, payload)) = text.split_once(' ') else {
+    let Some((doc, payloads)) = text.split_once(' ') else {
         return;
     };
     let delivered = HOSTS.with(|h| {
@@ -344,27 +356,33 @@ fn on_frame(host_id: u64, text: &str) {
         if current.id != doc {
             return false;
         }
-        match BASE64.decode(payload) {
-            // Errors go back to the page as Error frames; nothing else to do here.
-            Ok(bytes) => {
-                let bytes = Bytes::from(bytes);
-                match bus_core::protocol::decode(bytes.clone()) {
-                    Ok(frame) => {
-                        track(&current.carried, &frame);
-                        let _ = current.session.handle(frame);
-                    }
-                    // The session decodes it again and answers the page why it failed.
-                    Err(_) => {
-                        let _ = current.session.receive(bytes);
-                    }
-                }
-            }
-            Err(e) => tracing::debug!("frame that is not base64 from the page: {e}"),
+        for payload in payloads.split(' ') {
+            on_one_frame(current, payload);
         }
         true
     });
     if !delivered {
-        tracing::debug!("frame from a document that is gone; dropped");
+        tracing::debug!("frames from a document that is gone; dropped");
+    }
+}
+
+fn on_one_frame(current: &Document, payload: &str) {
+    match BASE64.decode(payload) {
+        // Errors go back to the page as Error frames; nothing else to do here.
+        Ok(bytes) => {
+            let bytes = Bytes::from(bytes);
+            match bus_core::protocol::decode(bytes.clone()) {
+                Ok(frame) => {
+                    track(&current.carried, &frame);
+                    let _ = current.session.handle(frame);
+                }
+                // The session decodes it again and answers the page why it failed.
+                Err(_) => {
+                    let _ = current.session.receive(bytes);
+                }
+            }
+        }
+        Err(e) => tracing::debug!("frame that is not base64 from the page: {e}"),
     }
 }
 
