@@ -198,6 +198,15 @@ pub fn attach(
         return Err(HostError::AlreadyLoaded(uri.to_string()));
     }
     let context = view.context().ok_or(HostError::NoContext)?;
+    // The policy proves the WebView's documents only if it sees every one of them.
+    let admits_only_the_app = navigation::Admits::of(&config).only_the_app();
+    let outside = navigation::outside_the_policy(&view);
+    if let (true, Some(why)) = (admits_only_the_app, outside) {
+        tracing::warn!(
+            "{why}: requests WebKitGTK reports nothing about (<img>, navigations) are anonymous"
+        );
+    }
+    let documents_proven = admits_only_the_app && outside.is_none();
     let id = NEXT_HOST.fetch_add(1, Ordering::Relaxed);
     let secret = carrier_secret().map_err(|e| {
         HostError::FrameChannel(Box::leak(
@@ -225,7 +234,7 @@ pub fn attach(
                 .split_once("://")
                 .map_or_else(String::new, |(_, host)| host.to_owned()),
             navigable: config.navigable.clone(),
-            documents_proven: navigation::Admits::of(&config).only_the_app(),
+            documents_proven,
             inline_first_poll: config.inline_first_poll,
             host_id: id,
             carrier_secret: secret,
@@ -233,12 +242,10 @@ pub fn attach(
         &view,
     );
     let default_shim = config.shim.is_none();
-    let shim = config.shim.clone().unwrap_or_else(|| {
-        Some(shim::script(
-            &config.origin,
-            navigation::Admits::of(&config).only_the_app(),
-        ))
-    });
+    let shim = config
+        .shim
+        .clone()
+        .unwrap_or_else(|| Some(shim::script(&config.origin, documents_proven)));
     if let (Some(shim), Some(manager)) = (&shim, view.user_content_manager()) {
         manager.add_script(&webkit2gtk::UserScript::new(
             shim,

@@ -1,5 +1,6 @@
 //! The navigation policy: the WebView (top frame and iframes, `<object>`/`<embed>`
-//! frames, new windows) may show only the app origin and `about:blank`; `srcdoc` frames
+//! frames, links to new windows — not `window.open`, which WebKitGTK never puts through
+//! `decide-policy`) may show only the app origin and `about:blank`; `srcdoc` frames
 //! and other origins only when the host allowed them explicitly
 //! ([`HostConfig::allow_srcdoc_frames`], [`HostConfig::allow_navigation_to`]).
 //!
@@ -12,7 +13,9 @@
 //! (`<img>`, `<script>`, `<link>`, navigations: no `Origin`, `Referer` or fetch metadata):
 //! when it admits no other origin and no `srcdoc` document, every document the WebView can
 //! show is the app's (or one the host loaded itself), so such a request is the app's
-//! ([`Admits::only_the_app`], used by the scheme handler). A `srcdoc` document counts as
+//! ([`Admits::only_the_app`], used by the scheme handler) — provided that nothing decides
+//! before this policy and the WebView cannot open windows ([`outside_the_policy`],
+//! [`opens_windows`]). A `srcdoc` document counts as
 //! foreign because that is how pages show content they do not trust (a sandboxed srcdoc
 //! has an opaque origin, and Chromium marks its requests so).
 //!
@@ -117,6 +120,36 @@ impl Admits {
                 .strip_prefix(origin.as_str())
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#']))
         })
+    }
+}
+
+/// Whether `view` has a handler of `signal` (blocked ones count: they can be unblocked).
+fn has_handler(view: &webkit2gtk::WebView, signal: &str) -> bool {
+    glib::subclass::SignalId::lookup(signal, webkit2gtk::WebView::static_type())
+        .is_some_and(|id| glib::signal::signal_has_handler_pending(view, id, None, true))
+}
+
+/// Whether `view` can open new windows: a `create` handler (wry's new-window handler) is
+/// connected. A new window is another WebView, outside this policy (WebKitGTK does not even
+/// put `window.open` through `decide-policy`), and its documents can navigate this one
+/// through `opener` — requests of this WebView that no document of its own made. Without a
+/// handler WebKit opens none.
+pub(crate) fn opens_windows(view: &webkit2gtk::WebView) -> bool {
+    has_handler(view, "create")
+}
+
+/// Why the policy, once installed, would not see every document `view` can show, if it
+/// would not: a `decide-policy` handler connected before ours (wry's navigation handler)
+/// runs first, and when it decides, ours never runs (the signal stops at the first handler
+/// that returns `true`); or the WebView can open windows ([`opens_windows`]). Call before
+/// [`install`].
+pub(crate) fn outside_the_policy(view: &webkit2gtk::WebView) -> Option<&'static str> {
+    if has_handler(view, "decide-policy") {
+        Some("a decide-policy handler (wry's navigation handler) was connected before the host's")
+    } else if opens_windows(view) {
+        Some("the WebView can open new windows (a create handler: wry's new-window handler)")
+    } else {
+        None
     }
 }
 

@@ -78,13 +78,29 @@ pub(crate) fn register(
         security.register_uri_scheme_as_cors_enabled(scheme);
     }
     let view = view.downgrade();
+    // Once the WebView could open windows, for good: a window it opened may still be there.
+    let opens_windows = std::cell::Cell::new(false);
     context.register_uri_scheme(scheme, move |request| {
+        let view = view.upgrade();
         // The context may serve other WebViews (an app's second view, one that shows the
-        // web): the policy proves nothing about their documents.
+        // web, a window ours opened): the policy proves nothing about their documents.
         let ours = view
-            .upgrade()
-            .is_some_and(|v| request.web_view().is_some_and(|theirs| theirs == v));
-        handle(request, &bus, &config, config.documents_proven && ours);
+            .as_ref()
+            .is_some_and(|v| request.web_view().is_some_and(|theirs| &theirs == v));
+        // A window opened from ours is outside the policy, and can navigate ours through
+        // `opener`: a new-window handler connected after attach ends the proof too.
+        if config.documents_proven
+            && !opens_windows.get()
+            && view.as_ref().is_some_and(navigation::opens_windows)
+        {
+            tracing::warn!(
+                "the WebView can now open new windows: requests WebKitGTK reports nothing \
+                 about are anonymous from now on"
+            );
+            opens_windows.set(true);
+        }
+        let proven = config.documents_proven && ours && !opens_windows.get();
+        handle(request, &bus, &config, proven);
     });
 }
 

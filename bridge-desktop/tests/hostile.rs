@@ -37,14 +37,22 @@ impl Suite {
     }
 
     fn with(config: bridge_desktop::HostConfig) -> Suite {
+        Suite::with_wry(config, |b| b)
+    }
+
+    fn with_wry(
+        config: bridge_desktop::HostConfig,
+        wry: impl for<'a> FnOnce(wry::WebViewBuilder<'a>) -> wry::WebViewBuilder<'a>,
+    ) -> Suite {
         let mut record = None;
-        let h = Harness::with_config(
+        let h = Harness::with_wry(
             |b| {
                 let (b, r) = testkit::hostile::mount(b);
                 record = Some(r);
                 b
             },
             config,
+            wry,
         );
         let reports = support::evil::register(h.host.webkit());
         Suite {
@@ -153,14 +161,29 @@ fn frames_in_an_app_page() {
 
 /// Every way an app page can put another document in the WebView, beyond
 /// [`APP_PAGE_FRAMES`]: refused by the default policy.
-const APP_ONLY_ATTEMPTS: [&str; 7] = [
+const APP_ONLY_ATTEMPTS: [&str; 17] = [
     "srcdoc",
     "foreign-object",
     "foreign-embed",
     "data-iframe",
     "blob-iframe",
+    // These two open nothing in this WebView, whatever the policy: it has no new-window
+    // handler, so WebKit makes no window (with one, the proof is off: see
+    // `a_window_the_app_opens_cannot_navigate_it_as_the_app`).
     "foreign-popup",
     "foreign-link-blank",
+    // Each of these runs when the host admits evil://x and srcdoc (checked by hand when
+    // they were added): other ways to make a frame.
+    "object-untyped",
+    "embed-untyped",
+    "object-svg",
+    "embed-svg",
+    "frameset",
+    "svg-foreignobject",
+    "meta-refresh-frame",
+    "frame-location",
+    "srcdoc-src-blank",
+    "srcdoc-src-query",
 ];
 
 /// The default host admits only the app's documents, which is what makes the requests
@@ -511,8 +534,122 @@ fn the_upload_carrier_keeps_streams_apart_under_races() {
     assert_eq!(r["csp"], serde_json::json!([200, 1 << 20, true]), "{r}");
 }
 
+/// An app's wry new-window handler, as wry documents it: the new window is a WebView
+/// related to the opener (same WebKit context and web process), which the host's
+/// navigation policy does not govern.
+fn opens_new_windows<'a>(b: wry::WebViewBuilder<'a>) -> wry::WebViewBuilder<'a> {
+    b.with_new_window_req_handler(|_url, features| {
+        use gtk::prelude::*;
+        let window = gtk::Window::new(gtk::WindowType::Toplevel);
+        let view = webkit2gtk::WebView::builder()
+            .related_view(&features.opener.webview)
+            .build();
+        window.add(&view);
+        window.show_all();
+        // The window lives as long as the test process (the harness closes only its own).
+        std::mem::forget(window);
+        wry::NewWindowResponse::Create { webview: view }
+    })
+}
+
+/// A window an app page opens (`window.open`, which WebKitGTK never puts through
+/// `decide-policy`) is another WebView, outside the navigation policy: with an app's wry
+/// new-window handler, a foreign page loads there and navigates the app's WebView through
+/// `opener` to an API route. That navigation is a header-less request of the app's WebView:
+/// it ran the API handler as the app (with the app's cookies) before the host learnt to
+/// drop the proof once the WebView can open windows. Now it is anonymous; the control: the
+/// popup ran, had an opener and navigated it.
+fn a_window_the_app_opens_cannot_navigate_it_as_the_app() {
+    let s = Suite::with_wry(bridge_desktop::HostConfig::new(ORIGIN), opens_new_windows);
+    {
+        use webkit2gtk::{SettingsExt, WebViewExt};
+        // What a user's click on an app page's button grants anyway.
+        if let Some(settings) = WebViewExt::settings(s.h.host.webkit()) {
+            settings.set_javascript_can_open_windows_automatically(true);
+        }
+    }
+    s.h.load(&s.host_page("popup-opener"));
+    let r = s
+        .report("popup-opener", Duration::from_secs(30))
+        .expect("the foreign page in the new window reports");
+    assert_eq!(r["hasOpener"], true, "{r}");
+    assert_eq!(r["opener"], "navigated", "{r}");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        support::pump(Duration::from_millis(5));
+    }
+    let as_app: Vec<_> = s
+        .record
+        .hits()
+        .into_iter()
+        .filter(|h| h.ctx == "popup-opener" && h.mount == "api")
+        .collect();
+    assert!(
+        as_app.is_empty(),
+        "the popup reached the API as the app: {as_app:?}"
+    );
+    // Its own request reached the public probe, anonymous.
+    assert!(
+        s.record
+            .hits()
+            .iter()
+            .any(|h| h.ctx == "popup-opener" && h.caller.as_ref().is_some_and(|c| c.is_anonymous())),
+        "{:?}",
+        s.record.hits()
+    );
+    s.check(&[]);
+}
+
+/// A `decide-policy` handler connected before `attach` (wry's `with_navigation_handler`)
+/// runs before the host's and, when it decides, the host's never runs: a sandboxed
+/// `srcdoc` frame running a foreign script loaded, and its header-less `<img>`,
+/// `<script>` and iframe reached the API as the app. Now `attach` sees that handler and
+/// drops the proof (such requests are anonymous); the control: the frame ran.
+fn a_navigation_handler_before_attach_voids_the_proof() {
+    let s = Suite::with_wry(bridge_desktop::HostConfig::new(ORIGIN), |b| {
+        b.with_navigation_handler(|_| true)
+    });
+    let mut reports = vec![];
+    for ctx in ["sandboxed-srcdoc", "sandboxed-app-frame"] {
+        s.h.load(&s.host_page(ctx));
+        reports.push(
+            s.report(ctx, Duration::from_secs(30))
+                .unwrap_or_else(|| panic!("{ctx} did not run")),
+        );
+    }
+    s.h.wait(Duration::from_millis(500));
+    let as_app: Vec<_> = s
+        .record
+        .hits()
+        .into_iter()
+        .filter(|h| h.ctx == "sandboxed-srcdoc" && h.mount == "api")
+        .collect();
+    assert!(
+        as_app.is_empty(),
+        "a sandboxed srcdoc reached the API as the app: {as_app:?}"
+    );
+    // An app-origin document, even sandboxed, is the app's where WebKit sends its Referer
+    // (no-cors fetch): item 3's caveat; its header-less requests are no longer the app's.
+    let silent_as_app: Vec<_> = s
+        .record
+        .hits()
+        .into_iter()
+        .filter(|h| h.ctx == "sandboxed-app-frame" && h.mount == "api" && h.headers.is_empty())
+        .collect();
+    assert!(silent_as_app.is_empty(), "{silent_as_app:?}");
+    let _ = reports;
+}
+
 fn main() {
     support::run(&[
+        (
+            "a_window_the_app_opens_cannot_navigate_it_as_the_app",
+            a_window_the_app_opens_cannot_navigate_it_as_the_app,
+        ),
+        (
+            "a_navigation_handler_before_attach_voids_the_proof",
+            a_navigation_handler_before_attach_voids_the_proof,
+        ),
         (
             "the_upload_carrier_keeps_streams_apart_under_races",
             the_upload_carrier_keeps_streams_apart_under_races,

@@ -41,10 +41,10 @@ pub fn register(view: &webkit2gtk::WebView) -> mpsc::Receiver<Value> {
             };
             match std::fs::read(&file) {
                 Ok(bytes) => {
-                    let kind = if path.ends_with(".js") {
-                        "text/javascript"
-                    } else {
-                        "text/html"
+                    let kind = match path.rsplit_once('.').map(|(_, ext)| ext) {
+                        Some("js") => "text/javascript",
+                        Some("svg") => "image/svg+xml",
+                        _ => "text/html",
                     };
                     (200, kind, bytes)
                 }

@@ -42,6 +42,16 @@ impl Harness {
         extra: impl FnOnce(BusBuilder) -> BusBuilder,
         config: HostConfig,
     ) -> Harness {
+        Self::with_wry(extra, config, |b| b)
+    }
+
+    /// Like [`Harness::with_config`], with the wry WebView built through `wry` first (the
+    /// handlers an app may set on wry's builder before attaching).
+    pub fn with_wry(
+        extra: impl FnOnce(BusBuilder) -> BusBuilder,
+        config: HostConfig,
+        wry: impl for<'a> FnOnce(wry::WebViewBuilder<'a>) -> wry::WebViewBuilder<'a>,
+    ) -> Harness {
         let (report, reports) = testkit::report::mount(16 << 20);
         let counters = testkit::conformance::Counters::default();
         let builder = Bus::builder()
@@ -59,7 +69,7 @@ impl Harness {
         window.set_default_size(1024, 720);
         let vbox = gtk::Box::new(gtk::Orientation::Vertical, 0);
         window.add(&vbox);
-        let webview = wry::WebViewBuilder::new()
+        let webview = wry(wry::WebViewBuilder::new())
             .build_gtk(&vbox)
             .expect("a WebView");
         let host = bridge_desktop::attach(&webview, &bus.handle(), config).expect("attach");
