@@ -600,6 +600,63 @@ fn a_window_the_app_opens_cannot_navigate_it_as_the_app() {
     s.check(&[]);
 }
 
+/// Another WebView on the app WebView's WebKit context (an app that also shows the web),
+/// not attached and without the policy: a foreign page there makes every request kind to
+/// the app, and tries to navigate a frame of the app's page by its name. Its requests
+/// carry `web_view()` = that view, so nothing proves them: anonymous, none reaches the API
+/// (the scheme's check of the request's WebView; without it they were the app's).
+fn another_webview_on_the_same_context_proves_nothing() {
+    use gtk::prelude::*;
+    use webkit2gtk::WebViewExt;
+    let s = Suite::with(bridge_desktop::HostConfig::new(ORIGIN));
+    // The app's page, with a frame named `appframe` (its window.open opens nothing here).
+    s.h.load(&s.host_page("popup-opener"));
+    s.h.wait(Duration::from_millis(500));
+    let context = s.h.host.webkit().context().expect("a context");
+    let window = gtk::Window::new(gtk::WindowType::Toplevel);
+    let other = webkit2gtk::WebView::builder().web_context(&context).build();
+    window.add(&other);
+    window.show_all();
+    let mut reports = vec![];
+    for (ctx, page) in [
+        ("second-view", "hostile/attack.html"),
+        ("second-view-named", "opener.html"),
+    ] {
+        other.load_uri(&format!(
+            "evil://x/{page}?app={}&ctx={ctx}&report={}",
+            enc(ORIGIN),
+            enc(REPORT)
+        ));
+        reports.push(
+            s.report(ctx, Duration::from_secs(30))
+                .unwrap_or_else(|| panic!("{ctx} did not run in the other WebView")),
+        );
+    }
+    s.h.wait(Duration::from_millis(1500));
+    let hits = s.record.hits();
+    let api: Vec<_> = hits
+        .iter()
+        .filter(|h| h.ctx.starts_with("second-view") && h.mount == "api")
+        .collect();
+    assert!(api.is_empty(), "another WebView reached the API: {api:?}");
+    let silent: Vec<_> = hits
+        .iter()
+        .filter(|h| h.ctx.starts_with("second-view") && h.headers.is_empty())
+        .collect();
+    assert!(
+        !silent.is_empty(),
+        "the other WebView's header-less requests reached the probe"
+    );
+    assert!(
+        silent
+            .iter()
+            .all(|h| h.caller.as_ref().is_some_and(|c| c.is_anonymous())),
+        "{silent:?}"
+    );
+    window.close();
+    s.check(&reports[..1]);
+}
+
 /// A `decide-policy` handler connected before `attach` (wry's `with_navigation_handler`)
 /// runs before the host's and, when it decides, the host's never runs: a sandboxed
 /// `srcdoc` frame running a foreign script loaded, and its header-less `<img>`,
@@ -645,6 +702,10 @@ fn main() {
         (
             "a_window_the_app_opens_cannot_navigate_it_as_the_app",
             a_window_the_app_opens_cannot_navigate_it_as_the_app,
+        ),
+        (
+            "another_webview_on_the_same_context_proves_nothing",
+            another_webview_on_the_same_context_proves_nothing,
         ),
         (
             "a_navigation_handler_before_attach_voids_the_proof",
