@@ -131,7 +131,9 @@ const RELAY: &str = r#"(() => {
       if (id !== doc) return; // a session this document has replaced
       ask = id;
       if (batch === '') continue;
-      for (const frame of batch.split(' ')) document.dispatchEvent(new CustomEvent(__IN__, { detail: frame }));
+      // The whole reply as one event: the shim splits it (one event per frame cost a
+      // dispatch each).
+      document.dispatchEvent(new CustomEvent(__IN__, { detail: batch }));
     }
   };
   const start = () => {

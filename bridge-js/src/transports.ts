@@ -43,6 +43,7 @@ export interface DomEventTransportOptions extends CommonTransportOptions {
 
 // Captured when the shim installs, before page scripts run.
 const typedArraySlice = Uint8Array.prototype.slice;
+const stringSplit = String.prototype.split;
 const portPost = typeof MessagePort === 'function' ? MessagePort.prototype.postMessage : undefined;
 const portsOf = typeof MessageEvent === 'function' ? Object.getOwnPropertyDescriptor(MessageEvent.prototype, 'ports')?.get : undefined;
 
@@ -72,7 +73,15 @@ export function domEventTransport(options: DomEventTransportOptions = {}): Bridg
     },
   };
   const listener = (event: Event): void => {
-    deliver(transport, (event as CustomEvent<unknown>).detail, report);
+    const detail = (event as CustomEvent<unknown>).detail;
+    // A relay may send several frames as one event, separated by spaces (base64 has none):
+    // the desktop relay sends each reply of the host so, one event instead of one a frame.
+    if (typeof detail === 'string') {
+      const frames = apply(stringSplit, detail, [' ']) as string[];
+      for (let i = 0; i < frames.length; i++) deliver(transport, frames[i], report);
+    } else {
+      deliver(transport, detail, report);
+    }
   };
   const onReset = (): void => {
     transport.onreset?.(new TypeError('the bus session was reset (the page was restored from the back/forward cache): open requests were dropped'));

@@ -1403,6 +1403,7 @@ var InprocBusBridge = (() => {
   // src/transports.ts
   var { apply: apply2 } = Reflect;
   var typedArraySlice = Uint8Array.prototype.slice;
+  var stringSplit = String.prototype.split;
   var portPost = typeof MessagePort === "function" ? MessagePort.prototype.postMessage : void 0;
   var portsOf = typeof MessageEvent === "function" ? Object.getOwnPropertyDescriptor(MessageEvent.prototype, "ports")?.get : void 0;
   function domEventTransport(options = {}) {
@@ -1424,7 +1425,13 @@ var InprocBusBridge = (() => {
       }
     };
     const listener = (event) => {
-      deliver(transport, event.detail, report);
+      const detail = event.detail;
+      if (typeof detail === "string") {
+        const frames = apply2(stringSplit, detail, [" "]);
+        for (let i = 0; i < frames.length; i++) deliver(transport, frames[i], report);
+      } else {
+        deliver(transport, detail, report);
+      }
     };
     const onReset = () => {
       transport.onreset?.(new TypeError("the bus session was reset (the page was restored from the back/forward cache): open requests were dropped"));
