@@ -165,6 +165,13 @@ pub enum HostError {
     /// The WebView already loaded a page: the scheme must be registered before.
     #[error("attach the host before the WebView loads anything (it is at {0})")]
     AlreadyLoaded(String),
+    /// Another host already serves the scheme on this WebView's WebKit context (WebKitGTK
+    /// keeps the first handler, so this host's WebView would be served by the other's bus).
+    #[error(
+        "another host already serves {0}:// on this WebView's WebKit context: give each \
+         attached WebView its own context (wry makes one per WebView unless it is given one)"
+    )]
+    SchemeTaken(String),
 }
 
 /// [`HostConfig::inline_first_poll`]'s default.
@@ -184,7 +191,15 @@ pub struct Host {
 ///
 /// # Errors
 /// [`HostError::AlreadyLoaded`] when the WebView already shows a page,
-/// [`HostError::NoContext`] when it has no WebKit context.
+/// [`HostError::NoContext`] when it has no WebKit context, [`HostError::SchemeTaken`] when
+/// another host serves the scheme on the same context.
+///
+/// # Identity
+/// Requests WebKitGTK reports nothing about (`<img>`, navigations) are the app's only while
+/// the navigation policy sees every document that can make one: no `decide-policy` handler
+/// connected before `attach` (wry's `with_navigation_handler`) and no `create` handler
+/// (wry's `with_new_window_req_handler`) on the WebView; otherwise they are anonymous and a
+/// warning says why (see [`HostConfig::allow_navigation_to`]).
 pub fn attach(
     webview: &wry::WebView,
     bus: &BusHandle,
@@ -198,6 +213,9 @@ pub fn attach(
         return Err(HostError::AlreadyLoaded(uri.to_string()));
     }
     let context = view.context().ok_or(HostError::NoContext)?;
+    if scheme::taken(&context, &config.scheme, &view) {
+        return Err(HostError::SchemeTaken(config.scheme));
+    }
     // The policy proves the WebView's documents only if it sees every one of them.
     let admits_only_the_app = navigation::Admits::of(&config).only_the_app();
     let outside = navigation::outside_the_policy(&view);

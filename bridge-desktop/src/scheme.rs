@@ -42,7 +42,40 @@ thread_local! {
     static PENDING: RefCell<HashMap<u64, URISchemeRequest>> = RefCell::new(HashMap::new());
 }
 
+thread_local! {
+    /// The contexts a host registered its scheme on, the scheme, and the host's WebView:
+    /// WebKitGTK keeps the first handler of a scheme on a context and ignores a second
+    /// registration (it only logs), so a second host there would be served by the first
+    /// host's bus.
+    static REGISTERED: RefCell<Vec<Registration>> = const { RefCell::new(Vec::new()) };
+}
+
+struct Registration {
+    context: glib::WeakRef<webkit2gtk::WebContext>,
+    scheme: String,
+    view: glib::WeakRef<webkit2gtk::WebView>,
+}
+
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Whether another WebView's host already registered `scheme` on `context` (a WebView
+/// sharing that context, e.g. built with wry's `new_with_web_context`). A second host on the
+/// same WebView is refused by the frame channel, with its own error.
+pub(crate) fn taken(
+    context: &webkit2gtk::WebContext,
+    scheme: &str,
+    view: &webkit2gtk::WebView,
+) -> bool {
+    REGISTERED.with(|r| {
+        let mut r = r.borrow_mut();
+        r.retain(|reg| reg.context.upgrade().is_some());
+        r.iter().any(|reg| {
+            reg.scheme == scheme
+                && reg.context.upgrade().is_some_and(|c| &c == context)
+                && reg.view.upgrade().is_none_or(|v| &v != view)
+        })
+    })
+}
 
 /// What the scheme handler needs to know about the app.
 #[derive(Clone, Debug)]
@@ -73,6 +106,13 @@ pub(crate) fn register(
     config: SchemeConfig,
     view: &webkit2gtk::WebView,
 ) {
+    REGISTERED.with(|r| {
+        r.borrow_mut().push(Registration {
+            context: context.downgrade(),
+            scheme: scheme.to_owned(),
+            view: view.downgrade(),
+        })
+    });
     if let Some(security) = context.security_manager() {
         security.register_uri_scheme_as_secure(scheme);
         security.register_uri_scheme_as_cors_enabled(scheme);

@@ -657,6 +657,62 @@ fn another_webview_on_the_same_context_proves_nothing() {
     s.check(&reports[..1]);
 }
 
+/// Two WebViews sharing one WebKit context (wry's `new_with_web_context`, as a
+/// multi-window app builds them): WebKitGTK keeps the first handler of a scheme on a
+/// context and ignores the second registration, so a second host there was served by the
+/// first host's bus, with its policy and config ignored on the scheme (measured: the
+/// second WebView's navigation reached the first bus). `attach` now refuses it; the first
+/// host keeps serving its own WebView as the app.
+fn a_second_host_on_the_same_context_is_refused() {
+    use gtk::prelude::*;
+    use wry::WebViewBuilderExtUnix;
+    let mut context = wry::WebContext::new(None);
+    let (first, record) = testkit::hostile::mount(bus_core::Bus::builder().app_origin(ORIGIN));
+    let (second, _) = testkit::hostile::mount(bus_core::Bus::builder().app_origin(ORIGIN));
+    let (first, second) = (first.build(), second.build());
+    let window = gtk::Window::new(gtk::WindowType::Toplevel);
+    let vbox = gtk::Box::new(gtk::Orientation::Vertical, 0);
+    window.add(&vbox);
+    let a = wry::WebViewBuilder::new_with_web_context(&mut context)
+        .build_gtk(&vbox)
+        .expect("a WebView");
+    let b = wry::WebViewBuilder::new_with_web_context(&mut context)
+        .build_gtk(&vbox)
+        .expect("a second WebView");
+    let host = bridge_desktop::attach(&a, &first.handle(), bridge_desktop::HostConfig::new(ORIGIN))
+        .expect("the first host");
+    let err = bridge_desktop::attach(
+        &b,
+        &second.handle(),
+        bridge_desktop::HostConfig::new(ORIGIN).allow_navigation_to("evil://x"),
+    )
+    .expect_err("a second host on the same context must be refused");
+    assert!(
+        matches!(err, bridge_desktop::HostError::SchemeTaken(_)),
+        "{err}"
+    );
+    window.show_all();
+    host.load("/probe/shared-context/nav");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !record.hits().iter().any(|h| h.ctx == "shared-context") {
+        assert!(
+            Instant::now() < deadline,
+            "the first host no longer serves its WebView"
+        );
+        support::pump(Duration::from_millis(5));
+    }
+    assert!(
+        record
+            .hits()
+            .iter()
+            .all(|h| h.caller.as_ref().is_some_and(|c| c.is_origin(ORIGIN))),
+        "{:?}",
+        record.hits()
+    );
+    drop(host);
+    window.close();
+}
+
 /// A `decide-policy` handler connected before `attach` (wry's `with_navigation_handler`)
 /// runs before the host's and, when it decides, the host's never runs: a sandboxed
 /// `srcdoc` frame running a foreign script loaded, and its header-less `<img>`,
@@ -706,6 +762,10 @@ fn main() {
         (
             "another_webview_on_the_same_context_proves_nothing",
             another_webview_on_the_same_context_proves_nothing,
+        ),
+        (
+            "a_second_host_on_the_same_context_is_refused",
+            a_second_host_on_the_same_context_is_refused,
         ),
         (
             "a_navigation_handler_before_attach_voids_the_proof",
