@@ -556,11 +556,37 @@ fn opens_new_windows<'a>(b: wry::WebViewBuilder<'a>) -> wry::WebViewBuilder<'a> 
 /// `decide-policy`) is another WebView, outside the navigation policy: with an app's wry
 /// new-window handler, a foreign page loads there and navigates the app's WebView through
 /// `opener` to an API route. That navigation is a header-less request of the app's WebView:
-/// it ran the API handler as the app (with the app's cookies) before the host learnt to
-/// drop the proof once the WebView can open windows. Now it is anonymous; the control: the
+/// it ran the API handler as the app before the host learnt to drop the proof once the
+/// WebView can open windows. Now it is anonymous; the control: the
 /// popup ran, had an opener and navigated it.
 fn a_window_the_app_opens_cannot_navigate_it_as_the_app() {
     let s = Suite::with_wry(bridge_desktop::HostConfig::new(ORIGIN), opens_new_windows);
+    popup_navigates_its_opener(&s);
+}
+
+/// As [`a_window_the_app_opens_cannot_navigate_it_as_the_app`], with the new-window handler
+/// connected to the WebKit WebView after `attach` (which saw none): the scheme finds it at
+/// the next request.
+fn a_new_window_handler_connected_after_attach_ends_the_proof() {
+    use gtk::prelude::*;
+    use webkit2gtk::WebViewExt;
+    let s = Suite::with(bridge_desktop::HostConfig::new(ORIGIN));
+    s.h.load("/basic.html");
+    let _ = s.h.report(Duration::from_secs(20));
+    s.h.host.webkit().connect_create(|opener, _action| {
+        let window = gtk::Window::new(gtk::WindowType::Toplevel);
+        let view = webkit2gtk::WebView::builder().related_view(opener).build();
+        window.add(&view);
+        window.show_all();
+        std::mem::forget(window);
+        Some(view.upcast())
+    });
+    popup_navigates_its_opener(&s);
+}
+
+/// An app page opens a foreign page in a new window, which navigates the app's WebView
+/// through `opener` to an API route: that must not run as the app.
+fn popup_navigates_its_opener(s: &Suite) {
     {
         use webkit2gtk::{SettingsExt, WebViewExt};
         // What a user's click on an app page's button grants anyway.
@@ -758,6 +784,10 @@ fn main() {
         (
             "a_window_the_app_opens_cannot_navigate_it_as_the_app",
             a_window_the_app_opens_cannot_navigate_it_as_the_app,
+        ),
+        (
+            "a_new_window_handler_connected_after_attach_ends_the_proof",
+            a_new_window_handler_connected_after_attach_ends_the_proof,
         ),
         (
             "another_webview_on_the_same_context_proves_nothing",
