@@ -98,19 +98,26 @@ const RELAY: &str = r#"(() => {
   // the shim (`inproc-bus-reset`) that its open requests are gone.
   const newId = () => Array.from(crypto.getRandomValues(new Uint32Array(4)), (n) => n.toString(36)).join('-');
   let doc = newId();
-  // Frames the page sends in one task go to the host in one message (a microtask later):
-  // each postMessage is an IPC hop to the UI process, and 100 requests started together
-  // were 100 of them.
-  let out = [];
+  // The first frame the page sends in a task goes to the host at once (a page that blocks
+  // its thread after send() must not hold its request back: XHR's timeout counts from
+  // there); the task's other frames go together, in one message a microtask later. Each
+  // postMessage is an IPC hop to the UI process, and 100 requests started together were
+  // 100 of them.
+  let out = null;
   const flush = () => {
     const frames = out;
-    out = [];
-    handler.postMessage(doc + ' ' + frames.join(' '));
+    out = null;
+    if (frames.length > 0) handler.postMessage(doc + ' ' + frames.join(' '));
   };
   document.addEventListener(__OUT__, (event) => {
     if (typeof event.detail !== 'string') return;
-    if (out.length === 0) queueMicrotask(flush);
-    out.push(event.detail);
+    if (out === null) {
+      handler.postMessage(doc + ' ' + event.detail);
+      out = [];
+      queueMicrotask(flush);
+    } else {
+      out.push(event.detail);
+    }
   });
   // Two requests stay outstanding, so the host can answer one while the page is still
   // dispatching the other's frames. Replies settle in the order they are sent and each

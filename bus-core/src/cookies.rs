@@ -25,9 +25,11 @@
 //!
 //! `document.cookie` is served from the same jar through the reserved path
 //! [`COOKIE_PATH`] (app callers only): `GET ?path=/doc/path` answers the cookies a script
-//! of a document at that path may see (not `HttpOnly`), and `&set=<cookie string>` first
-//! stores one as `document.cookie = ...` would (an `HttpOnly` one, or one that would
-//! replace an `HttpOnly` cookie, is ignored, as the spec says).
+//! of a document at that path may see (not `HttpOnly`), and `POST ?path=/doc/path` with a
+//! cookie string as its body first stores it as `document.cookie = ...` would (an
+//! `HttpOnly` one, or one that would replace an `HttpOnly` cookie, is ignored, as the spec
+//! says). A GET never writes (`?set=` is answered 405: an `<img>` could make that GET), and
+//! every answer is `nosniff` (never loaded as a script or a style).
 //!
 //! Persistence is the app's choice ([`CookieJar::persistent`]): persistent (unexpired,
 //! `Expires`/`Max-Age`) cookies are written to a JSON file after each change, as a browser
@@ -442,6 +444,8 @@ pub(crate) async fn document_api(
             .status(status)
             .header(CONTENT_TYPE, "text/plain; charset=utf-8")
             .header(CACHE_CONTROL, "no-store")
+            // Never a script or a style, whatever loads it.
+            .header(http::header::X_CONTENT_TYPE_OPTIONS, "nosniff")
             .body(Body::from(text))
             .expect("a valid response")
     };
@@ -469,6 +473,17 @@ pub(crate) async fn document_api(
         );
     }
     match parts.method {
+        // A write is a POST: a GET that changed cookies could be made by an <img>.
+        Method::GET | Method::HEAD if set.is_some() => {
+            return answer(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!(
+                    "{COOKIE_PATH}: a document.cookie write is a POST with the cookie string \
+                     as its body, not ?set= on a {}",
+                    parts.method
+                ),
+            );
+        }
         Method::GET | Method::HEAD => {}
         Method::POST => {
             let bytes = match http_body_util::Limited::new(body, MAX_DOCUMENT_COOKIE)
@@ -498,9 +513,7 @@ pub(crate) async fn document_api(
         ref other => {
             return answer(
                 StatusCode::METHOD_NOT_ALLOWED,
-                format!(
-                    "{other} is not allowed on {COOKIE_PATH}: GET reads, GET ?set= or POST writes"
-                ),
+                format!("{other} is not allowed on {COOKIE_PATH}: GET reads, POST writes"),
             );
         }
     }

@@ -176,7 +176,8 @@ async fn document_cookie_through_the_reserved_path() {
     );
     assert_eq!(text(read).await, "theme=dark", "HttpOnly is not visible");
 
-    let set = h
+    // A GET never writes (an <img> could make it): 405, and the jar is unchanged.
+    let refused = h
         .call_from(
             app(Transport::Intercept),
             req(
@@ -185,6 +186,12 @@ async fn document_cookie_through_the_reserved_path() {
             ),
         )
         .await;
+    assert_eq!(refused.status(), 405);
+    assert_eq!(refused.headers()["x-content-type-options"], "nosniff");
+    assert!(text(refused).await.contains("is a POST"));
+    let mut write = req("POST", &format!("{path}?path=/app/page"));
+    *write.body_mut() = Body::from("lang=en; Path=/");
+    let set = h.call_from(app(Transport::Intercept), write).await;
     assert_eq!(text(set).await, "theme=dark; lang=en");
     // A script cannot overwrite the HttpOnly session.
     let mut post = req("POST", &format!("{path}?path=/"));
