@@ -188,8 +188,11 @@ impl FramedClient {
         let session = Session::new(
             bus,
             // As bridge-desktop's host runs it by default: a handler that answers at once
-            // is polled on the thread that hands the request over, with no worker hop.
-            SessionConfig::new(page).inline_first_poll(true),
+            // is polled on the thread that hands the request over, with no worker hop, and
+            // a response complete at once comes as one frame.
+            SessionConfig::new(page)
+                .inline_first_poll(true)
+                .whole_responses(true),
             encoded(move |bytes| {
                 let _ = tx.send(bytes);
             }),
@@ -251,6 +254,18 @@ impl FramedClient {
                 Ok(false)
             }
             Frame::ResponseEnd { .. } => Ok(true),
+            Frame::Response {
+                status,
+                stream,
+                data,
+                ..
+            } => {
+                if status != 200 {
+                    return Err(format!("framed: stream {stream} answered {status}"));
+                }
+                state.received += data.len() as u64;
+                Ok(true)
+            }
             Frame::Error {
                 stream,
                 code,

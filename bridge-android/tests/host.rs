@@ -155,7 +155,7 @@ impl Page {
             while sent < body.len() {
                 if credit == 0 {
                     let frame = self.next_frame();
-                    let ended = matches!(frame, Frame::ResponseEnd { stream: s } | Frame::Error { stream: s, .. } if s == stream);
+                    let ended = matches!(frame, Frame::ResponseEnd { stream: s } | Frame::Response { stream: s, .. } | Frame::Error { stream: s, .. } if s == stream);
                     match frame {
                         Frame::Credit { stream: s, bytes } if s == stream => {
                             credit += bytes as usize
@@ -207,6 +207,19 @@ impl Page {
                 }
                 Frame::ResponseEnd { stream: s } if s == stream => {
                     break Ok(answer.take().expect("head first"));
+                }
+                Frame::Response {
+                    stream: s,
+                    status,
+                    headers,
+                    data,
+                } if s == stream => {
+                    assert!(answer.is_none(), "a whole Response after a ResponseHead");
+                    break Ok(Answer {
+                        status,
+                        headers,
+                        body: data.to_vec(),
+                    });
                 }
                 // The answer to a body frame of ours that crossed the stream's end: the
                 // stream's own last frame is still to come (see `send`).

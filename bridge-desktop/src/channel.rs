@@ -165,7 +165,7 @@ const RELAY: &str = r#"(() => {
     const body = d.body;
     if (typeof stream !== 'number' || !(body instanceof ArrayBuffer)) return;
     const fail = (error) => carrier.port2.postMessage({ stream, error: String(error) });
-    fetch(__CARRIER_URL__ + '?doc=' + encodeURIComponent(doc) + '&stream=' + stream, {
+    fetch(__CARRIER_URL__ + '?doc=' + encodeURIComponent(doc) + '&stream=' + stream + '&len=' + body.byteLength, {
       method: 'POST',
       body: new Uint8Array(body),
       headers: { [__CARRIER_HEADER__]: __SECRET__ },
@@ -260,7 +260,10 @@ impl Queued {
     fn new(frame: &Frame, text: String) -> Queued {
         Queued {
             stream: frame.stream(),
-            bulk: matches!(frame, Frame::ResponseData { data, .. } if data.len() > BULK),
+            bulk: matches!(
+                frame,
+                Frame::ResponseData { data, .. } | Frame::Response { data, .. } if data.len() > BULK
+            ),
             text,
         }
     }
@@ -600,7 +603,9 @@ fn on_outbound(carrier: &Carrier, frame: &Frame) -> bool {
             }
             true
         }
-        Frame::ResponseEnd { stream } | Frame::Error { stream, .. } => {
+        Frame::ResponseEnd { stream }
+        | Frame::Response { stream, .. }
+        | Frame::Error { stream, .. } => {
             carried.expecting.remove(stream);
             carried.feeding.remove(stream);
             false
@@ -622,7 +627,10 @@ fn open(host_id: u64, bus: &BusHandle, origin: &str, doc: &str, inline: bool) {
     let sink_carried = carried.clone();
     // Handlers first run on this (the main) thread, as on the scheme path: an answer ready
     // at once is queued for the page in the same main-loop turn.
-    let config = SessionConfig::new(caller).inline_first_poll(inline);
+    // A response complete at once goes as one frame (the shim decodes `Response`).
+    let config = SessionConfig::new(caller)
+        .inline_first_poll(inline)
+        .whole_responses(true);
     let session = Session::new(bus, config, move |frame| {
         if on_outbound(&sink_carried, &frame) {
             return;

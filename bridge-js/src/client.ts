@@ -599,12 +599,12 @@ export class BusClient {
     const r = this.relayed.get(readU32(bytes, 5));
     if (!r) return false;
     const type = readU32(bytes, 1);
-    // ResponseHead, ResponseData, ResponseEnd, Credit, Error: the bus's frames. Anything
-    // else on this id is the bus's violation: the client reports it as for its own.
-    if (type !== 3 && type !== 4 && type !== 5 && type !== 7 && type !== 8) return false;
+    // ResponseHead, ResponseData, ResponseEnd, Credit, Error, Response: the bus's frames.
+    // Anything else on this id is the bus's violation: the client reports it as for its own.
+    if (type !== 3 && type !== 4 && type !== 5 && type !== 7 && type !== 8 && type !== 9) return false;
     writeU32(bytes, 5, r.peerId);
-    // ResponseEnd and every Error close the stream on the bus side (PROTOCOL.md 5).
-    if (type === 5 || type === 8) this.endRelay(r, false);
+    // ResponseEnd, Response and every Error close the stream on the bus side (PROTOCOL.md 5).
+    if (type === 5 || type === 8 || type === 9) this.endRelay(r, false);
     this.sendToPeer(r.peer, bytes);
     return true;
   }
@@ -690,10 +690,15 @@ export class BusClient {
       case 'ResponseEnd':
         if (!s) return;
         if (s.phase !== 'body') return this.violation(s, 'ResponseEnd before ResponseHead');
-        s.ended = true;
-        this.finish(s);
-        if (s.early) s.earlyEnd = true;
-        else s.controller?.close();
+        this.onEnd(s);
+        return;
+      case 'Response':
+        if (!s) return; // raced with our Cancel
+        if (s.phase !== 'head') return this.violation(s, 'a Response after ResponseHead');
+        this.onHead(s, frame.status, frame.headers);
+        this.onData(s, frame.data);
+        // (onData may have failed it: data beyond the window.)
+        if ((s.phase as Phase) === 'body') this.onEnd(s);
         return;
       case 'Credit':
         if (!s) return; // credit for a stream that ended: a normal race
@@ -787,6 +792,13 @@ export class BusClient {
     );
     const progress = (): { received: number; ended: boolean } => bare({ received: s.received, ended: s.ended });
     s.resolve(bare({ status: s.status, headers: s.headers, body, complete: null, progress }));
+  }
+
+  private onEnd(s: Stream): void {
+    s.ended = true;
+    this.finish(s);
+    if (s.early) s.earlyEnd = true;
+    else s.controller?.close();
   }
 
   private onData(s: Stream, data: Uint8Array): void {

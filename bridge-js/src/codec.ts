@@ -71,7 +71,9 @@ export type Frame =
   | { type: 'ResponseEnd'; stream: number }
   | { type: 'Cancel'; stream: number }
   | { type: 'Credit'; stream: number; bytes: number }
-  | { type: 'Error'; stream: number; code: number; message: string };
+  | { type: 'Error'; stream: number; code: number; message: string }
+  /** A whole response: head, body and end in one frame (the stream is closed). */
+  | { type: 'Response'; stream: number; status: number; headers: Header[]; data: Uint8Array };
 
 export type FrameType = Frame['type'];
 
@@ -86,6 +88,7 @@ export const FRAME_TYPES: readonly FrameType[] = [
   'Cancel',
   'Credit',
   'Error',
+  'Response',
 ];
 
 /** Why bytes could not be decoded; `code` is the `Error` frame code that reports it (1, 2 or 3). */
@@ -233,6 +236,11 @@ class Reader {
         const code = this.u16('code');
         return { type, stream, code, message: this.string('message') };
       }
+      case 'Response': {
+        const status = this.u16('status');
+        const headers = this.headers();
+        return { type, stream, status, headers, data: this.data() };
+      }
     }
   }
 }
@@ -317,6 +325,15 @@ export function encode(frame: Frame): Uint8Array {
     case 'Error':
       w.u16(frame.code, 'code');
       w.string(frame.message, 'message');
+      break;
+    case 'Response':
+      w.u16(frame.status, 'status');
+      w.headers(frame.headers);
+      if (!(frame.data instanceof Uint8Array)) throw new TypeError('data must be a Uint8Array');
+      if (frame.data.byteLength > MAX_DATA) {
+        throw new RangeError(`data of ${frame.data.byteLength} bytes is over MAX_DATA (${MAX_DATA})`);
+      }
+      w.bytes(frame.data);
       break;
   }
   return w.finish();

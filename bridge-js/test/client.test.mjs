@@ -470,6 +470,42 @@ test('a response whose data and end come in the same delivery as its head is han
   assert.deepEqual(peer.take().map((f) => f.type), ['RequestHead'], 'no Credit, no Cancel');
 });
 
+test('a whole Response frame is the head, the body and the end at once', async () => {
+  const peer = new Peer();
+  const pending = peer.client.openStream({ method: 'GET', uri: '/small' });
+  peer.deliver({ type: 'Response', stream: 1, status: 201, headers: [['content-type', text('text/plain')]], data: text('hello') });
+  const res = await pending;
+  assert.equal(res.status, 201);
+  assert.deepEqual(res.headers, [['content-type', text('text/plain')]]);
+  assert.deepEqual(res.complete, text('hello'));
+  assert.deepEqual(await readAll(res.body), text('hello'));
+  // The stream is closed: a late frame for it is ignored, no Credit or Cancel goes out.
+  peer.deliver({ type: 'ResponseEnd', stream: 1 });
+  assert.deepEqual(peer.take().map((f) => f.type), ['RequestHead']);
+  assert.equal(peer.protocolErrors.length, 0);
+  // An empty body.
+  const empty = peer.client.openStream({ method: 'GET', uri: '/none' });
+  peer.deliver({ type: 'Response', stream: 2, status: 204, headers: [], data: new Uint8Array(0) });
+  assert.equal((await readAll((await empty).body)).byteLength, 0);
+});
+
+test('a Response frame beyond the window, or after a ResponseHead, is a violation', async () => {
+  const peer = new Peer();
+  const big = peer.client.openStream({ method: 'GET', uri: '/', window: 4 });
+  peer.deliver({ type: 'Response', stream: 1, status: 200, headers: [], data: bytesOf(5) });
+  const res = await big.catch((e) => e);
+  // Published with its head, then failed: either way the body does not arrive.
+  if (res instanceof Error) assert.ok(res instanceof TypeError);
+  else await assert.rejects(readAll(res.body), TypeError);
+  const second = peer.client.openStream({ method: 'GET', uri: '/' });
+  peer.head(2);
+  peer.deliver({ type: 'Response', stream: 2, status: 200, headers: [], data: text('x') });
+  const r2 = await second.catch((e) => e);
+  if (r2 instanceof Error) assert.ok(r2 instanceof TypeError);
+  else await assert.rejects(readAll(r2.body), TypeError);
+  assert.equal(peer.protocolErrors.length, 2);
+});
+
 test('a response whose data comes later streams as before, early data first', async () => {
   const peer = new Peer();
   const pending = peer.client.openStream({ method: 'GET', uri: '/slow' });

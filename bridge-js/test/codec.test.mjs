@@ -35,6 +35,8 @@ function fromVector(v) {
       };
     case 'ResponseHead':
       return { type, stream, status: v.status, headers: v.headers.map(([n, h]) => [n, unhex(h)]) };
+    case 'Response':
+      return { type, stream, status: v.status, headers: v.headers.map(([n, h]) => [n, unhex(h)]), data: unhex(v.data) };
     case 'RequestData':
     case 'ResponseData':
       return { type, stream, data: unhex(v.data) };
@@ -254,6 +256,8 @@ function generators(rand) {
         return { type, stream, method: string(6), uri: string(20), headers: headers(), endStream: rand() < 0.5, window: u32() };
       case 'ResponseHead':
         return { type, stream, status: u16(), headers: headers() };
+      case 'Response':
+        return { type, stream, status: u16(), headers: headers(), data: bytes(rand() < 0.02 ? 70000 : 64) };
       case 'RequestData':
       case 'ResponseData':
         return { type, stream, data: bytes(rand() < 0.02 ? 70000 : 64) };

@@ -74,6 +74,7 @@ pub struct SessionConfig {
     max_streams: usize,
     upload_window: u32,
     inline_first_poll: bool,
+    whole_responses: bool,
     credit_idle: Option<Duration>,
 }
 
@@ -93,6 +94,7 @@ impl SessionConfig {
             max_streams: 256,
             upload_window: INITIAL_UPLOAD_WINDOW,
             inline_first_poll: false,
+            whole_responses: false,
             credit_idle: Some(CREDIT_IDLE_TIMEOUT),
         }
     }
@@ -122,6 +124,16 @@ impl SessionConfig {
     /// ready for. bridge-desktop's host turns it on for the GTK main thread.
     pub fn inline_first_poll(mut self, inline: bool) -> Self {
         self.inline_first_poll = inline;
+        self
+    }
+
+    /// Whether a response whose body is complete at once (the handler's body has all of it
+    /// at its first poll, within the page's window and [`MAX_DATA`]) goes as one
+    /// [`Frame::Response`] instead of `ResponseHead`, `ResponseData` and `ResponseEnd`
+    /// (default: no). One frame is one message across the bridge and one for the page to
+    /// decode; turn it on where the page's decoder knows the frame (bridge-js does).
+    pub fn whole_responses(mut self, whole: bool) -> Self {
+        self.whole_responses = whole;
         self
     }
 
@@ -711,6 +723,25 @@ impl Shared {
             self.sink.send(last);
         }
     }
+
+    /// Ends `stream` with the whole response in one frame ([`SessionConfig::whole_responses`]).
+    fn finish_whole(
+        &self,
+        stream: u32,
+        status: http::StatusCode,
+        headers: Vec<protocol::WireHeader>,
+        data: Bytes,
+    ) {
+        self.finish(
+            stream,
+            Frame::Response {
+                stream,
+                status: status.as_u16(),
+                headers,
+                data,
+            },
+        );
+    }
 }
 
 /// URIs this long or longer are refused by `http::Uri` (its limit is `u16::MAX - 1` bytes).
@@ -795,6 +826,33 @@ async fn run_stream(shared: Arc<Shared>, stream: u32, request: Request<Body>, cr
     if credit.is_closed() {
         return;
     }
+    // A body complete at once goes in the same frame as the head, when the page takes that.
+    let mut first = None;
+    if shared.config.whole_responses {
+        let ready = std::future::poll_fn(|cx| {
+            Poll::Ready(http_body::Body::poll_frame(Pin::new(&mut body), cx))
+        });
+        if let Poll::Ready(next) = ready.await {
+            match next {
+                None if !shared.bus.is_closed() => {
+                    guard.done = true;
+                    return shared.finish_whole(stream, parts.status, headers, Bytes::new());
+                }
+                Some(Ok(frame)) if frame.is_data() => {
+                    let data = frame.into_data().unwrap_or_default();
+                    if http_body::Body::is_end_stream(&body)
+                        && data.len() <= MAX_DATA
+                        && credit.window.try_take_all(data.len())
+                    {
+                        guard.done = true;
+                        return shared.finish_whole(stream, parts.status, headers, data);
+                    }
+                    first = Some(Some(Ok(http_body::Frame::data(data))));
+                }
+                other => first = Some(other),
+            }
+        }
+    }
     shared.sink.send(Frame::ResponseHead {
         stream,
         status: parts.status.as_u16(),
@@ -813,10 +871,17 @@ async fn run_stream(shared: Arc<Shared>, stream: u32, request: Request<Body>, cr
         }
         // A frame that is there is taken at once; only a body that waits is raced against
         // the shutdown (no watch is set up per frame otherwise).
-        let ready = std::future::poll_fn(|cx| {
-            Poll::Ready(http_body::Body::poll_frame(Pin::new(&mut body), cx))
-        });
-        let next = match ready.await {
+        let next = match first.take() {
+            // The frame the head waited for (`whole_responses`).
+            Some(next) => Poll::Ready(next),
+            None => {
+                std::future::poll_fn(|cx| {
+                    Poll::Ready(http_body::Body::poll_frame(Pin::new(&mut body), cx))
+                })
+                .await
+            }
+        };
+        let next = match next {
             Poll::Ready(next) => next,
             Poll::Pending => tokio::select! {
                 // Shutdown first: a producer dropped by the shutdown ends its channel,
@@ -998,6 +1063,16 @@ impl CreditWindow {
     }
 
     /// Takes between 1 and `max` bytes of credit if there is any now.
+    /// Takes exactly `n` bytes of credit if there are that many.
+    fn try_take_all(&self, n: usize) -> bool {
+        let mut available = self.available.lock().unwrap_or_else(|e| e.into_inner());
+        if *available < n as u64 {
+            return false;
+        }
+        *available -= n as u64;
+        true
+    }
+
     fn try_take(&self, max: usize) -> Option<usize> {
         let mut available = self.available.lock().unwrap_or_else(|e| e.into_inner());
         if *available == 0 {

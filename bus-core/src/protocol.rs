@@ -43,7 +43,8 @@ pub type WireHeader = (String, Bytes);
 /// One protocol frame. Streams are numbered by the page (non-zero `u32`), one per request.
 ///
 /// Page → bus: `RequestHead`, `RequestData`, `RequestEnd`, `Cancel`, `Credit`.
-/// Bus → page: `ResponseHead`, `ResponseData`, `ResponseEnd`, `Credit`, `Error`.
+/// Bus → page: `ResponseHead`, `ResponseData`, `ResponseEnd`, `Response` (only to a session
+/// that asked for it), `Credit`, `Error`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Frame {
@@ -95,6 +96,20 @@ pub enum Frame {
         /// Stream id.
         stream: u32,
     },
+    /// A whole response in one frame: what `ResponseHead`, `ResponseData` (when `data` is
+    /// not empty) and `ResponseEnd` would say; the stream is closed. Sent only to a session
+    /// whose page takes it ([`SessionConfig::whole_responses`](crate::port::SessionConfig::whole_responses)),
+    /// for a body complete at once that fits the page's window.
+    Response {
+        /// Stream id.
+        stream: u32,
+        /// HTTP status code.
+        status: u16,
+        /// Response headers in order; names lower case.
+        headers: Vec<WireHeader>,
+        /// The whole body (at most [`MAX_DATA`] bytes, within the page's credit).
+        data: Bytes,
+    },
     /// The page gives up on the stream; the bus drops the handler and answers nothing more.
     Cancel {
         /// Stream id.
@@ -128,6 +143,7 @@ impl Frame {
             | Frame::ResponseHead { stream, .. }
             | Frame::ResponseData { stream, .. }
             | Frame::ResponseEnd { stream }
+            | Frame::Response { stream, .. }
             | Frame::Cancel { stream }
             | Frame::Credit { stream, .. }
             | Frame::Error { stream, .. } => *stream,
@@ -143,6 +159,7 @@ impl Frame {
             Frame::ResponseHead { .. } => "ResponseHead",
             Frame::ResponseData { .. } => "ResponseData",
             Frame::ResponseEnd { .. } => "ResponseEnd",
+            Frame::Response { .. } => "Response",
             Frame::Cancel { .. } => "Cancel",
             Frame::Credit { .. } => "Credit",
             Frame::Error { .. } => "Error",
@@ -198,6 +215,17 @@ impl Frame {
                 data,
             },
             Frame::ResponseEnd { stream } => Wire::ResponseEnd { stream: *stream },
+            Frame::Response {
+                stream,
+                status,
+                headers,
+                data,
+            } => Wire::Response {
+                stream: *stream,
+                status: *status,
+                headers: heads(headers),
+                data,
+            },
             Frame::Cancel { stream } => Wire::Cancel { stream: *stream },
             Frame::Credit { stream, bytes } => Wire::Credit {
                 stream: *stream,
@@ -336,6 +364,14 @@ enum Wire<'a> {
         code: u16,
         message: &'a str,
     },
+    Response {
+        stream: u32,
+        status: u16,
+        #[serde(borrow)]
+        headers: Vec<(&'a str, &'a [u8])>,
+        #[serde(with = "serde_bytes")]
+        data: &'a [u8],
+    },
 }
 
 /// Why bytes could not be decoded into a frame.
@@ -445,9 +481,19 @@ pub fn decode(input: Bytes) -> Result<Frame, DecodeError> {
                 message,
             }
         }
+        9 => {
+            let status = r.u16("the status")?;
+            let headers = r.headers()?;
+            Frame::Response {
+                stream,
+                status,
+                headers,
+                data: r.data()?,
+            }
+        }
         n => {
             return Err(DecodeError::Malformed(format!(
-                "unknown frame type (variant index {n}, expected 0 to 8)"
+                "unknown frame type (variant index {n}, expected 0 to 9)"
             )));
         }
     };
@@ -708,6 +754,17 @@ pub fn encode(frame: &Frame) -> Bytes {
             bytes(&mut out, data);
         }
         Frame::ResponseEnd { stream } => tag(&mut out, 5, *stream),
+        Frame::Response {
+            stream,
+            status,
+            headers: h,
+            data,
+        } => {
+            tag(&mut out, 9, *stream);
+            out.extend_from_slice(&status.to_le_bytes());
+            headers(&mut out, h);
+            bytes(&mut out, data);
+        }
         Frame::Cancel { stream } => tag(&mut out, 6, *stream),
         Frame::Credit { stream, bytes } => {
             tag(&mut out, 7, *stream);
@@ -740,6 +797,9 @@ fn encoded_len(frame: &Frame) -> usize {
         } => 16 + method.len() + uri.len() + headers(h) + 1 + 4,
         Frame::RequestData { data, .. } | Frame::ResponseData { data, .. } => 8 + data.len(),
         Frame::ResponseHead { headers: h, .. } => 2 + headers(h),
+        Frame::Response {
+            headers: h, data, ..
+        } => 2 + headers(h) + 8 + data.len(),
         Frame::RequestEnd { .. } | Frame::ResponseEnd { .. } | Frame::Cancel { .. } => 0,
         Frame::Credit { .. } => 4,
         Frame::Error { message, .. } => 2 + 8 + message.len(),
@@ -785,6 +845,18 @@ mod tests {
                 data: Bytes::new(),
             },
             Frame::ResponseEnd { stream: 7 },
+            Frame::Response {
+                stream: 11,
+                status: 200,
+                headers: vec![("content-type".into(), Bytes::from_static(b"text/plain"))],
+                data: Bytes::from_static(b"hello"),
+            },
+            Frame::Response {
+                stream: 12,
+                status: 404,
+                headers: vec![],
+                data: Bytes::new(),
+            },
             Frame::Cancel { stream: 9 },
             Frame::Credit {
                 stream: 9,

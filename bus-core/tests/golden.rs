@@ -70,6 +70,15 @@ fn describe(frame: &Frame) -> Value {
         } => json!({
             "type": "Error", "stream": stream, "code": code.to_u16(), "message": message,
         }),
+        Frame::Response {
+            stream,
+            status,
+            headers,
+            data,
+        } => json!({
+            "type": "Response", "stream": stream, "status": status,
+            "headers": headers_json(headers), "data": hex(data),
+        }),
         other => panic!("no description for {other:?}"),
     }
 }
@@ -219,6 +228,26 @@ fn valid() -> Vec<(&'static str, &'static str, Frame)> {
                 message: String::new(),
             },
         ),
+        (
+            "response-whole",
+            "A whole response in one frame: status 200, a header, a 5-byte body.",
+            Frame::Response {
+                stream: 5,
+                status: 200,
+                headers: vec![h("content-type", b"text/plain")],
+                data: Bytes::from_static(b"hello"),
+            },
+        ),
+        (
+            "response-whole-empty",
+            "A whole response with no headers and an empty body (status 204).",
+            Frame::Response {
+                stream: 6,
+                status: 204,
+                headers: vec![],
+                data: Bytes::new(),
+            },
+        ),
     ]
 }
 
@@ -261,8 +290,8 @@ fn invalid() -> Vec<(&'static str, &'static str, Vec<u8>, ErrorCode)> {
         ),
         (
             "unknown-variant",
-            "Variant index 9 does not exist.",
-            vec![VERSION, 9, 0, 0, 0, 1, 0, 0, 0],
+            "Variant index 10 does not exist.",
+            vec![VERSION, 10, 0, 0, 0, 1, 0, 0, 0],
             ErrorCode::Malformed,
         ),
         (

@@ -883,3 +883,97 @@ fn a_uri_too_long_for_http_gets_414_and_the_session_goes_on() {
         .unwrap();
     assert_eq!(read_response(&session, &rx, 5), (200, b"hello".to_vec()));
 }
+
+#[test]
+fn whole_responses_go_as_one_frame_when_complete_at_once() {
+    let (bus, _, _) = bus();
+    let (session, rx) = open(
+        &bus,
+        SessionConfig::new(page())
+            .whole_responses(true)
+            .inline_first_poll(true),
+    );
+    // A body complete at once, within the window: one frame, and the stream is closed.
+    session
+        .handle(head(1, "GET", "/hello", true, 64 * 1024))
+        .unwrap();
+    let Frame::Response {
+        stream: 1,
+        status: 200,
+        headers,
+        data,
+    } = next(&rx)
+    else {
+        panic!("expected a whole Response")
+    };
+    assert_eq!(data.as_ref(), b"hello");
+    assert!(
+        headers
+            .iter()
+            .any(|(n, v)| n == "content-type" && v.starts_with(b"text/plain"))
+    );
+    assert_eq!(session.open_streams(), 0);
+    // Its id is free again, and a late Credit for it is ignored.
+    session
+        .handle(Frame::Credit {
+            stream: 1,
+            bytes: 10,
+        })
+        .unwrap();
+    // A status with no body: one frame with empty data.
+    session
+        .handle(head(2, "GET", "/nowhere", true, 1024))
+        .unwrap();
+    let Frame::Response {
+        stream: 2,
+        status: 404,
+        data,
+        ..
+    } = next(&rx)
+    else {
+        panic!("expected a whole 404")
+    };
+    assert!(data.is_empty());
+    // A window smaller than the body: head and data within the credit, as before.
+    session.handle(head(3, "GET", "/hello", true, 2)).unwrap();
+    let (status, body) = read_response(&session, &rx, 3);
+    assert_eq!((status, body.as_slice()), (200, b"hello".as_slice()));
+    // A body that streams (and one with a body still to come): head first, as before.
+    session
+        .handle(head(4, "GET", "/big", true, 64 * 1024))
+        .unwrap();
+    assert!(matches!(
+        next(&rx),
+        Frame::ResponseHead {
+            stream: 4,
+            status: 200,
+            ..
+        }
+    ));
+    session.handle(Frame::Cancel { stream: 4 }).unwrap();
+    session
+        .handle(head(5, "POST", "/echo", false, 1024))
+        .unwrap();
+    session
+        .handle(Frame::RequestData {
+            stream: 5,
+            data: Bytes::from_static(b"abc"),
+        })
+        .unwrap();
+    session.handle(Frame::RequestEnd { stream: 5 }).unwrap();
+    let frames: Vec<Frame> = (0..3)
+        .map(|_| next(&rx))
+        .filter(|f| f.stream() == 5)
+        .collect();
+    assert!(
+        matches!(frames.first(), Some(Frame::ResponseHead { .. })),
+        "{frames:?}"
+    );
+    // Off by default: the three frames.
+    let (plain, plain_rx) = page_session(&bus);
+    plain.handle(head(1, "GET", "/hello", true, 1024)).unwrap();
+    assert_eq!(
+        read_response(&plain, &plain_rx, 1),
+        (200, b"hello".to_vec())
+    );
+}

@@ -113,7 +113,8 @@ var InprocBusBridge = (() => {
     "ResponseEnd",
     "Cancel",
     "Credit",
-    "Error"
+    "Error",
+    "Response"
   ];
   var DecodeError = class extends Error {
     constructor(code, message) {
@@ -236,6 +237,11 @@ var InprocBusBridge = (() => {
           const code = this.u16("code");
           return { type, stream, code, message: this.string("message") };
         }
+        case "Response": {
+          const status = this.u16("status");
+          const headers = this.headers();
+          return { type, stream, status, headers, data: this.data() };
+        }
       }
     }
   };
@@ -299,6 +305,15 @@ var InprocBusBridge = (() => {
       case "Error":
         w.u16(frame.code, "code");
         w.string(frame.message, "message");
+        break;
+      case "Response":
+        w.u16(frame.status, "status");
+        w.headers(frame.headers);
+        if (!(frame.data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
+        if (frame.data.byteLength > MAX_DATA) {
+          throw new RangeError(`data of ${frame.data.byteLength} bytes is over MAX_DATA (${MAX_DATA})`);
+        }
+        w.bytes(frame.data);
         break;
     }
     return w.finish();
@@ -866,9 +881,9 @@ var InprocBusBridge = (() => {
       const r = this.relayed.get(readU32(bytes, 5));
       if (!r) return false;
       const type = readU32(bytes, 1);
-      if (type !== 3 && type !== 4 && type !== 5 && type !== 7 && type !== 8) return false;
+      if (type !== 3 && type !== 4 && type !== 5 && type !== 7 && type !== 8 && type !== 9) return false;
       writeU32(bytes, 5, r.peerId);
-      if (type === 5 || type === 8) this.endRelay(r, false);
+      if (type === 5 || type === 8 || type === 9) this.endRelay(r, false);
       this.sendToPeer(r.peer, bytes);
       return true;
     }
@@ -946,10 +961,14 @@ var InprocBusBridge = (() => {
         case "ResponseEnd":
           if (!s) return;
           if (s.phase !== "body") return this.violation(s, "ResponseEnd before ResponseHead");
-          s.ended = true;
-          this.finish(s);
-          if (s.early) s.earlyEnd = true;
-          else s.controller?.close();
+          this.onEnd(s);
+          return;
+        case "Response":
+          if (!s) return;
+          if (s.phase !== "head") return this.violation(s, "a Response after ResponseHead");
+          this.onHead(s, frame.status, frame.headers);
+          this.onData(s, frame.data);
+          if (s.phase === "body") this.onEnd(s);
           return;
         case "Credit":
           if (!s) return;
@@ -1031,6 +1050,12 @@ var InprocBusBridge = (() => {
       );
       const progress = () => bare({ received: s.received, ended: s.ended });
       s.resolve(bare({ status: s.status, headers: s.headers, body, complete: null, progress }));
+    }
+    onEnd(s) {
+      s.ended = true;
+      this.finish(s);
+      if (s.early) s.earlyEnd = true;
+      else s.controller?.close();
     }
     onData(s, data) {
       s.received += data.byteLength;

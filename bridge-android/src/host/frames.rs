@@ -129,8 +129,10 @@ impl AndroidHost {
             let diverts = Arc::clone(&diverts);
             move |frame: Frame| diverts.outbound(frame, &outbox)
         };
-        let session = Session::new(&self.inner.bus, SessionConfig::new(caller), sink)
-            .map_err(|_| SessionRefused::Closed)?;
+        // A response complete at once goes as one frame (the shim decodes `Response`).
+        let config = SessionConfig::new(caller).whole_responses(true);
+        let session =
+            Session::new(&self.inner.bus, config, sink).map_err(|_| SessionRefused::Closed)?;
         Ok(FrameSession {
             session,
             outbox,
@@ -376,6 +378,33 @@ impl Diverts {
 
     fn step(&self, streams: &mut HashMap<u32, Divert>, frame: Frame) -> Vec<Frame> {
         let stream = frame.stream();
+        if let Frame::Response {
+            status,
+            headers,
+            data,
+            ..
+        } = frame
+        {
+            // A whole response (`whole_responses`) is what its three frames say: the
+            // redirect and stash logic below takes them one by one.
+            let mut out = self.step(
+                streams,
+                Frame::ResponseHead {
+                    stream,
+                    status,
+                    headers,
+                },
+            );
+            for next in [
+                Frame::ResponseData { stream, data },
+                Frame::ResponseEnd { stream },
+            ] {
+                if streams.contains_key(&stream) {
+                    out.extend(self.step(streams, next));
+                }
+            }
+            return out;
+        }
         let stash = &self.host.stash;
         let state = streams.get_mut(&stream).expect("checked by the caller");
         match (state, frame) {

@@ -790,7 +790,8 @@ static void on_frame(void *ctx, const uint8_t *f, size_t len) {
     if (atomic_load(&fr->closed)) fr->frames_after_close++;
     if (len >= 9 && f[0] == 1) {
         uint32_t variant = get_u32(f + 1);
-        if (variant == 3) { /* ResponseHead: stream, status u16, headers */
+        /* ResponseHead: stream, status u16, headers; Response: the same, then data bytes */
+        if (variant == 3 || variant == 9) {
             fr->heads++;
             fr->last_status = f[9] | f[10] << 8;
             uint64_t count = get_u64(f + 11);
@@ -806,6 +807,10 @@ static void on_frame(void *ctx, const uint8_t *f, size_t len) {
                 int n = snprintf(fr->last_head + used, sizeof fr->last_head - used, "%.*s: %.*s\n",
                                  (int)nl, (const char *)name, (int)vl, (const char *)value);
                 if (n > 0 && (size_t)n < sizeof fr->last_head - used) used += (size_t)n;
+            }
+            if (variant == 9 && at + 8 <= len) { /* a whole response: its data, and the end */
+                fr->data_bytes += get_u64(f + at);
+                fr->ends++;
             }
         } else if (variant == 4) { /* ResponseData: stream, bytes */
             fr->data_bytes += get_u64(f + 9);

@@ -27,6 +27,7 @@ final class Frame {
     static final int CANCEL = 6;
     static final int CREDIT = 7;
     static final int ERROR = 8;
+    static final int RESPONSE = 9;
 
     static final int MAX_FRAME = 1_114_112;
     static final int MAX_DATA = 1_048_576;
@@ -34,7 +35,7 @@ final class Frame {
 
     static final String[] NAMES = {
         "RequestHead", "RequestData", "RequestEnd", "ResponseHead", "ResponseData", "ResponseEnd", "Cancel", "Credit",
-        "Error"
+        "Error", "Response"
     };
 
     /** A header: a name and raw value bytes. */
@@ -130,6 +131,8 @@ final class Frame {
         switch (type) {
             case RESPONSE_HEAD:
                 return what + ", status " + status + "}";
+            case RESPONSE:
+                return what + ", status " + status + ", " + data.length + " bytes}";
             case RESPONSE_DATA:
             case REQUEST_DATA:
                 return what + ", " + data.length + " bytes}";
@@ -161,6 +164,11 @@ final class Frame {
             case RESPONSE_HEAD:
                 out.u16(status);
                 out.headers(headers);
+                break;
+            case RESPONSE:
+                out.u16(status);
+                out.headers(headers);
+                out.bytes(data);
                 break;
             case REQUEST_DATA:
             case RESPONSE_DATA:
@@ -210,6 +218,11 @@ final class Frame {
             case RESPONSE_HEAD:
                 f.status = in.u16();
                 f.headers = in.headers();
+                break;
+            case RESPONSE:
+                f.status = in.u16();
+                f.headers = in.headers();
+                f.data = in.bytes();
                 break;
             case REQUEST_DATA:
             case RESPONSE_DATA:
