@@ -398,6 +398,16 @@ fn every_bad_frame_gets_a_named_error_and_the_session_goes_on() {
         ErrorCode::Protocol,
         "from the bus to the page",
     );
+    refuses(
+        Frame::Response {
+            stream: 53,
+            status: 200,
+            headers: vec![],
+            data: Bytes::from_static(b"forged"),
+        },
+        ErrorCode::Protocol,
+        "from the bus to the page",
+    );
     session.handle(head(52, "GET", "/hang", true, 0)).unwrap();
     refuses(
         Frame::ResponseData {
