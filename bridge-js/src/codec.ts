@@ -289,6 +289,15 @@ export function decode(bytes: Uint8Array): Frame {
  * represented: integers out of range, strings with lone surrogates (TextEncoder would
  * silently replace them), data over MAX_DATA, a frame over MAX_FRAME.
  */
+/** A frame's data payload, refused (TypeError/RangeError) when not bytes or over MAX_DATA. */
+function checkedData(data: unknown): Uint8Array {
+  if (!(data instanceof Uint8Array)) throw new TypeError('data must be a Uint8Array');
+  if (data.byteLength > MAX_DATA) {
+    throw new RangeError(`data of ${data.byteLength} bytes is over MAX_DATA (${MAX_DATA})`);
+  }
+  return data;
+}
+
 export function encode(frame: Frame): Uint8Array {
   const w = new Writer();
   const variant = FRAME_TYPES.indexOf(frame.type);
@@ -305,11 +314,7 @@ export function encode(frame: Frame): Uint8Array {
       break;
     case 'RequestData':
     case 'ResponseData':
-      if (!(frame.data instanceof Uint8Array)) throw new TypeError('data must be a Uint8Array');
-      if (frame.data.byteLength > MAX_DATA) {
-        throw new RangeError(`data of ${frame.data.byteLength} bytes is over MAX_DATA (${MAX_DATA})`);
-      }
-      w.bytes(frame.data);
+      w.bytes(checkedData(frame.data));
       break;
     case 'RequestEnd':
     case 'ResponseEnd':
@@ -329,11 +334,7 @@ export function encode(frame: Frame): Uint8Array {
     case 'Response':
       w.u16(frame.status, 'status');
       w.headers(frame.headers);
-      if (!(frame.data instanceof Uint8Array)) throw new TypeError('data must be a Uint8Array');
-      if (frame.data.byteLength > MAX_DATA) {
-        throw new RangeError(`data of ${frame.data.byteLength} bytes is over MAX_DATA (${MAX_DATA})`);
-      }
-      w.bytes(frame.data);
+      w.bytes(checkedData(frame.data));
       break;
   }
   return w.finish();

@@ -269,6 +269,13 @@ var InprocBusBridge = (() => {
     }
     return frame;
   }
+  function checkedData(data) {
+    if (!(data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
+    if (data.byteLength > MAX_DATA) {
+      throw new RangeError(`data of ${data.byteLength} bytes is over MAX_DATA (${MAX_DATA})`);
+    }
+    return data;
+  }
   function encode(frame) {
     const w = new Writer();
     const variant = FRAME_TYPES.indexOf(frame.type);
@@ -285,11 +292,7 @@ var InprocBusBridge = (() => {
         break;
       case "RequestData":
       case "ResponseData":
-        if (!(frame.data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
-        if (frame.data.byteLength > MAX_DATA) {
-          throw new RangeError(`data of ${frame.data.byteLength} bytes is over MAX_DATA (${MAX_DATA})`);
-        }
-        w.bytes(frame.data);
+        w.bytes(checkedData(frame.data));
         break;
       case "RequestEnd":
       case "ResponseEnd":
@@ -309,11 +312,7 @@ var InprocBusBridge = (() => {
       case "Response":
         w.u16(frame.status, "status");
         w.headers(frame.headers);
-        if (!(frame.data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
-        if (frame.data.byteLength > MAX_DATA) {
-          throw new RangeError(`data of ${frame.data.byteLength} bytes is over MAX_DATA (${MAX_DATA})`);
-        }
-        w.bytes(frame.data);
+        w.bytes(checkedData(frame.data));
         break;
     }
     return w.finish();
