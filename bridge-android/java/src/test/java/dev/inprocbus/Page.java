@@ -1,6 +1,7 @@
 package dev.inprocbus;
 
 import static org.junit.Assert.assertNotNull;
+import static org.junit.Assert.assertNull;
 import static org.junit.Assert.fail;
 
 import java.io.ByteArrayOutputStream;
@@ -85,7 +86,8 @@ final class Page implements FrameListener {
                     credit += f.bytes;
                 } else {
                     held.add(f);
-                    if (f.stream == stream && (f.type == Frame.RESPONSE_END || f.type == Frame.ERROR)) {
+                    if (f.stream == stream
+                            && (f.type == Frame.RESPONSE_END || f.type == Frame.RESPONSE || f.type == Frame.ERROR)) {
                         break;
                     }
                 }
@@ -126,6 +128,12 @@ final class Page implements FrameListener {
                     case Frame.RESPONSE_END:
                         assertNotNull("a head first", answer);
                         answer.body = body.toByteArray();
+                        return answer;
+                    case Frame.RESPONSE:
+                        // A whole response in one frame (the host's sessions ask for them).
+                        assertNull("no head before a whole Response", answer);
+                        answer = new Answer(f);
+                        answer.body = f.data;
                         return answer;
                     case Frame.ERROR:
                         throw new AssertionError("stream " + stream + " failed: " + f);

@@ -197,15 +197,15 @@ public class BusWebViewClientTest {
         // The page sends a GET as a frame; the answer comes back through the port.
         pagePort.postMessage(new WebMessage(requestHeadGet(1, "/whoami")));
         List<String> received = new ArrayList<String>();
-        for (int i = 0; i < 4000 && received.size() < 3; i++) {
+        for (int i = 0; i < 4000 && received.isEmpty(); i++) {
             shadowOf(Looper.getMainLooper()).idle();
             received = new ArrayList<String>(pagePort.getReceivedMessages());
             Thread.sleep(5);
         }
-        assertTrue("head, data, end: " + received, received.size() >= 3);
-        byte[] head = Base64.getDecoder().decode(received.get(0));
-        assertEquals(3, head[1]); // ResponseHead
-        String data = new String(Base64.getDecoder().decode(received.get(1)), "ISO-8859-1");
+        assertTrue("the whole response: " + received, received.size() >= 1);
+        byte[] whole = Base64.getDecoder().decode(received.get(0));
+        assertEquals(9, whole[1]); // Response: head, body and end in one frame
+        String data = new String(whole, "ISO-8859-1");
         assertTrue(data, data.endsWith("origin=https://app.invalid frame=Main transport=Frames"));
 
         // A new document closes the old session.
@@ -248,11 +248,11 @@ public class BusWebViewClientTest {
         assertNotNull(client.currentSession());
         RoboWebMessagePort pagePort = (RoboWebMessagePort) view.posted.get(0).getPorts()[0];
         pagePort.postMessage(new WebMessage(requestHeadGet(1, "/conf/text")));
-        for (int i = 0; i < 4000 && pagePort.getReceivedMessages().size() < 3; i++) {
+        for (int i = 0; i < 4000 && pagePort.getReceivedMessages().isEmpty(); i++) {
             shadowOf(Looper.getMainLooper()).idle();
             Thread.sleep(5);
         }
-        assertTrue("the answer came through the port", pagePort.getReceivedMessages().size() >= 3);
+        assertTrue("the answer came through the port", pagePort.getReceivedMessages().size() >= 1);
         // The session is open and the listener was called; the app forgets it all.
         assertTrue(dev.inprocbus.InprocBus.openHandles()[3] > 0);
         return new java.lang.ref.WeakReference<WebView>(view);
