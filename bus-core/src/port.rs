@@ -1062,7 +1062,6 @@ impl CreditWindow {
         self.notify.notify_one();
     }
 
-    /// Takes between 1 and `max` bytes of credit if there is any now.
     /// Takes exactly `n` bytes of credit if there are that many.
     fn try_take_all(&self, n: usize) -> bool {
         let mut available = self.available.lock().unwrap_or_else(|e| e.into_inner());
@@ -1073,6 +1072,7 @@ impl CreditWindow {
         true
     }
 
+    /// Takes between 1 and `max` bytes of credit if there is any now.
     fn try_take(&self, max: usize) -> Option<usize> {
         let mut available = self.available.lock().unwrap_or_else(|e| e.into_inner());
         if *available == 0 {
