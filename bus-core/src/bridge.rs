@@ -53,10 +53,24 @@ pub(crate) fn poll_boxed_here_then_spawn<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
+    if run_here(runtime, what, |cx| task.as_mut().poll(cx)).is_ready() {
+        return None;
+    }
+    Some(runtime.spawn(task).abort_handle())
+}
+
+/// Runs `f` on this thread inside `runtime`'s context, with a context whose waker does
+/// nothing (what `f` leaves pending must be polled again where a real waker is); a run
+/// longer than [`SLOW_FIRST_POLL`] is logged as [`poll_here_then_spawn`] says.
+pub(crate) fn run_here<R>(
+    runtime: &Handle,
+    what: &dyn Display,
+    f: impl FnOnce(&mut Context<'_>) -> R,
+) -> R {
     let started = Instant::now();
-    let poll = {
+    let result = {
         let _context = runtime.enter();
-        task.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+        f(&mut Context::from_waker(Waker::noop()))
     };
     let took = started.elapsed();
     if took > SLOW_FIRST_POLL {
@@ -65,10 +79,7 @@ where
              work to tokio::task::spawn_blocking, or turn the bridge's inline first poll off"
         );
     }
-    if poll.is_ready() {
-        return None;
-    }
-    Some(runtime.spawn(task).abort_handle())
+    result
 }
 
 /// One counter for every registry in the process: a handle of one kind is never a handle

@@ -570,7 +570,8 @@ impl BusHandle {
         let result = if span.is_disabled() {
             self.dispatch(request).await
         } else {
-            self.dispatch(request).instrument(span.clone()).await
+            // Boxed: the rare traced path must not grow every request's future (issue 16).
+            Box::pin(self.dispatch(request).instrument(span.clone())).await
         };
         match result {
             Ok((response, permit)) => {
@@ -661,7 +662,10 @@ impl BusHandle {
                 limit: inner.limits.max_in_flight,
             })?;
             let host = scope.as_ref().map(cookies::Scope::host);
-            let response = cookies::document_api(jar, host.as_deref(), &parts, body).await;
+            // Boxed, as every path that is not the common one: the request's future is
+            // moved whole into tasks and boxes, so its size is paid on every request.
+            let response =
+                Box::pin(cookies::document_api(jar, host.as_deref(), &parts, body)).await;
             return Ok((response, permit));
         }
 
@@ -718,6 +722,8 @@ impl BusHandle {
         let outcome = match ready {
             Poll::Ready(outcome) => outcome,
             Poll::Pending => {
+                // Boxed: the timer and the shutdown watch take room only for a handler
+                // that waits.
                 let answer = async {
                     match mount.timeout.flatten() {
                         Some(limit) => tokio::time::timeout(limit, &mut handler)
@@ -726,11 +732,14 @@ impl BusHandle {
                         None => Ok((&mut handler).await),
                     }
                 };
-                tokio::select! {
-                    biased;
-                    outcome = answer => outcome?,
-                    () = inner.shutdown.cancelled() => return Err(BusError::Closed),
-                }
+                Box::pin(async {
+                    tokio::select! {
+                        biased;
+                        outcome = answer => outcome,
+                        () = inner.shutdown.cancelled() => Err(BusError::Closed),
+                    }
+                })
+                .await?
             }
         };
         match outcome {

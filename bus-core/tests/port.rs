@@ -244,10 +244,21 @@ fn response_data_never_exceeds_credit_and_resumes_when_granted() {
     assert_eq!(total, 1024 * 64 * 1024);
 }
 
+/// As bridges run sessions too: a handler polled first on the receiving thread, and a
+/// stream that waits handed to the runtime (issue 16's inline path), cancels the same.
 #[test]
 fn cancel_drops_the_handler_and_stops_the_producer() {
+    cancel_drops_handler_and_producer(SessionConfig::new(page()));
+    cancel_drops_handler_and_producer(
+        SessionConfig::new(page())
+            .inline_first_poll(true)
+            .whole_responses(true),
+    );
+}
+
+fn cancel_drops_handler_and_producer(config: SessionConfig) {
     let (bus, dropped, produced) = bus();
-    let (session, rx) = page_session(&bus);
+    let (session, rx) = open(&bus, config);
     session.handle(head(1, "GET", "/hang", true, 0)).unwrap();
     std::thread::sleep(Duration::from_millis(50));
     session
