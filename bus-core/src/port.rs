@@ -295,7 +295,9 @@ struct Shared {
 struct Stream {
     /// `None` once the page sent `RequestEnd` (or the head had `end_stream`).
     upload: Option<Upload>,
-    credit: Arc<Credit>,
+    /// `None` while the stream is answered on the receiving thread
+    /// ([`Shared::answer_inline`]): nothing has been sent for it, so nothing is credited.
+    credit: Option<Arc<Credit>>,
     task: Option<AbortHandle>,
 }
 
@@ -425,8 +427,8 @@ impl Session {
             Frame::RequestEnd { stream } => shared.upload(stream, None),
             Frame::Credit { stream, bytes } => {
                 // Credit for a stream that already ended is a normal race: ignore it.
-                if let Some(s) = shared.lock().get(&stream) {
-                    s.credit.add(bytes);
+                if let Some(credit) = shared.lock().get(&stream).and_then(|s| s.credit.as_ref()) {
+                    credit.add(bytes);
                 }
                 Ok(())
             }
@@ -473,7 +475,9 @@ impl Drop for Session {
 impl Stream {
     fn abort(self) {
         // Mark it closed first: a task already past its last await must not send more.
-        self.credit.close();
+        if let Some(credit) = &self.credit {
+            credit.close();
+        }
         if let Some(task) = self.task {
             task.abort();
         }
@@ -601,6 +605,16 @@ impl Shared {
             ));
         }
         if end_stream && self.config.inline_first_poll {
+            // Entered without credit or task: a Cancel, a duplicate head or body frames
+            // from another thread find it, as they would any open stream.
+            streams.insert(
+                stream,
+                Stream {
+                    upload: None,
+                    credit: None,
+                    task: None,
+                },
+            );
             drop(streams);
             self.answer_inline(stream, Request::from_parts(parts, Body::empty()), window);
             return Ok(());
@@ -627,7 +641,7 @@ impl Shared {
             stream,
             Stream {
                 upload,
-                credit: Arc::clone(&credit),
+                credit: Some(Arc::clone(&credit)),
                 task: None,
             },
         );
@@ -655,16 +669,18 @@ impl Shared {
     }
 
     /// Answers a request without a body on this thread when its handler and its body are
-    /// ready at once and the body fits one frame: one `Response` frame, and no stream entry,
-    /// credit or task is ever made (issue 16: a framed tiny GET had cost 2.85 times
-    /// `bus.call`). Otherwise the stream is entered, its head and the data at hand are
+    /// ready at once and the body fits one frame: one `Response` frame, and no credit or
+    /// task is ever made for it (issue 16: a framed tiny GET had cost 2.85 times
+    /// `bus.call`). Otherwise the stream gets its credit, its head and the data at hand are
     /// sent from here, and the rest is left to the runtime.
     ///
-    /// Nothing is sent for the stream before its entry exists, so no `Credit` or `Cancel`
-    /// from the page can miss it: until then the page has nothing of the stream's to
-    /// answer, and a `Cancel` that overtakes the request (only possible when the bridge
-    /// feeds one page's frames from several threads) is ignored as it would be anyway.
+    /// The stream is entered (without credit) before this is called, so frames for it
+    /// from other threads meanwhile are handled as for any open stream; one that closes it
+    /// (a `Cancel`, a protocol error) leaves this answer unsent. Nothing is sent for it
+    /// before its credit exists, so no `Credit` from the page can miss it.
     fn answer_inline(self: &Arc<Self>, stream: u32, request: Request<Body>, window: u32) {
+        // Ends the stream with an error if this unwinds before the answer is settled.
+        let mut guard = Guard::new(Arc::clone(self), stream);
         let mut call = Box::pin(respond(self.bus.clone(), request));
         let whole = self.config.whole_responses;
         let what = format_args!("the handler of stream {stream}");
@@ -678,12 +694,19 @@ impl Shared {
         });
         let Some((parts, body, first)) = ready else {
             let credit = Arc::new(Credit::new(window));
-            let task = resume(Arc::clone(self), stream, call, Arc::clone(&credit));
-            return self.run_entered(stream, credit, task, false);
+            if self.credit_inline(&mut guard, &credit) {
+                self.run_entered(
+                    stream,
+                    &credit,
+                    resume(guard, call, Arc::clone(&credit)),
+                    false,
+                );
+            }
+            return;
         };
         let first = match first {
             Some(Poll::Ready(None)) if !self.bus.is_closed() => {
-                return self.send_whole(stream, &parts, Bytes::new());
+                return self.send_whole(guard, &parts, Bytes::new());
             }
             Some(Poll::Ready(Some(Ok(frame)))) if frame.is_data() => {
                 let data = frame.into_data().unwrap_or_default();
@@ -691,7 +714,7 @@ impl Shared {
                     && data.len() <= MAX_DATA
                     && data.len() <= window as usize
                 {
-                    return self.send_whole(stream, &parts, data);
+                    return self.send_whole(guard, &parts, data);
                 }
                 Some(Some(Ok(http_body::Frame::data(data))))
             }
@@ -699,53 +722,57 @@ impl Shared {
             Some(Poll::Pending) | None => None,
         };
         let credit = Arc::new(Credit::new(window));
+        if !self.credit_inline(&mut guard, &credit) {
+            return;
+        }
         let task = {
-            let shared = Arc::clone(self);
             let credit = Arc::clone(&credit);
             async move {
-                let mut guard = Guard::new(shared, stream);
+                let mut guard = guard;
                 send_response(&mut guard, parts, body, credit, first).await;
             }
         };
-        // Its head and what data is ready go out from here, once the stream is entered.
-        self.run_entered(stream, credit, task, true);
+        // Its head and what data is ready go out from here.
+        self.run_entered(stream, &credit, task, true);
     }
 
-    /// A whole response of a stream that was never entered ([`answer_inline`](Self::answer_inline)).
-    fn send_whole(&self, stream: u32, parts: &http::response::Parts, data: Bytes) {
-        if self.closed.load(Ordering::Acquire) {
-            return; // the page is gone
+    /// Ends a stream answered inline with its whole response, if it is still open. Its id
+    /// is not kept among the recently closed: that is for body frames the page sent before
+    /// it learnt of the end, and a request without a body has none.
+    fn send_whole(&self, mut guard: Guard, parts: &http::response::Parts, data: Bytes) {
+        guard.done = true;
+        let stream = guard.stream;
+        if self.lock().remove(&stream).is_some() {
+            self.sink.send(Frame::Response {
+                stream,
+                status: parts.status.as_u16(),
+                headers: wire_headers(&parts.headers),
+                data,
+            });
         }
-        self.sink.send(Frame::Response {
-            stream,
-            status: parts.status.as_u16(),
-            headers: wire_headers(&parts.headers),
-            data,
-        });
     }
 
-    /// Enters `stream` and runs `task` for it: polled once here first when `here`, then
-    /// on the runtime.
-    fn run_entered<T>(&self, stream: u32, credit: Arc<Credit>, task: T, here: bool)
+    /// Gives a stream answered inline its `credit`; `false` (and the guard disarmed) when
+    /// it was closed meanwhile, and its answer is not to be sent.
+    fn credit_inline(&self, guard: &mut Guard, credit: &Arc<Credit>) -> bool {
+        match self.lock().get_mut(&guard.stream) {
+            Some(entry) if entry.credit.is_none() => {
+                entry.credit = Some(Arc::clone(credit));
+                true
+            }
+            _ => {
+                guard.done = true;
+                false
+            }
+        }
+    }
+
+    /// Runs `task` for the entered `stream` whose credit is `credit`: polled once here
+    /// first when `here`, then on the runtime.
+    fn run_entered<T>(&self, stream: u32, credit: &Arc<Credit>, task: T, here: bool)
     where
         T: Future<Output = ()> + Send + 'static,
     {
-        {
-            let mut streams = self.lock();
-            if streams.contains_key(&stream) || self.closed.load(Ordering::Acquire) {
-                // The page opened the same id again meanwhile from another thread, or the
-                // session closed: nobody will read this stream's answer.
-                return;
-            }
-            streams.insert(
-                stream,
-                Stream {
-                    upload: None,
-                    credit,
-                    task: None,
-                },
-            );
-        }
         let handle = if here {
             let what = format_args!("the handler of stream {stream}");
             match crate::bridge::poll_boxed_here_then_spawn(&self.runtime, Box::pin(task), &what) {
@@ -756,10 +783,18 @@ impl Shared {
             self.runtime.spawn(task).abort_handle()
         };
         match self.lock().get_mut(&stream) {
-            Some(entry) => entry.task = Some(handle),
+            // Still this stream (not one the page opened with the same id since).
+            Some(entry)
+                if entry
+                    .credit
+                    .as_ref()
+                    .is_some_and(|c| Arc::ptr_eq(c, credit)) =>
+            {
+                entry.task = Some(handle);
+            }
             // Ended or closed meanwhile: a closed stream's credit is closed, so its task
             // sends nothing more; stop it.
-            None => handle.abort(),
+            _ => handle.abort(),
         }
     }
 
@@ -957,11 +992,12 @@ async fn run_stream(shared: Arc<Shared>, stream: u32, request: Request<Body>, cr
 }
 
 /// The task of a stream whose handler was polled once on the bridge's thread and waits.
-async fn resume<F>(shared: Arc<Shared>, stream: u32, call: Pin<Box<F>>, credit: Arc<Credit>)
+/// The guard comes in made, so a task dropped unpolled (a runtime shutting down) still
+/// ends the stream with an error.
+async fn resume<F>(mut guard: Guard, call: Pin<Box<F>>, credit: Arc<Credit>)
 where
     F: Future<Output = http::Response<Body>>,
 {
-    let mut guard = Guard::new(shared, stream);
     let (parts, body) = call.await.into_parts();
     send_response(&mut guard, parts, body, credit, None).await;
 }

@@ -998,3 +998,79 @@ fn whole_responses_go_as_one_frame_when_complete_at_once() {
         (200, b"hello".to_vec())
     );
 }
+
+/// A stream answered on the receiving thread is an open stream while its handler runs:
+/// a `Cancel` or a duplicate head from another thread meanwhile closes it as any other
+/// (its answer is not sent), and `max_streams` counts it.
+#[test]
+fn frames_from_other_threads_find_a_stream_answered_inline() {
+    // The handler tells the test it runs, then waits for the test's go before answering.
+    let (started_tx, started) = std::sync::mpsc::channel::<()>();
+    let (go, go_rx) = std::sync::mpsc::channel::<()>();
+    let started_tx = Arc::new(std::sync::Mutex::new(started_tx));
+    let go_rx = Arc::new(std::sync::Mutex::new(go_rx));
+    let gate = tower::service_fn(move |_req: Request<Body>| {
+        let _ = started_tx.lock().unwrap().send(());
+        let _ = go_rx.lock().unwrap().recv_timeout(WAIT);
+        std::future::ready(Ok::<_, std::convert::Infallible>(Response::new(
+            Body::from("late"),
+        )))
+    });
+    let bus = Bus::builder()
+        .app_origin("app://localhost")
+        .mount("/gate", gate)
+        .build();
+    let config = SessionConfig::new(page())
+        .inline_first_poll(true)
+        .whole_responses(true)
+        .max_streams(1);
+    let (session, rx) = open(&bus, config);
+    let session = Arc::new(session);
+    let on_thread = |frame: Frame| {
+        let session = session.clone();
+        std::thread::spawn(move || session.handle(frame))
+    };
+
+    // A Cancel while the handler runs: the answer is dropped, the stream closed.
+    let first = on_thread(head(1, "GET", "/gate", true, 1024));
+    started.recv_timeout(WAIT).unwrap();
+    assert_eq!(session.open_streams(), 1, "entered while its handler runs");
+    // The session is full: a second stream is refused meanwhile.
+    let refused = session.handle(head(3, "GET", "/gate", true, 1024));
+    assert_eq!(refused.unwrap_err().code, ErrorCode::TooManyStreams);
+    assert!(matches!(next(&rx), Frame::Error { stream: 3, .. }));
+    session.handle(Frame::Cancel { stream: 1 }).unwrap();
+    go.send(()).unwrap();
+    first.join().unwrap().unwrap();
+    assert!(
+        rx.recv_timeout(Duration::from_millis(200)).is_err(),
+        "nothing is sent for a cancelled stream"
+    );
+    assert_eq!(session.open_streams(), 0);
+
+    // A duplicate head meanwhile: both sides agree the id is in error, and only the
+    // error is sent.
+    let first = on_thread(head(5, "GET", "/gate", true, 1024));
+    started.recv_timeout(WAIT).unwrap();
+    let dup = session.handle(head(5, "GET", "/gate", true, 1024));
+    assert_eq!(dup.unwrap_err().code, ErrorCode::StreamIdInUse);
+    go.send(()).unwrap();
+    first.join().unwrap().unwrap();
+    assert!(matches!(next(&rx), Frame::Error { stream: 5, .. }));
+    assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+    assert_eq!(session.open_streams(), 0);
+
+    // Undisturbed, the same handler's answer is one Response frame.
+    let first = on_thread(head(7, "GET", "/gate", true, 1024));
+    started.recv_timeout(WAIT).unwrap();
+    go.send(()).unwrap();
+    first.join().unwrap().unwrap();
+    let Frame::Response {
+        stream: 7, data, ..
+    } = next(&rx)
+    else {
+        panic!("expected a whole Response")
+    };
+    assert_eq!(data.as_ref(), b"late");
+    assert_eq!(session.open_streams(), 0);
+}
