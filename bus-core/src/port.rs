@@ -302,7 +302,7 @@ struct Stream {
 }
 
 struct Upload {
-    tx: mpsc::UnboundedSender<Bytes>,
+    tx: mpsc::UnboundedSender<Chunk>,
     /// Bytes the page may still send before the next `Credit` from us.
     allowed: u64,
 }
@@ -627,6 +627,7 @@ impl Shared {
                 rx,
                 session: Arc::downgrade(self),
                 stream,
+                ended: false,
             });
             let upload = Upload {
                 tx,
@@ -822,7 +823,10 @@ impl Shared {
         };
         match data {
             None => {
-                entry.upload = None; // dropping the sender ends the body
+                // The body ends only here: a sender dropped without this (the stream
+                // cancelled or closed) fails the body rather than end it short.
+                let _ = upload.tx.send(Chunk::End);
+                entry.upload = None;
                 Ok(())
             }
             Some(data) => {
@@ -839,7 +843,7 @@ impl Shared {
                     ));
                 }
                 upload.allowed -= len;
-                if upload.tx.send(data).is_err() {
+                if upload.tx.send(Chunk::Data(data)).is_err() {
                     // The handler dropped the body without reading it all: take the
                     // bytes and give the credit straight back, so the page can finish.
                     upload.allowed += len;
@@ -1331,9 +1335,17 @@ impl Credit {
 /// The request body of a framed request: chunks from `RequestData`, with credit granted
 /// back to the page as the handler reads them.
 struct UploadBody {
-    rx: mpsc::UnboundedReceiver<Bytes>,
+    rx: mpsc::UnboundedReceiver<Chunk>,
     session: Weak<Shared>,
     stream: u32,
+    /// The page's `RequestEnd` came: the body is complete.
+    ended: bool,
+}
+
+/// What the port hands a request body: the page's data, or its `RequestEnd`.
+enum Chunk {
+    Data(Bytes),
+    End,
 }
 
 impl http_body::Body for UploadBody {
@@ -1344,14 +1356,30 @@ impl http_body::Body for UploadBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
         match self.rx.poll_recv(cx) {
-            Poll::Ready(Some(chunk)) => {
+            Poll::Ready(Some(Chunk::Data(chunk))) => {
                 if let Some(session) = self.session.upgrade() {
                     session.consumed(self.stream, chunk.len());
                 }
                 Poll::Ready(Some(Ok(http_body::Frame::data(chunk))))
             }
-            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(Some(Chunk::End)) => {
+                self.ended = true;
+                Poll::Ready(None)
+            }
+            // The stream closed before the page's end (a Cancel, an error, the session
+            // closing): a handler must not take what came as the whole body.
+            Poll::Ready(None) => {
+                self.ended = true;
+                Poll::Ready(Some(Err(format!(
+                    "the request body of stream {} was cut off: the stream closed before the page ended it",
+                    self.stream
+                )
+                .into())))
+            }
             Poll::Pending => Poll::Pending,
         }
     }

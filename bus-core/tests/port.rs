@@ -1074,3 +1074,72 @@ fn frames_from_other_threads_find_a_stream_answered_inline() {
     assert_eq!(data.as_ref(), b"late");
     assert_eq!(session.open_streams(), 0);
 }
+
+/// A request body the page cancels (or whose session closes) midway fails for whoever
+/// reads it: what came is never taken for the whole body. Only `RequestEnd` ends it.
+#[test]
+fn a_cancelled_upload_fails_for_its_reader_rather_than_ending_short() {
+    use http_body_util::BodyExt;
+    let (seen_tx, seen) = std::sync::mpsc::channel::<Result<usize, String>>();
+    let seen_tx = Arc::new(std::sync::Mutex::new(seen_tx));
+    let (started_tx, started) = std::sync::mpsc::channel::<()>();
+    let started_tx = Arc::new(std::sync::Mutex::new(started_tx));
+    // The body is read by a task of its own, which outlives the stream's handler (a
+    // cancel drops the handler at its next await, which would hide what the body says).
+    let collect = tower::service_fn(move |req: Request<Body>| {
+        let seen_tx = seen_tx.clone();
+        let started_tx = started_tx.clone();
+        let reader = tokio::spawn(async move {
+            let _ = started_tx.lock().unwrap().send(());
+            let outcome = match req.into_body().collect().await {
+                Ok(all) => Ok(all.to_bytes().len()),
+                Err(e) => Err(e.to_string()),
+            };
+            let _ = seen_tx.lock().unwrap().send(outcome);
+        });
+        async move {
+            let _ = reader.await;
+            Ok::<_, std::convert::Infallible>(Response::new(Body::empty()))
+        }
+    });
+    let bus = Bus::builder()
+        .app_origin("app://localhost")
+        .mount("/collect", collect)
+        .build();
+    for config in [
+        SessionConfig::new(page()),
+        SessionConfig::new(page())
+            .inline_first_poll(true)
+            .whole_responses(true),
+    ] {
+        let (session, _rx) = open(&bus, config);
+        let send = |stream: u32| {
+            session
+                .handle(head(stream, "POST", "/collect", false, 4096))
+                .unwrap();
+            session
+                .handle(Frame::RequestData {
+                    stream,
+                    data: Bytes::from(vec![7u8; 1000]),
+                })
+                .unwrap();
+            // The reader runs before the test goes on (a cancel before the handler's
+            // first poll drops the request unread).
+            started.recv_timeout(WAIT).unwrap();
+        };
+        // Ended by the page: the whole body.
+        send(1);
+        session.handle(Frame::RequestEnd { stream: 1 }).unwrap();
+        assert_eq!(seen.recv_timeout(WAIT).unwrap(), Ok(1000));
+        // Cancelled midway: an error, not 1,000 bytes taken for the whole body.
+        send(3);
+        session.handle(Frame::Cancel { stream: 3 }).unwrap();
+        let error = seen.recv_timeout(WAIT).unwrap().unwrap_err();
+        assert!(error.contains("cut off"), "{error}");
+        // The session closing midway: the same.
+        send(5);
+        session.close();
+        let error = seen.recv_timeout(WAIT).unwrap().unwrap_err();
+        assert!(error.contains("cut off"), "{error}");
+    }
+}
