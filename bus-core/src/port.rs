@@ -124,8 +124,8 @@ impl SessionConfig {
     /// ready for. bridge-desktop's host turns it on for the GTK main thread.
     ///
     /// A request without a body whose whole answer is ready at that first poll (and goes
-    /// as one frame, [`whole_responses`](Self::whole_responses)) never becomes an open
-    /// stream at all: no entry, credit or task is made for it.
+    /// as one frame, [`whole_responses`](Self::whole_responses)) is an open stream only
+    /// while its handler runs: no credit or task is made for it.
     pub fn inline_first_poll(mut self, inline: bool) -> Self {
         self.inline_first_poll = inline;
         self
