@@ -115,13 +115,13 @@ const MIN_HEADER_BYTES = 16;
 
 class Reader {
   private pos = 1; // after the version byte
-  private readonly view: DataView;
   /** Largest data payload seen; checked after the whole frame parsed, as in Rust. */
   largestData = 0;
 
-  constructor(private readonly buf: Uint8Array) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
+  // Integers are read byte by byte: a DataView would need the input's `buffer`, which makes
+  // the engine give a small typed array a separate ArrayBuffer (WebKit's
+  // slowDownAndWasteMemory), for every frame.
+  constructor(private readonly buf: Uint8Array) {}
 
   get remaining(): number {
     return this.buf.byteLength - this.pos;
@@ -135,21 +135,27 @@ class Reader {
 
   u16(what: string): number {
     this.need(2, what);
-    const v = this.view.getUint16(this.pos, true);
+    const b = this.buf;
+    const v = b[this.pos]! | (b[this.pos + 1]! << 8);
     this.pos += 2;
     return v;
   }
 
   u32(what: string): number {
     this.need(4, what);
-    const v = this.view.getUint32(this.pos, true);
+    const v = this.at32(this.pos);
     this.pos += 4;
     return v;
   }
 
+  private at32(at: number): number {
+    const b = this.buf;
+    return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+  }
+
   bool(what: string): boolean {
     this.need(1, what);
-    const v = this.view.getUint8(this.pos);
+    const v = this.buf[this.pos]!;
     if (v > 1) throw malformed(`${what}: ${v} is not a bool (0 or 1)`);
     this.pos += 1;
     return v === 1;
@@ -162,8 +168,8 @@ class Reader {
    */
   len(what: string, unit: number): number {
     this.need(8, `${what} length`);
-    const lo = this.view.getUint32(this.pos, true);
-    const hi = this.view.getUint32(this.pos + 4, true);
+    const lo = this.at32(this.pos);
+    const hi = this.at32(this.pos + 4);
     this.pos += 8;
     if (hi !== 0 || lo * unit > this.remaining) {
       const n = hi === 0 ? String(lo) : `${hi} * 2^32 + ${lo}`;
@@ -299,138 +305,210 @@ function checkedData(data: unknown): Uint8Array {
 }
 
 export function encode(frame: Frame): Uint8Array {
-  const w = new Writer();
+  // Two passes over the frame, no objects in between: the first checks every field (in
+  // wire order) and adds up the size, the second writes into one buffer of exactly that
+  // size. (A list of parts, the way this was first written, cost a dozen objects per
+  // head: garbage on the page's main thread for every request.)
   const variant = FRAME_TYPES.indexOf(frame.type);
   if (variant < 0) throw new TypeError(`unknown frame type ${String(frame.type)}`);
-  w.u32(variant, 'variant');
-  w.u32(frame.stream, 'stream');
+  checkInt(variant, 0xffffffff, 'variant');
+  checkInt(frame.stream, 0xffffffff, 'stream');
+  let size = 1 + 4 + 4;
   switch (frame.type) {
     case 'RequestHead':
-      w.string(frame.method, 'method');
-      w.string(frame.uri, 'uri');
-      w.headers(frame.headers);
-      w.bool(frame.endStream, 'endStream');
-      w.u32(frame.window, 'window');
+      size += stringSize(frame.method, 'method') + stringSize(frame.uri, 'uri') + headersSize(frame.headers);
+      if (typeof frame.endStream !== 'boolean') throw new TypeError('endStream must be a boolean');
+      checkInt(frame.window, 0xffffffff, 'window');
+      size += 1 + 4;
       break;
     case 'RequestData':
     case 'ResponseData':
-      w.bytes(checkedData(frame.data));
+      size += 8 + checkedData(frame.data).byteLength;
       break;
     case 'RequestEnd':
     case 'ResponseEnd':
     case 'Cancel':
       break;
     case 'ResponseHead':
-      w.u16(frame.status, 'status');
+      checkInt(frame.status, 0xffff, 'status');
+      size += 2 + headersSize(frame.headers);
+      break;
+    case 'Credit':
+      checkInt(frame.bytes, 0xffffffff, 'bytes');
+      size += 4;
+      break;
+    case 'Error':
+      checkInt(frame.code, 0xffff, 'code');
+      size += 2 + stringSize(frame.message, 'message');
+      break;
+    case 'Response':
+      checkInt(frame.status, 0xffff, 'status');
+      size += 2 + headersSize(frame.headers);
+      size += 8 + checkedData(frame.data).byteLength;
+      break;
+  }
+  if (size > MAX_FRAME) {
+    throw new RangeError(`frame of ${size} bytes is over MAX_FRAME (${MAX_FRAME})`);
+  }
+  const w = new Writer(size);
+  w.u8(VERSION);
+  w.u32(variant);
+  w.u32(frame.stream);
+  switch (frame.type) {
+    case 'RequestHead':
+      w.string(frame.method);
+      w.string(frame.uri);
+      w.headers(frame.headers);
+      w.u8(frame.endStream ? 1 : 0);
+      w.u32(frame.window);
+      break;
+    case 'RequestData':
+    case 'ResponseData':
+      w.bytes(frame.data);
+      break;
+    case 'RequestEnd':
+    case 'ResponseEnd':
+    case 'Cancel':
+      break;
+    case 'ResponseHead':
+      w.u16(frame.status);
       w.headers(frame.headers);
       break;
     case 'Credit':
-      w.u32(frame.bytes, 'bytes');
+      w.u32(frame.bytes);
       break;
     case 'Error':
-      w.u16(frame.code, 'code');
-      w.string(frame.message, 'message');
+      w.u16(frame.code);
+      w.string(frame.message);
       break;
     case 'Response':
-      w.u16(frame.status, 'status');
+      w.u16(frame.status);
       w.headers(frame.headers);
-      w.bytes(checkedData(frame.data));
+      w.bytes(frame.data);
       break;
   }
-  return w.finish();
+  // Only accessors that answer differently on a second read (a page's own object) get here.
+  if (!w.filled()) throw new TypeError('the frame changed while it was encoded');
+  return w.out;
 }
 
-type Part =
-  | { kind: 'u8'; value: number }
-  | { kind: 'u16'; value: number }
-  | { kind: 'u32'; value: number }
-  | { kind: 'len'; value: number }
-  | { kind: 'raw'; value: Uint8Array };
+/**
+ * The encoded size of a length-prefixed string: its UTF-8 length counted from its UTF-16
+ * code units, refusing lone surrogates (TextEncoder would silently replace them).
+ */
+function stringSize(value: string, what: string): number {
+  if (typeof value !== 'string') throw new TypeError(`${what} must be a string`);
+  let n = value.length;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) {
+      n += 1;
+    } else if (c >= 0xd800 && c <= 0xdbff) {
+      const next = value.charCodeAt(i + 1); // NaN past the end
+      if (!(next >= 0xdc00 && next <= 0xdfff)) throw loneSurrogate(what);
+      n += 2; // two code units, four bytes
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) {
+      throw loneSurrogate(what);
+    } else {
+      n += 2;
+    }
+  }
+  return 8 + n;
+}
 
-const PART_SIZE = { u8: 1, u16: 2, u32: 4, len: 8 } as const;
+function loneSurrogate(what: string): TypeError {
+  return new TypeError(`${what} contains a lone surrogate (not UTF-8 encodable)`);
+}
 
-/** Collects the fields first so the output is allocated once, at its exact size. */
+function headersSize(headers: readonly Header[]): number {
+  if (!Array.isArray(headers)) throw new TypeError('headers must be an array of [name, value] pairs');
+  let size = 8;
+  // Index loops, not iterators: the page may have replaced Array.prototype[Symbol.iterator].
+  for (let i = 0; i < headers.length; i++) {
+    const header = headers[i];
+    if (!Array.isArray(header) || header.length !== 2) throw new TypeError('a header must be a [name, value] pair');
+    const name = header[0];
+    const value = header[1];
+    size += stringSize(name, 'header name');
+    if (!(value instanceof Uint8Array)) throw new TypeError(`value of header ${name} must be a Uint8Array`);
+    size += 8 + value.byteLength;
+  }
+  return size;
+}
+
+/** Writes checked fields into a buffer of their exact size (see `encode`). */
 class Writer {
-  private readonly parts: Part[] = [];
-  private size = 1; // version byte
+  readonly out: Uint8Array;
+  private pos = 0;
 
-  private push(part: Part): void {
-    this.parts.push(part);
-    this.size += part.kind === 'raw' ? part.value.byteLength : PART_SIZE[part.kind];
+  constructor(size: number) {
+    this.out = new Uint8Array(size);
   }
 
-  u16(value: number, what: string): void {
-    this.push({ kind: 'u16', value: checkInt(value, 0xffff, what) });
+  /** Every byte written, none past the end. */
+  filled(): boolean {
+    return this.pos === this.out.byteLength;
   }
 
-  u32(value: number, what: string): void {
-    this.push({ kind: 'u32', value: checkInt(value, 0xffffffff, what) });
+  u8(value: number): void {
+    this.out[this.pos++] = value;
   }
 
-  bool(value: boolean, what: string): void {
-    if (typeof value !== 'boolean') throw new TypeError(`${what} must be a boolean`);
-    this.push({ kind: 'u8', value: value ? 1 : 0 });
+  u16(value: number): void {
+    const out = this.out;
+    out[this.pos] = value & 0xff;
+    out[this.pos + 1] = value >>> 8;
+    this.pos += 2;
+  }
+
+  u32(value: number): void {
+    const out = this.out;
+    out[this.pos] = value & 0xff;
+    out[this.pos + 1] = (value >>> 8) & 0xff;
+    out[this.pos + 2] = (value >>> 16) & 0xff;
+    out[this.pos + 3] = value >>> 24;
+    this.pos += 4;
+  }
+
+  /** A u64 length: lengths here are below MAX_FRAME, so its high half is always 0 (the buffer's zeros). */
+  len(value: number): void {
+    this.u32(value);
+    this.pos += 4;
   }
 
   bytes(value: Uint8Array): void {
-    this.push({ kind: 'len', value: value.byteLength });
-    this.push({ kind: 'raw', value });
+    this.len(value.byteLength);
+    this.out.set(value, this.pos);
+    this.pos += value.byteLength;
   }
 
-  string(value: string, what: string): void {
-    if (typeof value !== 'string') throw new TypeError(`${what} must be a string`);
-    if (!isWellFormed(value)) throw new TypeError(`${what} contains a lone surrogate (not UTF-8 encodable)`);
-    this.bytes(utf8Encoder.encode(value));
+  /** A string already checked by `stringSize`: ASCII byte by byte, the rest by TextEncoder. */
+  string(value: string): void {
+    const out = this.out;
+    const at = this.pos + 8;
+    let i = 0;
+    for (; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x80) break;
+      out[at + i] = c;
+    }
+    let n = i;
+    if (i < value.length) {
+      n += utf8Encoder.encodeInto(value.slice(i), out.subarray(at + i)).written;
+    }
+    this.len(n);
+    this.pos += n;
   }
 
   headers(headers: readonly Header[]): void {
-    if (!Array.isArray(headers)) throw new TypeError('headers must be an array of [name, value] pairs');
-    this.push({ kind: 'len', value: headers.length });
-    // Index loops, not iterators: the page may have replaced Array.prototype[Symbol.iterator].
+    this.len(headers.length);
     for (let i = 0; i < headers.length; i++) {
-      const header = headers[i];
-      if (!Array.isArray(header) || header.length !== 2) throw new TypeError('a header must be a [name, value] pair');
-      const name = header[0];
-      const value = header[1];
-      this.string(name, 'header name');
-      if (!(value instanceof Uint8Array)) throw new TypeError(`value of header ${name} must be a Uint8Array`);
-      this.bytes(value);
+      const header = headers[i]!;
+      this.string(header[0]);
+      this.bytes(header[1]);
     }
-  }
-
-  finish(): Uint8Array {
-    if (this.size > MAX_FRAME) {
-      throw new RangeError(`frame of ${this.size} bytes is over MAX_FRAME (${MAX_FRAME})`);
-    }
-    const out = new Uint8Array(this.size);
-    const view = new DataView(out.buffer);
-    out[0] = VERSION;
-    let pos = 1;
-    for (let i = 0; i < this.parts.length; i++) {
-      const part = this.parts[i]!;
-      switch (part.kind) {
-        case 'u8':
-          view.setUint8(pos, part.value);
-          break;
-        case 'u16':
-          view.setUint16(pos, part.value, true);
-          break;
-        case 'u32':
-          view.setUint32(pos, part.value, true);
-          break;
-        case 'len':
-          // Lengths here are below MAX_FRAME, so the high half of the u64 is always 0.
-          view.setUint32(pos, part.value, true);
-          view.setUint32(pos + 4, 0, true);
-          break;
-        case 'raw':
-          out.set(part.value, pos);
-          pos += part.value.byteLength;
-          continue;
-      }
-      pos += PART_SIZE[part.kind];
-    }
-    return out;
   }
 }
 
@@ -444,21 +522,4 @@ function checkInt(value: number, max: number, what: string): number {
     throw new RangeError(`${what} must be an integer from 0 to ${max}, got ${String(value)}`);
   }
   return value;
-}
-
-/** String.prototype.isWellFormed where the engine has it (2023+), a scan where not. */
-function isWellFormed(s: string): boolean {
-  const native = (s as { isWellFormed?: () => boolean }).isWellFormed;
-  if (typeof native === 'function') return native.call(s);
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff) {
-      const next = s.charCodeAt(i + 1); // NaN past the end
-      if (!(next >= 0xdc00 && next <= 0xdfff)) return false;
-      i++;
-    } else if (c >= 0xdc00 && c <= 0xdfff) {
-      return false;
-    }
-  }
-  return true;
 }

@@ -209,11 +209,27 @@ test('encode refuses what it cannot represent or the peer must refuse', () => {
   assert.throws(() => encode({ type: 'Credit', stream: 1, bytes: 1.5 }), RangeError);
   assert.throws(() => encode({ type: 'ResponseHead', stream: 1, status: 65536, headers: [] }), RangeError);
   assert.throws(() => encode({ type: 'Error', stream: 1, code: 1, message: 'lone \uD800' }), TypeError);
+  assert.throws(() => encode({ type: 'Error', stream: 1, code: 1, message: 'lone \uDC00 low' }), TypeError);
+  assert.throws(() => encode({ type: 'Error', stream: 1, code: 1, message: 'ends high \uD83D' }), TypeError);
+  assert.throws(() => encode({ type: 'Error', stream: 1, code: 1, message: 'pair reversed \uDE00\uD83D' }), TypeError);
   assert.throws(() => encode({ type: 'ResponseData', stream: 1, data: new Uint8Array(MAX_DATA + 1) }), RangeError);
   assert.throws(() => encode({ type: 'ResponseData', stream: 1, data: 'text' }), TypeError);
   assert.throws(() => encode({ type: 'Nope', stream: 1 }), TypeError);
   const hugeHeader = [['x', new Uint8Array(MAX_FRAME)]];
   assert.throws(() => encode({ type: 'ResponseHead', stream: 1, status: 200, headers: hugeHeader }), RangeError);
+});
+
+test('encode writes UTF-8 as TextEncoder does, and fails on a frame that changes while encoded', () => {
+  const message = 'a\u00e9\u20ac\u{1F600}z';
+  const bytes = encode({ type: 'Error', stream: 1, code: 1, message });
+  const utf8 = new TextEncoder().encode(message);
+  assert.deepEqual(bytes.subarray(bytes.byteLength - utf8.byteLength), utf8);
+  assert.equal(decode(bytes).message, message);
+  // A page's own object whose getter answers longer the second time: refused, not a frame
+  // whose lengths disagree with its bytes.
+  let reads = 0;
+  const shifty = { type: 'Error', stream: 1, code: 1, get message() { return reads++ === 0 ? 'short' : 'much longer'; } };
+  assert.throws(() => encode(shifty), (e) => e instanceof TypeError || e instanceof RangeError);
 });
 
 // ---------------------------------------------------------------------------------------

@@ -127,12 +127,15 @@ var InprocBusBridge = (() => {
   var utf8Encoder = new TextEncoder();
   var MIN_HEADER_BYTES = 16;
   var Reader = class {
+    // Integers are read byte by byte: a DataView would need the input's `buffer`, which makes
+    // the engine give a small typed array a separate ArrayBuffer (WebKit's
+    // slowDownAndWasteMemory), for every frame.
     constructor(buf) {
       this.buf = buf;
       this.pos = 1;
+      // after the version byte
       /** Largest data payload seen; checked after the whole frame parsed, as in Rust. */
       this.largestData = 0;
-      this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     }
     get remaining() {
       return this.buf.byteLength - this.pos;
@@ -144,19 +147,24 @@ var InprocBusBridge = (() => {
     }
     u16(what) {
       this.need(2, what);
-      const v = this.view.getUint16(this.pos, true);
+      const b = this.buf;
+      const v = b[this.pos] | b[this.pos + 1] << 8;
       this.pos += 2;
       return v;
     }
     u32(what) {
       this.need(4, what);
-      const v = this.view.getUint32(this.pos, true);
+      const v = this.at32(this.pos);
       this.pos += 4;
       return v;
     }
+    at32(at) {
+      const b = this.buf;
+      return (b[at] | b[at + 1] << 8 | b[at + 2] << 16 | b[at + 3] << 24) >>> 0;
+    }
     bool(what) {
       this.need(1, what);
-      const v = this.view.getUint8(this.pos);
+      const v = this.buf[this.pos];
       if (v > 1) throw malformed(`${what}: ${v} is not a bool (0 or 1)`);
       this.pos += 1;
       return v === 1;
@@ -168,8 +176,8 @@ var InprocBusBridge = (() => {
      */
     len(what, unit) {
       this.need(8, `${what} length`);
-      const lo = this.view.getUint32(this.pos, true);
-      const hi = this.view.getUint32(this.pos + 4, true);
+      const lo = this.at32(this.pos);
+      const hi = this.at32(this.pos + 4);
       this.pos += 8;
       if (hi !== 0 || lo * unit > this.remaining) {
         const n = hi === 0 ? String(lo) : `${hi} * 2^32 + ${lo}`;
@@ -277,121 +285,185 @@ var InprocBusBridge = (() => {
     return data;
   }
   function encode(frame) {
-    const w = new Writer();
     const variant = FRAME_TYPES.indexOf(frame.type);
     if (variant < 0) throw new TypeError(`unknown frame type ${String(frame.type)}`);
-    w.u32(variant, "variant");
-    w.u32(frame.stream, "stream");
+    checkInt(variant, 4294967295, "variant");
+    checkInt(frame.stream, 4294967295, "stream");
+    let size = 1 + 4 + 4;
     switch (frame.type) {
       case "RequestHead":
-        w.string(frame.method, "method");
-        w.string(frame.uri, "uri");
-        w.headers(frame.headers);
-        w.bool(frame.endStream, "endStream");
-        w.u32(frame.window, "window");
+        size += stringSize(frame.method, "method") + stringSize(frame.uri, "uri") + headersSize(frame.headers);
+        if (typeof frame.endStream !== "boolean") throw new TypeError("endStream must be a boolean");
+        checkInt(frame.window, 4294967295, "window");
+        size += 1 + 4;
         break;
       case "RequestData":
       case "ResponseData":
-        w.bytes(checkedData(frame.data));
+        size += 8 + checkedData(frame.data).byteLength;
         break;
       case "RequestEnd":
       case "ResponseEnd":
       case "Cancel":
         break;
       case "ResponseHead":
-        w.u16(frame.status, "status");
+        checkInt(frame.status, 65535, "status");
+        size += 2 + headersSize(frame.headers);
+        break;
+      case "Credit":
+        checkInt(frame.bytes, 4294967295, "bytes");
+        size += 4;
+        break;
+      case "Error":
+        checkInt(frame.code, 65535, "code");
+        size += 2 + stringSize(frame.message, "message");
+        break;
+      case "Response":
+        checkInt(frame.status, 65535, "status");
+        size += 2 + headersSize(frame.headers);
+        size += 8 + checkedData(frame.data).byteLength;
+        break;
+    }
+    if (size > MAX_FRAME) {
+      throw new RangeError(`frame of ${size} bytes is over MAX_FRAME (${MAX_FRAME})`);
+    }
+    const w = new Writer(size);
+    w.u8(VERSION);
+    w.u32(variant);
+    w.u32(frame.stream);
+    switch (frame.type) {
+      case "RequestHead":
+        w.string(frame.method);
+        w.string(frame.uri);
+        w.headers(frame.headers);
+        w.u8(frame.endStream ? 1 : 0);
+        w.u32(frame.window);
+        break;
+      case "RequestData":
+      case "ResponseData":
+        w.bytes(frame.data);
+        break;
+      case "RequestEnd":
+      case "ResponseEnd":
+      case "Cancel":
+        break;
+      case "ResponseHead":
+        w.u16(frame.status);
         w.headers(frame.headers);
         break;
       case "Credit":
-        w.u32(frame.bytes, "bytes");
+        w.u32(frame.bytes);
         break;
       case "Error":
-        w.u16(frame.code, "code");
-        w.string(frame.message, "message");
+        w.u16(frame.code);
+        w.string(frame.message);
         break;
       case "Response":
-        w.u16(frame.status, "status");
+        w.u16(frame.status);
         w.headers(frame.headers);
-        w.bytes(checkedData(frame.data));
+        w.bytes(frame.data);
         break;
     }
-    return w.finish();
+    if (!w.filled()) throw new TypeError("the frame changed while it was encoded");
+    return w.out;
   }
-  var PART_SIZE = { u8: 1, u16: 2, u32: 4, len: 8 };
+  function stringSize(value, what) {
+    if (typeof value !== "string") throw new TypeError(`${what} must be a string`);
+    let n = value.length;
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c < 128) continue;
+      if (c < 2048) {
+        n += 1;
+      } else if (c >= 55296 && c <= 56319) {
+        const next = value.charCodeAt(i + 1);
+        if (!(next >= 56320 && next <= 57343)) throw loneSurrogate(what);
+        n += 2;
+        i++;
+      } else if (c >= 56320 && c <= 57343) {
+        throw loneSurrogate(what);
+      } else {
+        n += 2;
+      }
+    }
+    return 8 + n;
+  }
+  function loneSurrogate(what) {
+    return new TypeError(`${what} contains a lone surrogate (not UTF-8 encodable)`);
+  }
+  function headersSize(headers) {
+    if (!Array.isArray(headers)) throw new TypeError("headers must be an array of [name, value] pairs");
+    let size = 8;
+    for (let i = 0; i < headers.length; i++) {
+      const header = headers[i];
+      if (!Array.isArray(header) || header.length !== 2) throw new TypeError("a header must be a [name, value] pair");
+      const name = header[0];
+      const value = header[1];
+      size += stringSize(name, "header name");
+      if (!(value instanceof Uint8Array)) throw new TypeError(`value of header ${name} must be a Uint8Array`);
+      size += 8 + value.byteLength;
+    }
+    return size;
+  }
   var Writer = class {
-    constructor() {
-      this.parts = [];
-      this.size = 1;
+    constructor(size) {
+      this.pos = 0;
+      this.out = new Uint8Array(size);
     }
-    // version byte
-    push(part) {
-      this.parts.push(part);
-      this.size += part.kind === "raw" ? part.value.byteLength : PART_SIZE[part.kind];
+    /** Every byte written, none past the end. */
+    filled() {
+      return this.pos === this.out.byteLength;
     }
-    u16(value, what) {
-      this.push({ kind: "u16", value: checkInt(value, 65535, what) });
+    u8(value) {
+      this.out[this.pos++] = value;
     }
-    u32(value, what) {
-      this.push({ kind: "u32", value: checkInt(value, 4294967295, what) });
+    u16(value) {
+      const out = this.out;
+      out[this.pos] = value & 255;
+      out[this.pos + 1] = value >>> 8;
+      this.pos += 2;
     }
-    bool(value, what) {
-      if (typeof value !== "boolean") throw new TypeError(`${what} must be a boolean`);
-      this.push({ kind: "u8", value: value ? 1 : 0 });
+    u32(value) {
+      const out = this.out;
+      out[this.pos] = value & 255;
+      out[this.pos + 1] = value >>> 8 & 255;
+      out[this.pos + 2] = value >>> 16 & 255;
+      out[this.pos + 3] = value >>> 24;
+      this.pos += 4;
+    }
+    /** A u64 length: lengths here are below MAX_FRAME, so its high half is always 0 (the buffer's zeros). */
+    len(value) {
+      this.u32(value);
+      this.pos += 4;
     }
     bytes(value) {
-      this.push({ kind: "len", value: value.byteLength });
-      this.push({ kind: "raw", value });
+      this.len(value.byteLength);
+      this.out.set(value, this.pos);
+      this.pos += value.byteLength;
     }
-    string(value, what) {
-      if (typeof value !== "string") throw new TypeError(`${what} must be a string`);
-      if (!isWellFormed(value)) throw new TypeError(`${what} contains a lone surrogate (not UTF-8 encodable)`);
-      this.bytes(utf8Encoder.encode(value));
+    /** A string already checked by `stringSize`: ASCII byte by byte, the rest by TextEncoder. */
+    string(value) {
+      const out = this.out;
+      const at = this.pos + 8;
+      let i = 0;
+      for (; i < value.length; i++) {
+        const c = value.charCodeAt(i);
+        if (c >= 128) break;
+        out[at + i] = c;
+      }
+      let n = i;
+      if (i < value.length) {
+        n += utf8Encoder.encodeInto(value.slice(i), out.subarray(at + i)).written;
+      }
+      this.len(n);
+      this.pos += n;
     }
     headers(headers) {
-      if (!Array.isArray(headers)) throw new TypeError("headers must be an array of [name, value] pairs");
-      this.push({ kind: "len", value: headers.length });
+      this.len(headers.length);
       for (let i = 0; i < headers.length; i++) {
         const header = headers[i];
-        if (!Array.isArray(header) || header.length !== 2) throw new TypeError("a header must be a [name, value] pair");
-        const name = header[0];
-        const value = header[1];
-        this.string(name, "header name");
-        if (!(value instanceof Uint8Array)) throw new TypeError(`value of header ${name} must be a Uint8Array`);
-        this.bytes(value);
+        this.string(header[0]);
+        this.bytes(header[1]);
       }
-    }
-    finish() {
-      if (this.size > MAX_FRAME) {
-        throw new RangeError(`frame of ${this.size} bytes is over MAX_FRAME (${MAX_FRAME})`);
-      }
-      const out = new Uint8Array(this.size);
-      const view = new DataView(out.buffer);
-      out[0] = VERSION;
-      let pos = 1;
-      for (let i = 0; i < this.parts.length; i++) {
-        const part = this.parts[i];
-        switch (part.kind) {
-          case "u8":
-            view.setUint8(pos, part.value);
-            break;
-          case "u16":
-            view.setUint16(pos, part.value, true);
-            break;
-          case "u32":
-            view.setUint32(pos, part.value, true);
-            break;
-          case "len":
-            view.setUint32(pos, part.value, true);
-            view.setUint32(pos + 4, 0, true);
-            break;
-          case "raw":
-            out.set(part.value, pos);
-            pos += part.value.byteLength;
-            continue;
-        }
-        pos += PART_SIZE[part.kind];
-      }
-      return out;
     }
   };
   Object.setPrototypeOf(Reader.prototype, null);
@@ -401,21 +473,6 @@ var InprocBusBridge = (() => {
       throw new RangeError(`${what} must be an integer from 0 to ${max}, got ${String(value)}`);
     }
     return value;
-  }
-  function isWellFormed(s) {
-    const native = s.isWellFormed;
-    if (typeof native === "function") return native.call(s);
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      if (c >= 55296 && c <= 56319) {
-        const next = s.charCodeAt(i + 1);
-        if (!(next >= 56320 && next <= 57343)) return false;
-        i++;
-      } else if (c >= 56320 && c <= 57343) {
-        return false;
-      }
-    }
-    return true;
   }
 
   // src/intrinsics.ts
