@@ -84,6 +84,17 @@ function withMembers(init: RequestInit | undefined, members: Record<string, unkn
 const ONCE: AddEventListenerOptions = bare({ once: true });
 
 async function framesFetch(ctx: ShimContext, input: RequestInfo | URL, init: RequestInit | undefined, url: URL): Promise<Response> {
+  // window.stop() aborts what is in flight: the request, and a body still arriving.
+  const stop = ctx.stopSignal();
+  if (init === undefined && !isRequest(input) && url.username === '' && url.password === '') {
+    // fetch(url) and nothing else, the commonest call: a GET without headers, body or
+    // signal, for which the Request constructor would only parse the URL again (done:
+    // `url`; one with credentials goes the long way, for the constructor's TypeError).
+    // Nothing but window.stop() can abort it. (issue 16: the constructor, its Headers and
+    // its AbortSignal were a tenth of the page's work for a small request.)
+    const res = await busRequest(ctx, { method: 'GET', url, headers: [], body: null, signal: null, stop, redirect: 'follow' });
+    return toResponse(res, 'GET', false, null, res.complete ? null : stop);
+  }
   const initBody = init?.body;
   // Our own multipart Blob replaces a FormData before the engine sees it, so the engine's
   // Content-Type (the Blob's type, unless the page set one) names our boundary.
@@ -112,20 +123,20 @@ async function framesFetch(ctx: ShimContext, input: RequestInfo | URL, init: Req
   }
 
   // A page signal can abort the body after the response; without one (nor a Request input,
-  // whose signal the page holds), a complete body cannot be aborted any more.
+  // whose signal the page holds), nothing can abort the request's signal, so the request
+  // does not listen to it.
   const abortable = init?.signal != null || isRequest(input);
-  // window.stop() aborts what is in flight: the request, and a body still arriving.
-  const stop = ctx.stopSignal();
   const res = await busRequest(ctx, {
     method: request.method,
-    url: new URL(request.url),
+    // The constructor's parse of the same string, unless the input was a Request.
+    url: request.url === url.href ? url : new URL(request.url),
     headers,
     body,
-    signal,
+    signal: abortable ? signal : null,
     stop,
     redirect: request.redirect,
   });
-  return toResponse(res, request.method, abortable, signal, res.complete ? null : stop);
+  return toResponse(res, request.method, abortable, abortable ? signal : null, res.complete ? null : stop);
 }
 
 /**
@@ -133,7 +144,7 @@ async function framesFetch(ctx: ShimContext, input: RequestInfo | URL, init: Req
  * `signal` (and `stop`, window.stop()'s, while the body is still arriving) abort the body
  * until it has been read to its end (Fetch's "abort fetch").
  */
-function toResponse(res: BusResponse, method: string, abortable: boolean, signal: AbortSignal, stop: AbortSignal | null): Response {
+function toResponse(res: BusResponse, method: string, abortable: boolean, signal: AbortSignal | null, stop: AbortSignal | null): Response {
   if (res.native) {
     return decorate(res.native, res.native.url, true, res.native.type, null);
   }
@@ -182,7 +193,7 @@ function toResponse(res: BusResponse, method: string, abortable: boolean, signal
  */
 function abortableBody(
   source: Uint8Array | ReadableStream<Uint8Array>,
-  signal: AbortSignal,
+  signal: AbortSignal | null,
   stop: AbortSignal | null,
   state: BodyState,
   progress?: (() => { received: number; ended: boolean }) | undefined,
@@ -206,14 +217,14 @@ function abortableBody(
   const finish = (): void => {
     if (finished) return;
     finished = true;
-    signal.removeEventListener('abort', onAbort);
+    signal?.removeEventListener('abort', onAbort);
     stop?.removeEventListener('abort', onStop);
   };
   const stopSource = (reason: unknown): void => {
     if (reader) cancelReader(reader, reason);
     else if (stream) cancelStream(stream, reason);
   };
-  const onAbort = (): void => abortWith(abortReason(signal));
+  const onAbort = (): void => abortWith(abortReason(signal!));
   const onStop = (): void => abortWith(abortReason(stop!));
   const abortWith = (reason: unknown): void => {
     if (finished) return;
@@ -288,9 +299,9 @@ function abortableBody(
     bare({ highWaterMark: 0 }),
   );
   if (!finished) {
-    signal.addEventListener('abort', onAbort, ONCE);
+    signal?.addEventListener('abort', onAbort, ONCE);
     stop?.addEventListener('abort', onStop, ONCE);
-    if (signal.aborted) onAbort();
+    if (signal?.aborted) onAbort();
     else if (stop?.aborted) onStop();
   }
   return out;

@@ -2757,6 +2757,11 @@ Content-Type: ${type}\r
   }
   var ONCE2 = bare({ once: true });
   async function framesFetch(ctx, input, init, url) {
+    const stop = ctx.stopSignal();
+    if (init === void 0 && !isRequest(input) && url.username === "" && url.password === "") {
+      const res2 = await busRequest(ctx, { method: "GET", url, headers: [], body: null, signal: null, stop, redirect: "follow" });
+      return toResponse(res2, "GET", false, null, res2.complete ? null : stop);
+    }
     const initBody = init?.body;
     const formBlob = isFormData(initBody) ? multipartBlob(initBody) : null;
     const request = new Request(isRequest(input) ? input : url.href, formBlob ? withMembers(init, { body: formBlob }) : init);
@@ -2778,17 +2783,17 @@ Content-Type: ${type}\r
       body = { source: bytes, stream: null, type: null, length: bytes.byteLength };
     }
     const abortable = init?.signal != null || isRequest(input);
-    const stop = ctx.stopSignal();
     const res = await busRequest(ctx, {
       method: request.method,
-      url: new URL(request.url),
+      // The constructor's parse of the same string, unless the input was a Request.
+      url: request.url === url.href ? url : new URL(request.url),
       headers,
       body,
-      signal,
+      signal: abortable ? signal : null,
       stop,
       redirect: request.redirect
     });
-    return toResponse(res, request.method, abortable, signal, res.complete ? null : stop);
+    return toResponse(res, request.method, abortable, abortable ? signal : null, res.complete ? null : stop);
   }
   function toResponse(res, method, abortable, signal, stop) {
     if (res.native) {
@@ -2837,7 +2842,7 @@ Content-Type: ${type}\r
     const finish = () => {
       if (finished) return;
       finished = true;
-      signal.removeEventListener("abort", onAbort);
+      signal?.removeEventListener("abort", onAbort);
       stop?.removeEventListener("abort", onStop);
     };
     const stopSource = (reason) => {
@@ -2915,9 +2920,9 @@ Content-Type: ${type}\r
       bare({ highWaterMark: 0 })
     );
     if (!finished) {
-      signal.addEventListener("abort", onAbort, ONCE2);
+      signal?.addEventListener("abort", onAbort, ONCE2);
       stop?.addEventListener("abort", onStop, ONCE2);
-      if (signal.aborted) onAbort();
+      if (signal?.aborted) onAbort();
       else if (stop?.aborted) onStop();
     }
     return out;

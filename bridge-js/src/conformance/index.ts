@@ -457,6 +457,18 @@ const echoBodies: Array<[string, () => BodyInit]> = [
 const CASES: Array<[string, Case]> = [
   ['fetch.text', async (env) => ({ observed: await fetchObserve(env, await fetchWith(env, env.u('/conf/text'))) })],
   ['fetch.json', async (env) => ({ observed: await fetchObserve(env, await fetchWith(env, env.u('/conf/json')), 'json') })],
+  // fetch(url) alone takes the shim's short way (no Request made): a URL object and a URL
+  // with credentials must still behave as the engine's (the latter a TypeError).
+  ['fetch.url-object', async (env) => ({ observed: await fetchObserve(env, await env.api.fetch.call(env.global, new URL(env.u('/conf/text')))) })],
+  [
+    'fetch.url-credentials',
+    async (env) => {
+      const url = new URL(env.u('/conf/text'));
+      url.username = 'user';
+      url.password = 'pw';
+      return { observed: await rejection(fetchWith(env, url.href)) };
+    },
+  ],
   [
     'fetch.bytes',
     async (env) => {
