@@ -18,7 +18,13 @@
 //!   separated by spaces), and the relay asks again. Small answers pass a big download's
 //!   queued data (each stream's frames in order), and the last outstanding request is
 //!   kept for them: a small GET while 1 GiB was read took 1.1-1.5 ms instead of 1.6-2.0
-//!   (`benches webview --quick`, two runs each). The first such message opens the
+//!   (`benches webview --quick`, two runs each). In the page, the relay hands a big
+//!   download's data over a piece (about one 64 KiB frame) per task while the page waits
+//!   for other answers (and for [`HOLD_MS`] after the last), so an answer that arrives
+//!   behind a megabyte of queued data is handed over after one piece, not after all of it;
+//!   the next piece's task is the reply to a `"<doc> now"` request, which the host answers
+//!   at once with any queued frames that are not bulk data. Without other requests in
+//!   flight the data goes whole. The first such message opens the
 //!   document's session. A reply is one IPC message that settles a promise; the
 //!   `evaluate_javascript` this replaced compiled and ran a script per delivery and sent
 //!   its result back (a no-op one cost 147 µs here). The string travels as the message
@@ -114,6 +120,7 @@ const RELAY: &str = r#"(() => {
   };
   document.addEventListener(__OUT__, (event) => {
     if (typeof event.detail !== 'string') return;
+    sent(event.detail);
     if (out === null) {
       handler.postMessage(doc + ' ' + event.detail);
       out = [];
@@ -126,26 +133,138 @@ const RELAY: &str = r#"(() => {
   // dispatching another's frames, and keeps one for small answers while a big download's
   // data fills the others. Replies settle in the order they are sent and each batch is
   // dispatched synchronously when its promise settles: order is kept.
+  // The frames of a reply, or null when it ends the loop: resolved (with undefined), the
+  // host ended this session; frames come as the message of a rejection (see
+  // bridge-desktop's ffi.rs).
+  const framesOf = (e) => {
+    const message = e && e.message;
+    return typeof message === 'string' && message.startsWith(__MARK__) ? message.slice(__MARK__.length) : null;
+  };
   const loop = async (id, ask) => {
     for (;;) {
       let batch;
       try {
         await pull.postMessage(ask);
-        // Resolved (with undefined): the host ended this session.
         return;
       } catch (e) {
-        // Frames come as the message of the rejection (see bridge-desktop's ffi.rs).
-        const message = e && e.message;
-        if (typeof message !== 'string' || !message.startsWith(__MARK__)) return;
-        batch = message.slice(__MARK__.length);
+        batch = framesOf(e);
       }
-      if (id !== doc) return; // a session this document has replaced
+      if (batch === null || id !== doc) return; // ended, or a session this document has replaced
       ask = id;
-      if (batch === '') continue;
-      // The whole reply as one event: the shim splits it (one event per frame cost a
-      // dispatch each).
-      document.dispatchEvent(new CustomEvent(__IN__, { detail: batch }));
+      if (batch !== '') take(batch);
     }
+  };
+  // While the page waits for other answers, a big download's data is handed to it a piece
+  // at a time, each piece in a task of its own, so those answers (and the page's other
+  // work) run between the pieces instead of after the whole of what arrived before them.
+  // Each stream's frames keep their order. Without other requests in flight (and for a
+  // while after the last answer: a page that asks again at once would otherwise get the
+  // whole backlog before its next request), data goes at once, whole.
+  const queue = [];
+  let head = 0;
+  const queued = new Map(); // stream -> its frames in the queue
+  const asked = new Set(); // streams sent, no answer yet
+  const answering = new Set(); // streams whose head came, whose body has been small so far
+  let calmAt = 0;
+  const busy = () => asked.size > 0 || answering.size > 0 || performance.now() < calmAt;
+  // A frame's variant and stream (bytes 1-8, after the version): its first 12 base64 characters.
+  const headOf = (frame) => {
+    let b;
+    try {
+      b = atob(frame.slice(0, 12));
+    } catch {
+      return [-1, -1]; // not base64: the host refuses it, as before
+    }
+    const at = (i) => (b.charCodeAt(i) | (b.charCodeAt(i + 1) << 8) | (b.charCodeAt(i + 2) << 16) | (b.charCodeAt(i + 3) << 24)) >>> 0;
+    return [at(1), at(5)];
+  };
+  const sent = (frame) => {
+    const [variant, stream] = headOf(frame);
+    if (variant === 0) {
+      asked.add(stream); // RequestHead
+    } else if (variant === 6) {
+      asked.delete(stream); // Cancel
+      answering.delete(stream);
+    }
+  };
+  // What a frame from the host says about its stream (variants: 3 ResponseHead,
+  // 5 ResponseEnd, 8 Error, 9 Response).
+  const answered = (variant, stream, bulk) => {
+    if (bulk) {
+      // A download: nobody waits on it for a small answer.
+      asked.delete(stream);
+      answering.delete(stream);
+    } else if (variant === 3) {
+      if (asked.delete(stream)) answering.add(stream);
+    } else if (variant === 9 || variant === 5 || variant === 8) {
+      if (asked.delete(stream) | answering.delete(stream)) calmAt = performance.now() + __HOLD__;
+    }
+  };
+  const deliver = (frames) => document.dispatchEvent(new CustomEvent(__IN__, { detail: frames }));
+  const take = (batch) => {
+    const now = [];
+    const frames = batch.split(' ');
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i];
+      const [variant, stream] = headOf(frame);
+      const bulk = frame.length > __BULK__;
+      answered(variant, stream, bulk);
+      const n = queued.get(stream) || 0;
+      if (n === 0 && !(bulk && busy())) {
+        now.push(frame);
+      } else {
+        queue.push([stream, frame]);
+        queued.set(stream, n + 1);
+      }
+    }
+    // The whole lot as one event: the shim splits it (one event per frame cost a dispatch each).
+    if (now.length > 0) deliver(now.length === frames.length ? batch : now.join(' '));
+    if (head < queue.length) tick();
+  };
+  // The next piece's task is the reply to a request the host answers at once (`<doc>
+  // now`): it comes in turn with the host's other replies, so a small answer that arrived
+  // meanwhile is handed over first. (The other tasks an isolated world can post are no
+  // better here: a MessageChannel's message crosses WebKit's processes, and timers are
+  // clamped to 4 ms from a chain's fifth link and run ahead of the host's replies.)
+  let ticking = false;
+  const tick = () => {
+    if (ticking) return;
+    ticking = true;
+    const id = doc;
+    pull.postMessage(id + ' now').then(
+      () => {
+        ticking = false;
+      },
+      (e) => {
+        ticking = false;
+        const batch = framesOf(e);
+        if (batch === null || id !== doc) return;
+        if (batch !== '') take(batch);
+        piece();
+      },
+    );
+  };
+  const piece = () => {
+    const frames = [];
+    let chars = 0;
+    // Nobody waits any more: the rest goes whole.
+    const budget = busy() ? __PIECE__ : Infinity;
+    while (head < queue.length && (chars === 0 || chars + queue[head][1].length <= budget)) {
+      const [stream, frame] = queue[head];
+      queue[head++] = undefined;
+      const left = queued.get(stream) - 1;
+      if (left === 0) queued.delete(stream);
+      else queued.set(stream, left);
+      frames.push(frame);
+      chars += frame.length + 1;
+    }
+    if (head === queue.length) {
+      queue.length = 0;
+      head = 0;
+    } else {
+      tick();
+    }
+    if (frames.length > 0) deliver(frames.join(' '));
   };
   const start = () => {
     loop(doc, doc + ' open');
@@ -175,6 +294,12 @@ const RELAY: &str = r#"(() => {
   offer();
   addEventListener('pageshow', (event) => {
     if (!event.persisted) return;
+    // Frames of the old session still queued here are for streams the reset ends.
+    queue.length = 0;
+    head = 0;
+    queued.clear();
+    asked.clear();
+    answering.clear();
     doc = newId();
     start();
     document.dispatchEvent(new CustomEvent(__RESET__));
@@ -269,6 +394,14 @@ impl Queued {
     }
 }
 
+/// Base64 characters of queued bulk data the relay hands the page in one task while the
+/// page waits for other answers (one 64 KiB data frame, as handlers commonly stream).
+const PIECE: usize = 96 * 1024;
+
+/// How long after its last answer the relay still treats the page as waiting for more
+/// (milliseconds): a page that asks again at once must not get the whole backlog first.
+const HOLD_MS: u32 = 50;
+
 /// Response data above this size is bulk: the page's main thread spends a while on each
 /// such frame (decoding it, feeding its stream), so a small answer queued behind it waits.
 const BULK: usize = 16 * 1024;
@@ -313,7 +446,11 @@ pub(crate) fn install(
             &js_string(&format!("{origin}{CARRIER_PATH}")),
         )
         .replace("__CARRIER_HEADER__", &js_string(CARRIER_HEADER))
-        .replace("__SECRET__", &js_string(secret));
+        .replace("__SECRET__", &js_string(secret))
+        .replace("__PIECE__", &PIECE.to_string())
+        // Base64 characters of a frame with BULK bytes of data.
+        .replace("__BULK__", &(BULK * 4 / 3).to_string())
+        .replace("__HOLD__", &HOLD_MS.to_string());
     manager.add_script(&UserScript::for_world(
         &relay,
         UserContentInjectedFrames::TopFrame,
@@ -429,9 +566,10 @@ fn on_one_frame(current: &Document, payload: &str) {
 
 /// `"<doc> open"` (a new document) or `"<doc>"` (its next request for frames).
 fn on_pull(host_id: u64, bus: &BusHandle, origin: &str, inline: bool, text: &str, reply: Reply) {
-    let (doc, open_it) = match text.split_once(' ') {
-        Some((doc, "open")) => (doc, true),
-        None => (text, false),
+    let (doc, open_it, now) = match text.split_once(' ') {
+        Some((doc, "open")) => (doc, true, false),
+        Some((doc, "now")) => (doc, false, true),
+        None => (text, false, false),
         Some(_) => {
             tracing::debug!("unknown relay request {text:?}");
             return;
@@ -448,6 +586,13 @@ fn on_pull(host_id: u64, bus: &BusHandle, origin: &str, inline: bool, text: &str
         if current.id != doc {
             // A document that is gone: the unsent reply settles its promise with
             // `undefined`, which ends its relay's loop.
+            return;
+        }
+        if now {
+            // The relay's clock for handing queued data over (see RELAY): answered at once,
+            // with what is queued that is not bulk data (which the waiting requests carry).
+            let frames = take_frames(&current.outbox, false);
+            send(Some(reply), &frames);
             return;
         }
         current.waiting.push_back(reply);

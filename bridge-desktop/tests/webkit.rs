@@ -411,6 +411,23 @@ fn small_requests_still_answer_during_a_big_stream() {
     );
 }
 
+fn downloads_stay_intact_while_small_answers_pass_them() {
+    let h = Harness::new(|b| b);
+    h.load("/transfer.html?mode=interleaved");
+    let r = h.report(Duration::from_secs(120));
+    assert!(r["error"].is_null(), "{r}");
+    assert_eq!(r["big"]["length"], 32 << 20, "{r}");
+    assert_eq!(r["big"]["sha256"], pattern_sha256(32 << 20), "{r}");
+    assert_eq!(r["second"]["length"], 4 << 20, "{r}");
+    assert_eq!(r["second"]["sha256"], pattern_sha256(4 << 20), "{r}");
+    assert_eq!(r["smallCount"], 60, "{r}");
+    assert_eq!(r["smallBad"], 0, "{r}");
+    println!(
+        "    small GET median {:.2} ms during two downloads by fetch",
+        r["smallMedianMs"].as_f64().unwrap_or(f64::NAN)
+    );
+}
+
 fn no_listening_socket_in_the_host_or_webkit() {
     let h = Harness::new(|b| b);
     h.load("/basic.html");
@@ -633,6 +650,10 @@ fn main() {
         (
             "small_requests_still_answer_during_a_big_stream",
             small_requests_still_answer_during_a_big_stream,
+        ),
+        (
+            "downloads_stay_intact_while_small_answers_pass_them",
+            downloads_stay_intact_while_small_answers_pass_them,
         ),
         (
             "foreign_iframes_cannot_reach_the_bus",

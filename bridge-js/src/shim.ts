@@ -42,7 +42,7 @@ export interface InstallOptions {
   client?: BusClient | undefined;
   /** Per request kind; default `'frames'` for both. EventSource always uses frames. */
   routes?: { fetch?: RouteChoice | undefined; xhr?: RouteChoice | undefined } | undefined;
-  /** Response bytes buffered per stream before the page reads them (the client's default: 256 KiB). */
+  /** Response bytes buffered per stream before the page reads them (the client's default: 1 MiB). */
   window?: number | undefined;
   /**
    * Header set (value `1`) on requests with a body that the native route sends, once the

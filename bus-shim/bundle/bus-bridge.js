@@ -549,7 +549,7 @@ var InprocBusBridge = (() => {
       this.code = code;
     }
   };
-  var DEFAULT_WINDOW = 256 * 1024;
+  var DEFAULT_WINDOW = 1024 * 1024;
   var DEFAULT_MAX_STREAMS = 256;
   var PAGE_RESERVED_STREAMS = 16;
   var UPLOAD_CHUNK = 64 * 1024;

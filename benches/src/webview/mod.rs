@@ -122,7 +122,7 @@ impl Plan {
             (
                 "download".into(),
                 format!(
-                    "{} read to its end with body.getReader(), nothing kept; MB/s = 10^6 bytes/s; the frames path uses the shim's default 256 KiB window",
+                    "{} read to its end with body.getReader(), nothing kept; MB/s = 10^6 bytes/s; the frames path uses the shim's default 1 MiB window",
                     size_label(self.down_bytes)
                 ),
             ),
