@@ -288,13 +288,6 @@ export function decode(bytes: Uint8Array): Frame {
 // ---------------------------------------------------------------------------------------
 // Encoding
 
-/**
- * Encodes one frame into a new buffer (payloads are copied once, into it).
- *
- * Refuses (TypeError/RangeError) what the peer would have to reject or what cannot be
- * represented: integers out of range, strings with lone surrogates (TextEncoder would
- * silently replace them), data over MAX_DATA, a frame over MAX_FRAME.
- */
 /** A frame's data payload, refused (TypeError/RangeError) when not bytes or over MAX_DATA. */
 function checkedData(data: unknown): Uint8Array {
   if (!(data instanceof Uint8Array)) throw new TypeError('data must be a Uint8Array');
@@ -304,142 +297,155 @@ function checkedData(data: unknown): Uint8Array {
   return data;
 }
 
+/**
+ * Encodes one frame into a new buffer (payloads are copied once, into it).
+ *
+ * Refuses (TypeError/RangeError) what the peer would have to reject or what cannot be
+ * represented: integers out of range, strings with lone surrogates (TextEncoder would
+ * silently replace them), data over MAX_DATA, a frame over MAX_FRAME.
+ */
 export function encode(frame: Frame): Uint8Array {
-  // Two passes over the frame, no objects in between: the first checks every field (in
-  // wire order) and adds up the size, the second writes into one buffer of exactly that
-  // size. (A list of parts, the way this was first written, cost a dozen objects per
-  // head: garbage on the page's main thread for every request.)
   const variant = FRAME_TYPES.indexOf(frame.type);
   if (variant < 0) throw new TypeError(`unknown frame type ${String(frame.type)}`);
-  checkInt(variant, 0xffffffff, 'variant');
-  checkInt(frame.stream, 0xffffffff, 'stream');
-  let size = 1 + 4 + 4;
-  switch (frame.type) {
-    case 'RequestHead':
-      size += stringSize(frame.method, 'method') + stringSize(frame.uri, 'uri') + headersSize(frame.headers);
-      if (typeof frame.endStream !== 'boolean') throw new TypeError('endStream must be a boolean');
-      checkInt(frame.window, 0xffffffff, 'window');
-      size += 1 + 4;
-      break;
-    case 'RequestData':
-    case 'ResponseData':
-      size += 8 + checkedData(frame.data).byteLength;
-      break;
-    case 'RequestEnd':
-    case 'ResponseEnd':
-    case 'Cancel':
-      break;
-    case 'ResponseHead':
-      checkInt(frame.status, 0xffff, 'status');
-      size += 2 + headersSize(frame.headers);
-      break;
-    case 'Credit':
-      checkInt(frame.bytes, 0xffffffff, 'bytes');
-      size += 4;
-      break;
-    case 'Error':
-      checkInt(frame.code, 0xffff, 'code');
-      size += 2 + stringSize(frame.message, 'message');
-      break;
-    case 'Response':
-      checkInt(frame.status, 0xffff, 'status');
-      size += 2 + headersSize(frame.headers);
-      size += 8 + checkedData(frame.data).byteLength;
-      break;
+  // The same fields twice, with no objects in between: `Measure` checks each (in wire
+  // order) and adds up the size, `Writer` writes into one buffer of exactly that size. (A
+  // list of parts, the way this was first written, cost a dozen objects per request head:
+  // garbage on the page's main thread for every request.)
+  const measure = new Measure();
+  fields(frame, variant, measure);
+  if (measure.size > MAX_FRAME) {
+    throw new RangeError(`frame of ${measure.size} bytes is over MAX_FRAME (${MAX_FRAME})`);
   }
-  if (size > MAX_FRAME) {
-    throw new RangeError(`frame of ${size} bytes is over MAX_FRAME (${MAX_FRAME})`);
-  }
-  const w = new Writer(size);
-  w.u8(VERSION);
-  w.u32(variant);
-  w.u32(frame.stream);
-  switch (frame.type) {
-    case 'RequestHead':
-      w.string(frame.method);
-      w.string(frame.uri);
-      w.headers(frame.headers);
-      w.u8(frame.endStream ? 1 : 0);
-      w.u32(frame.window);
-      break;
-    case 'RequestData':
-    case 'ResponseData':
-      w.bytes(frame.data);
-      break;
-    case 'RequestEnd':
-    case 'ResponseEnd':
-    case 'Cancel':
-      break;
-    case 'ResponseHead':
-      w.u16(frame.status);
-      w.headers(frame.headers);
-      break;
-    case 'Credit':
-      w.u32(frame.bytes);
-      break;
-    case 'Error':
-      w.u16(frame.code);
-      w.string(frame.message);
-      break;
-    case 'Response':
-      w.u16(frame.status);
-      w.headers(frame.headers);
-      w.bytes(frame.data);
-      break;
-  }
+  const w = new Writer(measure.size);
+  fields(frame, variant, w);
   // Only accessors that answer differently on a second read (a page's own object) get here.
   if (!w.filled()) throw new TypeError('the frame changed while it was encoded');
   return w.out;
 }
 
-/**
- * The encoded size of a length-prefixed string: its UTF-8 length counted from its UTF-16
- * code units, refusing lone surrogates (TextEncoder would silently replace them).
- */
-function stringSize(value: string, what: string): number {
-  if (typeof value !== 'string') throw new TypeError(`${what} must be a string`);
-  let n = value.length;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) {
-      n += 1;
-    } else if (c >= 0xd800 && c <= 0xdbff) {
-      const next = value.charCodeAt(i + 1); // NaN past the end
-      if (!(next >= 0xdc00 && next <= 0xdfff)) throw loneSurrogate(what);
-      n += 2; // two code units, four bytes
-      i++;
-    } else if (c >= 0xdc00 && c <= 0xdfff) {
-      throw loneSurrogate(what);
-    } else {
-      n += 2;
+/** What `fields` writes to: `Measure` checks and counts, `Writer` writes. */
+interface FieldSink {
+  u8(value: number): void;
+  u16(value: number, what: string): void;
+  u32(value: number, what: string): void;
+  bool(value: boolean, what: string): void;
+  string(value: string, what: string): void;
+  headers(headers: readonly Header[]): void;
+  data(data: Uint8Array): void;
+}
+
+/** A frame's fields in wire order (docs/PROTOCOL.md). */
+function fields(frame: Frame, variant: number, w: FieldSink): void {
+  w.u8(VERSION);
+  w.u32(variant, 'variant');
+  w.u32(frame.stream, 'stream');
+  switch (frame.type) {
+    case 'RequestHead':
+      w.string(frame.method, 'method');
+      w.string(frame.uri, 'uri');
+      w.headers(frame.headers);
+      w.bool(frame.endStream, 'endStream');
+      w.u32(frame.window, 'window');
+      break;
+    case 'RequestData':
+    case 'ResponseData':
+      w.data(frame.data);
+      break;
+    case 'RequestEnd':
+    case 'ResponseEnd':
+    case 'Cancel':
+      break;
+    case 'ResponseHead':
+      w.u16(frame.status, 'status');
+      w.headers(frame.headers);
+      break;
+    case 'Credit':
+      w.u32(frame.bytes, 'bytes');
+      break;
+    case 'Error':
+      w.u16(frame.code, 'code');
+      w.string(frame.message, 'message');
+      break;
+    case 'Response':
+      w.u16(frame.status, 'status');
+      w.headers(frame.headers);
+      w.data(frame.data);
+      break;
+  }
+}
+
+/** The first pass: checks every field and counts the encoded size. */
+class Measure implements FieldSink {
+  size = 0;
+
+  u8(): void {
+    this.size += 1;
+  }
+
+  u16(value: number, what: string): void {
+    checkInt(value, 0xffff, what);
+    this.size += 2;
+  }
+
+  u32(value: number, what: string): void {
+    checkInt(value, 0xffffffff, what);
+    this.size += 4;
+  }
+
+  bool(value: boolean, what: string): void {
+    if (typeof value !== 'boolean') throw new TypeError(`${what} must be a boolean`);
+    this.size += 1;
+  }
+
+  /** The UTF-8 length, from the UTF-16 code units, refusing lone surrogates. */
+  string(value: string, what: string): void {
+    if (typeof value !== 'string') throw new TypeError(`${what} must be a string`);
+    let n = value.length;
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c < 0x80) continue;
+      if (c < 0x800) {
+        n += 1;
+      } else if (c >= 0xd800 && c <= 0xdbff) {
+        const next = value.charCodeAt(i + 1); // NaN past the end
+        if (!(next >= 0xdc00 && next <= 0xdfff)) throw loneSurrogate(what);
+        n += 2; // two code units, four bytes
+        i++;
+      } else if (c >= 0xdc00 && c <= 0xdfff) {
+        throw loneSurrogate(what);
+      } else {
+        n += 2;
+      }
+    }
+    this.size += 8 + n;
+  }
+
+  headers(headers: readonly Header[]): void {
+    if (!Array.isArray(headers)) throw new TypeError('headers must be an array of [name, value] pairs');
+    this.size += 8;
+    // Index loops, not iterators: the page may have replaced Array.prototype[Symbol.iterator].
+    for (let i = 0; i < headers.length; i++) {
+      const header = headers[i];
+      if (!Array.isArray(header) || header.length !== 2) throw new TypeError('a header must be a [name, value] pair');
+      const name = header[0];
+      const value = header[1];
+      this.string(name, 'header name');
+      if (!(value instanceof Uint8Array)) throw new TypeError(`value of header ${name} must be a Uint8Array`);
+      this.size += 8 + value.byteLength;
     }
   }
-  return 8 + n;
+
+  data(data: Uint8Array): void {
+    this.size += 8 + checkedData(data).byteLength;
+  }
 }
 
 function loneSurrogate(what: string): TypeError {
   return new TypeError(`${what} contains a lone surrogate (not UTF-8 encodable)`);
 }
 
-function headersSize(headers: readonly Header[]): number {
-  if (!Array.isArray(headers)) throw new TypeError('headers must be an array of [name, value] pairs');
-  let size = 8;
-  // Index loops, not iterators: the page may have replaced Array.prototype[Symbol.iterator].
-  for (let i = 0; i < headers.length; i++) {
-    const header = headers[i];
-    if (!Array.isArray(header) || header.length !== 2) throw new TypeError('a header must be a [name, value] pair');
-    const name = header[0];
-    const value = header[1];
-    size += stringSize(name, 'header name');
-    if (!(value instanceof Uint8Array)) throw new TypeError(`value of header ${name} must be a Uint8Array`);
-    size += 8 + value.byteLength;
-  }
-  return size;
-}
-
-/** Writes checked fields into a buffer of their exact size (see `encode`). */
-class Writer {
+/** The second pass: writes the fields `Measure` checked into a buffer of their size. */
+class Writer implements FieldSink {
   readonly out: Uint8Array;
   private pos = 0;
 
@@ -472,19 +478,23 @@ class Writer {
     this.pos += 4;
   }
 
+  bool(value: boolean): void {
+    this.u8(value ? 1 : 0);
+  }
+
   /** A u64 length: lengths here are below MAX_FRAME, so its high half is always 0 (the buffer's zeros). */
-  len(value: number): void {
+  private len(value: number): void {
     this.u32(value);
     this.pos += 4;
   }
 
-  bytes(value: Uint8Array): void {
+  data(value: Uint8Array): void {
     this.len(value.byteLength);
     this.out.set(value, this.pos);
     this.pos += value.byteLength;
   }
 
-  /** A string already checked by `stringSize`: ASCII byte by byte, the rest by TextEncoder. */
+  /** ASCII byte by byte, the rest by TextEncoder. */
   string(value: string): void {
     const out = this.out;
     const at = this.pos + 8;
@@ -507,7 +517,7 @@ class Writer {
     for (let i = 0; i < headers.length; i++) {
       const header = headers[i]!;
       this.string(header[0]);
-      this.bytes(header[1]);
+      this.data(header[1]);
     }
   }
 }
@@ -515,6 +525,7 @@ class Writer {
 // The encoder and decoder run for every frame: their fields are assigned, and a page may have
 // put accessors of the same names on Object.prototype. They inherit nothing.
 Object.setPrototypeOf(Reader.prototype, null);
+Object.setPrototypeOf(Measure.prototype, null);
 Object.setPrototypeOf(Writer.prototype, null);
 
 function checkInt(value: number, max: number, what: string): number {

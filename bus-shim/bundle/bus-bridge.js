@@ -287,122 +287,114 @@ var InprocBusBridge = (() => {
   function encode(frame) {
     const variant = FRAME_TYPES.indexOf(frame.type);
     if (variant < 0) throw new TypeError(`unknown frame type ${String(frame.type)}`);
-    checkInt(variant, 4294967295, "variant");
-    checkInt(frame.stream, 4294967295, "stream");
-    let size = 1 + 4 + 4;
-    switch (frame.type) {
-      case "RequestHead":
-        size += stringSize(frame.method, "method") + stringSize(frame.uri, "uri") + headersSize(frame.headers);
-        if (typeof frame.endStream !== "boolean") throw new TypeError("endStream must be a boolean");
-        checkInt(frame.window, 4294967295, "window");
-        size += 1 + 4;
-        break;
-      case "RequestData":
-      case "ResponseData":
-        size += 8 + checkedData(frame.data).byteLength;
-        break;
-      case "RequestEnd":
-      case "ResponseEnd":
-      case "Cancel":
-        break;
-      case "ResponseHead":
-        checkInt(frame.status, 65535, "status");
-        size += 2 + headersSize(frame.headers);
-        break;
-      case "Credit":
-        checkInt(frame.bytes, 4294967295, "bytes");
-        size += 4;
-        break;
-      case "Error":
-        checkInt(frame.code, 65535, "code");
-        size += 2 + stringSize(frame.message, "message");
-        break;
-      case "Response":
-        checkInt(frame.status, 65535, "status");
-        size += 2 + headersSize(frame.headers);
-        size += 8 + checkedData(frame.data).byteLength;
-        break;
+    const measure = new Measure();
+    fields(frame, variant, measure);
+    if (measure.size > MAX_FRAME) {
+      throw new RangeError(`frame of ${measure.size} bytes is over MAX_FRAME (${MAX_FRAME})`);
     }
-    if (size > MAX_FRAME) {
-      throw new RangeError(`frame of ${size} bytes is over MAX_FRAME (${MAX_FRAME})`);
-    }
-    const w = new Writer(size);
-    w.u8(VERSION);
-    w.u32(variant);
-    w.u32(frame.stream);
-    switch (frame.type) {
-      case "RequestHead":
-        w.string(frame.method);
-        w.string(frame.uri);
-        w.headers(frame.headers);
-        w.u8(frame.endStream ? 1 : 0);
-        w.u32(frame.window);
-        break;
-      case "RequestData":
-      case "ResponseData":
-        w.bytes(frame.data);
-        break;
-      case "RequestEnd":
-      case "ResponseEnd":
-      case "Cancel":
-        break;
-      case "ResponseHead":
-        w.u16(frame.status);
-        w.headers(frame.headers);
-        break;
-      case "Credit":
-        w.u32(frame.bytes);
-        break;
-      case "Error":
-        w.u16(frame.code);
-        w.string(frame.message);
-        break;
-      case "Response":
-        w.u16(frame.status);
-        w.headers(frame.headers);
-        w.bytes(frame.data);
-        break;
-    }
+    const w = new Writer(measure.size);
+    fields(frame, variant, w);
     if (!w.filled()) throw new TypeError("the frame changed while it was encoded");
     return w.out;
   }
-  function stringSize(value, what) {
-    if (typeof value !== "string") throw new TypeError(`${what} must be a string`);
-    let n = value.length;
-    for (let i = 0; i < value.length; i++) {
-      const c = value.charCodeAt(i);
-      if (c < 128) continue;
-      if (c < 2048) {
-        n += 1;
-      } else if (c >= 55296 && c <= 56319) {
-        const next = value.charCodeAt(i + 1);
-        if (!(next >= 56320 && next <= 57343)) throw loneSurrogate(what);
-        n += 2;
-        i++;
-      } else if (c >= 56320 && c <= 57343) {
-        throw loneSurrogate(what);
-      } else {
-        n += 2;
+  function fields(frame, variant, w) {
+    w.u8(VERSION);
+    w.u32(variant, "variant");
+    w.u32(frame.stream, "stream");
+    switch (frame.type) {
+      case "RequestHead":
+        w.string(frame.method, "method");
+        w.string(frame.uri, "uri");
+        w.headers(frame.headers);
+        w.bool(frame.endStream, "endStream");
+        w.u32(frame.window, "window");
+        break;
+      case "RequestData":
+      case "ResponseData":
+        w.data(frame.data);
+        break;
+      case "RequestEnd":
+      case "ResponseEnd":
+      case "Cancel":
+        break;
+      case "ResponseHead":
+        w.u16(frame.status, "status");
+        w.headers(frame.headers);
+        break;
+      case "Credit":
+        w.u32(frame.bytes, "bytes");
+        break;
+      case "Error":
+        w.u16(frame.code, "code");
+        w.string(frame.message, "message");
+        break;
+      case "Response":
+        w.u16(frame.status, "status");
+        w.headers(frame.headers);
+        w.data(frame.data);
+        break;
+    }
+  }
+  var Measure = class {
+    constructor() {
+      this.size = 0;
+    }
+    u8() {
+      this.size += 1;
+    }
+    u16(value, what) {
+      checkInt(value, 65535, what);
+      this.size += 2;
+    }
+    u32(value, what) {
+      checkInt(value, 4294967295, what);
+      this.size += 4;
+    }
+    bool(value, what) {
+      if (typeof value !== "boolean") throw new TypeError(`${what} must be a boolean`);
+      this.size += 1;
+    }
+    /** The UTF-8 length, from the UTF-16 code units, refusing lone surrogates. */
+    string(value, what) {
+      if (typeof value !== "string") throw new TypeError(`${what} must be a string`);
+      let n = value.length;
+      for (let i = 0; i < value.length; i++) {
+        const c = value.charCodeAt(i);
+        if (c < 128) continue;
+        if (c < 2048) {
+          n += 1;
+        } else if (c >= 55296 && c <= 56319) {
+          const next = value.charCodeAt(i + 1);
+          if (!(next >= 56320 && next <= 57343)) throw loneSurrogate(what);
+          n += 2;
+          i++;
+        } else if (c >= 56320 && c <= 57343) {
+          throw loneSurrogate(what);
+        } else {
+          n += 2;
+        }
+      }
+      this.size += 8 + n;
+    }
+    headers(headers) {
+      if (!Array.isArray(headers)) throw new TypeError("headers must be an array of [name, value] pairs");
+      this.size += 8;
+      for (let i = 0; i < headers.length; i++) {
+        const header = headers[i];
+        if (!Array.isArray(header) || header.length !== 2) throw new TypeError("a header must be a [name, value] pair");
+        const name = header[0];
+        const value = header[1];
+        this.string(name, "header name");
+        if (!(value instanceof Uint8Array)) throw new TypeError(`value of header ${name} must be a Uint8Array`);
+        this.size += 8 + value.byteLength;
       }
     }
-    return 8 + n;
-  }
+    data(data) {
+      this.size += 8 + checkedData(data).byteLength;
+    }
+  };
   function loneSurrogate(what) {
     return new TypeError(`${what} contains a lone surrogate (not UTF-8 encodable)`);
-  }
-  function headersSize(headers) {
-    if (!Array.isArray(headers)) throw new TypeError("headers must be an array of [name, value] pairs");
-    let size = 8;
-    for (let i = 0; i < headers.length; i++) {
-      const header = headers[i];
-      if (!Array.isArray(header) || header.length !== 2) throw new TypeError("a header must be a [name, value] pair");
-      const name = header[0];
-      const value = header[1];
-      size += stringSize(name, "header name");
-      if (!(value instanceof Uint8Array)) throw new TypeError(`value of header ${name} must be a Uint8Array`);
-      size += 8 + value.byteLength;
-    }
-    return size;
   }
   var Writer = class {
     constructor(size) {
@@ -430,17 +422,20 @@ var InprocBusBridge = (() => {
       out[this.pos + 3] = value >>> 24;
       this.pos += 4;
     }
+    bool(value) {
+      this.u8(value ? 1 : 0);
+    }
     /** A u64 length: lengths here are below MAX_FRAME, so its high half is always 0 (the buffer's zeros). */
     len(value) {
       this.u32(value);
       this.pos += 4;
     }
-    bytes(value) {
+    data(value) {
       this.len(value.byteLength);
       this.out.set(value, this.pos);
       this.pos += value.byteLength;
     }
-    /** A string already checked by `stringSize`: ASCII byte by byte, the rest by TextEncoder. */
+    /** ASCII byte by byte, the rest by TextEncoder. */
     string(value) {
       const out = this.out;
       const at = this.pos + 8;
@@ -462,11 +457,12 @@ var InprocBusBridge = (() => {
       for (let i = 0; i < headers.length; i++) {
         const header = headers[i];
         this.string(header[0]);
-        this.bytes(header[1]);
+        this.data(header[1]);
       }
     }
   };
   Object.setPrototypeOf(Reader.prototype, null);
+  Object.setPrototypeOf(Measure.prototype, null);
   Object.setPrototypeOf(Writer.prototype, null);
   function checkInt(value, max, what) {
     if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > max) {
