@@ -129,10 +129,6 @@ const RELAY: &str = r#"(() => {
       out.push(event.detail);
     }
   });
-  // Three requests stay outstanding, so the host can answer one while the page is still
-  // dispatching another's frames, and keeps one for small answers while a big download's
-  // data fills the others. Replies settle in the order they are sent and each batch is
-  // dispatched synchronously when its promise settles: order is kept.
   // The frames of a reply, or null when it ends the loop: resolved (with undefined), the
   // host ended this session; frames come as the message of a rejection (see
   // bridge-desktop's ffi.rs).
@@ -140,6 +136,10 @@ const RELAY: &str = r#"(() => {
     const message = e && e.message;
     return typeof message === 'string' && message.startsWith(__MARK__) ? message.slice(__MARK__.length) : null;
   };
+  // Three requests stay outstanding, so the host can answer one while the page is still
+  // dispatching another's frames, and keeps one for small answers while a big download's
+  // data fills the others. Replies settle in the order they are sent and each batch is
+  // taken synchronously when its promise settles: order is kept.
   const loop = async (id, ask) => {
     for (;;) {
       let batch;
@@ -566,7 +566,8 @@ fn on_one_frame(current: &Document, payload: &str) {
     }
 }
 
-/// `"<doc> open"` (a new document) or `"<doc>"` (its next request for frames).
+/// `"<doc> open"` (a new document), `"<doc>"` (its next request for frames) or `"<doc> now"`
+/// (the relay's clock for handing queued data to the page: answered at once).
 fn on_pull(host_id: u64, bus: &BusHandle, origin: &str, inline: bool, text: &str, reply: Reply) {
     let (doc, open_it, now) = match text.split_once(' ') {
         Some((doc, "open")) => (doc, true, false),
