@@ -117,10 +117,10 @@ export interface ClientOptions {
 }
 
 /**
- * The default response window. 1 MiB rather than 256 KiB: with a 256 KiB window, a 64 MiB
- * download by fetch in WebKitGTK spent its time waiting for credit to cross back (151 MB/s;
- * 206-229 MB/s with 1 MiB, `benches webview --quick`), and a paused stream holds at most
- * this much in the page.
+ * The default response window. 1 MiB rather than 256 KiB: a 64 MiB download by fetch in
+ * WebKitGTK waited for credit to cross back (151 MB/s with 256 KiB, 170-229 with 1 MiB in
+ * `benches webview --quick` runs of the same hour, not side by side). A paused stream holds
+ * at most this much in the page.
  */
 export const DEFAULT_WINDOW = 1024 * 1024;
 
