@@ -20,7 +20,7 @@
 //!   kept for them: a small GET while 1 GiB was read took 1.1-1.5 ms instead of 1.6-2.0
 //!   (`benches webview --quick`, two runs each). In the page, the relay hands a big
 //!   download's data over a piece (about one 64 KiB frame) per task while the page waits
-//!   for other answers (and for [`HOLD_MS`] after the last), so an answer that arrives
+//!   for other answers (and for 50 ms, `HOLD_MS`, after the last), so an answer that arrives
 //!   behind a megabyte of queued data is handed over after one piece, not after all of it;
 //!   the next piece's task is the reply to a `"<doc> now"` request, which the host answers
 //!   at once with any queued frames that are not bulk data. Without other requests in
