@@ -25,7 +25,7 @@ use crate::body::{Body, BoxError};
 use crate::caller::{Caller, Policy};
 use crate::cookies::{self, CookieJar};
 use crate::error::BusError;
-use crate::route::{Mount, Routes, has_dot_segment, strip};
+use crate::route::{BoxedService, Mount, Routes, has_dot_segment, strip};
 
 /// The limits every request is held to. Each has a clear answer when exceeded.
 ///
@@ -512,10 +512,9 @@ impl BusHandle {
     /// assert_eq!(missing.status(), 404);
     /// # });
     /// ```
-    pub async fn call(&self, request: Request<Body>) -> Response<Body> {
+    pub fn call(&self, request: Request<Body>) -> impl Future<Output = Response<Body>> + Send + '_ {
         self.try_call(request)
-            .await
-            .unwrap_or_else(BusError::into_response)
+            .map(|result| result.unwrap_or_else(BusError::into_response))
     }
 
     /// Sends a request on behalf of `caller`: the entry point for bridges. The caller
@@ -541,9 +540,13 @@ impl BusHandle {
     /// assert_eq!(client.call_from(unknown, request()).await.status(), 403);
     /// # });
     /// ```
-    pub async fn call_from(&self, caller: Caller, mut request: Request<Body>) -> Response<Body> {
+    pub fn call_from(
+        &self,
+        caller: Caller,
+        mut request: Request<Body>,
+    ) -> impl Future<Output = Response<Body>> + Send + '_ {
         request.extensions_mut().insert(caller);
-        self.call(request).await
+        self.call(request)
     }
 
     /// Like [`call`](Self::call), with the bus's own refusals as a [`BusError`].
@@ -552,10 +555,20 @@ impl BusHandle {
     ///
     /// # Errors
     /// Every [`BusError`] variant, each for the reason its docs give.
-    pub async fn try_call(&self, request: Request<Body>) -> Result<Response<Body>, BusError> {
-        let inner = &*self.inner;
-        let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let span = tracing::debug_span!(
+    pub fn try_call(
+        &self,
+        request: Request<Body>,
+    ) -> impl Future<Output = Result<Response<Body>, BusError>> + Send + '_ {
+        Call {
+            bus: self,
+            state: CallState::Start(request),
+        }
+    }
+
+    /// The span of one request (disabled unless a subscriber wants it).
+    fn span(&self, request: &Request<Body>) -> Span {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        tracing::debug_span!(
             "bus.request",
             id,
             method = %request.method(),
@@ -563,16 +576,36 @@ impl BusHandle {
             status = field::Empty,
             bytes = field::Empty,
             micros = field::Empty,
-        );
-        let started = (!span.is_disabled()).then(Instant::now);
-        // No subscriber wants the span (the usual case): no `Instrumented` wrapper, whose
-        // move of the whole dispatch future cost ~1,300 instructions per request.
-        let result = if span.is_disabled() {
-            self.dispatch(request).await
-        } else {
-            // Boxed: the rare traced path must not grow every request's future (issue 16).
-            Box::pin(self.dispatch(request).instrument(span.clone())).await
-        };
+        )
+    }
+
+    /// A request a subscriber traces: the whole call in its span.
+    async fn traced(&self, span: Span, request: Request<Body>) -> Result<Response<Body>, BusError> {
+        let started = Instant::now();
+        let mut request = Some(request);
+        let result = async {
+            let first = |cx: &mut Context<'_>| {
+                Poll::Ready(request.take().map(|request| self.step(request, cx)))
+            };
+            match std::future::poll_fn(first).await.expect("stepped once") {
+                Step::Done(result) => result,
+                Step::Rest(rest) => rest.run(&self.inner).await,
+            }
+        }
+        .instrument(span.clone())
+        .await;
+        self.settle(result, span, Some(started))
+    }
+
+    /// The response of a request that went through [`dispatch`](Self::dispatch): a
+    /// buffered body lets its in-flight permit go now, a streaming one keeps it (and
+    /// watches the shutdown) until it ends; a traced request records its outcome.
+    fn settle(
+        &self,
+        result: Result<(Response<Body>, InFlight), BusError>,
+        span: Span,
+        started: Option<Instant>,
+    ) -> Result<Response<Body>, BusError> {
         match result {
             Ok((response, permit)) => {
                 if response.body().is_buffered() {
@@ -588,7 +621,7 @@ impl BusHandle {
                     Ok(response)
                 } else {
                     let status = response.status().as_u16();
-                    let closed = inner.shutdown.clone().cancelled_owned();
+                    let closed = self.inner.shutdown.clone().cancelled_owned();
                     Ok(response.map(|body| {
                         Body::new(Tracked {
                             inner: body,
@@ -612,10 +645,53 @@ impl BusHandle {
         }
     }
 
-    async fn dispatch(
-        &self,
-        request: Request<Body>,
-    ) -> Result<(Response<Body>, InFlight), BusError> {
+    /// Takes `request` as far as one poll of its handler (with `cx`) gets it: its
+    /// answer, or what is left to run.
+    fn step(&self, request: Request<Body>, cx: &mut Context<'_>) -> Step {
+        match self.admit(request) {
+            Err(err) => Step::Done(Err(err)),
+            Ok(Admission::Cookies(cookies)) => Step::Rest(Rest::Cookies(cookies)),
+            Ok(Admission::Handler(admitted)) => match admitted.start(cx) {
+                Started::Answered(after, outcome) => Step::Done(after.finish(&self.inner, outcome)),
+                Started::Failed(err) => Step::Done(Err(err)),
+                Started::Waiting(waiting) => Step::Rest(Rest::Waiting(waiting)),
+            },
+        }
+    }
+
+    /// Answers `request` on this thread when its handler answers at its first poll (with
+    /// `cx`); otherwise hands back what is left to run, boxed, to be polled where a real
+    /// waker is. For bridges that hand a request over from a thread that must not wait.
+    pub(crate) fn call_here(&self, request: Request<Body>, cx: &mut Context<'_>) -> Answer {
+        let span = self.span(&request);
+        if !span.is_disabled() {
+            let bus = self.clone();
+            return Answer::Later(Box::pin(async move {
+                bus.traced(span, request)
+                    .await
+                    .unwrap_or_else(BusError::into_response)
+            }));
+        }
+        match self.step(request, cx) {
+            Step::Done(result) => Answer::Ready(
+                self.settle(result, span, None)
+                    .unwrap_or_else(BusError::into_response),
+            ),
+            Step::Rest(rest) => {
+                let bus = self.clone();
+                Answer::Later(Box::pin(async move {
+                    let result = rest.run(&bus.inner).await;
+                    bus.settle(result, span, None)
+                        .unwrap_or_else(BusError::into_response)
+                }))
+            }
+        }
+    }
+
+    /// Everything a request goes through before its handler is called: the bus open, the
+    /// head's size, the path, the cookies, the route, the mount's policy and body limit,
+    /// the in-flight limit. No `.await` in it, so no future carries its state.
+    fn admit(&self, request: Request<Body>) -> Result<Admission, BusError> {
         let inner = &*self.inner;
         if inner.is_shut_down() || inner.gate.draining.load(Ordering::Acquire) {
             return Err(BusError::Closed);
@@ -655,18 +731,17 @@ impl BusHandle {
                 parts.headers.insert(header::COOKIE, value);
             }
         }
-        if parts.uri.path() == cookies::COOKIE_PATH
-            && let Some(jar) = &inner.jar
-        {
+        if parts.uri.path() == cookies::COOKIE_PATH && inner.jar.is_some() {
             let permit = InFlight::admit(&inner.gate).ok_or(BusError::Overloaded {
                 limit: inner.limits.max_in_flight,
             })?;
             let host = scope.as_ref().map(cookies::Scope::host);
-            // Boxed, as every path that is not the common one: the request's future is
-            // moved whole into tasks and boxes, so its size is paid on every request.
-            let response =
-                Box::pin(cookies::document_api(jar, host.as_deref(), &parts, body)).await;
-            return Ok((response, permit));
+            return Ok(Admission::Cookies(CookieCall {
+                host,
+                parts,
+                body,
+                permit,
+            }));
         }
 
         let Some(mount) = inner.routes.find(&parts.uri) else {
@@ -702,72 +777,17 @@ impl BusHandle {
                 }
             })?;
         }
-        let request = Request::from_parts(parts, body);
-        // A panic anywhere in the handler — readiness, call, its future — is an answer.
-        let caught =
-            |panic: Box<dyn std::any::Any + Send>| BusError::Panicked(panic_message(&*panic));
-        let mut service = mount.service.clone();
-        std::future::poll_fn(|cx| {
-            std::panic::catch_unwind(AssertUnwindSafe(|| service.poll_ready(cx)))?.map(Ok)
-        })
-        .await
-        .map_err(caught)?
-        .map_err(BusError::Handler)?;
-        // The handler's future is boxed by the mount and pinned here once; a handler that
-        // answers at its first poll needs no timer and no shutdown watch (the timeout
-        // then counts from that first poll).
-        let future = std::panic::catch_unwind(AssertUnwindSafe(|| service.call(request)));
-        let mut handler = AssertUnwindSafe(future.map_err(caught)?).catch_unwind();
-        let ready = std::future::poll_fn(|cx| Poll::Ready(handler.poll_unpin(cx))).await;
-        let outcome = match ready {
-            Poll::Ready(outcome) => outcome,
-            Poll::Pending => {
-                // Boxed: the timer and the shutdown watch take room only for a handler
-                // that waits.
-                let answer = async {
-                    match mount.timeout.flatten() {
-                        Some(limit) => tokio::time::timeout(limit, &mut handler)
-                            .await
-                            .map_err(|_| BusError::Timeout(limit)),
-                        None => Ok((&mut handler).await),
-                    }
-                };
-                Box::pin(async {
-                    tokio::select! {
-                        biased;
-                        outcome = answer => outcome,
-                        () = inner.shutdown.cancelled() => Err(BusError::Closed),
-                    }
-                })
-                .await?
-            }
-        };
-        match outcome {
-            Ok(Ok(mut response)) => {
-                // A Set-Cookie is stored for the URL as the page asked for it (the scope
-                // was taken before the mount's prefix was stripped).
-                if let (Some(jar), Some(scope)) = (&inner.jar, &scope)
-                    && response.headers().contains_key(header::SET_COOKIE)
-                {
-                    let host = scope.host();
-                    jar.store_response_for(&host, scope.path(), response.headers());
-                    // The page's document.cookie mirror, current before the page sees
-                    // the response (frames: the shim reads and removes it).
-                    if frames && let Ok(mirror) = header::HeaderValue::from_str(&jar.mirror(&host))
-                    {
-                        response
-                            .headers_mut()
-                            .insert(cookies::MIRROR_HEADER, mirror);
-                    }
-                }
-                if !from_rust && inner.jar.is_some() {
-                    cookies::strip_set_cookie(response.headers_mut());
-                }
-                Ok((response, permit))
-            }
-            Ok(Err(error)) => Err(BusError::Handler(error)),
-            Err(panic) => Err(BusError::Panicked(panic_message(&*panic))),
-        }
+        Ok(Admission::Handler(Admitted {
+            service: mount.service.clone(),
+            request: Request::from_parts(parts, body),
+            timeout: mount.timeout.flatten(),
+            after: After {
+                scope,
+                frames,
+                from_rust,
+                permit,
+            },
+        }))
     }
 
     /// The runtime bridge work runs on: the one given to the builder, or the bus's own,
@@ -899,6 +919,316 @@ impl fmt::Debug for ResponseFuture {
     }
 }
 
+/// The future of [`BusHandle::try_call`], written out: an `async fn` keeps its arguments
+/// (the request: 264 bytes) in every state of its future and holds the futures it awaits
+/// inline, which made a call's future 2 KiB that every caller moved and boxed (issue 16).
+/// This one is the request, then (for a handler that waits) a box with the rest.
+struct Call<'a> {
+    bus: &'a BusHandle,
+    state: CallState<'a>,
+}
+
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+// The request is held until the first poll; boxing it would cost every call an allocation.
+#[allow(clippy::large_enum_variant)]
+enum CallState<'a> {
+    Start(Request<Body>),
+    Later(Boxed<'a, Result<Response<Body>, BusError>>),
+    Done,
+}
+
+impl Future for Call<'_> {
+    type Output = Result<Response<Body>, BusError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let bus = this.bus;
+        if let CallState::Start(_) = this.state {
+            let CallState::Start(request) = std::mem::replace(&mut this.state, CallState::Done)
+            else {
+                unreachable!("matched above")
+            };
+            let span = bus.span(&request);
+            if span.is_disabled() {
+                // Not traced (the usual case): no `Instrumented` wrapper, whose move of the
+                // whole dispatch future cost ~1,300 instructions per request.
+                match bus.step(request, cx) {
+                    Step::Done(result) => return Poll::Ready(bus.settle(result, span, None)),
+                    Step::Rest(rest) => {
+                        this.state = CallState::Later(Box::pin(async move {
+                            let result = rest.run(&bus.inner).await;
+                            bus.settle(result, span, None)
+                        }));
+                    }
+                }
+            } else {
+                this.state = CallState::Later(Box::pin(bus.traced(span, request)));
+            }
+        }
+        match &mut this.state {
+            CallState::Later(rest) => {
+                let output = std::task::ready!(rest.as_mut().poll(cx));
+                this.state = CallState::Done;
+                Poll::Ready(output)
+            }
+            CallState::Start(_) | CallState::Done => {
+                panic!("a bus call's future was polled after it completed")
+            }
+        }
+    }
+}
+
+/// How far [`BusHandle::step`] took a request (a value passed on at once, never kept).
+#[allow(clippy::large_enum_variant)]
+enum Step {
+    Done(Result<(Response<Body>, InFlight), BusError>),
+    Rest(Rest),
+}
+
+/// What is left of a request whose answer did not come at the first poll.
+enum Rest {
+    Waiting(Waiting),
+    Cookies(CookieCall),
+}
+
+impl Rest {
+    async fn run(self, inner: &Inner) -> Result<(Response<Body>, InFlight), BusError> {
+        match self {
+            Rest::Waiting(waiting) => waiting.run(inner).await,
+            Rest::Cookies(cookies) => Ok(cookies.run(inner).await),
+        }
+    }
+}
+
+/// What [`BusHandle::call_here`] gives: the response, or what is left to run for it.
+pub(crate) enum Answer {
+    Ready(Response<Body>),
+    Later(Pin<Box<dyn Future<Output = Response<Body>> + Send>>),
+}
+
+/// A request [`BusHandle::admit`] let through.
+enum Admission {
+    Handler(Admitted),
+    /// A page's `document.cookie` call, answered from the jar.
+    Cookies(CookieCall),
+}
+
+struct CookieCall {
+    host: Option<String>,
+    parts: http::request::Parts,
+    body: Body,
+    permit: InFlight,
+}
+
+impl CookieCall {
+    async fn run(self, inner: &Inner) -> (Response<Body>, InFlight) {
+        let jar = inner.jar.as_ref().expect("admitted only with a jar");
+        // Boxed, as every path that is not the common one: the request's future is moved
+        // whole into tasks and boxes, so its size is paid on every request.
+        let document = cookies::document_api(jar, self.host.as_deref(), &self.parts, self.body);
+        (Box::pin(document).await, self.permit)
+    }
+}
+
+/// A request admitted to its mount, its handler not called yet.
+struct Admitted {
+    service: BoxedService,
+    request: Request<Body>,
+    timeout: Option<Duration>,
+    after: After,
+}
+
+/// A handler's future, its panics caught.
+type Handler = futures_util::future::CatchUnwind<
+    AssertUnwindSafe<<BoxedService as Service<Request<Body>>>::Future>,
+>;
+
+/// What a handler came to: its answer or error, or its panic.
+type Outcome = std::thread::Result<Result<Response<Body>, BoxError>>;
+
+/// How far [`Admitted::start`] got with one poll.
+enum Started {
+    Answered(After, Outcome),
+    Waiting(Waiting),
+    Failed(BusError),
+}
+
+/// A request whose service was not ready, or whose handler has not answered yet.
+// Boxed whole by whoever keeps it.
+#[allow(clippy::large_enum_variant)]
+enum Waiting {
+    Unready(Admitted),
+    Called {
+        handler: Handler,
+        timeout: Option<Duration>,
+        after: After,
+    },
+}
+
+impl Admitted {
+    async fn run(self, inner: &Inner) -> Result<(Response<Body>, InFlight), BusError> {
+        let Admitted {
+            mut service,
+            request,
+            timeout,
+            after,
+        } = self;
+        std::future::poll_fn(|cx| ready(&mut service, cx))
+            .await
+            .map_err(caught)?
+            .map_err(BusError::Handler)?;
+        let mut handler = call(&mut service, request)?;
+        // A handler that answers at its first poll needs no timer and no shutdown watch
+        // (the timeout then counts from that first poll).
+        let outcome = match std::future::poll_fn(|cx| Poll::Ready(handler.poll_unpin(cx))).await {
+            Poll::Ready(outcome) => outcome,
+            Poll::Pending => wait(&mut handler, timeout, inner).await?,
+        };
+        after.finish(inner, outcome)
+    }
+
+    /// Polls the service's readiness and then the handler once, with `cx`.
+    fn start(self, cx: &mut Context<'_>) -> Started {
+        let Admitted {
+            mut service,
+            request,
+            timeout,
+            after,
+        } = self;
+        match ready(&mut service, cx) {
+            Poll::Ready(Ok(Ok(()))) => {}
+            Poll::Ready(Ok(Err(error))) => return Started::Failed(BusError::Handler(error)),
+            Poll::Ready(Err(panic)) => return Started::Failed(caught(panic)),
+            Poll::Pending => {
+                return Started::Waiting(Waiting::Unready(Admitted {
+                    service,
+                    request,
+                    timeout,
+                    after,
+                }));
+            }
+        }
+        let mut handler = match call(&mut service, request) {
+            Ok(handler) => handler,
+            Err(err) => return Started::Failed(err),
+        };
+        match handler.poll_unpin(cx) {
+            Poll::Ready(outcome) => Started::Answered(after, outcome),
+            Poll::Pending => Started::Waiting(Waiting::Called {
+                handler,
+                timeout,
+                after,
+            }),
+        }
+    }
+}
+
+impl Waiting {
+    async fn run(self, inner: &Inner) -> Result<(Response<Body>, InFlight), BusError> {
+        match self {
+            Waiting::Unready(admitted) => admitted.run(inner).await,
+            Waiting::Called {
+                mut handler,
+                timeout,
+                after,
+            } => {
+                let outcome = wait(&mut handler, timeout, inner).await?;
+                after.finish(inner, outcome)
+            }
+        }
+    }
+}
+
+/// A panic anywhere in the handler — readiness, call, its future — is an answer.
+fn caught(panic: Box<dyn std::any::Any + Send>) -> BusError {
+    BusError::Panicked(panic_message(&*panic))
+}
+
+fn ready(
+    service: &mut BoxedService,
+    cx: &mut Context<'_>,
+) -> Poll<std::thread::Result<Result<(), BoxError>>> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| service.poll_ready(cx))) {
+        Ok(Poll::Pending) => Poll::Pending,
+        Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
+        Err(panic) => Poll::Ready(Err(panic)),
+    }
+}
+
+/// Calls the handler. Its future is boxed by the mount and pinned here once.
+fn call(service: &mut BoxedService, request: Request<Body>) -> Result<Handler, BusError> {
+    let future = std::panic::catch_unwind(AssertUnwindSafe(|| service.call(request)));
+    Ok(AssertUnwindSafe(future.map_err(caught)?).catch_unwind())
+}
+
+/// The rest of a handler that did not answer at its first poll: within the mount's
+/// timeout, and cut off by the bus's shutdown.
+async fn wait(
+    handler: &mut Handler,
+    timeout: Option<Duration>,
+    inner: &Inner,
+) -> Result<Outcome, BusError> {
+    let answer = async {
+        match timeout {
+            Some(limit) => tokio::time::timeout(limit, &mut *handler)
+                .await
+                .map_err(|_| BusError::Timeout(limit)),
+            None => Ok((&mut *handler).await),
+        }
+    };
+    tokio::select! {
+        biased;
+        outcome = answer => outcome,
+        () = inner.shutdown.cancelled() => Err(BusError::Closed),
+    }
+}
+
+/// What a handler's answer goes through before the caller gets it: its cookies.
+struct After {
+    scope: Option<cookies::Scope>,
+    /// Whether the caller is a page on frames (it reads the cookie mirror).
+    frames: bool,
+    from_rust: bool,
+    permit: InFlight,
+}
+
+impl After {
+    fn finish(
+        self,
+        inner: &Inner,
+        outcome: Outcome,
+    ) -> Result<(Response<Body>, InFlight), BusError> {
+        match outcome {
+            Ok(Ok(mut response)) => {
+                // A Set-Cookie is stored for the URL as the page asked for it (the scope
+                // was taken before the mount's prefix was stripped).
+                if let (Some(jar), Some(scope)) = (&inner.jar, &self.scope)
+                    && response.headers().contains_key(header::SET_COOKIE)
+                {
+                    let host = scope.host();
+                    jar.store_response_for(&host, scope.path(), response.headers());
+                    // The page's document.cookie mirror, current before the page sees
+                    // the response (frames: the shim reads and removes it).
+                    if self.frames
+                        && let Ok(mirror) = header::HeaderValue::from_str(&jar.mirror(&host))
+                    {
+                        response
+                            .headers_mut()
+                            .insert(cookies::MIRROR_HEADER, mirror);
+                    }
+                }
+                if !self.from_rust && inner.jar.is_some() {
+                    cookies::strip_set_cookie(response.headers_mut());
+                }
+                Ok((response, self.permit))
+            }
+            Ok(Err(error)) => Err(BusError::Handler(error)),
+            Err(panic) => Err(BusError::Panicked(panic_message(&*panic))),
+        }
+    }
+}
+
 fn in_process() -> &'static Caller {
     static CALLER: OnceLock<Caller> = OnceLock::new();
     CALLER.get_or_init(Caller::in_process)
@@ -1026,5 +1356,17 @@ mod tests {
         assert!(body_limit(1 << 32) >= u32::MAX as usize);
         assert!(body_limit((1 << 32) + 1) >= u32::MAX as usize);
         assert_eq!(body_limit(u64::MAX), usize::MAX);
+    }
+
+    /// A call's future is the request and a pointer, not the pipeline's state: every
+    /// caller moves it, and bridges box it (issue 16: it was 2 KiB as an `async fn`).
+    #[test]
+    fn a_call_future_is_small() {
+        let bus = Bus::builder().build();
+        let handle = bus.handle();
+        let request = || Request::new(Body::empty());
+        let limit = std::mem::size_of::<Request<Body>>() + 32;
+        assert!(std::mem::size_of_val(&handle.call(request())) <= limit);
+        assert!(std::mem::size_of_val(&handle.try_call(request())) <= limit);
     }
 }

@@ -32,7 +32,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::AbortHandle;
 
 use crate::body::{Body, BoxError};
-use crate::bus::BusHandle;
+use crate::bus::{Answer, BusHandle};
 use crate::caller::{Caller, Transport};
 use crate::error::BusError;
 use crate::protocol::{self, ErrorCode, Frame, INITIAL_UPLOAD_WINDOW, MAX_DATA, SESSION_STREAM};
@@ -682,28 +682,31 @@ impl Shared {
     fn answer_inline(self: &Arc<Self>, stream: u32, request: Request<Body>, window: u32) {
         // Ends the stream with an error if this unwinds before the answer is settled.
         let mut guard = Guard::new(Arc::clone(self), stream);
-        let mut call = Box::pin(respond(self.bus.clone(), request));
         let whole = self.config.whole_responses;
         let what = format_args!("the handler of stream {stream}");
         let ready = crate::bridge::run_here(&self.runtime, &what, |cx| {
-            let Poll::Ready(response) = call.as_mut().poll(cx) else {
-                return None;
+            let response = match respond_here(&self.bus, request, cx) {
+                Answer::Ready(response) => response,
+                Answer::Later(call) => return Err(call),
             };
             let (parts, mut body) = response.into_parts();
             let first = whole.then(|| http_body::Body::poll_frame(Pin::new(&mut body), cx));
-            Some((parts, body, first))
+            Ok((parts, body, first))
         });
-        let Some((parts, body, first)) = ready else {
-            let credit = Arc::new(Credit::new(window));
-            if self.credit_inline(&mut guard, &credit) {
-                self.run_entered(
-                    stream,
-                    &credit,
-                    resume(guard, call, Arc::clone(&credit)),
-                    false,
-                );
+        let (parts, body, first) = match ready {
+            Ok(ready) => ready,
+            Err(call) => {
+                let credit = Arc::new(Credit::new(window));
+                if self.credit_inline(&mut guard, &credit) {
+                    self.run_entered(
+                        stream,
+                        &credit,
+                        resume(guard, call, Arc::clone(&credit)),
+                        false,
+                    );
+                }
+                return;
             }
-            return;
         };
         let first = match first {
             Some(Poll::Ready(None)) if !self.bus.is_closed() => {
@@ -979,6 +982,19 @@ async fn respond(bus: BusHandle, request: Request<Body>) -> http::Response<Body>
     bus.call(request).await
 }
 
+/// The bus's response to `request` when its handler answers at its first poll (with
+/// `cx`), else what is left to run for it (a WebSocket handshake goes to the upgrade).
+fn respond_here(bus: &BusHandle, request: Request<Body>, cx: &mut Context<'_>) -> Answer {
+    #[cfg(feature = "ws")]
+    if crate::upgrade::is_websocket(&request) {
+        let bus = bus.clone();
+        return Answer::Later(Box::pin(async move {
+            crate::upgrade::connect(&bus, request).await
+        }));
+    }
+    bus.call_here(request, cx)
+}
+
 /// The stream's headers as the wire carries them.
 fn wire_headers(headers: &http::HeaderMap) -> Vec<protocol::WireHeader> {
     headers
@@ -998,10 +1014,11 @@ async fn run_stream(shared: Arc<Shared>, stream: u32, request: Request<Body>, cr
 /// The task of a stream whose handler was polled once on the bridge's thread and waits.
 /// The guard comes in made, so a task dropped unpolled (a runtime shutting down) still
 /// ends the stream with an error.
-async fn resume<F>(mut guard: Guard, call: Pin<Box<F>>, credit: Arc<Credit>)
-where
-    F: Future<Output = http::Response<Body>>,
-{
+async fn resume(
+    mut guard: Guard,
+    call: Pin<Box<dyn Future<Output = http::Response<Body>> + Send>>,
+    credit: Arc<Credit>,
+) {
     let (parts, body) = call.await.into_parts();
     send_response(&mut guard, parts, body, credit, None).await;
 }
