@@ -284,6 +284,9 @@ struct Shared {
     bus: BusHandle,
     runtime: Handle,
     config: SessionConfig,
+    /// The extensions of every request: the page's [`Caller`]. Cloned whole, which makes
+    /// the map at its size at once (issue 16: inserting into an empty one grew it).
+    extensions: http::Extensions,
     sink: Box<dyn FrameSink>,
     streams: Mutex<HashMap<u32, Stream, StreamIds>>,
     /// Ids of streams closed lately: body frames the page sent before it learnt of the end
@@ -327,11 +330,14 @@ impl Session {
         config: SessionConfig,
         sink: impl FrameSink,
     ) -> Result<Session, BusError> {
+        let mut extensions = http::Extensions::new();
+        extensions.insert(config.caller.clone());
         Ok(Session {
             shared: Arc::new(Shared {
                 bus: bus.clone(),
                 runtime: bus.runtime()?,
                 config,
+                extensions,
                 sink: Box::new(sink),
                 streams: Mutex::new(HashMap::with_hasher(StreamIds::new())),
                 recently_closed: Mutex::new(RecentlyClosed::default()),
@@ -375,15 +381,12 @@ impl Session {
                         "the bus is shut down",
                     ));
                 }
-                let text = |r: std::ops::Range<usize>| {
-                    std::str::from_utf8(&bytes[r]).expect("checked by decode_head")
-                };
                 let request = build_request(
-                    text(head.method),
-                    bytes.slice(head.uri.clone()),
+                    head.method,
+                    bytes.slice_ref(head.uri.as_bytes()),
                     head.headers
                         .into_iter()
-                        .map(|(name, value)| (text(name), bytes.slice(value))),
+                        .map(|(name, value)| (name, bytes.slice(value))),
                 );
                 shared.open(
                     head.stream,
@@ -580,7 +583,7 @@ impl Shared {
             Err(message) => return Err(self.reject(stream, ErrorCode::InvalidHead, message)),
         };
         let (mut parts, ()) = request.into_parts();
-        parts.extensions.insert(self.config.caller.clone());
+        parts.extensions = self.extensions.clone();
 
         let mut streams = self.lock();
         if streams.contains_key(&stream) {
