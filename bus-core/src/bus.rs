@@ -6,7 +6,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ use futures_util::FutureExt;
 use http::{Request, Response, header};
 use http_body::{Frame, SizeHint};
 use tokio::runtime::{Handle, Runtime};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tower::Service;
 use tracing::{Instrument, Span, field};
@@ -126,12 +126,11 @@ impl Limits {
     }
 }
 
-/// The largest in-flight limit: the permits a graceful shutdown waits for, and what one
-/// semaphore holds.
-const MAX_IN_FLIGHT: usize = if (u32::MAX as usize) < Semaphore::MAX_PERMITS {
+/// The largest in-flight limit (`u32::MAX`, or what a 32-bit `usize` holds).
+const MAX_IN_FLIGHT: usize = if (u32::MAX as usize) < usize::MAX {
     u32::MAX as usize
 } else {
-    Semaphore::MAX_PERMITS
+    usize::MAX
 };
 
 /// Builds a [`Bus`].
@@ -258,7 +257,7 @@ impl BusBuilder {
                 inner: Arc::new(Inner {
                     routes: Routes::new(mounts),
                     gate: Arc::new(Gate {
-                        permits: Semaphore::new(limits.max_in_flight),
+                        active: AtomicUsize::new(0),
                         limit: limits.max_in_flight,
                         draining: AtomicBool::new(false),
                         idle: Notify::new(),
@@ -305,7 +304,10 @@ struct Inner {
 
 /// Admission: the in-flight limit, and the drain a graceful shutdown waits for.
 struct Gate {
-    permits: Semaphore,
+    /// Requests admitted and not ended. A counter, not a semaphore: nothing waits for a
+    /// permit (a request over the limit is refused at once), and releasing a semaphore's
+    /// permit took its waiters' lock on every request (issue 16).
+    active: AtomicUsize,
     limit: usize,
     /// Set by a graceful shutdown: no new request is admitted, and each one that ends
     /// wakes the drain.
@@ -315,7 +317,7 @@ struct Gate {
 
 impl Gate {
     fn in_flight(&self) -> usize {
-        self.limit - self.permits.available_permits()
+        self.active.load(Ordering::Acquire)
     }
 }
 
@@ -326,16 +328,29 @@ struct InFlight {
 
 impl InFlight {
     fn admit(gate: &Arc<Gate>) -> Option<InFlight> {
-        gate.permits.try_acquire().ok()?.forget();
-        Some(InFlight { gate: gate.clone() })
+        let mut active = gate.active.load(Ordering::Relaxed);
+        loop {
+            if active >= gate.limit {
+                return None;
+            }
+            match gate.active.compare_exchange_weak(
+                active,
+                active + 1,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(InFlight { gate: gate.clone() }),
+                Err(now) => active = now,
+            }
+        }
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.gate.permits.add_permits(1);
+        self.gate.active.fetch_sub(1, Ordering::Release);
         // Paired with the fence in `shutdown_graceful`: either this end sees the drain
-        // begun and wakes it, or the drain sees this permit back. Without both fences each
+        // begun and wakes it, or the drain sees this count go down. Without both fences each
         // side could read the other's old value and the drain would sleep to its deadline.
         std::sync::atomic::fence(Ordering::SeqCst);
         if self.gate.draining.load(Ordering::Relaxed) {

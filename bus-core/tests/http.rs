@@ -351,6 +351,51 @@ async fn in_flight_limit_answers_503_with_retry_after() {
     assert_eq!(bus.handle().call(get_req("/slow")).await.status(), 200);
 }
 
+/// Callers racing on several threads for the last places get exactly the limit, and
+/// every place comes back when the responses end.
+#[test]
+fn in_flight_limit_is_exact_under_racing_callers() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (release_tx, release_rx) = tokio::sync::watch::channel(false);
+        let slow = tower::service_fn(move |_r: Request<Body>| {
+            let mut rx = release_rx.clone();
+            async move {
+                let _ = rx.wait_for(|v| *v).await;
+                Ok::<_, Infallible>(Response::new(Body::from("done")))
+            }
+        });
+        let bus = Bus::builder()
+            .limits(Limits::default().with_max_in_flight(5))
+            .mount("/slow", slow)
+            .build();
+        let calls: Vec<_> = (0..64)
+            .map(|_| {
+                let bus = bus.handle();
+                tokio::spawn(async move { bus.call(get_req("/slow")).await.status() })
+            })
+            .collect();
+        // The refused ones answer at once; the admitted ones wait for the release.
+        while bus.handle().in_flight() < 5 {
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(bus.handle().in_flight(), 5);
+        release_tx.send(true).unwrap();
+        let mut statuses = Vec::new();
+        for call in calls {
+            statuses.push(call.await.unwrap().as_u16());
+        }
+        assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 5);
+        assert_eq!(statuses.iter().filter(|s| **s == 503).count(), 59);
+        assert_eq!(bus.handle().in_flight(), 0);
+    });
+}
+
 #[tokio::test(start_paused = true)]
 async fn timeout_answers_504_and_drops_the_handler() {
     let dropped = Arc::new(AtomicUsize::new(0));
