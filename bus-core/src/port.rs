@@ -16,6 +16,7 @@
 //! the page's upload back.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -586,38 +587,39 @@ impl Shared {
         parts.extensions = self.extensions.clone();
 
         let mut streams = self.lock();
-        if streams.contains_key(&stream) {
-            drop(streams);
-            // The page lost track of its own stream: close it, so both sides agree that
-            // every `Error` on an open stream closes it.
-            return Err(self.fail(
-                stream,
-                ErrorCode::StreamIdInUse,
-                format!("stream {stream} is already open"),
-            ));
-        }
-        if streams.len() >= self.config.max_streams {
-            drop(streams);
-            return Err(self.reject(
-                stream,
-                ErrorCode::TooManyStreams,
-                format!(
-                    "this session already has {} open streams",
-                    self.config.max_streams
-                ),
-            ));
-        }
+        let full = streams.len() >= self.config.max_streams;
+        let entry = match streams.entry(stream) {
+            Entry::Vacant(entry) if !full => entry,
+            Entry::Vacant(_) => {
+                drop(streams);
+                return Err(self.reject(
+                    stream,
+                    ErrorCode::TooManyStreams,
+                    format!(
+                        "this session already has {} open streams",
+                        self.config.max_streams
+                    ),
+                ));
+            }
+            Entry::Occupied(_) => {
+                drop(streams);
+                // The page lost track of its own stream: close it, so both sides agree that
+                // every `Error` on an open stream closes it.
+                return Err(self.fail(
+                    stream,
+                    ErrorCode::StreamIdInUse,
+                    format!("stream {stream} is already open"),
+                ));
+            }
+        };
         if end_stream && self.config.inline_first_poll {
             // Entered without credit or task: a Cancel, a duplicate head or body frames
             // from another thread find it, as they would any open stream.
-            streams.insert(
-                stream,
-                Stream {
-                    upload: None,
-                    credit: None,
-                    task: None,
-                },
-            );
+            entry.insert(Stream {
+                upload: None,
+                credit: None,
+                task: None,
+            });
             drop(streams);
             self.answer_inline(stream, Request::from_parts(parts, Body::empty()), window);
             return Ok(());
@@ -641,14 +643,11 @@ impl Shared {
         let request = Request::from_parts(parts, body);
         let credit = Arc::new(Credit::new(window));
         // The entry goes in before the task can run: `run_stream` removes it when it ends.
-        streams.insert(
-            stream,
-            Stream {
-                upload,
-                credit: Some(Arc::clone(&credit)),
-                task: None,
-            },
-        );
+        entry.insert(Stream {
+            upload,
+            credit: Some(Arc::clone(&credit)),
+            task: None,
+        });
         drop(streams);
         let handle = if self.config.inline_first_poll {
             // Boxed where it is made: the stream's future is kilobytes, and every move of
