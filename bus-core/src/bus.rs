@@ -1082,27 +1082,6 @@ enum Waiting {
 }
 
 impl Admitted {
-    async fn run(self, inner: &Inner) -> Result<(Response<Body>, InFlight), BusError> {
-        let Admitted {
-            mut service,
-            request,
-            timeout,
-            after,
-        } = self;
-        std::future::poll_fn(|cx| ready(&mut service, cx))
-            .await
-            .map_err(caught)?
-            .map_err(BusError::Handler)?;
-        let mut handler = call(&mut service, request)?;
-        // A handler that answers at its first poll needs no timer and no shutdown watch
-        // (the timeout then counts from that first poll).
-        let outcome = match std::future::poll_fn(|cx| Poll::Ready(handler.poll_unpin(cx))).await {
-            Poll::Ready(outcome) => outcome,
-            Poll::Pending => wait(&mut handler, timeout, inner).await?,
-        };
-        after.finish(inner, outcome)
-    }
-
     /// Polls the service's readiness and then the handler once, with `cx`.
     fn start(self, cx: &mut Context<'_>) -> Started {
         let Admitted {
@@ -1141,15 +1120,36 @@ impl Admitted {
 
 impl Waiting {
     async fn run(self, inner: &Inner) -> Result<(Response<Body>, InFlight), BusError> {
-        match self {
-            Waiting::Unready(admitted) => admitted.run(inner).await,
-            Waiting::Called {
-                mut handler,
-                timeout,
-                after,
-            } => {
-                let outcome = wait(&mut handler, timeout, inner).await?;
-                after.finish(inner, outcome)
+        let mut waiting = self;
+        loop {
+            match waiting {
+                Waiting::Called {
+                    mut handler,
+                    timeout,
+                    after,
+                } => {
+                    let outcome = wait(&mut handler, timeout, inner).await?;
+                    return after.finish(inner, outcome);
+                }
+                Waiting::Unready(admitted) => {
+                    // The same steps as at the first poll, with this task's context,
+                    // until the service is ready.
+                    let mut slot = Some(admitted);
+                    let started = std::future::poll_fn(|cx| {
+                        match slot.take().expect("polled until ready").start(cx) {
+                            Started::Waiting(Waiting::Unready(admitted)) => {
+                                slot = Some(admitted);
+                                Poll::Pending
+                            }
+                            started => Poll::Ready(started),
+                        }
+                    });
+                    waiting = match started.await {
+                        Started::Answered(after, outcome) => return after.finish(inner, outcome),
+                        Started::Failed(err) => return Err(err),
+                        Started::Waiting(waiting) => waiting,
+                    };
+                }
             }
         }
     }

@@ -311,8 +311,19 @@ async fn body_limit_answers_413_declared_or_streamed() {
     assert_eq!(text(response).await, "1000");
 }
 
-#[tokio::test]
-async fn in_flight_limit_answers_503_with_retry_after() {
+/// A handler that answers "done" once the sender says `true`.
+fn held() -> (
+    tokio::sync::watch::Sender<bool>,
+    impl tower::Service<
+        Request<Body>,
+        Response = Response<Body>,
+        Error = Infallible,
+        Future = impl Send + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static,
+) {
     let (release_tx, release_rx) = tokio::sync::watch::channel(false);
     let slow = tower::service_fn(move |_r: Request<Body>| {
         let mut rx = release_rx.clone();
@@ -321,6 +332,12 @@ async fn in_flight_limit_answers_503_with_retry_after() {
             Ok::<_, Infallible>(Response::new(Body::from("done")))
         }
     });
+    (release_tx, slow)
+}
+
+#[tokio::test]
+async fn in_flight_limit_answers_503_with_retry_after() {
+    let (release_tx, slow) = held();
     let bus = Bus::builder()
         .limits(Limits::default().with_max_in_flight(2))
         .mount("/slow", slow)
@@ -361,14 +378,7 @@ fn in_flight_limit_is_exact_under_racing_callers() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let (release_tx, release_rx) = tokio::sync::watch::channel(false);
-        let slow = tower::service_fn(move |_r: Request<Body>| {
-            let mut rx = release_rx.clone();
-            async move {
-                let _ = rx.wait_for(|v| *v).await;
-                Ok::<_, Infallible>(Response::new(Body::from("done")))
-            }
-        });
+        let (release_tx, slow) = held();
         let bus = Bus::builder()
             .limits(Limits::default().with_max_in_flight(5))
             .mount("/slow", slow)

@@ -129,3 +129,59 @@ async fn the_service_is_always_ready_and_errors_are_responses() {
         .unwrap();
     assert_eq!(closed.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
+
+/// A mounted service that is not ready yet (a concurrency limit, a pool being filled): the
+/// call waits for the service's own wake-up, then is called and answered; another call
+/// made meanwhile waits too, and both answer once it is ready.
+#[tokio::test]
+async fn a_call_waits_for_a_service_that_is_not_ready() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll, Waker};
+
+    #[derive(Clone, Default)]
+    struct Gated {
+        open: Arc<AtomicBool>,
+        wakers: Arc<Mutex<Vec<Waker>>>,
+    }
+    impl Service<Request<Body>> for Gated {
+        type Response = Response<Body>;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Response<Body>, Infallible>>;
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            if self.open.load(Ordering::SeqCst) {
+                return Poll::Ready(Ok(()));
+            }
+            self.wakers.lock().unwrap().push(cx.waker().clone());
+            Poll::Pending
+        }
+        fn call(&mut self, _request: Request<Body>) -> Self::Future {
+            std::future::ready(Ok(Response::new(Body::from("ready now"))))
+        }
+    }
+
+    let gated = Gated::default();
+    let bus = Bus::builder().mount("/gated", gated.clone()).build();
+    let calls: Vec<_> = (0..2)
+        .map(|_| {
+            let handle = bus.handle();
+            tokio::spawn(async move { handle.call(get_req("/gated")).await })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    assert!(calls.iter().all(|c| !c.is_finished()));
+    assert_eq!(bus.handle().in_flight(), 2);
+    gated.open.store(true, Ordering::SeqCst);
+    for waker in gated.wakers.lock().unwrap().drain(..) {
+        waker.wake();
+    }
+    for call in calls {
+        let response = tokio::time::timeout(std::time::Duration::from_secs(10), call)
+            .await
+            .expect("the call answers once the service is ready")
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(text(response).await, "ready now");
+    }
+    assert_eq!(bus.handle().in_flight(), 0);
+}
