@@ -126,12 +126,8 @@ impl Limits {
     }
 }
 
-/// The largest in-flight limit (`u32::MAX`, or what a 32-bit `usize` holds).
-const MAX_IN_FLIGHT: usize = if (u32::MAX as usize) < usize::MAX {
-    u32::MAX as usize
-} else {
-    usize::MAX
-};
+/// The largest in-flight limit.
+const MAX_IN_FLIGHT: usize = u32::MAX as usize;
 
 /// Builds a [`Bus`].
 ///
@@ -327,11 +323,13 @@ struct InFlight {
 }
 
 impl InFlight {
-    fn admit(gate: &Arc<Gate>) -> Option<InFlight> {
+    /// A place under the limit; [`BusError::Overloaded`] when there is none, and
+    /// [`BusError::Closed`] when a graceful shutdown began meanwhile.
+    fn admit(gate: &Arc<Gate>) -> Result<InFlight, BusError> {
         let mut active = gate.active.load(Ordering::Relaxed);
         loop {
             if active >= gate.limit {
-                return None;
+                return Err(BusError::Overloaded { limit: gate.limit });
             }
             match gate.active.compare_exchange_weak(
                 active,
@@ -339,10 +337,20 @@ impl InFlight {
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Some(InFlight { gate: gate.clone() }),
+                Ok(_) => break,
                 Err(now) => active = now,
             }
         }
+        let permit = InFlight { gate: gate.clone() };
+        // Paired with the fence in `shutdown_graceful`: either the drain sees this request
+        // counted and waits for it, or this sees the drain begun and gives its place back
+        // (the drop wakes the drain). Checking `draining` only before counting let a
+        // request in after a drain had found the bus idle and shut it down.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if gate.draining.load(Ordering::Relaxed) {
+            return Err(BusError::Closed);
+        }
+        Ok(permit)
     }
 }
 
@@ -612,8 +620,8 @@ impl BusHandle {
         self.settle(result, span, Some(started))
     }
 
-    /// The response of a request that went through [`dispatch`](Self::dispatch): a
-    /// buffered body lets its in-flight permit go now, a streaming one keeps it (and
+    /// The response of a request the pipeline answered ([`step`](Self::step) and its
+    /// rest): a buffered body lets its in-flight permit go now, a streaming one keeps it (and
     /// watches the shutdown) until it ends; a traced request records its outcome.
     fn settle(
         &self,
@@ -675,8 +683,10 @@ impl BusHandle {
     }
 
     /// Answers `request` on this thread when its handler answers at its first poll (with
-    /// `cx`); otherwise hands back what is left to run, boxed, to be polled where a real
-    /// waker is. For bridges that hand a request over from a thread that must not wait.
+    /// `cx`); otherwise hands back what is left to run, boxed. For bridges that hand a
+    /// request over from a thread that must not wait: the caller polls the rest once with
+    /// `cx` too (a traced request is not started yet; a waiting handler's timer starts
+    /// then), then hands it to a runtime.
     pub(crate) fn call_here(&self, request: Request<Body>, cx: &mut Context<'_>) -> Answer {
         let span = self.span(&request);
         if !span.is_disabled() {
@@ -747,9 +757,7 @@ impl BusHandle {
             }
         }
         if parts.uri.path() == cookies::COOKIE_PATH && inner.jar.is_some() {
-            let permit = InFlight::admit(&inner.gate).ok_or(BusError::Overloaded {
-                limit: inner.limits.max_in_flight,
-            })?;
+            let permit = InFlight::admit(&inner.gate)?;
             let host = scope.as_ref().map(cookies::Scope::host);
             return Ok(Admission::Cookies(CookieCall {
                 host,
@@ -780,9 +788,7 @@ impl BusHandle {
             }
         }
 
-        let permit = InFlight::admit(&inner.gate).ok_or(BusError::Overloaded {
-            limit: inner.limits.max_in_flight,
-        })?;
+        let permit = InFlight::admit(&inner.gate)?;
 
         if mount.strip_prefix && mount.prefix != "/" {
             parts.uri = strip(std::mem::take(&mut parts.uri), &mount.prefix).map_err(|e| {
@@ -1039,8 +1045,7 @@ struct CookieCall {
 impl CookieCall {
     async fn run(self, inner: &Inner) -> (Response<Body>, InFlight) {
         let jar = inner.jar.as_ref().expect("admitted only with a jar");
-        // Boxed, as every path that is not the common one: the request's future is moved
-        // whole into tasks and boxes, so its size is paid on every request.
+        // Boxed: the jar's future must not grow the rest of every waiting handler.
         let document = cookies::document_api(jar, self.host.as_deref(), &self.parts, self.body);
         (Box::pin(document).await, self.permit)
     }
@@ -1124,16 +1129,19 @@ impl Waiting {
         loop {
             match waiting {
                 Waiting::Called {
-                    mut handler,
+                    handler,
                     timeout,
                     after,
                 } => {
-                    let outcome = wait(&mut handler, timeout, inner).await?;
+                    let outcome = bounded(handler, timeout, inner).await?;
                     return after.finish(inner, outcome);
                 }
                 Waiting::Unready(admitted) => {
                     // The same steps as at the first poll, with this task's context,
-                    // until the service is ready.
+                    // until the service is ready: within the mount's timeout too, and cut
+                    // off by the shutdown (the handler then has its own timeout from its
+                    // first poll).
+                    let timeout = admitted.timeout;
                     let mut slot = Some(admitted);
                     let started = std::future::poll_fn(|cx| {
                         match slot.take().expect("polled until ready").start(cx) {
@@ -1144,7 +1152,7 @@ impl Waiting {
                             started => Poll::Ready(started),
                         }
                     });
-                    waiting = match started.await {
+                    waiting = match bounded(started, timeout, inner).await? {
                         Started::Answered(after, outcome) => return after.finish(inner, outcome),
                         Started::Failed(err) => return Err(err),
                         Started::Waiting(waiting) => waiting,
@@ -1177,19 +1185,20 @@ fn call(service: &mut BoxedService, request: Request<Body>) -> Result<Handler, B
     Ok(AssertUnwindSafe(future.map_err(caught)?).catch_unwind())
 }
 
-/// The rest of a handler that did not answer at its first poll: within the mount's
-/// timeout, and cut off by the bus's shutdown.
-async fn wait(
-    handler: &mut Handler,
+/// `future` within the mount's `timeout`, cut off by the bus's shutdown: the rest of a
+/// handler that did not answer at its first poll, or the wait for a service that was not
+/// ready.
+async fn bounded<F: Future>(
+    future: F,
     timeout: Option<Duration>,
     inner: &Inner,
-) -> Result<Outcome, BusError> {
+) -> Result<F::Output, BusError> {
     let answer = async {
         match timeout {
-            Some(limit) => tokio::time::timeout(limit, &mut *handler)
+            Some(limit) => tokio::time::timeout(limit, future)
                 .await
                 .map_err(|_| BusError::Timeout(limit)),
-            None => Ok((&mut *handler).await),
+            None => Ok(future.await),
         }
     };
     tokio::select! {

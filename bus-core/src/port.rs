@@ -689,7 +689,13 @@ impl Shared {
         let ready = crate::bridge::run_here(&self.runtime, &what, |cx| {
             let response = match respond_here(&self.bus, request, cx) {
                 Answer::Ready(response) => response,
-                Answer::Later(call) => return Err(call),
+                // Polled once here too, as the whole call was before: a traced request, a
+                // cookie call or a WebSocket handshake still runs on this thread up to its
+                // first wait, and a waiting handler's timer starts from here.
+                Answer::Later(mut call) => match call.as_mut().poll(cx) {
+                    Poll::Ready(response) => response,
+                    Poll::Pending => return Err(call),
+                },
             };
             let (parts, mut body) = response.into_parts();
             let first = whole.then(|| http_body::Body::poll_frame(Pin::new(&mut body), cx));

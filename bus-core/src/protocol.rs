@@ -634,6 +634,7 @@ impl<'a> Reader<'a> {
         self.take(n, what)
     }
 
+    /// A length-prefixed string, checked to be UTF-8, borrowed from the input.
     fn str(&mut self, what: &str) -> Result<&'a str, DecodeError> {
         let range = self.slice(what)?;
         let input: &'a Bytes = self.input;
@@ -641,7 +642,6 @@ impl<'a> Reader<'a> {
             .map_err(|_| DecodeError::Malformed(format!("{what} is not valid UTF-8")))
     }
 
-    /// A length-prefixed string's place in the input, checked to be UTF-8.
     /// The bytes left after the frame: none, or the frame is malformed.
     fn end(&self) -> Result<(), DecodeError> {
         let left = self.input.len() - self.pos;

@@ -389,11 +389,16 @@ fn in_flight_limit_is_exact_under_racing_callers() {
                 tokio::spawn(async move { bus.call(get_req("/slow")).await.status() })
             })
             .collect();
-        // The refused ones answer at once; the admitted ones wait for the release.
-        while bus.handle().in_flight() < 5 {
-            tokio::task::yield_now().await;
+        // The refused ones answer at once; the admitted ones wait for the release, which
+        // comes only once every call has had its answer or its place.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while calls.iter().filter(|c| c.is_finished()).count() < 59 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "59 calls refused in time"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         assert_eq!(bus.handle().in_flight(), 5);
         release_tx.send(true).unwrap();
         let mut statuses = Vec::new();

@@ -788,6 +788,43 @@ fn inline_first_poll_answers_on_the_receiving_thread() {
     }
 }
 
+/// A subscriber that traces every request does not move the inline answer off the
+/// receiving thread: the traced call is polled there first, as an untraced one is.
+#[test]
+fn inline_first_poll_holds_when_requests_are_traced() {
+    let (bus, _, _) = bus();
+    let me = std::thread::current().id();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(std::io::sink)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        assert!(tracing::enabled!(tracing::Level::DEBUG));
+        let frames = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink_frames = frames.clone();
+        let session = Session::new(
+            &bus.handle(),
+            SessionConfig::new(page()).inline_first_poll(true),
+            move |frame: Frame| {
+                let here = std::thread::current().id() == me;
+                sink_frames.lock().unwrap().push((frame, here));
+            },
+        )
+        .unwrap();
+        session
+            .receive(encode(&head(1, "GET", "/hello", true, 1024)))
+            .unwrap();
+        let got = frames.lock().unwrap();
+        assert!(!got.is_empty(), "answered before receive returned");
+        assert!(got.iter().all(|(_, here)| *here), "{got:?}");
+        assert!(
+            got.iter()
+                .any(|(f, _)| matches!(f, Frame::ResponseEnd { .. } | Frame::Response { .. })),
+            "{got:?}"
+        );
+    });
+}
+
 #[test]
 fn a_stream_starved_of_credit_ends_after_the_idle_timeout() {
     let (bus, _dropped, produced) = bus();

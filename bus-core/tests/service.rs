@@ -185,3 +185,45 @@ async fn a_call_waits_for_a_service_that_is_not_ready() {
     }
     assert_eq!(bus.handle().in_flight(), 0);
 }
+
+/// A service that never gets ready is held to the mount's timeout (504), and a bus shutting
+/// down cuts the wait off (503); either way its place in flight comes back.
+#[tokio::test]
+async fn a_service_that_never_gets_ready_is_timed_out_and_cut_off() {
+    use std::task::{Context, Poll};
+
+    #[derive(Clone)]
+    struct Never;
+    impl Service<Request<Body>> for Never {
+        type Response = Response<Body>;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Response<Body>, Infallible>>;
+        fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Pending
+        }
+        fn call(&mut self, _request: Request<Body>) -> Self::Future {
+            unreachable!("never ready")
+        }
+    }
+
+    let bus = Bus::builder()
+        .mount_with(Mount::new("/timed", Never).timeout(Some(std::time::Duration::from_millis(50))))
+        .mount_with(Mount::new("/untimed", Never).timeout(None))
+        .build();
+    let timed = bus.handle().call(get_req("/timed")).await;
+    assert_eq!(timed.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(bus.handle().in_flight(), 0);
+
+    let handle = bus.handle();
+    let untimed = tokio::spawn(async move { handle.call(get_req("/untimed")).await });
+    while bus.handle().in_flight() == 0 {
+        tokio::task::yield_now().await;
+    }
+    bus.shutdown();
+    let response = tokio::time::timeout(std::time::Duration::from_secs(10), untimed)
+        .await
+        .expect("the shutdown cuts the wait off")
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(bus.handle().in_flight(), 0);
+}
