@@ -712,25 +712,35 @@ fn blocking_calls_pull_the_body_and_cancel_on_drop() {
     assert_eq!(missing.status(), 404);
 }
 
+/// Frames a session sent, each with whether it was sent on the thread that made the
+/// session.
+type Recorded = Arc<std::sync::Mutex<Vec<(Frame, bool)>>>;
+
+/// A session of `bus` whose frames are recorded with the thread that sent them.
+fn recording_session(bus: &Bus, inline: bool) -> (Session, Recorded) {
+    let me = std::thread::current().id();
+    let frames: Recorded = Arc::default();
+    let sink_frames = frames.clone();
+    let session = Session::new(
+        &bus.handle(),
+        SessionConfig::new(page()).inline_first_poll(inline),
+        move |frame: Frame| {
+            let here = std::thread::current().id() == me;
+            sink_frames.lock().unwrap().push((frame, here));
+        },
+    )
+    .unwrap();
+    (session, frames)
+}
+
 /// With `inline_first_poll`, a handler that answers at once has all its frames handed to
 /// the sink on the thread that called `receive`, before it returns; one that waits
 /// finishes on a worker; without it, frames come from a worker.
 #[test]
 fn inline_first_poll_answers_on_the_receiving_thread() {
     let (bus, _, _) = bus();
-    let me = std::thread::current().id();
     for inline in [true, false] {
-        let frames = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink_frames = frames.clone();
-        let session = Session::new(
-            &bus.handle(),
-            SessionConfig::new(page()).inline_first_poll(inline),
-            move |frame: Frame| {
-                let here = std::thread::current().id() == me;
-                sink_frames.lock().unwrap().push((frame, here));
-            },
-        )
-        .unwrap();
+        let (session, frames) = recording_session(&bus, inline);
         session
             .receive(encode(&head(1, "GET", "/hello", true, 1024)))
             .unwrap();
@@ -793,24 +803,13 @@ fn inline_first_poll_answers_on_the_receiving_thread() {
 #[test]
 fn inline_first_poll_holds_when_requests_are_traced() {
     let (bus, _, _) = bus();
-    let me = std::thread::current().id();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::DEBUG)
         .with_writer(std::io::sink)
         .finish();
     tracing::subscriber::with_default(subscriber, || {
         assert!(tracing::enabled!(tracing::Level::DEBUG));
-        let frames = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink_frames = frames.clone();
-        let session = Session::new(
-            &bus.handle(),
-            SessionConfig::new(page()).inline_first_poll(true),
-            move |frame: Frame| {
-                let here = std::thread::current().id() == me;
-                sink_frames.lock().unwrap().push((frame, here));
-            },
-        )
-        .unwrap();
+        let (session, frames) = recording_session(&bus, true);
         session
             .receive(encode(&head(1, "GET", "/hello", true, 1024)))
             .unwrap();
