@@ -288,6 +288,8 @@ struct Shared {
     /// The extensions of every request: the page's [`Caller`]. Cloned whole, which makes
     /// the map at its size at once (issue 16: inserting into an empty one grew it).
     extensions: http::Extensions,
+    /// The page's origin's parts, when it has one.
+    own: Option<OwnOrigin>,
     sink: Box<dyn FrameSink>,
     streams: Mutex<HashMap<u32, Stream, StreamIds>>,
     /// Ids of streams closed lately: body frames the page sent before it learnt of the end
@@ -333,12 +335,14 @@ impl Session {
     ) -> Result<Session, BusError> {
         let mut extensions = http::Extensions::new();
         extensions.insert(config.caller.clone());
+        let own = OwnOrigin::of(&config.caller);
         Ok(Session {
             shared: Arc::new(Shared {
                 bus: bus.clone(),
                 runtime: bus.runtime()?,
                 config,
                 extensions,
+                own,
                 sink: Box::new(sink),
                 streams: Mutex::new(HashMap::with_hasher(StreamIds::new())),
                 recently_closed: Mutex::new(RecentlyClosed::default()),
@@ -383,6 +387,7 @@ impl Session {
                     ));
                 }
                 let request = build_request(
+                    shared.own.as_ref(),
                     head.method,
                     bytes.slice_ref(head.uri.as_bytes()),
                     head.headers
@@ -424,7 +429,12 @@ impl Session {
                 window,
             } => {
                 let uri_len = uri.len();
-                let request = build_request(&method, Bytes::from(uri), headers.into_iter());
+                let request = build_request(
+                    shared.own.as_ref(),
+                    &method,
+                    Bytes::from(uri),
+                    headers.into_iter(),
+                );
                 shared.open(stream, request, uri_len, end_stream, window)
             }
             Frame::RequestData { stream, data } => shared.upload(stream, Some(data)),
@@ -912,19 +922,75 @@ impl Shared {
     }
 }
 
+/// The scheme and authority of the session's own origin, parsed once: a page's requests
+/// mostly go to its own origin, and their URIs are then made from these and the path
+/// alone (issue 16: parsing the scheme and authority again, and boxing a custom scheme
+/// anew, was ~300 of the framed port's instructions per request).
+#[derive(Debug)]
+struct OwnOrigin {
+    /// `scheme://authority`, exactly as a URI of this origin starts.
+    prefix: Box<str>,
+    scheme: http::uri::Scheme,
+    authority: http::uri::Authority,
+}
+
+impl OwnOrigin {
+    /// The parts of `caller`'s origin, when it has one in the `scheme://authority` form.
+    fn of(caller: &Caller) -> Option<OwnOrigin> {
+        let origin = caller.origin()?;
+        let parts = origin.parse::<Uri>().ok()?.into_parts();
+        let (scheme, authority) = (parts.scheme?, parts.authority?);
+        let prefix = format!("{scheme}://{authority}");
+        // Only an origin that prints back as itself (a caller's origin is lower case, with
+        // no path): else a prefix match would not mean the same scheme and authority.
+        (prefix == origin).then(|| OwnOrigin {
+            prefix: prefix.into(),
+            scheme,
+            authority,
+        })
+    }
+
+    /// `uri` parsed, when it is `prefix` followed by an absolute path: the result is the
+    /// one `Uri::from_maybe_shared` gives (its path and query are checked the same way).
+    /// `None` for any other URI, which is parsed whole.
+    fn parse(&self, uri: &Bytes) -> Option<Result<Uri, http::uri::InvalidUri>> {
+        let rest = uri.strip_prefix(self.prefix.as_bytes())?;
+        if rest.first() != Some(&b'/') || uri.len() >= MAX_URI {
+            return None;
+        }
+        let path = match http::uri::PathAndQuery::from_maybe_shared(uri.slice(self.prefix.len()..))
+        {
+            Ok(path) => path,
+            Err(e) => return Some(Err(e)),
+        };
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query = Some(path);
+        // Never refused (a scheme, an authority and a path make a URI); parsed whole if it
+        // were.
+        Uri::from_parts(parts).ok().map(Ok)
+    }
+}
+
 /// URIs this long or longer are refused by `http::Uri` (its limit is `u16::MAX - 1` bytes).
 const MAX_URI: usize = u16::MAX as usize - 1;
 
 /// The request of a head: `uri` is the head's own bytes (a slice of the frame or the
 /// decoded `String`'s buffer: no copy), header values likewise.
 fn build_request<N: AsRef<str>>(
+    own: Option<&OwnOrigin>,
     method: &str,
     uri: Bytes,
     headers: impl ExactSizeIterator<Item = (N, Bytes)>,
 ) -> Result<Request<()>, String> {
     let method =
         Method::from_bytes(method.as_bytes()).map_err(|_| format!("invalid method {method:?}"))?;
-    let uri = match Uri::from_maybe_shared(uri.clone()) {
+    let parsed = match own.and_then(|own| own.parse(&uri)) {
+        Some(parsed) => parsed,
+        None => Uri::from_maybe_shared(uri.clone()),
+    };
+    let uri = match parsed {
         Ok(parsed) => parsed,
         Err(e) => {
             return Err(format!(
@@ -1406,6 +1472,73 @@ impl http_body::Body for UploadBody {
                 .into())))
             }
             Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::caller::FrameKind;
+
+    /// A URI made from the session's origin's parts is the one a whole parse makes, and
+    /// anything but the origin followed by an absolute path is left to the whole parse.
+    #[test]
+    fn own_origin_uris_are_the_ones_a_whole_parse_makes() {
+        for origin in [
+            "app://localhost",
+            "https://example.com:8443",
+            "http://127.0.0.1",
+        ] {
+            let caller = Caller::new(Transport::Frames)
+                .with_origin(origin)
+                .with_frame(FrameKind::Main);
+            let own = OwnOrigin::of(&caller).expect("an origin of scheme and authority");
+            for rest in [
+                "/",
+                "/a/b?c=d&e",
+                "//double",
+                "/x#fragment",
+                "/%2e%2e/secret",
+                "/?",
+                "/bad path",
+                "/\u{7f}",
+                "/é",
+            ] {
+                let uri = Bytes::from(format!("{origin}{rest}"));
+                let whole = Uri::from_maybe_shared(uri.clone());
+                let fast = own.parse(&uri).expect("taken by the fast path");
+                match (&whole, &fast) {
+                    (Ok(a), Ok(b)) => {
+                        assert_eq!(a, b, "{uri:?}");
+                        assert_eq!(a.to_string(), b.to_string(), "{uri:?}");
+                        assert_eq!(a.scheme(), b.scheme());
+                        assert_eq!(a.authority(), b.authority());
+                        assert_eq!(a.path_and_query(), b.path_and_query());
+                    }
+                    (Err(_), Err(_)) => {}
+                    _ => panic!("{uri:?}: whole parse {whole:?}, fast path {fast:?}"),
+                }
+            }
+            for other in [
+                origin.to_owned(),
+                format!("{origin}?q"),
+                format!("{origin}:1/x"),
+                format!("{origin}evil/x"),
+                format!("{origin}@evil/x"),
+                format!("{}/x", origin.to_uppercase()),
+                "/relative".to_owned(),
+                format!("{origin}/{}", "a".repeat(MAX_URI)),
+            ] {
+                assert!(own.parse(&Bytes::from(other.clone())).is_none(), "{other}");
+            }
+        }
+        // An origin that does not print back as itself is never a prefix to match.
+        for caller in [
+            Caller::new(Transport::Frames),
+            Caller::new(Transport::Frames).with_origin("null"),
+        ] {
+            assert!(OwnOrigin::of(&caller).is_none());
         }
     }
 }
