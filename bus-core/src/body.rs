@@ -190,7 +190,17 @@ impl http_body::Body for Body {
         match &mut self.get_mut().kind {
             Kind::Empty => Poll::Ready(None),
             Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Kind::Channel { rx, .. } => rx.poll_recv(cx).map(|c| c.map(|r| r.map(Frame::data))),
+            Kind::Channel { rx, len } => rx.poll_recv(cx).map(|chunk| {
+                chunk.map(|chunk| {
+                    chunk.map(|data| {
+                        // The hint is of what is left (http_body's contract).
+                        if let Some(left) = len {
+                            *left = left.saturating_sub(data.len() as u64);
+                        }
+                        Frame::data(data)
+                    })
+                })
+            }),
             Kind::Boxed(body) => Pin::new(body).poll_frame(cx),
         }
     }
@@ -330,6 +340,19 @@ mod tests {
     use super::*;
     use http_body::Body as _;
     use http_body_util::BodyExt;
+
+    /// `size_hint` is of what is left to read, as http_body asks, also for a channel.
+    #[tokio::test]
+    async fn a_channel_of_known_length_hints_what_is_left() {
+        let (tx, mut body) = Body::channel_with_len(2, 10);
+        tx.try_send(Bytes::from_static(b"hello")).unwrap();
+        assert_eq!(body.size_hint().exact(), Some(10));
+        body.frame().await.unwrap().unwrap();
+        assert_eq!(body.size_hint().exact(), Some(5));
+        tx.try_send(Bytes::from_static(b"world")).unwrap();
+        body.frame().await.unwrap().unwrap();
+        assert_eq!(body.size_hint().exact(), Some(0));
+    }
 
     #[tokio::test]
     async fn full_body_is_moved_not_copied() {

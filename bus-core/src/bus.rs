@@ -630,7 +630,14 @@ impl BusHandle {
         started: Option<Instant>,
     ) -> Result<Response<Body>, BusError> {
         match result {
-            Ok((response, permit)) => {
+            Ok((mut response, permit)) => {
+                let first = if response.body().is_buffered() {
+                    None
+                } else {
+                    let (body, first) = whole_at_once(std::mem::take(response.body_mut()));
+                    *response.body_mut() = body;
+                    first
+                };
                 if response.body().is_buffered() {
                     if let Some(started) = started {
                         record(
@@ -647,6 +654,7 @@ impl BusHandle {
                     let closed = self.inner.shutdown.clone().cancelled_owned();
                     Ok(response.map(|body| {
                         Body::new(Tracked {
+                            first,
                             inner: body,
                             closed,
                             permit: Some(permit),
@@ -1301,11 +1309,38 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "(no message)".to_owned())
 }
 
+/// What a body of known length that is complete at once turns into: one buffer (or
+/// nothing), with no polling, boxing or permit to keep (issue 16: a handler's string or
+/// JSON answer, which axum and most frameworks hand over as a boxed body, was read
+/// through the bus's wrapper and the framework's boxes). Else the body and the frame its
+/// one poll took, if any.
+///
+/// Polled once with a waker that does nothing: a body that is not ready has registered
+/// it, and is polled again with the reader's own waker when read.
+fn whole_at_once(mut body: Body) -> (Body, Option<Result<Frame<Bytes>, BoxError>>) {
+    if body.exact_len().is_none() {
+        return (body, None);
+    }
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    match http_body::Body::poll_frame(Pin::new(&mut body), &mut cx) {
+        Poll::Pending => (body, None),
+        Poll::Ready(None) => (Body::empty(), None),
+        Poll::Ready(Some(Ok(frame)))
+            if frame.is_data() && http_body::Body::is_end_stream(&body) =>
+        {
+            (Body::full(frame.into_data().unwrap_or_default()), None)
+        }
+        Poll::Ready(Some(other)) => (body, Some(other)),
+    }
+}
+
 pin_project_lite::pin_project! {
     /// A streaming response body that holds its in-flight permit until it ends, records
     /// its size and duration on the request's span, and ends in an error if the bus shuts
     /// down first.
     struct Tracked {
+        // The frame taken by `whole_at_once`, given first.
+        first: Option<Result<Frame<Bytes>, BoxError>>,
         #[pin]
         inner: Body,
         #[pin]
@@ -1333,13 +1368,16 @@ impl http_body::Body for Tracked {
         // Data that is there is passed on; otherwise the shutdown is checked (and watched)
         // first: a producer dropped by it ends its channel, which must not be mistaken for
         // a complete body.
-        let polled = match this.inner.poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
-            other if this.closed.poll(cx).is_ready() => {
-                drop(other);
-                Poll::Ready(Some(Err(BusError::Closed.into())))
-            }
-            other => other,
+        let polled = match this.first.take() {
+            Some(first) => Poll::Ready(Some(first)),
+            None => match this.inner.poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
+                other if this.closed.poll(cx).is_ready() => {
+                    drop(other);
+                    Poll::Ready(Some(Err(BusError::Closed.into())))
+                }
+                other => other,
+            },
         };
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
@@ -1359,11 +1397,24 @@ impl http_body::Body for Tracked {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.first.is_none() && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        let mut hint = self.inner.size_hint();
+        let first = match &self.first {
+            Some(Ok(frame)) => frame.data_ref().map_or(0, |data| data.len() as u64),
+            _ => 0,
+        };
+        if first > 0 {
+            let (lower, upper) = (hint.lower(), hint.upper());
+            hint = SizeHint::new();
+            hint.set_lower(lower.saturating_add(first));
+            if let Some(upper) = upper {
+                hint.set_upper(upper.saturating_add(first));
+            }
+        }
+        hint
     }
 }
 

@@ -227,3 +227,78 @@ async fn a_service_that_never_gets_ready_is_timed_out_and_cut_off() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(bus.handle().in_flight(), 0);
 }
+
+/// A framework's body that is complete at once (axum boxes a handler's string) is handed
+/// over as one buffer: the call's place in flight comes back with the response, before the
+/// body is read.
+#[tokio::test]
+async fn a_framework_body_complete_at_once_does_not_hold_its_place() {
+    let api = Router::new().route("/page", get(|| async { "the page" }));
+    let bus = Bus::builder()
+        .limits(bus_core::Limits::default().with_max_in_flight(1))
+        .mount("/api", api)
+        .build();
+    let first = bus.handle().call(get_req("/api/page")).await;
+    assert_eq!(bus.handle().in_flight(), 0);
+    assert_eq!(
+        http_body::Body::size_hint(first.body()).exact(),
+        Some("the page".len() as u64)
+    );
+    let second = bus.handle().call(get_req("/api/page")).await;
+    assert_eq!(
+        second.status(),
+        StatusCode::OK,
+        "not refused as over the limit"
+    );
+    assert_eq!(text(first).await, "the page");
+    assert_eq!(text(second).await, "the page");
+}
+
+/// A body of known length whose first piece is not all of it keeps its place until it is
+/// read to its end, and gives every piece in order (the piece taken to look is not lost);
+/// one whose first poll is an error gives that error.
+#[tokio::test]
+async fn a_body_of_known_length_that_is_not_complete_streams_as_before() {
+    let bus = Bus::builder()
+        .mount(
+            "/pieces",
+            tower::service_fn(|_request: Request<Body>| async {
+                let (tx, body) = Body::channel_with_len(4, 10);
+                tx.try_send(bytes::Bytes::from_static(b"hello")).unwrap();
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    tx.send(bytes::Bytes::from_static(b"world")).await.unwrap();
+                });
+                Ok::<_, Infallible>(Response::new(body))
+            }),
+        )
+        .mount(
+            "/broken",
+            tower::service_fn(|_request: Request<Body>| async {
+                let (tx, body) = Body::channel_with_len(4, 10);
+                tx.abort("the source failed").await;
+                Ok::<_, Infallible>(Response::new(body))
+            }),
+        )
+        .build();
+    let response = bus.handle().call(get_req("/pieces")).await;
+    assert_eq!(
+        http_body::Body::size_hint(response.body()).exact(),
+        Some(10)
+    );
+    assert!(!http_body::Body::is_end_stream(response.body()));
+    assert_eq!(bus.handle().in_flight(), 1, "held until the body ends");
+    let mut body = response.into_body();
+    let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    assert_eq!(first, "hello");
+    let second = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    assert_eq!(second, "world");
+    assert!(body.frame().await.is_none());
+    assert_eq!(bus.handle().in_flight(), 0);
+
+    let response = bus.handle().call(get_req("/broken")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let error = response.into_body().collect().await.unwrap_err();
+    assert!(error.to_string().contains("the source failed"), "{error}");
+    assert_eq!(bus.handle().in_flight(), 0);
+}
