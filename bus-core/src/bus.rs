@@ -1312,26 +1312,41 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 /// What a body of known length that is complete at once turns into: one buffer (or
 /// nothing), with no polling, boxing or permit to keep (issue 16: a handler's string or
 /// JSON answer, which axum and most frameworks hand over as a boxed body, was read
-/// through the bus's wrapper and the framework's boxes). Else the body and the frame its
-/// one poll took, if any.
+/// through the bus's wrapper and the framework's boxes). Else the body, and what its one
+/// poll took, if anything.
+///
+/// Complete means all of the declared length in one data frame, and the body saying it
+/// has ended; an end before the declared length (a producer dropped, maybe by the
+/// shutdown) is given to [`Tracked`], which tells the two apart as it does for any body.
 ///
 /// Polled once with a waker that does nothing: a body that is not ready has registered
 /// it, and is polled again with the reader's own waker when read.
-fn whole_at_once(mut body: Body) -> (Body, Option<Result<Frame<Bytes>, BoxError>>) {
-    if body.exact_len().is_none() {
+fn whole_at_once(mut body: Body) -> (Body, Option<Taken>) {
+    let Some(len) = body.exact_len() else {
         return (body, None);
-    }
+    };
+    let hint = http_body::Body::size_hint(&body);
     let mut cx = Context::from_waker(std::task::Waker::noop());
     match http_body::Body::poll_frame(Pin::new(&mut body), &mut cx) {
         Poll::Pending => (body, None),
-        Poll::Ready(None) => (Body::empty(), None),
+        Poll::Ready(None) if len == 0 => (Body::empty(), None),
         Poll::Ready(Some(Ok(frame)))
-            if frame.is_data() && http_body::Body::is_end_stream(&body) =>
+            if frame
+                .data_ref()
+                .is_some_and(|data| data.len() as u64 == len)
+                && http_body::Body::is_end_stream(&body) =>
         {
             (Body::full(frame.into_data().unwrap_or_default()), None)
         }
-        Poll::Ready(Some(other)) => (body, Some(other)),
+        Poll::Ready(next) => (body, Some(Taken { next, hint })),
     }
+}
+
+/// What [`whole_at_once`] took from a body that was not complete: given first, and until
+/// then the body's hint is the one from before it was taken.
+struct Taken {
+    next: Option<Result<Frame<Bytes>, BoxError>>,
+    hint: SizeHint,
 }
 
 pin_project_lite::pin_project! {
@@ -1339,8 +1354,8 @@ pin_project_lite::pin_project! {
     /// its size and duration on the request's span, and ends in an error if the bus shuts
     /// down first.
     struct Tracked {
-        // The frame taken by `whole_at_once`, given first.
-        first: Option<Result<Frame<Bytes>, BoxError>>,
+        // What `whole_at_once` took, given first.
+        first: Option<Taken>,
         #[pin]
         inner: Body,
         #[pin]
@@ -1368,16 +1383,17 @@ impl http_body::Body for Tracked {
         // Data that is there is passed on; otherwise the shutdown is checked (and watched)
         // first: a producer dropped by it ends its channel, which must not be mistaken for
         // a complete body.
-        let polled = match this.first.take() {
-            Some(first) => Poll::Ready(Some(first)),
-            None => match this.inner.poll_frame(cx) {
-                Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
-                other if this.closed.poll(cx).is_ready() => {
-                    drop(other);
-                    Poll::Ready(Some(Err(BusError::Closed.into())))
-                }
-                other => other,
-            },
+        let next = match this.first.take() {
+            Some(taken) => Poll::Ready(taken.next),
+            None => this.inner.poll_frame(cx),
+        };
+        let polled = match next {
+            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
+            other if this.closed.poll(cx).is_ready() => {
+                drop(other);
+                Poll::Ready(Some(Err(BusError::Closed.into())))
+            }
+            other => other,
         };
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
@@ -1401,20 +1417,10 @@ impl http_body::Body for Tracked {
     }
 
     fn size_hint(&self) -> SizeHint {
-        let mut hint = self.inner.size_hint();
-        let first = match &self.first {
-            Some(Ok(frame)) => frame.data_ref().map_or(0, |data| data.len() as u64),
-            _ => 0,
-        };
-        if first > 0 {
-            let (lower, upper) = (hint.lower(), hint.upper());
-            hint = SizeHint::new();
-            hint.set_lower(lower.saturating_add(first));
-            if let Some(upper) = upper {
-                hint.set_upper(upper.saturating_add(first));
-            }
+        match &self.first {
+            Some(taken) => taken.hint,
+            None => self.inner.size_hint(),
         }
-        hint
     }
 }
 

@@ -254,6 +254,26 @@ async fn a_framework_body_complete_at_once_does_not_hold_its_place() {
     assert_eq!(text(second).await, "the page");
 }
 
+/// A body that declares 10 bytes, gives 5 and says it has ended.
+struct Short(Option<bytes::Bytes>);
+
+impl http_body::Body for Short {
+    type Data = bytes::Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Infallible>>> {
+        std::task::Poll::Ready(self.0.take().map(|data| Ok(http_body::Frame::data(data))))
+    }
+    fn is_end_stream(&self) -> bool {
+        self.0.is_none()
+    }
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(10)
+    }
+}
+
 /// A body of known length whose first piece is not all of it keeps its place until it is
 /// read to its end, and gives every piece in order (the piece taken to look is not lost);
 /// one whose first poll is an error gives that error.
@@ -270,6 +290,22 @@ async fn a_body_of_known_length_that_is_not_complete_streams_as_before() {
                     tx.send(bytes::Bytes::from_static(b"world")).await.unwrap();
                 });
                 Ok::<_, Infallible>(Response::new(body))
+            }),
+        )
+        .mount(
+            "/dropped",
+            tower::service_fn(|_request: Request<Body>| async {
+                let (tx, body) = Body::channel_with_len(4, 10);
+                drop(tx);
+                Ok::<_, Infallible>(Response::new(body))
+            }),
+        )
+        .mount(
+            "/short",
+            tower::service_fn(|_request: Request<Body>| async {
+                Ok::<_, Infallible>(Response::new(Body::new(Short(Some(
+                    bytes::Bytes::from_static(b"hello"),
+                )))))
             }),
         )
         .mount(
@@ -295,6 +331,24 @@ async fn a_body_of_known_length_that_is_not_complete_streams_as_before() {
     assert_eq!(second, "world");
     assert!(body.frame().await.is_none());
     assert_eq!(bus.handle().in_flight(), 0);
+
+    // Bodies that end short of the length they declared are not taken for complete: a
+    // producer dropped before it sent anything, and one piece with the end too early.
+    for path in ["/dropped", "/short"] {
+        let response = bus.handle().call(get_req(path)).await;
+        assert_eq!(
+            http_body::Body::size_hint(response.body()).exact(),
+            Some(10)
+        );
+        assert_eq!(
+            bus.handle().in_flight(),
+            1,
+            "{path}: held until the body ends"
+        );
+        let read = response.into_body().collect().await.unwrap().to_bytes();
+        assert!(read.len() < 10, "{path}");
+        assert_eq!(bus.handle().in_flight(), 0);
+    }
 
     let response = bus.handle().call(get_req("/broken")).await;
     assert_eq!(response.status(), StatusCode::OK);
