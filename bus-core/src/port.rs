@@ -581,12 +581,11 @@ impl Shared {
         }
         let request = match request {
             Ok(request) => request,
-            Err(_) if uri_len >= MAX_URI => {
+            Err(_) if uri_len > MAX_URI => {
                 // Valid HTTP, just longer than `http::Uri` takes: an HTTP answer the page
                 // can read, as a server would give, not a transport error.
                 let message = format!(
-                    "the URI is {uri_len} bytes long; the bus takes URIs of up to {} bytes\n",
-                    MAX_URI - 1
+                    "the URI is {uri_len} bytes long; the bus takes URIs of up to {MAX_URI} bytes\n"
                 );
                 self.answer_here(stream, http::StatusCode::URI_TOO_LONG, message, window);
                 return Ok(());
@@ -955,7 +954,7 @@ impl OwnOrigin {
     /// `None` for any other URI, which is parsed whole.
     fn parse(&self, uri: &Bytes) -> Option<Result<Uri, http::uri::InvalidUri>> {
         let rest = uri.strip_prefix(self.prefix.as_bytes())?;
-        if rest.first() != Some(&b'/') || uri.len() >= MAX_URI {
+        if rest.first() != Some(&b'/') || uri.len() > MAX_URI {
             return None;
         }
         let path = match http::uri::PathAndQuery::from_maybe_shared(uri.slice(self.prefix.len()..))
@@ -973,7 +972,7 @@ impl OwnOrigin {
     }
 }
 
-/// URIs this long or longer are refused by `http::Uri` (its limit is `u16::MAX - 1` bytes).
+/// The longest URI `http::Uri` takes (`u16::MAX - 1` bytes); longer ones are refused.
 const MAX_URI: usize = u16::MAX as usize - 1;
 
 /// The request of a head: `uri` is the head's own bytes (a slice of the frame or the

@@ -919,7 +919,7 @@ fn a_uri_too_long_for_http_gets_414_and_the_session_goes_on() {
     let (status, body) = read_response(&session, &rx, 1);
     assert_eq!(status, 414);
     assert!(
-        String::from_utf8_lossy(&body).contains("the bus takes URIs of up to 65533 bytes"),
+        String::from_utf8_lossy(&body).contains("the bus takes URIs of up to 65534 bytes"),
         "{}",
         String::from_utf8_lossy(&body)
     );
@@ -939,6 +939,31 @@ fn a_uri_too_long_for_http_gets_414_and_the_session_goes_on() {
         .handle(head(5, "GET", "/hello", true, 1024))
         .unwrap();
     assert_eq!(read_response(&session, &rx, 5), (200, b"hello".to_vec()));
+    // The limit is http's own: 65,534 bytes go through (relative and of the page's own
+    // origin), one more is too long. (A bus whose request-size limit takes them.)
+    let bus = Bus::builder()
+        .app_origin("app://localhost")
+        .limits(bus_core::Limits::default().with_max_header_bytes(128 * 1024))
+        .mount("/", app(Arc::default(), Arc::default()))
+        .build();
+    let (session, rx) = page_session(&bus);
+    for (stream, prefix) in [(7, ""), (9, "app://localhost")] {
+        let at_limit = format!("{prefix}/hello?{}", "a".repeat(65534 - 7 - prefix.len()));
+        assert_eq!(at_limit.len(), 65534);
+        session
+            .handle(head(stream, "GET", &at_limit, true, 1024))
+            .unwrap();
+        assert_eq!(read_response(&session, &rx, stream).0, 200, "{prefix}");
+        let over = format!("{at_limit}a");
+        session
+            .handle(head(stream + 100, "GET", &over, true, 1024))
+            .unwrap();
+        assert_eq!(
+            read_response(&session, &rx, stream + 100).0,
+            414,
+            "{prefix}"
+        );
+    }
 }
 
 #[test]
