@@ -43,6 +43,20 @@ use crate::protocol::{self, ErrorCode, Frame, INITIAL_UPLOAD_WINDOW, MAX_DATA, S
 pub trait FrameSink: Send + Sync + 'static {
     /// Delivers one frame to the page.
     fn send(&self, frame: Frame);
+
+    /// Delivers a whole response to the page as one `Response` frame
+    /// ([`SessionConfig::whole_responses`]): its status and headers from `head`, its body
+    /// `data`. By default the [`Frame`] is made (header names and values copied out of the
+    /// map) and given to [`send`](Self::send); the sink [`encoded`] makes encodes it
+    /// straight from the head instead.
+    fn send_response(&self, stream: u32, head: &http::response::Parts, data: Bytes) {
+        self.send(Frame::Response {
+            stream,
+            status: head.status.as_u16(),
+            headers: wire_headers(&head.headers),
+            data,
+        });
+    }
 }
 
 impl<F> FrameSink for F
@@ -65,7 +79,28 @@ pub fn encoded<F>(deliver: F) -> impl FrameSink
 where
     F: Fn(Bytes) + Send + Sync + 'static,
 {
-    move |frame: Frame| deliver(protocol::encode(&frame))
+    Encoded(deliver)
+}
+
+/// [`encoded`]'s sink.
+struct Encoded<F>(F);
+
+impl<F> FrameSink for Encoded<F>
+where
+    F: Fn(Bytes) + Send + Sync + 'static,
+{
+    fn send(&self, frame: Frame) {
+        (self.0)(protocol::encode(&frame));
+    }
+
+    fn send_response(&self, stream: u32, head: &http::response::Parts, data: Bytes) {
+        (self.0)(protocol::encode_response(
+            stream,
+            head.status,
+            &head.headers,
+            &data,
+        ));
+    }
 }
 
 /// How a session treats its page.
@@ -764,12 +799,7 @@ impl Shared {
         guard.done = true;
         let stream = guard.stream;
         if self.lock().remove(&stream).is_some() {
-            self.sink.send(Frame::Response {
-                stream,
-                status: parts.status.as_u16(),
-                headers: wire_headers(&parts.headers),
-                data,
-            });
+            self.sink.send_response(stream, parts, data);
         }
     }
 
@@ -902,22 +932,11 @@ impl Shared {
     }
 
     /// Ends `stream` with the whole response in one frame ([`SessionConfig::whole_responses`]).
-    fn finish_whole(
-        &self,
-        stream: u32,
-        status: http::StatusCode,
-        headers: Vec<protocol::WireHeader>,
-        data: Bytes,
-    ) {
-        self.finish(
-            stream,
-            Frame::Response {
-                stream,
-                status: status.as_u16(),
-                headers,
-                data,
-            },
-        );
+    fn finish_whole(&self, stream: u32, head: &http::response::Parts, data: Bytes) {
+        // As `finish`.
+        if self.close(stream).is_some() {
+            self.sink.send_response(stream, head, data);
+        }
     }
 }
 
@@ -1110,7 +1129,6 @@ async fn send_response(
     let stream = guard.stream;
     let shared = Arc::clone(&guard.shared);
     let shared = &shared;
-    let headers = wire_headers(&parts.headers);
     if credit.is_closed() {
         return;
     }
@@ -1123,7 +1141,7 @@ async fn send_response(
             match next {
                 None if !shared.bus.is_closed() => {
                     guard.done = true;
-                    return shared.finish_whole(stream, parts.status, headers, Bytes::new());
+                    return shared.finish_whole(stream, &parts, Bytes::new());
                 }
                 Some(Ok(frame)) if frame.is_data() => {
                     let data = frame.into_data().unwrap_or_default();
@@ -1132,7 +1150,7 @@ async fn send_response(
                         && credit.window.try_take_all(data.len())
                     {
                         guard.done = true;
-                        return shared.finish_whole(stream, parts.status, headers, data);
+                        return shared.finish_whole(stream, &parts, data);
                     }
                     first = Some(Some(Ok(http_body::Frame::data(data))));
                 }
@@ -1143,7 +1161,7 @@ async fn send_response(
     shared.sink.send(Frame::ResponseHead {
         stream,
         status: parts.status.as_u16(),
-        headers,
+        headers: wire_headers(&parts.headers),
     });
     let cut_off = || {
         Frame::error(

@@ -1204,3 +1204,36 @@ fn a_cancelled_upload_fails_for_its_reader_rather_than_ending_short() {
         assert!(error.contains("cut off"), "{error}");
     }
 }
+
+/// A whole response reaches an encoding sink ([`bus_core::port::encoded`], which encodes it
+/// straight from the response's head) as the same bytes a frame sink's `Response` frame
+/// encodes to, inline or from the runtime.
+#[test]
+fn an_encoding_sink_gets_whole_responses_as_a_frame_sink_does() {
+    let (bus, _, _) = bus();
+    for inline in [false, true] {
+        let config = SessionConfig::new(page())
+            .whole_responses(true)
+            .inline_first_poll(inline);
+        let (framed, rx) = open(&bus, config.clone());
+        let (tx, encoded_rx) = std::sync::mpsc::channel();
+        let encoded = Session::new(
+            &bus.handle(),
+            config,
+            bus_core::port::encoded(move |bytes| {
+                let _ = tx.send(bytes);
+            }),
+        )
+        .unwrap();
+        for (stream, uri) in [(1, "/hello"), (3, "app://localhost/hello"), (5, "/missing")] {
+            framed.handle(head(stream, "GET", uri, true, 1024)).unwrap();
+            encoded
+                .handle(head(stream, "GET", uri, true, 1024))
+                .unwrap();
+            let frame = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+            let bytes = encoded_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+            assert!(matches!(frame, Frame::Response { .. }), "{frame:?}");
+            assert_eq!(bytes, encode(&frame), "{uri}, inline {inline}");
+        }
+    }
+}
