@@ -123,7 +123,8 @@ impl Body {
     /// Like [`Body::channel`], for a body whose total length is known in advance.
     ///
     /// The length is reported through [`http_body::Body::size_hint`]; the sender must then
-    /// send exactly that many bytes.
+    /// send exactly that many bytes. A response body the bus hands on that ends short of
+    /// it (the sender dropped early) ends in an error for its reader, not in an end.
     pub fn channel_with_len(capacity: usize, len: u64) -> (BodySender, Body) {
         Self::channel_inner(capacity, Some(len))
     }

@@ -652,8 +652,13 @@ impl BusHandle {
                 } else {
                     let status = response.status().as_u16();
                     let closed = self.inner.shutdown.clone().cancelled_owned();
+                    let declared = match &first {
+                        Some(taken) => taken.hint.exact(),
+                        None => response.body().exact_len(),
+                    };
                     Ok(response.map(|body| {
                         Body::new(Tracked {
+                            declared,
                             first,
                             inner: body,
                             closed,
@@ -1352,8 +1357,10 @@ struct Taken {
 pin_project_lite::pin_project! {
     /// A streaming response body that holds its in-flight permit until it ends, records
     /// its size and duration on the request's span, and ends in an error if the bus shuts
-    /// down first.
+    /// down first or if it ends before the length it declared.
     struct Tracked {
+        // The exact length the body declared before any of it was read.
+        declared: Option<u64>,
         // What `whole_at_once` took, given first.
         first: Option<Taken>,
         #[pin]
@@ -1392,6 +1399,16 @@ impl http_body::Body for Tracked {
             other if this.closed.poll(cx).is_ready() => {
                 drop(other);
                 Poll::Ready(Some(Err(BusError::Closed.into())))
+            }
+            // An end short of the declared length is a cut, not a complete body: a reader
+            // that trusted the length (hyper would not) would take a truncated body whole.
+            Poll::Ready(None) if this.declared.is_some_and(|n| *this.bytes < n) => {
+                let declared = this.declared.unwrap_or_default();
+                Poll::Ready(Some(Err(format!(
+                    "the response body ended after {} of the {declared} bytes it declared",
+                    this.bytes
+                )
+                .into())))
             }
             other => other,
         };

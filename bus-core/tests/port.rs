@@ -1237,3 +1237,48 @@ fn an_encoding_sink_gets_whole_responses_as_a_frame_sink_does() {
         }
     }
 }
+
+/// A response body that ends before the length it declared reaches the page as what it
+/// is, a cut: its data, then an `Error` frame naming the shortfall, never an end that would
+/// pass for the whole body.
+#[test]
+fn a_body_cut_short_of_its_length_ends_in_an_error_for_the_page() {
+    let bus = Bus::builder()
+        .app_origin("app://localhost")
+        .mount(
+            "/cut",
+            tower::service_fn(|_request: Request<Body>| async {
+                let (tx, body) = Body::channel_with_len(4, 10);
+                tx.try_send(Bytes::from_static(b"hello")).unwrap();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    drop(tx);
+                });
+                Ok::<_, std::convert::Infallible>(Response::new(body))
+            }),
+        )
+        .build();
+    for inline in [false, true] {
+        let (session, rx) = open(
+            &bus,
+            SessionConfig::new(page())
+                .whole_responses(true)
+                .inline_first_poll(inline),
+        );
+        session.handle(head(1, "GET", "/cut", true, 1024)).unwrap();
+        let mut data = Vec::new();
+        let error = loop {
+            match next(&rx) {
+                Frame::ResponseHead { status, .. } => assert_eq!(status, 200),
+                Frame::ResponseData { data: d, .. } => data.extend_from_slice(&d),
+                Frame::Error { message, .. } => break message,
+                other => panic!("inline {inline}: unexpected {other:?}"),
+            }
+        };
+        assert_eq!(data, b"hello");
+        assert!(
+            error.contains("ended after 5 of the 10 bytes it declared"),
+            "inline {inline}: {error}"
+        );
+    }
+}
