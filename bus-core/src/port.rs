@@ -48,7 +48,8 @@ pub trait FrameSink: Send + Sync + 'static {
     /// ([`SessionConfig::whole_responses`]): its status and headers from `head`, its body
     /// `data`. By default the [`Frame`] is made (header names and values copied out of the
     /// map) and given to [`send`](Self::send); the sink [`encoded`] makes encodes it
-    /// straight from the head instead.
+    /// straight from the head instead. A sink that wraps another should pass this on too,
+    /// or the inner sink's way is lost (the frame it gets is the same either way).
     fn send_response(&self, stream: u32, head: &http::response::Parts, data: Bytes) {
         self.send(Frame::Response {
             stream,

@@ -79,7 +79,7 @@ const ABORT_REASON =
 const DOCUMENT_CHARSET =
   "an XHR document response is made by DOMParser from decoded text: its characterSet is always UTF-8 (the text is decoded with the <meta> charset as the engine's is)";
 const LONG_URL =
-  "the bus answers a URI of 65,534 bytes or more (http::Uri's limit) with 414, which the page reads; the comparison server's own limit decides the other run (Node and hyper close the connection: a network error)";
+  "the bus answers a URI of more than 65,534 bytes (http::Uri's limit) with 414, which the page reads; the comparison server's own limit decides the other run (Node and hyper close the connection: a network error)";
 
 for (const [key, why] of [
   ['fetch.head observed.bodyNull', HEAD_BODY],
