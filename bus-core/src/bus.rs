@@ -1430,7 +1430,11 @@ impl http_body::Body for Tracked {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.first.is_none() && self.inner.is_end_stream()
+        // Not before the declared length has come: a reader that stops here would take a
+        // cut for the whole body without polling for the error.
+        self.first.is_none()
+            && self.inner.is_end_stream()
+            && self.declared.is_none_or(|n| self.bytes >= n)
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -1246,6 +1246,14 @@ fn a_body_cut_short_of_its_length_ends_in_an_error_for_the_page() {
     let bus = Bus::builder()
         .app_origin("app://localhost")
         .mount(
+            "/short",
+            tower::service_fn(|_request: Request<Body>| async {
+                Ok::<_, std::convert::Infallible>(Response::new(Body::new(Short(Some(
+                    Bytes::from_static(b"hello"),
+                )))))
+            }),
+        )
+        .mount(
             "/cut",
             tower::service_fn(|_request: Request<Body>| async {
                 let (tx, body) = Body::channel_with_len(4, 10);
@@ -1258,27 +1266,52 @@ fn a_body_cut_short_of_its_length_ends_in_an_error_for_the_page() {
             }),
         )
         .build();
-    for inline in [false, true] {
+    for (inline, path) in [
+        (false, "/cut"),
+        (true, "/cut"),
+        (false, "/short"),
+        (true, "/short"),
+    ] {
         let (session, rx) = open(
             &bus,
             SessionConfig::new(page())
                 .whole_responses(true)
                 .inline_first_poll(inline),
         );
-        session.handle(head(1, "GET", "/cut", true, 1024)).unwrap();
+        session.handle(head(1, "GET", path, true, 1024)).unwrap();
         let mut data = Vec::new();
         let error = loop {
             match next(&rx) {
                 Frame::ResponseHead { status, .. } => assert_eq!(status, 200),
                 Frame::ResponseData { data: d, .. } => data.extend_from_slice(&d),
                 Frame::Error { message, .. } => break message,
-                other => panic!("inline {inline}: unexpected {other:?}"),
+                other => panic!("{path}, inline {inline}: unexpected {other:?}"),
             }
         };
         assert_eq!(data, b"hello");
         assert!(
             error.contains("ended after 5 of the 10 bytes it declared"),
-            "inline {inline}: {error}"
+            "{path}, inline {inline}: {error}"
         );
+    }
+}
+
+/// A body that declares 10 bytes, gives 5 and says it has ended.
+struct Short(Option<Bytes>);
+
+impl http_body::Body for Short {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(self.0.take().map(|data| Ok(http_body::Frame::data(data))))
+    }
+    fn is_end_stream(&self) -> bool {
+        self.0.is_none()
+    }
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(10)
     }
 }
