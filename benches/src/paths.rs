@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use bus_core::port::{Session, SessionConfig, encoded};
-use bus_core::protocol::{Frame, decode, encode};
+use bus_core::protocol::{Frame, decode, encode, encode_request_head};
 use bus_core::{Body, BusHandle, Caller, FrameKind, Transport};
 use bytes::Bytes;
 use http::{HeaderValue, Request, Uri, header};
@@ -210,24 +210,29 @@ impl FramedClient {
     fn request(&mut self, uri: &str) -> Res<u32> {
         let stream = self.next_stream;
         self.next_stream = self.next_stream.checked_add(1).unwrap_or(1);
+        // Written straight from the request's text, as the page's script writes its frames
+        // (no `Frame` with a `String` per field made first).
         self.session
-            .receive(encode(&Frame::RequestHead {
+            .receive(encode_request_head(
                 stream,
-                method: "GET".into(),
-                uri: uri.into(),
-                headers: vec![],
-                end_stream: true,
-                window: self.window,
-            }))
+                "GET",
+                uri,
+                &[],
+                true,
+                self.window,
+            ))
             .map_err(|e| format!("framed: GET {uri} refused: {e}"))?;
         Ok(stream)
     }
 
     fn next_frame(&self) -> Res<Frame> {
-        let bytes = self
-            .frames
-            .recv_timeout(FRAME_WAIT)
-            .map_err(|e| format!("framed: no frame from the session: {e}"))?;
+        // An answer made inline is queued before `receive` returns: taken without the
+        // deadline (a clock read) a wait needs.
+        let bytes = match self.frames.try_recv() {
+            Ok(bytes) => Ok(bytes),
+            Err(_) => self.frames.recv_timeout(FRAME_WAIT),
+        }
+        .map_err(|e| format!("framed: no frame from the session: {e}"))?;
         decode(bytes).map_err(|e| format!("framed: undecodable frame from the session: {e}"))
     }
 

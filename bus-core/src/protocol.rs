@@ -448,10 +448,14 @@ pub fn decode(input: Bytes) -> Result<Frame, DecodeError> {
                 window,
             }
         }
-        1 => Frame::RequestData {
-            stream,
-            data: r.data()?,
-        },
+        1 => {
+            let data = r.data()?;
+            r.end()?;
+            return Ok(Frame::RequestData {
+                stream,
+                data: tail(input, data),
+            });
+        }
         2 => Frame::RequestEnd { stream },
         3 => {
             let status = r.u16("the status")?;
@@ -462,10 +466,14 @@ pub fn decode(input: Bytes) -> Result<Frame, DecodeError> {
                 headers,
             }
         }
-        4 => Frame::ResponseData {
-            stream,
-            data: r.data()?,
-        },
+        4 => {
+            let data = r.data()?;
+            r.end()?;
+            return Ok(Frame::ResponseData {
+                stream,
+                data: tail(input, data),
+            });
+        }
         5 => Frame::ResponseEnd { stream },
         6 => Frame::Cancel { stream },
         7 => Frame::Credit {
@@ -484,12 +492,14 @@ pub fn decode(input: Bytes) -> Result<Frame, DecodeError> {
         9 => {
             let status = r.u16("the status")?;
             let headers = r.headers()?;
-            Frame::Response {
+            let data = r.data()?;
+            r.end()?;
+            return Ok(Frame::Response {
                 stream,
                 status,
                 headers,
-                data: r.data()?,
-            }
+                data: tail(input, data),
+            });
         }
         n => {
             return Err(DecodeError::Malformed(format!(
@@ -499,6 +509,16 @@ pub fn decode(input: Bytes) -> Result<Frame, DecodeError> {
     };
     r.end()?;
     Ok(frame)
+}
+
+/// The frame's data, which ends the frame (`range` ends where `input` does, as
+/// [`Reader::end`] checked): the input itself with the bytes before it skipped. A slice
+/// would do the same, but the first slice of a buffer made from a `Vec` allocates the
+/// count that shares it; skipping does not (issue 16).
+fn tail(mut input: Bytes, range: std::ops::Range<usize>) -> Bytes {
+    debug_assert_eq!(range.end, input.len());
+    bytes::Buf::advance(&mut input, range.start);
+    input
 }
 
 /// A `RequestHead` read in place by [`decode_head`]: its text borrowed from the frame,
@@ -657,12 +677,14 @@ impl<'a> Reader<'a> {
         self.str(what).map(str::to_owned)
     }
 
-    fn data(&mut self) -> Result<Bytes, DecodeError> {
+    /// Where the data is: the frame's last field, taken with [`tail`] once the frame is
+    /// read.
+    fn data(&mut self) -> Result<std::ops::Range<usize>, DecodeError> {
         let range = self.slice("the data")?;
         if range.len() > MAX_DATA {
             return Err(DecodeError::TooLarge(range.len()));
         }
-        Ok(self.input.slice(range))
+        Ok(range)
     }
 
     /// A header count, checked against the bytes left before anything is reserved.
@@ -779,6 +801,57 @@ pub fn encode(frame: &Frame) -> Bytes {
     Bytes::from(out)
 }
 
+/// Encodes a `RequestHead` frame from borrowed parts: the bytes [`encode`] makes of
+/// [`Frame::RequestHead`] with these fields, without making the frame (no `String` per
+/// field or header). For Rust clients of the frame protocol (tests, tools, benchmarks).
+///
+/// ```
+/// use bus_core::protocol::{decode, encode_request_head, Frame};
+///
+/// let bytes = encode_request_head(3, "GET", "/hello", &[("accept", b"text/plain")], true, 65536);
+/// assert_eq!(
+///     decode(bytes).unwrap(),
+///     Frame::RequestHead {
+///         stream: 3,
+///         method: "GET".into(),
+///         uri: "/hello".into(),
+///         headers: vec![("accept".into(), "text/plain".into())],
+///         end_stream: true,
+///         window: 65536,
+///     }
+/// );
+/// ```
+pub fn encode_request_head(
+    stream: u32,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &[u8])],
+    end_stream: bool,
+    window: u32,
+) -> Bytes {
+    let header_bytes: usize = headers.iter().map(|(n, v)| 16 + n.len() + v.len()).sum();
+    let len = 9 + 16 + method.len() + uri.len() + 8 + header_bytes + 1 + 4;
+    let mut out = Vec::with_capacity(len);
+    out.push(VERSION);
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&stream.to_le_bytes());
+    let bytes = |out: &mut Vec<u8>, b: &[u8]| {
+        out.extend_from_slice(&(b.len() as u64).to_le_bytes());
+        out.extend_from_slice(b);
+    };
+    bytes(&mut out, method.as_bytes());
+    bytes(&mut out, uri.as_bytes());
+    out.extend_from_slice(&(headers.len() as u64).to_le_bytes());
+    for (name, value) in headers {
+        bytes(&mut out, name.as_bytes());
+        bytes(&mut out, value);
+    }
+    out.push(u8::from(end_stream));
+    out.extend_from_slice(&window.to_le_bytes());
+    debug_assert_eq!(out.len(), len);
+    Bytes::from(out)
+}
+
 /// Encodes a `Response` frame straight from a response's head: the bytes [`encode`] makes
 /// of [`Frame::Response`] with `status`, every header of `headers` in the map's order
 /// (names as [`http::HeaderName::as_str`] gives them) and `data`, without making the frame
@@ -882,6 +955,82 @@ mod tests {
             let direct = encode_response(11, http::StatusCode::NOT_FOUND, &headers, data);
             assert_eq!(direct, encode(&frame));
             assert_eq!(decode(direct).unwrap(), frame);
+        }
+    }
+
+    /// A `RequestHead` encoded from borrowed parts is the one `encode` makes of the frame:
+    /// headers (repeated, not UTF-8, empty) or none, with or without a body to come.
+    #[test]
+    fn encode_request_head_matches_the_frame() {
+        let headers: [(&str, &[u8]); 4] = [
+            ("content-type", b"text/plain"),
+            ("x-a", b"1"),
+            ("x-a", b"\xff\xfe"),
+            ("x-empty", b""),
+        ];
+        for (headers, end_stream) in [(&headers[..], false), (&[][..], true)] {
+            let frame = Frame::RequestHead {
+                stream: 9,
+                method: "PATCH".into(),
+                uri: "app://localhost/a?b=%20".into(),
+                headers: headers
+                    .iter()
+                    .map(|(n, v)| ((*n).to_owned(), Bytes::copy_from_slice(v)))
+                    .collect(),
+                end_stream,
+                window: 1 << 20,
+            };
+            let direct = encode_request_head(
+                9,
+                "PATCH",
+                "app://localhost/a?b=%20",
+                headers,
+                end_stream,
+                1 << 20,
+            );
+            assert_eq!(direct, encode(&frame));
+            assert_eq!(decode(direct).unwrap(), frame);
+        }
+    }
+
+    /// A frame's data is the frame's own buffer from the data on (`tail`), not a copy, and
+    /// stays valid once the rest of the decoded frame is dropped.
+    #[test]
+    fn decoded_data_is_the_tail_of_the_frame() {
+        let frames = [
+            Frame::RequestData {
+                stream: 1,
+                data: Bytes::from_static(b"upload"),
+            },
+            Frame::ResponseData {
+                stream: 2,
+                data: Bytes::from_static(b"download"),
+            },
+            Frame::Response {
+                stream: 3,
+                status: 200,
+                headers: vec![("x".into(), Bytes::from_static(b"y"))],
+                data: Bytes::from_static(b"whole"),
+            },
+            Frame::Response {
+                stream: 4,
+                status: 204,
+                headers: vec![],
+                data: Bytes::new(),
+            },
+        ];
+        for frame in frames {
+            let encoded = Bytes::from(encode(&frame).to_vec());
+            let end = encoded.as_ptr() as usize + encoded.len();
+            let decoded = decode(encoded).unwrap();
+            assert_eq!(decoded, frame);
+            let data = match decoded {
+                Frame::RequestData { data, .. }
+                | Frame::ResponseData { data, .. }
+                | Frame::Response { data, .. } => data,
+                _ => unreachable!(),
+            };
+            assert_eq!(data.as_ptr() as usize + data.len(), end);
         }
     }
 
