@@ -94,6 +94,21 @@ document.addEventListener('probe-go', async (e) => {
     }
     tell({ done: 'carry' });
   } else if (cmd.kind === 'port') {
+    // What the shim's fetch does with a 16 MiB body before the carrier: the engine's
+    // Request constructor (does it copy the bytes, or keep the caller's?) and a slice.
+    for (let r = 0; r < 3; r++) {
+      let t0 = performance.now();
+      const request = new Request('probe://localhost/up', { method: 'POST', body: u8 });
+      const request_ms = performance.now() - t0;
+      const before = u8[1];
+      u8[1] = 99;
+      const seen = new Uint8Array(await request.arrayBuffer())[1];
+      u8[1] = before;
+      t0 = performance.now();
+      const copy = u8.slice();
+      const slice_ms = performance.now() - t0;
+      tell({ probe: 'main new Request(url, {body: 16 MiB Uint8Array}), then a slice', round: r, request_ms, request_kept_callers_bytes: seen === 99, slice_ms, sliced: copy.byteLength });
+    }
     const port = window.__probePort;
     for (let r = 0; r < 3; r++) {
       const copy = u8.slice();

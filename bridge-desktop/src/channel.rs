@@ -275,7 +275,8 @@ const RELAY: &str = r#"(() => {
   };
   // The upload carrier: the page transfers a body's ArrayBuffer through this port with the
   // id of a stream it opened; this world (which page script cannot reach, so cannot make
-  // send a Blob or learn the secret) POSTs the bytes to the scheme for that stream.
+  // send a Blob or learn the secret) POSTs the bytes to the scheme for that stream, then
+  // transfers the buffer back (the shim keeps a body it may send again on a redirect).
   const carrier = new MessageChannel();
   const offer = () => document.dispatchEvent(new MessageEvent(__PORT_EVENT__, { ports: [carrier.port1] }));
   document.addEventListener(__HELLO_EVENT__, offer);
@@ -286,12 +287,19 @@ const RELAY: &str = r#"(() => {
     const body = d.body;
     if (typeof stream !== 'number' || !(body instanceof ArrayBuffer)) return;
     const fail = (error) => carrier.port2.postMessage({ stream, error: String(error) });
+    const giveBack = () => {
+      try {
+        carrier.port2.postMessage({ stream, returned: body }, [body]);
+      } catch (_) {
+        carrier.port2.postMessage({ stream, returned: null });
+      }
+    };
     fetch(__CARRIER_URL__ + '?doc=' + encodeURIComponent(doc) + '&stream=' + stream + '&len=' + body.byteLength, {
       method: 'POST',
       body: new Uint8Array(body),
       headers: { [__CARRIER_HEADER__]: __SECRET__ },
       cache: 'no-store',
-    }).then((r) => { if (!r.ok) return r.text().then((t) => fail('HTTP ' + r.status + ': ' + t)); }, fail);
+    }).then((r) => { if (!r.ok) return r.text().then((t) => fail('HTTP ' + r.status + ': ' + t)); }, fail).finally(giveBack);
   };
   offer();
   addEventListener('pageshow', (event) => {
@@ -348,7 +356,15 @@ struct Carried {
     expecting: HashSet<u32>,
     /// Carried bodies being fed to their stream, by stream id.
     feeding: HashMap<u32, Feed>,
+    /// The last few streams answered while they still expected a carried body (a handler
+    /// may answer without reading its body: a redirect, a refusal). Their body, when it
+    /// comes, is not needed: it is dropped unread, and the page keeps the answer it got,
+    /// where a refusal could reach the page first and fail its request instead.
+    answered: VecDeque<u32>,
 }
+
+/// How many answered streams [`Carried::answered`] remembers.
+const ANSWERED_KEPT: usize = 64;
 
 /// The part of a carried body not yet given to its stream, and the credit for it.
 struct Feed {
@@ -612,6 +628,7 @@ fn track(carrier: &Carrier, frame: &Frame) {
             stream, end_stream, ..
         } => {
             carried.feeding.remove(stream);
+            carried.answered.retain(|s| s != stream);
             if *end_stream {
                 carried.expecting.remove(stream);
             } else {
@@ -635,26 +652,31 @@ fn track(carrier: &Carrier, frame: &Frame) {
 /// A sentence for the relay (which fails the page's request with it) when the document is
 /// not the current one or the stream expects no carried body.
 pub(crate) fn carry(host_id: u64, doc: &str, stream: u32, body: Bytes) -> Result<(), String> {
-    let (session, carrier) = expecting(host_id, doc, stream, Some(body))?;
-    feed(&session, &carrier, stream);
+    if let Some((session, carrier)) = expecting(host_id, doc, stream, Some(body))? {
+        feed(&session, &carrier, stream);
+    }
     Ok(())
 }
 
-/// Whether `doc`'s session has `stream` open and expecting a carried body: checked before
-/// a carrier request's body is read, so a body no stream would take is refused unread.
-pub(crate) fn expects_carried(host_id: u64, doc: &str, stream: u32) -> Result<(), String> {
-    expecting(host_id, doc, stream, None).map(drop)
+/// Whether `doc`'s session has `stream` open and expecting a carried body (`true`), or
+/// answered while it expected one (`false`: the body is not needed): checked before a
+/// carrier request's body is read, so a body no stream would take is refused unread.
+pub(crate) fn expects_carried(host_id: u64, doc: &str, stream: u32) -> Result<bool, String> {
+    expecting(host_id, doc, stream, None).map(|s| s.is_some())
 }
 
+/// A document's session and carrier, for a stream that expects a carried body.
+type Expecting = (Arc<Session>, Arc<Carrier>);
+
 /// `doc`'s session and carrier if it is the host's current document and `stream` expects a
-/// carried body. With `body`, under the same lock, the stream stops expecting one and
-/// starts feeding it.
+/// carried body; `None` if it was answered while it expected one. With `body`, under the
+/// same lock, the stream stops expecting one and starts feeding it.
 fn expecting(
     host_id: u64,
     doc: &str,
     stream: u32,
     body: Option<Bytes>,
-) -> Result<(Arc<Session>, Arc<Carrier>), String> {
+) -> Result<Option<Expecting>, String> {
     HOSTS.with(|h| {
         let hosts = h.borrow();
         let current = hosts
@@ -668,6 +690,9 @@ fn expecting(
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         if !carried.expecting.contains(&stream) {
+            if carried.answered.contains(&stream) {
+                return Ok(None);
+            }
             return Err(format!(
                 "stream {stream} is not open, or expects no carried body"
             ));
@@ -684,7 +709,7 @@ fn expecting(
                 },
             );
         }
-        Ok((current.session.clone(), current.carried.clone()))
+        Ok(Some((current.session.clone(), current.carried.clone())))
     })
 }
 
@@ -754,7 +779,12 @@ fn on_outbound(carrier: &Carrier, frame: &Frame) -> bool {
         Frame::ResponseEnd { stream }
         | Frame::Response { stream, .. }
         | Frame::Error { stream, .. } => {
-            carried.expecting.remove(stream);
+            if carried.expecting.remove(stream) {
+                if carried.answered.len() == ANSWERED_KEPT {
+                    carried.answered.pop_front();
+                }
+                carried.answered.push_back(*stream);
+            }
             carried.feeding.remove(stream);
             false
         }

@@ -306,10 +306,22 @@ fn carrier(request: &URISchemeRequest, key: &str, config: &SchemeConfig) {
         );
         return;
     }
-    // Refused unread when no stream takes it (a stream already ended, another document's).
-    if let Err(e) = channel::expects_carried(config.host_id, &doc, stream) {
-        finish_now(request, StatusCode::CONFLICT, &e);
-        return;
+    // Refused unread when no stream takes it (a stream that never expected one, another
+    // document's); dropped unread when its stream was answered before it came.
+    match channel::expects_carried(config.host_id, &doc, stream) {
+        Ok(true) => {}
+        Ok(false) => {
+            finish_now(
+                request,
+                StatusCode::OK,
+                "not needed: the stream was answered before its body came",
+            );
+            return;
+        }
+        Err(e) => {
+            finish_now(request, StatusCode::CONFLICT, &e);
+            return;
+        }
     }
     // The relay says how long the body is: read straight into a buffer of that size.
     let size = query("len").and_then(|s| s.parse::<usize>().ok());

@@ -364,6 +364,23 @@ fn big_download_and_upload_over_frames_arrive_intact() {
     println!("    64 MiB upload over frames: {:.0} ms", r["ms"]);
 }
 
+/// A handler that answers a carried upload without reading it: the page gets the answer,
+/// not a failure from the body arriving after it (dropped unread by the host).
+fn an_answer_before_a_carried_body_is_what_the_page_gets() {
+    let h = Harness::new(|b| b);
+    h.load("/transfer.html?mode=early-answer");
+    let r = h.report(Duration::from_secs(60));
+    assert!(r["error"].is_null(), "{r}");
+    assert_eq!(r["errors"], serde_json::json!([]), "{r}");
+    assert_eq!(r["statuses"], serde_json::json!({ "403": 40 }), "{r}");
+    assert_eq!(r["echoed"]["sha256"], r["expected"], "{r}");
+    assert_eq!(
+        r["kept"],
+        300 * 1024,
+        "the page's own buffer is not taken: {r}"
+    );
+}
+
 fn paused_page_holds_memory_and_a_cancel_frees_the_handler() {
     let h = Harness::new(|b| b);
     let tree = || testkit::sockets::process_tree(std::process::id());
@@ -642,6 +659,10 @@ fn main() {
         (
             "big_download_and_upload_over_frames_arrive_intact",
             big_download_and_upload_over_frames_arrive_intact,
+        ),
+        (
+            "an_answer_before_a_carried_body_is_what_the_page_gets",
+            an_answer_before_a_carried_body_is_what_the_page_gets,
         ),
         (
             "paused_page_holds_memory_and_a_cancel_frees_the_handler",

@@ -14,6 +14,13 @@ export interface ExtractedBody {
   type: string | null;
   /** Byte length when known (it is unless the body is a stream). */
   length: number | null;
+  /**
+   * `source` is bytes this shim made (a copy, an encoding) and holds nowhere else, so a
+   * carrier may take its buffer instead of copying it (`StreamInit.lendBody`).
+   */
+  owned?: boolean | undefined;
+  /** While a carrier has `source`'s buffer: its return, before the bytes are sent again. */
+  returned?: Promise<Uint8Array | null> | undefined;
 }
 
 /** Fetch "extract a body" for a BodyInit. Throws TypeError for a stream that is locked. */
@@ -23,7 +30,7 @@ export function extractBody(object: unknown): ExtractedBody {
   }
   if (isBufferSource(object)) {
     const bytes = copyBytes(object);
-    return { source: bytes, stream: null, type: null, length: bytes.byteLength };
+    return { source: bytes, stream: null, type: null, length: bytes.byteLength, owned: true };
   }
   if (isFormData(object)) {
     const blob = multipartBlob(object);
@@ -31,7 +38,7 @@ export function extractBody(object: unknown): ExtractedBody {
   }
   if (isUrlSearchParams(object)) {
     const bytes = utf8(object.toString());
-    return { source: bytes, stream: null, type: 'application/x-www-form-urlencoded;charset=UTF-8', length: bytes.byteLength };
+    return { source: bytes, stream: null, type: 'application/x-www-form-urlencoded;charset=UTF-8', length: bytes.byteLength, owned: true };
   }
   if (isReadableStream(object)) {
     if (object.locked) throw new TypeError('the body stream is locked');
@@ -39,7 +46,7 @@ export function extractBody(object: unknown): ExtractedBody {
   }
   // Anything else is converted to a (USV)string, as WebIDL does for the BodyInit union.
   const bytes = utf8(String(object));
-  return { source: bytes, stream: null, type: 'text/plain;charset=UTF-8', length: bytes.byteLength };
+  return { source: bytes, stream: null, type: 'text/plain;charset=UTF-8', length: bytes.byteLength, owned: true };
 }
 
 /** The body as the client sends it: bytes, or a stream it reads chunk by chunk. */

@@ -41,13 +41,20 @@ export interface Transport {
    * Optional: carries the whole request body of `stream` (whose head went out with
    * `endStream` false) as bytes outside the frames; the bus side feeds it to the stream
    * within its credit and ends it. Returns false when it cannot (the client then sends
-   * frames). The transport copies what it keeps: `body` stays the caller's. On WebKitGTK the
-   * relay's binary upload carrier (bridge-desktop's channel.rs; docs/ARCHITECTURE.md,
-   * "Binary carriers").
+   * frames). The transport copies what it keeps, and `body` stays the caller's, unless
+   * `lend` is true: then the transport may take `body`'s buffer (detaching it) when the
+   * view covers all of it, and gives the bytes back through `oncarryreturn` once it is done
+   * with them. On WebKitGTK the relay's binary upload carrier (bridge-desktop's channel.rs;
+   * docs/ARCHITECTURE.md, "Binary carriers").
    */
-  sendBody?: ((stream: number, body: Uint8Array) => boolean) | undefined;
+  sendBody?: ((stream: number, body: Uint8Array, lend?: boolean) => boolean) | undefined;
   /** Optional: the client installs it; the transport calls it when a carried body failed. */
   oncarryerror?: ((stream: number, reason: string) => void) | null | undefined;
+  /**
+   * Optional: the client installs it; the transport calls it with a lent body's bytes once
+   * the carrier is done with them (null if they cannot come back).
+   */
+  oncarryreturn?: ((stream: number, body: Uint8Array | null) => void) | null | undefined;
 }
 
 /** A request body: bytes, or chunks produced over time (streamed upload). */
@@ -71,6 +78,14 @@ export interface StreamInit {
    * data goes out only within the bus's credit. Not called for a body sent as `endStream`.
    */
   onupload?: ((sent: number, done: boolean) => void) | undefined;
+  /**
+   * The caller lends the body's buffer (a `Uint8Array` it made and holds nowhere else): a
+   * transport's carrier may take it, detaching `body`, instead of copying it (a 16 MiB copy
+   * is ~10 ms of the page's thread in WebKitGTK). When it does, this is called with a
+   * promise of the same bytes back, for a caller that may send them again (a redirect); it
+   * resolves once the carrier is done with them, or to null if they cannot come back.
+   */
+  lendBody?: ((back: Promise<Uint8Array | null>) => void) | undefined;
 }
 
 export interface StreamResponse {
@@ -170,6 +185,8 @@ class Stream {
   cancelSource: (() => void) | null = null;
   /** Upload progress hook (StreamInit.onupload) and body bytes sent so far. */
   onupload: ((sent: number, done: boolean) => void) | null = null;
+  /** StreamInit.lendBody. */
+  lendBody: ((back: Promise<Uint8Array | null>) => void) | null = null;
   sent = 0;
 
   constructor(
@@ -236,6 +253,8 @@ export class BusClient {
   onprotocolerror: ((error: DecodeError | ProtocolError) => void) | null;
 
   private readonly streams = new Map<number, Stream>();
+  /** Lent bodies the carrier has not given back yet, by stream id (see `StreamInit.lendBody`). */
+  private readonly lent = new Map<number, (body: Uint8Array | null) => void>();
   /** Peers' streams open in the session, by their id in the session. */
   private readonly relayed = new Map<number, Relayed>();
   private readonly peers = new Set<Peer>();
@@ -264,6 +283,12 @@ export class BusClient {
     this.peerSlots = max - Math.min(PAGE_RESERVED_STREAMS, Math.floor(max / 4));
     transport.onmessage = (bytes) => this.receive(bytes);
     transport.onreset = (reason) => this.reset(reason);
+    transport.oncarryreturn = (id, body) => {
+      const back = this.lent.get(id);
+      if (back === undefined) return;
+      this.lent.delete(id);
+      back(body);
+    };
     transport.oncarryerror = (id, reason) => {
       const s = this.streams.get(id);
       if (!s || s.phase === 'closed') return;
@@ -328,6 +353,8 @@ export class BusClient {
       w.reject(this.closeReason);
     }
     for (const s of [...this.streams.values()]) this.fail(s, this.closeReason);
+    for (const back of this.lent.values()) back(null);
+    this.lent.clear();
     for (const p of this.peers) {
       p.closed = true;
       p.transport.onmessage = null;
@@ -414,7 +441,18 @@ export class BusClient {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     const stop = init.stop ?? null;
     if (stop?.aborted) return Promise.reject(abortReason(stop));
-    const start: Start = { method, uri, headers, body, endStream, window, signal: signal ?? null, stop, onupload: init.onupload ?? null };
+    const start: Start = {
+      method,
+      uri,
+      headers,
+      body,
+      endStream,
+      window,
+      signal: signal ?? null,
+      stop,
+      onupload: init.onupload ?? null,
+      lendBody: init.lendBody ?? null,
+    };
     if (this.hasSlot() && !this.waiting.some((w) => w.relay === null || this.canStart(w))) {
       return this.start(start);
     }
@@ -453,6 +491,7 @@ export class BusClient {
 
     s.detachAbort = onAborts(signal, init.stop, (reason) => this.abort(s, reason));
     if (init.onupload) s.onupload = init.onupload;
+    if (init.lendBody) s.lendBody = init.lendBody;
     if (!endStream && body !== null) void this.upload(s, body);
     return response;
   }
@@ -839,8 +878,12 @@ export class BusClient {
     // More than one frame's worth of bytes in hand: as bytes by the transport's carrier,
     // when it has one (no base64, no credit round trips here; the bus side keeps the credit).
     const carry = this.transport.sendBody;
-    if (body instanceof Uint8Array && body.byteLength > CARRY_OVER && carry && carry(s.id, body)) {
-      s.sent = body.byteLength;
+    const lend = s.lendBody;
+    // Read before the carrier may take (detach) a lent body.
+    const length = body instanceof Uint8Array ? body.byteLength : 0;
+    if (body instanceof Uint8Array && length > CARRY_OVER && carry && carry(s.id, body, lend !== null)) {
+      if (lend !== null) lend(new Promise<Uint8Array | null>((resolve) => this.lent.set(s.id, resolve)));
+      s.sent = length;
       this.progress(s, true);
       return;
     }
@@ -1067,6 +1110,7 @@ interface Start {
   signal: AbortSignal | null;
   stop: AbortSignal | null;
   onupload: ((sent: number, done: boolean) => void) | null;
+  lendBody: ((back: Promise<Uint8Array | null>) => void) | null;
 }
 
 /** Calls `abort` with the reason of whichever signal aborts first; returns the detach. */

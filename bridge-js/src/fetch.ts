@@ -119,7 +119,7 @@ async function framesFetch(ctx: ShimContext, input: RequestInfo | URL, init: Req
     // The input Request's body, whatever made it: read whole, so its length is known.
     const bytes = new Uint8Array(await request.arrayBuffer());
     if (signal.aborted) throw abortReason(signal);
-    body = { source: bytes, stream: null, type: null, length: bytes.byteLength };
+    body = { source: bytes, stream: null, type: null, length: bytes.byteLength, owned: true };
   }
 
   // A page signal can abort the body after the response; without one (nor a Request input,

@@ -124,6 +124,7 @@ async function openOne(
   onupload: BusRequestInit['onupload'],
   stop: AbortSignal | null,
 ): Promise<BusResponse> {
+  if (body?.returned !== undefined) await reclaim(body);
   const wire: HeaderPair[] = headers.slice();
   // What the browser's network layer would add. Content-Length: for bodies of known length,
   // and 0 for a POST or PUT without one (Fetch, "HTTP-network-or-cache fetch").
@@ -139,6 +140,14 @@ async function openOne(
     stop,
     window: ctx.window,
     onupload,
+    // Bytes only this request holds: a carrier may take them rather than copy them, and
+    // gives them back for a redirect or a retry (`reclaim`).
+    lendBody:
+      body !== null && body.owned === true && body.source instanceof Uint8Array
+        ? (back: Promise<Uint8Array | null>) => {
+            body.returned = back;
+          }
+        : undefined,
   });
   // Values as the engine's HTTP parser leaves them: without white space at their edges.
   const raw = res.headers;
@@ -159,6 +168,18 @@ async function openOne(
   });
 }
 
+/**
+ * Before a body is sent again (a redirect, a retry): its bytes back from the carrier that
+ * took them, if one did (`StreamInit.lendBody`).
+ */
+async function reclaim(body: ExtractedBody | null): Promise<void> {
+  if (body === null || body.returned === undefined) return;
+  const back = await body.returned;
+  body.returned = undefined;
+  if (back === null) throw new TypeError('the request body cannot be sent again: the bridge that carried it did not give it back');
+  body.source = back;
+}
+
 /** A redirect left the bus: the browser's fetch carries the rest, with its own rules. */
 async function nativeHop(
   ctx: ShimContext,
@@ -170,6 +191,7 @@ async function nativeHop(
   redirect: RequestRedirect,
 ): Promise<BusResponse> {
   if (!ctx.nativeFetch) throw new TypeError(`redirect to ${url.href}: no browser fetch to follow it with`);
+  if (body?.returned !== undefined) await reclaim(body);
   const init: RequestInit = bare({ method, headers, redirect });
   if (signal) init.signal = signal;
   if (body !== null) init.body = (body.source ?? body.stream) as BodyInit;

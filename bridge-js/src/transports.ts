@@ -100,17 +100,20 @@ export function domEventTransport(options: DomEventTransportOptions = {}): Bridg
     const port = ports[0]!;
     carrier = port;
     port.onmessage = (e: MessageEvent<unknown>) => {
-      const d = e.data as { stream?: unknown; error?: unknown } | null;
-      if (d !== null && typeof d === 'object' && typeof d.stream === 'number' && typeof d.error === 'string') {
-        transport.oncarryerror?.(d.stream, d.error);
-      }
+      const d = e.data as { stream?: unknown; error?: unknown; returned?: unknown } | null;
+      if (d === null || typeof d !== 'object' || typeof d.stream !== 'number') return;
+      if (typeof d.error === 'string') transport.oncarryerror?.(d.stream, d.error);
+      else if ('returned' in d) transport.oncarryreturn?.(d.stream, d.returned instanceof ArrayBuffer ? new Uint8Array(d.returned) : null);
     };
   };
   target.addEventListener(portEvent, onPort);
-  transport.sendBody = (stream, body) => {
+  transport.sendBody = (stream, body, lend) => {
     if (carrier === null) return false;
-    const copy = apply(typedArraySlice, body, []) as Uint8Array;
-    apply(portPost!, carrier, [{ stream, body: copy.buffer }, [copy.buffer]]);
+    // A lent body covering its whole buffer goes as it is (transferred: detached here, and
+    // given back by the relay once its request is done); anything else as a copy.
+    const whole = lend === true && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
+    const sent = whole ? body : (apply(typedArraySlice, body, []) as Uint8Array);
+    apply(portPost!, carrier, [{ stream, body: sent.buffer }, [sent.buffer]]);
     return true;
   };
   const close = transport.close;

@@ -3,8 +3,10 @@
 // to the stream; smaller bodies, and pages with no relay port, keep to frames.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BusClient, CARRY_OVER, decode, domEventTransport, encode, fromBase64, toBase64 } from '../dist/bus-bridge.mjs';
+import { createHash } from 'node:crypto';
+import { BusClient, CARRY_OVER, decode, domEventTransport, encode, fromBase64, install, toBase64 } from '../dist/bus-bridge.mjs';
 import { BusPeer } from './support/bus-peer.mjs';
+import { confRoutes } from './support/conf-routes.mjs';
 import { readAll, settle, decodeText } from './support/env.mjs';
 
 const bytesOf = (n) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + 3) & 0xff);
@@ -48,6 +50,8 @@ function rig({ offerPort = true, refuse = null } = {}) {
       peer.transport.send(encode({ type: 'RequestData', stream, data: all.subarray(at, at + 65536) }));
     }
     peer.transport.send(encode({ type: 'RequestEnd', stream }));
+    // Given back once done, as the relay does.
+    channel.port2.postMessage({ stream, returned: body }, [body]);
   };
   const client = new BusClient(domEventTransport({ target: doc }));
   return { client, out, carried, close: () => channel.port2.close() };
@@ -93,4 +97,101 @@ test('carrier: a body the host refuses fails the request with the reason, and ca
   await settle();
   assert.deepEqual(r.out.map((f) => f.type), ['RequestHead', 'Cancel']);
   r.close();
+});
+
+/**
+ * A page with the fetch shim over a transport whose carrier works as the relay's: a body it
+ * is lent (a whole buffer) is transferred, not copied, fed to the stream, then given back
+ * (or never, with `giveBack: false`).
+ */
+function carrierPage({ giveBack = true } = {}) {
+  const conf = confRoutes();
+  const peer = new BusPeer(conf.handler);
+  const carried = [];
+  peer.transport.sendBody = (stream, body, lend) => {
+    const whole = lend === true && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
+    const buffer = whole ? body.buffer : body.slice().buffer;
+    // As postMessage with the buffer in its transfer list: the sender's copy is detached.
+    const taken = structuredClone(buffer, { transfer: [buffer] });
+    carried.push({ stream, bytes: taken.byteLength, lent: whole });
+    setImmediate(() => {
+      const all = new Uint8Array(taken);
+      for (let at = 0; at < all.byteLength; at += 65536) {
+        peer.transport.send(encode({ type: 'RequestData', stream, data: all.subarray(at, at + 65536) }));
+      }
+      peer.transport.send(encode({ type: 'RequestEnd', stream }));
+      if (giveBack) setImmediate(() => peer.transport.oncarryreturn?.(stream, new Uint8Array(structuredClone(taken, { transfer: [taken] }))));
+    });
+    return true;
+  };
+  const g = {
+    document: { baseURI: 'app://localhost/' },
+    location: { href: 'app://localhost/' },
+    fetch: async () => new Response('from the browser'),
+  };
+  const inst = install({ origins: ['app://localhost'], transport: peer.transport, global: g });
+  return { g, peer, inst, carried };
+}
+
+const sha = (b) => createHash('sha256').update(b).digest('hex');
+
+test('carrier: fetch lends its own copy of the body (no second copy); the caller keeps its buffer', async () => {
+  const { g, carried } = carrierPage();
+  const body = bytesOf(300_000);
+  const res = await g.fetch('app://localhost/conf/echo', { method: 'POST', body });
+  assert.equal(sha(new Uint8Array(await res.arrayBuffer())), sha(body));
+  assert.deepEqual(carried, [{ stream: 1, bytes: 300_000, lent: true }], 'fetch\'s snapshot went as it was');
+  assert.equal(body.byteLength, 300_000, 'the caller\'s buffer is not detached');
+});
+
+test('carrier: a 307 or 308 after a carried body sends the same bytes again, once they are back', async () => {
+  for (const code of [307, 308]) {
+    const { g, carried } = carrierPage();
+    const body = bytesOf(200_000);
+    const res = await g.fetch(`app://localhost/conf/redirect/${code}?to=/conf/echo`, { method: 'POST', body });
+    assert.equal(res.status, 200);
+    assert.equal(res.redirected, true);
+    assert.equal(sha(new Uint8Array(await res.arrayBuffer())), sha(body));
+    assert.deepEqual(carried.map((c) => [c.bytes, c.lent]), [[200_000, true], [200_000, true]]);
+  }
+});
+
+test('carrier: a lent body that never comes back fails the redirect with a TypeError once the client closes, and nothing hangs', async () => {
+  const { g, inst } = carrierPage({ giveBack: false });
+  const pending = g.fetch('app://localhost/conf/redirect/307?to=/conf/echo', { method: 'POST', body: bytesOf(100_000) });
+  await settle();
+  await settle();
+  inst.client.close();
+  await assert.rejects(pending, (e) => e instanceof TypeError && /cannot be sent again/.test(e.message));
+});
+
+test('carrier: openStream lends only when asked, and gets the bytes back through lendBody', async () => {
+  const r = rig();
+  try {
+    const body = bytesOf(1 << 17);
+    const expected = `${body.length} ${sum(body)}`;
+    let back = null;
+    const progress = [];
+    const res = await r.client.openStream({
+      method: 'POST',
+      uri: '/up',
+      body,
+      lendBody: (p) => (back = p),
+      onupload: (sent, done) => progress.push([sent, done]),
+    });
+    assert.equal(body.byteLength, 0, 'a lent whole buffer is taken, not copied');
+    assert.deepEqual(progress, [[1 << 17, true]], 'progress counts the bytes the carrier took');
+    assert.equal(decodeText(await readAll(res.body)), expected);
+    const returned = await back;
+    assert.ok(returned instanceof Uint8Array);
+    assert.equal(`${returned.length} ${sum(returned)}`, expected, 'the same bytes, back');
+    // A view of part of a buffer is copied even when lent: the caller's buffer stays.
+    const big = bytesOf(1 << 18);
+    const part = big.subarray(1000, 1000 + (1 << 17));
+    const res2 = await r.client.openStream({ method: 'POST', uri: '/up', body: part, lendBody: () => {} });
+    assert.equal(decodeText(await readAll(res2.body)), `${part.length} ${sum(part)}`);
+    assert.equal(big.byteLength, 1 << 18);
+  } finally {
+    r.close();
+  }
 });

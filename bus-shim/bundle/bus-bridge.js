@@ -578,6 +578,8 @@ var InprocBusBridge = (() => {
       this.cancelSource = null;
       /** Upload progress hook (StreamInit.onupload) and body bytes sent so far. */
       this.onupload = null;
+      /** StreamInit.lendBody. */
+      this.lendBody = null;
       this.sent = 0;
       this.granted = window;
     }
@@ -606,6 +608,8 @@ var InprocBusBridge = (() => {
     constructor(transport, options = {}) {
       this.transport = transport;
       this.streams = /* @__PURE__ */ new Map();
+      /** Lent bodies the carrier has not given back yet, by stream id (see `StreamInit.lendBody`). */
+      this.lent = /* @__PURE__ */ new Map();
       /** Peers' streams open in the session, by their id in the session. */
       this.relayed = /* @__PURE__ */ new Map();
       this.peers = /* @__PURE__ */ new Set();
@@ -623,6 +627,12 @@ var InprocBusBridge = (() => {
       this.peerSlots = max - Math.min(PAGE_RESERVED_STREAMS, Math.floor(max / 4));
       transport.onmessage = (bytes) => this.receive(bytes);
       transport.onreset = (reason) => this.reset(reason);
+      transport.oncarryreturn = (id, body) => {
+        const back = this.lent.get(id);
+        if (back === void 0) return;
+        this.lent.delete(id);
+        back(body);
+      };
       transport.oncarryerror = (id, reason) => {
         const s = this.streams.get(id);
         if (!s || s.phase === "closed") return;
@@ -680,6 +690,8 @@ var InprocBusBridge = (() => {
         w.reject(this.closeReason);
       }
       for (const s of [...this.streams.values()]) this.fail(s, this.closeReason);
+      for (const back of this.lent.values()) back(null);
+      this.lent.clear();
       for (const p of this.peers) {
         p.closed = true;
         p.transport.onmessage = null;
@@ -756,7 +768,18 @@ var InprocBusBridge = (() => {
       if (signal?.aborted) return Promise.reject(abortReason(signal));
       const stop = init.stop ?? null;
       if (stop?.aborted) return Promise.reject(abortReason(stop));
-      const start = { method, uri, headers, body, endStream, window, signal: signal ?? null, stop, onupload: init.onupload ?? null };
+      const start = {
+        method,
+        uri,
+        headers,
+        body,
+        endStream,
+        window,
+        signal: signal ?? null,
+        stop,
+        onupload: init.onupload ?? null,
+        lendBody: init.lendBody ?? null
+      };
       if (this.hasSlot() && !this.waiting.some((w) => w.relay === null || this.canStart(w))) {
         return this.start(start);
       }
@@ -791,6 +814,7 @@ var InprocBusBridge = (() => {
       if (!this.trySend(s, head)) return response;
       s.detachAbort = onAborts(signal, init.stop, (reason) => this.abort(s, reason));
       if (init.onupload) s.onupload = init.onupload;
+      if (init.lendBody) s.lendBody = init.lendBody;
       if (!endStream && body !== null) void this.upload(s, body);
       return response;
     }
@@ -1137,8 +1161,11 @@ var InprocBusBridge = (() => {
     /** Sends the request body within the upload credit, then RequestEnd. */
     async upload(s, body) {
       const carry = this.transport.sendBody;
-      if (body instanceof Uint8Array && body.byteLength > CARRY_OVER && carry && carry(s.id, body)) {
-        s.sent = body.byteLength;
+      const lend = s.lendBody;
+      const length = body instanceof Uint8Array ? body.byteLength : 0;
+      if (body instanceof Uint8Array && length > CARRY_OVER && carry && carry(s.id, body, lend !== null)) {
+        if (lend !== null) lend(new Promise((resolve) => this.lent.set(s.id, resolve)));
+        s.sent = length;
         this.progress(s, true);
         return;
       }
@@ -1526,16 +1553,17 @@ var InprocBusBridge = (() => {
       carrier = port;
       port.onmessage = (e) => {
         const d = e.data;
-        if (d !== null && typeof d === "object" && typeof d.stream === "number" && typeof d.error === "string") {
-          transport.oncarryerror?.(d.stream, d.error);
-        }
+        if (d === null || typeof d !== "object" || typeof d.stream !== "number") return;
+        if (typeof d.error === "string") transport.oncarryerror?.(d.stream, d.error);
+        else if ("returned" in d) transport.oncarryreturn?.(d.stream, d.returned instanceof ArrayBuffer ? new Uint8Array(d.returned) : null);
       };
     };
     target.addEventListener(portEvent, onPort);
-    transport.sendBody = (stream, body) => {
+    transport.sendBody = (stream, body, lend) => {
       if (carrier === null) return false;
-      const copy = apply2(typedArraySlice, body, []);
-      apply2(portPost, carrier, [{ stream, body: copy.buffer }, [copy.buffer]]);
+      const whole = lend === true && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
+      const sent = whole ? body : apply2(typedArraySlice, body, []);
+      apply2(portPost, carrier, [{ stream, body: sent.buffer }, [sent.buffer]]);
       return true;
     };
     const close = transport.close;
@@ -2280,7 +2308,7 @@ var InprocBusBridge = (() => {
     }
     if (isBufferSource(object)) {
       const bytes2 = copyBytes(object);
-      return { source: bytes2, stream: null, type: null, length: bytes2.byteLength };
+      return { source: bytes2, stream: null, type: null, length: bytes2.byteLength, owned: true };
     }
     if (isFormData(object)) {
       const blob = multipartBlob(object);
@@ -2288,14 +2316,14 @@ var InprocBusBridge = (() => {
     }
     if (isUrlSearchParams(object)) {
       const bytes2 = utf8(object.toString());
-      return { source: bytes2, stream: null, type: "application/x-www-form-urlencoded;charset=UTF-8", length: bytes2.byteLength };
+      return { source: bytes2, stream: null, type: "application/x-www-form-urlencoded;charset=UTF-8", length: bytes2.byteLength, owned: true };
     }
     if (isReadableStream2(object)) {
       if (object.locked) throw new TypeError("the body stream is locked");
       return { source: null, stream: object, type: null, length: null };
     }
     const bytes = utf8(String(object));
-    return { source: bytes, stream: null, type: "text/plain;charset=UTF-8", length: bytes.byteLength };
+    return { source: bytes, stream: null, type: "text/plain;charset=UTF-8", length: bytes.byteLength, owned: true };
   }
   function bodyForClient(body) {
     const src = body.source;
@@ -2393,6 +2421,7 @@ Content-Type: ${type}\r
     }
   }
   async function openOne(ctx, method, url, headers, body, signal, onupload, stop) {
+    if (body?.returned !== void 0) await reclaim(body);
     const wire = headers.slice();
     if (!hasHeader(wire, "accept")) wire.push(["accept", "*/*"]);
     if (body !== null && body.length !== null) wire.push(["content-length", String(body.length)]);
@@ -2405,7 +2434,12 @@ Content-Type: ${type}\r
       signal,
       stop,
       window: ctx.window,
-      onupload
+      onupload,
+      // Bytes only this request holds: a carrier may take them rather than copy them, and
+      // gives them back for a redirect or a retry (`reclaim`).
+      lendBody: body !== null && body.owned === true && body.source instanceof Uint8Array ? (back) => {
+        body.returned = back;
+      } : void 0
     });
     const raw = res.headers;
     const out = [];
@@ -2424,8 +2458,16 @@ Content-Type: ${type}\r
       native: null
     });
   }
+  async function reclaim(body) {
+    if (body === null || body.returned === void 0) return;
+    const back = await body.returned;
+    body.returned = void 0;
+    if (back === null) throw new TypeError("the request body cannot be sent again: the bridge that carried it did not give it back");
+    body.source = back;
+  }
   async function nativeHop(ctx, method, url, headers, body, signal, redirect) {
     if (!ctx.nativeFetch) throw new TypeError(`redirect to ${url.href}: no browser fetch to follow it with`);
+    if (body?.returned !== void 0) await reclaim(body);
     const init = bare({ method, headers, redirect });
     if (signal) init.signal = signal;
     if (body !== null) init.body = body.source ?? body.stream;
@@ -2776,7 +2818,7 @@ Content-Type: ${type}\r
     } else if (isRequest(input) && request.method !== "GET" && request.method !== "HEAD") {
       const bytes = new Uint8Array(await request.arrayBuffer());
       if (signal.aborted) throw abortReason2(signal);
-      body = { source: bytes, stream: null, type: null, length: bytes.byteLength };
+      body = { source: bytes, stream: null, type: null, length: bytes.byteLength, owned: true };
     }
     const abortable = init?.signal != null || isRequest(input);
     const res = await busRequest(ctx, {

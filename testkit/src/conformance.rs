@@ -49,8 +49,8 @@ pub fn router(counters: Counters) -> Router {
         .route("/conf/sha256", post(sha256))
         .route("/conf/echo", post(echo).put(echo))
         .route("/conf/headers", get(request_headers))
-        .route("/conf/status/{code}", get(status))
-        .route("/conf/redirect/{code}", get(redirect))
+        .route("/conf/status/{code}", get(status).post(status))
+        .route("/conf/redirect/{code}", get(redirect).post(redirect))
         .route("/conf/slow", get(slow).post(slow))
         .route("/conf/stream", get(stream))
         .route("/conf/sse", get(sse))
@@ -198,7 +198,11 @@ struct To {
     to: Option<String>,
 }
 
-async fn redirect(Path(code): Path<u16>, Query(q): Query<To>) -> Response {
+/// Answers a redirect; a request body is read first (a server that answers before reading
+/// an upload makes engines fail it when it closes the connection: not what is compared).
+async fn redirect(Path(code): Path<u16>, Query(q): Query<To>, body: AxumBody) -> Response {
+    use http_body_util::BodyExt;
+    let _ = body.collect().await;
     let Ok(status) = StatusCode::from_u16(code) else {
         return (StatusCode::BAD_REQUEST, format!("not a status: {code}\n")).into_response();
     };

@@ -610,6 +610,30 @@ const CASES: Array<[string, Case]> = [
       async (env) => ({ observed: await fetchObserve(env, await fetchWith(env, env.u(`/conf/redirect/${code}?to=/conf/text`))) }),
     ],
   ),
+  // A body over one frame (WebKitGTK: the relay's carrier, which takes the shim's copy of
+  // it and gives it back) sent again after a 307/308.
+  ...[307, 308].map(
+    (code): [string, Case] => [
+      `fetch.redirect.${code}.large-body`,
+      async (env) => {
+        const body = new Uint8Array(300_000);
+        for (let i = 0; i < body.length; i++) body[i] = (i * 7 + 3) & 255;
+        const sent = sha256Hex(body);
+        const res = await fetchWith(env, env.u(`/conf/redirect/${code}?to=/conf/echo`), { method: 'POST', body });
+        const bytes = await bytesOf(res);
+        return {
+          observed: {
+            status: res.status,
+            redirected: res.redirected,
+            method: res.headers.get('x-echo-method'),
+            length: bytes.length,
+            sameBytes: sha256Hex(bytes) === sent,
+            callersBufferKept: body.byteLength === 300_000 && sha256Hex(body) === sent,
+          },
+        };
+      },
+    ],
+  ),
   ['fetch.redirect.error', async (env) => ({ observed: await rejection(fetchWith(env, env.u('/conf/redirect/302?to=/conf/text'), { redirect: 'error' })) })],
   [
     'fetch.redirect.manual',
