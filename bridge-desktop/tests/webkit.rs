@@ -365,7 +365,8 @@ fn big_download_and_upload_over_frames_arrive_intact() {
 }
 
 /// A handler that answers a carried upload without reading it: the page gets the answer,
-/// not a failure from the body arriving after it (dropped unread by the host).
+/// not a failure from the body arriving after it (dropped unread by the host); after a 307
+/// answered so, the shim's copy comes back from the relay and goes again.
 fn an_answer_before_a_carried_body_is_what_the_page_gets() {
     let h = Harness::new(|b| b);
     h.load("/transfer.html?mode=early-answer");
@@ -374,6 +375,11 @@ fn an_answer_before_a_carried_body_is_what_the_page_gets() {
     assert_eq!(r["errors"], serde_json::json!([]), "{r}");
     assert_eq!(r["statuses"], serde_json::json!({ "403": 40 }), "{r}");
     assert_eq!(r["echoed"]["sha256"], r["expected"], "{r}");
+    assert_eq!(
+        r["redirected"],
+        serde_json::json!(vec![r["expected"].clone(); 10]),
+        "a 307 answered before its body came sends the same bytes again: {r}"
+    );
     assert_eq!(
         r["kept"],
         300 * 1024,

@@ -81,9 +81,10 @@ export interface StreamInit {
   /**
    * The caller lends the body's buffer (a `Uint8Array` it made and holds nowhere else): a
    * transport's carrier may take it, detaching `body`, instead of copying it (a 16 MiB copy
-   * is ~10 ms of the page's thread in WebKitGTK). When it does, this is called with a
-   * promise of the same bytes back, for a caller that may send them again (a redirect); it
-   * resolves once the carrier is done with them, or to null if they cannot come back.
+   * is ~10 ms of the page's thread in WebKitGTK). When it did (`body` is detached), this is
+   * called with a promise of the same bytes back, for a caller that may send them again (a
+   * redirect); it resolves once the carrier is done with them, or to null if they cannot
+   * come back (the client closed, the carrier could not transfer them).
    */
   lendBody?: ((back: Promise<Uint8Array | null>) => void) | undefined;
 }
@@ -533,7 +534,7 @@ export class BusClient {
     for (;;) {
       const id = this.nextId;
       this.nextId = id >= MAX_U32 ? 1 : id + 1;
-      if (!this.streams.has(id) && !this.relayed.has(id)) return id;
+      if (!this.streams.has(id) && !this.relayed.has(id) && !this.lent.has(id)) return id;
     }
   }
 
@@ -882,7 +883,9 @@ export class BusClient {
     // Read before the carrier may take (detach) a lent body.
     const length = body instanceof Uint8Array ? body.byteLength : 0;
     if (body instanceof Uint8Array && length > CARRY_OVER && carry && carry(s.id, body, lend !== null)) {
-      if (lend !== null) lend(new Promise<Uint8Array | null>((resolve) => this.lent.set(s.id, resolve)));
+      // Waited for only when the carrier did take it (a transport may copy instead, and then
+      // never gives anything back).
+      if (lend !== null && body.byteLength === 0) lend(new Promise<Uint8Array | null>((resolve) => this.lent.set(s.id, resolve)));
       s.sent = length;
       this.progress(s, true);
       return;

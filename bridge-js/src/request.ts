@@ -3,10 +3,11 @@
 // that leaves the bus origins is handed to the browser's own fetch for the remaining hops.
 
 import type { BusClient } from './client.js';
-import { bare, cancelStream } from './intrinsics.js';
+import { bare, cancelStream, then } from './intrinsics.js';
 import { bodyForClient, type ExtractedBody } from './body.js';
 import {
   REDIRECT_STATUSES,
+  abortReason,
   REQUEST_BODY_HEADERS,
   getHeader,
   hasHeader,
@@ -124,7 +125,7 @@ async function openOne(
   onupload: BusRequestInit['onupload'],
   stop: AbortSignal | null,
 ): Promise<BusResponse> {
-  if (body?.returned !== undefined) await reclaim(body);
+  if (body?.returned !== undefined) await reclaim(body, signal, stop);
   const wire: HeaderPair[] = headers.slice();
   // What the browser's network layer would add. Content-Length: for bodies of known length,
   // and 0 for a POST or PUT without one (Fetch, "HTTP-network-or-cache fetch").
@@ -170,11 +171,27 @@ async function openOne(
 
 /**
  * Before a body is sent again (a redirect, a retry): its bytes back from the carrier that
- * took them, if one did (`StreamInit.lendBody`).
+ * took them, if one did (`StreamInit.lendBody`). An abort meanwhile ends the wait.
  */
-async function reclaim(body: ExtractedBody | null): Promise<void> {
+async function reclaim(body: ExtractedBody | null, signal: AbortSignal | null, stop: AbortSignal | null): Promise<void> {
   if (body === null || body.returned === undefined) return;
-  const back = await body.returned;
+  const returned = body.returned;
+  const signals = [signal, stop].filter((x): x is AbortSignal => x !== null);
+  const back = await new Promise<Uint8Array | null>((resolve, reject) => {
+    const onAbort = (event: Event): void => {
+      detach();
+      reject(abortReason(event.target as AbortSignal));
+    };
+    const detach = (): void => {
+      for (const x of signals) x.removeEventListener('abort', onAbort);
+    };
+    for (const x of signals) if (x.aborted) return reject(abortReason(x));
+    for (const x of signals) x.addEventListener('abort', onAbort);
+    then(returned, (bytes) => {
+      detach();
+      resolve(bytes);
+    });
+  });
   body.returned = undefined;
   if (back === null) throw new TypeError('the request body cannot be sent again: the bridge that carried it did not give it back');
   body.source = back;
@@ -191,7 +208,7 @@ async function nativeHop(
   redirect: RequestRedirect,
 ): Promise<BusResponse> {
   if (!ctx.nativeFetch) throw new TypeError(`redirect to ${url.href}: no browser fetch to follow it with`);
-  if (body?.returned !== undefined) await reclaim(body);
+  if (body?.returned !== undefined) await reclaim(body, signal, null);
   const init: RequestInit = bare({ method, headers, redirect });
   if (signal) init.signal = signal;
   if (body !== null) init.body = (body.source ?? body.stream) as BodyInit;

@@ -1016,7 +1016,7 @@ function serializeDocument(doc: Document): ExtractedBody {
     text = new XMLSerializer().serializeToString(doc);
   }
   const bytes = new TextEncoder().encode(text);
-  return { source: bytes, stream: null, type: html ? 'text/html;charset=UTF-8' : 'application/xml;charset=UTF-8', length: bytes.byteLength };
+  return { source: bytes, stream: null, type: html ? 'text/html;charset=UTF-8' : 'application/xml;charset=UTF-8', length: bytes.byteLength, owned: true };
 }
 
 /** send(): a string or Document body goes as UTF-8, so a page's other charset is corrected. */

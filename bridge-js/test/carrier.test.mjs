@@ -104,12 +104,13 @@ test('carrier: a body the host refuses fails the request with the reason, and ca
  * is lent (a whole buffer) is transferred, not copied, fed to the stream, then given back
  * (or never, with `giveBack: false`).
  */
-function carrierPage({ giveBack = true } = {}) {
+function carrierPage({ giveBack = true, copyOnly = false } = {}) {
   const conf = confRoutes();
   const peer = new BusPeer(conf.handler);
   const carried = [];
   peer.transport.sendBody = (stream, body, lend) => {
-    const whole = lend === true && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
+    // copyOnly: a transport that ignores `lend` (copies, gives nothing back).
+    const whole = !copyOnly && lend === true && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
     const buffer = whole ? body.buffer : body.slice().buffer;
     // As postMessage with the buffer in its transfer list: the sender's copy is detached.
     const taken = structuredClone(buffer, { transfer: [buffer] });
@@ -120,7 +121,7 @@ function carrierPage({ giveBack = true } = {}) {
         peer.transport.send(encode({ type: 'RequestData', stream, data: all.subarray(at, at + 65536) }));
       }
       peer.transport.send(encode({ type: 'RequestEnd', stream }));
-      if (giveBack) setImmediate(() => peer.transport.oncarryreturn?.(stream, new Uint8Array(structuredClone(taken, { transfer: [taken] }))));
+      if (giveBack && !copyOnly) setImmediate(() => peer.transport.oncarryreturn?.(stream, new Uint8Array(structuredClone(taken, { transfer: [taken] }))));
     });
     return true;
   };
@@ -194,4 +195,23 @@ test('carrier: openStream lends only when asked, and gets the bytes back through
   } finally {
     r.close();
   }
+});
+
+test('carrier: a transport that copies a lent body (and gives nothing back) is not waited for on a redirect', async () => {
+  const { g, carried } = carrierPage({ copyOnly: true });
+  const body = bytesOf(150_000);
+  const res = await g.fetch('app://localhost/conf/redirect/308?to=/conf/echo', { method: 'POST', body });
+  assert.equal(res.status, 200);
+  assert.equal(sha(new Uint8Array(await res.arrayBuffer())), sha(body));
+  assert.deepEqual(carried.map((c) => c.lent), [false, false]);
+});
+
+test('carrier: an abort while a redirect waits for its lent body rejects the fetch with the reason', async () => {
+  const { g } = carrierPage({ giveBack: false });
+  const controller = new AbortController();
+  const pending = g.fetch('app://localhost/conf/redirect/307?to=/conf/echo', { method: 'POST', body: bytesOf(100_000), signal: controller.signal });
+  for (let i = 0; i < 5; i++) await settle();
+  const reason = new Error('stop waiting');
+  controller.abort(reason);
+  await assert.rejects(pending, (e) => e === reason);
 });

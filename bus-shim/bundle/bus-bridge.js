@@ -852,7 +852,7 @@ var InprocBusBridge = (() => {
       for (; ; ) {
         const id = this.nextId;
         this.nextId = id >= MAX_U32 ? 1 : id + 1;
-        if (!this.streams.has(id) && !this.relayed.has(id)) return id;
+        if (!this.streams.has(id) && !this.relayed.has(id) && !this.lent.has(id)) return id;
       }
     }
     hasSlot() {
@@ -1164,7 +1164,7 @@ var InprocBusBridge = (() => {
       const lend = s.lendBody;
       const length = body instanceof Uint8Array ? body.byteLength : 0;
       if (body instanceof Uint8Array && length > CARRY_OVER && carry && carry(s.id, body, lend !== null)) {
-        if (lend !== null) lend(new Promise((resolve) => this.lent.set(s.id, resolve)));
+        if (lend !== null && body.byteLength === 0) lend(new Promise((resolve) => this.lent.set(s.id, resolve)));
         s.sent = length;
         this.progress(s, true);
         return;
@@ -2421,7 +2421,7 @@ Content-Type: ${type}\r
     }
   }
   async function openOne(ctx, method, url, headers, body, signal, onupload, stop) {
-    if (body?.returned !== void 0) await reclaim(body);
+    if (body?.returned !== void 0) await reclaim(body, signal, stop);
     const wire = headers.slice();
     if (!hasHeader(wire, "accept")) wire.push(["accept", "*/*"]);
     if (body !== null && body.length !== null) wire.push(["content-length", String(body.length)]);
@@ -2458,16 +2458,32 @@ Content-Type: ${type}\r
       native: null
     });
   }
-  async function reclaim(body) {
+  async function reclaim(body, signal, stop) {
     if (body === null || body.returned === void 0) return;
-    const back = await body.returned;
+    const returned = body.returned;
+    const signals = [signal, stop].filter((x) => x !== null);
+    const back = await new Promise((resolve, reject) => {
+      const onAbort = (event) => {
+        detach();
+        reject(abortReason2(event.target));
+      };
+      const detach = () => {
+        for (const x of signals) x.removeEventListener("abort", onAbort);
+      };
+      for (const x of signals) if (x.aborted) return reject(abortReason2(x));
+      for (const x of signals) x.addEventListener("abort", onAbort);
+      then(returned, (bytes) => {
+        detach();
+        resolve(bytes);
+      });
+    });
     body.returned = void 0;
     if (back === null) throw new TypeError("the request body cannot be sent again: the bridge that carried it did not give it back");
     body.source = back;
   }
   async function nativeHop(ctx, method, url, headers, body, signal, redirect) {
     if (!ctx.nativeFetch) throw new TypeError(`redirect to ${url.href}: no browser fetch to follow it with`);
-    if (body?.returned !== void 0) await reclaim(body);
+    if (body?.returned !== void 0) await reclaim(body, signal, null);
     const init = bare({ method, headers, redirect });
     if (signal) init.signal = signal;
     if (body !== null) init.body = body.source ?? body.stream;
@@ -3845,7 +3861,7 @@ Content-Type: ${type}\r
       text = new XMLSerializer().serializeToString(doc);
     }
     const bytes = new TextEncoder().encode(text);
-    return { source: bytes, stream: null, type: html ? "text/html;charset=UTF-8" : "application/xml;charset=UTF-8", length: bytes.byteLength };
+    return { source: bytes, stream: null, type: html ? "text/html;charset=UTF-8" : "application/xml;charset=UTF-8", length: bytes.byteLength, owned: true };
   }
   function setCharsetUtf8(s, authorType) {
     const m = parseMimeType(authorType);

@@ -196,13 +196,17 @@ async fn status(Path(code): Path<u16>) -> Response {
 #[derive(Deserialize)]
 struct To {
     to: Option<String>,
+    unread: Option<String>,
 }
 
 /// Answers a redirect; a request body is read first (a server that answers before reading
-/// an upload makes engines fail it when it closes the connection: not what is compared).
+/// an upload makes engines fail it when it closes the connection: not what is compared),
+/// unless `unread` is given (the bus: an answer before the body has come).
 async fn redirect(Path(code): Path<u16>, Query(q): Query<To>, body: AxumBody) -> Response {
     use http_body_util::BodyExt;
-    let _ = body.collect().await;
+    if q.unread.is_none() {
+        let _ = body.collect().await;
+    }
     let Ok(status) = StatusCode::from_u16(code) else {
         return (StatusCode::BAD_REQUEST, format!("not a status: {code}\n")).into_response();
     };
