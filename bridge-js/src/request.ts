@@ -176,17 +176,20 @@ async function openOne(
 async function reclaim(body: ExtractedBody | null, signal: AbortSignal | null, stop: AbortSignal | null): Promise<void> {
   if (body === null || body.returned === undefined) return;
   const returned = body.returned;
-  const signals = [signal, stop].filter((x): x is AbortSignal => x !== null);
+  // Two signals by name: no array to iterate (the page may have replaced its iterator).
   const back = await new Promise<Uint8Array | null>((resolve, reject) => {
     const onAbort = (event: Event): void => {
       detach();
       reject(abortReason(event.target as AbortSignal));
     };
     const detach = (): void => {
-      for (const x of signals) x.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', onAbort);
+      stop?.removeEventListener('abort', onAbort);
     };
-    for (const x of signals) if (x.aborted) return reject(abortReason(x));
-    for (const x of signals) x.addEventListener('abort', onAbort);
+    if (signal?.aborted) return reject(abortReason(signal));
+    if (stop?.aborted) return reject(abortReason(stop));
+    signal?.addEventListener('abort', onAbort);
+    stop?.addEventListener('abort', onAbort);
     then(returned, (bytes) => {
       detach();
       resolve(bytes);

@@ -448,12 +448,14 @@ pub fn decode(input: Bytes) -> Result<Frame, DecodeError> {
                 window,
             }
         }
-        1 => {
+        1 | 4 => {
             let data = r.data()?;
             r.end()?;
-            return Ok(Frame::RequestData {
-                stream,
-                data: tail(input, data),
+            let data = tail(input, data);
+            return Ok(if variant == 1 {
+                Frame::RequestData { stream, data }
+            } else {
+                Frame::ResponseData { stream, data }
             });
         }
         2 => Frame::RequestEnd { stream },
@@ -465,14 +467,6 @@ pub fn decode(input: Bytes) -> Result<Frame, DecodeError> {
                 status,
                 headers,
             }
-        }
-        4 => {
-            let data = r.data()?;
-            r.end()?;
-            return Ok(Frame::ResponseData {
-                stream,
-                data: tail(input, data),
-            });
         }
         5 => Frame::ResponseEnd { stream },
         6 => Frame::Cancel { stream },

@@ -2461,17 +2461,19 @@ Content-Type: ${type}\r
   async function reclaim(body, signal, stop) {
     if (body === null || body.returned === void 0) return;
     const returned = body.returned;
-    const signals = [signal, stop].filter((x) => x !== null);
     const back = await new Promise((resolve, reject) => {
       const onAbort = (event) => {
         detach();
         reject(abortReason2(event.target));
       };
       const detach = () => {
-        for (const x of signals) x.removeEventListener("abort", onAbort);
+        signal?.removeEventListener("abort", onAbort);
+        stop?.removeEventListener("abort", onAbort);
       };
-      for (const x of signals) if (x.aborted) return reject(abortReason2(x));
-      for (const x of signals) x.addEventListener("abort", onAbort);
+      if (signal?.aborted) return reject(abortReason2(signal));
+      if (stop?.aborted) return reject(abortReason2(stop));
+      signal?.addEventListener("abort", onAbort);
+      stop?.addEventListener("abort", onAbort);
       then(returned, (bytes) => {
         detach();
         resolve(bytes);
