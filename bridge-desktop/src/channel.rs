@@ -195,9 +195,15 @@ const RELAY: &str = r#"(() => {
       asked.delete(stream);
       answering.delete(stream);
     } else if (variant === 3) {
-      if (asked.delete(stream)) answering.add(stream);
+      if (asked.delete(stream)) {
+        answering.add(stream);
+        justAnswered();
+      }
     } else if (variant === 9 || variant === 5 || variant === 8) {
-      if (asked.delete(stream) | answering.delete(stream)) calmAt = performance.now() + __HOLD__;
+      if (asked.delete(stream) | answering.delete(stream)) {
+        calmAt = performance.now() + __HOLD__;
+        justAnswered();
+      }
     }
   };
   const deliver = (frames) => document.dispatchEvent(new CustomEvent(__IN__, { detail: frames }));
@@ -219,7 +225,7 @@ const RELAY: &str = r#"(() => {
     }
     // The whole lot as one event: the shim splits it (one event per frame cost a dispatch each).
     if (now.length > 0) deliver(now.length === frames.length ? batch : now.join(' '));
-    if (head < queue.length) tick();
+    if (head < queue.length && resume === 0) tick(); // a piece held back has its timer
   };
   // The next piece's task is the reply to a request the host answers at once (`<doc>
   // now`): it comes in turn with the host's other replies, so a small answer that arrived
@@ -250,22 +256,33 @@ const RELAY: &str = r#"(() => {
   // yields: one piece every __YIELD__ ms, so such answers find the page's thread free
   // instead of decoding and feeding a download (measured: a small GET during a 1 GiB read
   // took 2-3x idle, the host answering in under 0.1 ms and the page's queued download work
-  // taking the rest). An answer slower than that (a long poll, a slow handler) holds
-  // nothing back.
+  // taking the rest; traced in the relay, a piece often ran in the same task as the answer,
+  // before the page could send its next request). An answer slower than that (a long poll,
+  // a slow handler) holds nothing back.
   let lastPiece = -Infinity;
   let resume = 0;
+  // An answer was handed over in this task: what the page does with it (often its next
+  // request) runs in this task's microtasks, and no piece goes before that.
+  let answeredNow = false;
+  function justAnswered() {
+    if (answeredNow) return;
+    answeredNow = true;
+    queueMicrotask(() => {
+      answeredNow = false;
+    });
+  }
   const quickAnswerAwaited = (now) => {
     for (const at of asked.values()) if (now - at < __QUICK__) return true;
     return false;
   };
   const piece = () => {
     const now = performance.now();
-    if (now - lastPiece < __YIELD__ && quickAnswerAwaited(now)) {
+    if (answeredNow || (now - lastPiece < __YIELD__ && quickAnswerAwaited(now))) {
       if (resume === 0) {
         resume = setTimeout(() => {
           resume = 0;
           piece();
-        }, __YIELD__ - (now - lastPiece));
+        }, answeredNow ? 0 : __YIELD__ - (now - lastPiece));
       }
       return;
     }
