@@ -80,7 +80,7 @@ impl Plan {
             down_bytes: 64 * MIB,
             up_bytes: 16 * MIB,
             busy_big: 1 << 30,
-            busy_k: 30,
+            busy_k: 100,
             busy_settle_ms: 200,
             busy_limit_ms: 10_000,
             native_busy: !quick,
