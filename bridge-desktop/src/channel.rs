@@ -48,6 +48,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -225,7 +226,7 @@ const RELAY: &str = r#"(() => {
     }
     // The whole lot as one event: the shim splits it (one event per frame cost a dispatch each).
     if (now.length > 0) deliver(now.length === frames.length ? batch : now.join(' '));
-    if (head < queue.length && resume === 0) tick(); // a piece held back has its timer
+    if (head < queue.length) tick(0);
   };
   // The next piece's task is the reply to a request the host answers at once (`<doc>
   // now`): it comes in turn with the host's other replies, so a small answer that arrived
@@ -233,13 +234,15 @@ const RELAY: &str = r#"(() => {
   // measured: a MessageChannel's message takes 150-190 us a hop here, and with it a 64 MiB
   // download fell to 115 MB/s; window.postMessage's tasks (5-8 us) and timers run ahead of
   // the host's replies, so small answers still waited (4.1-5.7x idle with the first), and a
-  // setTimeout chain is clamped to 4 ms from its fifth link (15 MB/s).)
+  // setTimeout chain is clamped to 4 ms from its fifth link (15 MB/s).) A piece held back
+  // (below) asks again `after` a few ms, which the host answers from its own timer: the
+  // page shares this world's timer ids, and its script could clear a timer of ours.
   let ticking = false;
-  const tick = () => {
+  const tick = (after) => {
     if (ticking) return;
     ticking = true;
     const id = doc;
-    pull.postMessage(id + ' now').then(
+    pull.postMessage(after > 0 ? id + ' after ' + after : id + ' now').then(
       () => {
         ticking = false;
       },
@@ -260,7 +263,6 @@ const RELAY: &str = r#"(() => {
   // before the page could send its next request). An answer slower than that (a long poll,
   // a slow handler) holds nothing back.
   let lastPiece = -Infinity;
-  let resume = 0;
   // An answer was handed over in this task: what the page does with it (often its next
   // request) runs in this task's microtasks, and no piece goes before that.
   let answeredNow = false;
@@ -278,12 +280,8 @@ const RELAY: &str = r#"(() => {
   const piece = () => {
     const now = performance.now();
     if (answeredNow || (now - lastPiece < __YIELD__ && quickAnswerAwaited(now))) {
-      if (resume === 0) {
-        resume = setTimeout(() => {
-          resume = 0;
-          piece();
-        }, answeredNow ? 0 : __YIELD__ - (now - lastPiece));
-      }
+      // Called only from a tick's reply, so no tick is out: this one comes back later.
+      tick(answeredNow ? 1 : Math.max(1, Math.ceil(__YIELD__ - (now - lastPiece))));
       return;
     }
     lastPiece = now;
@@ -304,7 +302,7 @@ const RELAY: &str = r#"(() => {
       queue.length = 0;
       head = 0;
     } else {
-      tick();
+      tick(0);
     }
     if (frames.length > 0) deliver(frames.join(' '));
   };
@@ -343,7 +341,7 @@ const RELAY: &str = r#"(() => {
   };
   offer();
   addEventListener('pageshow', (event) => {
-    if (!event.persisted) return;
+    if (!event.isTrusted || !event.persisted) return; // page script can dispatch a pageshow
     // Frames of the old session still queued here are for streams the reset ends.
     queue.length = 0;
     head = 0;
@@ -466,8 +464,11 @@ const QUICK_MS: u32 = 5;
 
 /// While the page waits for a quick answer, queued bulk data is handed over one piece per
 /// this many milliseconds: a download slows while small requests run back to back (to
-/// about a piece per 2 ms, measured 27-50 MB/s here), but never stops.
+/// about a piece per 2 ms, 17-27 MB/s in the benchmark), but never stops.
 const YIELD_MS: u32 = 2;
+
+/// The longest a relay's `after` tick waits (milliseconds).
+const TICK_AFTER_MAX_MS: u32 = 50;
 
 /// Response data above this size is bulk: the page's main thread spends a while on each
 /// such frame (decoding it, feeding its stream), so a small answer queued behind it waits.
@@ -633,13 +634,23 @@ fn on_one_frame(current: &Document, payload: &str) {
     }
 }
 
-/// `"<doc> open"` (a new document), `"<doc>"` (its next request for frames) or `"<doc> now"`
-/// (the relay's clock for handing queued data to the page: answered at once).
+/// `"<doc> open"` (a new document), `"<doc>"` (its next request for frames), `"<doc> now"`
+/// (the relay's clock for handing queued data to the page: answered at once) or
+/// `"<doc> after <ms>"` (the same, answered that much later).
 fn on_pull(host_id: u64, bus: &BusHandle, origin: &str, inline: bool, text: &str, reply: Reply) {
-    let (doc, open_it, now) = match text.split_once(' ') {
-        Some((doc, "open")) => (doc, true, false),
-        Some((doc, "now")) => (doc, false, true),
-        None => (text, false, false),
+    let (doc, open_it, tick) = match text.split_once(' ') {
+        Some((doc, "open")) => (doc, true, None),
+        Some((doc, "now")) => (doc, false, Some(0)),
+        Some((doc, rest)) if rest.starts_with("after ") => {
+            match rest["after ".len()..].parse::<u32>() {
+                Ok(ms) => (doc, false, Some(ms.min(TICK_AFTER_MAX_MS))),
+                Err(_) => {
+                    tracing::debug!("unknown relay request {text:?}");
+                    return;
+                }
+            }
+        }
+        None => (text, false, None),
         Some(_) => {
             tracing::debug!("unknown relay request {text:?}");
             return;
@@ -658,12 +669,33 @@ fn on_pull(host_id: u64, bus: &BusHandle, origin: &str, inline: bool, text: &str
             // `undefined`, which ends its relay's loop.
             return;
         }
-        if now {
+        match tick {
             // The relay's clock for handing queued data over (see RELAY): answered at once,
             // with what is queued that is not bulk data (which the waiting requests carry).
-            let frames = take_frames(&current.outbox, false);
-            send(Some(reply), &frames);
-            return;
+            Some(0) => {
+                let frames = take_frames(&current.outbox, false);
+                send(Some(reply), &frames);
+                return;
+            }
+            // The same, later; by then the document may be gone, and the reply, dropped,
+            // settles with `undefined`.
+            Some(ms) => {
+                let doc = doc.to_owned();
+                glib::timeout_add_local_once(Duration::from_millis(ms.into()), move || {
+                    HOSTS.with(|h| {
+                        let hosts = h.borrow();
+                        if let Some(current) = hosts
+                            .get(&host_id)
+                            .and_then(|c| c.current.as_ref())
+                            .filter(|c| c.id == doc)
+                        {
+                            send(Some(reply), &take_frames(&current.outbox, false));
+                        }
+                    });
+                });
+                return;
+            }
+            None => {}
         }
         current.waiting.push_back(reply);
         deliver(current);
