@@ -23,7 +23,11 @@
 //!   for other answers (and for 50 ms, `HOLD_MS`, after the last), so an answer that arrives
 //!   behind a megabyte of queued data is handed over after one piece, not after all of it;
 //!   the next piece's task is the reply to a `"<doc> now"` request, which the host answers
-//!   at once with any queued frames that are not bulk data. Without other requests in
+//!   at once with any queued frames that are not bulk data. While the page waits for an
+//!   answer it asked for under 5 ms ago, a piece goes only every 2 ms or so, and none in
+//!   the task that hands an answer over; a piece held back asks `"<doc> after <ms>"`,
+//!   which the host answers from its own timer (the page shares the isolated world's
+//!   timer ids and could clear a timer of the relay's). Without other requests in
 //!   flight the data goes whole. The first such message opens the
 //!   document's session. A reply is one IPC message that settles a promise; the
 //!   `evaluate_javascript` this replaced compiled and ran a script per delivery and sent
@@ -237,17 +241,17 @@ const RELAY: &str = r#"(() => {
   // setTimeout chain is clamped to 4 ms from its fifth link (15 MB/s).) A piece held back
   // (below) asks again `after` a few ms, which the host answers from its own timer: the
   // page shares this world's timer ids, and its script could clear a timer of ours.
-  let ticking = false;
+  let ticking = null; // the document whose tick is out (a restored page ticks anew)
   const tick = (after) => {
-    if (ticking) return;
-    ticking = true;
+    if (ticking === doc) return;
     const id = doc;
+    ticking = id;
     pull.postMessage(after > 0 ? id + ' after ' + after : id + ' now').then(
       () => {
-        ticking = false;
+        if (ticking === id) ticking = null;
       },
       (e) => {
-        ticking = false;
+        if (ticking === id) ticking = null;
         const batch = framesOf(e);
         if (batch === null || id !== doc) return;
         if (batch !== '') take(batch);
@@ -280,7 +284,7 @@ const RELAY: &str = r#"(() => {
   const piece = () => {
     const now = performance.now();
     if (answeredNow || (now - lastPiece < __YIELD__ && quickAnswerAwaited(now))) {
-      // Called only from a tick's reply, so no tick is out: this one comes back later.
+      // Ask again later (if `take` just started a tick, that one asks again instead).
       tick(answeredNow ? 1 : Math.max(1, Math.ceil(__YIELD__ - (now - lastPiece))));
       return;
     }
@@ -641,15 +645,16 @@ fn on_pull(host_id: u64, bus: &BusHandle, origin: &str, inline: bool, text: &str
     let (doc, open_it, tick) = match text.split_once(' ') {
         Some((doc, "open")) => (doc, true, None),
         Some((doc, "now")) => (doc, false, Some(0)),
-        Some((doc, rest)) if rest.starts_with("after ") => {
-            match rest["after ".len()..].parse::<u32>() {
-                Ok(ms) => (doc, false, Some(ms.min(TICK_AFTER_MAX_MS))),
-                Err(_) => {
-                    tracing::debug!("unknown relay request {text:?}");
-                    return;
-                }
-            }
-        }
+        // Answered in any case (a tick left unanswered would stop the relay's pieces).
+        Some((doc, rest)) if rest.starts_with("after ") => (
+            doc,
+            false,
+            Some(
+                rest["after ".len()..]
+                    .parse::<u32>()
+                    .map_or(TICK_AFTER_MAX_MS, |ms| ms.min(TICK_AFTER_MAX_MS)),
+            ),
+        ),
         None => (text, false, None),
         Some(_) => {
             tracing::debug!("unknown relay request {text:?}");
