@@ -208,11 +208,15 @@ impl Command {
     }
 }
 
-/// The three ways a request can travel.
+/// The three ways a request can travel (and `bus.call` as a page's request).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ValueEnum)]
 pub(crate) enum PathKind {
     /// `bus.call` in the caller's task.
     Bus,
+    /// `bus.call` of a request carrying what a framed session stamps on each of its page's
+    /// requests (the page's `Caller`, as request extensions): the bus's share of a framed
+    /// request, without the port. Only counted by the callgrind mode.
+    BusPage,
     /// encode → `port::Session` → decode, with credit.
     Framed,
     /// hyper server + hyper client over loopback TCP, keep-alive.
@@ -222,9 +226,18 @@ pub(crate) enum PathKind {
 impl PathKind {
     pub(crate) const ALL: [PathKind; 3] = [PathKind::Bus, PathKind::Framed, PathKind::Hyper];
 
+    /// What the callgrind mode counts: [`ALL`](Self::ALL) and `bus.call` as a page's request.
+    pub(crate) const CALLGRIND: [PathKind; 4] = [
+        PathKind::Bus,
+        PathKind::BusPage,
+        PathKind::Framed,
+        PathKind::Hyper,
+    ];
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             PathKind::Bus => "bus",
+            PathKind::BusPage => "bus-page",
             PathKind::Framed => "framed",
             PathKind::Hyper => "hyper",
         }
@@ -443,7 +456,7 @@ mod tests {
         assert!(err("rust --window 512").contains("must be between 1 KiB and 4 GiB - 1"));
         assert!(err("rust --rounds 0").contains("1..=50"));
         assert!(err("rust --tauri").contains("--tauri"));
-        assert!(err("one --path tcp --iters 1").contains("bus, framed, hyper"));
+        assert!(err("one --path tcp --iters 1").contains("bus, bus-page, framed, hyper"));
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub(crate) fn run(options: &Options, report: &mut Report) -> Result<(), String> 
             "",
             true,
         );
-        for path in PathKind::ALL {
+        for path in PathKind::CALLGRIND {
             row.push(
                 path.name(),
                 vec![per_request(options, &exe, handler, path, long)?],

@@ -45,18 +45,38 @@ where
 #[derive(Clone, Debug)]
 pub(crate) struct BusClient {
     bus: BusHandle,
+    /// What each request carries (nothing, as Rust code's own calls, or a page's).
+    extensions: Option<http::Extensions>,
 }
 
 impl BusClient {
     pub(crate) fn new(bus: BusHandle) -> Self {
-        BusClient { bus }
+        BusClient {
+            bus,
+            extensions: None,
+        }
+    }
+
+    /// Each request carries what [`FramedClient`]'s session stamps on its page's requests:
+    /// the same extensions, cloned whole per request as the session clones them.
+    pub(crate) fn as_page(bus: BusHandle) -> Self {
+        let mut extensions = http::Extensions::new();
+        extensions.insert(page_caller());
+        BusClient {
+            bus,
+            extensions: Some(extensions),
+        }
     }
 
     /// `GET path` (e.g. `/tiny`); the number of body bytes received.
     pub(crate) async fn get(&self, uri: &Uri) -> Res<u64> {
-        let request = Request::get(uri.clone())
+        let mut request = Request::get(uri.clone())
             .body(Body::empty())
             .map_err(|e| format!("bus: building GET {uri}: {e}"))?;
+        if let Some(extensions) = &self.extensions {
+            // Cloned whole, as a session clones them.
+            *request.extensions_mut() = extensions.clone();
+        }
         let response = self.bus.call(request).await;
         if response.status() != 200 {
             return Err(format!("bus: GET {uri} answered {}", response.status()));
@@ -65,6 +85,13 @@ impl BusClient {
             .await
             .map_err(|e| format!("bus: GET {uri}: body failed: {e}"))
     }
+}
+
+/// The page the framed session is for: a main frame of the app's origin, by frames.
+fn page_caller() -> Caller {
+    Caller::new(Transport::Frames)
+        .with_origin(ORIGIN)
+        .with_frame(FrameKind::Main)
 }
 
 /// The URI a bus or framed request uses for `path`: the app's origin, as a WebView sends it.
@@ -182,9 +209,7 @@ impl FramedClient {
     /// Opens a session on `bus` for a main-frame page of the app's origin.
     pub(crate) fn open(bus: &BusHandle, window: u32) -> Res<FramedClient> {
         let (tx, frames) = crossbeam_channel::unbounded();
-        let page = Caller::new(Transport::Frames)
-            .with_origin(ORIGIN)
-            .with_frame(FrameKind::Main);
+        let page = page_caller();
         let session = Session::new(
             bus,
             // As bridge-desktop's host runs it by default: a handler that answers at once

@@ -149,6 +149,8 @@ pub(crate) struct Rig {
     hyper_pool: Vec<HyperClient>,
     hyper_multi_addr: SocketAddr,
     bus_client: BusClient,
+    /// `bus.call` as a page's request (see [`PathKind::BusPage`]).
+    bus_page_client: BusClient,
     bus: Bus,
     source: Bytes,
     copy_buffer: Vec<u8>,
@@ -206,6 +208,7 @@ impl Rig {
             hyper_pool: Vec::new(),
             hyper_multi_addr,
             bus_client: BusClient::new(bus.handle()),
+            bus_page_client: BusClient::as_page(bus.handle()),
             bus,
             source,
             copy_buffer: Vec::new(),
@@ -213,6 +216,15 @@ impl Rig {
             local,
             multi,
         })
+    }
+
+    /// The `bus.call` client of `path` (a page's request, or Rust code's own).
+    fn bus_client_for(&self, path: PathKind) -> &BusClient {
+        if path == PathKind::BusPage {
+            &self.bus_page_client
+        } else {
+            &self.bus_client
+        }
     }
 
     /// `n` tiny GETs on `path` to `handler`, each timed; the samples in µs.
@@ -265,8 +277,8 @@ impl Rig {
             }};
         }
         match path {
-            PathKind::Bus => {
-                let client = &self.bus_client;
+            PathKind::Bus | PathKind::BusPage => {
+                let client = self.bus_client_for(path);
                 self.local
                     .block_on(async { each!(client.get(&uri).await?) })
             }
@@ -299,9 +311,9 @@ impl Rig {
                 }
                 size * count
             }
-            Lane::Path(PathKind::Bus) => {
+            Lane::Path(path @ (PathKind::Bus | PathKind::BusPage)) => {
                 let uri = app_uri(&route);
-                let client = &self.bus_client;
+                let client = self.bus_client_for(path);
                 self.local.block_on(async {
                     let mut n = 0;
                     for _ in 0..count {
@@ -394,8 +406,8 @@ impl Rig {
         let per = total.div_ceil(callers as u64);
         let uri = uri_for(path, Handler::Axum.route());
         match path {
-            PathKind::Bus => {
-                let client = self.bus_client.clone();
+            PathKind::Bus | PathKind::BusPage => {
+                let client = self.bus_client_for(path).clone();
                 self.multi.block_on(async move {
                     let t = Instant::now();
                     let tasks: Vec<_> = (0..callers)

@@ -526,6 +526,12 @@ fn components(view: &mut View, rig: &Rig) -> Result<Vec<Measurement>, String> {
             us("send_ms")?,
         ),
         (
+            "split_send_relay",
+            "... of which the relay's: the event reaching its world, its postMessage".into(),
+            "µs",
+            us("relay_ms")?,
+        ),
+        (
             "split_round_trip",
             "... -> first answer frame in (relay post, host main thread, bus, reply back)".into(),
             "µs",
@@ -536,6 +542,12 @@ fn components(view: &mut View, rig: &Rig) -> Result<Vec<Measurement>, String> {
             "... -> body read".into(),
             "µs",
             us("receive_ms")?,
+        ),
+        (
+            "split_receive_response",
+            "... of which until fetch() resolves (the frame decoded, the Response made)".into(),
+            "µs",
+            us("response_ms")?,
         ),
         ("split_total", "... in all".into(), "µs", us("total_ms")?),
     ];
