@@ -20,7 +20,7 @@
 //   HttpOnly cookies) replaces the mirror.
 
 import type { BusClient, StreamInit, StreamResponse } from './client.js';
-import { cancelStream, chain, then } from './intrinsics.js';
+import { cancelStream, chain, startTimer, then, wallClockNow } from './intrinsics.js';
 
 // The request path must not call what the page may have replaced (intrinsics.ts).
 const { apply } = Reflect;
@@ -228,9 +228,9 @@ export function installDocumentCookie(
     }
     return sent;
   };
-  const read = (at: string): string => documentCookie(mirror, at, Date.now());
+  const read = (at: string): string => documentCookie(mirror, at, wallClockNow());
   const write = (text: string, at: string): void => {
-    mirror = applyWrite(mirror, text, at, Date.now());
+    mirror = applyWrite(mirror, text, at, wallClockNow());
     ask(text, at);
   };
   const descriptor: PropertyDescriptor = {
@@ -249,7 +249,7 @@ export function installDocumentCookie(
     atStart !== null
       ? NativePromise.resolve()
       : new NativePromise((resolve) => {
-          setTimeout(() => then(ask(null), () => resolve(), () => resolve()), 0);
+          startTimer(() => then(ask(null), () => resolve(), () => resolve()), 0);
         });
   const stop = (): void => {
     if (client.openStream === wrapped) client.openStream = open;

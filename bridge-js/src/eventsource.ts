@@ -3,7 +3,7 @@
 
 import { defineEventHandlers, fireEvent } from './events.js';
 import { extractMimeType, latin1, originOf, utf8, type HeaderPair } from './http.js';
-import { cancelReader, cancelStream, getReader, read, then } from './intrinsics.js';
+import { cancelReader, cancelStream, getReader, read, startTimer, stopTimer, then, type Timer } from './intrinsics.js';
 import { busRequest, type BusResponse, type ShimContext } from './request.js';
 
 const CONNECTING = 0;
@@ -122,7 +122,7 @@ interface EsState {
   connection: AbortController | null;
   /** Unregisters the current connection from window.stop(). */
   unstop: () => void;
-  timer: ReturnType<typeof setTimeout> | null;
+  timer: Timer | null;
   parser: EventStreamParser;
 }
 
@@ -205,7 +205,7 @@ export function createEventSource(
     close(): void {
       const s = st(this);
       s.readyState = CLOSED;
-      if (s.timer !== null) clearTimeout(s.timer);
+      if (s.timer !== null) stopTimer(s.timer);
       s.timer = null;
       const c = s.connection;
       s.connection = null;
@@ -231,7 +231,7 @@ export function createEventSource(
       if (s.connection !== connection) return;
       s.connection = null;
       connection.abort();
-      setTimeout(() => failConnection(s), 0);
+      startTimer(() => failConnection(s), 0);
     });
     const headers: HeaderPair[] = [
       ['accept', 'text/event-stream'],
@@ -310,7 +310,7 @@ export function createEventSource(
     s.readyState = CONNECTING;
     fireEvent(s.target, 'error');
     if (s.readyState !== CONNECTING) return; // closed by an error listener
-    s.timer = setTimeout(() => {
+    s.timer = startTimer(() => {
       s.timer = null;
       if (s.readyState !== CONNECTING) return;
       connect(s);

@@ -331,6 +331,5 @@ export function utf8(s: string): Uint8Array {
   return encoder.encode(s);
 }
 
-export function now(): number {
-  return typeof performance !== 'undefined' ? performance.now() : Date.now();
-}
+/** The original `performance.now()` (see intrinsics.ts). */
+export { monotonicNow as now } from './intrinsics.js';

@@ -12,6 +12,43 @@ const setPrototypeOf = Object.setPrototypeOf;
 const promiseThen = Promise.prototype.then;
 const noop = (): void => {};
 
+// Timers and clocks as the page found them. A page that replaces `setTimeout` or the clocks
+// (zone.js tracks every timer as a task of its zone; a test's fake clock fires timers only
+// when it is ticked, and fakes `Date.now` and `performance.now`) does not change when the
+// browser's own XHR times out or its EventSource reconnects, so it must not change the
+// shim's either. (A page that clears timer ids it did not set can still clear the shim's:
+// the engine hands ids to both from one counter.)
+const originalSetTimeout = globalThis.setTimeout;
+const originalClearTimeout = globalThis.clearTimeout;
+const performanceObject = typeof performance !== 'undefined' ? performance : undefined;
+const performanceNow = performanceObject?.now;
+const dateNow = Date.now;
+
+/** A timer of the shim's own. */
+export type Timer = ReturnType<typeof setTimeout>;
+
+/** `setTimeout(callback, ms)`, the original. */
+export function startTimer(callback: () => void, ms: number): Timer {
+  return apply(originalSetTimeout, globalThis, [callback, ms]) as Timer;
+}
+
+/** `clearTimeout(timer)`, the original. */
+export function stopTimer(timer: Timer): void {
+  apply(originalClearTimeout, globalThis, [timer]);
+}
+
+/** `performance.now()` (milliseconds, monotonic), the original; `Date.now()` without it. */
+export function monotonicNow(): number {
+  return performanceObject !== undefined && typeof performanceNow === 'function'
+    ? (apply(performanceNow, performanceObject, []) as number)
+    : wallClockNow();
+}
+
+/** `Date.now()`, the original. */
+export function wallClockNow(): number {
+  return apply(dateNow, Date, []) as number;
+}
+
 /** `p.then(onFulfilled, onRejected)` with the original `then`, whatever the page did to it. */
 export function then<T, R1 = T, R2 = never>(
   p: Promise<T>,

@@ -9,6 +9,7 @@
 import type { BusClient } from './client.js';
 import { defineEventHandlers } from './events.js';
 import { isToken, latin1, originOf } from './http.js';
+import { startTimer } from './intrinsics.js';
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -586,7 +587,7 @@ export function createWebSocket(ctx: WebSocketContext, Original: typeof globalTh
     s.uploadDone = true;
     s.queue.clear();
     wake(s);
-    setTimeout(() => {
+    startTimer(() => {
       s.readyState = CLOSED;
       if (failed) s.target.dispatchEvent(new Event('error'));
       const clean = close !== null;

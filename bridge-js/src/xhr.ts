@@ -33,7 +33,7 @@ import {
   type MimeType,
 } from './http.js';
 import { toBase64 } from './base64.js';
-import { bare, cancelReader, cancelStream, getReader, read, then } from './intrinsics.js';
+import { bare, cancelReader, cancelStream, getReader, read, startTimer, stopTimer, then, type Timer } from './intrinsics.js';
 import { busRequest, type BusResponse, type ShimContext } from './request.js';
 import type { RouteFor } from './shim.js';
 
@@ -54,7 +54,7 @@ interface Fetching {
   ac: AbortController;
   /** Unregisters from window.stop(). */
   unstop: () => void;
-  timer: ReturnType<typeof setTimeout> | null;
+  timer: Timer | null;
   start: number;
   length: number; // response Content-Length, 0 when unknown
   progressAt: number | null;
@@ -883,7 +883,7 @@ export function createXMLHttpRequest(
     clearTimer(f);
     if (s.timeout === 0) return;
     const deadline = f.start + s.timeout;
-    f.timer = setTimeout(() => expire(s, f, deadline, 0), Math.max(0, deadline - now()));
+    f.timer = startTimer(() => expire(s, f, deadline, 0), Math.max(0, deadline - now()));
   }
 
   /**
@@ -901,7 +901,7 @@ export function createXMLHttpRequest(
     if (late > TIMER_SLACK && waited <= late) {
       const before = ctx.client.delivered;
       const start = now();
-      f.timer = setTimeout(() => {
+      f.timer = startTimer(() => {
         if (ctx.client.delivered !== before || waited === 0) expire(s, f, deadline, waited + (now() - start));
         else timeOut(s, f);
       }, 0);
@@ -934,7 +934,7 @@ export function createXMLHttpRequest(
 // ---------------------------------------------------------------------------------------
 
 function clearTimer(f: Fetching): void {
-  if (f.timer !== null) clearTimeout(f.timer);
+  if (f.timer !== null) stopTimer(f.timer);
   f.timer = null;
 }
 

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventStreamParser } from '../dist/bus-bridge.mjs';
-import { FakeEventSource, headerMap, heads, page, settle, text } from './support/env.mjs';
+import { FakeEventSource, headerMap, heads, page, settle, text, withFrozenPageClock } from './support/env.mjs';
 
 function parse(pieces) {
   const events = [];
@@ -239,4 +239,30 @@ test('EventSource without a browser EventSource: bus URLs work, others are refus
   assert.equal(await new Promise((r) => (es.onmessage = (e) => r(e.data))), 'hi');
   es.close();
   await settle();
+});
+
+test('EventSource: reconnects on the clock the page started with, whatever replaced setTimeout since', async () => {
+  let connections = 0;
+  const { g } = page({
+    handler: async (req, res) => {
+      connections++;
+      res.head(200, { 'content-type': 'text/event-stream' });
+      await res.write(connections === 1 ? 'retry: 20\ndata: first\n\n' : 'data: second\n\n');
+      res.end();
+    },
+  });
+  const seen = [];
+  let es;
+  const asked = await withFrozenPageClock(async () => {
+    es = new g.EventSource('/events');
+    await new Promise((resolve) => {
+      es.onmessage = (e) => {
+        seen.push(e.data);
+        if (e.data === 'second') resolve();
+      };
+    });
+  });
+  es.close();
+  assert.deepEqual(seen, ['first', 'second']);
+  assert.deepEqual(asked, [], "no timer of the shim's went through the page's setTimeout");
 });

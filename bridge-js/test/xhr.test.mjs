@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UPLOAD_CHUNK } from '../dist/bus-bridge.mjs';
 import { parseMultipart } from './support/conf-routes.mjs';
-import { FakeXHR, decodeText, gate, headerMap, heads, page, settle } from './support/env.mjs';
+import { FakeXHR, decodeText, gate, headerMap, heads, page, settle, withFrozenPageClock } from './support/env.mjs';
 
 const TYPES = ['loadstart', 'progress', 'abort', 'error', 'load', 'timeout', 'loadend'];
 
@@ -592,4 +592,24 @@ test('native route: Blob and FormData-with-File bodies reach the browser XHR as 
   await settle();
   assert.equal(FakeXHR.instances[3].sentBody, undefined);
   assert.equal(peer.received.length, 0);
+});
+
+test('timeout: runs on the clock the page started with, whatever replaced setTimeout and the clocks since', async () => {
+  const { g, peer } = page({ handler: () => new Promise(() => {}) });
+  const xhr = new g.XMLHttpRequest();
+  const events = [];
+  const saved = globalThis.setTimeout;
+  const asked = await withFrozenPageClock(async () => {
+    await new Promise((resolve) => {
+      for (const t of TYPES) xhr.addEventListener(t, () => events.push(t));
+      xhr.addEventListener('loadend', resolve);
+      xhr.open('GET', '/never');
+      xhr.timeout = 30;
+      xhr.send();
+    });
+  });
+  assert.deepEqual(events, ['loadstart', 'timeout', 'loadend']);
+  assert.deepEqual(asked, [], "no timer of the shim's went through the page's setTimeout");
+  await new Promise((r) => saved(r, 0));
+  assert.equal(peer.frames('Cancel').length, 1);
 });

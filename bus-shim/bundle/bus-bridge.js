@@ -477,6 +477,23 @@ var InprocBusBridge = (() => {
   var promiseThen = Promise.prototype.then;
   var noop = () => {
   };
+  var originalSetTimeout = globalThis.setTimeout;
+  var originalClearTimeout = globalThis.clearTimeout;
+  var performanceObject = typeof performance !== "undefined" ? performance : void 0;
+  var performanceNow = performanceObject?.now;
+  var dateNow = Date.now;
+  function startTimer(callback, ms) {
+    return apply(originalSetTimeout, globalThis, [callback, ms]);
+  }
+  function stopTimer(timer) {
+    apply(originalClearTimeout, globalThis, [timer]);
+  }
+  function monotonicNow() {
+    return performanceObject !== void 0 && typeof performanceNow === "function" ? apply(performanceNow, performanceObject, []) : wallClockNow();
+  }
+  function wallClockNow() {
+    return apply(dateNow, Date, []);
+  }
   function then(p, onFulfilled, onRejected) {
     return apply(promiseThen, p, [onFulfilled, onRejected]);
   }
@@ -1789,12 +1806,12 @@ var InprocBusBridge = (() => {
     const last = path.lastIndexOf("/");
     return last <= 0 ? "/" : path.slice(0, last);
   }
-  function documentCookie(mirror, path, now2) {
-    const visible = mirror.filter((c) => !c.h && pathMatches(c.p, path) && (c.e == null || c.e > now2));
+  function documentCookie(mirror, path, now) {
+    const visible = mirror.filter((c) => !c.h && pathMatches(c.p, path) && (c.e == null || c.e > now));
     visible.sort((a, b) => b.p.length - a.p.length);
     return visible.map((c) => c.n === "" ? c.v ?? "" : `${c.n}=${c.v ?? ""}`).join("; ");
   }
-  function applyWrite(mirror, text, path, now2) {
+  function applyWrite(mirror, text, path, now) {
     const [pair = "", ...attrs] = text.split(";");
     const eq = pair.indexOf("=");
     const name = (eq < 0 ? "" : pair.slice(0, eq)).trim();
@@ -1814,11 +1831,11 @@ var InprocBusBridge = (() => {
       }
       if (key === "max-age" && /^-?\d+$/.test(val)) maxAge = Number(val);
     }
-    if (maxAge !== null) expires = maxAge <= 0 ? 0 : now2 + maxAge * 1e3;
+    if (maxAge !== null) expires = maxAge <= 0 ? 0 : now + maxAge * 1e3;
     const at = mirror.findIndex((c) => c.n === name && c.p === cookiePath);
     if (at >= 0 && mirror[at].h) return mirror;
     const next = mirror.slice();
-    if (expires !== null && expires <= now2) {
+    if (expires !== null && expires <= now) {
       if (at >= 0) next.splice(at, 1);
       return next;
     }
@@ -1904,9 +1921,9 @@ var InprocBusBridge = (() => {
       }
       return sent;
     };
-    const read2 = (at) => documentCookie(mirror, at, Date.now());
+    const read2 = (at) => documentCookie(mirror, at, wallClockNow());
     const write = (text, at) => {
-      mirror = applyWrite(mirror, text, at, Date.now());
+      mirror = applyWrite(mirror, text, at, wallClockNow());
       ask(text, at);
     };
     const descriptor = {
@@ -1917,7 +1934,7 @@ var InprocBusBridge = (() => {
     };
     Object.defineProperty(doc, "cookie", descriptor);
     const ready = atStart !== null ? NativePromise2.resolve() : new NativePromise2((resolve) => {
-      setTimeout(() => then(ask(null), () => resolve(), () => resolve()), 0);
+      startTimer(() => then(ask(null), () => resolve(), () => resolve()), 0);
     });
     const stop = () => {
       if (client.openStream === wrapped) client.openStream = open;
@@ -2297,9 +2314,6 @@ var InprocBusBridge = (() => {
   function utf8(s) {
     return encoder.encode(s);
   }
-  function now() {
-    return typeof performance !== "undefined" ? performance.now() : Date.now();
-  }
 
   // src/body.ts
   function extractBody(object) {
@@ -2654,7 +2668,7 @@ Content-Type: ${type}\r
       close() {
         const s = st(this);
         s.readyState = CLOSED;
-        if (s.timer !== null) clearTimeout(s.timer);
+        if (s.timer !== null) stopTimer(s.timer);
         s.timer = null;
         const c = s.connection;
         s.connection = null;
@@ -2680,7 +2694,7 @@ Content-Type: ${type}\r
         if (s.connection !== connection) return;
         s.connection = null;
         connection.abort();
-        setTimeout(() => failConnection(s), 0);
+        startTimer(() => failConnection(s), 0);
       });
       const headers = [
         ["accept", "text/event-stream"],
@@ -2748,7 +2762,7 @@ Content-Type: ${type}\r
       s.readyState = CONNECTING;
       fireEvent(s.target, "error");
       if (s.readyState !== CONNECTING) return;
-      s.timer = setTimeout(() => {
+      s.timer = startTimer(() => {
         s.timer = null;
         if (s.readyState !== CONNECTING) return;
         connect(s);
@@ -3603,7 +3617,7 @@ Content-Type: ${type}\r
         unstop: () => {
         },
         timer: null,
-        start: now(),
+        start: monotonicNow(),
         length: 0,
         progressAt: null,
         progressPending: false,
@@ -3644,11 +3658,11 @@ Content-Type: ${type}\r
       if (s.active !== f) return;
       f.uploadSent = sent;
       if (!done) {
-        if (f.uploadProgressAt !== null && now() - f.uploadProgressAt < PROGRESS_INTERVAL) {
+        if (f.uploadProgressAt !== null && monotonicNow() - f.uploadProgressAt < PROGRESS_INTERVAL) {
           f.uploadProgressPending = true;
           return;
         }
-        f.uploadProgressAt = now();
+        f.uploadProgressAt = monotonicNow();
         f.uploadProgressPending = false;
         if (s.uploadListener) fireProgress(s.upload, "progress", sent, f.uploadLength);
         return;
@@ -3714,11 +3728,11 @@ Content-Type: ${type}\r
       s.chunks.push(bytes);
       s.received += bytes.byteLength;
       s.bytesCache = null;
-      if (f.progressAt !== null && now() - f.progressAt < PROGRESS_INTERVAL) {
+      if (f.progressAt !== null && monotonicNow() - f.progressAt < PROGRESS_INTERVAL) {
         f.progressPending = true;
         return;
       }
-      f.progressAt = now();
+      f.progressAt = monotonicNow();
       f.progressPending = false;
       if (s.readyState === HEADERS_RECEIVED) s.readyState = LOADING;
       fireEvent(s.target, "readystatechange");
@@ -3769,17 +3783,17 @@ Content-Type: ${type}\r
       clearTimer(f);
       if (s.timeout === 0) return;
       const deadline = f.start + s.timeout;
-      f.timer = setTimeout(() => expire(s, f, deadline, 0), Math.max(0, deadline - now()));
+      f.timer = startTimer(() => expire(s, f, deadline, 0), Math.max(0, deadline - monotonicNow()));
     }
     function expire(s, f, deadline, waited) {
       f.timer = null;
       if (s.active !== f) return;
-      const late = now() - deadline - waited;
+      const late = monotonicNow() - deadline - waited;
       if (late > TIMER_SLACK && waited <= late) {
         const before = ctx.client.delivered;
-        const start = now();
-        f.timer = setTimeout(() => {
-          if (ctx.client.delivered !== before || waited === 0) expire(s, f, deadline, waited + (now() - start));
+        const start = monotonicNow();
+        f.timer = startTimer(() => {
+          if (ctx.client.delivered !== before || waited === 0) expire(s, f, deadline, waited + (monotonicNow() - start));
           else timeOut(s, f);
         }, 0);
         return;
@@ -3804,7 +3818,7 @@ Content-Type: ${type}\r
     return XMLHttpRequest;
   }
   function clearTimer(f) {
-    if (f.timer !== null) clearTimeout(f.timer);
+    if (f.timer !== null) stopTimer(f.timer);
     f.timer = null;
   }
   function resetResponse(s) {
@@ -4020,14 +4034,14 @@ Content-Type: ${type}\r
     };
     if (typeof original !== "function") return stopper;
     stop = function stop2(...args) {
-      const now2 = Array.from(aborts);
+      const now = Array.from(aborts);
       aborts.clear();
       const c = controller;
       controller = null;
       c?.abort(new TypeError("the document stopped loading (window.stop())"));
-      for (let i = 0; i < now2.length; i++) {
+      for (let i = 0; i < now.length; i++) {
         try {
-          now2[i]();
+          now[i]();
         } catch (e) {
           queueMicrotask(() => {
             throw e;
@@ -4472,7 +4486,7 @@ Content-Type: ${type}\r
       s.uploadDone = true;
       s.queue.clear();
       wake(s);
-      setTimeout(() => {
+      startTimer(() => {
         s.readyState = CLOSED2;
         if (failed) s.target.dispatchEvent(new Event("error"));
         const clean = close !== null;

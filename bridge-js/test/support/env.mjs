@@ -138,3 +138,26 @@ export function gate() {
   const p = new Promise((r) => (open = r));
   return { wait: () => p, open: () => open() };
 }
+
+/**
+ * Runs `body` while the page's `setTimeout`, `clearTimeout`, `Date.now` and
+ * `performance.now` are a fake clock nobody ticks (what zone.js or a test's fake timers put
+ * there, at its most extreme); restores them after. Returns the delays the fake was asked for.
+ */
+export async function withFrozenPageClock(body) {
+  const saved = [globalThis.setTimeout, globalThis.clearTimeout, Date.now, performance.now];
+  const asked = [];
+  globalThis.setTimeout = (_f, ms) => {
+    asked.push(ms);
+    return 0;
+  };
+  globalThis.clearTimeout = () => {};
+  Date.now = () => 0;
+  performance.now = () => 0;
+  try {
+    await body();
+  } finally {
+    [globalThis.setTimeout, globalThis.clearTimeout, Date.now, performance.now] = saved;
+  }
+  return asked;
+}
