@@ -142,7 +142,9 @@ pub fn page_script(origin: &str, bridge: Bridge<'_>) -> Result<String, ScriptErr
         script,
         r#"(() => {{
   'use strict';
-  if (location.origin !== {origin_js} || window !== window.top) return {foreign};
+  // The document's origin too: a page served with a CSP `sandbox` has the app's URL and an
+  // opaque origin, and is not the app.
+  if (location.origin !== {origin_js} || self.origin !== {origin_js} || window !== window.top) return {foreign};
   const STATE = Symbol.for('inproc-bus.android');
   const existing = Object.getOwnPropertyDescriptor(globalThis, STATE);
   if (existing !== undefined) return existing.value.value;
@@ -209,7 +211,7 @@ mod tests {
     fn scripts_check_origin_and_top_and_escape_what_they_embed() {
         let port = page_script("https://app.invalid", Bridge::Port).unwrap();
         assert!(port.starts_with(
-            "(() => {\n  'use strict';\n  if (location.origin !== \"https://app.invalid\" || window !== window.top) return \"foreign\";"
+            "(() => {\n  'use strict';\n  // The document's origin too: a page served with a CSP `sandbox` has the app's URL and an\n  // opaque origin, and is not the app.\n  if (location.origin !== \"https://app.invalid\" || self.origin !== \"https://app.invalid\" || window !== window.top) return \"foreign\";"
         ));
         assert!(port.contains("e.source !== null"));
         assert!(port.contains(BUNDLE));

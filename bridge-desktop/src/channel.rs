@@ -101,7 +101,9 @@ pub const CARRIER_PATH: &str = "/.inproc-bus/upload";
 
 const RELAY: &str = r#"(() => {
   'use strict';
-  if (location.protocol + '//' + location.host !== __ORIGIN__) return;
+  // The document's origin, not only its URL's: a page the app serves with a CSP `sandbox`
+  // has the app's URL and an opaque origin, and is not the app.
+  if (self.origin !== __ORIGIN__ || location.protocol + '//' + location.host !== __ORIGIN__) return;
   const handlers = globalThis.webkit && globalThis.webkit.messageHandlers;
   const handler = handlers && handlers[__HANDLER__];
   const pull = handlers && handlers[__PULL__];

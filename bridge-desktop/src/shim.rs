@@ -4,7 +4,8 @@
 /// install call for `origin` over the DOM-event relay (fetch, XHR and EventSource through
 /// frames), and the Media Source upgrade of `<video>`/`<audio>` on `origin` (WebKitGTK's
 /// player cannot load custom schemes) — only when the document is of `origin`: a foreign
-/// page gets nothing.
+/// page gets nothing, nor does one with the app's URL and an opaque origin (served with a
+/// CSP `sandbox`).
 ///
 /// `documents_proven`: the navigation policy admits only the app's documents, so the
 /// scheme takes the page's native requests for the app's, and the shim reads the cookie jar
@@ -13,7 +14,7 @@
 pub fn script(origin: &str, documents_proven: bool) -> String {
     let origin = bus_shim::js_string(origin);
     format!(
-        "(() => {{\n  if (location.protocol + '//' + location.host !== {origin}) return;\n{BUNDLE}\n  Object.defineProperty(globalThis, 'InprocBusBridge', {{ value: InprocBusBridge, configurable: false, writable: false }});\n  InprocBusBridge.install({{ origins: [{origin}], transport: InprocBusBridge.domEventTransport(), cookies: {{ readAtStart: {documents_proven} }} }});\n  InprocBusBridge.upgradeMedia({{ origins: [{origin}] }});\n}})();\n"
+        "(() => {{\n  if (self.origin !== {origin} || location.protocol + '//' + location.host !== {origin}) return;\n{BUNDLE}\n  Object.defineProperty(globalThis, 'InprocBusBridge', {{ value: InprocBusBridge, configurable: false, writable: false }});\n  InprocBusBridge.install({{ origins: [{origin}], transport: InprocBusBridge.domEventTransport(), cookies: {{ readAtStart: {documents_proven} }} }});\n  InprocBusBridge.upgradeMedia({{ origins: [{origin}] }});\n}})();\n"
     )
 }
 

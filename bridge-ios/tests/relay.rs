@@ -12,6 +12,8 @@ const posted = [];
 const resets = [];
 const inbound = [];
 globalThis.location = { protocol: 'app:', host: 'localhost' };
+globalThis.self = globalThis;
+globalThis.origin = process.argv[2];
 globalThis.webkit = { messageHandlers: { inprocBus: { postMessage: (m) => { posted.push(m); return Promise.resolve(); } } } };
 const doc = new EventTarget();
 globalThis.document = doc;
@@ -20,6 +22,11 @@ globalThis.addEventListener = win.addEventListener.bind(win);
 doc.addEventListener('inproc-bus-reset', () => resets.push(true));
 doc.addEventListener('inproc-bus-in', (e) => inbound.push(e.detail));
 (0, eval)(process.argv[1]);
+if (globalThis.origin !== 'app://localhost') {
+  // A document of an opaque origin at the app's URL (a CSP sandbox): no relay at all.
+  console.log(JSON.stringify({ nothingPosted: posted.length === 0, noRelay: globalThis.__inprocBusRelay === undefined }));
+  process.exit(0);
+}
 const relay = globalThis.__inprocBusRelay;
 const idOf = (m) => m.split(' ')[1];
 const first = idOf(posted[0]);
@@ -42,9 +49,22 @@ console.log(JSON.stringify(out));
 
 #[test]
 fn the_relay_reopens_its_session_after_a_back_forward_restore() {
+    run_relay("app://localhost");
+}
+
+/// A page the app serves with a CSP `sandbox` has the app's URL and an opaque origin
+/// (`self.origin` is `"null"`): the relay installs nothing there.
+#[test]
+fn the_relay_stays_out_of_a_document_of_an_opaque_origin() {
+    run_relay("null");
+}
+
+/// Runs the relay in the harness for a document whose `self.origin` is `origin`; every
+/// check it prints must hold.
+fn run_relay(origin: &str) {
     let script = bridge_ios::scripts::relay_script("app://localhost");
     let output = Command::new("node")
-        .args(["-e", HARNESS, &script])
+        .args(["-e", HARNESS, &script, origin])
         .output()
         .unwrap_or_else(|e| {
             panic!("node is needed for this test (scripts/test.sh installs it): {e}")
@@ -59,5 +79,10 @@ fn the_relay_reopens_its_session_after_a_back_forward_restore() {
     for (check, passed) in report.as_object().expect("an object") {
         assert_eq!(passed, true, "{check} failed: {report}");
     }
-    assert_eq!(report.as_object().map(|o| o.len()), Some(9), "{report}");
+    let checks = if origin == "app://localhost" { 9 } else { 2 };
+    assert_eq!(
+        report.as_object().map(|o| o.len()),
+        Some(checks),
+        "{report}"
+    );
 }

@@ -52,7 +52,7 @@ pub fn frame_cookie_script(origin: &str) -> String {
     format!(
         r#"(() => {{
   'use strict';
-  if (window === window.top || location.protocol + '//' + location.host !== {origin}) return;
+  if (window === window.top || self.origin !== {origin} || location.protocol + '//' + location.host !== {origin}) return;
   let cookies = null;
   try {{
     const top = window.top;
