@@ -34,6 +34,11 @@
 //!   its result back (a no-op one cost 147 µs here). The string travels as the message
 //!   of a rejection, the one reply WebKit takes without a JavaScriptCore value (see
 //!   `ffi::Reply` for the crashes values caused). A reply carries at most 2 MiB;
+//! - what page script can make the host hold is bounded: the relay drops a frame longer than
+//!   any the host takes ([`MAX_FRAME`] bytes), posts at most 2 MiB of characters in one
+//!   message, and once 8 MiB are posted that the host may not have read, holds
+//!   further messages in the page until the host answers a `"<doc> ack"` request (messages
+//!   are read in order);
 //! - large request bodies cross as **bytes**, not base64: the relay hands the page a
 //!   `MessagePort` (in a `MessageEvent` of [`PORT_EVENT`] on the document; the shim asks for
 //!   it with [`HELLO_EVENT`]); the page transfers a body's `ArrayBuffer` through it (no copy)
@@ -57,7 +62,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bus_core::port::{Session, SessionConfig};
-use bus_core::protocol::{Frame, INITIAL_UPLOAD_WINDOW, MAX_DATA};
+use bus_core::protocol::{Frame, INITIAL_UPLOAD_WINDOW, MAX_DATA, MAX_FRAME};
 use bus_core::{BusHandle, Caller, FrameKind, Transport};
 use bytes::Bytes;
 use glib::prelude::*;
@@ -119,21 +124,68 @@ const RELAY: &str = r#"(() => {
   // there); the task's other frames go together, in one message a microtask later. Each
   // postMessage is an IPC hop to the UI process, and 100 requests started together were
   // 100 of them.
+  //
+  // Page script can dispatch these events as big and as often as it likes, and each
+  // postMessage is a copy in the host's process until its handler has read it: a frame
+  // longer than the longest the host takes is dropped here, a task's frames go in messages
+  // of at most __MAX_MESSAGE__ characters, and once __IN_FLIGHT__ characters are posted that
+  // the host may not have read yet, further messages wait here (in the page) until the host
+  // answers an `ack` request. The host reads messages in order, so its answer means it has
+  // read everything posted before it.
   let out = null;
+  let outChars = 0;
   const flush = () => {
     const frames = out;
     out = null;
-    if (frames.length > 0) handler.postMessage(doc + ' ' + frames.join(' '));
+    if (frames.length > 0) post(doc + ' ' + frames.join(' '));
+  };
+  let unread = 0; // characters posted that the host may not have read yet
+  let acking = false;
+  const held = []; // messages waiting for the host to catch up, in order
+  const post = (message) => {
+    if (held.length > 0 || unread > __IN_FLIGHT__) {
+      held.push(message);
+      ack();
+      return;
+    }
+    handler.postMessage(message);
+    unread += message.length;
+  };
+  const ack = () => {
+    if (acking) return;
+    acking = true;
+    const id = doc;
+    const upTo = unread;
+    // Resolved (with undefined): the host ended this session, and nothing more goes to it.
+    pull.postMessage(id + ' ack').then(() => {}, () => {
+      if (id !== doc) return;
+      acking = false;
+      unread -= upTo;
+      while (held.length > 0 && unread <= __IN_FLIGHT__) {
+        const message = held.shift();
+        handler.postMessage(message);
+        unread += message.length;
+      }
+      if (held.length > 0) ack();
+    });
   };
   document.addEventListener(__OUT__, (event) => {
-    if (typeof event.detail !== 'string') return;
-    sent(event.detail);
+    const frame = event.detail;
+    if (typeof frame !== 'string' || frame.length > __MAX_FRAME_CHARS__) return;
+    sent(frame);
     if (out === null) {
-      handler.postMessage(doc + ' ' + event.detail);
+      post(doc + ' ' + frame);
       out = [];
+      outChars = 0;
       queueMicrotask(flush);
     } else {
-      out.push(event.detail);
+      if (outChars + frame.length > __MAX_MESSAGE__) {
+        flush();
+        out = [];
+        outChars = 0;
+      }
+      out.push(frame);
+      outChars += frame.length + 1;
     }
   });
   // The frames of a reply, or null when it ends the loop: resolved (with undefined), the
@@ -188,6 +240,9 @@ const RELAY: &str = r#"(() => {
   const sent = (frame) => {
     const [variant, stream] = headOf(frame);
     if (variant === 0) {
+      // (Page script can send heads the host refuses, which are never answered: the oldest
+      // is forgotten past a bound.)
+      if (asked.size >= __MAX_ASKED__ && !asked.has(stream)) asked.delete(asked.keys().next().value);
       asked.set(stream, performance.now()); // RequestHead
     } else if (variant === 6) {
       asked.delete(stream); // Cancel
@@ -354,6 +409,10 @@ const RELAY: &str = r#"(() => {
     queued.clear();
     asked.clear();
     answering.clear();
+    // Messages held for the old session are for streams the reset ends.
+    held.length = 0;
+    unread = 0;
+    acking = false;
     doc = newId();
     start();
     document.dispatchEvent(new CustomEvent(__RESET__));
@@ -473,6 +532,20 @@ const QUICK_MS: u32 = 5;
 /// about a piece per 2 ms, 17-27 MB/s in the benchmark), but never stops.
 const YIELD_MS: u32 = 2;
 
+/// The base64 characters of the longest frame the host takes ([`MAX_FRAME`] bytes): the
+/// relay drops longer ones, and the host does not decode them.
+const MAX_FRAME_CHARS: usize = MAX_FRAME.div_ceil(3) * 4;
+
+/// The most characters the relay puts in one message to the host (beyond a single frame).
+const MAX_MESSAGE_CHARS: usize = 2 << 20;
+
+/// Characters of frames the relay posts before it waits for the host to have read them (see
+/// RELAY): what page script can make the host hold at once.
+const IN_FLIGHT_CHARS: usize = 8 << 20;
+
+/// Requests the relay remembers as waiting for an answer (see RELAY's `asked`).
+const MAX_ASKED: usize = 4096;
+
 /// The longest a relay's `after` tick waits (milliseconds).
 const TICK_AFTER_MAX_MS: u32 = 50;
 
@@ -526,7 +599,11 @@ pub(crate) fn install(
         .replace("__BULK__", &(BULK * 4 / 3).to_string())
         .replace("__HOLD__", &HOLD_MS.to_string())
         .replace("__QUICK__", &QUICK_MS.to_string())
-        .replace("__YIELD__", &YIELD_MS.to_string());
+        .replace("__YIELD__", &YIELD_MS.to_string())
+        .replace("__MAX_FRAME_CHARS__", &MAX_FRAME_CHARS.to_string())
+        .replace("__MAX_MESSAGE__", &MAX_MESSAGE_CHARS.to_string())
+        .replace("__IN_FLIGHT__", &IN_FLIGHT_CHARS.to_string())
+        .replace("__MAX_ASKED__", &MAX_ASKED.to_string());
     manager.add_script(&UserScript::for_world(
         &relay,
         UserContentInjectedFrames::TopFrame,
@@ -621,6 +698,14 @@ fn on_frame(host_id: u64, text: &str) {
 }
 
 fn on_one_frame(current: &Document, payload: &str) {
+    if payload.len() > MAX_FRAME_CHARS {
+        // The relay sends none: not decoded (a frame this long is refused anyway).
+        tracing::debug!(
+            "a frame of {} characters from the page; dropped",
+            payload.len()
+        );
+        return;
+    }
     match BASE64.decode(payload) {
         // Errors go back to the page as Error frames; nothing else to do here.
         Ok(bytes) => {
@@ -640,12 +725,19 @@ fn on_one_frame(current: &Document, payload: &str) {
     }
 }
 
+/// `"<doc> ack"` (has the host read what the relay posted? answered at once),
 /// `"<doc> open"` (a new document), `"<doc>"` (its next request for frames), `"<doc> now"`
 /// (the relay's clock for handing queued data to the page: answered at once) or
 /// `"<doc> after <ms>"` (the same, answered that much later).
 fn on_pull(host_id: u64, bus: &BusHandle, origin: &str, inline: bool, text: &str, reply: Reply) {
     let (doc, open_it, tick) = match text.split_once(' ') {
         Some((doc, "open")) => (doc, true, None),
+        // The relay asks whether the host has read what it posted (see RELAY's `ack`):
+        // messages are read in order, so by now it has. Answered at once, with no frames.
+        Some((_, "ack")) => {
+            send(Some(reply), &[]);
+            return;
+        }
         Some((doc, "now")) => (doc, false, Some(0)),
         // Answered in any case (a tick left unanswered would stop the relay's pieces).
         Some((doc, rest)) if rest.starts_with("after ") => (

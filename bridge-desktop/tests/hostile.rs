@@ -869,8 +869,56 @@ fn a_page_the_app_serves_sandboxed_is_not_the_app() {
     s.check(&[r]);
 }
 
+/// The kB of `field` (`VmRSS`, `VmHWM`) in /proc/self/status.
+fn status_kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .expect("/proc/self/status")
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+}
+
+/// Page script (the app's own, a library it loads, an XSS) dispatches frame events as big
+/// and as fast as it likes: a 64 MiB "frame" eight times (each postMessage was a copy in
+/// the host's process, decoded whole before any size check: 3.7 GB of host memory in the
+/// red team's probe) and 300 frames of a million characters in one task. The host's memory
+/// stays bounded (the relay drops frames longer than any the host takes and posts at most
+/// `IN_FLIGHT_CHARS` the host may not have read), and the page still reaches the bus.
+fn page_script_cannot_make_the_host_hold_its_frames() {
+    let s = Suite::with(bridge_desktop::HostConfig::new(ORIGIN));
+    s.h.load("/basic.html");
+    let _ = s.h.report(Duration::from_secs(20));
+    s.h.wait(Duration::from_millis(300));
+    // Resets VmHWM (the peak) to the current VmRSS.
+    std::fs::write("/proc/self/clear_refs", "5").expect("resetting the peak RSS");
+    let before = status_kb("VmRSS");
+    let dispatched = s.h.eval(
+        "const big = 'A'.repeat(64 << 20);
+         for (let i = 0; i < 8; i++) document.dispatchEvent(new CustomEvent('inproc-bus-out', { detail: big }));
+         const frame = 'A'.repeat(1 << 20);
+         for (let i = 0; i < 300; i++) document.dispatchEvent(new CustomEvent('inproc-bus-out', { detail: frame }));
+         return true",
+    );
+    assert_eq!(dispatched, true);
+    // The host reads what the relay lets through (300 MiB of frames it refuses, 8 MiB at a
+    // time), then the page works as before.
+    s.h.wait(Duration::from_secs(4));
+    let grew_mib = status_kb("VmHWM").saturating_sub(before) / 1024;
+    eprintln!("host peak RSS growth while the page flooded the relay: {grew_mib} MiB");
+    assert!(
+        grew_mib < 160,
+        "the host's peak memory grew {grew_mib} MiB while page script flooded the relay"
+    );
+    s.check(&[]);
+}
+
 fn main() {
     support::run(&[
+        (
+            "page_script_cannot_make_the_host_hold_its_frames",
+            page_script_cannot_make_the_host_hold_its_frames,
+        ),
         (
             "a_page_the_app_serves_sandboxed_is_not_the_app",
             a_page_the_app_serves_sandboxed_is_not_the_app,
