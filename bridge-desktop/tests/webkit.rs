@@ -592,6 +592,59 @@ fn forms_post_urlencoded_and_multipart_with_a_file() {
     );
 }
 
+/// HTML submits a form only if no handler cancels its `submit` event, and the shim's
+/// takeover of a form with a file waits for the page's handlers too: a handler on the form
+/// that cancels (React's and Remix's way of handling a form in script) keeps it the page's,
+/// and sees the event uncancelled; one that stops the event's propagation without cancelling
+/// still gets the takeover, and one that stops it and then cancels does not.
+fn forms_the_page_handles_itself_stay_its_own() {
+    let h = Harness::new(|b| b);
+    let submit = |handler: &str| {
+        // (The page before may be this one too: wait for the new one.)
+        h.eval("window.replaced = true; return true");
+        h.load("/forms.html");
+        wait_for(&h, "return !window.replaced && !!window.attachFile");
+        assert_eq!(h.eval("return attachFile()"), 1);
+        h.eval(&format!(
+            "window.sawCancelled = null;
+             document.getElementById('files').addEventListener('submit', (e) => {{
+               window.sawCancelled = e.defaultPrevented;
+               {handler}
+             }});
+             document.getElementById('files').requestSubmit(document.getElementById('send'));
+             return true;"
+        ))
+    };
+    let stays = |case: &str| {
+        h.wait(Duration::from_millis(800));
+        let seen = h.eval(
+            "return [location.pathname, window.sawCancelled, !!document.getElementById('files')]",
+        );
+        assert_eq!(
+            seen,
+            serde_json::json!(["/forms.html", false, true]),
+            "{case}: {seen}"
+        );
+    };
+    let taken_over = |case: &str| {
+        let text = wait_for(
+            &h,
+            "const p = document.querySelector('pre'); return p && location.pathname === '/conf/multipart' && p.textContent;",
+        );
+        let answer: serde_json::Value =
+            serde_json::from_str(text.as_str().unwrap()).expect("JSON from /conf/multipart");
+        assert_eq!(answer["files"][0]["size"], 200 * 1024, "{case}: {answer}");
+    };
+    submit("e.preventDefault();");
+    stays("a handler that cancels");
+    submit("e.stopPropagation();");
+    taken_over("a handler that stops propagation");
+    submit("e.stopPropagation(); e.preventDefault();");
+    stays("a handler that stops propagation, then cancels");
+    submit("e.stopImmediatePropagation(); if (!e.defaultPrevented) e.preventDefault();");
+    stays("a handler that stops it at once, then cancels");
+}
+
 fn bad_handlers_and_unknown_paths_get_clear_errors() {
     let boom = tower::service_fn(|_r: http::Request<bus_core::Body>| async {
         if true {
@@ -672,6 +725,10 @@ fn main() {
         (
             "forms_post_urlencoded_and_multipart_with_a_file",
             forms_post_urlencoded_and_multipart_with_a_file,
+        ),
+        (
+            "forms_the_page_handles_itself_stay_its_own",
+            forms_the_page_handles_itself_stay_its_own,
         ),
         (
             "video_plays_then_seeks_and_plays_on",

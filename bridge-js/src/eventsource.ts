@@ -3,7 +3,7 @@
 
 import { defineEventHandlers, fireEvent } from './events.js';
 import { extractMimeType, latin1, originOf, utf8, type HeaderPair } from './http.js';
-import { cancelReader, cancelStream, getReader, read, startTimer, stopTimer, then, type Timer } from './intrinsics.js';
+import { cancelReader, cancelStream, getReader, microtaskTurns, read, startTimer, stopTimer, then, type Timer } from './intrinsics.js';
 import { busRequest, type BusResponse, type ShimContext } from './request.js';
 
 const CONNECTING = 0;
@@ -123,6 +123,8 @@ interface EsState {
   /** Unregisters the current connection from window.stop(). */
   unstop: () => void;
   timer: Timer | null;
+  /** Events the parser found in the last chunk, not yet dispatched: type, data, last event ID. */
+  parsed: [string, string, string][];
   parser: EventStreamParser;
 }
 
@@ -176,10 +178,11 @@ export function createEventSource(
         connection: null,
         unstop: () => {},
         timer: null,
+        parsed: [],
         parser: new EventStreamParser({
+          // Dispatched by the reading loop, one at a time (see `dispatchParsed`).
           event: (type, data, lastEventId) => {
-            if (s.readyState === CLOSED) return;
-            this.dispatchEvent(new MessageEvent(type, { data, origin: s.origin, lastEventId }));
+            s.parsed.push([type, data, lastEventId]);
           },
           retry: (ms) => {
             s.reconnectionTime = ms;
@@ -286,9 +289,11 @@ export function createEventSource(
           if (s.connection !== connection) return;
           if (next.done) {
             s.parser.push(decoder.decode());
+            await dispatchParsed(s, connection);
             break;
           }
           s.parser.push(decoder.decode(next.value, { stream: true }));
+          await dispatchParsed(s, connection);
           if (s.connection !== connection) {
             cancelReader(reader);
             return;
@@ -303,6 +308,24 @@ export function createEventSource(
   }
 
   /** HTML "reestablish the connection". */
+  /**
+   * Dispatches the events parsed from one chunk, in order, with turns of the microtask queue
+   * between them (the standard queues a task for each: a listener that awaits the next
+   * event, `once`, must have its reactions run before that event comes). Stops when the
+   * connection is closed or replaced.
+   */
+  async function dispatchParsed(s: EsState, connection: AbortController): Promise<void> {
+    const parsed = s.parsed;
+    if (parsed.length === 0) return;
+    s.parsed = [];
+    for (let i = 0; i < parsed.length; i++) {
+      if (i > 0) await microtaskTurns();
+      if (s.readyState === CLOSED || s.connection !== connection) return;
+      const event = parsed[i]!; // by index: the page may have replaced the array iterator
+      s.target.dispatchEvent(new MessageEvent(event[0], { data: event[1], origin: s.origin, lastEventId: event[2] }));
+    }
+  }
+
   function reestablish(s: EsState): void {
     if (s.readyState === CLOSED) return;
     s.connection = null;

@@ -1,3 +1,5 @@
+import { startTimer } from './intrinsics.js';
+
 // Form submissions the engine cannot carry to the bus by itself.
 //
 // WebKitGTK crashes the host process when a scheme handler reads a Blob-backed body — and
@@ -17,8 +19,14 @@ export interface FormContext {
   fetch: typeof fetch;
 }
 
-/** Listens for submissions on `doc` (capture phase, so it runs before the page's own handlers can't be undone). */
+/**
+ * Listens for submissions on `doc`. The decision waits until the page's own handlers have had
+ * the event, as HTML's does (a form is submitted only if no handler cancels its `submit`
+ * event): a handler on the form, on a framework's root (React, Remix), on the document or the
+ * window that calls `preventDefault()` or returns `false` keeps the submission its own.
+ */
 export function interceptForms(doc: Document, ctx: FormContext, mode: Exclude<FormMode, false>): () => void {
+  const win = doc.defaultView;
   const onSubmit = (event: Event): void => {
     const form = event.target;
     if (!(form instanceof HTMLFormElement) || event.defaultPrevented) return;
@@ -32,15 +40,75 @@ export function interceptForms(doc: Document, ctx: FormContext, mode: Exclude<Fo
     const enctype = (submitter?.getAttribute('formenctype') ?? form.enctype ?? '').toLowerCase();
     const hasFiles = Array.from(form.elements).some((el) => el instanceof HTMLInputElement && el.type === 'file' && !el.disabled);
     if (mode === 'files' && !(enctype === 'multipart/form-data' && hasFiles)) return;
-    event.preventDefault();
-    void submit(doc, ctx, form, submitter as HTMLElement | null, action, enctype).catch((e: unknown) => {
-      console.error(`bus form: submitting to ${action.href} failed: ${e instanceof Error ? e.message : String(e)}`);
-      showText(doc, action.href, `The form could not be sent: ${e instanceof Error ? e.message : String(e)}`);
-    });
+    const send = (): void => {
+      void submit(doc, ctx, form, submitter as HTMLElement | null, action, enctype).catch((e: unknown) => {
+        console.error(`bus form: submitting to ${action.href} failed: ${e instanceof Error ? e.message : String(e)}`);
+        showText(doc, action.href, `The form could not be sent: ${e instanceof Error ? e.message : String(e)}`);
+      });
+    };
+    let decided = false;
+    // Last in the event's path: a listener the window gets now, during the dispatch, runs
+    // after every one it had.
+    const last = (e: Event): void => {
+      if (e !== event || decided) return;
+      decided = true;
+      unhook();
+      if (event.defaultPrevented) return; // the page's own
+      event.preventDefault();
+      send();
+    };
+    // A handler that stops the event's propagation keeps it from the window. The engine's
+    // submission must not start (WebKitGTK cannot carry a file to the bus, Android no body at
+    // all), so it is cancelled then, and the page's own cancellation is what that handler
+    // (or one after it on the same element) does by the end of the dispatch: the submission
+    // goes a task later unless it did. (Not a microtask: a dispatch the host's script starts
+    // runs none until that script's task ends.)
+    const stopped = (): void => {
+      if (decided) return;
+      decided = true;
+      unhook();
+      let pageCancelled = event.defaultPrevented;
+      apply(preventDefaultOf, event, []);
+      defineProperty(event, 'defaultPrevented', { configurable: true, get: () => pageCancelled });
+      defineProperty(event, 'preventDefault', {
+        configurable: true,
+        writable: true,
+        value: function preventDefault(): void {
+          pageCancelled = true;
+        },
+      });
+      startTimer(() => {
+        if (!pageCancelled) send();
+      }, 0);
+    };
+    const wrap = (name: 'stopPropagation' | 'stopImmediatePropagation', original: (this: Event) => void): void => {
+      defineProperty(event, name, {
+        configurable: true,
+        writable: true,
+        value: function (this: Event): void {
+          apply(original, event, []);
+          stopped();
+        },
+      });
+    };
+    const unhook = (): void => {
+      win?.removeEventListener('submit', last);
+    };
+    wrap('stopPropagation', stopPropagationOf);
+    wrap('stopImmediatePropagation', stopImmediatePropagationOf);
+    if (win) win.addEventListener('submit', last);
+    else last(event);
   };
   doc.addEventListener('submit', onSubmit, true);
   return () => doc.removeEventListener('submit', onSubmit, true);
 }
+
+const { apply } = Reflect;
+const { defineProperty } = Object;
+const EventProto = typeof Event === 'function' ? Event.prototype : ({} as Event);
+const preventDefaultOf = EventProto.preventDefault;
+const stopPropagationOf = EventProto.stopPropagation;
+const stopImmediatePropagationOf = EventProto.stopImmediatePropagation;
 
 async function submit(doc: Document, ctx: FormContext, form: HTMLFormElement, submitter: HTMLElement | null, action: URL, enctype: string): Promise<void> {
   const data = new FormData(form, submitter ?? undefined);

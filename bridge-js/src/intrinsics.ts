@@ -24,6 +24,24 @@ const performanceObject = typeof performance !== 'undefined' ? performance : und
 const performanceNow = performanceObject?.now;
 const dateNow = Date.now;
 
+const originalQueueMicrotask = globalThis.queueMicrotask;
+
+/**
+ * Settles after a few turns of the microtask queue: what the reactions a listener started
+ * (an `await` on a promise it resolved, and the code after it) need to run before the next
+ * event, as they would between two of the engine's tasks. The shim dispatches the events of
+ * one chunk (EventSource messages, WebSocket messages the bus sent together) with these
+ * turns between them rather than a task each: a task here is a timer, clamped to 4 ms
+ * after a few in a row, or a message through the UI process (see the README).
+ */
+export function microtaskTurns(): Promise<void> {
+  return new NativePromise<void>((resolve) => {
+    apply(originalQueueMicrotask, globalThis, [
+      () => apply(originalQueueMicrotask, globalThis, [() => apply(originalQueueMicrotask, globalThis, [resolve])]),
+    ]);
+  });
+}
+
 /** A timer of the shim's own. */
 export type Timer = ReturnType<typeof setTimeout>;
 

@@ -9,7 +9,7 @@
 import type { BusClient } from './client.js';
 import { defineEventHandlers } from './events.js';
 import { isToken, latin1, originOf } from './http.js';
-import { startTimer } from './intrinsics.js';
+import { microtaskTurns, startTimer } from './intrinsics.js';
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -544,6 +544,11 @@ export function createWebSocket(ctx: WebSocketContext, Original: typeof globalTh
         const next = await reader.read();
         if (next.done) break;
         decoder.push(next.value);
+        // The messages of one chunk (the bus sends small ones together) go one at a time,
+        // with turns of the microtask queue between them: the standard queues a task for
+        // each, and a listener that awaits the next message (`once`) must have its
+        // reactions run before that message comes.
+        let dispatched = false;
         for (let m = decoder.next(); m !== null; m = decoder.next()) {
           if (m.type === 'Close') {
             if (s.closeReceived === null) s.closeReceived = { code: m.code, reason: m.reason };
@@ -554,6 +559,11 @@ export function createWebSocket(ctx: WebSocketContext, Original: typeof globalTh
             continue;
           }
           if (s.readyState !== OPEN) continue;
+          if (dispatched) {
+            await microtaskTurns();
+            if (s.readyState !== OPEN) continue;
+          }
+          dispatched = true;
           let data: unknown;
           if (m.type === 'Text') data = text.decode(m.data);
           else if (s.binaryType === 'arraybuffer') data = ownBuffer(m.data);

@@ -266,3 +266,17 @@ test('EventSource: reconnects on the clock the page started with, whatever repla
   assert.deepEqual(seen, ['first', 'second']);
   assert.deepEqual(asked, [], "no timer of the shim's went through the page's setTimeout");
 });
+
+test('EventSource: events that came in one chunk reach a listener that awaits each in turn (a task each, natively)', async () => {
+  const { g } = page({
+    handler: async (req, res) => {
+      res.head(200, { 'content-type': 'text/event-stream' });
+      await res.write('data: a\n\ndata: b\n\nevent: other\ndata: c\n\ndata: d\n\n');
+    },
+  });
+  const es = new g.EventSource('/events');
+  const next = (type) => new Promise((resolve) => es.addEventListener(type, (e) => resolve(e.data), { once: true }));
+  const got = [await next('message'), await next('message'), await next('other'), await next('message')];
+  es.close();
+  assert.deepEqual(got, ['a', 'b', 'c', 'd']);
+});

@@ -83,7 +83,8 @@ test('a payload that spans chunks gets a buffer of exactly its size (handed on w
 /**
  * A scripted bus for WebSockets: real frames, real records, credit both ways. Routes:
  * /ws/echo (101, echoes, answers a close with the same close), /ws/push?n= (n texts, then
- * close 4001), /ws/plain (200), /ws/stall (101, reads nothing: no upload credit back).
+ * close 4001), /ws/together?n= (n texts in one chunk, left open), /ws/plain (200),
+ * /ws/stall (101, reads nothing: no upload credit back).
  */
 class WsPeer {
   constructor() {
@@ -126,6 +127,19 @@ class WsPeer {
           this.#write(st, encodeWsMessage({ type: 'Close', code: 4001, reason: 'done' }));
           this.#deliver({ type: 'ResponseEnd', stream: st.id });
           st.closed = true;
+        }
+        if (url.pathname === '/ws/together') {
+          // n texts in one chunk, as the bus batches small messages.
+          const n = Number(url.searchParams.get('n') ?? 3);
+          const records = [];
+          for (let i = 0; i < n; i++) records.push(encodeWsMessage({ type: 'Text', data: utf8(`m${i}`) }));
+          const chunk = new Uint8Array(records.reduce((k, r) => k + r.byteLength, 0));
+          let at = 0;
+          for (const r of records) {
+            chunk.set(r, at);
+            at += r.byteLength;
+          }
+          this.#write(st, chunk);
         }
         if (url.pathname === '/ws/drop') {
           this.#deliver({ type: 'ResponseEnd', stream: st.id });
@@ -379,4 +393,15 @@ test('uninstall puts the engine WebSocket back', () => {
   assert.notEqual(g.WebSocket, NativeWebSocket);
   inst.uninstall();
   assert.equal(g.WebSocket, NativeWebSocket);
+});
+
+test('messages that came in one chunk reach a listener that awaits each in turn (a task each, natively)', async () => {
+  const { g } = page();
+  const ws = new g.WebSocket('/ws/together?n=4');
+  const next = () => new Promise((resolve) => ws.addEventListener('message', (e) => resolve(e.data), { once: true }));
+  await new Promise((resolve) => ws.addEventListener('open', resolve, { once: true }));
+  const got = [];
+  for (let i = 0; i < 4; i++) got.push(await next());
+  assert.deepEqual(got, ['m0', 'm1', 'm2', 'm3']);
+  ws.close();
 });

@@ -482,6 +482,14 @@ var InprocBusBridge = (() => {
   var performanceObject = typeof performance !== "undefined" ? performance : void 0;
   var performanceNow = performanceObject?.now;
   var dateNow = Date.now;
+  var originalQueueMicrotask = globalThis.queueMicrotask;
+  function microtaskTurns() {
+    return new NativePromise((resolve) => {
+      apply(originalQueueMicrotask, globalThis, [
+        () => apply(originalQueueMicrotask, globalThis, [() => apply(originalQueueMicrotask, globalThis, [resolve])])
+      ]);
+    });
+  }
   function startTimer(callback, ms) {
     return apply(originalSetTimeout, globalThis, [callback, ms]);
   }
@@ -1729,6 +1737,7 @@ var InprocBusBridge = (() => {
 
   // src/forms.ts
   function interceptForms(doc, ctx, mode) {
+    const win = doc.defaultView;
     const onSubmit = (event) => {
       const form = event.target;
       if (!(form instanceof HTMLFormElement) || event.defaultPrevented) return;
@@ -1742,15 +1751,66 @@ var InprocBusBridge = (() => {
       const enctype = (submitter?.getAttribute("formenctype") ?? form.enctype ?? "").toLowerCase();
       const hasFiles = Array.from(form.elements).some((el) => el instanceof HTMLInputElement && el.type === "file" && !el.disabled);
       if (mode === "files" && !(enctype === "multipart/form-data" && hasFiles)) return;
-      event.preventDefault();
-      void submit(doc, ctx, form, submitter, action, enctype).catch((e) => {
-        console.error(`bus form: submitting to ${action.href} failed: ${e instanceof Error ? e.message : String(e)}`);
-        showText(doc, action.href, `The form could not be sent: ${e instanceof Error ? e.message : String(e)}`);
-      });
+      const send = () => {
+        void submit(doc, ctx, form, submitter, action, enctype).catch((e) => {
+          console.error(`bus form: submitting to ${action.href} failed: ${e instanceof Error ? e.message : String(e)}`);
+          showText(doc, action.href, `The form could not be sent: ${e instanceof Error ? e.message : String(e)}`);
+        });
+      };
+      let decided = false;
+      const last = (e) => {
+        if (e !== event || decided) return;
+        decided = true;
+        unhook();
+        if (event.defaultPrevented) return;
+        event.preventDefault();
+        send();
+      };
+      const stopped = () => {
+        if (decided) return;
+        decided = true;
+        unhook();
+        let pageCancelled = event.defaultPrevented;
+        apply3(preventDefaultOf, event, []);
+        defineProperty(event, "defaultPrevented", { configurable: true, get: () => pageCancelled });
+        defineProperty(event, "preventDefault", {
+          configurable: true,
+          writable: true,
+          value: function preventDefault() {
+            pageCancelled = true;
+          }
+        });
+        startTimer(() => {
+          if (!pageCancelled) send();
+        }, 0);
+      };
+      const wrap = (name, original) => {
+        defineProperty(event, name, {
+          configurable: true,
+          writable: true,
+          value: function() {
+            apply3(original, event, []);
+            stopped();
+          }
+        });
+      };
+      const unhook = () => {
+        win?.removeEventListener("submit", last);
+      };
+      wrap("stopPropagation", stopPropagationOf);
+      wrap("stopImmediatePropagation", stopImmediatePropagationOf);
+      if (win) win.addEventListener("submit", last);
+      else last(event);
     };
     doc.addEventListener("submit", onSubmit, true);
     return () => doc.removeEventListener("submit", onSubmit, true);
   }
+  var { apply: apply3 } = Reflect;
+  var { defineProperty } = Object;
+  var EventProto = typeof Event === "function" ? Event.prototype : {};
+  var preventDefaultOf = EventProto.preventDefault;
+  var stopPropagationOf = EventProto.stopPropagation;
+  var stopImmediatePropagationOf = EventProto.stopImmediatePropagation;
   async function submit(doc, ctx, form, submitter, action, enctype) {
     const data = new FormData(form, submitter ?? void 0);
     let body;
@@ -1790,7 +1850,7 @@ var InprocBusBridge = (() => {
   }
 
   // src/cookies.ts
-  var { apply: apply3 } = Reflect;
+  var { apply: apply4 } = Reflect;
   var splice = Array.prototype.splice;
   var parseJson = JSON.parse;
   var NativePromise2 = Promise;
@@ -1885,7 +1945,7 @@ var InprocBusBridge = (() => {
           if (Array.isArray(parsed)) mirror = parsed;
         } catch {
         }
-        apply3(splice, headers, [i, 1]);
+        apply4(splice, headers, [i, 1]);
         break;
       }
       return res;
@@ -1894,14 +1954,14 @@ var InprocBusBridge = (() => {
     let writes = null;
     const wrapped = function(init) {
       const self = this;
-      const send = () => chain(apply3(open, self, [init]), adopt);
+      const send = () => chain(apply4(open, self, [init]), adopt);
       return writes === null ? send() : chain(writes, send);
     };
     client.openStream = wrapped;
     const ask = (body, at = path()) => {
       const uri = `${COOKIE_PATH}?path=${encodeURIComponent(at)}`;
       const init = body === null ? { method: "GET", uri } : { method: "POST", uri, headers: [["content-type", "text/plain;charset=UTF-8"]], body: new TextEncoder().encode(body) };
-      const send = () => chain(apply3(open, client, [init]), adopt);
+      const send = () => chain(apply4(open, client, [init]), adopt);
       const answered = writes === null ? send() : chain(writes, send);
       const sent = new NativePromise2((resolve) => {
         then(
@@ -2643,10 +2703,11 @@ Content-Type: ${type}\r
           unstop: () => {
           },
           timer: null,
+          parsed: [],
           parser: new EventStreamParser({
+            // Dispatched by the reading loop, one at a time (see `dispatchParsed`).
             event: (type, data, lastEventId) => {
-              if (s.readyState === CLOSED) return;
-              this.dispatchEvent(new MessageEvent(type, { data, origin: s.origin, lastEventId }));
+              s.parsed.push([type, data, lastEventId]);
             },
             retry: (ms) => {
               s.reconnectionTime = ms;
@@ -2740,9 +2801,11 @@ Content-Type: ${type}\r
             if (s.connection !== connection) return;
             if (next.done) {
               s.parser.push(decoder2.decode());
+              await dispatchParsed(s, connection);
               break;
             }
             s.parser.push(decoder2.decode(next.value, { stream: true }));
+            await dispatchParsed(s, connection);
             if (s.connection !== connection) {
               cancelReader(reader);
               return;
@@ -2753,6 +2816,17 @@ Content-Type: ${type}\r
         }
         s.parser.reset();
         reestablish(s);
+      }
+    }
+    async function dispatchParsed(s, connection) {
+      const parsed = s.parsed;
+      if (parsed.length === 0) return;
+      s.parsed = [];
+      for (let i = 0; i < parsed.length; i++) {
+        if (i > 0) await microtaskTurns();
+        if (s.readyState === CLOSED || s.connection !== connection) return;
+        const event = parsed[i];
+        s.target.dispatchEvent(new MessageEvent(event[0], { data: event[1], origin: s.origin, lastEventId: event[2] }));
       }
     }
     function reestablish(s) {
@@ -3011,12 +3085,12 @@ Content-Type: ${type}\r
     }
   }
   function decorate(response, url, redirected, type, consumers) {
-    defineProperty(response, "url", { value: url, writable: false, enumerable: false, configurable: true });
-    defineProperty(response, "redirected", { value: redirected, writable: false, enumerable: false, configurable: true });
-    defineProperty(response, "type", { value: type, writable: false, enumerable: false, configurable: true });
-    defineProperty(response, "clone", {
+    defineProperty2(response, "url", { value: url, writable: false, enumerable: false, configurable: true });
+    defineProperty2(response, "redirected", { value: redirected, writable: false, enumerable: false, configurable: true });
+    defineProperty2(response, "type", { value: type, writable: false, enumerable: false, configurable: true });
+    defineProperty2(response, "clone", {
       value: function clone() {
-        return decorate(apply4(responseClone, this, []), url, redirected, type, consumers);
+        return decorate(apply5(responseClone, this, []), url, redirected, type, consumers);
       },
       writable: true,
       enumerable: false,
@@ -3025,13 +3099,13 @@ Content-Type: ${type}\r
     if (consumers) {
       for (let i = 0; i < CONSUMERS.length; i++) {
         const name = CONSUMERS[i];
-        defineProperty(response, name, { value: consumer(name, consumers), writable: true, enumerable: false, configurable: true });
+        defineProperty2(response, name, { value: consumer(name, consumers), writable: true, enumerable: false, configurable: true });
       }
     }
     return response;
   }
-  var { apply: apply4 } = Reflect;
-  var { defineProperty } = Object;
+  var { apply: apply5 } = Reflect;
+  var { defineProperty: defineProperty2 } = Object;
   var ResponseProto = typeof Response === "function" ? Response.prototype : {};
   var responseClone = ResponseProto.clone;
   var bodyGetter = Object.getOwnPropertyDescriptor(ResponseProto, "body")?.get;
@@ -3040,14 +3114,14 @@ Content-Type: ${type}\r
   function consumer(name, state) {
     const native = ResponseProto[name];
     return function() {
-      const body = bodyGetter ? apply4(bodyGetter, this, []) : this.body;
-      const used = bodyUsedGetter ? apply4(bodyUsedGetter, this, []) : this.bodyUsed;
-      if (body === null || used || body.locked) return apply4(native, this, []);
+      const body = bodyGetter ? apply5(bodyGetter, this, []) : this.body;
+      const used = bodyUsedGetter ? apply5(bodyUsedGetter, this, []) : this.bodyUsed;
+      if (body === null || used || body.locked) return apply5(native, this, []);
       if (state.aborted) return rejected(state.aborted.reason);
       const type = this.headers.get("content-type");
       const consume = (bytes) => {
         const copy = new Response(bytes, bare({ headers: bare(type === null ? {} : { "content-type": type }) }));
-        return apply4(native, copy, []);
+        return apply5(native, copy, []);
       };
       if (state.bytes !== null) {
         const bytes = state.bytes;
@@ -4455,6 +4529,7 @@ Content-Type: ${type}\r
           const next = await reader.read();
           if (next.done) break;
           decoder2.push(next.value);
+          let dispatched = false;
           for (let m = decoder2.next(); m !== null; m = decoder2.next()) {
             if (m.type === "Close") {
               if (s.closeReceived === null) s.closeReceived = { code: m.code, reason: m.reason };
@@ -4464,6 +4539,11 @@ Content-Type: ${type}\r
               continue;
             }
             if (s.readyState !== OPEN2) continue;
+            if (dispatched) {
+              await microtaskTurns();
+              if (s.readyState !== OPEN2) continue;
+            }
+            dispatched = true;
             let data;
             if (m.type === "Text") data = text.decode(m.data);
             else if (s.binaryType === "arraybuffer") data = ownBuffer(m.data);
@@ -4616,10 +4696,10 @@ Content-Type: ${type}\r
   var READY = "inproc-bus:ready";
   var CLOSING2 = "inproc-bus:closing";
   var fnToString = Function.prototype.toString;
-  var { apply: apply5, construct } = Reflect;
+  var { apply: apply6, construct } = Reflect;
   function bundleSource() {
     try {
-      return typeof __inprocBusBundle === "function" ? apply5(fnToString, __inprocBusBundle, []) : null;
+      return typeof __inprocBusBundle === "function" ? apply6(fnToString, __inprocBusBundle, []) : null;
     } catch {
       return null;
     }
@@ -4657,7 +4737,7 @@ Content-Type: ${type}\r
       }
       if (url === null || scriptOrigin(url) !== own) return construct(Original, args, new.target);
       const module = options != null && options.type === "module";
-      const nonce = hex(apply5(getRandomValues, cryptoObj, [new Uint8Array(16)]));
+      const nonce = hex(apply6(getRandomValues, cryptoObj, [new Uint8Array(16)]));
       const config = {
         origins: [...ctx.origins],
         url: url.href,
@@ -4703,7 +4783,7 @@ import ${JSON.stringify(url.href)};
       });
       link = ctx.client.attachPeer(transport);
       links.set(worker, link);
-      apply5(postMessage, worker, [{ [PORT_KEY]: nonce }, [channel.port2]]);
+      apply6(postMessage, worker, [{ [PORT_KEY]: nonce }, [channel.port2]]);
       return worker;
     };
     Object.defineProperty(Worker, "length", { value: 1 });
@@ -4715,7 +4795,7 @@ import ${JSON.stringify(url.href)};
         links.delete(this);
         link.close();
       }
-      return apply5(nativeTerminate, this, []);
+      return apply6(nativeTerminate, this, []);
     };
     proto.terminate = ourTerminate;
     const nativeConstructor = proto.constructor;
@@ -4742,13 +4822,13 @@ import ${JSON.stringify(url.href)};
       const ports = event.ports;
       if (!ports || ports.length !== 1) return;
       event.stopImmediatePropagation();
-      apply5(removeListener2, g, ["message", onPort]);
+      apply6(removeListener2, g, ["message", onPort]);
       port = ports[0];
       queued.connect(portTransport(port, () => {
       }));
       port.postMessage(READY);
     };
-    apply5(addListener2, g, ["message", onPort]);
+    apply6(addListener2, g, ["message", onPort]);
     const installation2 = install({
       origins: config.origins,
       transport: queued,
@@ -4775,7 +4855,7 @@ import ${JSON.stringify(url.href)};
           }
           absolute.push(u);
         }
-        return apply5(nativeImportScripts, g, absolute);
+        return apply6(nativeImportScripts, g, absolute);
       };
     }
     const shown = workerLocation(config.url);
@@ -4784,7 +4864,7 @@ import ${JSON.stringify(url.href)};
     if (typeof nativeClose === "function") {
       g.close = function close() {
         port?.postMessage(CLOSING2);
-        return apply5(nativeClose, g, []);
+        return apply6(nativeClose, g, []);
       };
     }
     return installation2;
@@ -4808,14 +4888,14 @@ import ${JSON.stringify(url.href)};
       if (text !== null) {
         const typed = URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
         try {
-          apply5(importScripts, g, [typed]);
+          apply6(importScripts, g, [typed]);
         } finally {
           URL.revokeObjectURL(typed);
         }
         return;
       }
     }
-    apply5(importScripts, g, [url]);
+    apply6(importScripts, g, [url]);
   }
   function portTransport(port, oncontrol) {
     const transport = {
