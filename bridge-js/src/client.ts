@@ -311,12 +311,17 @@ export class BusClient {
   /**
    * Fails every open stream with `reason` (default: a TypeError saying the session was
    * reset) and keeps the client usable: the bus side has a new session and knows none of
-   * them. Sends nothing (the old session's streams are gone there already).
+   * them. Each gets a `Cancel` all the same (a new session ignores a cancel of a stream it
+   * does not know): a reset the page's script made up, where the session lives on, must not
+   * leave the bus's streams open, taking the session's stream slots.
    */
   reset(reason?: unknown): void {
     if (this.isClosed) return;
     const why = reason ?? new TypeError('the bus session was reset: open requests were dropped');
-    for (const s of [...this.streams.values()]) this.fail(s, why);
+    for (const s of [...this.streams.values()]) {
+      this.trySendFrame(s, { type: 'Cancel', stream: s.id });
+      this.fail(s, why);
+    }
     // Peers' streams end the same way: the session that carried them is gone.
     this.endPeerStreams(messageOf(why));
   }

@@ -3,7 +3,7 @@
 
 import { defineEventHandlers, fireEvent } from './events.js';
 import { extractMimeType, latin1, originOf, utf8, type HeaderPair } from './http.js';
-import { cancelReader, cancelStream, getReader, microtaskTurns, read, startTimer, stopTimer, then, type Timer } from './intrinsics.js';
+import { cancelReader, cancelStream, getReader, idlLength, microtaskTurns, read, startTimer, stopTimer, then, type Timer } from './intrinsics.js';
 import { busRequest, type BusResponse, type ShimContext } from './request.js';
 
 const CONNECTING = 0;
@@ -349,5 +349,6 @@ export function createEventSource(
     fireEvent(s.target, 'error');
   }
 
+  idlLength(EventSource, 1);
   return EventSource as unknown as typeof globalThis.EventSource;
 }

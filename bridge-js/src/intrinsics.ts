@@ -42,6 +42,14 @@ export function microtaskTurns(): Promise<void> {
   });
 }
 
+/**
+ * Gives `f` the `length` WebIDL gives the engine's own operation (its required arguments):
+ * the shim's take rest parameters, whose `length` is 0.
+ */
+export function idlLength(f: unknown, length: number): void {
+  Object.defineProperty(f, 'length', { value: length, configurable: true });
+}
+
 /** A timer of the shim's own. */
 export type Timer = ReturnType<typeof setTimeout>;
 

@@ -33,7 +33,7 @@ import {
   type MimeType,
 } from './http.js';
 import { toBase64 } from './base64.js';
-import { bare, cancelReader, cancelStream, getReader, read, startTimer, stopTimer, then, type Timer } from './intrinsics.js';
+import { bare, cancelReader, cancelStream, getReader, idlLength, read, startTimer, stopTimer, then, type Timer } from './intrinsics.js';
 import { busRequest, type BusResponse, type ShimContext } from './request.js';
 import type { RouteFor } from './shim.js';
 
@@ -787,12 +787,14 @@ export function createXMLHttpRequest(
       cancelStream(res.body);
       return;
     }
+    // The length is the header list's for every response (XHR "handle response
+    // end-of-body"), a HEAD's or a 204's too: their progress events carry it as `total`.
+    f.length = extractLength(res.headers) ?? 0;
     if (s.method === 'HEAD' || res.status === 204 || res.status === 205 || res.status === 304) {
       cancelStream(res.body);
       endOfBody(s, f);
       return;
     }
-    f.length = extractLength(res.headers) ?? 0;
     const reader = getReader(res.body);
     f.ac.signal.addEventListener('abort', () => cancelReader(reader), ONCE);
     for (;;) {
@@ -928,6 +930,11 @@ export function createXMLHttpRequest(
     f.ac.abort();
   }
 
+  const proto = XMLHttpRequest.prototype;
+  idlLength(proto.open, 2);
+  idlLength(proto.setRequestHeader, 2);
+  idlLength(proto.getResponseHeader, 1);
+  idlLength(proto.overrideMimeType, 1);
   return XMLHttpRequest as unknown as typeof globalThis.XMLHttpRequest;
 }
 

@@ -613,3 +613,29 @@ test('timeout: runs on the clock the page started with, whatever replaced setTim
   await new Promise((r) => saved(r, 0));
   assert.equal(peer.frames('Cancel').length, 1);
 });
+
+test('HEAD and 204: load and loadend carry the Content-Length as their total (the header list\'s length, body or not)', async () => {
+  const { g } = page({
+    handler: async (req, res) => {
+      res.head(req.url.pathname === '/none' ? 204 : 200, { 'content-type': 'text/plain', 'content-length': '5' });
+      res.end();
+    },
+  });
+  for (const [method, path] of [['HEAD', '/text'], ['GET', '/none']]) {
+    const xhr = new g.XMLHttpRequest();
+    const r = record(xhr);
+    xhr.open(method, path);
+    xhr.send();
+    await r.done;
+    const load = r.progress.find(([t]) => t === 'load');
+    assert.deepEqual(load, ['load', 0, 5, true], `${method} ${path}: ${JSON.stringify(r.progress)}`);
+  }
+});
+
+test('the shim\'s constructors and operations have the lengths WebIDL gives the engine\'s own', () => {
+  const { g } = page();
+  const X = g.XMLHttpRequest.prototype;
+  assert.deepEqual([X.open.length, X.setRequestHeader.length, X.getResponseHeader.length, X.overrideMimeType.length, X.send.length], [2, 2, 1, 1, 0]);
+  assert.equal(g.EventSource.length, 1);
+  assert.deepEqual([g.WebSocket.length, g.WebSocket.prototype.send.length], [1, 1]);
+});

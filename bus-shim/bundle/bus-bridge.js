@@ -490,6 +490,9 @@ var InprocBusBridge = (() => {
       ]);
     });
   }
+  function idlLength(f, length) {
+    Object.defineProperty(f, "length", { value: length, configurable: true });
+  }
   function startTimer(callback, ms) {
     return apply(originalSetTimeout, globalThis, [callback, ms]);
   }
@@ -676,12 +679,17 @@ var InprocBusBridge = (() => {
     /**
      * Fails every open stream with `reason` (default: a TypeError saying the session was
      * reset) and keeps the client usable: the bus side has a new session and knows none of
-     * them. Sends nothing (the old session's streams are gone there already).
+     * them. Each gets a `Cancel` all the same (a new session ignores a cancel of a stream it
+     * does not know): a reset the page's script made up, where the session lives on, must not
+     * leave the bus's streams open, taking the session's stream slots.
      */
     reset(reason) {
       if (this.isClosed) return;
       const why = reason ?? new TypeError("the bus session was reset: open requests were dropped");
-      for (const s of [...this.streams.values()]) this.fail(s, why);
+      for (const s of [...this.streams.values()]) {
+        this.trySendFrame(s, { type: "Cancel", stream: s.id });
+        this.fail(s, why);
+      }
       this.endPeerStreams(messageOf(why));
     }
     /** Streams open now (waiting for or receiving their response). */
@@ -2849,6 +2857,7 @@ Content-Type: ${type}\r
       s.readyState = CLOSED;
       fireEvent(s.target, "error");
     }
+    idlLength(EventSource, 1);
     return EventSource;
   }
 
@@ -3773,12 +3782,12 @@ Content-Type: ${type}\r
         cancelStream(res.body);
         return;
       }
+      f.length = extractLength(res.headers) ?? 0;
       if (s.method === "HEAD" || res.status === 204 || res.status === 205 || res.status === 304) {
         cancelStream(res.body);
         endOfBody(s, f);
         return;
       }
-      f.length = extractLength(res.headers) ?? 0;
       const reader = getReader(res.body);
       f.ac.signal.addEventListener("abort", () => cancelReader(reader), ONCE3);
       for (; ; ) {
@@ -3889,6 +3898,11 @@ Content-Type: ${type}\r
       f.unstop();
       f.ac.abort();
     }
+    const proto = XMLHttpRequest.prototype;
+    idlLength(proto.open, 2);
+    idlLength(proto.setRequestHeader, 2);
+    idlLength(proto.getResponseHeader, 1);
+    idlLength(proto.overrideMimeType, 1);
     return XMLHttpRequest;
   }
   function clearTimer(f) {
@@ -4573,6 +4587,8 @@ Content-Type: ${type}\r
         s.target.dispatchEvent(closeEvent({ wasClean: clean, code: clean ? close.code : 1006, reason: clean ? close.reason : "" }));
       }, 0);
     }
+    idlLength(WebSocket, 1);
+    idlLength(WebSocket.prototype.send, 1);
     return WebSocket;
   }
   var Queue = class {
