@@ -167,7 +167,15 @@ const RELAY: &str = r#"(() => {
         unread += message.length;
       }
       if (held.length > 0) ack();
+      else carryHeld();
     });
+  };
+  // A carried body goes after its stream's head: while messages are held, so is the body's
+  // request (the host refuses a body for a stream it has not seen).
+  const afterHeld = [];
+  const carryHeld = () => {
+    const jobs = afterHeld.splice(0, afterHeld.length);
+    for (const job of jobs) job();
   };
   document.addEventListener(__OUT__, (event) => {
     const frame = event.detail;
@@ -393,12 +401,15 @@ const RELAY: &str = r#"(() => {
         carrier.port2.postMessage({ stream, returned: null });
       }
     };
-    fetch(__CARRIER_URL__ + '?doc=' + encodeURIComponent(doc) + '&stream=' + stream + '&len=' + body.byteLength, {
+    const forDoc = doc;
+    const carry = () => fetch(__CARRIER_URL__ + '?doc=' + encodeURIComponent(forDoc) + '&stream=' + stream + '&len=' + body.byteLength, {
       method: 'POST',
       body: new Uint8Array(body),
       headers: { [__CARRIER_HEADER__]: __SECRET__ },
       cache: 'no-store',
     }).then((r) => { if (!r.ok) return r.text().then((t) => fail('HTTP ' + r.status + ': ' + t)); }, fail).finally(giveBack);
+    if (held.length > 0) afterHeld.push(carry);
+    else carry();
   };
   offer();
   addEventListener('pageshow', (event) => {
@@ -409,10 +420,12 @@ const RELAY: &str = r#"(() => {
     queued.clear();
     asked.clear();
     answering.clear();
-    // Messages held for the old session are for streams the reset ends.
+    // Messages held for the old session are for streams the reset ends (their bodies'
+    // requests go, and are refused: their streams are gone).
     held.length = 0;
     unread = 0;
     acking = false;
+    carryHeld();
     doc = newId();
     start();
     document.dispatchEvent(new CustomEvent(__RESET__));

@@ -898,6 +898,12 @@ fn page_script_cannot_make_the_host_hold_its_frames() {
          for (let i = 0; i < 8; i++) document.dispatchEvent(new CustomEvent('inproc-bus-out', { detail: big }));
          const frame = 'A'.repeat(1 << 20);
          for (let i = 0; i < 300; i++) document.dispatchEvent(new CustomEvent('inproc-bus-out', { detail: frame }));
+         // An upload right behind them: its head waits with the messages the relay holds,
+         // and its body (carried by the relay's own request) must not overtake it.
+         window.upload = null;
+         fetch('/conf/echo', { method: 'POST', body: new Uint8Array(1 << 20).fill(7) })
+           .then((r) => r.arrayBuffer().then((b) => { window.upload = [r.status, b.byteLength]; }))
+           .catch((e) => { window.upload = String(e); });
          return true",
     );
     assert_eq!(dispatched, true);
@@ -906,6 +912,12 @@ fn page_script_cannot_make_the_host_hold_its_frames() {
     s.h.wait(Duration::from_secs(4));
     let grew_mib = status_kb("VmHWM").saturating_sub(before) / 1024;
     eprintln!("host peak RSS growth while the page flooded the relay: {grew_mib} MiB");
+    let upload = s.h.eval("return window.upload");
+    assert_eq!(
+        upload,
+        serde_json::json!([200, 1 << 20]),
+        "the upload behind the held messages"
+    );
     assert!(
         grew_mib < 160,
         "the host's peak memory grew {grew_mib} MiB while page script flooded the relay"

@@ -643,6 +643,19 @@ fn forms_the_page_handles_itself_stay_its_own() {
     stays("a handler that stops propagation, then cancels");
     submit("e.stopImmediatePropagation(); if (!e.defaultPrevented) e.preventDefault();");
     stays("a handler that stops it at once, then cancels");
+    submit("e.cancelBubble = true;");
+    taken_over("a handler that stops propagation the legacy way");
+    // A submit event page script dispatches submits nothing (nor does the shim take it over).
+    h.eval("window.replaced = true; return true");
+    h.load("/forms.html");
+    wait_for(&h, "return !window.replaced && !!window.attachFile");
+    assert_eq!(h.eval("return attachFile()"), 1);
+    h.eval(
+        "window.sawCancelled = false;
+         document.getElementById('files').dispatchEvent(new SubmitEvent('submit', { bubbles: true, cancelable: true }));
+         return true;",
+    );
+    stays("a submit event page script dispatched");
 }
 
 fn bad_handlers_and_unknown_paths_get_clear_errors() {

@@ -20,7 +20,7 @@ import {
   type Frame,
   type Header,
 } from './codec.js';
-import { bare, cancelReader, getReader, read, then } from './intrinsics.js';
+import { bare, cancelReader, enqueueMicrotask, getReader, read, then } from './intrinsics.js';
 
 /**
  * A message channel to the bus that preserves message boundaries and order (one message
@@ -323,7 +323,7 @@ export class BusClient {
       this.fail(s, why);
     }
     // Peers' streams end the same way: the session that carried them is gone.
-    this.endPeerStreams(messageOf(why));
+    this.endPeerStreams(messageOf(why), true);
   }
 
   /** Streams open now (waiting for or receiving their response). */
@@ -353,7 +353,7 @@ export class BusClient {
     if (this.isClosed) return;
     this.isClosed = true;
     this.closeReason = reason ?? new TypeError('the bus connection is closed');
-    this.endPeerStreams(messageOf(this.closeReason));
+    this.endPeerStreams(messageOf(this.closeReason), false);
     for (const w of this.waiting.splice(0, this.waiting.length)) {
       w.detachAbort();
       w.reject(this.closeReason);
@@ -680,7 +680,7 @@ export class BusClient {
         /* the transport is gone: so is the stream */
       }
     }
-    if (this.waiting.length > 0) queueMicrotask(() => this.pump());
+    if (this.waiting.length > 0) enqueueMicrotask(() => this.pump());
   }
 
   private closePeer(peer: Peer): void {
@@ -692,10 +692,11 @@ export class BusClient {
   }
 
   /** Fails every peer stream (the session is gone): an Error frame to each peer for each. */
-  private endPeerStreams(message: string): void {
+  /** Ends every peer's stream with `message`; `cancel`: a Cancel for each goes to the bus. */
+  private endPeerStreams(message: string, cancel: boolean): void {
     for (const peer of this.peers) {
       for (const r of [...peer.streams.values()]) {
-        this.endRelay(r, false);
+        this.endRelay(r, cancel);
         this.errorToPeer(peer, r.peerId, ErrorCode.Shutdown, message);
       }
     }
@@ -783,7 +784,7 @@ export class BusClient {
     s.status = status;
     s.headers = headers;
     s.early = [];
-    queueMicrotask(() => this.publish(s));
+    enqueueMicrotask(() => this.publish(s));
   }
 
   private publish(s: Stream): void {
@@ -927,7 +928,7 @@ export class BusClient {
       hook(s.sent, done);
     } catch (e) {
       // The hook is the caller's code: it must not break the upload loop.
-      queueMicrotask(() => {
+      enqueueMicrotask(() => {
         throw e;
       });
     }
@@ -984,7 +985,7 @@ export class BusClient {
     s.wake?.();
     s.cancelSource?.();
     // A slot is free: the oldest waiting request goes (after the current frame's handling).
-    if (this.waiting.length > 0) queueMicrotask(() => this.pump());
+    if (this.waiting.length > 0) enqueueMicrotask(() => this.pump());
   }
 
   private trySendFrame(s: Stream, frame: Frame): boolean {
@@ -1016,7 +1017,7 @@ export class BusClient {
       hook(error);
     } catch (e) {
       // A throwing hook must not break frame processing; surface it as an uncaught error.
-      queueMicrotask(() => {
+      enqueueMicrotask(() => {
         throw e;
       });
     }

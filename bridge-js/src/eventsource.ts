@@ -290,6 +290,7 @@ export function createEventSource(
           if (next.done) {
             s.parser.push(decoder.decode());
             await dispatchParsed(s, connection);
+            if (s.connection !== connection) return; // closed or stopped meanwhile
             break;
           }
           s.parser.push(decoder.decode(next.value, { stream: true }));

@@ -29,19 +29,25 @@ export function interceptForms(doc: Document, ctx: FormContext, mode: Exclude<Fo
   const win = doc.defaultView;
   const onSubmit = (event: Event): void => {
     const form = event.target;
-    if (!(form instanceof HTMLFormElement) || event.defaultPrevented) return;
-    const submitter = (event as SubmitEvent).submitter ?? null;
-    const method = (submitter?.getAttribute('formmethod') ?? form.method ?? 'get').toLowerCase();
-    if (method !== 'post') return;
-    const action = new URL(submitter?.getAttribute('formaction') ?? form.action, doc.baseURI);
-    if (!ctx.isBus(action)) return;
-    const target = submitter?.getAttribute('formtarget') ?? form.target;
-    if (target && target !== '_self') return; // other browsing contexts are the engine's business
-    const enctype = (submitter?.getAttribute('formenctype') ?? form.enctype ?? '').toLowerCase();
-    const hasFiles = Array.from(form.elements).some((el) => el instanceof HTMLInputElement && el.type === 'file' && !el.disabled);
-    if (mode === 'files' && !(enctype === 'multipart/form-data' && hasFiles)) return;
-    const send = (): void => {
-      void submit(doc, ctx, form, submitter as HTMLElement | null, action, enctype).catch((e: unknown) => {
+    // A submit event page script dispatches submits nothing, in the engine or here.
+    if (!(form instanceof HTMLFormElement) || !event.isTrusted || event.defaultPrevented) return;
+    const submitter = ((event as SubmitEvent).submitter ?? null) as HTMLElement | null;
+    /** The submission to take over, read as HTML does: after the page's handlers ran. */
+    const planned = (): { action: URL; enctype: string } | null => {
+      const method = (submitter?.getAttribute('formmethod') ?? form.method ?? 'get').toLowerCase();
+      if (method !== 'post') return null;
+      const action = new URL(submitter?.getAttribute('formaction') ?? form.action, doc.baseURI);
+      if (!ctx.isBus(action)) return null;
+      const target = submitter?.getAttribute('formtarget') ?? form.target;
+      if (target && target !== '_self') return null; // other browsing contexts are the engine's business
+      const enctype = (submitter?.getAttribute('formenctype') ?? form.enctype ?? '').toLowerCase();
+      const hasFiles = Array.from(form.elements).some((el) => el instanceof HTMLInputElement && el.type === 'file' && !el.disabled);
+      if (mode === 'files' && !(enctype === 'multipart/form-data' && hasFiles)) return null;
+      return { action, enctype };
+    };
+    const send = (plan: { action: URL; enctype: string }): void => {
+      const { action, enctype } = plan;
+      void submit(doc, ctx, form, submitter, action, enctype).catch((e: unknown) => {
         console.error(`bus form: submitting to ${action.href} failed: ${e instanceof Error ? e.message : String(e)}`);
         showText(doc, action.href, `The form could not be sent: ${e instanceof Error ? e.message : String(e)}`);
       });
@@ -54,20 +60,26 @@ export function interceptForms(doc: Document, ctx: FormContext, mode: Exclude<Fo
       decided = true;
       unhook();
       if (event.defaultPrevented) return; // the page's own
+      const plan = planned();
+      if (plan === null) return; // the engine's
       event.preventDefault();
-      send();
+      send(plan);
     };
     // A handler that stops the event's propagation keeps it from the window. The engine's
     // submission must not start (WebKitGTK cannot carry a file to the bus, Android no body at
     // all), so it is cancelled then, and the page's own cancellation is what that handler
-    // (or one after it on the same element) does by the end of the dispatch: the submission
-    // goes a task later unless it did. (Not a microtask: a dispatch the host's script starts
-    // runs none until that script's task ends.)
+    // (or one after it on the same element) does by the end of the dispatch through
+    // `preventDefault()`: the submission goes a task later unless it did. (Not a microtask:
+    // a dispatch the host's script starts runs none until that script's task ends. A
+    // `return false` after the stop is the engine's own business and is not seen.)
     const stopped = (): void => {
       if (decided) return;
       decided = true;
       unhook();
-      let pageCancelled = event.defaultPrevented;
+      if (event.defaultPrevented) return;
+      const plan = planned();
+      if (plan === null) return;
+      let pageCancelled = false;
       apply(preventDefaultOf, event, []);
       defineProperty(event, 'defaultPrevented', { configurable: true, get: () => pageCancelled });
       defineProperty(event, 'preventDefault', {
@@ -78,7 +90,7 @@ export function interceptForms(doc: Document, ctx: FormContext, mode: Exclude<Fo
         },
       });
       startTimer(() => {
-        if (!pageCancelled) send();
+        if (!pageCancelled) send(plan);
       }, 0);
     };
     const wrap = (name: 'stopPropagation' | 'stopImmediatePropagation', original: (this: Event) => void): void => {
@@ -96,8 +108,22 @@ export function interceptForms(doc: Document, ctx: FormContext, mode: Exclude<Fo
     };
     wrap('stopPropagation', stopPropagationOf);
     wrap('stopImmediatePropagation', stopImmediatePropagationOf);
-    if (win) win.addEventListener('submit', last);
-    else last(event);
+    // The legacy way to stop propagation.
+    defineProperty(event, 'cancelBubble', {
+      configurable: true,
+      get: () => (cancelBubbleOf ? (apply(cancelBubbleOf, event, []) as boolean) : false),
+      set: (value: unknown) => {
+        if (value) apply(stopPropagationOf, event, []);
+        if (value) stopped();
+      },
+    });
+    if (win) {
+      win.addEventListener('submit', last);
+      // Whatever happened, the window's listener does not outlive the dispatch.
+      startTimer(unhook, 0);
+    } else {
+      last(event);
+    }
   };
   doc.addEventListener('submit', onSubmit, true);
   return () => doc.removeEventListener('submit', onSubmit, true);
@@ -109,6 +135,7 @@ const EventProto = typeof Event === 'function' ? Event.prototype : ({} as Event)
 const preventDefaultOf = EventProto.preventDefault;
 const stopPropagationOf = EventProto.stopPropagation;
 const stopImmediatePropagationOf = EventProto.stopImmediatePropagation;
+const cancelBubbleOf = Object.getOwnPropertyDescriptor(EventProto, 'cancelBubble')?.get;
 
 async function submit(doc: Document, ctx: FormContext, form: HTMLFormElement, submitter: HTMLElement | null, action: URL, enctype: string): Promise<void> {
   const data = new FormData(form, submitter ?? undefined);

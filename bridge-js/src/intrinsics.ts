@@ -34,6 +34,11 @@ const originalQueueMicrotask = globalThis.queueMicrotask;
  * turns between them rather than a task each: a task here is a timer, clamped to 4 ms
  * after a few in a row, or a message through the UI process (see the README).
  */
+/** `queueMicrotask(f)`, the original (zone.js replaces it; a fake clock may too). */
+export function enqueueMicrotask(f: () => void): void {
+  apply(originalQueueMicrotask, globalThis, [f]);
+}
+
 export function microtaskTurns(): Promise<void> {
   return new NativePromise<void>((resolve) => {
     apply(originalQueueMicrotask, globalThis, [

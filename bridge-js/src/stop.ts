@@ -2,6 +2,8 @@
 // are the document's). Requests on the bus have no loader there, so the shim wraps the
 // global `stop` and aborts its own in-flight requests first.
 
+import { enqueueMicrotask } from './intrinsics.js';
+
 export interface Stopper {
   /** Registers an abort to run on `window.stop()`; returns its unregistration. */
   onStop(abort: () => void): () => void;
@@ -47,7 +49,7 @@ export function hookStop(global: object): Stopper {
         now[i]!();
       } catch (e) {
         // One request's failure must not keep the others (or the page's own stop) from running.
-        queueMicrotask(() => {
+        enqueueMicrotask(() => {
           throw e;
         });
       }

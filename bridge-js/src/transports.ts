@@ -3,6 +3,7 @@
 
 import { fromBase64, toBase64 } from './base64.js';
 import type { Transport } from './client.js';
+import { enqueueMicrotask } from './intrinsics.js';
 
 const { apply } = Reflect;
 
@@ -334,7 +335,7 @@ function reporter(onerror: ((e: unknown) => void) | undefined): (e: unknown) => 
   return (
     onerror ??
     ((e) =>
-      queueMicrotask(() => {
+      enqueueMicrotask(() => {
         throw e;
       }))
   );

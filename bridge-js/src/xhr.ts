@@ -33,7 +33,7 @@ import {
   type MimeType,
 } from './http.js';
 import { toBase64 } from './base64.js';
-import { bare, cancelReader, cancelStream, getReader, idlLength, read, startTimer, stopTimer, then, type Timer } from './intrinsics.js';
+import { bare, cancelReader, cancelStream, enqueueMicrotask, getReader, idlLength, read, startTimer, stopTimer, then, type Timer } from './intrinsics.js';
 import { busRequest, type BusResponse, type ShimContext } from './request.js';
 import type { RouteFor } from './shim.js';
 
@@ -730,7 +730,7 @@ export function createXMLHttpRequest(
       () => processError(s, f),
     );
     // An empty body goes as end_stream: no RequestEnd will report its end.
-    if (body !== null && body.length === 0) queueMicrotask(() => uploadProgress(s, f, 0, true));
+    if (body !== null && body.length === 0) enqueueMicrotask(() => uploadProgress(s, f, 0, true));
   }
 
   /** XHR "processRequestBodyChunkLength" and "processRequestEndOfBody". */

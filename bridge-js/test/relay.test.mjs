@@ -187,6 +187,9 @@ test('a session reset and a closed client fail the peer streams with Error frame
   await settle();
   bus.take();
   page.reset(new TypeError('restored from the back/forward cache'));
+  // A Cancel for the peer's stream, as for the page's own: a reset page script made up
+  // leaves no stream of the bus open.
+  assert.deepEqual(bus.take(), [{ type: 'Cancel', stream: 1 }]);
   pump();
   await assert.rejects(a, /Shutdown.*back\/forward cache/);
   const b = worker.openStream({ method: 'GET', uri: '/b' });

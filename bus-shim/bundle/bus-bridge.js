@@ -483,6 +483,9 @@ var InprocBusBridge = (() => {
   var performanceNow = performanceObject?.now;
   var dateNow = Date.now;
   var originalQueueMicrotask = globalThis.queueMicrotask;
+  function enqueueMicrotask(f) {
+    apply(originalQueueMicrotask, globalThis, [f]);
+  }
   function microtaskTurns() {
     return new NativePromise((resolve) => {
       apply(originalQueueMicrotask, globalThis, [
@@ -690,7 +693,7 @@ var InprocBusBridge = (() => {
         this.trySendFrame(s, { type: "Cancel", stream: s.id });
         this.fail(s, why);
       }
-      this.endPeerStreams(messageOf(why));
+      this.endPeerStreams(messageOf(why), true);
     }
     /** Streams open now (waiting for or receiving their response). */
     get openStreams() {
@@ -717,7 +720,7 @@ var InprocBusBridge = (() => {
       if (this.isClosed) return;
       this.isClosed = true;
       this.closeReason = reason ?? new TypeError("the bus connection is closed");
-      this.endPeerStreams(messageOf(this.closeReason));
+      this.endPeerStreams(messageOf(this.closeReason), false);
       for (const w of this.waiting.splice(0, this.waiting.length)) {
         w.detachAbort();
         w.reject(this.closeReason);
@@ -1015,7 +1018,7 @@ var InprocBusBridge = (() => {
         } catch {
         }
       }
-      if (this.waiting.length > 0) queueMicrotask(() => this.pump());
+      if (this.waiting.length > 0) enqueueMicrotask(() => this.pump());
     }
     closePeer(peer) {
       if (peer.closed) return;
@@ -1025,10 +1028,11 @@ var InprocBusBridge = (() => {
       for (const r of [...peer.streams.values()]) this.endRelay(r, !this.isClosed);
     }
     /** Fails every peer stream (the session is gone): an Error frame to each peer for each. */
-    endPeerStreams(message) {
+    /** Ends every peer's stream with `message`; `cancel`: a Cancel for each goes to the bus. */
+    endPeerStreams(message, cancel) {
       for (const peer of this.peers) {
         for (const r of [...peer.streams.values()]) {
-          this.endRelay(r, false);
+          this.endRelay(r, cancel);
           this.errorToPeer(peer, r.peerId, ErrorCode.Shutdown, message);
         }
       }
@@ -1104,7 +1108,7 @@ var InprocBusBridge = (() => {
       s.status = status;
       s.headers = headers;
       s.early = [];
-      queueMicrotask(() => this.publish(s));
+      enqueueMicrotask(() => this.publish(s));
     }
     publish(s) {
       try {
@@ -1230,7 +1234,7 @@ var InprocBusBridge = (() => {
       try {
         hook(s.sent, done);
       } catch (e) {
-        queueMicrotask(() => {
+        enqueueMicrotask(() => {
           throw e;
         });
       }
@@ -1279,7 +1283,7 @@ var InprocBusBridge = (() => {
       s.detachAbort();
       s.wake?.();
       s.cancelSource?.();
-      if (this.waiting.length > 0) queueMicrotask(() => this.pump());
+      if (this.waiting.length > 0) enqueueMicrotask(() => this.pump());
     }
     trySendFrame(s, frame) {
       let bytes;
@@ -1307,7 +1311,7 @@ var InprocBusBridge = (() => {
       try {
         hook(error);
       } catch (e) {
-        queueMicrotask(() => {
+        enqueueMicrotask(() => {
           throw e;
         });
       }
@@ -1738,7 +1742,7 @@ var InprocBusBridge = (() => {
     sink(bytes);
   }
   function reporter(onerror) {
-    return onerror ?? ((e) => queueMicrotask(() => {
+    return onerror ?? ((e) => enqueueMicrotask(() => {
       throw e;
     }));
   }
@@ -1748,18 +1752,22 @@ var InprocBusBridge = (() => {
     const win = doc.defaultView;
     const onSubmit = (event) => {
       const form = event.target;
-      if (!(form instanceof HTMLFormElement) || event.defaultPrevented) return;
+      if (!(form instanceof HTMLFormElement) || !event.isTrusted || event.defaultPrevented) return;
       const submitter = event.submitter ?? null;
-      const method = (submitter?.getAttribute("formmethod") ?? form.method ?? "get").toLowerCase();
-      if (method !== "post") return;
-      const action = new URL(submitter?.getAttribute("formaction") ?? form.action, doc.baseURI);
-      if (!ctx.isBus(action)) return;
-      const target = submitter?.getAttribute("formtarget") ?? form.target;
-      if (target && target !== "_self") return;
-      const enctype = (submitter?.getAttribute("formenctype") ?? form.enctype ?? "").toLowerCase();
-      const hasFiles = Array.from(form.elements).some((el) => el instanceof HTMLInputElement && el.type === "file" && !el.disabled);
-      if (mode === "files" && !(enctype === "multipart/form-data" && hasFiles)) return;
-      const send = () => {
+      const planned = () => {
+        const method = (submitter?.getAttribute("formmethod") ?? form.method ?? "get").toLowerCase();
+        if (method !== "post") return null;
+        const action = new URL(submitter?.getAttribute("formaction") ?? form.action, doc.baseURI);
+        if (!ctx.isBus(action)) return null;
+        const target = submitter?.getAttribute("formtarget") ?? form.target;
+        if (target && target !== "_self") return null;
+        const enctype = (submitter?.getAttribute("formenctype") ?? form.enctype ?? "").toLowerCase();
+        const hasFiles = Array.from(form.elements).some((el) => el instanceof HTMLInputElement && el.type === "file" && !el.disabled);
+        if (mode === "files" && !(enctype === "multipart/form-data" && hasFiles)) return null;
+        return { action, enctype };
+      };
+      const send = (plan) => {
+        const { action, enctype } = plan;
         void submit(doc, ctx, form, submitter, action, enctype).catch((e) => {
           console.error(`bus form: submitting to ${action.href} failed: ${e instanceof Error ? e.message : String(e)}`);
           showText(doc, action.href, `The form could not be sent: ${e instanceof Error ? e.message : String(e)}`);
@@ -1771,14 +1779,19 @@ var InprocBusBridge = (() => {
         decided = true;
         unhook();
         if (event.defaultPrevented) return;
+        const plan = planned();
+        if (plan === null) return;
         event.preventDefault();
-        send();
+        send(plan);
       };
       const stopped = () => {
         if (decided) return;
         decided = true;
         unhook();
-        let pageCancelled = event.defaultPrevented;
+        if (event.defaultPrevented) return;
+        const plan = planned();
+        if (plan === null) return;
+        let pageCancelled = false;
         apply3(preventDefaultOf, event, []);
         defineProperty(event, "defaultPrevented", { configurable: true, get: () => pageCancelled });
         defineProperty(event, "preventDefault", {
@@ -1789,7 +1802,7 @@ var InprocBusBridge = (() => {
           }
         });
         startTimer(() => {
-          if (!pageCancelled) send();
+          if (!pageCancelled) send(plan);
         }, 0);
       };
       const wrap = (name, original) => {
@@ -1807,8 +1820,20 @@ var InprocBusBridge = (() => {
       };
       wrap("stopPropagation", stopPropagationOf);
       wrap("stopImmediatePropagation", stopImmediatePropagationOf);
-      if (win) win.addEventListener("submit", last);
-      else last(event);
+      defineProperty(event, "cancelBubble", {
+        configurable: true,
+        get: () => cancelBubbleOf ? apply3(cancelBubbleOf, event, []) : false,
+        set: (value) => {
+          if (value) apply3(stopPropagationOf, event, []);
+          if (value) stopped();
+        }
+      });
+      if (win) {
+        win.addEventListener("submit", last);
+        startTimer(unhook, 0);
+      } else {
+        last(event);
+      }
     };
     doc.addEventListener("submit", onSubmit, true);
     return () => doc.removeEventListener("submit", onSubmit, true);
@@ -1819,6 +1844,7 @@ var InprocBusBridge = (() => {
   var preventDefaultOf = EventProto.preventDefault;
   var stopPropagationOf = EventProto.stopPropagation;
   var stopImmediatePropagationOf = EventProto.stopImmediatePropagation;
+  var cancelBubbleOf = Object.getOwnPropertyDescriptor(EventProto, "cancelBubble")?.get;
   async function submit(doc, ctx, form, submitter, action, enctype) {
     const data = new FormData(form, submitter ?? void 0);
     let body;
@@ -2810,6 +2836,7 @@ Content-Type: ${type}\r
             if (next.done) {
               s.parser.push(decoder2.decode());
               await dispatchParsed(s, connection);
+              if (s.connection !== connection) return;
               break;
             }
             s.parser.push(decoder2.decode(next.value, { stream: true }));
@@ -3735,7 +3762,7 @@ Content-Type: ${type}\r
         },
         () => processError(s, f)
       );
-      if (body !== null && body.length === 0) queueMicrotask(() => uploadProgress(s, f, 0, true));
+      if (body !== null && body.length === 0) enqueueMicrotask(() => uploadProgress(s, f, 0, true));
     }
     function uploadProgress(s, f, sent, done) {
       if (s.active !== f) return;
@@ -4131,7 +4158,7 @@ Content-Type: ${type}\r
         try {
           now[i]();
         } catch (e) {
-          queueMicrotask(() => {
+          enqueueMicrotask(() => {
             throw e;
           });
         }
