@@ -183,7 +183,8 @@ class Stream {
   wake: (() => void) | null = null;
   detachAbort: () => void = () => {};
   /** Cancels a ReadableStream upload source, which may be waiting for its next chunk. */
-  cancelSource: (() => void) | null = null;
+  /** Cancels the request body's source (with the abort's reason, when there is one). */
+  cancelSource: ((reason?: unknown) => void) | null = null;
   /** Upload progress hook (StreamInit.onupload) and body bytes sent so far. */
   onupload: ((sent: number, done: boolean) => void) | null = null;
   /** StreamInit.lendBody. */
@@ -953,7 +954,7 @@ export class BusClient {
       // the promise rejects (it would have, a microtask earlier).
       s.early = null;
       s.earlyEnd = null;
-      this.finish(s);
+      this.finish(s, reason);
       s.reject(reason);
       return;
     }
@@ -971,19 +972,22 @@ export class BusClient {
   private fail(s: Stream, reason: unknown): void {
     const phase = s.phase;
     if (phase === 'closed') return;
-    this.finish(s);
+    this.finish(s, reason);
     if (phase === 'head') s.reject(reason);
     else if (s.early) s.earlyEnd = { error: reason };
     else s.controller?.error(reason);
   }
 
-  /** Marks the stream closed: forgets it (its id may be reused) and stops its upload. */
-  private finish(s: Stream): void {
+  /**
+   * Marks the stream closed: forgets it (its id may be reused) and stops its upload, whose
+   * source is cancelled with `reason` (an abort's, a failure's) when there is one.
+   */
+  private finish(s: Stream, reason?: unknown): void {
     s.phase = 'closed';
     this.streams.delete(s.id);
     s.detachAbort();
     s.wake?.();
-    s.cancelSource?.();
+    s.cancelSource?.(reason);
     // A slot is free: the oldest waiting request goes (after the current frame's handling).
     if (this.waiting.length > 0) enqueueMicrotask(() => this.pump());
   }
@@ -1186,7 +1190,7 @@ async function* chunksOf(body: RequestBody, s: Stream): AsyncGenerator<Uint8Arra
   } else if (isReadableStream(body)) {
     const reader = getReader(body);
     let done = false;
-    s.cancelSource = () => cancelReader(reader);
+    s.cancelSource = (reason) => cancelReader(reader, reason);
     try {
       for (;;) {
         const next = await read(reader);

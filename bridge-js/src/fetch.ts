@@ -101,7 +101,13 @@ async function framesFetch(ctx: ShimContext, input: RequestInfo | URL, init: Req
   const formBlob = isFormData(initBody) ? multipartBlob(initBody) : null;
   const request = new Request(isRequest(input) ? input : url.href, formBlob ? withMembers(init, { body: formBlob }) : init);
   const signal = request.signal;
-  if (signal.aborted) throw abortReason(signal);
+  if (signal.aborted) {
+    // Fetch's "abort the fetch() call": the request's body is cancelled with the reason the
+    // promise rejects with (a stream the page gave sees it in its `cancel`), at once.
+    const reason = abortReason(signal);
+    if (request.body !== null) cancelStream(request.body, reason);
+    throw reason;
+  }
 
   const headers: HeaderPair[] = [];
   // Engines drop forbidden headers in the Request constructor; not all do (Node), so again.

@@ -469,3 +469,45 @@ test('many concurrent fetches share the transport and all complete', async () =>
   results.forEach((b, i) => assert.equal(b.byteLength, i * 1000));
   assert.equal(inst.client.openStreams, 0);
 });
+
+test('abort: a stream request body is cancelled with the abort reason, at once when the signal is already aborted, and fetch rejects with that same reason', async () => {
+  const { g } = page({ handler: () => new Promise(() => {}) });
+  // Already aborted: cancelled before fetch() returns.
+  const controller = new AbortController();
+  controller.abort();
+  let cancelled;
+  const body = new ReadableStream({
+    pull(c) {
+      c.enqueue(new Uint8Array([1, 2, 3]));
+    },
+    cancel(reason) {
+      cancelled = reason;
+    },
+  });
+  const p = g.fetch('app://localhost/upload', { method: 'POST', body, duplex: 'half', signal: controller.signal });
+  assert.ok(cancelled instanceof DOMException && cancelled.name === 'AbortError', `cancelled with ${cancelled}`);
+  assert.equal(await p.catch((e) => e), cancelled, 'fetch rejects with the same reason');
+  // Aborted mid-upload: the reader is cancelled with the reason too.
+  const c2 = new AbortController();
+  let cancelled2;
+  let sent = 0;
+  const body2 = new ReadableStream({
+    pull(c) {
+      // Two chunks, then a source that waits (for ever) for its next one.
+      sent++;
+      if (sent > 2) return new Promise(() => {});
+      c.enqueue(new Uint8Array(1024));
+    },
+    cancel(reason) {
+      cancelled2 = reason;
+    },
+  });
+  const p2 = g.fetch('app://localhost/upload', { method: 'POST', body: body2, duplex: 'half', signal: c2.signal });
+  for (let i = 0; i < 100 && sent < 3; i++) await settle();
+  assert.equal(sent, 3, 'the upload read both chunks and waits for a third');
+  const why = new Error('stopped by the page');
+  c2.abort(why);
+  assert.equal(await p2.catch((e) => e), why);
+  await settle();
+  assert.equal(cancelled2, why, 'the source is cancelled with the abort reason');
+});

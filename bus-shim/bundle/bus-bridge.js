@@ -606,6 +606,7 @@ var InprocBusBridge = (() => {
       this.detachAbort = () => {
       };
       /** Cancels a ReadableStream upload source, which may be waiting for its next chunk. */
+      /** Cancels the request body's source (with the abort's reason, when there is one). */
       this.cancelSource = null;
       /** Upload progress hook (StreamInit.onupload) and body bytes sent so far. */
       this.onupload = null;
@@ -1255,7 +1256,7 @@ var InprocBusBridge = (() => {
       if (s.early !== null) {
         s.early = null;
         s.earlyEnd = null;
-        this.finish(s);
+        this.finish(s, reason);
         s.reject(reason);
         return;
       }
@@ -1271,18 +1272,21 @@ var InprocBusBridge = (() => {
     fail(s, reason) {
       const phase = s.phase;
       if (phase === "closed") return;
-      this.finish(s);
+      this.finish(s, reason);
       if (phase === "head") s.reject(reason);
       else if (s.early) s.earlyEnd = { error: reason };
       else s.controller?.error(reason);
     }
-    /** Marks the stream closed: forgets it (its id may be reused) and stops its upload. */
-    finish(s) {
+    /**
+     * Marks the stream closed: forgets it (its id may be reused) and stops its upload, whose
+     * source is cancelled with `reason` (an abort's, a failure's) when there is one.
+     */
+    finish(s, reason) {
       s.phase = "closed";
       this.streams.delete(s.id);
       s.detachAbort();
       s.wake?.();
-      s.cancelSource?.();
+      s.cancelSource?.(reason);
       if (this.waiting.length > 0) enqueueMicrotask(() => this.pump());
     }
     trySendFrame(s, frame) {
@@ -1421,7 +1425,7 @@ var InprocBusBridge = (() => {
     } else if (isReadableStream(body)) {
       const reader = getReader(body);
       let done = false;
-      s.cancelSource = () => cancelReader(reader);
+      s.cancelSource = (reason) => cancelReader(reader, reason);
       try {
         for (; ; ) {
           const next = await read(reader);
@@ -2946,7 +2950,11 @@ Content-Type: ${type}\r
     const formBlob = isFormData(initBody) ? multipartBlob(initBody) : null;
     const request = new Request(isRequest(input) ? input : url.href, formBlob ? withMembers(init, { body: formBlob }) : init);
     const signal = request.signal;
-    if (signal.aborted) throw abortReason2(signal);
+    if (signal.aborted) {
+      const reason = abortReason2(signal);
+      if (request.body !== null) cancelStream(request.body, reason);
+      throw reason;
+    }
     const headers = [];
     request.headers.forEach((value, name) => {
       if (!isForbiddenRequestHeader(name, value)) headers.push([name, value]);
