@@ -97,7 +97,7 @@ impl Plan {
             (
                 "rounds".into(),
                 format!(
-                    "{} per measurement; paths interleaved, their order rotated each round",
+                    "{} per measurement, after one untimed round of the same workload on every path; paths interleaved, their order rotated each round",
                     self.rounds
                 ),
             ),
@@ -734,6 +734,25 @@ fn measure_all(
     ];
     for spec in &specs {
         let mut values: BTreeMap<WebPath, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+        if spec.key != "busy" {
+            // One untimed round of this workload on every path first. The first run after
+            // another workload pays for what that one left: after the 64 MiB downloads, the
+            // first 16 MiB upload took 50-100 ms where the next took 22-27, with 18,500
+            // minor page faults in the WebProcess and 12,000 in the host's (WebKit's UI
+            // side) against 4,400 and 250 (/proc/PID/stat, 2 ms samples). Round 1 starts
+            // with `frames` on every workload, so it paid that every time. (The busy
+            // workload is a ratio to idle within one run.)
+            for path in rotated(0, spec.key, peer.is_some()) {
+                run_on(
+                    path,
+                    &spec.command,
+                    view,
+                    rig,
+                    peer.as_deref_mut(),
+                    spec.timeout,
+                )?;
+            }
+        }
         for round in 0..plan.rounds {
             for path in rotated(round, spec.key, peer.is_some()) {
                 if spec.key == "busy" && path == WebPath::Native && !plan.native_busy {
