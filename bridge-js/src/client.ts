@@ -20,7 +20,7 @@ import {
   type Frame,
   type Header,
 } from './codec.js';
-import { bare, cancelReader, enqueueMicrotask, getReader, read, then } from './intrinsics.js';
+import { bare, cancelReader, cancelStream, enqueueMicrotask, getReader, read, then } from './intrinsics.js';
 
 /**
  * A message channel to the bus that preserves message boundaries and order (one message
@@ -470,6 +470,7 @@ export class BusClient {
       w.detachAbort = onAborts(signal ?? null, stop, (reason) => {
         const at = this.waiting.indexOf(w);
         if (at >= 0) this.waiting.splice(at, 1);
+        cancelBody(start.body, reason);
         reject(reason);
       });
       this.waiting.push(w);
@@ -521,7 +522,9 @@ export class BusClient {
       const start = w.start!;
       const aborted = start.signal?.aborted ? start.signal : start.stop?.aborted ? start.stop : null;
       if (aborted) {
-        w.reject(abortReason(aborted));
+        const reason = abortReason(aborted);
+        cancelBody(start.body, reason);
+        w.reject(reason);
         continue;
       }
       let p: Promise<StreamResponse>;
@@ -918,7 +921,10 @@ export class BusClient {
       // The body source failed: the request cannot complete, as fetch does for a failing body.
       if (s.phase === 'closed') return;
       this.trySendFrame(s, { type: 'Cancel', stream: s.id });
-      this.fail(s, new TypeError(`request body failed: ${String(e)}`, { cause: e }));
+      // Fetch's processBodyError: an "AbortError" DOMException aborts the fetch (it rejects
+      // with an AbortError); any other error is a network error (a TypeError).
+      const aborted = e instanceof DOMException && e.name === 'AbortError';
+      this.fail(s, aborted ? e : new TypeError(`request body failed: ${String(e)}`, { cause: e }));
     }
   }
 
@@ -1166,9 +1172,16 @@ function byteString(value: string, name: string): Uint8Array {
   return out;
 }
 
+/** Fetch's "abort the fetch() call": a stream body not read yet is cancelled with the reason. */
+function cancelBody(body: RequestBody | null, reason: unknown): void {
+  if (isReadableStream(body)) cancelStream(body, reason);
+}
+
 function abortReason(signal: AbortSignal): unknown {
-  // As fetch: the signal's reason, which is an AbortError DOMException unless the caller gave one.
-  return signal.reason ?? new DOMException('The operation was aborted.', 'AbortError');
+  // As fetch: the signal's reason, which is an AbortError DOMException unless the caller gave
+  // one (`abort(null)` gives null; only an engine without `reason` has undefined).
+  const reason: unknown = signal.reason;
+  return reason !== undefined ? reason : new DOMException('The operation was aborted.', 'AbortError');
 }
 
 function isReadableStream(x: unknown): x is ReadableStream<Uint8Array> {

@@ -18,7 +18,7 @@ import {
   withoutFragment,
   type HeaderPair,
 } from './http.js';
-import { bare, cancelStream, chain, getReader, read, cancelReader, rejected } from './intrinsics.js';
+import { bare, cancelStream, chain, getReader, read, cancelReader, rejected, then } from './intrinsics.js';
 import { busRequest, type BusResponse, type ShimContext } from './request.js';
 import type { RouteFor } from './shim.js';
 
@@ -105,7 +105,9 @@ async function framesFetch(ctx: ShimContext, input: RequestInfo | URL, init: Req
     // Fetch's "abort the fetch() call": the request's body is cancelled with the reason the
     // promise rejects with (a stream the page gave sees it in its `cancel`), at once.
     const reason = abortReason(signal);
-    if (request.body !== null) cancelStream(request.body, reason);
+    // (`body` is undefined where Request has no body getter (WebKit): the page's own stream then.)
+    const stream = request.body ?? (isReadableStream(initBody) ? initBody : null);
+    if (stream !== null) cancelStream(stream, reason);
     throw reason;
   }
 
@@ -123,8 +125,7 @@ async function framesFetch(ctx: ShimContext, input: RequestInfo | URL, init: Req
     else body = extractBody(initBody);
   } else if (isRequest(input) && request.method !== 'GET' && request.method !== 'HEAD') {
     // The input Request's body, whatever made it: read whole, so its length is known.
-    const bytes = new Uint8Array(await request.arrayBuffer());
-    if (signal.aborted) throw abortReason(signal);
+    const bytes = await readRequestBody(request, signal);
     body = { source: bytes, stream: null, type: null, length: bytes.byteLength, owned: true };
   }
 
@@ -143,6 +144,79 @@ async function framesFetch(ctx: ShimContext, input: RequestInfo | URL, init: Req
     redirect: request.redirect,
   });
   return toResponse(res, request.method, abortable, abortable ? signal : null, res.complete ? null : stop);
+}
+
+/**
+ * A Request's body read whole, as the abort of the fetch() call allows: an abort meanwhile
+ * rejects at once with the signal's reason and cancels the body (a stream the page gave may
+ * never end by itself).
+ */
+function readRequestBody(request: Request, signal: AbortSignal): Promise<Uint8Array> {
+  return new Promise<Uint8Array>((resolve, reject) => {
+    const stream = request.body;
+    let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+    let done = false;
+    const onAbort = (): void => {
+      if (done) return;
+      done = true;
+      const reason = abortReason(signal);
+      if (reader !== null) cancelReader(reader, reason);
+      reject(reason);
+    };
+    const finish = (bytes: Uint8Array): void => {
+      if (done) return;
+      done = true;
+      signal.removeEventListener('abort', onAbort);
+      resolve(bytes);
+    };
+    const fail = (e: unknown): void => {
+      if (done) return;
+      done = true;
+      signal.removeEventListener('abort', onAbort);
+      reject(e);
+    };
+    signal.addEventListener('abort', onAbort);
+    if (signal.aborted) return onAbort();
+    if (stream === undefined) {
+      // No body getter (WebKit): the engine's own read, which an abort cannot cancel.
+      then(request.arrayBuffer(), (b) => finish(new Uint8Array(b)), fail);
+      return;
+    }
+    if (stream === null) return finish(new Uint8Array(0));
+    try {
+      reader = getReader(stream);
+    } catch (e) {
+      // Locked or disturbed: what arrayBuffer() says of it (a TypeError).
+      return fail(new TypeError('the request body was already used or is locked', { cause: e }));
+    }
+    const r = reader;
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    const pump = (): void => {
+      then(
+        read(r),
+        (next) => {
+          if (done) return;
+          if (next.done) {
+            const out = new Uint8Array(total);
+            let at = 0;
+            for (let i = 0; i < chunks.length; i++) {
+              out.set(chunks[i]!, at);
+              at += chunks[i]!.byteLength;
+            }
+            return finish(out);
+          }
+          const v = next.value;
+          if (!(v instanceof Uint8Array)) return fail(new TypeError('a request body chunk is not a Uint8Array'));
+          chunks.push(v);
+          total += v.byteLength;
+          pump();
+        },
+        fail,
+      );
+    };
+    pump();
+  });
 }
 
 /**

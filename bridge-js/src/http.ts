@@ -293,7 +293,9 @@ export function withoutFragment(url: URL): string {
 }
 
 export function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('The operation was aborted.', 'AbortError');
+  // `abort(null)` gives null as the reason; only an engine without `reason` has undefined.
+  const reason: unknown = signal.reason;
+  return reason !== undefined ? reason : new DOMException('The operation was aborted.', 'AbortError');
 }
 
 export function isReadableStream(x: unknown): x is ReadableStream<Uint8Array> {

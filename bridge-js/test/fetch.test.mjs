@@ -511,3 +511,136 @@ test('abort: a stream request body is cancelled with the abort reason, at once w
   await settle();
   assert.equal(cancelled2, why, 'the source is cancelled with the abort reason');
 });
+
+test('abort: a Request input whose stream body never ends rejects at once with the reason, and the body is cancelled', async () => {
+  let handlerCalled = false;
+  const { g } = page({
+    handler: () => {
+      handlerCalled = true;
+      return new Promise(() => {});
+    },
+  });
+  let cancelled = 'not cancelled';
+  const body = new ReadableStream({
+    start(c) {
+      c.enqueue(new Uint8Array([1, 2, 3])); // one chunk, then waits for ever
+    },
+    cancel(reason) {
+      cancelled = reason;
+    },
+  });
+  const controller = new AbortController();
+  const req = new Request('app://localhost/upload', { method: 'POST', body, duplex: 'half', signal: controller.signal });
+  const p = g.fetch(req);
+  for (let i = 0; i < 10; i++) await settle();
+  const why = new Error('stopped by the page');
+  controller.abort(why);
+  const outcome = await Promise.race([p.then(() => 'resolved', (e) => e), new Promise((r) => setTimeout(() => r('still pending after 500 ms'), 500))]);
+  await settle();
+  assert.equal(outcome, why, 'fetch() rejects with the abort reason');
+  assert.equal(cancelled, why, 'the request body is cancelled with it');
+  assert.equal(handlerCalled, false, 'nothing was sent');
+});
+
+test('abort: abort(null) gives null as the reason, before the call, before the head and while the body is read', async () => {
+  const c = new AbortController();
+  c.abort(null);
+  const { g } = page({ handler: () => new Promise(() => {}) });
+  assert.equal(await g.fetch('app://localhost/x', { signal: c.signal }).then(() => 'resolved', (e) => e), null);
+  const c2 = new AbortController();
+  const p = g.fetch('app://localhost/x', { signal: c2.signal });
+  await settle();
+  c2.abort(null);
+  assert.equal(await p.then(() => 'resolved', (e) => e), null);
+  const { g: g3 } = page({
+    handler: async (req, res) => {
+      res.head(200, {});
+      await res.write('abc');
+      await new Promise(() => {});
+    },
+  });
+  const c3 = new AbortController();
+  const reader = (await g3.fetch('app://localhost/x', { signal: c3.signal })).body.getReader();
+  await reader.read();
+  c3.abort(null);
+  assert.equal(await reader.read().then(() => 'resolved', (e) => e), null);
+});
+
+test('abort: a fetch queued behind the session limit cancels its stream body with the reason', async () => {
+  const { g } = page({ handler: () => new Promise(() => {}), options: { maxStreams: 1 } });
+  g.fetch('app://localhost/busy').catch(() => {}); // holds the only stream
+  await settle();
+  let cancelled = 'not cancelled';
+  const body = new ReadableStream({
+    pull(c) {
+      c.enqueue(new Uint8Array([1]));
+    },
+    cancel(reason) {
+      cancelled = reason;
+    },
+  });
+  const c = new AbortController();
+  const p = g.fetch('app://localhost/upload', { method: 'POST', body, duplex: 'half', signal: c.signal });
+  await settle();
+  const why = new Error('stopped by the page');
+  c.abort(why);
+  assert.equal(await p.then(() => 'resolved', (e) => e), why);
+  await settle();
+  assert.equal(cancelled, why, 'the request body source is cancelled with the reason');
+});
+
+test('bodies: a request body stream that errors with an AbortError aborts the fetch; any other error is a TypeError', async () => {
+  const { g } = page({ handler: () => new Promise(() => {}) });
+  let ctl;
+  const p = g.fetch('app://localhost/upload', {
+    method: 'POST',
+    body: new ReadableStream({
+      start(c) {
+        ctl = c;
+        c.enqueue(new Uint8Array([1]));
+      },
+    }),
+    duplex: 'half',
+  });
+  for (let i = 0; i < 5; i++) await settle();
+  ctl.error(new DOMException('the page stopped its upload', 'AbortError'));
+  assert.equal((await p.then(() => 'resolved', (e) => e))?.name, 'AbortError');
+  let ctl2;
+  const p2 = g.fetch('app://localhost/upload', {
+    method: 'POST',
+    body: new ReadableStream({
+      start(c) {
+        ctl2 = c;
+      },
+    }),
+    duplex: 'half',
+  });
+  await settle();
+  ctl2.error(new Error('boom'));
+  assert.ok((await p2.then(() => 'resolved', (e) => e)) instanceof TypeError);
+});
+
+test('abort: already aborted where Request has no body getter (WebKit), the stream the page gave is still cancelled', async () => {
+  const { g } = page({ handler: () => new Promise(() => {}) });
+  const desc = Object.getOwnPropertyDescriptor(Request.prototype, 'body');
+  delete Request.prototype.body;
+  let cancelled = 'not cancelled';
+  let got;
+  try {
+    const c = new AbortController();
+    c.abort();
+    const body = new ReadableStream({
+      pull(ctl) {
+        ctl.enqueue(new Uint8Array([1]));
+      },
+      cancel(r) {
+        cancelled = r;
+      },
+    });
+    got = await g.fetch('app://localhost/upload', { method: 'POST', body, duplex: 'half', signal: c.signal }).then(() => 'resolved', (e) => e);
+  } finally {
+    Object.defineProperty(Request.prototype, 'body', desc);
+  }
+  assert.equal(got?.name, 'AbortError');
+  assert.equal(cancelled, got, 'the source is cancelled with the reason fetch rejects with');
+});

@@ -826,6 +826,7 @@ var InprocBusBridge = (() => {
         w.detachAbort = onAborts(signal ?? null, stop, (reason) => {
           const at = this.waiting.indexOf(w);
           if (at >= 0) this.waiting.splice(at, 1);
+          cancelBody(start.body, reason);
           reject(reason);
         });
         this.waiting.push(w);
@@ -872,7 +873,9 @@ var InprocBusBridge = (() => {
         const start = w.start;
         const aborted = start.signal?.aborted ? start.signal : start.stop?.aborted ? start.stop : null;
         if (aborted) {
-          w.reject(abortReason(aborted));
+          const reason = abortReason(aborted);
+          cancelBody(start.body, reason);
+          w.reject(reason);
           continue;
         }
         let p;
@@ -1226,7 +1229,8 @@ var InprocBusBridge = (() => {
       } catch (e) {
         if (s.phase === "closed") return;
         this.trySendFrame(s, { type: "Cancel", stream: s.id });
-        this.fail(s, new TypeError(`request body failed: ${String(e)}`, { cause: e }));
+        const aborted = e instanceof DOMException && e.name === "AbortError";
+        this.fail(s, aborted ? e : new TypeError(`request body failed: ${String(e)}`, { cause: e }));
       }
     }
     progress(s, done) {
@@ -1410,8 +1414,12 @@ var InprocBusBridge = (() => {
     }
     return out;
   }
+  function cancelBody(body, reason) {
+    if (isReadableStream(body)) cancelStream(body, reason);
+  }
   function abortReason(signal) {
-    return signal.reason ?? new DOMException("The operation was aborted.", "AbortError");
+    const reason = signal.reason;
+    return reason !== void 0 ? reason : new DOMException("The operation was aborted.", "AbortError");
   }
   function isReadableStream(x) {
     return typeof ReadableStream !== "undefined" && x instanceof ReadableStream;
@@ -2384,7 +2392,8 @@ var InprocBusBridge = (() => {
     return u.href;
   }
   function abortReason2(signal) {
-    return signal.reason ?? new DOMException("The operation was aborted.", "AbortError");
+    const reason = signal.reason;
+    return reason !== void 0 ? reason : new DOMException("The operation was aborted.", "AbortError");
   }
   function isReadableStream2(x) {
     return typeof ReadableStream !== "undefined" && x instanceof ReadableStream;
@@ -2952,7 +2961,8 @@ Content-Type: ${type}\r
     const signal = request.signal;
     if (signal.aborted) {
       const reason = abortReason2(signal);
-      if (request.body !== null) cancelStream(request.body, reason);
+      const stream = request.body ?? (isReadableStream2(initBody) ? initBody : null);
+      if (stream !== null) cancelStream(stream, reason);
       throw reason;
     }
     const headers = [];
@@ -2966,8 +2976,7 @@ Content-Type: ${type}\r
       else if (isReadableStream2(initBody)) body = { source: null, stream: request.body ?? initBody, type: null, length: null };
       else body = extractBody(initBody);
     } else if (isRequest(input) && request.method !== "GET" && request.method !== "HEAD") {
-      const bytes = new Uint8Array(await request.arrayBuffer());
-      if (signal.aborted) throw abortReason2(signal);
+      const bytes = await readRequestBody(request, signal);
       body = { source: bytes, stream: null, type: null, length: bytes.byteLength, owned: true };
     }
     const abortable = init?.signal != null || isRequest(input);
@@ -2982,6 +2991,71 @@ Content-Type: ${type}\r
       redirect: request.redirect
     });
     return toResponse(res, request.method, abortable, abortable ? signal : null, res.complete ? null : stop);
+  }
+  function readRequestBody(request, signal) {
+    return new Promise((resolve, reject) => {
+      const stream = request.body;
+      let reader = null;
+      let done = false;
+      const onAbort = () => {
+        if (done) return;
+        done = true;
+        const reason = abortReason2(signal);
+        if (reader !== null) cancelReader(reader, reason);
+        reject(reason);
+      };
+      const finish = (bytes) => {
+        if (done) return;
+        done = true;
+        signal.removeEventListener("abort", onAbort);
+        resolve(bytes);
+      };
+      const fail = (e) => {
+        if (done) return;
+        done = true;
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      };
+      signal.addEventListener("abort", onAbort);
+      if (signal.aborted) return onAbort();
+      if (stream === void 0) {
+        then(request.arrayBuffer(), (b) => finish(new Uint8Array(b)), fail);
+        return;
+      }
+      if (stream === null) return finish(new Uint8Array(0));
+      try {
+        reader = getReader(stream);
+      } catch (e) {
+        return fail(new TypeError("the request body was already used or is locked", { cause: e }));
+      }
+      const r = reader;
+      const chunks = [];
+      let total = 0;
+      const pump = () => {
+        then(
+          read(r),
+          (next) => {
+            if (done) return;
+            if (next.done) {
+              const out = new Uint8Array(total);
+              let at = 0;
+              for (let i = 0; i < chunks.length; i++) {
+                out.set(chunks[i], at);
+                at += chunks[i].byteLength;
+              }
+              return finish(out);
+            }
+            const v = next.value;
+            if (!(v instanceof Uint8Array)) return fail(new TypeError("a request body chunk is not a Uint8Array"));
+            chunks.push(v);
+            total += v.byteLength;
+            pump();
+          },
+          fail
+        );
+      };
+      pump();
+    });
   }
   function toResponse(res, method, abortable, signal, stop) {
     if (res.native) {
