@@ -3,7 +3,7 @@
 
 import { defineEventHandlers, fireEvent } from './events.js';
 import { extractMimeType, latin1, originOf, utf8, type HeaderPair } from './http.js';
-import { cancelReader, cancelStream, getReader, idlLength, microtaskTurns, read, startTimer, stopTimer, then, type Timer } from './intrinsics.js';
+import { cancelReader, cancelStream, getReader, idlLength, idlShape, microtaskTurns, read, startTimer, stopTimer, then, type Timer } from './intrinsics.js';
 import { busRequest, type BusResponse, type ShimContext } from './request.js';
 
 const CONNECTING = 0;
@@ -350,6 +350,7 @@ export function createEventSource(
     fireEvent(s.target, 'error');
   }
 
+  idlShape(EventSource, ['CONNECTING', 'OPEN', 'CLOSED']);
   idlLength(EventSource, 1);
   return EventSource as unknown as typeof globalThis.EventSource;
 }

@@ -192,7 +192,8 @@ export function parseMimeType(input: string): MimeType | null {
       i = end;
       if (value === '') continue;
     }
-    if (name !== '' && isToken(name) && !parameters.has(name)) parameters.set(name, value);
+    // Kept only when the value is all HTTP quoted-string token code points (MIME Sniffing).
+    if (name !== '' && isToken(name) && /^[\t\u0020-\u007E\u0080-\u00FF]*$/.test(value) && !parameters.has(name)) parameters.set(name, value);
   }
   return { type: lower(type), subtype: lower(subtype), essence: `${lower(type)}/${lower(subtype)}`, parameters };
 }

@@ -55,6 +55,30 @@ export function idlLength(f: unknown, length: number): void {
   Object.defineProperty(f, 'length', { value: length, configurable: true });
 }
 
+/**
+ * WebIDL's property shapes for an interface the shim defines with class syntax (which makes
+ * methods and accessors non-enumerable, and static fields writable): operations and
+ * attributes on the prototype are enumerable; the constants on the interface object are
+ * read-only, enumerable and not configurable (the prototype's are defined so already).
+ */
+export function idlShape(ctor: { prototype: object }, constants: readonly string[]): void {
+  const proto = ctor.prototype;
+  const names = Object.getOwnPropertyNames(proto);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    if (name === 'constructor') continue;
+    const d = Object.getOwnPropertyDescriptor(proto, name);
+    if (d === undefined || d.enumerable === true || d.configurable !== true) continue;
+    d.enumerable = true;
+    Object.defineProperty(proto, name, d);
+  }
+  for (let i = 0; i < constants.length; i++) {
+    const name = constants[i]!;
+    const value: unknown = (ctor as unknown as Record<string, unknown>)[name];
+    Object.defineProperty(ctor, name, { value, writable: false, enumerable: true, configurable: false });
+  }
+}
+
 /** A timer of the shim's own. */
 export type Timer = ReturnType<typeof setTimeout>;
 

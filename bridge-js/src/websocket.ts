@@ -9,7 +9,7 @@
 import type { BusClient } from './client.js';
 import { defineEventHandlers } from './events.js';
 import { isToken, latin1, originOf } from './http.js';
-import { idlLength, microtaskTurns, startTimer } from './intrinsics.js';
+import { idlLength, idlShape, microtaskTurns, startTimer } from './intrinsics.js';
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -605,6 +605,7 @@ export function createWebSocket(ctx: WebSocketContext, Original: typeof globalTh
     }, 0);
   }
 
+  idlShape(WebSocket, ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']);
   idlLength(WebSocket, 1);
   idlLength(WebSocket.prototype.send, 1);
   return WebSocket as unknown as typeof globalThis.WebSocket;

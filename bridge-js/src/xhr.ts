@@ -33,7 +33,7 @@ import {
   type MimeType,
 } from './http.js';
 import { toBase64 } from './base64.js';
-import { bare, cancelReader, cancelStream, enqueueMicrotask, getReader, idlLength, read, startTimer, stopTimer, then, type Timer } from './intrinsics.js';
+import { bare, cancelReader, cancelStream, enqueueMicrotask, getReader, idlLength, idlShape, read, startTimer, stopTimer, then, type Timer } from './intrinsics.js';
 import { busRequest, type BusResponse, type ShimContext } from './request.js';
 import type { RouteFor } from './shim.js';
 
@@ -97,6 +97,8 @@ interface XhrState {
   url: URL | null;
   headers: HeaderPair[];
   overrideMime: MimeType | null;
+  /** What overrideMimeType() was given, for a browser XHR that takes over. */
+  overrideRaw: string | null;
   uploadComplete: boolean;
   uploadListener: boolean;
   timedOut: boolean;
@@ -216,6 +218,7 @@ export function createXMLHttpRequest(
         url: null,
         headers: [],
         overrideMime: null,
+        overrideRaw: null,
         uploadComplete: false,
         uploadListener: false,
         timedOut: false,
@@ -487,10 +490,13 @@ export function createXMLHttpRequest(
       const mime = String(args[0]);
       if (s.mode === 'native') {
         s.native!.overrideMimeType(mime);
-        return;
+      } else if (s.readyState === LOADING || s.readyState === DONE) {
+        throw domError('overrideMimeType after the response began', 'InvalidStateError');
       }
-      if (s.readyState === LOADING || s.readyState === DONE) throw domError('overrideMimeType after the response began', 'InvalidStateError');
-      s.overrideMime = parseMimeType(String(mime)) ?? parseMimeType('application/octet-stream');
+      // Kept whatever the route: open() does not reset it (the standard's note), so it
+      // carries over to the next request, the browser's or the bus's.
+      s.overrideRaw = mime;
+      s.overrideMime = parseMimeType(mime) ?? parseMimeType('application/octet-stream');
     }
   }
 
@@ -519,6 +525,7 @@ export function createXMLHttpRequest(
       if (s.timeout !== 0) n.timeout = s.timeout;
       if (s.withCredentials) n.withCredentials = true;
       if (s.responseType !== '') n.responseType = s.responseType;
+      if (s.overrideRaw !== null) n.overrideMimeType(s.overrideRaw);
       forwardEvents(s, n, n, s.target, XHR_EVENTS);
       s.native = n;
       s.nativeUploadForwarded = false;
@@ -931,6 +938,8 @@ export function createXMLHttpRequest(
   }
 
   const proto = XMLHttpRequest.prototype;
+  idlShape(XMLHttpRequest, ['UNSENT', 'OPENED', 'HEADERS_RECEIVED', 'LOADING', 'DONE']);
+  idlShape(XMLHttpRequestUpload, []);
   idlLength(proto.open, 2);
   idlLength(proto.setRequestHeader, 2);
   idlLength(proto.getResponseHeader, 1);
@@ -1063,6 +1072,9 @@ function finalCharset(s: XhrState): string | null {
   return s.overrideMime?.parameters.get('charset') ?? responseMime(s).parameters.get('charset') ?? null;
 }
 
+/** The Encoding standard's labels of the replacement encoding. */
+const REPLACEMENT_LABELS = new Set(['csiso2022kr', 'hz-gb-2312', 'iso-2022-cn', 'iso-2022-cn-ext', 'iso-2022-kr', 'replacement']);
+
 /** Encoding "decode": a BOM decides, else the label, else UTF-8. */
 function decode(bytes: Uint8Array, label: string | null): string {
   let encoding = label ?? 'utf-8';
@@ -1073,7 +1085,10 @@ function decode(bytes: Uint8Array, label: string | null): string {
   try {
     decoder = new TextDecoder(encoding);
   } catch {
-    decoder = new TextDecoder('utf-8'); // an unknown label is no label
+    // The replacement encoding's labels (TextDecoder refuses them): any bytes decode to one
+    // U+FFFD. Any other label TextDecoder does not know is no label.
+    if (REPLACEMENT_LABELS.has(lower(encoding.trim()))) return bytes.byteLength === 0 ? '' : '\uFFFD';
+    decoder = new TextDecoder('utf-8');
   }
   return decoder.decode(bytes);
 }

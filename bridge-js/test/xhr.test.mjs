@@ -639,3 +639,75 @@ test('the shim\'s constructors and operations have the lengths WebIDL gives the 
   assert.equal(g.EventSource.length, 1);
   assert.deepEqual([g.WebSocket.length, g.WebSocket.prototype.send.length], [1, 1]);
 });
+
+test('the shim\'s interfaces have WebIDL\'s property shapes: enumerable operations and attributes, read-only constants', () => {
+  const { g } = page();
+  for (const [iface, members, constants] of [
+    ['XMLHttpRequest', ['open', 'send', 'abort', 'readyState', 'status', 'response', 'timeout', 'upload'], ['UNSENT', 'OPENED', 'HEADERS_RECEIVED', 'LOADING', 'DONE']],
+    ['EventSource', ['close', 'readyState', 'url', 'withCredentials'], ['CONNECTING', 'OPEN', 'CLOSED']],
+    ['WebSocket', ['send', 'close', 'readyState', 'binaryType', 'url'], ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']],
+  ]) {
+    for (const name of members) {
+      const d = Object.getOwnPropertyDescriptor(g[iface].prototype, name);
+      assert.deepEqual([d.enumerable, d.configurable], [true, true], `${iface}.prototype.${name}`);
+    }
+    for (const name of constants) {
+      const d = Object.getOwnPropertyDescriptor(g[iface], name);
+      assert.deepEqual([d.writable, d.enumerable, d.configurable], [false, true, false], `${iface}.${name}`);
+      assert.equal(g[iface][name], g[iface].prototype[name]);
+    }
+  }
+});
+
+test('overrideMimeType() carries over open() whichever XHR runs the request, the browser\'s or the bus\'s', async () => {
+  const { g } = page({ options: { routes: { xhr: 'native' } } });
+  const xhr = new g.XMLHttpRequest();
+  xhr.overrideMimeType('text/plain;charset=Shift-JIS');
+  xhr.open('GET', '/conf/text');
+  assert.ok(FakeXHR.instances.at(-1).calls.some((c) => c[0] === 'overrideMimeType' && c[1] === 'text/plain;charset=Shift-JIS'), 'the delegate got it');
+
+  const { g: g2 } = page({
+    handler: async (req, res) => {
+      res.head(200, { 'content-type': 'text/plain' });
+      await res.write(new Uint8Array([0xc3, 0xa9]));
+      res.end();
+    },
+  });
+  const x2 = new g2.XMLHttpRequest();
+  x2.open('GET', 'https://example.com/elsewhere'); // delegated
+  x2.overrideMimeType('text/plain;charset=windows-1252');
+  x2.open('GET', '/bytes'); // the bus
+  x2.send();
+  await new Promise((r) => (x2.onloadend = r));
+  assert.equal(x2.responseText, '\u00c3\u00a9', 'C3 A9 decoded as windows-1252');
+});
+
+test('text: a replacement-encoding charset decodes any bytes to one U+FFFD; MIME parameters with values outside quoted-string code points are dropped', async () => {
+  const { g } = page({
+    handler: async (req, res) => {
+      res.head(200, { 'content-type': 'text/plain;charset=iso-2022-kr' });
+      await res.write('abc');
+      res.end();
+    },
+  });
+  const xhr = new g.XMLHttpRequest();
+  xhr.open('GET', '/r');
+  xhr.send();
+  await new Promise((r) => (xhr.onloadend = r));
+  assert.equal(xhr.responseText, '\uFFFD');
+
+  const { g: g2 } = page({
+    handler: async (req, res) => {
+      res.head(200, [['content-type', '']]);
+      await res.write('x');
+      res.end();
+    },
+  });
+  const x2 = new g2.XMLHttpRequest();
+  x2.open('GET', '/status');
+  x2.responseType = 'blob';
+  x2.overrideMimeType('x/x;test=\uFFFD;x=x');
+  x2.send();
+  await new Promise((r) => (x2.onloadend = r));
+  assert.equal(x2.response.type, 'x/x;x=x');
+});

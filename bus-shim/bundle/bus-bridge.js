@@ -496,6 +496,23 @@ var InprocBusBridge = (() => {
   function idlLength(f, length) {
     Object.defineProperty(f, "length", { value: length, configurable: true });
   }
+  function idlShape(ctor, constants) {
+    const proto = ctor.prototype;
+    const names = Object.getOwnPropertyNames(proto);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
+      if (name === "constructor") continue;
+      const d = Object.getOwnPropertyDescriptor(proto, name);
+      if (d === void 0 || d.enumerable === true || d.configurable !== true) continue;
+      d.enumerable = true;
+      Object.defineProperty(proto, name, d);
+    }
+    for (let i = 0; i < constants.length; i++) {
+      const name = constants[i];
+      const value = ctor[name];
+      Object.defineProperty(ctor, name, { value, writable: false, enumerable: true, configurable: false });
+    }
+  }
   function startTimer(callback, ms) {
     return apply(originalSetTimeout, globalThis, [callback, ms]);
   }
@@ -2313,7 +2330,7 @@ var InprocBusBridge = (() => {
         i = end;
         if (value === "") continue;
       }
-      if (name !== "" && isToken(name) && !parameters.has(name)) parameters.set(name, value);
+      if (name !== "" && isToken(name) && /^[\t\u0020-\u007E\u0080-\u00FF]*$/.test(value) && !parameters.has(name)) parameters.set(name, value);
     }
     return { type: lower(type), subtype: lower(subtype), essence: `${lower(type)}/${lower(subtype)}`, parameters };
   }
@@ -2897,6 +2914,7 @@ Content-Type: ${type}\r
       s.readyState = CLOSED;
       fireEvent(s.target, "error");
     }
+    idlShape(EventSource, ["CONNECTING", "OPEN", "CLOSED"]);
     idlLength(EventSource, 1);
     return EventSource;
   }
@@ -3390,6 +3408,7 @@ Content-Type: ${type}\r
           url: null,
           headers: [],
           overrideMime: null,
+          overrideRaw: null,
           uploadComplete: false,
           uploadListener: false,
           timedOut: false,
@@ -3626,10 +3645,11 @@ Content-Type: ${type}\r
         const mime = String(args[0]);
         if (s.mode === "native") {
           s.native.overrideMimeType(mime);
-          return;
+        } else if (s.readyState === LOADING || s.readyState === DONE) {
+          throw domError("overrideMimeType after the response began", "InvalidStateError");
         }
-        if (s.readyState === LOADING || s.readyState === DONE) throw domError("overrideMimeType after the response began", "InvalidStateError");
-        s.overrideMime = parseMimeType(String(mime)) ?? parseMimeType("application/octet-stream");
+        s.overrideRaw = mime;
+        s.overrideMime = parseMimeType(mime) ?? parseMimeType("application/octet-stream");
       }
     };
     _XMLHttpRequest.UNSENT = UNSENT;
@@ -3656,6 +3676,7 @@ Content-Type: ${type}\r
         if (s.timeout !== 0) n.timeout = s.timeout;
         if (s.withCredentials) n.withCredentials = true;
         if (s.responseType !== "") n.responseType = s.responseType;
+        if (s.overrideRaw !== null) n.overrideMimeType(s.overrideRaw);
         forwardEvents(s, n, n, s.target, XHR_EVENTS);
         s.native = n;
         s.nativeUploadForwarded = false;
@@ -4008,6 +4029,8 @@ Content-Type: ${type}\r
       f.ac.abort();
     }
     const proto = XMLHttpRequest.prototype;
+    idlShape(XMLHttpRequest, ["UNSENT", "OPENED", "HEADERS_RECEIVED", "LOADING", "DONE"]);
+    idlShape(XMLHttpRequestUpload, []);
     idlLength(proto.open, 2);
     idlLength(proto.setRequestHeader, 2);
     idlLength(proto.getResponseHeader, 1);
@@ -4105,6 +4128,7 @@ Content-Type: ${type}\r
   function finalCharset(s) {
     return s.overrideMime?.parameters.get("charset") ?? responseMime(s).parameters.get("charset") ?? null;
   }
+  var REPLACEMENT_LABELS = /* @__PURE__ */ new Set(["csiso2022kr", "hz-gb-2312", "iso-2022-cn", "iso-2022-cn-ext", "iso-2022-kr", "replacement"]);
   function decode2(bytes, label) {
     let encoding = label ?? "utf-8";
     if (bytes[0] === 239 && bytes[1] === 187 && bytes[2] === 191) encoding = "utf-8";
@@ -4114,6 +4138,7 @@ Content-Type: ${type}\r
     try {
       decoder2 = new TextDecoder(encoding);
     } catch {
+      if (REPLACEMENT_LABELS.has(lower(encoding.trim()))) return bytes.byteLength === 0 ? "" : "\uFFFD";
       decoder2 = new TextDecoder("utf-8");
     }
     return decoder2.decode(bytes);
@@ -4696,6 +4721,7 @@ Content-Type: ${type}\r
         s.target.dispatchEvent(closeEvent({ wasClean: clean, code: clean ? close.code : 1006, reason: clean ? close.reason : "" }));
       }, 0);
     }
+    idlShape(WebSocket, ["CONNECTING", "OPEN", "CLOSING", "CLOSED"]);
     idlLength(WebSocket, 1);
     idlLength(WebSocket.prototype.send, 1);
     return WebSocket;
