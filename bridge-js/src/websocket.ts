@@ -303,11 +303,15 @@ function closeEvent(init: CloseEventInit): Event {
 
 /**
  * The bus origin a WebSocket URL designates, or null for a URL the browser's own WebSocket
- * takes: a `ws:`/`wss:` URL whose host (with port) is a bus origin's, or a URL of a bus
- * origin itself (what a relative URL resolves to on the app's page).
+ * takes: a `ws:`/`wss:` (or `http:`/`https:`, which the constructor makes `ws:`/`wss:`) URL
+ * whose host (with port) is a bus origin's, or a URL of a bus origin itself (what a relative
+ * URL resolves to on the app's page).
  */
 export function busOriginForWebSocket(url: URL, origins: readonly string[], isBus: (url: URL) => boolean): string | null {
-  if (url.protocol === 'ws:' || url.protocol === 'wss:') {
+  // http(s): is ws(s): to the WebSocket constructor (the standard converts the scheme first),
+  // so it designates the same socket: routed by host the same way.
+  const p = url.protocol;
+  if (p === 'ws:' || p === 'wss:' || p === 'http:' || p === 'https:') {
     for (const origin of origins) {
       if (new URL(origin).host === url.host) return origin;
     }
@@ -331,9 +335,11 @@ export function createWebSocket(ctx: WebSocketContext, Original: typeof globalTh
     constructor(url: string | URL, protocols?: string | string[]);
     constructor(...args: unknown[]) {
       if (args.length < 1) throw new TypeError("Failed to construct 'WebSocket': 1 argument required, but only 0 present.");
+      // WebIDL converts the arguments first (a Symbol is a TypeError, whatever the URL).
+      const urlText = idlString(args[0]);
       let parsed: URL | null;
       try {
-        parsed = new URL(String(args[0]), ctx.baseURL());
+        parsed = new URL(urlText, ctx.baseURL());
       } catch {
         parsed = null;
       }
@@ -341,10 +347,10 @@ export function createWebSocket(ctx: WebSocketContext, Original: typeof globalTh
       if (parsed === null || busOrigin === null) {
         // Not ours: the browser's own WebSocket (which throws its SyntaxError for a bad URL).
         if (Original) return new (Original as new (...a: unknown[]) => WebSocket)(...args);
-        if (parsed === null) throw new DOMException(`The URL '${String(args[0])}' is invalid.`, 'SyntaxError');
+        if (parsed === null) throw new DOMException(`The URL '${urlText}' is invalid.`, 'SyntaxError');
         throw new DOMException('WebSocket: no browser WebSocket for URLs outside the app', 'NotSupportedError');
       }
-      if (parsed.hash !== '' || String(args[0]).includes('#')) {
+      if (parsed.hash !== '' || urlText.includes('#')) {
         throw new DOMException(`The URL contains a fragment identifier ('${parsed.hash}'). Fragment identifiers are not allowed in WebSocket URLs.`, 'SyntaxError');
       }
       const raw = args.length > 1 && args[1] !== undefined ? args[1] : [];
@@ -360,9 +366,14 @@ export function createWebSocket(ctx: WebSocketContext, Original: typeof globalTh
       // What `url` reports: a ws: URL, as the engine's own WebSocket gives (a relative URL
       // on an https page becomes wss:).
       const shown = new URL(parsed.href);
-      if (shown.protocol !== 'ws:' && shown.protocol !== 'wss:') {
-        const secure = shown.protocol === 'https:' || (ctx.baseURL().startsWith('https:') && shown.protocol !== 'http:');
-        const text = `${secure ? 'wss' : 'ws'}://${shown.host}${shown.pathname}${shown.search}`;
+      if (shown.protocol === 'http:' || shown.protocol === 'https:') {
+        // The standard's conversion: only the scheme changes (credentials, port, path stay).
+        shown.protocol = shown.protocol === 'https:' ? 'wss:' : 'ws:';
+      } else if (shown.protocol !== 'ws:' && shown.protocol !== 'wss:') {
+        // A bus origin's own scheme (app:): ws:, or wss: on an https page.
+        const secure = ctx.baseURL().startsWith('https:');
+        const auth = shown.username !== '' || shown.password !== '' ? `${shown.username}${shown.password !== '' ? `:${shown.password}` : ''}@` : '';
+        const text = `${secure ? 'wss' : 'ws'}://${auth}${shown.host}${shown.pathname}${shown.search}`;
         shown.href = new URL(text).href;
       }
       const s: WsState = {
@@ -419,15 +430,18 @@ export function createWebSocket(ctx: WebSocketContext, Original: typeof globalTh
 
     set binaryType(value: BinaryType) {
       const s = st(this);
-      // An enumerated attribute: other values are ignored, as browsers do.
-      if (value === 'blob' || value === 'arraybuffer') s.binaryType = value;
+      // An enumeration: converted to a string first (a Symbol is a TypeError), and values
+      // that are not one of it are ignored, as WebIDL says for attributes.
+      const v = idlString(value);
+      if (v === 'blob' || v === 'arraybuffer') s.binaryType = v;
     }
 
     send(...args: unknown[]): void {
       const s = st(this);
       if (args.length < 1) throw new TypeError("Failed to execute 'send' on 'WebSocket': 1 argument required, but only 0 present.");
-      if (s.readyState === CONNECTING) throw new DOMException("Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.", 'InvalidStateError');
+      // The argument is converted before the steps run (BufferSource is not [AllowShared]).
       const data = args[0];
+      if (isShared(data)) throw new TypeError("Failed to execute 'send' on 'WebSocket': the data must not be a SharedArrayBuffer or a view on one.");
       let item: Outgoing;
       if (typeof Blob !== 'undefined' && data instanceof Blob) {
         item = outgoing(BINARY, null, data.size, data);
@@ -437,9 +451,10 @@ export function createWebSocket(ctx: WebSocketContext, Original: typeof globalTh
         const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
         item = outgoing(BINARY, bytes, bytes.byteLength);
       } else {
-        const bytes = utf8(String(data));
+        const bytes = utf8(idlString(data));
         item = outgoing(TEXT, bytes, bytes.byteLength);
       }
+      if (s.readyState === CONNECTING) throw new DOMException("Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.", 'InvalidStateError');
       // Once closing, data is counted but never sent, as the standard says.
       s.buffered += item.size;
       if (s.readyState !== OPEN || s.uploadDone) return;
@@ -451,9 +466,10 @@ export function createWebSocket(ctx: WebSocketContext, Original: typeof globalTh
       const s = st(this);
       const code = args[0];
       const reason = args[1];
-      let c: number | null = null;
-      if (code !== undefined) {
-        c = clampCode(code);
+      // Both arguments are converted before the steps check them (WebIDL).
+      const c: number | null = code === undefined ? null : clampCode(code);
+      const reasonText = reason === undefined ? '' : idlString(reason);
+      if (c !== null) {
         if (c !== 1000 && (c < 3000 || c > 4999)) {
           throw new DOMException(
             `Failed to execute 'close' on 'WebSocket': The close code must be either 1000, or between 3000 and 4999. ${c} is neither.`,
@@ -461,7 +477,7 @@ export function createWebSocket(ctx: WebSocketContext, Original: typeof globalTh
           );
         }
       }
-      const reasonBytes = reason === undefined ? new Uint8Array(0) : utf8(String(reason));
+      const reasonBytes = utf8(reasonText);
       if (reasonBytes.byteLength > MAX_CLOSE_REASON) {
         throw new DOMException(`Failed to execute 'close' on 'WebSocket': The close reason must not be greater than ${MAX_CLOSE_REASON} UTF-8 bytes.`, 'SyntaxError');
       }
@@ -732,6 +748,19 @@ function utf8(s: string): Uint8Array {
 }
 
 /** WebIDL `[Clamp] unsigned short`. */
+/** WebIDL's conversion to DOMString/USVString: ToString, which throws for a Symbol. */
+function idlString(value: unknown): string {
+  if (typeof value === 'symbol') throw new TypeError('Cannot convert a Symbol value to a string');
+  return String(value);
+}
+
+/** A SharedArrayBuffer or a view on one (BufferSource without [AllowShared] refuses both). */
+function isShared(value: unknown): boolean {
+  if (typeof SharedArrayBuffer === 'undefined') return false;
+  if (value instanceof SharedArrayBuffer) return true;
+  return ArrayBuffer.isView(value) && value.buffer instanceof SharedArrayBuffer;
+}
+
 function clampCode(value: unknown): number {
   const n = Number(value);
   if (Number.isNaN(n)) return 0;

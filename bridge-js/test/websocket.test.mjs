@@ -405,3 +405,51 @@ test('messages that came in one chunk reach a listener that awaits each in turn 
   assert.deepEqual(got, ['m0', 'm1', 'm2', 'm3']);
   ws.close();
 });
+
+test('http: and https: URLs are ws: and wss: to the constructor: a bus host goes over the bus, with the URL converted as the standard says', () => {
+  const { g, peer } = page();
+  NativeWebSocket.made = [];
+  const a = new g.WebSocket('http://localhost/ws/echo');
+  const b = new g.WebSocket('https://localhost/ws/echo');
+  assert.deepEqual(NativeWebSocket.made, [], 'nothing reaches the browser (a socket to localhost:80 or 443)');
+  assert.equal(peer.heads.length, 2);
+  assert.deepEqual([a.url, b.url], ['ws://localhost/ws/echo', 'wss://localhost/ws/echo']);
+  a.close();
+  b.close();
+  const { g: g2 } = page('https://app.invalid');
+  const c = new g2.WebSocket('https://user:pw@app.invalid/ws/echo');
+  assert.equal(c.url, 'wss://user:pw@app.invalid/ws/echo', 'only the scheme changes');
+  c.close();
+});
+
+test('WebIDL conversions: arguments converted before the steps; Symbols and SharedArrayBuffers are TypeErrors; binaryType takes ToString', async () => {
+  const { g, peer } = page();
+  assert.throws(() => new g.WebSocket(Symbol('x')), TypeError);
+  assert.equal(peer.heads.length, 0);
+  const ws = new g.WebSocket('/ws/echo');
+  ws.binaryType = { toString: () => 'arraybuffer' };
+  assert.equal(ws.binaryType, 'arraybuffer');
+  ws.binaryType = new String('blob');
+  assert.equal(ws.binaryType, 'blob');
+  assert.throws(() => {
+    ws.binaryType = Symbol('x');
+  }, TypeError);
+  assert.throws(() => ws.send(Symbol('s')), TypeError, 'converted before the CONNECTING check');
+  await new Promise((r) => ws.addEventListener('open', r));
+  assert.throws(() => ws.send(new SharedArrayBuffer(4)), TypeError);
+  assert.throws(() => ws.send(new Uint8Array(new SharedArrayBuffer(4))), TypeError);
+  assert.equal(ws.bufferedAmount, 0);
+  assert.throws(() => ws.close(1000, Symbol('r')), TypeError);
+  const boom = new Error('reason converted');
+  assert.throws(
+    () =>
+      ws.close(5000, {
+        toString() {
+          throw boom;
+        },
+      }),
+    (e) => e === boom,
+    'the reason is converted before the code is checked',
+  );
+  ws.close();
+});

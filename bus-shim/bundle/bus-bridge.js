@@ -4462,7 +4462,8 @@ Content-Type: ${type}\r
     return new (typeof native === "function" ? native : FallbackCloseEvent)("close", init);
   }
   function busOriginForWebSocket(url, origins, isBus) {
-    if (url.protocol === "ws:" || url.protocol === "wss:") {
+    const p = url.protocol;
+    if (p === "ws:" || p === "wss:" || p === "http:" || p === "https:") {
       for (const origin of origins) {
         if (new URL(origin).host === url.host) return origin;
       }
@@ -4478,19 +4479,20 @@ Content-Type: ${type}\r
       }
       constructor(...args) {
         if (args.length < 1) throw new TypeError("Failed to construct 'WebSocket': 1 argument required, but only 0 present.");
+        const urlText = idlString(args[0]);
         let parsed;
         try {
-          parsed = new URL(String(args[0]), ctx.baseURL());
+          parsed = new URL(urlText, ctx.baseURL());
         } catch {
           parsed = null;
         }
         const busOrigin = parsed === null ? null : busOriginForWebSocket(parsed, ctx.origins, (u) => ctx.isBus(u));
         if (parsed === null || busOrigin === null) {
           if (Original) return new Original(...args);
-          if (parsed === null) throw new DOMException(`The URL '${String(args[0])}' is invalid.`, "SyntaxError");
+          if (parsed === null) throw new DOMException(`The URL '${urlText}' is invalid.`, "SyntaxError");
           throw new DOMException("WebSocket: no browser WebSocket for URLs outside the app", "NotSupportedError");
         }
-        if (parsed.hash !== "" || String(args[0]).includes("#")) {
+        if (parsed.hash !== "" || urlText.includes("#")) {
           throw new DOMException(`The URL contains a fragment identifier ('${parsed.hash}'). Fragment identifiers are not allowed in WebSocket URLs.`, "SyntaxError");
         }
         const raw = args.length > 1 && args[1] !== void 0 ? args[1] : [];
@@ -4504,9 +4506,12 @@ Content-Type: ${type}\r
         }
         super();
         const shown = new URL(parsed.href);
-        if (shown.protocol !== "ws:" && shown.protocol !== "wss:") {
-          const secure = shown.protocol === "https:" || ctx.baseURL().startsWith("https:") && shown.protocol !== "http:";
-          const text = `${secure ? "wss" : "ws"}://${shown.host}${shown.pathname}${shown.search}`;
+        if (shown.protocol === "http:" || shown.protocol === "https:") {
+          shown.protocol = shown.protocol === "https:" ? "wss:" : "ws:";
+        } else if (shown.protocol !== "ws:" && shown.protocol !== "wss:") {
+          const secure = ctx.baseURL().startsWith("https:");
+          const auth = shown.username !== "" || shown.password !== "" ? `${shown.username}${shown.password !== "" ? `:${shown.password}` : ""}@` : "";
+          const text = `${secure ? "wss" : "ws"}://${auth}${shown.host}${shown.pathname}${shown.search}`;
           shown.href = new URL(text).href;
         }
         const s = {
@@ -4556,13 +4561,14 @@ Content-Type: ${type}\r
       }
       set binaryType(value) {
         const s = st3(this);
-        if (value === "blob" || value === "arraybuffer") s.binaryType = value;
+        const v = idlString(value);
+        if (v === "blob" || v === "arraybuffer") s.binaryType = v;
       }
       send(...args) {
         const s = st3(this);
         if (args.length < 1) throw new TypeError("Failed to execute 'send' on 'WebSocket': 1 argument required, but only 0 present.");
-        if (s.readyState === CONNECTING2) throw new DOMException("Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.", "InvalidStateError");
         const data = args[0];
+        if (isShared(data)) throw new TypeError("Failed to execute 'send' on 'WebSocket': the data must not be a SharedArrayBuffer or a view on one.");
         let item;
         if (typeof Blob !== "undefined" && data instanceof Blob) {
           item = outgoing(BINARY, null, data.size, data);
@@ -4572,9 +4578,10 @@ Content-Type: ${type}\r
           const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
           item = outgoing(BINARY, bytes, bytes.byteLength);
         } else {
-          const bytes = utf82(String(data));
+          const bytes = utf82(idlString(data));
           item = outgoing(TEXT, bytes, bytes.byteLength);
         }
+        if (s.readyState === CONNECTING2) throw new DOMException("Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.", "InvalidStateError");
         s.buffered += item.size;
         if (s.readyState !== OPEN2 || s.uploadDone) return;
         s.queue.push(item);
@@ -4584,9 +4591,9 @@ Content-Type: ${type}\r
         const s = st3(this);
         const code = args[0];
         const reason = args[1];
-        let c = null;
-        if (code !== void 0) {
-          c = clampCode(code);
+        const c = code === void 0 ? null : clampCode(code);
+        const reasonText = reason === void 0 ? "" : idlString(reason);
+        if (c !== null) {
           if (c !== 1e3 && (c < 3e3 || c > 4999)) {
             throw new DOMException(
               `Failed to execute 'close' on 'WebSocket': The close code must be either 1000, or between 3000 and 4999. ${c} is neither.`,
@@ -4594,7 +4601,7 @@ Content-Type: ${type}\r
             );
           }
         }
-        const reasonBytes = reason === void 0 ? new Uint8Array(0) : utf82(String(reason));
+        const reasonBytes = utf82(reasonText);
         if (reasonBytes.byteLength > MAX_CLOSE_REASON) {
           throw new DOMException(`Failed to execute 'close' on 'WebSocket': The close reason must not be greater than ${MAX_CLOSE_REASON} UTF-8 bytes.`, "SyntaxError");
         }
@@ -4827,6 +4834,15 @@ Content-Type: ${type}\r
   var strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   function utf82(s) {
     return encoder2.encode(s);
+  }
+  function idlString(value) {
+    if (typeof value === "symbol") throw new TypeError("Cannot convert a Symbol value to a string");
+    return String(value);
+  }
+  function isShared(value) {
+    if (typeof SharedArrayBuffer === "undefined") return false;
+    if (value instanceof SharedArrayBuffer) return true;
+    return ArrayBuffer.isView(value) && value.buffer instanceof SharedArrayBuffer;
   }
   function clampCode(value) {
     const n = Number(value);
