@@ -590,6 +590,31 @@ fn forms_post_urlencoded_and_multipart_with_a_file() {
         file["sha256"],
         testkit::conformance::hex(&sha2::Sha256::digest(&bytes))
     );
+
+    // Controls named like the form's attributes (`<input name="action">`, a common pattern)
+    // hide them from `form.action`, `form.method` and the rest: the takeover reads the
+    // form's own attributes, and sends those controls as the fields they are.
+    h.load("/forms.html");
+    // (The window outlives `document.open()`: `attachFile` is there before the load ends.)
+    wait_for(&h, "return !!document.getElementById('pic2')");
+    assert_eq!(h.eval("return attachFile('pic2')"), 1);
+    h.eval("document.getElementById('shadowed').requestSubmit(); return true;");
+    let text = wait_for(
+        &h,
+        "const p = document.querySelector('pre'); return p && location.pathname === '/conf/multipart' && p.textContent;",
+    );
+    let answer: serde_json::Value =
+        serde_json::from_str(text.as_str().unwrap()).expect("JSON from /conf/multipart");
+    for (name, value) in [
+        ("action", "delete"),
+        ("method", "m"),
+        ("enctype", "e"),
+        ("target", "t"),
+        ("elements", "x"),
+    ] {
+        assert_eq!(answer["fields"][name], value, "{answer}");
+    }
+    assert_eq!(answer["files"][0]["filename"], "picture.bin", "{answer}");
 }
 
 /// HTML submits a form only if no handler cancels its `submit` event, and the shim's

@@ -33,15 +33,26 @@ export function interceptForms(doc: Document, ctx: FormContext, mode: Exclude<Fo
     if (!(form instanceof HTMLFormElement) || !event.isTrusted || event.defaultPrevented) return;
     const submitter = ((event as SubmitEvent).submitter ?? null) as HTMLElement | null;
     /** The submission to take over, read as HTML does: after the page's handlers ran. */
+    // The form's own attributes through HTMLFormElement's getters: `form.action`, `.method`,
+    // `.enctype`, `.target`, `.elements` are a control's when one has that name
+    // (`<input name="action">`, a common pattern), as HTMLFormElement's named properties
+    // override its built-ins.
     const planned = (): { action: URL; enctype: string } | null => {
-      const method = (submitter?.getAttribute('formmethod') ?? form.method ?? 'get').toLowerCase();
+      const method = (submitter?.getAttribute('formmethod') ?? formProperty(form, 'method') ?? 'get').toLowerCase();
       if (method !== 'post') return null;
-      const action = new URL(submitter?.getAttribute('formaction') ?? form.action, doc.baseURI);
+      // The submitter's formAction, as `action`, is the document's URL when it is empty.
+      const actionText = submitter !== null && submitter.hasAttribute('formaction') ? (submitter as HTMLButtonElement).formAction : formProperty(form, 'action');
+      const action = new URL(actionText ?? doc.URL, doc.baseURI);
       if (!ctx.isBus(action)) return null;
-      const target = submitter?.getAttribute('formtarget') ?? form.target;
+      const target = submitter?.getAttribute('formtarget') ?? formProperty(form, 'target');
       if (target && target !== '_self') return null; // other browsing contexts are the engine's business
-      const enctype = (submitter?.getAttribute('formenctype') ?? form.enctype ?? '').toLowerCase();
-      const hasFiles = Array.from(form.elements).some((el) => el instanceof HTMLInputElement && el.type === 'file' && !el.disabled);
+      const enctype = (submitter?.getAttribute('formenctype') ?? formProperty(form, 'enctype') ?? '').toLowerCase();
+      const controls = formControls(form);
+      let hasFiles = false;
+      for (let i = 0; i < controls.length; i++) {
+        const el = controls[i];
+        if (el instanceof HTMLInputElement && el.type === 'file' && !el.disabled) hasFiles = true;
+      }
       if (mode === 'files' && !(enctype === 'multipart/form-data' && hasFiles)) return null;
       return { action, enctype };
     };
@@ -136,6 +147,26 @@ const preventDefaultOf = EventProto.preventDefault;
 const stopPropagationOf = EventProto.stopPropagation;
 const stopImmediatePropagationOf = EventProto.stopImmediatePropagation;
 const cancelBubbleOf = Object.getOwnPropertyDescriptor(EventProto, 'cancelBubble')?.get;
+const FormProto = typeof HTMLFormElement === 'function' ? HTMLFormElement.prototype : null;
+const formGetters = {
+  action: FormProto ? Object.getOwnPropertyDescriptor(FormProto, 'action')?.get : undefined,
+  method: FormProto ? Object.getOwnPropertyDescriptor(FormProto, 'method')?.get : undefined,
+  enctype: FormProto ? Object.getOwnPropertyDescriptor(FormProto, 'enctype')?.get : undefined,
+  target: FormProto ? Object.getOwnPropertyDescriptor(FormProto, 'target')?.get : undefined,
+};
+const formElementsOf = FormProto ? Object.getOwnPropertyDescriptor(FormProto, 'elements')?.get : undefined;
+
+/** A form's IDL attribute by HTMLFormElement's own getter (never a control of that name). */
+function formProperty(form: HTMLFormElement, name: keyof typeof formGetters): string | null {
+  const getter = formGetters[name];
+  const value: unknown = getter ? apply(getter, form, []) : null;
+  return typeof value === 'string' ? value : null;
+}
+
+/** The form's controls (`form.elements`, which a control named "elements" would hide). */
+function formControls(form: HTMLFormElement): ArrayLike<Element> {
+  return formElementsOf ? (apply(formElementsOf, form, []) as HTMLFormControlsCollection) : [];
+}
 
 async function submit(doc: Document, ctx: FormContext, form: HTMLFormElement, submitter: HTMLElement | null, action: URL, enctype: string): Promise<void> {
   const data = new FormData(form, submitter ?? undefined);

@@ -1784,14 +1784,20 @@ var InprocBusBridge = (() => {
       if (!(form instanceof HTMLFormElement) || !event.isTrusted || event.defaultPrevented) return;
       const submitter = event.submitter ?? null;
       const planned = () => {
-        const method = (submitter?.getAttribute("formmethod") ?? form.method ?? "get").toLowerCase();
+        const method = (submitter?.getAttribute("formmethod") ?? formProperty(form, "method") ?? "get").toLowerCase();
         if (method !== "post") return null;
-        const action = new URL(submitter?.getAttribute("formaction") ?? form.action, doc.baseURI);
+        const actionText = submitter !== null && submitter.hasAttribute("formaction") ? submitter.formAction : formProperty(form, "action");
+        const action = new URL(actionText ?? doc.URL, doc.baseURI);
         if (!ctx.isBus(action)) return null;
-        const target = submitter?.getAttribute("formtarget") ?? form.target;
+        const target = submitter?.getAttribute("formtarget") ?? formProperty(form, "target");
         if (target && target !== "_self") return null;
-        const enctype = (submitter?.getAttribute("formenctype") ?? form.enctype ?? "").toLowerCase();
-        const hasFiles = Array.from(form.elements).some((el) => el instanceof HTMLInputElement && el.type === "file" && !el.disabled);
+        const enctype = (submitter?.getAttribute("formenctype") ?? formProperty(form, "enctype") ?? "").toLowerCase();
+        const controls = formControls(form);
+        let hasFiles = false;
+        for (let i = 0; i < controls.length; i++) {
+          const el = controls[i];
+          if (el instanceof HTMLInputElement && el.type === "file" && !el.disabled) hasFiles = true;
+        }
         if (mode === "files" && !(enctype === "multipart/form-data" && hasFiles)) return null;
         return { action, enctype };
       };
@@ -1874,6 +1880,22 @@ var InprocBusBridge = (() => {
   var stopPropagationOf = EventProto.stopPropagation;
   var stopImmediatePropagationOf = EventProto.stopImmediatePropagation;
   var cancelBubbleOf = Object.getOwnPropertyDescriptor(EventProto, "cancelBubble")?.get;
+  var FormProto = typeof HTMLFormElement === "function" ? HTMLFormElement.prototype : null;
+  var formGetters = {
+    action: FormProto ? Object.getOwnPropertyDescriptor(FormProto, "action")?.get : void 0,
+    method: FormProto ? Object.getOwnPropertyDescriptor(FormProto, "method")?.get : void 0,
+    enctype: FormProto ? Object.getOwnPropertyDescriptor(FormProto, "enctype")?.get : void 0,
+    target: FormProto ? Object.getOwnPropertyDescriptor(FormProto, "target")?.get : void 0
+  };
+  var formElementsOf = FormProto ? Object.getOwnPropertyDescriptor(FormProto, "elements")?.get : void 0;
+  function formProperty(form, name) {
+    const getter = formGetters[name];
+    const value = getter ? apply3(getter, form, []) : null;
+    return typeof value === "string" ? value : null;
+  }
+  function formControls(form) {
+    return formElementsOf ? apply3(formElementsOf, form, []) : [];
+  }
   async function submit(doc, ctx, form, submitter, action, enctype) {
     const data = new FormData(form, submitter ?? void 0);
     let body;
