@@ -156,66 +156,34 @@ function readRequestBody(request: Request, signal: AbortSignal): Promise<Uint8Ar
     const stream = request.body;
     let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
     let done = false;
-    const onAbort = (): void => {
-      if (done) return;
-      done = true;
-      const reason = abortReason(signal);
-      if (reader !== null) cancelReader(reader, reason);
-      reject(reason);
-    };
-    const finish = (bytes: Uint8Array): void => {
+    const settle = (f: () => void): void => {
       if (done) return;
       done = true;
       signal.removeEventListener('abort', onAbort);
-      resolve(bytes);
+      f();
     };
-    const fail = (e: unknown): void => {
-      if (done) return;
-      done = true;
-      signal.removeEventListener('abort', onAbort);
-      reject(e);
-    };
+    const onAbort = (): void =>
+      settle(() => {
+        const reason = abortReason(signal);
+        if (reader !== null) cancelReader(reader, reason);
+        reject(reason);
+      });
     signal.addEventListener('abort', onAbort);
     if (signal.aborted) return onAbort();
-    if (stream === undefined) {
-      // No body getter (WebKit): the engine's own read, which an abort cannot cancel.
-      then(request.arrayBuffer(), (b) => finish(new Uint8Array(b)), fail);
-      return;
-    }
-    if (stream === null) return finish(new Uint8Array(0));
+    // No body getter (WebKit): the engine's own read, which an abort cannot cancel.
+    if (stream === undefined) return void then(request.arrayBuffer(), (b) => settle(() => resolve(new Uint8Array(b))), (e) => settle(() => reject(e)));
+    if (stream === null) return settle(() => resolve(new Uint8Array(0)));
     try {
       reader = getReader(stream);
     } catch (e) {
       // Locked or disturbed: what arrayBuffer() says of it (a TypeError).
-      return fail(new TypeError('the request body was already used or is locked', { cause: e }));
+      return settle(() => reject(new TypeError('the request body was already used or is locked', { cause: e })));
     }
-    const r = reader;
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    const pump = (): void => {
-      then(
-        read(r),
-        (next) => {
-          if (done) return;
-          if (next.done) {
-            const out = new Uint8Array(total);
-            let at = 0;
-            for (let i = 0; i < chunks.length; i++) {
-              out.set(chunks[i]!, at);
-              at += chunks[i]!.byteLength;
-            }
-            return finish(out);
-          }
-          const v = next.value;
-          if (!(v instanceof Uint8Array)) return fail(new TypeError('a request body chunk is not a Uint8Array'));
-          chunks.push(v);
-          total += v.byteLength;
-          pump();
-        },
-        fail,
-      );
-    };
-    pump();
+    then(
+      readAll(reader),
+      (bytes) => settle(() => resolve(bytes)),
+      (e) => settle(() => reject(e)),
+    );
   });
 }
 
@@ -478,12 +446,11 @@ function consumer(name: Consumer, state: BodyState): (this: Response) => Promise
       cancelReader(getReader(body));
       return consume(bytes);
     }
-    return chain(readAll(body), consume);
+    return chain(readAll(getReader(body)), consume);
   };
 }
 
-async function readAll(body: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const reader = getReader(body);
+async function readAll(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {

@@ -3037,64 +3037,31 @@ Content-Type: ${type}\r
       const stream = request.body;
       let reader = null;
       let done = false;
-      const onAbort = () => {
+      const settle = (f) => {
         if (done) return;
         done = true;
+        signal.removeEventListener("abort", onAbort);
+        f();
+      };
+      const onAbort = () => settle(() => {
         const reason = abortReason2(signal);
         if (reader !== null) cancelReader(reader, reason);
         reject(reason);
-      };
-      const finish = (bytes) => {
-        if (done) return;
-        done = true;
-        signal.removeEventListener("abort", onAbort);
-        resolve(bytes);
-      };
-      const fail = (e) => {
-        if (done) return;
-        done = true;
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      };
+      });
       signal.addEventListener("abort", onAbort);
       if (signal.aborted) return onAbort();
-      if (stream === void 0) {
-        then(request.arrayBuffer(), (b) => finish(new Uint8Array(b)), fail);
-        return;
-      }
-      if (stream === null) return finish(new Uint8Array(0));
+      if (stream === void 0) return void then(request.arrayBuffer(), (b) => settle(() => resolve(new Uint8Array(b))), (e) => settle(() => reject(e)));
+      if (stream === null) return settle(() => resolve(new Uint8Array(0)));
       try {
         reader = getReader(stream);
       } catch (e) {
-        return fail(new TypeError("the request body was already used or is locked", { cause: e }));
+        return settle(() => reject(new TypeError("the request body was already used or is locked", { cause: e })));
       }
-      const r = reader;
-      const chunks = [];
-      let total = 0;
-      const pump = () => {
-        then(
-          read(r),
-          (next) => {
-            if (done) return;
-            if (next.done) {
-              const out = new Uint8Array(total);
-              let at = 0;
-              for (let i = 0; i < chunks.length; i++) {
-                out.set(chunks[i], at);
-                at += chunks[i].byteLength;
-              }
-              return finish(out);
-            }
-            const v = next.value;
-            if (!(v instanceof Uint8Array)) return fail(new TypeError("a request body chunk is not a Uint8Array"));
-            chunks.push(v);
-            total += v.byteLength;
-            pump();
-          },
-          fail
-        );
-      };
-      pump();
+      then(
+        readAll(reader),
+        (bytes) => settle(() => resolve(bytes)),
+        (e) => settle(() => reject(e))
+      );
     });
   }
   function toResponse(res, method, abortable, signal, stop) {
@@ -3287,11 +3254,10 @@ Content-Type: ${type}\r
         cancelReader(getReader(body));
         return consume(bytes);
       }
-      return chain(readAll(body), consume);
+      return chain(readAll(getReader(body)), consume);
     };
   }
-  async function readAll(body) {
-    const reader = getReader(body);
+  async function readAll(reader) {
     const chunks = [];
     let size = 0;
     for (; ; ) {

@@ -734,26 +734,16 @@ fn measure_all(
     ];
     for spec in &specs {
         let mut values: BTreeMap<WebPath, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
-        if spec.key != "busy" {
-            // One untimed round of this workload on every path first. The first run after
-            // another workload pays for what that one left: after the 64 MiB downloads, the
-            // first 16 MiB upload took 50-100 ms where the next took 22-27, with 18,500
-            // minor page faults in the WebProcess and 12,000 in the host's (WebKit's UI
-            // side) against 4,400 and 250 (/proc/PID/stat, 2 ms samples). Round 1 starts
-            // with `frames` on every workload, so it paid that every time. (The busy
-            // workload is a ratio to idle within one run.)
-            for path in rotated(0, spec.key, peer.is_some()) {
-                run_on(
-                    path,
-                    &spec.command,
-                    view,
-                    rig,
-                    peer.as_deref_mut(),
-                    spec.timeout,
-                )?;
-            }
-        }
-        for round in 0..plan.rounds {
+        // One untimed round of this workload on every path first. The first run after
+        // another workload pays for what that one left: after the 64 MiB downloads, the
+        // first 16 MiB upload took 50-100 ms where the next took 22-27, with 18,500 minor
+        // page faults in the WebProcess and 12,000 in the host's (WebKit's UI side) against
+        // 4,400 and 250 (/proc/PID/stat, 2 ms samples). Round 1 starts with `frames` on
+        // every workload, so it paid that every time. (The busy workload is a ratio to idle
+        // within one run.)
+        let warm = usize::from(spec.key != "busy");
+        for pass in 0..warm + plan.rounds {
+            let round = pass.saturating_sub(warm);
             for path in rotated(round, spec.key, peer.is_some()) {
                 if spec.key == "busy" && path == WebPath::Native && !plan.native_busy {
                     continue;
@@ -767,6 +757,9 @@ fn measure_all(
                     peer.as_deref_mut(),
                     spec.timeout,
                 )?;
+                if pass < warm {
+                    continue;
+                }
                 let after = CpuSample::take(rig.host_pid);
                 let (value, extra) = (spec.value)(&r)
                     .map_err(|e| format!("{} on {}: {e}", spec.key, path.name()))?;
