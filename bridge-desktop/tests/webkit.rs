@@ -617,6 +617,62 @@ fn forms_post_urlencoded_and_multipart_with_a_file() {
     assert_eq!(answer["files"][0]["filename"], "picture.bin", "{answer}");
 }
 
+/// HTML's "get an element's target": a form's `target`, else the first `<base target>`;
+/// keywords are ASCII case-insensitive, and `_top` of a top-level document is that
+/// document's own context. A multipart form with a file and `target="_TOP"` is this page's
+/// submission (taken over, the file carried); one under `<base target="_blank">` is a new
+/// window's, which the shim leaves to the engine (before, it took both over in place).
+fn forms_follow_the_target_html_gives_them() {
+    let counted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = counted.clone();
+    let counter = tower::service_fn(move |_req: http::Request<bus_core::Body>| {
+        count.fetch_add(1, SeqCst);
+        async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(bus_core::Body::from(
+                "<!doctype html><p id=counted>counted</p>",
+            )))
+        }
+    });
+    let h = Harness::new(move |b| b.mount("/form-count", counter));
+
+    h.load("/forms.html");
+    wait_for(&h, "return !!document.getElementById('pic3')");
+    assert_eq!(h.eval("return attachFile('pic3')"), 1);
+    h.eval("document.getElementById('top').requestSubmit(); return true;");
+    let text = wait_for(
+        &h,
+        "const p = document.querySelector('pre'); return p && location.pathname === '/conf/multipart' && p.textContent;",
+    );
+    let answer: serde_json::Value =
+        serde_json::from_str(text.as_str().unwrap()).expect("JSON from /conf/multipart");
+    assert_eq!(answer["fields"]["title"], "to the top", "{answer}");
+    assert_eq!(answer["files"][0]["size"], 200 * 1024, "{answer}");
+
+    h.load("/forms-base.html");
+    // (The answer before was shown by `document.open()`, in a window that still has
+    // forms.html's `attachFile`: wait for the new document.)
+    wait_for(
+        &h,
+        "return location.pathname === '/forms-base.html' && !!document.getElementById('elsewhere')",
+    );
+    assert_eq!(h.eval("return attachFile()"), 1);
+    h.eval(
+        "window.stayed = true; document.getElementById('elsewhere').requestSubmit(); return true;",
+    );
+    // Nothing to wait for but time: the shim does not send it, and the WebView opens no
+    // new window (it has no new-window handler).
+    h.wait(Duration::from_millis(1500));
+    assert_eq!(
+        h.eval("return [window.stayed === true, location.pathname]"),
+        serde_json::json!([true, "/forms-base.html"])
+    );
+    assert_eq!(
+        counted.load(SeqCst),
+        0,
+        "the shim took a _blank submission over"
+    );
+}
+
 /// HTML submits a form only if no handler cancels its `submit` event, and the shim's
 /// takeover of a form with a file waits for the page's handlers too: a handler on the form
 /// that cancels (React's and Remix's way of handling a form in script) keeps it the page's,
@@ -811,6 +867,10 @@ fn main() {
         (
             "navigation_policy_keeps_foreign_pages_out",
             navigation_policy_keeps_foreign_pages_out,
+        ),
+        (
+            "forms_follow_the_target_html_gives_them",
+            forms_follow_the_target_html_gives_them,
         ),
         (
             "page_load_image_xhr_fetch_and_links",

@@ -44,8 +44,8 @@ export function interceptForms(doc: Document, ctx: FormContext, mode: Exclude<Fo
       const actionText = submitter !== null && submitter.hasAttribute('formaction') ? (submitter as HTMLButtonElement).formAction : formProperty(form, 'action');
       const action = new URL(actionText ?? doc.URL, doc.baseURI);
       if (!ctx.isBus(action)) return null;
-      const target = submitter?.getAttribute('formtarget') ?? formProperty(form, 'target');
-      if (target && target !== '_self') return null; // other browsing contexts are the engine's business
+      // Another browsing context's submission is the engine's business.
+      if (!targetsThisDocument(doc, form, submitter)) return null;
       const enctype = (submitter?.getAttribute('formenctype') ?? formProperty(form, 'enctype') ?? '').toLowerCase();
       const controls = formControls(form);
       let hasFiles = false;
@@ -152,9 +152,46 @@ const formGetters = {
   action: FormProto ? Object.getOwnPropertyDescriptor(FormProto, 'action')?.get : undefined,
   method: FormProto ? Object.getOwnPropertyDescriptor(FormProto, 'method')?.get : undefined,
   enctype: FormProto ? Object.getOwnPropertyDescriptor(FormProto, 'enctype')?.get : undefined,
-  target: FormProto ? Object.getOwnPropertyDescriptor(FormProto, 'target')?.get : undefined,
 };
 const formElementsOf = FormProto ? Object.getOwnPropertyDescriptor(FormProto, 'elements')?.get : undefined;
+
+const ElementProto = typeof Element === 'function' ? Element.prototype : null;
+const hasAttributeOf = ElementProto?.hasAttribute;
+const getAttributeOf = ElementProto?.getAttribute;
+const querySelectorOf = typeof Document === 'function' ? Document.prototype.querySelector : undefined;
+
+/** `el.getAttribute(name)` by Element's own method (a form's control could be named `getAttribute`). */
+function attribute(el: Element, name: string): string | null {
+  if (!hasAttributeOf || !getAttributeOf || !apply(hasAttributeOf, el, [name])) return null;
+  const value: unknown = apply(getAttributeOf, el, [name]);
+  return typeof value === 'string' ? value : null;
+}
+
+/**
+ * Whether a submission of `form` by `submitter` navigates this document's own browsing
+ * context, by HTML's "get an element's target" (the submitter's `formtarget`, else the
+ * form's `target`, else the first `<base target>`) and its rules for choosing a navigable
+ * (keywords are ASCII case-insensitive; `_top` and `_parent` of a top-level document, and
+ * the window's own name, are this context).
+ */
+function targetsThisDocument(doc: Document, form: HTMLFormElement, submitter: HTMLElement | null): boolean {
+  let target = submitter !== null ? attribute(submitter, 'formtarget') : null;
+  if (target === null) target = attribute(form, 'target');
+  if (target === null) {
+    // (Document.prototype's own querySelector: `<img name="querySelector">` would hide it.)
+    const base = querySelectorOf ? (apply(querySelectorOf, doc, ['base[target]']) as Element | null) : null;
+    target = base !== null ? attribute(base, 'target') : null;
+  }
+  if (target === null || target === '') return true;
+  const keyword = target.toLowerCase();
+  if (keyword === '_self') return true;
+  const win = doc.defaultView;
+  if (win === null) return false;
+  const topLevel = win === win.parent;
+  if (keyword === '_top' || keyword === '_parent') return topLevel;
+  if (keyword === '_blank') return false;
+  return target === win.name;
+}
 
 /** A form's IDL attribute by HTMLFormElement's own getter (never a control of that name). */
 function formProperty(form: HTMLFormElement, name: keyof typeof formGetters): string | null {

@@ -1789,8 +1789,7 @@ var InprocBusBridge = (() => {
         const actionText = submitter !== null && submitter.hasAttribute("formaction") ? submitter.formAction : formProperty(form, "action");
         const action = new URL(actionText ?? doc.URL, doc.baseURI);
         if (!ctx.isBus(action)) return null;
-        const target = submitter?.getAttribute("formtarget") ?? formProperty(form, "target");
-        if (target && target !== "_self") return null;
+        if (!targetsThisDocument(doc, form, submitter)) return null;
         const enctype = (submitter?.getAttribute("formenctype") ?? formProperty(form, "enctype") ?? "").toLowerCase();
         const controls = formControls(form);
         let hasFiles = false;
@@ -1884,10 +1883,35 @@ var InprocBusBridge = (() => {
   var formGetters = {
     action: FormProto ? Object.getOwnPropertyDescriptor(FormProto, "action")?.get : void 0,
     method: FormProto ? Object.getOwnPropertyDescriptor(FormProto, "method")?.get : void 0,
-    enctype: FormProto ? Object.getOwnPropertyDescriptor(FormProto, "enctype")?.get : void 0,
-    target: FormProto ? Object.getOwnPropertyDescriptor(FormProto, "target")?.get : void 0
+    enctype: FormProto ? Object.getOwnPropertyDescriptor(FormProto, "enctype")?.get : void 0
   };
   var formElementsOf = FormProto ? Object.getOwnPropertyDescriptor(FormProto, "elements")?.get : void 0;
+  var ElementProto = typeof Element === "function" ? Element.prototype : null;
+  var hasAttributeOf = ElementProto?.hasAttribute;
+  var getAttributeOf = ElementProto?.getAttribute;
+  var querySelectorOf = typeof Document === "function" ? Document.prototype.querySelector : void 0;
+  function attribute(el, name) {
+    if (!hasAttributeOf || !getAttributeOf || !apply3(hasAttributeOf, el, [name])) return null;
+    const value = apply3(getAttributeOf, el, [name]);
+    return typeof value === "string" ? value : null;
+  }
+  function targetsThisDocument(doc, form, submitter) {
+    let target = submitter !== null ? attribute(submitter, "formtarget") : null;
+    if (target === null) target = attribute(form, "target");
+    if (target === null) {
+      const base = querySelectorOf ? apply3(querySelectorOf, doc, ["base[target]"]) : null;
+      target = base !== null ? attribute(base, "target") : null;
+    }
+    if (target === null || target === "") return true;
+    const keyword = target.toLowerCase();
+    if (keyword === "_self") return true;
+    const win = doc.defaultView;
+    if (win === null) return false;
+    const topLevel = win === win.parent;
+    if (keyword === "_top" || keyword === "_parent") return topLevel;
+    if (keyword === "_blank") return false;
+    return target === win.name;
+  }
   function formProperty(form, name) {
     const getter = formGetters[name];
     const value = getter ? apply3(getter, form, []) : null;
