@@ -11,7 +11,11 @@
 //!   `inproc-bus-out` DOM events (base64 frames) to the handler, tagged with a random id
 //!   for this document, and dispatches `inproc-bus-in` events for frames from the bus;
 //! - each document gets its own [`Session`], opened when its relay says hello, so a frame
-//!   from an old document never reaches a new one;
+//!   from an old document never reaches a new one; the hello must carry a token the host
+//!   put in the relay's world on that document's commit (`evaluate_javascript` in
+//!   [`WORLD`]), one per commit: a related view (a popup) shares these handlers and runs the
+//!   relay too, but no commit of this view gives it a token, so it cannot end or replace
+//!   this view's session;
 //! - frames for the page travel as **replies**: the relay keeps three `postMessage`s to a
 //!   second handler, registered with reply, outstanding; the host answers the oldest with
 //!   every frame queued since the last answer (one string: a marker, then the frames
@@ -103,6 +107,10 @@ pub const HELLO_EVENT: &str = "inproc-bus-hello";
 pub const CARRIER_HEADER: &str = "x-inproc-bus-carrier";
 /// The path of the relay's carrier requests on the app origin (`?doc=<id>&stream=<n>`).
 pub const CARRIER_PATH: &str = "/.inproc-bus/upload";
+/// The relay's function, a global of [`WORLD`], that takes the token of a commit.
+const COMMIT_GLOBAL: &str = "__inprocBusCommit";
+/// Where, in [`WORLD`], the host leaves a commit's token when the relay has not run yet.
+const PENDING_GLOBAL: &str = "__inprocBusPendingCommit";
 
 const RELAY: &str = r#"(() => {
   'use strict';
@@ -119,6 +127,25 @@ const RELAY: &str = r#"(() => {
   // the shim (`inproc-bus-reset`) that its open requests are gone.
   const newId = () => Array.from(crypto.getRandomValues(new Uint32Array(4)), (n) => n.toString(36)).join('-');
   let doc = newId();
+  // The host's proof that this document is its own view's: after each commit of its view,
+  // the host puts a fresh token in this world (a global of this world, which page script
+  // cannot see; it may come before or after this script runs), and `open` must carry it. A
+  // related view (a popup) shares these message handlers, but no commit of the host's view
+  // gives it a token: its relay never opens a session, and cannot end ours.
+  let token = null;
+  let wantOpen = false;
+  let opened = false;
+  const commit = (t) => {
+    if (typeof t !== 'string') return;
+    token = t;
+    if (wantOpen) {
+      wantOpen = false;
+      start();
+    }
+  };
+  if (typeof globalThis[__PENDING__] === 'string') commit(globalThis[__PENDING__]);
+  delete globalThis[__PENDING__];
+  globalThis[__COMMIT__] = commit;
   // The first frame the page sends in a task goes to the host at once (a page that blocks
   // its thread after send() must not hold its request back: XHR's timeout counts from
   // there); the task's other frames go together, in one message a microtask later. Each
@@ -143,9 +170,10 @@ const RELAY: &str = r#"(() => {
   let acking = false;
   const held = []; // messages waiting for the host to catch up, in order
   const post = (message) => {
-    if (held.length > 0 || unread > __IN_FLIGHT__) {
+    // Before the session opens, and behind messages held for the host to catch up.
+    if (!opened || held.length > 0 || unread > __IN_FLIGHT__) {
       held.push(message);
-      ack();
+      if (opened) ack();
       return;
     }
     handler.postMessage(message);
@@ -161,14 +189,17 @@ const RELAY: &str = r#"(() => {
       if (id !== doc) return;
       acking = false;
       unread -= upTo;
-      while (held.length > 0 && unread <= __IN_FLIGHT__) {
-        const message = held.shift();
-        handler.postMessage(message);
-        unread += message.length;
-      }
-      if (held.length > 0) ack();
-      else carryHeld();
+      drain();
     });
+  };
+  const drain = () => {
+    while (held.length > 0 && unread <= __IN_FLIGHT__) {
+      const message = held.shift();
+      handler.postMessage(message);
+      unread += message.length;
+    }
+    if (held.length > 0) ack();
+    else carryHeld();
   };
   // A carried body goes after its stream's head: while messages are held, so is the body's
   // request (the host refuses a body for a stream it has not seen).
@@ -376,9 +407,18 @@ const RELAY: &str = r#"(() => {
     if (frames.length > 0) deliver(frames.join(' '));
   };
   const start = () => {
-    loop(doc, doc + ' open');
+    if (token === null) {
+      wantOpen = true; // when the host's token comes
+      return;
+    }
+    const proof = token;
+    token = null; // one session per commit
+    loop(doc, doc + ' open ' + proof);
     loop(doc, doc);
     loop(doc, doc);
+    opened = true;
+    // What the page sent before: in order, behind the open.
+    drain();
   };
   // The upload carrier: the page transfers a body's ArrayBuffer through this port with the
   // id of a stream it opened; this world (which page script cannot reach, so cannot make
@@ -427,6 +467,9 @@ const RELAY: &str = r#"(() => {
     acking = false;
     carryHeld();
     doc = newId();
+    // A new session needs the token of the commit that restored the page (it may have
+    // come already).
+    opened = false;
     start();
     document.dispatchEvent(new CustomEvent(__RESET__));
   });
@@ -443,6 +486,9 @@ thread_local! {
 struct HostChannel {
     /// The current document, if its relay has said hello.
     current: Option<Document>,
+    /// The token the last commit of this host's view put in its isolated world, until a
+    /// relay opens a session with it (see RELAY's `commit`).
+    token: Option<String>,
 }
 
 /// One document's session and the way back to it.
@@ -616,7 +662,9 @@ pub(crate) fn install(
         .replace("__MAX_FRAME_CHARS__", &MAX_FRAME_CHARS.to_string())
         .replace("__MAX_MESSAGE__", &MAX_MESSAGE_CHARS.to_string())
         .replace("__IN_FLIGHT__", &IN_FLIGHT_CHARS.to_string())
-        .replace("__MAX_ASKED__", &MAX_ASKED.to_string());
+        .replace("__MAX_ASKED__", &MAX_ASKED.to_string())
+        .replace("__COMMIT__", &js_string(COMMIT_GLOBAL))
+        .replace("__PENDING__", &js_string(PENDING_GLOBAL));
     manager.add_script(&UserScript::for_world(
         &relay,
         UserContentInjectedFrames::TopFrame,
@@ -626,28 +674,69 @@ pub(crate) fn install(
         &[],
     ));
     HOSTS.with(|h| {
-        h.borrow_mut()
-            .insert(host_id, HostChannel { current: None })
+        h.borrow_mut().insert(
+            host_id,
+            HostChannel {
+                current: None,
+                token: None,
+            },
+        )
     });
     // A page of another origin (or about:blank) has no relay to open a session of its own:
     // end the old document's session when it commits, so its streams stop. (A page of the
     // app origin replaces the session when its relay opens one.)
+    //
+    // A document of the app origin gets a fresh token in the relay's world, which its relay
+    // must show to open a session: a commit of this view is the proof that a relay is this
+    // view's (a related view's relay, a popup's, posts to the same handlers).
     let app_origin = origin.to_owned();
     webview.connect_load_changed(move |view, event| {
         if event != webkit2gtk::LoadEvent::Committed {
             return;
         }
         let uri = view.uri().map(|u| u.to_string()).unwrap_or_default();
-        if is_of_origin(&uri, &app_origin) {
-            return;
-        }
+        let token = if is_of_origin(&uri, &app_origin) {
+            match crate::random_hex() {
+                Ok(token) => Some(token),
+                Err(e) => {
+                    tracing::warn!("no random bytes for the page's session token: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         HOSTS.with(|h| {
             if let Some(host) = h.borrow_mut().get_mut(&host_id) {
-                // Dropping the document drops its session (cancelling its streams) and
-                // its waiting replies.
-                host.current = None;
+                host.token.clone_from(&token);
+                if token.is_none() {
+                    // Dropping the document drops its session (cancelling its streams)
+                    // and its waiting replies.
+                    host.current = None;
+                }
             }
         });
+        if let Some(token) = token {
+            // Either the relay has run (its `commit` takes it) or it has not yet (it
+            // finds it at start).
+            let script = format!(
+                "typeof globalThis[{commit}] === 'function' ? globalThis[{commit}]({token}) : (globalThis[{pending}] = {token}); void 0",
+                commit = js_string(COMMIT_GLOBAL),
+                pending = js_string(PENDING_GLOBAL),
+                token = js_string(&token),
+            );
+            view.evaluate_javascript(
+                &script,
+                Some(WORLD),
+                None,
+                None::<&gio::Cancellable>,
+                |result| {
+                    if let Err(e) = result {
+                        tracing::debug!("the session token did not reach the relay: {e}");
+                    }
+                },
+            );
+        }
     });
     manager.connect_script_message_received(Some(HANDLER), move |_, result| {
         if let Some(value) = result.js_value() {
@@ -744,7 +833,28 @@ fn on_one_frame(current: &Document, payload: &str) {
 /// `"<doc> after <ms>"` (the same, answered that much later).
 fn on_pull(host_id: u64, bus: &BusHandle, origin: &str, inline: bool, text: &str, reply: Reply) {
     let (doc, open_it, tick) = match text.split_once(' ') {
-        Some((doc, "open")) => (doc, true, None),
+        Some((doc, rest)) if rest.starts_with("open") => {
+            // Only with the token the last commit of this host's view gave its relay
+            // (once): a related view's relay has none, and a replayed one is spent.
+            let shown = rest.strip_prefix("open ");
+            let valid = HOSTS.with(|h| {
+                let mut hosts = h.borrow_mut();
+                let Some(host) = hosts.get_mut(&host_id) else {
+                    return false;
+                };
+                let valid = shown.is_some() && host.token.as_deref() == shown;
+                if valid {
+                    host.token = None;
+                }
+                valid
+            });
+            if !valid {
+                tracing::debug!("refused a session without this view's commit token");
+                // The unsent reply settles with `undefined`, which ends that relay's loop.
+                return;
+            }
+            (doc, true, None)
+        }
         // The relay asks whether the host has read what it posted (see RELAY's `ack`):
         // messages are read in order, so by now it has. Answered at once, with no frames.
         Some((_, "ack")) => {

@@ -226,7 +226,7 @@ pub fn attach(
     }
     let documents_proven = admits_only_the_app && outside.is_none();
     let id = NEXT_HOST.fetch_add(1, Ordering::Relaxed);
-    let secret = carrier_secret().map_err(|e| {
+    let secret = random_hex().map_err(|e| {
         HostError::FrameChannel(Box::leak(
             format!("no random bytes for the upload carrier's secret: {e}").into_boxed_str(),
         ))
@@ -292,9 +292,9 @@ pub fn attach(
     })
 }
 
-/// 128 random bits, as hex: the value of the relay's carrier header, known only to the
-/// host and its isolated world (see [`channel`]).
-fn carrier_secret() -> std::io::Result<String> {
+/// 128 random bits, as hex: the value of the relay's carrier header, and each commit's
+/// session token, known only to the host and its isolated world (see [`channel`]).
+pub(crate) fn random_hex() -> std::io::Result<String> {
     use std::io::Read as _;
     let mut bytes = [0u8; 16];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;

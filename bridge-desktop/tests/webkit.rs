@@ -617,6 +617,75 @@ fn forms_post_urlencoded_and_multipart_with_a_file() {
     assert_eq!(answer["files"][0]["filename"], "picture.bin", "{answer}");
 }
 
+/// A popup the app's page opens is a related view: it shares the relay's message handlers,
+/// and an app page in it runs the relay (docs/THREAT_MODEL.md). Its relay must not open a
+/// session in the host's name: before, its `open` replaced the main view's session, and a
+/// request the main page had open never finished. Now a session needs the token a commit of
+/// the host's own view put in its relay's world.
+fn a_popup_cannot_replace_the_main_views_session() {
+    let slow = tower::service_fn(|_req: http::Request<bus_core::Body>| async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        Ok::<_, std::convert::Infallible>(http::Response::new(bus_core::Body::from("slow done")))
+    });
+    let h = Harness::new(move |b| b.mount("/slow", slow));
+    use webkit2gtk::{SettingsExt, WebViewExt};
+    let view = h.host.webkit().clone();
+    if let Some(settings) = WebViewExt::settings(&view) {
+        settings.set_javascript_can_open_windows_automatically(true);
+    }
+    let popups: std::rc::Rc<std::cell::RefCell<Vec<(gtk::Window, webkit2gtk::WebView)>>> =
+        Default::default();
+    let kept = popups.clone();
+    view.connect_create(move |view, _action| {
+        use gtk::prelude::*;
+        let popup = webkit2gtk::WebView::with_related_view(view);
+        let window = gtk::Window::new(gtk::WindowType::Toplevel);
+        window.add(&popup);
+        window.show_all();
+        kept.borrow_mut().push((window, popup.clone()));
+        Some(popup.upcast())
+    });
+
+    h.load("/forms.html");
+    wait_for(&h, "return !!window.attachFile");
+    h.eval(
+        "window.slowDone = null;
+         fetch('/slow').then((r) => r.text()).then((t) => { window.slowDone = t; }, (e) => { window.slowDone = 'error: ' + e; });
+         return true;",
+    );
+    h.wait(Duration::from_millis(200));
+    h.eval("window.open('/forms.html'); return true;");
+    // The popup's page loads, and its relay runs (it asks for a session at once).
+    let deadline = std::time::Instant::now() + T;
+    loop {
+        let loaded = popups.borrow().first().is_some_and(|(_, p)| {
+            !p.is_loading()
+                && p.uri()
+                    .is_some_and(|u| u.as_str() == "app://localhost/forms.html")
+        });
+        if loaded {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the popup did not load"
+        );
+        h.wait(Duration::from_millis(20));
+    }
+    h.wait(Duration::from_millis(300));
+    assert_eq!(wait_for(&h, "return window.slowDone"), "slow done");
+    // And the main page's next request still goes.
+    h.eval(
+        "window.again = null;
+         fetch('/slow').then((r) => r.text()).then((t) => { window.again = t; }, (e) => { window.again = 'error: ' + e; });
+         return true;",
+    );
+    assert_eq!(wait_for(&h, "return window.again"), "slow done");
+    for (window, _) in popups.borrow().iter() {
+        gtk::prelude::WidgetExt::hide(window);
+    }
+}
+
 /// HTML's "get an element's target": a form's `target`, else the first `<base target>`;
 /// keywords are ASCII case-insensitive, and `_top` of a top-level document is that
 /// document's own context. A multipart form with a file and `target="_TOP"` is this page's
@@ -871,6 +940,10 @@ fn main() {
         (
             "forms_follow_the_target_html_gives_them",
             forms_follow_the_target_html_gives_them,
+        ),
+        (
+            "a_popup_cannot_replace_the_main_views_session",
+            a_popup_cannot_replace_the_main_views_session,
         ),
         (
             "page_load_image_xhr_fetch_and_links",
