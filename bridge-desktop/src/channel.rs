@@ -682,9 +682,9 @@ pub(crate) fn install(
             },
         )
     });
-    // A page of another origin (or about:blank) has no relay to open a session of its own:
-    // end the old document's session when it commits, so its streams stop. (A page of the
-    // app origin replaces the session when its relay opens one.)
+    // A new document ends the old one's session when it commits, so its streams stop: a
+    // page of another origin (or about:blank, or one of the app's URL served sandboxed) has
+    // no relay to replace it.
     //
     // A document of the app origin gets a fresh token in the relay's world, which its relay
     // must show to open a session: a commit of this view is the proof that a relay is this
@@ -709,11 +709,12 @@ pub(crate) fn install(
         HOSTS.with(|h| {
             if let Some(host) = h.borrow_mut().get_mut(&host_id) {
                 host.token.clone_from(&token);
-                if token.is_none() {
-                    // Dropping the document drops its session (cancelling its streams)
-                    // and its waiting replies.
-                    host.current = None;
-                }
+                // The old document is gone, whatever the new one is (one of the app's URL
+                // may not be the app: a page served with a CSP `sandbox` runs no relay).
+                // Dropping it drops its session (cancelling its streams) and its waiting
+                // replies. The new document's relay opens its own with the token, which
+                // exists only from here on.
+                host.current = None;
             }
         });
         if let Some(token) = token {

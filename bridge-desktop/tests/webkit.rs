@@ -153,8 +153,26 @@ fn a_second_host_on_the_same_webview_is_refused() {
 
 /// Leaving the app for a page with no relay (about:blank here) ends the old document's
 /// session: a request it left open is cancelled on the bus instead of running on.
+///
+/// The same for a page of the app's URL that is not the app: one it serves with a CSP
+/// `sandbox` (an opaque origin, so no relay, no session of its own). Before, the host ended
+/// the old session only for a commit of another origin, and this one kept it running.
 fn leaving_the_app_origin_cancels_the_old_pages_streams() {
-    let h = Harness::new(|b| b);
+    let sandboxed = tower::service_fn(|_req: http::Request<bus_core::Body>| async {
+        let mut page = http::Response::new(bus_core::Body::from(
+            "<!doctype html><p id=sandboxed>not the app</p>",
+        ));
+        for (name, value) in [
+            ("content-type", "text/html"),
+            ("content-security-policy", "sandbox allow-scripts"),
+        ] {
+            page.headers_mut()
+                .insert(name, http::HeaderValue::from_static(value));
+        }
+        Ok::<_, std::convert::Infallible>(page)
+    });
+    let h =
+        Harness::new(move |b| b.mount_with(bus_core::Mount::new("/sandboxed", sandboxed).public()));
     h.load("/history.html");
     let first = h.report(T);
     assert_eq!(first["status"], 200, "{first}");
@@ -165,6 +183,20 @@ fn leaving_the_app_origin_cancels_the_old_pages_streams() {
         &h.counters.cancelled,
         "the hanging handler was not dropped after leaving the app",
     );
+
+    h.load("/history.html");
+    let again = h.report(T);
+    assert_eq!(again["status"], 200, "{again}");
+    let before = h.counters.cancelled.load(SeqCst);
+    h.load("/sandboxed");
+    let deadline = std::time::Instant::now() + T;
+    while h.counters.cancelled.load(SeqCst) == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hanging handler was not dropped after a sandboxed page of the app's URL"
+        );
+        support::pump(Duration::from_millis(5));
+    }
 }
 
 /// A scheme request's handler runs its first poll on the GTK main thread by default (no
