@@ -91,6 +91,9 @@ const PULL: &str = "inprocBusPull";
 /// What starts every reply that carries frames (any other settlement ends the relay's loop).
 const MARK: &str = "inproc-bus-frames:";
 
+/// The reply to an `open` without the token of this view's last commit.
+const REFUSED: &str = "inproc-bus-refused";
+
 /// Event names shared with bridge-js's `domEventTransport`.
 pub const OUT_EVENT: &str = "inproc-bus-out";
 /// See [`OUT_EVENT`].
@@ -131,7 +134,9 @@ const RELAY: &str = r#"(() => {
   // the host puts a fresh token in this world (a global of this world, which page script
   // cannot see; it may come before or after this script runs), and `open` must carry it. A
   // related view (a popup) shares these message handlers, but no commit of the host's view
-  // gives it a token: its relay never opens a session, and cannot end ours.
+  // gives it a token: its relay never opens a session, nor replaces this view's. (It can
+  // still navigate its opener, `window.opener.location`, as on the web, where the navigation
+  // policy decides: a new document, with a session of its own.)
   let token = null;
   let wantOpen = false;
   let opened = false;
@@ -245,6 +250,10 @@ const RELAY: &str = r#"(() => {
         await pull.postMessage(ask);
         return;
       } catch (e) {
+        if (e && e.message === __REFUSED__) {
+          if (id === doc) reset(); // start again with the next token
+          return;
+        }
         batch = framesOf(e);
       }
       if (batch === null || id !== doc) return; // ended, or a session this document has replaced
@@ -452,8 +461,10 @@ const RELAY: &str = r#"(() => {
     else carry();
   };
   offer();
-  addEventListener('pageshow', (event) => {
-    if (!event.isTrusted || !event.persisted) return; // page script can dispatch a pageshow
+  // A new session for this document, the shim told that its open requests are gone: after
+  // a restore from the back/forward cache, and when the host refused the token this relay
+  // showed (an older commit's; the frames sent since went to a session that does not exist).
+  function reset() {
     // Frames of the old session still queued here are for streams the reset ends.
     queue.length = 0;
     head = 0;
@@ -467,11 +478,14 @@ const RELAY: &str = r#"(() => {
     acking = false;
     carryHeld();
     doc = newId();
-    // A new session needs the token of the commit that restored the page (it may have
-    // come already).
+    // A new session needs the token of the newest commit (it may have come already).
     opened = false;
     start();
     document.dispatchEvent(new CustomEvent(__RESET__));
+  }
+  addEventListener('pageshow', (event) => {
+    if (!event.isTrusted || !event.persisted) return; // page script can dispatch a pageshow
+    reset();
   });
   start();
 })();"#;
@@ -642,6 +656,7 @@ pub(crate) fn install(
         .replace("__HANDLER__", &js_string(HANDLER))
         .replace("__PULL__", &js_string(PULL))
         .replace("__MARK__", &js_string(MARK))
+        .replace("__REFUSED__", &js_string(REFUSED))
         .replace("__OUT__", &js_string(OUT_EVENT))
         .replace("__IN__", &js_string(IN_EVENT))
         .replace("__RESET__", &js_string(RESET_EVENT))
@@ -686,25 +701,24 @@ pub(crate) fn install(
     // page of another origin (or about:blank, or one of the app's URL served sandboxed) has
     // no relay to replace it.
     //
-    // A document of the app origin gets a fresh token in the relay's world, which its relay
-    // must show to open a session: a commit of this view is the proof that a relay is this
-    // view's (a related view's relay, a popup's, posts to the same handlers).
-    let app_origin = origin.to_owned();
+    // The new document gets a fresh token in the relay's world, which its relay must show to
+    // open a session: a commit of this view is the proof that a relay is this view's (a
+    // related view's relay, a popup's, posts to the same handlers).
+    //
+    // Every commit gets a token, whatever its URL: the view's URI at this point can be a
+    // load the app asked for that is still pending, not the document that committed (a
+    // review found), and a token in a document without a relay (a foreign one) is never
+    // used: it lives in the isolated world, which that document's script cannot read.
     webview.connect_load_changed(move |view, event| {
         if event != webkit2gtk::LoadEvent::Committed {
             return;
         }
-        let uri = view.uri().map(|u| u.to_string()).unwrap_or_default();
-        let token = if is_of_origin(&uri, &app_origin) {
-            match crate::random_hex() {
-                Ok(token) => Some(token),
-                Err(e) => {
-                    tracing::warn!("no random bytes for the page's session token: {e}");
-                    None
-                }
+        let token = match crate::random_hex() {
+            Ok(token) => Some(token),
+            Err(e) => {
+                tracing::warn!("no random bytes for the page's session token: {e}");
+                None
             }
-        } else {
-            None
         };
         HOSTS.with(|h| {
             if let Some(host) = h.borrow_mut().get_mut(&host_id) {
@@ -733,7 +747,7 @@ pub(crate) fn install(
                 None::<&gio::Cancellable>,
                 |result| {
                     if let Err(e) = result {
-                        tracing::debug!("the session token did not reach the relay: {e}");
+                        tracing::warn!("the session token did not reach the relay: {e}");
                     }
                 },
             );
@@ -851,7 +865,11 @@ fn on_pull(host_id: u64, bus: &BusHandle, origin: &str, inline: bool, text: &str
             });
             if !valid {
                 tracing::debug!("refused a session without this view's commit token");
-                // The unsent reply settles with `undefined`, which ends that relay's loop.
+                // Said, not left unanswered: this view's own relay may hold a token an
+                // earlier commit gave it (a duplicate commit signal, then a page the
+                // back/forward cache restores, whose `pageshow` comes before the new token),
+                // and waits for the next one.
+                reply.send_text(REFUSED.to_owned());
                 return;
             }
             (doc, true, None)
@@ -1267,16 +1285,6 @@ fn send(waiting: Option<Reply>, frames: &[String]) {
     reply.send_text(batch);
 }
 
-/// Whether `uri` is a URL of `origin` (`scheme://host`, lower case).
-fn is_of_origin(uri: &str, origin: &str) -> bool {
-    uri.len() >= origin.len()
-        && uri[..origin.len()].eq_ignore_ascii_case(origin)
-        && matches!(
-            uri.as_bytes().get(origin.len()),
-            None | Some(b'/' | b'?' | b'#')
-        )
-}
-
 /// A JS string literal for `s` (JSON is a subset of JS for strings).
 use bus_shim::js_string;
 
@@ -1392,20 +1400,6 @@ mod tests {
         assert_eq!(take_frames(&o, true), ["y"]);
         assert_eq!(take_frames(&o, true), ["D"]);
         assert!(take_frames(&o, true).is_empty());
-    }
-
-    #[test]
-    fn urls_of_the_app_origin() {
-        let o = "app://localhost";
-        assert!(is_of_origin("app://localhost/x.html", o));
-        assert!(is_of_origin("APP://LOCALHOST/", o));
-        assert!(is_of_origin("app://localhost", o));
-        assert!(is_of_origin("app://localhost?q", o));
-        assert!(!is_of_origin("app://localhost.evil/x", o));
-        assert!(!is_of_origin("app://localhost:8080/", o));
-        assert!(!is_of_origin("about:blank", o));
-        assert!(!is_of_origin("app://local", o));
-        assert!(!is_of_origin("", o));
     }
 
     #[test]

@@ -718,6 +718,50 @@ fn a_popup_cannot_replace_the_main_views_session() {
     }
 }
 
+/// An `open` without this view's commit token is refused out loud (the relay that showed an
+/// older token starts again with the next one), and refusing it leaves the document's own
+/// session as it was. Posted here from the relay's world, where only the host can run
+/// script.
+fn an_open_without_the_commit_token_is_refused() {
+    let h = Harness::new(|b| b);
+    h.load("/forms.html");
+    wait_for(&h, "return !!window.attachFile");
+    let world = Some(bridge_desktop::channel::WORLD);
+    for ask in [
+        "x open",
+        "x open 0123456789abcdef0123456789abcdef",
+        "x openy",
+    ] {
+        h.eval_in(
+            world,
+            &format!(
+                "globalThis.refusal = null;
+                 webkit.messageHandlers.inprocBusPull.postMessage({ask:?}).then(
+                   () => {{ globalThis.refusal = 'resolved'; }},
+                   (e) => {{ globalThis.refusal = String(e && e.message); }});
+                 return true;"
+            ),
+        );
+        let deadline = std::time::Instant::now() + T;
+        let answer = loop {
+            let v = h.eval_in(world, "return globalThis.refusal");
+            if !v.is_null() {
+                break v;
+            }
+            assert!(std::time::Instant::now() < deadline, "no answer to {ask:?}");
+            h.wait(Duration::from_millis(20));
+        };
+        assert_eq!(answer, "inproc-bus-refused", "{ask:?}");
+    }
+    // The page's own session lives on.
+    h.eval(
+        "window.after = null;
+         fetch('/conf/json').then((r) => r.status).then((s) => { window.after = s; }, (e) => { window.after = String(e); });
+         return true;",
+    );
+    assert_eq!(wait_for(&h, "return window.after"), 200);
+}
+
 /// HTML's "get an element's target": a form's `target`, else the first `<base target>`;
 /// keywords are ASCII case-insensitive, and `_top` of a top-level document is that
 /// document's own context. A multipart form with a file and `target="_TOP"` is this page's
@@ -976,6 +1020,10 @@ fn main() {
         (
             "a_popup_cannot_replace_the_main_views_session",
             a_popup_cannot_replace_the_main_views_session,
+        ),
+        (
+            "an_open_without_the_commit_token_is_refused",
+            an_open_without_the_commit_token_is_refused,
         ),
         (
             "page_load_image_xhr_fetch_and_links",

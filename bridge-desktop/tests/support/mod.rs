@@ -125,10 +125,16 @@ impl Harness {
 
     /// Runs `script` in the page's main world and returns its JSON result.
     pub fn eval(&self, script: &str) -> Value {
+        self.eval_in(None, script)
+    }
+
+    /// Runs `script` in the script world `world` (the main world with `None`): what only
+    /// the host can do, as bridge-desktop's relay runs in its own world.
+    pub fn eval_in(&self, world: Option<&str>, script: &str) -> Value {
         let (tx, rx) = mpsc::channel();
         self.host.webkit().evaluate_javascript(
             &format!("JSON.stringify((() => {{ {script} }})())"),
-            None,
+            world,
             None,
             gio::Cancellable::NONE,
             move |result| {
