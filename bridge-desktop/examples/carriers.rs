@@ -21,16 +21,13 @@
 //! - isolated world <- main world's `blob:` URL: whether the relay can read it.
 #![allow(missing_docs)]
 
-use std::cell::RefCell;
-use std::rc::Rc;
 use std::time::Instant;
 
 use javascriptcore::{ValueExt, ValueExtManual};
 use webkit2gtk::{
-    SecurityManagerExt, URISchemeRequestExt, UserContentInjectedFrames, UserContentManagerExt,
-    UserScript, UserScriptInjectionTime, WebContextExt, WebViewExt,
+    URISchemeRequestExt, UserContentInjectedFrames, UserContentManagerExt, UserScript,
+    UserScriptInjectionTime, WebContextExt, WebViewExt,
 };
-use wry::{WebViewBuilderExtUnix, WebViewExtUnix};
 
 const WORLD: &str = "probe-world";
 
@@ -314,31 +311,16 @@ addEventListener('load', async () => {
 });
 })();"#;
 
+mod probe;
+
 fn main() {
-    testkit::display::ensure().expect("a display");
-    gtk::init().expect("GTK");
     use gtk::prelude::*;
-    let window = gtk::Window::new(gtk::WindowType::Toplevel);
-    let vbox = gtk::Box::new(gtk::Orientation::Vertical, 0);
-    window.add(&vbox);
-    let webview = wry::WebViewBuilder::new()
-        .build_gtk(&vbox)
-        .expect("WebView");
-    let view = webview.webview();
-    let context = view.context().expect("context");
-    let security = context.security_manager().expect("security manager");
-    security.register_uri_scheme_as_secure("probe");
-    security.register_uri_scheme_as_cors_enabled("probe");
+    let probe = probe::Probe::new(|_| {});
+    let (view, context) = (&probe.view, &probe.context);
     context.register_uri_scheme("probe", |request| {
         let path = request.path().map(|p| p.to_string()).unwrap_or_default();
         let answer = |status: u32, kind: &str, body: Vec<u8>| {
-            let len = body.len() as i64;
-            let stream = gio::MemoryInputStream::from_bytes(&glib::Bytes::from_owned(body));
-            let response = webkit2gtk::URISchemeResponse::new(&stream, len);
-            use webkit2gtk::URISchemeResponseExt;
-            response.set_status(status, None);
-            response.set_content_type(kind);
-            request.finish_with_response(&response);
+            probe::answer(request, status, kind, glib::Bytes::from_owned(body));
         };
         if path == "/" {
             answer(200, "text/html", PAGE.as_bytes().to_vec());
@@ -382,7 +364,6 @@ fn main() {
     });
 
     let manager = view.user_content_manager().expect("content manager");
-    assert!(manager.register_script_message_handler_in_world("probeLog", WORLD));
     assert!(manager.register_script_message_handler_with_reply("probeBin", WORLD));
     manager.add_script(&UserScript::for_world(
         RELAY,
@@ -392,17 +373,6 @@ fn main() {
         &[],
         &[],
     ));
-    let done = Rc::new(RefCell::new(false));
-    let flag = done.clone();
-    manager.connect_script_message_received(Some("probeLog"), move |_, result| {
-        if let Some(value) = result.js_value() {
-            let text = value.to_str().to_string();
-            println!("{text}");
-            if text.contains("\"done\":true") {
-                *flag.borrow_mut() = true;
-            }
-        }
-    });
     manager.connect_local(
         "script-message-with-reply-received::probeBin",
         false,
@@ -412,7 +382,7 @@ fn main() {
                 .and_then(|v| v.get::<javascriptcore::Value>().ok())?;
             let reply = args.get(2)?;
             if value.is_string() && value.to_str().as_str() == "ping" {
-                reply_text(reply, "pong");
+                probe::reply_text(reply, "pong");
                 return Some(true.to_value());
             }
             eprintln!(
@@ -461,29 +431,11 @@ fn main() {
             } else {
                 format!("other: {}", value.to_str())
             };
-            reply_text(reply, &what);
+            probe::reply_text(reply, &what);
             Some(true.to_value())
         },
     );
-    window.show_all();
-    view.load_uri("probe://localhost/");
-    let started = Instant::now();
-    while !*done.borrow() && started.elapsed().as_secs() < 120 {
-        glib::MainContext::default().iteration(true);
-    }
-    if !*done.borrow() {
-        eprintln!("the probe did not finish within 120 s");
-        std::process::exit(1);
-    }
-}
-
-/// Rejects the page's promise with `text` (see bridge-desktop's `ffi::Reply`).
-fn reply_text(reply: &glib::Value, text: &str) {
-    let ptr = boxed(reply);
-    let text = std::ffi::CString::new(text).expect("no NUL");
-    // SAFETY: `ptr` is the live boxed reply of this signal emission (checked by `boxed`);
-    // WebKit copies the string before returning.
-    unsafe { webkit2gtk::ffi::webkit_script_message_reply_return_error_message(ptr, text.as_ptr()) }
+    probe.run("probeLog", Some(WORLD), 120);
 }
 
 /// Answers with a 1 MiB `Uint8Array` made in the message's own context, at once.
@@ -495,8 +447,8 @@ fn give(value: &javascriptcore::Value, reply: &glib::Value) -> bool {
     let Some(buffer) = javascriptcore::Value::new_array_buffer(&context, data) else {
         return false;
     };
-    let ptr = boxed(reply);
-    // SAFETY: as in `reply_text`; `buffer` is a live JSCValue WebKit serialises before
+    let ptr = probe::boxed(reply);
+    // SAFETY: `ptr` is the signal's live reply, answered once here; `buffer` is a live JSCValue WebKit serialises before
     // returning.
     unsafe {
         webkit2gtk::ffi::webkit_script_message_reply_return_value(
@@ -505,13 +457,4 @@ fn give(value: &javascriptcore::Value, reply: &glib::Value) -> bool {
         )
     };
     true
-}
-
-fn boxed(reply: &glib::Value) -> *mut webkit2gtk::ffi::WebKitScriptMessageReply {
-    // SAFETY: reads the boxed pointer of a GValue the signal passes as a
-    // WebKitScriptMessageReply (the signal's declared argument type); not retained.
-    unsafe {
-        glib::gobject_ffi::g_value_get_boxed(glib::translate::ToGlibPtr::to_glib_none(reply).0)
-            .cast()
-    }
 }

@@ -28,21 +28,15 @@
 //!   does), read with a reader.
 #![allow(missing_docs)]
 
-use std::cell::RefCell;
-
-use javascriptcore::ValueExt;
 use std::io::{Read, Write};
 use std::os::fd::IntoRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::rc::Rc;
-use std::time::Instant;
 
 use webkit2gtk::{
-    SecurityManagerExt, URISchemeRequestExt, UserContentInjectedFrames, UserContentManagerExt,
-    UserMessageExt, UserScript, UserScriptInjectionTime, WebContextExt, WebViewExt,
+    URISchemeRequestExt, UserContentInjectedFrames, UserContentManagerExt, UserMessageExt,
+    UserScript, UserScriptInjectionTime, WebContextExt, WebViewExt,
 };
-use wry::{WebViewBuilderExtUnix, WebViewExtUnix};
 
 const WORLD: &str = "probe-world";
 
@@ -142,40 +136,24 @@ document.addEventListener('probe-iso-go', async () => {
 });
 "#;
 
+mod probe;
+
 fn main() {
+    use gtk::prelude::*;
     let library = extension_library();
     let dir = std::env::temp_dir().join(format!("webext-probe-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a directory for the extension");
     std::fs::copy(&library, dir.join("libwebext_probe.so")).expect("copy the extension");
 
-    testkit::display::ensure().expect("a display");
-    gtk::init().expect("GTK");
-    use gtk::prelude::*;
-    let window = gtk::Window::new(gtk::WindowType::Toplevel);
-    let vbox = gtk::Box::new(gtk::Orientation::Vertical, 0);
-    window.add(&vbox);
-    let webview = wry::WebViewBuilder::new()
-        .build_gtk(&vbox)
-        .expect("WebView");
-    let view = webview.webview();
-    let context = view.context().expect("context");
-    // Before anything loads: the web process starts with the first load.
-    context.set_web_extensions_directory(dir.to_str().expect("a UTF-8 path"));
-    let security = context.security_manager().expect("security manager");
-    security.register_uri_scheme_as_secure("probe");
-    security.register_uri_scheme_as_cors_enabled("probe");
+    let probe = probe::Probe::new(|context| {
+        // Before anything loads: the web process starts with the first load.
+        context.set_web_extensions_directory(dir.to_str().expect("a UTF-8 path"));
+    });
+    let (view, context) = (&probe.view, &probe.context);
     let down = glib::Bytes::from_owned(vec![7u8; 64 << 20]);
     context.register_uri_scheme("probe", move |request| {
         let path = request.path().map(|p| p.to_string()).unwrap_or_default();
-        let answer = |kind: &str, body: glib::Bytes| {
-            let len = body.len() as i64;
-            let stream = gio::MemoryInputStream::from_bytes(&body);
-            let response = webkit2gtk::URISchemeResponse::new(&stream, len);
-            use webkit2gtk::URISchemeResponseExt;
-            response.set_status(200, None);
-            response.set_content_type(kind);
-            request.finish_with_response(&response);
-        };
+        let answer = |kind: &str, body: glib::Bytes| probe::answer(request, 200, kind, body);
         match path.as_str() {
             "/" => answer("text/html", glib::Bytes::from_static(PAGE.as_bytes())),
             "/tiny" => answer(
@@ -218,26 +196,13 @@ fn main() {
     });
 
     let manager = view.user_content_manager().expect("content manager");
-    assert!(manager.register_script_message_handler("probeLog"));
     assert!(manager.register_script_message_handler_with_reply("probeEcho", WORLD));
     manager.connect_local(
         "script-message-with-reply-received::probeEcho",
         false,
         |args| {
-            let reply = args.get(2)?;
-            // SAFETY: the signal's third argument is the boxed WebKitScriptMessageReply.
-            unsafe {
-                let reply: *mut webkit2gtk::ffi::WebKitScriptMessageReply =
-                    glib::gobject_ffi::g_value_get_boxed(
-                        glib::translate::ToGlibPtr::to_glib_none(reply).0,
-                    )
-                    .cast();
-                // As bridge-desktop answers (a rejection's message: see its Caveats).
-                webkit2gtk::ffi::webkit_script_message_reply_return_error_message(
-                    reply,
-                    c"pong".as_ptr(),
-                );
-            }
+            // As bridge-desktop answers (a rejection's message: see its Caveats).
+            probe::reply_text(args.get(2)?, "pong");
             Some(true.to_value())
         },
     );
@@ -249,17 +214,6 @@ fn main() {
         &[],
         &[],
     ));
-    let done = Rc::new(RefCell::new(false));
-    let flag = done.clone();
-    manager.connect_script_message_received(Some("probeLog"), move |_, result| {
-        if let Some(value) = result.js_value() {
-            let text = value.to_str().to_string();
-            println!("{text}");
-            if text.contains("\"done\":true") {
-                *flag.borrow_mut() = true;
-            }
-        }
-    });
     // SAFETY: plain getters of the library's version.
     let version = unsafe {
         use webkit2gtk::ffi::*;
@@ -276,17 +230,8 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         load.trim()
     );
-    window.show_all();
-    view.load_uri("probe://localhost/");
-    let started = Instant::now();
-    while !*done.borrow() && started.elapsed().as_secs() < 300 {
-        glib::MainContext::default().iteration(true);
-    }
+    probe.run("probeLog", None, 300);
     let _ = std::fs::remove_dir_all(&dir);
-    if !*done.borrow() {
-        eprintln!("the probe did not finish within 300 s");
-        std::process::exit(1);
-    }
 }
 
 /// The extension's library, built by `cargo build --release -p webext-probe` next to this
