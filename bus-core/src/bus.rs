@@ -700,6 +700,9 @@ impl BusHandle {
     /// request over from a thread that must not wait: the caller polls the rest once with
     /// `cx` too (a traced request is not started yet; a waiting handler's timer starts
     /// then), then hands it to a runtime.
+    // Inlined into the port, its only caller: passing the request by value, and the answer
+    // back, were `memcpy`s of them (issue 16).
+    #[inline(always)]
     pub(crate) fn call_here(&self, request: Request<Body>, cx: &mut Context<'_>) -> Answer {
         let span = self.span(&request);
         if !span.is_disabled() {

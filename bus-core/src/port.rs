@@ -728,10 +728,19 @@ impl Shared {
     /// before its credit exists, so no `Credit` from the page can miss it.
     fn answer_inline(self: &Arc<Self>, stream: u32, request: Request<Body>, window: u32) {
         // Ends the stream with an error if this unwinds before the answer is settled.
-        let mut guard = Guard::new(Arc::clone(self), stream);
+        let guard = Guard::new(Arc::clone(self), stream);
         let whole = self.config.whole_responses;
         let what = format_args!("the handler of stream {stream}");
-        let ready = crate::bridge::run_here(&self.runtime, &what, |cx| {
+        // A whole answer is sent from inside, so what comes out is small: the answer moved
+        // out of the closure and then out of `run_here` was two `memcpy`s of a response
+        // per request (issue 16).
+        // The request stays in this frame (the closure holds a reference to it): a closure
+        // holding the request itself was moved, request and all, into `run_here` and again
+        // to be called.
+        let mut request = Some(request);
+        let request = &mut request;
+        let inline = crate::bridge::run_here(&self.runtime, &what, move |cx| {
+            let request = request.take().expect("taken once");
             let response = match respond_here(&self.bus, request, cx) {
                 Answer::Ready(response) => response,
                 // Polled once here too, as the whole call was before: a traced request, a
@@ -739,16 +748,38 @@ impl Shared {
                 // first wait, and a waiting handler's timer starts from here.
                 Answer::Later(mut call) => match call.as_mut().poll(cx) {
                     Poll::Ready(response) => response,
-                    Poll::Pending => return Err(call),
+                    Poll::Pending => return Inline::Later(guard, call),
                 },
             };
             let (parts, mut body) = response.into_parts();
-            let first = whole.then(|| http_body::Body::poll_frame(Pin::new(&mut body), cx));
-            Ok((parts, body, first))
+            let first = if whole {
+                match http_body::Body::poll_frame(Pin::new(&mut body), cx) {
+                    Poll::Ready(None) if !self.bus.is_closed() => {
+                        self.send_whole(guard, &parts, Bytes::new());
+                        return Inline::Sent;
+                    }
+                    Poll::Ready(Some(Ok(frame))) if frame.is_data() => {
+                        let data = frame.into_data().unwrap_or_default();
+                        if http_body::Body::is_end_stream(&body)
+                            && data.len() <= MAX_DATA
+                            && data.len() <= window as usize
+                        {
+                            self.send_whole(guard, &parts, data);
+                            return Inline::Sent;
+                        }
+                        Some(Some(Ok(http_body::Frame::data(data))))
+                    }
+                    Poll::Ready(other) => Some(other),
+                    Poll::Pending => None,
+                }
+            } else {
+                None
+            };
+            Inline::Streaming(guard, Box::new((parts, body, first)))
         });
-        let (parts, body, first) = match ready {
-            Ok(ready) => ready,
-            Err(call) => {
+        match inline {
+            Inline::Sent => {}
+            Inline::Later(mut guard, call) => {
                 let credit = Arc::new(Credit::new(window));
                 if self.credit_inline(&mut guard, &credit) {
                     self.run_entered(
@@ -758,39 +789,24 @@ impl Shared {
                         false,
                     );
                 }
-                return;
             }
-        };
-        let first = match first {
-            Some(Poll::Ready(None)) if !self.bus.is_closed() => {
-                return self.send_whole(guard, &parts, Bytes::new());
-            }
-            Some(Poll::Ready(Some(Ok(frame)))) if frame.is_data() => {
-                let data = frame.into_data().unwrap_or_default();
-                if http_body::Body::is_end_stream(&body)
-                    && data.len() <= MAX_DATA
-                    && data.len() <= window as usize
-                {
-                    return self.send_whole(guard, &parts, data);
+            Inline::Streaming(mut guard, answered) => {
+                let (parts, body, first) = *answered;
+                let credit = Arc::new(Credit::new(window));
+                if !self.credit_inline(&mut guard, &credit) {
+                    return;
                 }
-                Some(Some(Ok(http_body::Frame::data(data))))
+                let task = {
+                    let credit = Arc::clone(&credit);
+                    async move {
+                        let mut guard = guard;
+                        send_response(&mut guard, parts, body, credit, first).await;
+                    }
+                };
+                // Its head and what data is ready go out from here.
+                self.run_entered(stream, &credit, task, true);
             }
-            Some(Poll::Ready(other)) => Some(other),
-            Some(Poll::Pending) | None => None,
-        };
-        let credit = Arc::new(Credit::new(window));
-        if !self.credit_inline(&mut guard, &credit) {
-            return;
         }
-        let task = {
-            let credit = Arc::clone(&credit);
-            async move {
-                let mut guard = guard;
-                send_response(&mut guard, parts, body, credit, first).await;
-            }
-        };
-        // Its head and what data is ready go out from here.
-        self.run_entered(stream, &credit, task, true);
     }
 
     /// Ends a stream answered inline with its whole response, if it is still open. Its id
@@ -1034,6 +1050,27 @@ fn build_request<N: AsRef<str>>(
     Ok(request)
 }
 
+/// What a stream answered inline left to do after its handler's first poll.
+enum Inline {
+    /// Its whole response went out from the calling thread.
+    Sent,
+    /// The handler waits: the rest runs on the runtime.
+    Later(
+        Guard,
+        Pin<Box<dyn Future<Output = http::Response<Body>> + Send>>,
+    ),
+    /// Answered, with a body to stream (boxed: a tiny answer never takes this way, and the
+    /// box keeps the enum small to move).
+    Streaming(Guard, Box<StreamingAnswer>),
+}
+
+/// A response's head, its body, and the body's first frame when it was taken already.
+type StreamingAnswer = (
+    http::response::Parts,
+    Body,
+    Option<Option<Result<http_body::Frame<Bytes>, BoxError>>>,
+);
+
 /// Sends an `Error` frame if the stream's task is dropped before it finished — which only
 /// happens when the runtime shuts down (a cancelled stream is removed first, and sends
 /// nothing).
@@ -1077,6 +1114,8 @@ async fn respond(bus: BusHandle, request: Request<Body>) -> http::Response<Body>
 
 /// The bus's response to `request` when its handler answers at its first poll (with
 /// `cx`), else what is left to run for it (a WebSocket handshake goes to the upgrade).
+// Inlined: a call passing the request by value was a `memcpy` of it (issue 16).
+#[inline(always)]
 fn respond_here(bus: &BusHandle, request: Request<Body>, cx: &mut Context<'_>) -> Answer {
     #[cfg(feature = "ws")]
     if crate::upgrade::is_websocket(&request) {
