@@ -27,6 +27,12 @@ export function createFetch(ctx: ShimContext, routeFor: RouteFor, original: type
     // By index: destructuring would call the page's Array.prototype[Symbol.iterator].
     const input = args[0];
     const init = args[1];
+    // WebIDL: a missing input, or one that does not convert to a string (a Symbol), is the
+    // engine's own TypeError (the shim fetched "/undefined").
+    if ((args.length as number) === 0 || typeof (input as unknown) === 'symbol') {
+      if (original) return original.apply(globalThis, args);
+      return rejected(new TypeError('fetch: a request input is required'));
+    }
     let url: URL | null;
     try {
       url = requestUrl(input, ctx);

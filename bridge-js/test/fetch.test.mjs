@@ -380,6 +380,16 @@ test('non-bus URLs go to the browser fetch untouched, with the very same argumen
   assert.equal(g.fetch.name, 'fetch');
 });
 
+test("fetch() without an input, or with a Symbol, is the browser's TypeError: nothing reaches the bus", async () => {
+  const { g, peer, calls } = page();
+  await g.fetch();
+  await g.fetch(Symbol('x'));
+  assert.equal(peer.received.length, 0, 'nothing reached the bus (it fetched /undefined)');
+  assert.equal(calls.fetch.length, 2, 'both went to the browser fetch, which rejects them');
+  assert.equal(calls.fetch[0].length, 0);
+  assert.equal(typeof calls.fetch[1][0], 'symbol');
+});
+
 test('native route: the browser fetch gets ArrayBuffers instead of Blobs and FormData, and the body marker', async () => {
   const { g, calls, peer } = page({ options: { routes: { fetch: 'native' } } });
   await g.fetch('/up', { method: 'POST', body: new Blob(['blob!'], { type: 'text/x-blob' }) });

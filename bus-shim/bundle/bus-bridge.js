@@ -2970,6 +2970,10 @@ Content-Type: ${type}\r
     const shim = function fetch(...args) {
       const input = args[0];
       const init = args[1];
+      if (args.length === 0 || typeof input === "symbol") {
+        if (original) return original.apply(globalThis, args);
+        return rejected(new TypeError("fetch: a request input is required"));
+      }
       let url;
       try {
         url = requestUrl(input, ctx);
