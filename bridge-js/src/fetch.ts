@@ -19,7 +19,7 @@ import {
   type HeaderPair,
 } from './http.js';
 import { bare, cancelStream, chain, getReader, read, cancelReader, rejected, then } from './intrinsics.js';
-import { busRequest, type BusResponse, type ShimContext } from './request.js';
+import { busRequest, type BusResponse, type OffBusInit, type ShimContext } from './request.js';
 import type { RouteFor } from './shim.js';
 
 export function createFetch(ctx: ShimContext, routeFor: RouteFor, original: typeof fetch | undefined): typeof fetch {
@@ -148,8 +148,21 @@ async function framesFetch(ctx: ShimContext, input: RequestInfo | URL, init: Req
     signal: abortable ? signal : null,
     stop,
     redirect: request.redirect,
+    offBus: offBusOf(request),
   });
   return toResponse(res, request.method, abortable, abortable ? signal : null, res.complete ? null : stop);
+}
+
+/** What the browser's fetch needs of `request` if a redirect leaves the bus. */
+function offBusOf(request: Request): OffBusInit {
+  return bare({
+    mode: request.mode,
+    credentials: request.credentials,
+    cache: request.cache,
+    referrerPolicy: request.referrerPolicy,
+    integrity: request.integrity,
+    keepalive: request.keepalive,
+  });
 }
 
 /**

@@ -50,8 +50,24 @@ export interface BusRequestInit {
   /** A second signal that aborts the request (window.stop()'s). */
   stop?: AbortSignal | null | undefined;
   redirect: RequestRedirect;
+  /**
+   * What a `fetch()` Request asked of the network beyond the bus, for a redirect that leaves
+   * it: the browser's fetch takes the rest with these (and a `same-origin` request may not
+   * leave at all).
+   */
+  offBus?: OffBusInit | undefined;
   /** Upload progress of the current hop (bytes sent, and whether the body is complete). */
   onupload?: ((sent: number, done: boolean) => void) | undefined;
+}
+
+/** A Request's members the browser's fetch needs when a redirect leaves the bus. */
+export interface OffBusInit {
+  mode: RequestMode;
+  credentials: RequestCredentials;
+  cache: RequestCache;
+  referrerPolicy: ReferrerPolicy;
+  integrity: string;
+  keepalive: boolean;
 }
 
 export interface BusResponse {
@@ -79,7 +95,7 @@ export async function busRequest(ctx: ShimContext, init: BusRequestInit): Promis
   for (;;) {
     const res = ctx.isBus(url)
       ? await openOne(ctx, method, url, headers, body, init.signal, init.onupload, init.stop ?? null)
-      : await nativeHop(ctx, method, url, headers, body, init.signal, init.redirect);
+      : await nativeHop(ctx, method, url, headers, body, init.signal, init.redirect, init.offBus);
     res.redirected = redirects > 0;
     if (res.native || !REDIRECT_STATUSES.has(res.status) || init.redirect === 'manual') return res;
     if (init.redirect === 'error') {
@@ -209,10 +225,22 @@ async function nativeHop(
   body: ExtractedBody | null,
   signal: AbortSignal | null,
   redirect: RequestRedirect,
+  offBus: OffBusInit | undefined,
 ): Promise<BusResponse> {
   if (!ctx.nativeFetch) throw new TypeError(`redirect to ${url.href}: no browser fetch to follow it with`);
+  // Fetch's main fetch: a same-origin request whose URL is now of another origin (every URL
+  // off the bus is) is a network error.
+  if (offBus?.mode === 'same-origin') throw new TypeError(`redirect to ${url.href}, another origin, with mode "same-origin"`);
   if (body?.returned !== undefined) await reclaim(body, signal, null);
   const init: RequestInit = bare({ method, headers, redirect });
+  if (offBus) {
+    init.mode = offBus.mode;
+    init.credentials = offBus.credentials;
+    init.cache = offBus.cache;
+    init.referrerPolicy = offBus.referrerPolicy;
+    if (offBus.integrity !== '') init.integrity = offBus.integrity;
+    if (offBus.keepalive) init.keepalive = true;
+  }
   if (signal) init.signal = signal;
   if (body !== null) init.body = (body.source ?? body.stream) as BodyInit;
   if (body !== null && body.source === null) (init as { duplex?: string }).duplex = 'half';

@@ -2570,7 +2570,7 @@ Content-Type: ${type}\r
     let { method, url, headers, body } = init;
     let redirects = 0;
     for (; ; ) {
-      const res = ctx.isBus(url) ? await openOne(ctx, method, url, headers, body, init.signal, init.onupload, init.stop ?? null) : await nativeHop(ctx, method, url, headers, body, init.signal, init.redirect);
+      const res = ctx.isBus(url) ? await openOne(ctx, method, url, headers, body, init.signal, init.onupload, init.stop ?? null) : await nativeHop(ctx, method, url, headers, body, init.signal, init.redirect, init.offBus);
       res.redirected = redirects > 0;
       if (res.native || !REDIRECT_STATUSES.has(res.status) || init.redirect === "manual") return res;
       if (init.redirect === "error") {
@@ -2667,10 +2667,19 @@ Content-Type: ${type}\r
     if (back === null) throw new TypeError("the request body cannot be sent again: the bridge that carried it did not give it back");
     body.source = back;
   }
-  async function nativeHop(ctx, method, url, headers, body, signal, redirect) {
+  async function nativeHop(ctx, method, url, headers, body, signal, redirect, offBus) {
     if (!ctx.nativeFetch) throw new TypeError(`redirect to ${url.href}: no browser fetch to follow it with`);
+    if (offBus?.mode === "same-origin") throw new TypeError(`redirect to ${url.href}, another origin, with mode "same-origin"`);
     if (body?.returned !== void 0) await reclaim(body, signal, null);
     const init = bare({ method, headers, redirect });
+    if (offBus) {
+      init.mode = offBus.mode;
+      init.credentials = offBus.credentials;
+      init.cache = offBus.cache;
+      init.referrerPolicy = offBus.referrerPolicy;
+      if (offBus.integrity !== "") init.integrity = offBus.integrity;
+      if (offBus.keepalive) init.keepalive = true;
+    }
     if (signal) init.signal = signal;
     if (body !== null) init.body = body.source ?? body.stream;
     if (body !== null && body.source === null) init.duplex = "half";
@@ -3056,9 +3065,20 @@ Content-Type: ${type}\r
       body,
       signal: abortable ? signal : null,
       stop,
-      redirect: request.redirect
+      redirect: request.redirect,
+      offBus: offBusOf(request)
     });
     return toResponse(res, request.method, abortable, abortable ? signal : null, res.complete ? null : stop);
+  }
+  function offBusOf(request) {
+    return bare({
+      mode: request.mode,
+      credentials: request.credentials,
+      cache: request.cache,
+      referrerPolicy: request.referrerPolicy,
+      integrity: request.integrity,
+      keepalive: request.keepalive
+    });
   }
   function readRequestBody(request, signal) {
     return new Promise((resolve, reject) => {
