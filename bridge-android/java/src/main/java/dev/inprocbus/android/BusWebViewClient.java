@@ -111,6 +111,14 @@ public final class BusWebViewClient {
     private final Interface javascriptInterface = new Interface();
     /** The current document's bridge; written on the UI thread, read from any. */
     private volatile Document current;
+    /**
+     * The WebView this client serves: the one given to {@link #attach}, else the first whose
+     * page started (UI thread). Another view's pages (a popup's, if the app gives popups
+     * this client too) neither end its document nor get a session. Weak: the session's
+     * listener reaches this client, and a client the app forgets must not keep its WebView
+     * (nor, through it, the session) alive.
+     */
+    private java.lang.ref.WeakReference<WebView> view;
 
     /** Frames over a {@code WebMessageChannel}. */
     public BusWebViewClient(BusHost host) {
@@ -136,10 +144,23 @@ public final class BusWebViewClient {
     }
 
     /**
-     * Call once before the first load: with {@link Transport#JAVASCRIPT_INTERFACE} it adds
-     * the interface object (which only documents loaded afterwards see).
+     * Call once before the first load: binds this client to {@code view} (its only WebView;
+     * give each WebView, a popup's too, a client of its own) and, with
+     * {@link Transport#JAVASCRIPT_INTERFACE}, adds the interface object (which only
+     * documents loaded afterwards see).
+     *
+     * @throws IllegalStateException if this client already serves another WebView
      */
     public void attach(WebView view) {
+        if (view == null) {
+            throw new NullPointerException("view");
+        }
+        WebView served = this.view == null ? null : this.view.get();
+        if (served != null && served != view) {
+            throw new IllegalStateException(
+                    "this BusWebViewClient already serves another WebView: give each WebView (a popup's too) its own");
+        }
+        this.view = new java.lang.ref.WeakReference<WebView>(view);
         if (transport == Transport.JAVASCRIPT_INTERFACE) {
             view.addJavascriptInterface(javascriptInterface, INTERFACE_NAME);
         }
@@ -223,6 +244,9 @@ public final class BusWebViewClient {
      * previous document's session and, for an app-origin URL, evaluates the page script.
      */
     public void onPageStarted(WebView view, String url) {
+        if (!serves(view)) {
+            return;
+        }
         closeDocument();
         if (url == null || !isAppUrl(url)) {
             return;
@@ -262,6 +286,26 @@ public final class BusWebViewClient {
     public FrameSession currentSession() {
         Document document = current;
         return document == null ? null : document.session;
+    }
+
+    /**
+     * Whether {@code view} is this client's WebView (the first to start a page, when
+     * {@link #attach} was not called). A popup the app gave this client too would otherwise
+     * end the main view's document with each of its own pages, and take the session over
+     * with an app page.
+     */
+    private boolean serves(WebView view) {
+        WebView served = this.view == null ? null : this.view.get();
+        if (served == null) {
+            // The first, or the one before is gone.
+            this.view = new java.lang.ref.WeakReference<WebView>(view);
+            return true;
+        }
+        if (served == view) {
+            return true;
+        }
+        Log.w(TAG, "ignored a page of another WebView (a popup?): give each WebView its own BusWebViewClient");
+        return false;
     }
 
     private void closeDocument() {

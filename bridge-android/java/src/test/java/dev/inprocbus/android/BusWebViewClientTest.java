@@ -9,6 +9,8 @@ import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 import static org.robolectric.Shadows.shadowOf;
 
+import dev.inprocbus.FrameSession;
+
 import android.net.Uri;
 import android.os.Looper;
 import android.webkit.ValueCallback;
@@ -317,6 +319,43 @@ public class BusWebViewClientTest {
         RecordingWebView other = new RecordingWebView();
         client.onPageStarted(other, "https://evil.invalid/");
         assertNull(shadowOf((WebView) other).getLastEvaluatedJavascript());
+    }
+
+    @Test
+    public void anotherWebViewCannotEndOrTakeTheDocumentsSession() {
+        // A popup the app gives the same client (onCreateWindow): its pages, foreign or of
+        // the app, leave the main view's session alone and get no script.
+        BusWebViewClient client = new BusWebViewClient(app.host, BusWebViewClient.Transport.JAVASCRIPT_INTERFACE);
+        RecordingWebView view = new RecordingWebView();
+        client.attach(view);
+        view.url = Fixture.url("/index.html");
+        client.onPageStarted(view, view.url);
+        FrameSession session = client.currentSession();
+        assertNotNull(session);
+        RecordingWebView popup = new RecordingWebView();
+        client.onPageStarted(popup, "https://evil.invalid/");
+        assertSame(session, client.currentSession());
+        popup.url = Fixture.url("/index.html");
+        client.onPageStarted(popup, popup.url);
+        assertSame(session, client.currentSession());
+        assertNull(shadowOf((WebView) popup).getLastEvaluatedJavascript());
+        try {
+            client.attach(popup);
+            fail("a second WebView attached");
+        } catch (IllegalStateException expected) {
+            assertTrue(expected.getMessage(), expected.getMessage().contains("its own"));
+        }
+        // Without attach, the first view to start a page is the client's.
+        BusWebViewClient unattached = new BusWebViewClient(app.host, BusWebViewClient.Transport.JAVASCRIPT_INTERFACE);
+        RecordingWebView first = new RecordingWebView();
+        unattached.onPageStarted(first, Fixture.url("/index.html"));
+        FrameSession firstSession = unattached.currentSession();
+        assertNotNull(firstSession);
+        unattached.onPageStarted(new RecordingWebView(), Fixture.url("/index.html"));
+        assertSame(firstSession, unattached.currentSession());
+        // Closed here: a session the cleaner closes later would upset another test's count.
+        client.close();
+        unattached.close();
     }
 
     @Test
