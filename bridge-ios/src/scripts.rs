@@ -58,7 +58,7 @@ const RELAY: &str = r#"(() => {
   // gave its session to the next page: open a new one and tell the shim its open requests
   // are gone.
   addEventListener('pageshow', (event) => {
-    if (!event.persisted) return;
+    if (!event.isTrusted || !event.persisted) return; // page script can dispatch a pageshow
     doc = newId();
     handler.postMessage('open ' + doc).catch(report);
     document.dispatchEvent(new CustomEvent(__RESET__));

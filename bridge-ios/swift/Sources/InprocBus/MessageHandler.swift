@@ -16,6 +16,12 @@ public final class InprocBusMessageHandler: NSObject, WKScriptMessageHandlerWith
     private let world: WKContentWorld
     /// The current document's session (main thread only).
     private var current: FrameSession?
+    /// The WKWebView this handler serves: the one given to `attach(_:)`, else the first whose
+    /// document wrote to it (main thread only; weak, so the handler keeps no view alive). A
+    /// popup's WKWebView (`createWebViewWith` must use the configuration WebKit passes, and
+    /// with it this handler) is refused: an app page in it would otherwise replace this
+    /// view's session.
+    private weak var served: WKWebView?
 
     /// Longest base64 message accepted: a `BUS_IOS_MAX_FRAME` frame, encoded.
     private static let maxEncoded = (Int(BUS_IOS_MAX_FRAME) + 2) / 3 * 4
@@ -34,6 +40,20 @@ public final class InprocBusMessageHandler: NSObject, WKScriptMessageHandlerWith
         current?.close()
     }
 
+    /// Binds the handler to `webView` (its only WKWebView), before its first load.
+    public func attach(_ webView: WKWebView) {
+        served = webView
+    }
+
+    /// Whether `webView` is the one this handler serves (the first to write, without
+    /// `attach(_:)`).
+    private func serves(_ webView: WKWebView) -> Bool {
+        if served == nil {
+            served = webView
+        }
+        return served === webView
+    }
+
     /// Closes the current document's session (e.g. when the WebView goes away).
     public func close() {
         current?.close()
@@ -50,6 +70,7 @@ public final class InprocBusMessageHandler: NSObject, WKScriptMessageHandlerWith
         guard message.frameInfo.isMainFrame,
               origin(protocol: sender.protocol, host: sender.host, port: sender.port) == appOrigin,
               let webView = message.webView,
+              serves(webView),
               let text = message.body as? String
         else {
             replyHandler(nil, "refused")

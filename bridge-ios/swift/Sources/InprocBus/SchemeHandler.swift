@@ -21,7 +21,7 @@ public final class InprocBusSchemeHandler: NSObject, WKURLSchemeHandler {
     ///   - bus: the app's bus handle (from its Rust `bridge_ios::register`).
     ///   - appOrigin: the app's origin, e.g. `app://localhost`. WebKit gives a scheme task
     ///     no frame information, so the caller is derived from the `Origin`/`Referer`
-    ///     WebKit attached; header-less GET/HEAD requests count as the app's own.
+    ///     WebKit attached; a request with neither is anonymous (public mounts only).
     public init(bus: UInt64, appOrigin: String) {
         self.bus = bus
         self.appOrigin = appOrigin
