@@ -44,8 +44,9 @@ export function createFetch(ctx: ShimContext, routeFor: RouteFor, original: type
       return original.apply(globalThis, args);
     }
     try {
-      const route = routeFor({ method: requestMethod(input, init), url, hasBody: requestHasBody(input, init) });
-      return route === 'native' ? nativeRouteFetch(ctx, original, input, init, url) : framesFetch(ctx, input, init, url);
+      const dict = readInit(init);
+      const route = routeFor({ method: requestMethod(input, dict), url, hasBody: requestHasBody(input, dict) });
+      return route === 'native' ? nativeRouteFetch(ctx, original, input, dict, url) : framesFetch(ctx, input, dict, url);
     } catch (e) {
       return rejected(e);
     }
@@ -64,6 +65,27 @@ export function isRequest(x: unknown): x is Request {
 
 function requestUrl(input: RequestInfo | URL, ctx: ShimContext): URL {
   return isRequest(input) ? new URL(input.url) : new URL(String(input), ctx.baseURL());
+}
+
+/** RequestInit's members (Fetch), in the lexicographic order WebIDL reads them. */
+const REQUEST_INIT_MEMBERS = ['body', 'cache', 'credentials', 'duplex', 'headers', 'integrity', 'keepalive', 'method', 'mode', 'priority', 'redirect', 'referrer', 'referrerPolicy', 'signal', 'window'] as const;
+
+/**
+ * `init` converted as WebIDL converts a RequestInit: each member read once with [[Get]], in
+ * lexicographic order, an undefined one left out; undefined or null is no init, any other
+ * non-object a TypeError. What the shim reads afterwards is this plain record (it read
+ * `body`, `method` and `signal` more than once: a getter saw each read).
+ */
+function readInit(init: unknown): RequestInit | undefined {
+  if (init === undefined || init === null) return undefined;
+  if (typeof init !== 'object' && typeof init !== 'function') throw new TypeError('fetch: the init argument is not an object');
+  const dict: Record<string, unknown> = {};
+  for (let i = 0; i < REQUEST_INIT_MEMBERS.length; i++) {
+    const name = REQUEST_INIT_MEMBERS[i]!;
+    const value = (init as Record<string, unknown>)[name];
+    if (value !== undefined) dict[name] = value;
+  }
+  return dict as RequestInit;
 }
 
 function requestMethod(input: RequestInfo | URL, init: RequestInit | undefined): string {

@@ -399,6 +399,22 @@ test('non-bus URLs go to the browser fetch untouched, with the very same argumen
   assert.equal(g.fetch.name, 'fetch');
 });
 
+test('the init dictionary: each member read once, in WebIDL order; a non-object init is a TypeError', async () => {
+  const { g, peer } = page();
+  const reads = [];
+  const init = {};
+  for (const [name, value] of [['method', 'POST'], ['body', 'payload'], ['signal', new AbortController().signal], ['headers', { 'x-a': '1' }], ['cache', 'no-store']]) {
+    Object.defineProperty(init, name, { get: () => { reads.push(name); return value; }, enumerable: true });
+  }
+  const res = await g.fetch('/conf/echo', init);
+  assert.equal(res.status, 200);
+  assert.deepEqual(reads, ['body', 'cache', 'headers', 'method', 'signal'], 'once each, in lexicographic order');
+  assert.equal(heads(peer).at(-1).method, 'POST');
+  await assert.rejects(g.fetch('/conf/text', 5), TypeError);
+  const thrower = { get method() { throw new RangeError('from a getter'); } };
+  await assert.rejects(g.fetch('/conf/text', thrower), RangeError);
+});
+
 test("fetch() without an input, or with a Symbol, is the browser's TypeError: nothing reaches the bus", async () => {
   const { g, peer, calls } = page();
   await g.fetch();
@@ -456,10 +472,10 @@ test('native route: the browser fetch gets ArrayBuffers instead of Blobs and For
   [, init] = calls.fetch.at(-1);
   assert.equal(init.body, 'text');
   assert.deepEqual([...new Headers(init.headers)], [['content-type', 'text/plain;charset=UTF-8'], ['x-inproc-bus-body', '1']]);
-  // No body: exactly what the page passed.
+  // No body: what the page passed, its members read once (WebIDL's RequestInit).
   const get = { headers: { a: '1' } };
   await g.fetch('/up', get);
-  assert.equal(calls.fetch.at(-1)[1], get);
+  assert.deepEqual(calls.fetch.at(-1)[1], get);
   assert.equal(peer.received.length, 0);
 
   // The marker can be renamed or turned off.

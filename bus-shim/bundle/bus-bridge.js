@@ -2994,8 +2994,9 @@ Content-Type: ${type}\r
         return original.apply(globalThis, args);
       }
       try {
-        const route = routeFor2({ method: requestMethod(input, init), url, hasBody: requestHasBody(input, init) });
-        return route === "native" ? nativeRouteFetch(ctx, original, input, init, url) : framesFetch(ctx, input, init, url);
+        const dict = readInit(init);
+        const route = routeFor2({ method: requestMethod(input, dict), url, hasBody: requestHasBody(input, dict) });
+        return route === "native" ? nativeRouteFetch(ctx, original, input, dict, url) : framesFetch(ctx, input, dict, url);
       } catch (e) {
         return rejected(e);
       }
@@ -3008,6 +3009,18 @@ Content-Type: ${type}\r
   }
   function requestUrl(input, ctx) {
     return isRequest(input) ? new URL(input.url) : new URL(String(input), ctx.baseURL());
+  }
+  var REQUEST_INIT_MEMBERS = ["body", "cache", "credentials", "duplex", "headers", "integrity", "keepalive", "method", "mode", "priority", "redirect", "referrer", "referrerPolicy", "signal", "window"];
+  function readInit(init) {
+    if (init === void 0 || init === null) return void 0;
+    if (typeof init !== "object" && typeof init !== "function") throw new TypeError("fetch: the init argument is not an object");
+    const dict = {};
+    for (let i = 0; i < REQUEST_INIT_MEMBERS.length; i++) {
+      const name = REQUEST_INIT_MEMBERS[i];
+      const value = init[name];
+      if (value !== void 0) dict[name] = value;
+    }
+    return dict;
   }
   function requestMethod(input, init) {
     const m = init?.method ?? (isRequest(input) ? input.method : "GET");
