@@ -53,10 +53,10 @@
 //!   Blob-backed body, which would crash WebKitGTK), and this module feeds it to the
 //!   stream as `RequestData`/`RequestEnd` within the session's upload credit. See
 //!   docs/ARCHITECTURE.md, "Binary carriers";
-//! - a page the back/forward cache restores opens a new session (its relay does not run
-//!   again, and its old session ended when the next page opened) and tells the shim with
-//!   [`RESET_EVENT`]; a committed page of another origin (no relay) ends the current
-//!   session, so the old page's streams stop.
+//! - a page the back/forward cache restores opens a new session with the token of the
+//!   commit that restored it (its relay does not run again, and its old session ended when
+//!   the next page committed) and tells the shim with [`RESET_EVENT`]; every commit ends the
+//!   current session, so the old page's streams stop, whatever the new page is.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};

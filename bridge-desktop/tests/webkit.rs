@@ -687,7 +687,8 @@ fn a_popup_cannot_replace_the_main_views_session() {
     );
     h.wait(Duration::from_millis(200));
     h.eval("window.open('/forms.html'); return true;");
-    // The popup's page loads, and its relay runs (it asks for a session at once).
+    // The popup's page loads, and its relay runs (it would ask for a session if it had a
+    // token: before, it asked at once).
     let deadline = std::time::Instant::now() + T;
     loop {
         let loaded = popups.borrow().first().is_some_and(|(_, p)| {

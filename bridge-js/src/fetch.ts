@@ -181,6 +181,7 @@ function offBusOf(request: Request): OffBusInit {
     mode: request.mode,
     credentials: request.credentials,
     cache: request.cache,
+    referrer: request.referrer,
     referrerPolicy: request.referrerPolicy,
     integrity: request.integrity,
     keepalive: request.keepalive,

@@ -65,6 +65,7 @@ export interface OffBusInit {
   mode: RequestMode;
   credentials: RequestCredentials;
   cache: RequestCache;
+  referrer: string;
   referrerPolicy: ReferrerPolicy;
   integrity: string;
   keepalive: boolean;
@@ -229,7 +230,7 @@ async function nativeHop(
 ): Promise<BusResponse> {
   if (!ctx.nativeFetch) throw new TypeError(`redirect to ${url.href}: no browser fetch to follow it with`);
   // Fetch's main fetch: a same-origin request whose URL is now of another origin (every URL
-  // off the bus is) is a network error.
+  // off the bus is, as the page's own origin is a bus origin) is a network error.
   if (offBus?.mode === 'same-origin') throw new TypeError(`redirect to ${url.href}, another origin, with mode "same-origin"`);
   if (body?.returned !== undefined) await reclaim(body, signal, null);
   const init: RequestInit = bare({ method, headers, redirect });
@@ -237,6 +238,7 @@ async function nativeHop(
     init.mode = offBus.mode;
     init.credentials = offBus.credentials;
     init.cache = offBus.cache;
+    init.referrer = offBus.referrer;
     init.referrerPolicy = offBus.referrerPolicy;
     if (offBus.integrity !== '') init.integrity = offBus.integrity;
     if (offBus.keepalive) init.keepalive = true;

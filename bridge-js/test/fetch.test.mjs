@@ -296,18 +296,18 @@ test('redirects: followed per the spec, with method and body rules, or refused',
   assert.equal(heads(peer).length, 12, '5 redirects of two hops, then error and manual stop at the first');
 });
 
-test("a redirect that leaves the bus keeps the request's mode, credentials, cache, referrer policy, integrity and keepalive", async () => {
+test("a redirect that leaves the bus keeps the request's mode, credentials, cache, referrer, referrer policy, integrity and keepalive", async () => {
   const redirecting = async (req, res) => {
     res.head(302, { location: 'https://example.com/elsewhere' });
     res.end();
   };
   const out = page({ handler: redirecting });
-  await out.g.fetch('/start', { credentials: 'include', cache: 'no-store', referrerPolicy: 'no-referrer', integrity: 'sha256-abc', keepalive: true });
+  await out.g.fetch('/start', { credentials: 'include', cache: 'no-store', referrer: '', referrerPolicy: 'no-referrer', integrity: 'sha256-abc', keepalive: true });
   const [[url, init]] = out.calls.fetch;
   assert.equal(url, 'https://example.com/elsewhere');
   assert.deepEqual(
-    [init.mode, init.credentials, init.cache, init.referrerPolicy, init.integrity, init.keepalive],
-    ['cors', 'include', 'no-store', 'no-referrer', 'sha256-abc', true],
+    [init.mode, init.credentials, init.cache, init.referrer, init.referrerPolicy, init.integrity, init.keepalive],
+    ['cors', 'include', 'no-store', '', 'no-referrer', 'sha256-abc', true],
   );
   // Fetch's main fetch: a same-origin request may not go to another origin.
   const same = page({ handler: redirecting });

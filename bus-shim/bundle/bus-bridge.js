@@ -2676,6 +2676,7 @@ Content-Type: ${type}\r
       init.mode = offBus.mode;
       init.credentials = offBus.credentials;
       init.cache = offBus.cache;
+      init.referrer = offBus.referrer;
       init.referrerPolicy = offBus.referrerPolicy;
       if (offBus.integrity !== "") init.integrity = offBus.integrity;
       if (offBus.keepalive) init.keepalive = true;
@@ -3088,6 +3089,7 @@ Content-Type: ${type}\r
       mode: request.mode,
       credentials: request.credentials,
       cache: request.cache,
+      referrer: request.referrer,
       referrerPolicy: request.referrerPolicy,
       integrity: request.integrity,
       keepalive: request.keepalive

@@ -222,6 +222,14 @@ unsafe extern "C" fn probe(args: *mut ffi::GPtrArray, _data: ffi::gpointer) -> *
         let Some(kind) = arg(0).map(|v| javascriptcore_rs_sys::jsc_value_to_int32(v)) else {
             return null();
         };
+        // Converted before the lock: a conversion runs page script (`valueOf`), which could
+        // call `__probe` again on this thread, and a second lock would deadlock or abort.
+        // (Only the count of kind 2: converting kind 1's array joins all its elements.)
+        let count = if kind == 2 {
+            arg(1).map(|v| javascriptcore_rs_sys::jsc_value_to_int32(v))
+        } else {
+            None
+        };
         let mut host = HOST.lock().unwrap_or_else(|e| e.into_inner());
         if kind == 9 {
             return javascriptcore_rs_sys::jsc_value_new_boolean(context, host.is_some().into());
@@ -266,8 +274,15 @@ unsafe extern "C" fn probe(args: *mut ffi::GPtrArray, _data: ffi::gpointer) -> *
                 let Some(view) = arg(1) else {
                     return null();
                 };
-                let mut len = 0usize;
-                let data = javascriptcore_rs_sys::jsc_value_typed_array_get_data(view, &mut len);
+                if javascriptcore_rs_sys::jsc_value_is_typed_array(view) == 0 {
+                    return null();
+                }
+                // In bytes (`get_data` counts elements).
+                let len = javascriptcore_rs_sys::jsc_value_typed_array_get_size(view);
+                let data = javascriptcore_rs_sys::jsc_value_typed_array_get_data(
+                    view,
+                    std::ptr::null_mut(),
+                );
                 if data.is_null() {
                     return null();
                 }
@@ -281,7 +296,7 @@ unsafe extern "C" fn probe(args: *mut ffi::GPtrArray, _data: ffi::gpointer) -> *
                 }
             }
             2 => {
-                let Some(n) = arg(1).map(|v| javascriptcore_rs_sys::jsc_value_to_int32(v)) else {
+                let Some(n) = count else {
                     return null();
                 };
                 let n = n.max(0) as usize;
@@ -320,6 +335,12 @@ unsafe extern "C" fn readable(
         };
         let mut array = read_into_new_array(context, stream, 12);
         drop(host);
+        if javascriptcore_rs_sys::jsc_value_is_null(array) != 0 {
+            // The host's end closed or the answer was not one: stop watching (a closed
+            // socket stays readable, and this would spin).
+            gobject_sys::g_object_unref(array.cast());
+            return glib_sys::GFALSE;
+        }
         let result = javascriptcore_rs_sys::jsc_value_function_callv(listener, 1, &mut array);
         gobject_sys::g_object_unref(array.cast());
         if !result.is_null() {

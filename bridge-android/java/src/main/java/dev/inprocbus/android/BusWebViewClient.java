@@ -114,9 +114,8 @@ public final class BusWebViewClient {
     /**
      * The WebView this client serves: the one given to {@link #attach}, else the first whose
      * page started (UI thread). Another view's pages (a popup's, if the app gives popups
-     * this client too) neither end its document nor get a session. Weak: the session's
-     * listener reaches this client, and a client the app forgets must not keep its WebView
-     * (nor, through it, the session) alive.
+     * this client too) neither end its document nor get a session. Weak: the binding itself
+     * keeps no WebView alive (a document's session holds its own view while it is open).
      */
     private java.lang.ref.WeakReference<WebView> view;
 
