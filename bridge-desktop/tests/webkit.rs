@@ -557,6 +557,15 @@ fn wait_for(h: &Harness, script: &str) -> serde_json::Value {
     }
 }
 
+/// What `/conf/multipart` answered a form taken over: the JSON of the page the shim showed.
+fn multipart_answer(h: &Harness) -> serde_json::Value {
+    let text = wait_for(
+        h,
+        "const p = document.querySelector('pre'); return p && location.pathname === '/conf/multipart' && p.textContent;",
+    );
+    serde_json::from_str(text.as_str().unwrap()).expect("JSON from /conf/multipart")
+}
+
 fn forms_post_urlencoded_and_multipart_with_a_file() {
     let echo = tower::service_fn(|req: http::Request<bus_core::Body>| async move {
         use http_body_util::BodyExt;
@@ -606,12 +615,7 @@ fn forms_post_urlencoded_and_multipart_with_a_file() {
     wait_for(&h, "return !!window.attachFile");
     assert_eq!(h.eval("return attachFile()"), 1);
     h.eval("document.getElementById('files').requestSubmit(document.getElementById('send')); return true;");
-    let text = wait_for(
-        &h,
-        "const p = document.querySelector('pre'); return p && location.pathname === '/conf/multipart' && p.textContent;",
-    );
-    let answer: serde_json::Value =
-        serde_json::from_str(text.as_str().unwrap()).expect("JSON from /conf/multipart");
+    let answer = multipart_answer(&h);
     assert_eq!(answer["fields"]["title"], "a picture", "{answer}");
     let file = &answer["files"][0];
     assert_eq!(file["filename"], "picture.bin");
@@ -631,12 +635,7 @@ fn forms_post_urlencoded_and_multipart_with_a_file() {
     wait_for(&h, "return !!document.getElementById('pic2')");
     assert_eq!(h.eval("return attachFile('pic2')"), 1);
     h.eval("document.getElementById('shadowed').requestSubmit(); return true;");
-    let text = wait_for(
-        &h,
-        "const p = document.querySelector('pre'); return p && location.pathname === '/conf/multipart' && p.textContent;",
-    );
-    let answer: serde_json::Value =
-        serde_json::from_str(text.as_str().unwrap()).expect("JSON from /conf/multipart");
+    let answer = multipart_answer(&h);
     for (name, value) in [
         ("action", "delete"),
         ("method", "m"),
@@ -785,12 +784,7 @@ fn forms_follow_the_target_html_gives_them() {
     wait_for(&h, "return !!document.getElementById('pic3')");
     assert_eq!(h.eval("return attachFile('pic3')"), 1);
     h.eval("document.getElementById('top').requestSubmit(); return true;");
-    let text = wait_for(
-        &h,
-        "const p = document.querySelector('pre'); return p && location.pathname === '/conf/multipart' && p.textContent;",
-    );
-    let answer: serde_json::Value =
-        serde_json::from_str(text.as_str().unwrap()).expect("JSON from /conf/multipart");
+    let answer = multipart_answer(&h);
     assert_eq!(answer["fields"]["title"], "to the top", "{answer}");
     assert_eq!(answer["files"][0]["size"], 200 * 1024, "{answer}");
 
@@ -854,12 +848,7 @@ fn forms_the_page_handles_itself_stay_its_own() {
         );
     };
     let taken_over = |case: &str| {
-        let text = wait_for(
-            &h,
-            "const p = document.querySelector('pre'); return p && location.pathname === '/conf/multipart' && p.textContent;",
-        );
-        let answer: serde_json::Value =
-            serde_json::from_str(text.as_str().unwrap()).expect("JSON from /conf/multipart");
+        let answer = multipart_answer(&h);
         assert_eq!(answer["files"][0]["size"], 200 * 1024, "{case}: {answer}");
     };
     submit("e.preventDefault();");
