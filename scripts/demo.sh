@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_rust_components
 ensure_webkit_deps
-cargo build --release -p bus-examples --bin demo
+# With the web process extension, which the host finds next to the demo.
+cargo build --release -p bus-examples --bin demo -p bridge-desktop-webext
 demo="${CARGO_TARGET_DIR:-target}/release/demo"
 if [ -z "${DISPLAY:-}" ]; then
   echo "no display: running the demo under Xvfb with --auto"

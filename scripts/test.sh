@@ -40,6 +40,9 @@ step "bridge-js: build and node tests"
 scripts/sync-shim.sh --check
 
 step "cargo test"
+# The web process extension first: the desktop host loads it from next to the test
+# executables (target/debug), and the WebKit tests then run over its socket.
+cargo build -p bridge-desktop-webext
 cargo test --workspace
 
 step "bridge-android: JNI and Java on the desktop JVM (-Xcheck:jni, Robolectric)"

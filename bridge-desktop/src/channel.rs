@@ -76,7 +76,26 @@ use webkit2gtk::WebViewExt as _;
 use webkit2gtk::{UserContentInjectedFrames, UserScript, UserScriptInjectionTime};
 
 use crate::HostError;
-use crate::ffi::{self, Reply};
+use crate::ffi::Reply as ScriptReply;
+use crate::socket;
+
+/// The answer to one of the relay's requests, by the carrier it came on.
+#[derive(Debug)]
+enum Reply {
+    Script(ScriptReply),
+    Socket(socket::Answer),
+}
+
+impl Reply {
+    /// Rejects the relay's promise with `text` as the message (dropped unsent, it resolves
+    /// with `undefined`).
+    fn send_text(self, text: String) {
+        match self {
+            Reply::Script(r) => r.send_text(text),
+            Reply::Socket(a) => a.send_text(text),
+        }
+    }
+}
 
 /// The isolated script world of the relay and the message handler.
 pub const WORLD: &str = "inproc-bus";
@@ -112,6 +131,8 @@ pub const CARRIER_HEADER: &str = "x-inproc-bus-carrier";
 pub const CARRIER_PATH: &str = "/.inproc-bus/upload";
 /// The relay's function, a global of [`WORLD`], that takes the token of a commit.
 const COMMIT_GLOBAL: &str = "__inprocBusCommit";
+/// The web process extension's function in [`WORLD`] (see `crate::socket`).
+const WIRE_GLOBAL: &str = "__inprocBusWire";
 /// Where, in [`WORLD`], the host leaves a commit's token when the relay has not run yet.
 const PENDING_GLOBAL: &str = "__inprocBusPendingCommit";
 
@@ -124,6 +145,35 @@ const RELAY: &str = r#"(() => {
   const handler = handlers && handlers[__HANDLER__];
   const pull = handlers && handlers[__PULL__];
   if (!handler || !pull) return;
+  // The web process extension's socket to the host (bridge-desktop-webext), when it is
+  // loaded: the same messages as the two handlers above, and carried bodies as bytes,
+  // without WebKit's script messages. Defined by the extension in this world, main frame
+  // only. Chosen per session, when it opens (the socket's handshake is asynchronous).
+  const wire = typeof globalThis[__WIRE__] === 'function' ? globalThis[__WIRE__] : null;
+  let viaSocket = false;
+  const pending = new Map(); // the socket's asks, by id -> [resolve, reject]
+  const onWire = (kind, id, text) => {
+    if (kind === 0) {
+      // The socket closed (the host is gone): every ask ends, as a dropped reply ends it.
+      const all = Array.from(pending.values());
+      pending.clear();
+      for (const [ok] of all) ok();
+      return;
+    }
+    const settle = pending.get(id);
+    if (settle === undefined) return;
+    pending.delete(id);
+    if (kind === 1) settle[1]({ message: text });
+    else settle[0]();
+  };
+  const answerOf = (id) => typeof id === 'number' ? new Promise((ok, fail) => pending.set(id, [ok, fail])) : Promise.resolve();
+  // A request the host answers (as a reply of the pull handler settles: frames and other
+  // answers as a rejection's message, the end as `undefined`).
+  const ask = (message) => viaSocket ? answerOf(wire(2, message)) : pull.postMessage(message);
+  const postFrames = (message) => {
+    if (viaSocket) wire(1, message);
+    else handler.postMessage(message);
+  };
   // A session id for this showing of the document. A page the back/forward cache restores
   // does not run this script again, and the host gave its session up when the next page
   // opened: on such a `pageshow` the relay takes a new id, opens a new session and tells
@@ -181,7 +231,7 @@ const RELAY: &str = r#"(() => {
       if (opened) ack();
       return;
     }
-    handler.postMessage(message);
+    postFrames(message);
     unread += message.length;
   };
   const ack = () => {
@@ -190,7 +240,7 @@ const RELAY: &str = r#"(() => {
     const id = doc;
     const upTo = unread;
     // Resolved (with undefined): the host ended this session, and nothing more goes to it.
-    pull.postMessage(id + ' ack').then(() => {}, () => {
+    ask(id + ' ack').then(() => {}, () => {
       if (id !== doc) return;
       acking = false;
       unread -= upTo;
@@ -200,7 +250,7 @@ const RELAY: &str = r#"(() => {
   const drain = () => {
     while (held.length > 0 && unread <= __IN_FLIGHT__) {
       const message = held.shift();
-      handler.postMessage(message);
+      postFrames(message);
       unread += message.length;
     }
     if (held.length > 0) ack();
@@ -243,11 +293,11 @@ const RELAY: &str = r#"(() => {
   // dispatching another's frames, and keeps one for small answers while a big download's
   // data fills the others. Replies settle in the order they are sent and each batch is
   // taken synchronously when its promise settles: order is kept.
-  const loop = async (id, ask) => {
+  const loop = async (id, message) => {
     for (;;) {
       let batch;
       try {
-        await pull.postMessage(ask);
+        await ask(message);
         return;
       } catch (e) {
         if (e && e.message === __REFUSED__) {
@@ -257,7 +307,7 @@ const RELAY: &str = r#"(() => {
         batch = framesOf(e);
       }
       if (batch === null || id !== doc) return; // ended, or a session this document has replaced
-      ask = id;
+      message = id;
       if (batch !== '') take(batch);
     }
   };
@@ -351,7 +401,7 @@ const RELAY: &str = r#"(() => {
     if (ticking === doc) return;
     const id = doc;
     ticking = id;
-    pull.postMessage(after > 0 ? id + ' after ' + after : id + ' now').then(
+    ask(after > 0 ? id + ' after ' + after : id + ' now').then(
       () => {
         if (ticking === id) ticking = null;
       },
@@ -422,6 +472,7 @@ const RELAY: &str = r#"(() => {
     }
     const proof = token;
     token = null; // one session per commit
+    viaSocket = wire !== null && wire(0) === true && wire(4, onWire) === true;
     loop(doc, doc + ' open ' + proof);
     loop(doc, doc);
     loop(doc, doc);
@@ -447,11 +498,17 @@ const RELAY: &str = r#"(() => {
       try {
         carrier.port2.postMessage({ stream, returned: body }, [body]);
       } catch (_) {
-        carrier.port2.postMessage({ stream, returned: null });
+        // A buffer the extension's socket has read is pinned (JavaScriptCore's C API pins
+        // what it hands out) and cannot be transferred: it goes back as a copy.
+        try {
+          carrier.port2.postMessage({ stream, returned: body });
+        } catch (_) {
+          carrier.port2.postMessage({ stream, returned: null });
+        }
       }
     };
     const forDoc = doc;
-    const carry = () => fetch(__CARRIER_URL__ + '?doc=' + encodeURIComponent(forDoc) + '&stream=' + stream + '&len=' + body.byteLength, {
+    const carry = () => viaSocket ? answerOf(wire(3, forDoc + ' ' + stream, new Uint8Array(body))).then(() => {}, (e) => fail(e.message)).finally(giveBack) : fetch(__CARRIER_URL__ + '?doc=' + encodeURIComponent(forDoc) + '&stream=' + stream + '&len=' + body.byteLength, {
       method: 'POST',
       body: new Uint8Array(body),
       headers: { [__CARRIER_HEADER__]: __SECRET__ },
@@ -679,7 +736,8 @@ pub(crate) fn install(
         .replace("__IN_FLIGHT__", &IN_FLIGHT_CHARS.to_string())
         .replace("__MAX_ASKED__", &MAX_ASKED.to_string())
         .replace("__COMMIT__", &js_string(COMMIT_GLOBAL))
-        .replace("__PENDING__", &js_string(PENDING_GLOBAL));
+        .replace("__PENDING__", &js_string(PENDING_GLOBAL))
+        .replace("__WIRE__", &js_string(WIRE_GLOBAL));
     manager.add_script(&UserScript::for_world(
         &relay,
         UserContentInjectedFrames::TopFrame,
@@ -759,6 +817,30 @@ pub(crate) fn install(
         }
     });
     let origin = origin.to_owned();
+    {
+        let (bus, origin) = (bus.clone(), origin.clone());
+        socket::serve(webview, move |incoming| match incoming {
+            socket::Incoming::Frames(text) => on_frame(host_id, &text),
+            socket::Incoming::Ask(answer, text) => {
+                on_pull(host_id, &bus, &origin, inline, &text, Reply::Socket(answer))
+            }
+            socket::Incoming::Carry(answer, header, body) => {
+                let target = header
+                    .split_once(' ')
+                    .and_then(|(doc, stream)| Some((doc, stream.parse::<u32>().ok()?)));
+                let taken = match target {
+                    Some((doc, stream)) => carry(host_id, doc, stream, body),
+                    None => Err(format!(
+                        "a carried body for {header:?}, which names no stream"
+                    )),
+                };
+                // Taken: the answer, dropped, resolves the relay's promise.
+                if let Err(why) = taken {
+                    answer.send_text(why);
+                }
+            }
+        });
+    }
     // webkit2gtk-rs does not bind this signal (its reply type is skipped): connect by name.
     manager.connect_local(
         &format!("script-message-with-reply-received::{PULL}"),
@@ -767,7 +849,10 @@ pub(crate) fn install(
             let value = args
                 .get(1)
                 .and_then(|v| v.get::<javascriptcore::Value>().ok());
-            let reply = args.get(2).and_then(ffi::Reply::from_value);
+            let reply = args
+                .get(2)
+                .and_then(ScriptReply::from_value)
+                .map(Reply::Script);
             if let (Some(value), Some(reply)) = (value, reply) {
                 on_pull(
                     host_id,

@@ -50,6 +50,7 @@ mod ffi;
 mod navigation;
 mod scheme;
 pub mod shim;
+pub mod socket;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -68,6 +69,8 @@ pub struct HostConfig {
     /// known); `Some(None)`: nothing injected.
     shim: Option<Option<String>>,
     inline_first_poll: bool,
+    /// `None`: found next to the executable; `Some(None)`: off.
+    web_process_extension: Option<Option<std::path::PathBuf>>,
 }
 
 impl HostConfig {
@@ -91,6 +94,7 @@ impl HostConfig {
             navigable: Vec::new(),
             srcdoc_frames: false,
             inline_first_poll: INLINE_DEFAULT,
+            web_process_extension: None,
         }
     }
 
@@ -144,6 +148,26 @@ impl HostConfig {
     }
 
     /// The app origin.
+    /// The web process extension (crate `bridge-desktop-webext`, a library named
+    /// [`socket::LIBRARY`](crate::socket::LIBRARY)) that gives the page's relay a socketpair
+    /// to the host in place of WebKit's script messages: the frames of `fetch`, XHR,
+    /// `EventSource` and WebSockets, and carried request bodies, cross it without WebKit's
+    /// IPC (measured in `benches webview`). Nothing listens anywhere: the host hands the
+    /// page's process one end of a pair.
+    ///
+    /// `Some(path)`: that library; `None`: none (script messages only). By default the
+    /// host looks for it next to the running executable and in that directory's parent
+    /// (where cargo puts a workspace's `cdylib` for its tests and examples), and goes without
+    /// it when it is not there. It is copied into a fresh directory only this user can write
+    /// (WebKit loads every library of its extensions directory), removed with the host.
+    /// Like the scheme, it applies to web processes started after [`attach`]: attach before
+    /// the WebView loads anything.
+    pub fn web_process_extension(mut self, library: Option<std::path::PathBuf>) -> Self {
+        self.web_process_extension = Some(library);
+        self
+    }
+
+    /// The app's origin (lower-case, no trailing slash).
     pub fn origin(&self) -> &str {
         &self.origin
     }
@@ -185,6 +209,9 @@ pub struct Host {
     id: u64,
     origin: String,
     webview: webkit2gtk::WebView,
+    /// Where the web process extension is loaded from (kept while the host lives: a web
+    /// process started later loads it from there).
+    _extension: Option<socket::ExtensionDir>,
 }
 
 /// Connects `webview` to `bus`. Call on the GTK main thread, before the first load.
@@ -225,6 +252,25 @@ pub fn attach(
         );
     }
     let documents_proven = admits_only_the_app && outside.is_none();
+    let extension = match &config.web_process_extension {
+        Some(None) => None,
+        Some(Some(path)) => socket::find(Some(path)),
+        None => socket::find(None),
+    }
+    .and_then(|library| match socket::ExtensionDir::new(&library) {
+        Ok(dir) => Some(dir),
+        Err(e) => {
+            tracing::warn!(
+                "the web process extension {} is not used: {e}",
+                library.display()
+            );
+            None
+        }
+    });
+    if let Some(dir) = &extension {
+        use webkit2gtk::WebContextExt;
+        context.set_web_extensions_directory(&dir.path().to_string_lossy());
+    }
     let id = NEXT_HOST.fetch_add(1, Ordering::Relaxed);
     let secret = random_hex().map_err(|e| {
         HostError::FrameChannel(Box::leak(
@@ -289,6 +335,7 @@ pub fn attach(
         id,
         origin: config.origin,
         webview: view,
+        _extension: extension,
     })
 }
 

@@ -66,6 +66,59 @@ fn frames_over_the_isolated_world_relay() {
     assert_eq!(r["afterGarbage"], "hello");
 }
 
+/// With the web process extension next to the test executable (the test command builds
+/// it), the relay's frames cross its socketpair, not WebKit's script messages: with both
+/// message handlers gone after the page opened its session, a fetch still reaches the bus.
+/// Without the extension, the same fetch has no way to the host (the check can fail).
+fn frames_cross_the_extensions_socket_when_it_is_loaded() {
+    use std::time::Instant;
+    use webkit2gtk::{UserContentManagerExt, WebViewExt};
+    let fetch_after_handlers_go = |config: bridge_desktop::HostConfig| {
+        let h = Harness::with_config(|b| b, config);
+        h.load("/frames.html");
+        let r = h.report(T);
+        assert!(r["error"].is_null(), "{r}");
+        let wire = h.eval_in(
+            Some(bridge_desktop::channel::WORLD),
+            "return typeof __inprocBusWire === 'function' && __inprocBusWire(0) === true",
+        );
+        let manager = h.host.webkit().user_content_manager().unwrap();
+        manager.unregister_script_message_handler_in_world(
+            "inprocBus",
+            bridge_desktop::channel::WORLD,
+        );
+        manager.unregister_script_message_handler_in_world(
+            "inprocBusPull",
+            bridge_desktop::channel::WORLD,
+        );
+        h.eval(
+            "window.after = null; fetch('/conf/json').then((r) => r.text()).then((t) => { window.after = t; }, \
+             (e) => { window.after = 'failed: ' + e; }); return 1;",
+        );
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut after = serde_json::Value::Null;
+        while Instant::now() < deadline && after.is_null() {
+            support::pump(Duration::from_millis(20));
+            after = h.eval("return window.after");
+        }
+        (wire, after)
+    };
+    let (wire, after) = fetch_after_handlers_go(bridge_desktop::HostConfig::new(support::ORIGIN));
+    assert_eq!(wire, true, "the extension's function in the relay's world");
+    assert!(
+        after.as_str().is_some_and(|t| t.contains("\"ok\"")),
+        "a fetch over the socket alone: {after}"
+    );
+    let (wire, after) = fetch_after_handlers_go(
+        bridge_desktop::HostConfig::new(support::ORIGIN).web_process_extension(None),
+    );
+    assert_eq!(wire, false, "no extension when it is turned off");
+    assert!(
+        !after.as_str().is_some_and(|t| t.contains("\"ok\"")),
+        "without the socket, nothing carries the fetch: {after}"
+    );
+}
+
 /// The relay's requests for frames wait on the host for as long as the page is idle (WebKit
 /// may release its shared JavaScriptCore context meanwhile): answering them after a long
 /// idle stretch must still work. (Replies once made as JavaScriptCore values crashed the
@@ -947,6 +1000,10 @@ fn wait_for_count(counter: &std::sync::atomic::AtomicUsize, what: &str) {
 
 fn main() {
     support::run(&[
+        (
+            "frames_cross_the_extensions_socket_when_it_is_loaded",
+            frames_cross_the_extensions_socket_when_it_is_loaded,
+        ),
         (
             "bad_handlers_and_unknown_paths_get_clear_errors",
             bad_handlers_and_unknown_paths_get_clear_errors,

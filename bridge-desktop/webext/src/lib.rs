@@ -1,0 +1,531 @@
+//! The WebKitGTK **web process extension** of bridge-desktop: a `socketpair` between the
+//! relay's isolated world and the host, in place of WebKit's script messages.
+//!
+//! WebKit loads this library into each web process of a WebView whose host found it (see
+//! bridge-desktop's `HostConfig::web_process_extension`). Per page, it asks its view for
+//! one end of a socketpair (a `WebKitUserMessage` whose reply carries the fd): nothing
+//! listens anywhere, and no other process can connect to a pair. It defines one function,
+//! `__inprocBusWire`, in the relay's isolated world (`inproc-bus`) of the **main frame
+//! only**; page script cannot reach that world, and subframes never get the function.
+//!
+//! What crosses the socket is what the relay sent and received as script messages, byte for
+//! byte (the host checks it the same way: a session opens only with the token of its view's
+//! last commit), plus request bodies as raw bytes. Each message is a little-endian `u32`
+//! length of what follows, then a kind:
+//!
+//! | from | kind | then |
+//! |---|---|---|
+//! | page | 1 frames | the relay's frames message (`"<doc> <base64 frame>…"`) |
+//! | page | 2 ask | `u32` id, the relay's request for frames (`"<doc>"`, `"<doc> open <token>"`, …) |
+//! | page | 3 carry | `u32` id, `u32` length of a header `"<doc> <stream>"`, the header, the body's bytes |
+//! | host | 1 reject | `u32` id, text: the ask or carry `id` settles as a rejection with that message |
+//! | host | 2 resolve | `u32` id: it settles with `undefined` |
+//!
+//! The function, `__inprocBusWire(kind, …)` (every call on the web process's main thread;
+//! a call that writes blocks until the host's reader thread has taken the bytes):
+//! - `(0)`: whether the socket has arrived (the handshake is asynchronous);
+//! - `(1, text)`: sends frames; `true` once written;
+//! - `(2, text)`: sends an ask; its id (unique for the page), or `null`;
+//! - `(3, header, bytes)`: sends a body from a typed array's own storage (no copy in the
+//!   page); its id, or `null`;
+//! - `(4, listener)`: `listener(kind, id, text)` gets the host's messages, each in a task of
+//!   the web process's main loop, and `listener(0, 0)` once when the socket closes. A later
+//!   call replaces the listener (a new document of the page).
+//!
+//! Found on the way (bridge-desktop's docs/ARCHITECTURE.md, "Binary carriers"): an
+//! `ArrayBuffer` over this library's own memory aborts the web process ("Disabling
+//! Primitive gigacage is forbidden"), so nothing here hands the page memory of its own.
+#![cfg(target_os = "linux")]
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::{CStr, c_void};
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::net::UnixStream;
+
+/// The relay's isolated world (bridge-desktop's `channel::WORLD`).
+const WORLD: &CStr = c"inproc-bus";
+/// The handshake's message name (bridge-desktop's `channel::SOCKET_MESSAGE`).
+const HANDSHAKE: &CStr = c"inproc-bus-socket";
+/// The function's name in [`WORLD`].
+const FUNCTION: &CStr = c"__inprocBusWire";
+
+const FRAMES: u8 = 1;
+const ASK: u8 = 2;
+const CARRY: u8 = 3;
+
+/// The longest message taken from the host (its replies are at most 2 MiB of base64 and a
+/// frame); a longer one ends the connection.
+const MAX_IN: usize = 16 << 20;
+
+/// One page's connection.
+struct Conn {
+    stream: UnixStream,
+    /// The relay's listener, with a reference of ours.
+    listener: Option<*mut ffi::JSCValue>,
+    /// The last id given out.
+    last_id: u32,
+    /// The main loop watches the socket.
+    watching: bool,
+}
+
+thread_local! {
+    /// Connections by page id (`webkit_web_page_get_id`). Main thread only.
+    static PAGES: RefCell<HashMap<u64, Conn>> = RefCell::new(HashMap::new());
+}
+
+/// Every foreign function this extension calls that its `-sys` crates do not declare.
+mod ffi {
+    use std::ffi::{CStr, c_char, c_int, c_void};
+
+    pub(crate) use gio_sys::GAsyncResult;
+    pub(crate) use glib_sys::{GError, GPtrArray, gpointer};
+    pub(crate) use gobject_sys::GObject;
+    pub(crate) use javascriptcore_rs_sys::{JSCContext, JSCValue};
+
+    /// `WebKitWebExtension`, `WebKitWebPage`, `WebKitFrame`, `WebKitScriptWorld` and
+    /// `WebKitUserMessage`: GObjects this crate only passes around.
+    pub(crate) type Object = c_void;
+
+    #[link(name = "webkit2gtk-4.1")]
+    unsafe extern "C" {
+        pub(crate) fn webkit_script_world_new_with_name(name: *const c_char) -> *mut Object;
+        pub(crate) fn webkit_frame_is_main_frame(frame: *mut Object) -> c_int;
+        pub(crate) fn webkit_frame_get_js_context_for_script_world(
+            frame: *mut Object,
+            world: *mut Object,
+        ) -> *mut JSCContext;
+        pub(crate) fn webkit_web_page_get_id(page: *mut Object) -> u64;
+        pub(crate) fn webkit_user_message_new(
+            name: *const c_char,
+            parameters: *mut c_void,
+        ) -> *mut Object;
+        pub(crate) fn webkit_user_message_get_fd_list(message: *mut Object) -> *mut c_void;
+        pub(crate) fn webkit_web_page_send_message_to_view(
+            page: *mut Object,
+            message: *mut Object,
+            cancellable: *mut c_void,
+            callback: gio_sys::GAsyncReadyCallback,
+            user_data: gpointer,
+        );
+        pub(crate) fn webkit_web_page_send_message_to_view_finish(
+            page: *mut Object,
+            result: *mut GAsyncResult,
+            error: *mut *mut GError,
+        ) -> *mut Object;
+    }
+
+    /// Connects `handler` (a C function of the signal's signature) to `signal` of `object`.
+    ///
+    /// # Safety
+    /// `object` is a live GObject with that signal, and `handler`'s signature is the
+    /// signal's.
+    pub(crate) unsafe fn connect(object: *mut Object, signal: &CStr, handler: *const ()) {
+        // SAFETY: as the caller promised; GCallback is the untyped function pointer GObject
+        // stores and calls back with the signal's own arguments.
+        unsafe {
+            let callback: unsafe extern "C" fn() = std::mem::transmute(handler);
+            gobject_sys::g_signal_connect_data(
+                object.cast(),
+                signal.as_ptr(),
+                Some(callback),
+                std::ptr::null_mut(),
+                None,
+                0,
+            );
+        }
+    }
+}
+
+/// The entry point WebKit calls in every web process it starts with this library in its
+/// extensions directory.
+///
+/// # Safety
+/// Called by WebKit once per web process with its `WebKitWebExtension`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn webkit_web_extension_initialize(extension: *mut ffi::Object) {
+    // SAFETY: the signals and their handlers' signatures are WebKit's (WebKitWebExtension
+    // `page-created`, WebKitScriptWorld `window-object-cleared`); the world lives for the
+    // process (it is never released).
+    unsafe {
+        ffi::connect(extension, c"page-created", page_created as *const ());
+        let world = ffi::webkit_script_world_new_with_name(WORLD.as_ptr());
+        ffi::connect(
+            world,
+            c"window-object-cleared",
+            window_object_cleared as *const (),
+        );
+    }
+}
+
+/// `page-created`: asks the page's view for its end of a socketpair.
+unsafe extern "C" fn page_created(
+    _extension: *mut ffi::Object,
+    page: *mut ffi::Object,
+    _data: ffi::gpointer,
+) {
+    // SAFETY: `page` is the live page the signal names; the message is floating and sunk
+    // by the call; the page id travels as the callback's data (an integer, not a pointer).
+    unsafe {
+        let id = ffi::webkit_web_page_get_id(page);
+        let message = ffi::webkit_user_message_new(HANDSHAKE.as_ptr(), std::ptr::null_mut());
+        ffi::webkit_web_page_send_message_to_view(
+            page,
+            message,
+            std::ptr::null_mut(),
+            Some(handshake_replied),
+            id as usize as ffi::gpointer,
+        );
+    }
+}
+
+/// The view's reply: one file descriptor, this page's end of the pair. A view that does
+/// not serve the bus (a related view, a popup) does not answer: its page has no socket.
+unsafe extern "C" fn handshake_replied(
+    source: *mut ffi::GObject,
+    result: *mut ffi::GAsyncResult,
+    data: ffi::gpointer,
+) {
+    let page = data as usize as u64;
+    // SAFETY: `source` is the page the message went from and `result` its answer; the fd
+    // `g_unix_fd_list_get` returns is a duplicate that we own; errors are ours to free.
+    unsafe {
+        let mut error: *mut ffi::GError = std::ptr::null_mut();
+        let reply =
+            ffi::webkit_web_page_send_message_to_view_finish(source.cast(), result, &mut error);
+        if !error.is_null() {
+            glib_sys::g_error_free(error);
+            error = std::ptr::null_mut();
+        }
+        if reply.is_null() {
+            return;
+        }
+        let list = ffi::webkit_user_message_get_fd_list(reply);
+        let fd = if list.is_null() || gio_sys::g_unix_fd_list_get_length(list.cast()) != 1 {
+            -1
+        } else {
+            gio_sys::g_unix_fd_list_get(list.cast(), 0, &mut error)
+        };
+        if !error.is_null() {
+            glib_sys::g_error_free(error);
+        }
+        gobject_sys::g_object_unref(reply.cast());
+        if fd < 0 {
+            return;
+        }
+        let conn = Conn {
+            stream: UnixStream::from_raw_fd(fd),
+            listener: None,
+            last_id: 0,
+            watching: false,
+        };
+        let old = PAGES.with(|p| p.borrow_mut().insert(page, conn));
+        if let Some(old) = old {
+            release(old);
+        }
+    }
+}
+
+/// Lets a connection go (its listener's reference; its socket closes with it).
+fn release(conn: Conn) {
+    if let Some(listener) = conn.listener {
+        // SAFETY: the reference `wire(4)` took.
+        unsafe { gobject_sys::g_object_unref(listener.cast()) };
+    }
+}
+
+/// `window-object-cleared` of [`WORLD`]: defines the function in the main frame.
+unsafe extern "C" fn window_object_cleared(
+    world: *mut ffi::Object,
+    page: *mut ffi::Object,
+    frame: *mut ffi::Object,
+    _data: ffi::gpointer,
+) {
+    // SAFETY: `world`, `page` and `frame` are the signal's live objects; the context and the
+    // function value are ours to release after handing the function to the context.
+    unsafe {
+        if ffi::webkit_frame_is_main_frame(frame) == 0 {
+            return;
+        }
+        let context = ffi::webkit_frame_get_js_context_for_script_world(frame, world);
+        if context.is_null() {
+            return;
+        }
+        let id = ffi::webkit_web_page_get_id(page);
+        let callback: unsafe extern "C" fn() = std::mem::transmute(wire as *const ());
+        let function = javascriptcore_rs_sys::jsc_value_new_function_variadic(
+            context,
+            FUNCTION.as_ptr(),
+            Some(callback),
+            id as usize as ffi::gpointer,
+            None,
+            javascriptcore_rs_sys::jsc_value_get_type(),
+        );
+        javascriptcore_rs_sys::jsc_context_set_value(context, FUNCTION.as_ptr(), function);
+        gobject_sys::g_object_unref(function.cast());
+        gobject_sys::g_object_unref(context.cast());
+    }
+}
+
+/// Writes all of `bytes` to the socket (blocking; no SIGPIPE if the host is gone).
+fn send_all(stream: &UnixStream, mut bytes: &[u8]) -> bool {
+    while !bytes.is_empty() {
+        // SAFETY: `bytes` is a live slice; the fd is the stream's, open while it lives.
+        let n = unsafe {
+            libc::send(
+                stream.as_raw_fd(),
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        if n < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return false;
+        }
+        bytes = &bytes[n as usize..];
+    }
+    true
+}
+
+/// Sends one message: its length, `kind`, then `parts` in order. `false` when it is too
+/// long to frame or the socket failed.
+fn send_message(stream: &UnixStream, kind: u8, parts: &[&[u8]]) -> bool {
+    let len = 1 + parts.iter().map(|p| p.len()).sum::<usize>();
+    let Ok(len) = u32::try_from(len) else {
+        return false;
+    };
+    let mut head = [0u8; 5];
+    head[..4].copy_from_slice(&len.to_le_bytes());
+    head[4] = kind;
+    send_all(stream, &head) && parts.iter().all(|p| send_all(stream, p))
+}
+
+/// A string argument's UTF-8 bytes; `None` for anything but a string (nothing is converted:
+/// a conversion could run script).
+///
+/// # Safety
+/// `value` is a live JSCValue.
+unsafe fn string_bytes(value: *mut ffi::JSCValue) -> Option<Vec<u8>> {
+    // SAFETY: as the caller promised; the GBytes is ours to release.
+    unsafe {
+        if javascriptcore_rs_sys::jsc_value_is_string(value) == 0 {
+            return None;
+        }
+        let bytes = javascriptcore_rs_sys::jsc_value_to_string_as_bytes(value);
+        if bytes.is_null() {
+            return None;
+        }
+        let mut len = 0usize;
+        let data = glib_sys::g_bytes_get_data(bytes, &mut len);
+        let out = if data.is_null() {
+            Vec::new()
+        } else {
+            std::slice::from_raw_parts(data.cast::<u8>(), len).to_vec()
+        };
+        glib_sys::g_bytes_unref(bytes);
+        Some(out)
+    }
+}
+
+/// `__inprocBusWire(kind, …)`: see the crate's docs. Throws nothing: a failure is `null`
+/// (or `false`).
+unsafe extern "C" fn wire(args: *mut ffi::GPtrArray, data: ffi::gpointer) -> *mut ffi::JSCValue {
+    let page = data as usize as u64;
+    // SAFETY: JavaScriptCore calls this on the main thread with the call's arguments; every
+    // value returned is a new reference, as the generic marshaller takes. No script runs
+    // while `PAGES` is borrowed (arguments are only read, never converted).
+    unsafe {
+        let context = javascriptcore_rs_sys::jsc_context_get_current();
+        let arg = |i: u32| -> Option<*mut ffi::JSCValue> {
+            (i < (*args).len).then(|| (*(*args).pdata.add(i as usize)).cast())
+        };
+        let null = || javascriptcore_rs_sys::jsc_value_new_null(context);
+        let boolean = |b: bool| javascriptcore_rs_sys::jsc_value_new_boolean(context, b.into());
+        let number = |n: u32| javascriptcore_rs_sys::jsc_value_new_number(context, n.into());
+        let Some(kind) = arg(0).filter(|v| javascriptcore_rs_sys::jsc_value_is_number(*v) != 0)
+        else {
+            return null();
+        };
+        let kind = javascriptcore_rs_sys::jsc_value_to_int32(kind);
+        PAGES.with(|p| {
+            let mut pages = p.borrow_mut();
+            let Some(conn) = pages.get_mut(&page) else {
+                return if kind == 0 { boolean(false) } else { null() };
+            };
+            match kind {
+                0 => boolean(true),
+                1 => match arg(1).and_then(|v| string_bytes(v)) {
+                    Some(text) => boolean(send_message(&conn.stream, FRAMES, &[&text])),
+                    None => null(),
+                },
+                2 => {
+                    let Some(text) = arg(1).and_then(|v| string_bytes(v)) else {
+                        return null();
+                    };
+                    conn.last_id = conn.last_id.wrapping_add(1).max(1);
+                    let id = conn.last_id;
+                    if send_message(&conn.stream, ASK, &[&id.to_le_bytes(), &text]) {
+                        number(id)
+                    } else {
+                        null()
+                    }
+                }
+                3 => {
+                    let (Some(header), Some(body)) = (arg(1).and_then(|v| string_bytes(v)), arg(2))
+                    else {
+                        return null();
+                    };
+                    if javascriptcore_rs_sys::jsc_value_is_typed_array(body) == 0 {
+                        return null();
+                    }
+                    // In bytes (`get_data` counts elements).
+                    let len = javascriptcore_rs_sys::jsc_value_typed_array_get_size(body);
+                    let data = javascriptcore_rs_sys::jsc_value_typed_array_get_data(
+                        body,
+                        std::ptr::null_mut(),
+                    );
+                    let bytes = if len == 0 {
+                        &[][..]
+                    } else if data.is_null() {
+                        return null();
+                    } else {
+                        std::slice::from_raw_parts(data.cast::<u8>(), len)
+                    };
+                    let Ok(header_len) = u32::try_from(header.len()) else {
+                        return null();
+                    };
+                    conn.last_id = conn.last_id.wrapping_add(1).max(1);
+                    let id = conn.last_id;
+                    if send_message(
+                        &conn.stream,
+                        CARRY,
+                        &[&id.to_le_bytes(), &header_len.to_le_bytes(), &header, bytes],
+                    ) {
+                        number(id)
+                    } else {
+                        null()
+                    }
+                }
+                4 => {
+                    let Some(listener) =
+                        arg(1).filter(|v| javascriptcore_rs_sys::jsc_value_is_function(*v) != 0)
+                    else {
+                        return null();
+                    };
+                    gobject_sys::g_object_ref(listener.cast());
+                    if let Some(old) = conn.listener.replace(listener) {
+                        gobject_sys::g_object_unref(old.cast());
+                    }
+                    if !conn.watching {
+                        conn.watching = true;
+                        glib_sys::g_unix_fd_add(
+                            conn.stream.as_raw_fd(),
+                            glib_sys::G_IO_IN | glib_sys::G_IO_HUP | glib_sys::G_IO_ERR,
+                            Some(readable),
+                            page as usize as ffi::gpointer,
+                        );
+                    }
+                    boolean(true)
+                }
+                _ => null(),
+            }
+        })
+    }
+}
+
+/// Reads one message (a length, then that many bytes); `None` when the socket closed or
+/// the message is not one.
+fn read_message(stream: &mut UnixStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 4];
+    stream.read_exact(&mut len).ok()?;
+    let len = u32::from_le_bytes(len) as usize;
+    if !(5..=MAX_IN).contains(&len) {
+        return None;
+    }
+    let mut message = vec![0u8; len];
+    stream.read_exact(&mut message).ok()?;
+    Some(message)
+}
+
+/// The socket is readable on the web process's main loop: one message from the host,
+/// handed to the listener (one a dispatch, so the page's other tasks run between them).
+unsafe extern "C" fn readable(
+    _fd: std::ffi::c_int,
+    _condition: glib_sys::GIOCondition,
+    data: ffi::gpointer,
+) -> glib_sys::gboolean {
+    let page = data as usize as u64;
+    // Taken under the borrow, called after it: the listener may call `wire` again.
+    let taken = PAGES.with(|p| {
+        let mut pages = p.borrow_mut();
+        let conn = pages.get_mut(&page)?;
+        let listener = conn.listener?;
+        // SAFETY: a live reference of ours; the call below holds its own.
+        unsafe { gobject_sys::g_object_ref(listener.cast()) };
+        let message = read_message(&mut conn.stream);
+        if message.is_none() {
+            // Closed, or not our peer's: the page's connection ends here.
+            if let Some(conn) = pages.remove(&page) {
+                release(conn);
+            }
+        }
+        Some((listener, message))
+    });
+    let Some((listener, message)) = taken else {
+        return glib_sys::GFALSE;
+    };
+    // SAFETY: on the main thread; the listener has a reference of ours (released below);
+    // every value made here is a new reference released after the call.
+    unsafe {
+        // (transfer none)
+        let context = javascriptcore_rs_sys::jsc_value_get_context(listener);
+        let mut args: Vec<*mut ffi::JSCValue> = Vec::with_capacity(3);
+        let keep = match &message {
+            Some(m) if m.len() >= 5 => {
+                let id = u32::from_le_bytes(m[1..5].try_into().expect("4 bytes"));
+                args.push(javascriptcore_rs_sys::jsc_value_new_number(
+                    context,
+                    m[0].into(),
+                ));
+                args.push(javascriptcore_rs_sys::jsc_value_new_number(
+                    context,
+                    id.into(),
+                ));
+                let text = &m[5..];
+                let bytes = glib_sys::g_bytes_new(text.as_ptr().cast::<c_void>(), text.len());
+                args.push(javascriptcore_rs_sys::jsc_value_new_string_from_bytes(
+                    context, bytes,
+                ));
+                glib_sys::g_bytes_unref(bytes);
+                true
+            }
+            _ => {
+                args.push(javascriptcore_rs_sys::jsc_value_new_number(context, 0.0));
+                args.push(javascriptcore_rs_sys::jsc_value_new_number(context, 0.0));
+                false
+            }
+        };
+        let result = javascriptcore_rs_sys::jsc_value_function_callv(
+            listener,
+            args.len() as u32,
+            args.as_mut_ptr(),
+        );
+        if !result.is_null() {
+            gobject_sys::g_object_unref(result.cast());
+        }
+        javascriptcore_rs_sys::jsc_context_clear_exception(context);
+        for value in args {
+            gobject_sys::g_object_unref(value.cast());
+        }
+        gobject_sys::g_object_unref(listener.cast());
+        if keep {
+            glib_sys::GTRUE
+        } else {
+            glib_sys::GFALSE
+        }
+    }
+}
