@@ -164,6 +164,7 @@ const RELAY: &str = r#"(() => {
     if (settle === undefined) return;
     pending.delete(id);
     if (kind === 1) settle[1]({ message: text });
+    else if (kind === 3) settle[1]({ frames: text }); // frames as bytes: Uint8Arrays
     else settle[0]();
   };
   const answerOf = (id) => typeof id === 'number' ? new Promise((ok, fail) => pending.set(id, [ok, fail])) : Promise.resolve();
@@ -286,6 +287,7 @@ const RELAY: &str = r#"(() => {
   // host ended this session; frames come as the message of a rejection (see
   // bridge-desktop's ffi.rs).
   const framesOf = (e) => {
+    if (e && Array.isArray(e.frames)) return e.frames;
     const message = e && e.message;
     return typeof message === 'string' && message.startsWith(__MARK__) ? message.slice(__MARK__.length) : null;
   };
@@ -308,7 +310,7 @@ const RELAY: &str = r#"(() => {
       }
       if (batch === null || id !== doc) return; // ended, or a session this document has replaced
       message = id;
-      if (batch !== '') take(batch);
+      if (batch.length > 0) take(batch);
     }
   };
   // While the page waits for other answers, a big download's data is handed to it a piece
@@ -324,8 +326,16 @@ const RELAY: &str = r#"(() => {
   const answering = new Set(); // streams whose head came, whose body has been small so far
   let calmAt = 0;
   const busy = () => asked.size > 0 || answering.size > 0 || performance.now() < calmAt;
-  // A frame's variant and stream (bytes 1-8, after the version): its first 12 base64 characters.
+  // A frame's size in base64 characters (a frame from the socket is a Uint8Array).
+  const size = (frame) => typeof frame === 'string' ? frame.length : Math.ceil(frame.length / 3) * 4;
+  // A frame's variant and stream (bytes 1-8, after the version): its first 12 base64
+  // characters, or its bytes.
   const headOf = (frame) => {
+    if (typeof frame !== 'string') {
+      if (frame.length < 9) return [-1, -1];
+      const at = (i) => (frame[i] | (frame[i + 1] << 8) | (frame[i + 2] << 16) | (frame[i + 3] << 24)) >>> 0;
+      return [at(1), at(5)];
+    }
     let b;
     try {
       b = atob(frame.slice(0, 12));
@@ -366,14 +376,33 @@ const RELAY: &str = r#"(() => {
       }
     }
   };
-  const deliver = (frames) => document.dispatchEvent(new CustomEvent(__IN__, { detail: frames }));
+  const dispatch = (detail) => document.dispatchEvent(new CustomEvent(__IN__, { detail }));
+  // Base64 frames as one event (the shim splits them); a Uint8Array frame as an event of
+  // its own (the page gets a copy: the engine clones an object across worlds).
+  const deliver = (frames) => {
+    if (typeof frames === 'string') {
+      dispatch(frames);
+      return;
+    }
+    let text = [];
+    for (const frame of frames) {
+      if (typeof frame === 'string') {
+        text.push(frame);
+        continue;
+      }
+      if (text.length > 0) dispatch(text.join(' '));
+      text = [];
+      dispatch(frame);
+    }
+    if (text.length > 0) dispatch(text.join(' '));
+  };
   const take = (batch) => {
     const now = [];
-    const frames = batch.split(' ');
+    const frames = typeof batch === 'string' ? batch.split(' ') : batch;
     for (let i = 0; i < frames.length; i++) {
       const frame = frames[i];
       const [variant, stream] = headOf(frame);
-      const bulk = frame.length > __BULK__;
+      const bulk = size(frame) > __BULK__;
       answered(variant, stream, bulk);
       const n = queued.get(stream) || 0;
       if (n === 0 && !(bulk && busy())) {
@@ -384,7 +413,7 @@ const RELAY: &str = r#"(() => {
       }
     }
     // The whole lot as one event: the shim splits it (one event per frame cost a dispatch each).
-    if (now.length > 0) deliver(now.length === frames.length ? batch : now.join(' '));
+    if (now.length > 0) deliver(now.length === frames.length ? batch : now);
     if (head < queue.length) tick(0);
   };
   // The next piece's task is the reply to a request the host answers at once (`<doc>
@@ -409,7 +438,7 @@ const RELAY: &str = r#"(() => {
         if (ticking === id) ticking = null;
         const batch = framesOf(e);
         if (batch === null || id !== doc) return;
-        if (batch !== '') take(batch);
+        if (batch.length > 0) take(batch);
         piece();
       },
     );
@@ -448,14 +477,14 @@ const RELAY: &str = r#"(() => {
     let chars = 0;
     // Nobody waits any more: the rest goes whole.
     const budget = busy() ? __PIECE__ : Infinity;
-    while (head < queue.length && (chars === 0 || chars + queue[head][1].length <= budget)) {
+    while (head < queue.length && (chars === 0 || chars + size(queue[head][1]) <= budget)) {
       const [stream, frame] = queue[head];
       queue[head++] = undefined;
       const left = queued.get(stream) - 1;
       if (left === 0) queued.delete(stream);
       else queued.set(stream, left);
       frames.push(frame);
-      chars += frame.length + 1;
+      chars += size(frame) + 1;
     }
     if (head === queue.length) {
       queue.length = 0;
@@ -463,7 +492,7 @@ const RELAY: &str = r#"(() => {
     } else {
       tick(0);
     }
-    if (frames.length > 0) deliver(frames.join(' '));
+    if (frames.length > 0) deliver(frames);
   };
   const start = () => {
     if (token === null) {
@@ -628,12 +657,36 @@ struct Queued {
     /// A response body piece of more than [`BULK`] bytes: a big download's data, which the
     /// frames of other streams may pass (see [`take_frames`]).
     bulk: bool,
-    /// The encoded frame, base64.
-    text: String,
+    /// The encoded frame.
+    text: Payload,
+}
+
+/// An encoded frame for the page: base64 for a script message's reply, bytes for the
+/// extension's socket (the relay hands them to the page as a `Uint8Array`).
+#[derive(Debug, Clone, PartialEq)]
+enum Payload {
+    Text(String),
+    Raw(Bytes),
+}
+
+impl Payload {
+    /// Its size in base64 characters (what the reply budgets count).
+    fn len(&self) -> usize {
+        match self {
+            Payload::Text(t) => t.len(),
+            Payload::Raw(b) => b.len().div_ceil(3) * 4,
+        }
+    }
+}
+
+impl From<String> for Payload {
+    fn from(text: String) -> Payload {
+        Payload::Text(text)
+    }
 }
 
 impl Queued {
-    fn new(frame: &Frame, text: String) -> Queued {
+    fn new(frame: &Frame, text: Payload) -> Queued {
         Queued {
             stream: frame.stream(),
             bulk: matches!(
@@ -983,7 +1036,8 @@ fn on_pull(host_id: u64, bus: &BusHandle, origin: &str, inline: bool, text: &str
         }
     };
     if open_it {
-        open(host_id, bus, origin, doc, inline);
+        let binary = matches!(reply, Reply::Socket(_));
+        open(host_id, bus, origin, doc, inline, binary);
     }
     HOSTS.with(|h| {
         let mut hosts = h.borrow_mut();
@@ -1201,7 +1255,8 @@ fn on_outbound(carrier: &Carrier, frame: &Frame) -> bool {
     }
 }
 
-fn open(host_id: u64, bus: &BusHandle, origin: &str, doc: &str, inline: bool) {
+/// Opens `doc`'s session; `binary`: its frames go to the page as bytes (by the socket).
+fn open(host_id: u64, bus: &BusHandle, origin: &str, doc: &str, inline: bool, binary: bool) {
     // The relay only runs in the top frame of our own origin: that is what the isolated
     // world guarantees, so this is the caller the session stamps on every request.
     let caller = Caller::new(Transport::Frames)
@@ -1222,7 +1277,15 @@ fn open(host_id: u64, bus: &BusHandle, origin: &str, doc: &str, inline: bool) {
         if on_outbound(&sink_carried, &frame) {
             return;
         }
-        let encoded = Queued::new(&frame, BASE64.encode(bus_core::protocol::encode(&frame)));
+        let bytes = bus_core::protocol::encode(&frame);
+        let encoded = Queued::new(
+            &frame,
+            if binary {
+                Payload::Raw(bytes)
+            } else {
+                Payload::Text(BASE64.encode(bytes))
+            },
+        );
         let schedule = {
             let mut outbox = sink_outbox.lock().unwrap_or_else(|e| e.into_inner());
             outbox.frames.push(encoded);
@@ -1308,7 +1371,7 @@ const MAX_REPLY: usize = 2 << 20;
 /// a reply of their own: a small answer reaches the page in its own task, not after the
 /// page has decoded and fed a big download's queued data. Each stream's frames keep their
 /// order (a stream's frames after its first bulk one stay behind with it).
-fn take_frames(outbox: &Mutex<Outbox>, bulk_too: bool) -> Vec<String> {
+fn take_frames(outbox: &Mutex<Outbox>, bulk_too: bool) -> Vec<Payload> {
     let mut outbox = outbox.lock().unwrap_or_else(|e| e.into_inner());
     outbox.scheduled = false;
     let frames = std::mem::take(&mut outbox.frames);
@@ -1353,11 +1416,32 @@ fn in_order(mut frames: Vec<Queued>, budget: usize) -> (Vec<Queued>, Vec<Queued>
     (frames, rest)
 }
 
-/// Settles the relay's request with `frames`, separated by spaces (base64 has none).
-fn send(waiting: Option<Reply>, frames: &[String]) {
-    let Some(reply) = waiting else {
-        return;
+/// Settles the relay's request with `frames`: by a script message's reply, base64 separated
+/// by spaces (base64 has none); by the socket, as bytes.
+fn send(waiting: Option<Reply>, frames: &[Payload]) {
+    let reply = match waiting {
+        None => return,
+        Some(Reply::Socket(answer)) => {
+            let raw: Vec<Bytes> = frames
+                .iter()
+                .map(|f| match f {
+                    Payload::Raw(b) => b.clone(),
+                    // (A socket's session queues bytes; decoded here all the same.)
+                    Payload::Text(t) => BASE64.decode(t).map(Bytes::from).unwrap_or_default(),
+                })
+                .collect();
+            answer.send_frames(&raw);
+            return;
+        }
+        Some(reply) => reply,
     };
+    fn text(f: &Payload) -> std::borrow::Cow<'_, str> {
+        match f {
+            Payload::Text(t) => std::borrow::Cow::Borrowed(t.as_str()),
+            Payload::Raw(b) => std::borrow::Cow::Owned(BASE64.encode(b)),
+        }
+    }
+    let frames: Vec<_> = frames.iter().map(text).collect();
     let mut batch =
         String::with_capacity(MARK.len() + frames.iter().map(|f| f.len() + 1).sum::<usize>());
     batch.push_str(MARK);
@@ -1384,15 +1468,27 @@ mod tests {
                 .map(|&n| Queued {
                     stream: 1,
                     bulk: false,
-                    text: "A".repeat(n),
+                    text: "A".repeat(n).into(),
                 })
                 .collect(),
             scheduled: true,
         })
     }
 
-    fn lens(frames: &[String]) -> Vec<usize> {
-        frames.iter().map(String::len).collect()
+    impl From<&str> for Payload {
+        fn from(text: &str) -> Payload {
+            Payload::Text(text.to_owned())
+        }
+    }
+
+    impl PartialEq<&str> for Payload {
+        fn eq(&self, other: &&str) -> bool {
+            *self == Payload::Text((*other).to_owned())
+        }
+    }
+
+    fn lens(frames: &[Payload]) -> Vec<usize> {
+        frames.iter().map(Payload::len).collect()
     }
 
     #[test]
@@ -1411,7 +1507,7 @@ mod tests {
         let f = |stream: u32, bulk: bool, text: &str| Queued {
             stream,
             bulk,
-            text: text.to_owned(),
+            text: text.to_owned().into(),
         };
         let o = Mutex::new(Outbox {
             frames: vec![
@@ -1464,7 +1560,7 @@ mod tests {
                 Queued {
                     stream: 2,
                     bulk: false,
-                    text: big.clone(),
+                    text: big.clone().into(),
                 },
                 Queued {
                     stream: 2,

@@ -10,16 +10,18 @@
 //! same way by `channel`), plus carried request bodies as raw bytes. The wire format is in
 //! the extension's crate docs.
 //!
-//! Threads: a reader per socket takes messages as they come and hands them to the main
-//! thread in order (a future on the main context); a writer per socket writes the host's
-//! answers, so the main thread never blocks on a page that does not read.
+//! Threads: the main loop reads the socket when it is readable, without blocking (what the
+//! page sent is handled on the main thread, as a script message is, with no hop); answers are
+//! written from the main thread while the socket takes them, and by a writer thread per
+//! socket otherwise, so the main thread never blocks on a page that does not read.
 
-use std::io::{Read, Write};
-use std::os::fd::IntoRawFd;
+use std::collections::VecDeque;
+use std::os::fd::{AsRawFd, IntoRawFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use webkit2gtk::UserMessageExt;
 use webkit2gtk::WebViewExt as _;
 
@@ -37,6 +39,7 @@ const CARRY: u8 = 3;
 /// Host → page kinds.
 const REJECT: u8 = 1;
 const RESOLVE: u8 = 2;
+const FRAMES_BACK: u8 = 3;
 
 /// The longest frames or ask message taken from the page: the relay sends at most 2 MiB of
 /// characters in one message beyond a single frame (see `channel`). A longer one, or one
@@ -60,7 +63,7 @@ pub(crate) enum Incoming {
 /// resolved with `undefined`.
 #[derive(Debug)]
 pub(crate) struct Answer {
-    out: crossbeam_channel::Sender<Vec<u8>>,
+    out: Arc<Out>,
     id: u32,
     sent: bool,
 }
@@ -69,70 +72,179 @@ impl Answer {
     /// Rejects the relay's promise with an `Error`-like value whose message is `text`.
     pub(crate) fn send_text(mut self, text: String) {
         self.sent = true;
-        let _ = self.out.send(message(REJECT, self.id, text.as_bytes()));
+        self.out.send(message(REJECT, self.id, text.as_bytes()));
+    }
+
+    /// Settles the relay's request with `frames`, each given to the page as a `Uint8Array`.
+    pub(crate) fn send_frames(mut self, frames: &[Bytes]) {
+        self.sent = true;
+        let len = 1 + 4 + 4 + frames.iter().map(|f| 4 + f.len()).sum::<usize>();
+        let mut out = Vec::with_capacity(4 + len);
+        out.extend_from_slice(&(len as u32).to_le_bytes());
+        out.push(FRAMES_BACK);
+        out.extend_from_slice(&self.id.to_le_bytes());
+        out.extend_from_slice(&(frames.len() as u32).to_le_bytes());
+        for frame in frames {
+            out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+            out.extend_from_slice(frame);
+        }
+        self.out.send(out.into());
     }
 }
 
 impl Drop for Answer {
     fn drop(&mut self) {
         if !self.sent {
-            let _ = self.out.send(message(RESOLVE, self.id, &[]));
+            self.out.send(message(RESOLVE, self.id, &[]));
         }
     }
 }
 
 /// A host message: its length, `kind`, the id, then `text`.
-fn message(kind: u8, id: u32, text: &[u8]) -> Vec<u8> {
+fn message(kind: u8, id: u32, text: &[u8]) -> Bytes {
     let len = 1 + 4 + text.len();
     let mut out = Vec::with_capacity(4 + len);
     out.extend_from_slice(&(len as u32).to_le_bytes());
     out.push(kind);
     out.extend_from_slice(&id.to_le_bytes());
     out.extend_from_slice(text);
-    out
+    out.into()
+}
+
+/// The way to the page: written at once from the caller's thread (the main thread) while
+/// the socket takes it, by a writer thread otherwise (the main thread never blocks on a
+/// page that does not read), in order either way.
+#[derive(Debug)]
+pub(crate) struct Out {
+    socket: UnixStream,
+    state: Mutex<OutState>,
+    ready: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct OutState {
+    /// Messages the writer thread has yet to write; the first from `written` on.
+    queue: VecDeque<Bytes>,
+    written: usize,
+    closed: bool,
+}
+
+impl Out {
+    fn send(&self, message: Bytes) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.closed {
+            return;
+        }
+        if !state.queue.is_empty() {
+            state.queue.push_back(message);
+            return;
+        }
+        let mut at = 0;
+        while at < message.len() {
+            let flags = rustix::net::SendFlags::DONTWAIT | rustix::net::SendFlags::NOSIGNAL;
+            match rustix::net::send(&self.socket, &message[at..], flags) {
+                Ok(n) => at += n,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::AGAIN) => break,
+                Err(_) => {
+                    state.closed = true;
+                    return;
+                }
+            }
+        }
+        if at < message.len() {
+            state.queue.push_back(message);
+            state.written = at;
+            self.ready.notify_one();
+        }
+    }
+
+    fn close(&self) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+        self.ready.notify_one();
+    }
+
+    /// The writer thread: writes what the main thread could not, blocking.
+    fn write_loop(&self) {
+        loop {
+            let (message, from) = {
+                let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    if state.closed {
+                        return;
+                    }
+                    if let Some(front) = state.queue.front() {
+                        break (front.clone(), state.written);
+                    }
+                    state = self.ready.wait(state).unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            let mut at = from;
+            while at < message.len() {
+                match rustix::net::send(
+                    &self.socket,
+                    &message[at..],
+                    rustix::net::SendFlags::NOSIGNAL,
+                ) {
+                    Ok(n) => at += n,
+                    Err(rustix::io::Errno::INTR) => {}
+                    Err(_) => {
+                        self.close();
+                        return;
+                    }
+                }
+            }
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.queue.pop_front();
+            state.written = 0;
+        }
+    }
 }
 
 /// Answers `view`'s pages' handshakes with a socket each, whose messages `dispatch` gets on
-/// the main thread, in order (GTK main thread only).
+/// the main thread, in order, as the main loop finds them (GTK main thread only).
 pub(crate) fn serve(view: &webkit2gtk::WebView, dispatch: impl Fn(Incoming) + Clone + 'static) {
     view.connect_user_message_received(move |_, request| {
         if request.name().as_deref() != Some(HANDSHAKE) {
             return false;
         }
-        let (ours, theirs) = match UnixStream::pair() {
+        let pair = UnixStream::pair().and_then(|(ours, theirs)| {
+            let writer = ours.try_clone()?;
+            Ok((ours, writer, theirs))
+        });
+        let (ours, writer, theirs) = match pair {
             Ok(pair) => pair,
             Err(e) => {
                 tracing::warn!("no socketpair for the page (it stays on script messages): {e}");
                 return false;
             }
         };
-        let writer = match ours.try_clone() {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::warn!("cannot clone the page's socket: {e}");
-                return false;
-            }
-        };
-        let (out, out_rx) = crossbeam_channel::unbounded::<Vec<u8>>();
-        let (to_main, mut from_reader) = tokio::sync::mpsc::unbounded_channel();
-        let spawned = std::thread::Builder::new()
+        let out = Arc::new(Out {
+            socket: writer,
+            state: Mutex::default(),
+            ready: Condvar::new(),
+        });
+        let writing = out.clone();
+        if let Err(e) = std::thread::Builder::new()
             .name("inproc-bus-socket-writer".into())
-            .spawn(move || write_loop(writer, out_rx))
-            .and_then(|_| {
-                std::thread::Builder::new()
-                    .name("inproc-bus-socket-reader".into())
-                    .spawn(move || read_loop(ours, out, to_main))
-            });
-        if let Err(e) = spawned {
+            .spawn(move || writing.write_loop())
+        {
             tracing::warn!("no thread for the page's socket: {e}");
             return false;
         }
+        let fd = ours.as_raw_fd();
+        let mut reader = Reader {
+            socket: ours,
+            buf: BytesMut::new(),
+            scratch: vec![0u8; 256 << 10],
+            out,
+        };
         let dispatch = dispatch.clone();
-        glib::MainContext::default().spawn_local(async move {
-            while let Some(incoming) = from_reader.recv().await {
-                dispatch(incoming);
-            }
-        });
+        glib::source::unix_fd_add_local(
+            fd,
+            glib::IOCondition::IN | glib::IOCondition::HUP | glib::IOCondition::ERR,
+            move |_, _| reader.pump(&dispatch),
+        );
         let list = gio::UnixFDList::from_array([theirs.into_raw_fd()]);
         request.send_reply(&webkit2gtk::UserMessage::with_fd_list(
             HANDSHAKE,
@@ -143,102 +255,107 @@ pub(crate) fn serve(view: &webkit2gtk::WebView, dispatch: impl Fn(Incoming) + Cl
     });
 }
 
-fn write_loop(mut socket: UnixStream, messages: crossbeam_channel::Receiver<Vec<u8>>) {
-    for message in messages {
-        if socket.write_all(&message).is_err() {
-            return;
-        }
-    }
+/// The page's end, read on the main loop without blocking it.
+struct Reader {
+    socket: UnixStream,
+    /// Bytes read, not yet a whole message.
+    buf: BytesMut,
+    scratch: Vec<u8>,
+    out: Arc<Out>,
 }
 
-fn read_loop(
-    mut socket: UnixStream,
-    out: crossbeam_channel::Sender<Vec<u8>>,
-    to_main: tokio::sync::mpsc::UnboundedSender<Incoming>,
-) {
-    loop {
-        let incoming = match read_one(&mut socket, &out) {
-            Ok(Some(incoming)) => incoming,
-            Ok(None) => return,
-            Err(why) => {
-                tracing::warn!("the page's socket sent {why}; it is closed");
-                let _ = socket.shutdown(std::net::Shutdown::Both);
-                return;
+/// What one turn of the main loop reads at most (the rest waits for the next turn).
+const READ_PER_TURN: usize = 4 << 20;
+
+impl Reader {
+    fn pump(&mut self, dispatch: &impl Fn(Incoming)) -> glib::ControlFlow {
+        let mut read = 0;
+        while read < READ_PER_TURN {
+            match rustix::net::recv(
+                &self.socket,
+                &mut self.scratch[..],
+                rustix::net::RecvFlags::DONTWAIT,
+            ) {
+                Ok((0, _)) => return self.end(None),
+                Ok((n, _)) => {
+                    self.buf.extend_from_slice(&self.scratch[..n]);
+                    read += n;
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::AGAIN) => break,
+                Err(e) => return self.end(Some(format!("an error ({e})"))),
             }
+            loop {
+                match self.next() {
+                    Ok(Some(incoming)) => dispatch(incoming),
+                    Ok(None) => break,
+                    Err(why) => return self.end(Some(why)),
+                }
+            }
+        }
+        glib::ControlFlow::Continue
+    }
+
+    fn end(&mut self, why: Option<String>) -> glib::ControlFlow {
+        if let Some(why) = why {
+            tracing::warn!("the page's socket sent {why}; it is closed");
+        }
+        let _ = self.socket.shutdown(std::net::Shutdown::Both);
+        self.out.close();
+        glib::ControlFlow::Break
+    }
+
+    /// The next whole message in the buffer, if there is one.
+    fn next(&mut self) -> Result<Option<Incoming>, String> {
+        if self.buf.len() < 5 {
+            return Ok(None);
+        }
+        let len = u32::from_le_bytes(self.buf[..4].try_into().expect("4 bytes")) as usize;
+        let kind = self.buf[4];
+        if len == 0 {
+            return Err("an empty message".into());
+        }
+        if matches!(kind, FRAMES | ASK) && len > MAX_TEXT {
+            return Err(format!("a message of {len} bytes"));
+        }
+        if !matches!(kind, FRAMES | ASK | CARRY) {
+            return Err(format!("a message of unknown kind {kind}"));
+        }
+        if self.buf.len() < 4 + len {
+            // Room for the rest, as it comes (a length is not trusted with an allocation).
+            self.buf
+                .reserve((4 + len - self.buf.len()).min(READ_PER_TURN));
+            return Ok(None);
+        }
+        let mut message = self.buf.split_to(4 + len).freeze();
+        message.advance(5);
+        let answer = |id| Answer {
+            out: self.out.clone(),
+            id,
+            sent: false,
         };
-        if to_main.send(incoming).is_err() {
-            return;
-        }
-    }
-}
-
-/// One message, `None` at the end of the stream.
-fn read_one(
-    socket: &mut UnixStream,
-    out: &crossbeam_channel::Sender<Vec<u8>>,
-) -> Result<Option<Incoming>, String> {
-    let mut head = [0u8; 5];
-    if socket.read_exact(&mut head).is_err() {
-        return Ok(None);
-    }
-    let len = u32::from_le_bytes(head[..4].try_into().expect("4 bytes")) as usize;
-    let rest = len
-        .checked_sub(1)
-        .ok_or_else(|| "an empty message".to_owned())?;
-    let answer = |id| Answer {
-        out: out.clone(),
-        id,
-        sent: false,
-    };
-    let text = |bytes: Vec<u8>| String::from_utf8(bytes).map_err(|_| "text that is not UTF-8");
-    match head[4] {
-        FRAMES | ASK if rest > MAX_TEXT => Err(format!("a message of {rest} bytes")),
-        FRAMES => Ok(Some(Incoming::Frames(text(read_n(socket, rest)?)?))),
-        ASK => {
-            let id = read_u32(socket)?;
-            let body = read_n(socket, rest.checked_sub(4).ok_or("a short ask")?)?;
-            Ok(Some(Incoming::Ask(answer(id), text(body)?)))
-        }
-        CARRY => {
-            let id = read_u32(socket)?;
-            let header_len = read_u32(socket)? as usize;
-            let body_len = rest
-                .checked_sub(8 + header_len)
-                .ok_or("a carry shorter than its header")?;
-            if header_len > 64 {
-                return Err(format!("a carry header of {header_len} bytes"));
+        let text = |bytes: &[u8]| {
+            String::from_utf8(bytes.to_vec()).map_err(|_| "text that is not UTF-8".to_owned())
+        };
+        let u32_at = |m: &Bytes, at: usize| -> Result<u32, String> {
+            m.get(at..at + 4)
+                .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+                .ok_or_else(|| "a cut message".to_owned())
+        };
+        Ok(Some(match kind {
+            FRAMES => Incoming::Frames(text(&message)?),
+            ASK => Incoming::Ask(answer(u32_at(&message, 0)?), text(&message[4..])?),
+            _ => {
+                let id = u32_at(&message, 0)?;
+                let header_len = u32_at(&message, 4)? as usize;
+                if header_len > 64 || message.len() < 8 + header_len {
+                    return Err(format!("a carry header of {header_len} bytes"));
+                }
+                let header = text(&message[8..8 + header_len])?;
+                Incoming::Carry(answer(id), header, message.slice(8 + header_len..))
             }
-            let header = text(read_n(socket, header_len)?)?;
-            let body = read_n(socket, body_len)?;
-            Ok(Some(Incoming::Carry(answer(id), header, Bytes::from(body))))
-        }
-        kind => Err(format!("a message of unknown kind {kind}")),
+        }))
     }
-}
-
-fn read_u32(socket: &mut UnixStream) -> Result<u32, String> {
-    let mut bytes = [0u8; 4];
-    socket
-        .read_exact(&mut bytes)
-        .map_err(|e| format!("a cut message ({e})"))?;
-    Ok(u32::from_le_bytes(bytes))
-}
-
-/// `n` bytes, allocated as they come (a length is not trusted with an allocation).
-fn read_n(socket: &mut UnixStream, n: usize) -> Result<Vec<u8>, String> {
-    const STEP: usize = 16 << 20;
-    let mut buf = BytesMut::new();
-    let mut left = n;
-    while left > 0 {
-        let take = left.min(STEP);
-        let at = buf.len();
-        buf.resize(at + take, 0);
-        socket
-            .read_exact(&mut buf[at..])
-            .map_err(|e| format!("a cut message ({e})"))?;
-        left -= take;
-    }
-    Ok(buf.into())
 }
 
 /// Where the extension's library is taken from: given, or found next to the running

@@ -23,7 +23,10 @@ export interface CommonTransportOptions {
 export interface DomEventTransportOptions extends CommonTransportOptions {
   /** Event dispatched on `target` for each outbound frame; default `inproc-bus-out`. */
   outEvent?: string | undefined;
-  /** Event whose `detail` (a base64 string) is an inbound frame; default `inproc-bus-in`. */
+  /**
+   * Event whose `detail` is inbound frames: a base64 string (frames separated by spaces) or
+   * one frame as a `Uint8Array`; default `inproc-bus-in`.
+   */
   inEvent?: string | undefined;
   /**
    * Event the relay dispatches when it opened a new session for this document (a page
@@ -44,6 +47,8 @@ export interface DomEventTransportOptions extends CommonTransportOptions {
 
 // Captured when the shim installs, before page scripts run.
 const typedArraySlice = Uint8Array.prototype.slice;
+const isView = ArrayBuffer.isView;
+const typedArrayTag = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype) as object, Symbol.toStringTag)!.get!;
 const stringSplit = String.prototype.split;
 const portPost = typeof MessagePort === 'function' ? MessagePort.prototype.postMessage : undefined;
 const portsOf = typeof MessageEvent === 'function' ? Object.getOwnPropertyDescriptor(MessageEvent.prototype, 'ports')?.get : undefined;
@@ -80,6 +85,10 @@ export function domEventTransport(options: DomEventTransportOptions = {}): Bridg
     if (typeof detail === 'string') {
       const frames = apply(stringSplit, detail, [' ']) as string[];
       for (let i = 0; i < frames.length; i++) deliver(transport, frames[i], report);
+    } else if (isView(detail) && apply(typedArrayTag, detail, []) === 'Uint8Array') {
+      // One frame as bytes: the desktop relay's, when its frames come by the web process
+      // extension's socket (the engine gives this world a copy of the relay's array).
+      transport.onmessage?.(detail as Uint8Array);
     } else {
       deliver(transport, detail, report);
     }

@@ -1573,6 +1573,8 @@ var InprocBusBridge = (() => {
   // src/transports.ts
   var { apply: apply2 } = Reflect;
   var typedArraySlice = Uint8Array.prototype.slice;
+  var isView = ArrayBuffer.isView;
+  var typedArrayTag = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag).get;
   var stringSplit = String.prototype.split;
   var portPost = typeof MessagePort === "function" ? MessagePort.prototype.postMessage : void 0;
   var portsOf = typeof MessageEvent === "function" ? Object.getOwnPropertyDescriptor(MessageEvent.prototype, "ports")?.get : void 0;
@@ -1599,6 +1601,8 @@ var InprocBusBridge = (() => {
       if (typeof detail === "string") {
         const frames = apply2(stringSplit, detail, [" "]);
         for (let i = 0; i < frames.length; i++) deliver(transport, frames[i], report);
+      } else if (isView(detail) && apply2(typedArrayTag, detail, []) === "Uint8Array") {
+        transport.onmessage?.(detail);
       } else {
         deliver(transport, detail, report);
       }

@@ -20,6 +20,7 @@
 //! | page | 3 carry | `u32` id, `u32` length of a header `"<doc> <stream>"`, the header, the body's bytes |
 //! | host | 1 reject | `u32` id, text: the ask or carry `id` settles as a rejection with that message |
 //! | host | 2 resolve | `u32` id: it settles with `undefined` |
+//! | host | 3 frames | `u32` id, `u32` count, then each frame's `u32` length and bytes: the ask settles as a rejection whose `frames` is an array of `Uint8Array`s |
 //!
 //! The function, `__inprocBusWire(kind, …)` (every call on the web process's main thread;
 //! a call that writes blocks until the host's reader thread has taken the bytes):
@@ -28,7 +29,8 @@
 //! - `(2, text)`: sends an ask; its id (unique for the page), or `null`;
 //! - `(3, header, bytes)`: sends a body from a typed array's own storage (no copy in the
 //!   page); its id, or `null`;
-//! - `(4, listener)`: `listener(kind, id, text)` gets the host's messages, each in a task of
+//! - `(4, listener)`: `listener(kind, id, text)` (for kind 3, an array of `Uint8Array`s
+//!   in place of the text) gets the host's messages, each in a task of
 //!   the web process's main loop, and `listener(0, 0)` once when the socket closes. A later
 //!   call replaces the listener (a new document of the page).
 //!
@@ -54,6 +56,8 @@ const FUNCTION: &CStr = c"__inprocBusWire";
 const FRAMES: u8 = 1;
 const ASK: u8 = 2;
 const CARRY: u8 = 3;
+/// Host → page: frames for an ask, as bytes.
+const FRAMES_BACK: u8 = 3;
 
 /// The longest message taken from the host (its replies are at most 2 MiB of base64 and a
 /// frame); a longer one ends the connection.
@@ -437,6 +441,61 @@ unsafe extern "C" fn wire(args: *mut ffi::GPtrArray, data: ffi::gpointer) -> *mu
     }
 }
 
+/// The frames of a [`FRAMES_BACK`] message (a count, then each frame's length and bytes)
+/// as an array of `Uint8Array`s that JavaScriptCore allocates; `None` if the message is not
+/// one.
+///
+/// # Safety
+/// `context` is the listener's live context, on the main thread.
+unsafe fn frames_array(
+    context: *mut ffi::JSCContext,
+    mut rest: &[u8],
+) -> Option<*mut ffi::JSCValue> {
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let (head, tail) = rest.split_at_checked(n)?;
+        rest = tail;
+        Some(head)
+    };
+    let count = u32::from_le_bytes(take(4)?.try_into().ok()?);
+    let mut frames: Vec<&[u8]> = Vec::new();
+    for _ in 0..count {
+        let len = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
+        frames.push(take(len)?);
+    }
+    // SAFETY: each typed array's storage is `frame.len()` bytes that JavaScriptCore owns;
+    // the array takes its own references to its elements, ours are released here.
+    unsafe {
+        let elements = glib_sys::g_ptr_array_new();
+        for frame in frames {
+            let array = javascriptcore_rs_sys::jsc_value_new_typed_array(
+                context,
+                javascriptcore_rs_sys::JSC_TYPED_ARRAY_UINT8,
+                frame.len(),
+            );
+            if !frame.is_empty() {
+                let mut len = 0usize;
+                let data = javascriptcore_rs_sys::jsc_value_typed_array_get_data(array, &mut len);
+                if data.is_null() || len != frame.len() {
+                    gobject_sys::g_object_unref(array.cast());
+                    for i in 0..(*elements).len {
+                        gobject_sys::g_object_unref((*(*elements).pdata.add(i as usize)).cast());
+                    }
+                    glib_sys::g_ptr_array_unref(elements);
+                    return None;
+                }
+                std::ptr::copy_nonoverlapping(frame.as_ptr(), data.cast::<u8>(), len);
+            }
+            glib_sys::g_ptr_array_add(elements, array.cast());
+        }
+        let value = javascriptcore_rs_sys::jsc_value_new_array_from_garray(context, elements);
+        for i in 0..(*elements).len {
+            gobject_sys::g_object_unref((*(*elements).pdata.add(i as usize)).cast());
+        }
+        glib_sys::g_ptr_array_unref(elements);
+        Some(value)
+    }
+}
+
 /// Reads one message (a length, then that many bytes); `None` when the socket closed or
 /// the message is not one.
 fn read_message(stream: &mut UnixStream) -> Option<Vec<u8>> {
@@ -495,13 +554,34 @@ unsafe extern "C" fn readable(
                     context,
                     id.into(),
                 ));
-                let text = &m[5..];
-                let bytes = glib_sys::g_bytes_new(text.as_ptr().cast::<c_void>(), text.len());
-                args.push(javascriptcore_rs_sys::jsc_value_new_string_from_bytes(
-                    context, bytes,
-                ));
-                glib_sys::g_bytes_unref(bytes);
-                true
+                let rest = &m[5..];
+                if m[0] == FRAMES_BACK {
+                    match frames_array(context, rest) {
+                        Some(array) => {
+                            args.push(array);
+                            true
+                        }
+                        None => {
+                            // Not one (only the host writes here): the connection ends.
+                            for value in args.drain(..) {
+                                gobject_sys::g_object_unref(value.cast());
+                            }
+                            args.push(javascriptcore_rs_sys::jsc_value_new_number(context, 0.0));
+                            args.push(javascriptcore_rs_sys::jsc_value_new_number(context, 0.0));
+                            if let Some(conn) = PAGES.with(|p| p.borrow_mut().remove(&page)) {
+                                release(conn);
+                            }
+                            false
+                        }
+                    }
+                } else {
+                    let bytes = glib_sys::g_bytes_new(rest.as_ptr().cast::<c_void>(), rest.len());
+                    args.push(javascriptcore_rs_sys::jsc_value_new_string_from_bytes(
+                        context, bytes,
+                    ));
+                    glib_sys::g_bytes_unref(bytes);
+                    true
+                }
             }
             _ => {
                 args.push(javascriptcore_rs_sys::jsc_value_new_number(context, 0.0));
