@@ -516,9 +516,43 @@ const RELAY: &str = r#"(() => {
   const carrier = new MessageChannel();
   const offer = () => document.dispatchEvent(new MessageEvent(__PORT_EVENT__, { ports: [carrier.port1] }));
   document.addEventListener(__HELLO_EVENT__, offer);
+  // Bodies the socket carried, whose buffers JavaScriptCore pinned when the extension read
+  // them (a pinned buffer cannot be transferred): given back only when the page asks (a
+  // redirect sends the body again), as a copy; let go when it says it is done, or past
+  // __KEPT__ bytes, the oldest first.
+  const kept = new Map(); // id -> ArrayBuffer
+  let keptBytes = 0;
+  let lastKept = 0;
+  const keep = (body) => {
+    const id = ++lastKept;
+    kept.set(id, body);
+    keptBytes += body.byteLength;
+    for (const [old, b] of kept) {
+      if (keptBytes <= __KEPT__ || old === id) break;
+      kept.delete(old);
+      keptBytes -= b.byteLength;
+    }
+    return id;
+  };
+  const letGo = (id) => {
+    const body = kept.get(id);
+    if (body === undefined) return undefined;
+    kept.delete(id);
+    keptBytes -= body.byteLength;
+    return body;
+  };
   carrier.port2.onmessage = (event) => {
     const d = event.data;
     if (d === null || typeof d !== 'object') return;
+    if (typeof d.again === 'number') {
+      const body = letGo(d.again);
+      carrier.port2.postMessage({ again: d.again, returned: body === undefined ? null : body });
+      return;
+    }
+    if (typeof d.release === 'number') {
+      letGo(d.release);
+      return;
+    }
     const stream = d.stream;
     const body = d.body;
     if (typeof stream !== 'number' || !(body instanceof ArrayBuffer)) return;
@@ -527,13 +561,8 @@ const RELAY: &str = r#"(() => {
       try {
         carrier.port2.postMessage({ stream, returned: body }, [body]);
       } catch (_) {
-        // A buffer the extension's socket has read is pinned (JavaScriptCore's C API pins
-        // what it hands out) and cannot be transferred: it goes back as a copy.
-        try {
-          carrier.port2.postMessage({ stream, returned: body });
-        } catch (_) {
-          carrier.port2.postMessage({ stream, returned: null });
-        }
+        // A buffer the extension's socket has read is pinned (see `kept`).
+        carrier.port2.postMessage(body.byteLength > 0 && !body.detached ? { stream, kept: keep(body) } : { stream, returned: null });
       }
     };
     const forDoc = doc;
@@ -561,6 +590,8 @@ const RELAY: &str = r#"(() => {
     // requests go, and are refused: their streams are gone).
     held.length = 0;
     unread = 0;
+    kept.clear();
+    keptBytes = 0;
     acking = false;
     carryHeld();
     doc = newId();
@@ -729,6 +760,10 @@ const IN_FLIGHT_CHARS: usize = 8 << 20;
 /// Requests the relay remembers as waiting for an answer (see RELAY's `asked`).
 const MAX_ASKED: usize = 4096;
 
+/// The bytes of carried bodies the relay keeps for the page to ask again (see RELAY's
+/// `kept`): a body larger than this is still kept, alone.
+const KEPT_BYTES: usize = 64 << 20;
+
 /// The longest a relay's `after` tick waits (milliseconds).
 const TICK_AFTER_MAX_MS: u32 = 50;
 
@@ -790,7 +825,8 @@ pub(crate) fn install(
         .replace("__MAX_ASKED__", &MAX_ASKED.to_string())
         .replace("__COMMIT__", &js_string(COMMIT_GLOBAL))
         .replace("__PENDING__", &js_string(PENDING_GLOBAL))
-        .replace("__WIRE__", &js_string(WIRE_GLOBAL));
+        .replace("__WIRE__", &js_string(WIRE_GLOBAL))
+        .replace("__KEPT__", &KEPT_BYTES.to_string());
     manager.add_script(&UserScript::for_world(
         &relay,
         UserContentInjectedFrames::TopFrame,

@@ -264,23 +264,34 @@ struct Reader {
     out: Arc<Out>,
 }
 
+/// The most room reserved at once for the rest of a message.
+const RESERVE_AT_MOST: usize = 256 << 20;
+
 /// What one turn of the main loop reads at most (the rest waits for the next turn).
-const READ_PER_TURN: usize = 4 << 20;
+const READ_PER_TURN: usize = 8 << 20;
 
 impl Reader {
     fn pump(&mut self, dispatch: &impl Fn(Incoming)) -> glib::ControlFlow {
         let mut read = 0;
         while read < READ_PER_TURN {
-            match rustix::net::recv(
+            // Room for the rest of a message whose head is here, once (up to a bound: a
+            // length is not trusted with an allocation), rather than growing as it comes.
+            let rest = self.rest_of_message();
+            if rest > self.buf.capacity() - self.buf.len() {
+                self.buf.reserve(rest.min(RESERVE_AT_MOST));
+            }
+            let got = rustix::net::recv(
                 &self.socket,
                 &mut self.scratch[..],
                 rustix::net::RecvFlags::DONTWAIT,
-            ) {
-                Ok((0, _)) => return self.end(None),
-                Ok((n, _)) => {
-                    self.buf.extend_from_slice(&self.scratch[..n]);
-                    read += n;
-                }
+            )
+            .map(|(n, _)| {
+                self.buf.extend_from_slice(&self.scratch[..n]);
+                n
+            });
+            match got {
+                Ok(0) => return self.end(None),
+                Ok(n) => read += n,
                 Err(rustix::io::Errno::INTR) => {}
                 Err(rustix::io::Errno::AGAIN) => break,
                 Err(e) => return self.end(Some(format!("an error ({e})"))),
@@ -294,6 +305,15 @@ impl Reader {
             }
         }
         glib::ControlFlow::Continue
+    }
+
+    /// What is still to come of a message whose head is in the buffer (0 if none is).
+    fn rest_of_message(&self) -> usize {
+        if self.buf.len() < 4 {
+            return 0;
+        }
+        let len = u32::from_le_bytes(self.buf[..4].try_into().expect("4 bytes")) as usize;
+        (4 + len).saturating_sub(self.buf.len())
     }
 
     fn end(&mut self, why: Option<String>) -> glib::ControlFlow {
@@ -322,9 +342,6 @@ impl Reader {
             return Err(format!("a message of unknown kind {kind}"));
         }
         if self.buf.len() < 4 + len {
-            // Room for the rest, as it comes (a length is not trusted with an allocation).
-            self.buf
-                .reserve((4 + len - self.buf.len()).min(READ_PER_TURN));
             return Ok(None);
         }
         let mut message = self.buf.split_to(4 + len).freeze();

@@ -3,6 +3,7 @@
 // files themselves: nothing is read into memory until it is sent, and the same bytes can be
 // flattened into an ArrayBuffer for engines that must not see Blob-backed bodies (WebKitGTK).
 
+import type { CarryBack } from './client.js';
 import { copyBytes, isBlob, isBufferSource, isFormData, isReadableStream, isUrlSearchParams, utf8 } from './http.js';
 
 export interface ExtractedBody {
@@ -20,7 +21,7 @@ export interface ExtractedBody {
    */
   owned?: boolean | undefined;
   /** While a carrier has `source`'s buffer: its return, before the bytes are sent again. */
-  returned?: Promise<Uint8Array | null> | undefined;
+  returned?: Promise<Uint8Array | null | CarryBack> | undefined;
 }
 
 /** Fetch "extract a body" for a BodyInit. Throws TypeError for a stream that is locked. */

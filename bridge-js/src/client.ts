@@ -54,7 +54,19 @@ export interface Transport {
    * Optional: the client installs it; the transport calls it with a lent body's bytes once
    * the carrier is done with them (null if they cannot come back).
    */
-  oncarryreturn?: ((stream: number, body: Uint8Array | null) => void) | null | undefined;
+  oncarryreturn?: ((stream: number, body: Uint8Array | null | CarryBack) => void) | null | undefined;
+}
+
+/**
+ * A lent body the carrier still holds and gives back only when asked (the desktop relay,
+ * when JavaScriptCore pinned the buffer its socket read: giving it back is a copy, worth
+ * making only for a redirect that sends it again).
+ */
+export interface CarryBack {
+  /** The bytes, once (null if they are gone). */
+  again(): Promise<Uint8Array | null>;
+  /** Not needed: the carrier lets them go. */
+  release(): void;
 }
 
 /** A request body: bytes, or chunks produced over time (streamed upload). */
@@ -86,7 +98,7 @@ export interface StreamInit {
    * redirect); it resolves once the carrier is done with them, or to null if they cannot
    * come back (the client closed, the carrier could not transfer them).
    */
-  lendBody?: ((back: Promise<Uint8Array | null>) => void) | undefined;
+  lendBody?: ((back: Promise<Uint8Array | null | CarryBack>) => void) | undefined;
 }
 
 export interface StreamResponse {
@@ -188,7 +200,7 @@ class Stream {
   /** Upload progress hook (StreamInit.onupload) and body bytes sent so far. */
   onupload: ((sent: number, done: boolean) => void) | null = null;
   /** StreamInit.lendBody. */
-  lendBody: ((back: Promise<Uint8Array | null>) => void) | null = null;
+  lendBody: ((back: Promise<Uint8Array | null | CarryBack>) => void) | null = null;
   sent = 0;
 
   constructor(
@@ -256,7 +268,7 @@ export class BusClient {
 
   private readonly streams = new Map<number, Stream>();
   /** Lent bodies the carrier has not given back yet, by stream id (see `StreamInit.lendBody`). */
-  private readonly lent = new Map<number, (body: Uint8Array | null) => void>();
+  private readonly lent = new Map<number, (body: Uint8Array | null | CarryBack) => void>();
   /** Peers' streams open in the session, by their id in the session. */
   private readonly relayed = new Map<number, Relayed>();
   private readonly peers = new Set<Peer>();
@@ -895,7 +907,7 @@ export class BusClient {
     if (body instanceof Uint8Array && length > CARRY_OVER && carry && carry(s.id, body, lend !== null)) {
       // Waited for only when the carrier did take it (a transport may copy instead, and then
       // never gives anything back).
-      if (lend !== null && body.byteLength === 0) lend(new Promise<Uint8Array | null>((resolve) => this.lent.set(s.id, resolve)));
+      if (lend !== null && body.byteLength === 0) lend(new Promise<Uint8Array | null | CarryBack>((resolve) => this.lent.set(s.id, resolve)));
       s.sent = length;
       this.progress(s, true);
       return;
@@ -1129,7 +1141,7 @@ interface Start {
   signal: AbortSignal | null;
   stop: AbortSignal | null;
   onupload: ((sent: number, done: boolean) => void) | null;
-  lendBody: ((back: Promise<Uint8Array | null>) => void) | null;
+  lendBody: ((back: Promise<Uint8Array | null | CarryBack>) => void) | null;
 }
 
 /** Calls `abort` with the reason of whichever signal aborts first; returns the detach. */

@@ -2,7 +2,7 @@
 // Follows Fetch's "HTTP-redirect fetch" rules for methods, bodies and headers; a redirect
 // that leaves the bus origins is handed to the browser's own fetch for the remaining hops.
 
-import type { BusClient } from './client.js';
+import type { BusClient, CarryBack } from './client.js';
 import { bare, cancelStream, then } from './intrinsics.js';
 import { bodyForClient, type ExtractedBody } from './body.js';
 import {
@@ -91,6 +91,26 @@ const MAX_REDIRECTS = 20;
 
 /** Sends a request (following redirects per `redirect`); rejects with TypeError on network errors. */
 export async function busRequest(ctx: ShimContext, init: BusRequestInit): Promise<BusResponse> {
+  try {
+    return await follow(ctx, init);
+  } finally {
+    // No more sends of the body: a carrier that still holds it lets it go.
+    const returned = init.body?.returned;
+    if (returned !== undefined) {
+      then(returned, (back) => {
+        if (isCarryBack(back)) back.release();
+      });
+    }
+  }
+}
+
+const isView = ArrayBuffer.isView;
+
+function isCarryBack(back: Uint8Array | null | CarryBack): back is CarryBack {
+  return back !== null && !isView(back);
+}
+
+async function follow(ctx: ShimContext, init: BusRequestInit): Promise<BusResponse> {
   let { method, url, headers, body } = init;
   let redirects = 0;
   for (;;) {
@@ -162,7 +182,7 @@ async function openOne(
     // gives them back for a redirect or a retry (`reclaim`).
     lendBody:
       body !== null && body.owned === true && body.source instanceof Uint8Array
-        ? (back: Promise<Uint8Array | null>) => {
+        ? (back: Promise<Uint8Array | null | CarryBack>) => {
             body.returned = back;
           }
         : undefined,
@@ -194,7 +214,7 @@ async function reclaim(body: ExtractedBody | null, signal: AbortSignal | null, s
   if (body === null || body.returned === undefined) return;
   const returned = body.returned;
   // Two signals by name: no array to iterate (the page may have replaced its iterator).
-  const back = await new Promise<Uint8Array | null>((resolve, reject) => {
+  let back = await new Promise<Uint8Array | null | CarryBack>((resolve, reject) => {
     const onAbort = (event: Event): void => {
       detach();
       reject(abortReason(event.target as AbortSignal));
@@ -213,6 +233,7 @@ async function reclaim(body: ExtractedBody | null, signal: AbortSignal | null, s
     });
   });
   body.returned = undefined;
+  if (isCarryBack(back)) back = await back.again();
   if (back === null) throw new TypeError('the request body cannot be sent again: the bridge that carried it did not give it back');
   body.source = back;
 }

@@ -2,7 +2,7 @@
 // Each adapter produces the client's `Transport`; which one a host uses is in README.md.
 
 import { fromBase64, toBase64 } from './base64.js';
-import type { Transport } from './client.js';
+import type { CarryBack, Transport } from './client.js';
 import { enqueueMicrotask } from './intrinsics.js';
 
 const { apply } = Reflect;
@@ -103,6 +103,26 @@ export function domEventTransport(options: DomEventTransportOptions = {}): Bridg
   const portEvent = options.portEvent ?? 'inproc-bus-port';
   const helloEvent = options.helloEvent ?? 'inproc-bus-hello';
   let carrier: MessagePort | null = null;
+  // Bodies the relay keeps until asked (see `CarryBack`): the askers, by the relay's id.
+  const asked = new Map<number, (bytes: Uint8Array | null) => void>();
+  const keptBody = (port: MessagePort, id: number): CarryBack => {
+    let done = false;
+    return {
+      again() {
+        if (done) return Promise.resolve(null);
+        done = true;
+        return new Promise<Uint8Array | null>((resolve) => {
+          asked.set(id, resolve);
+          apply(portPost!, port, [{ again: id }]);
+        });
+      },
+      release() {
+        if (done) return;
+        done = true;
+        apply(portPost!, port, [{ release: id }]);
+      },
+    };
+  };
   const onPort = (event: Event): void => {
     if (carrier !== null || portPost === undefined || portsOf === undefined) return;
     const ports = apply(portsOf, event, []) as readonly MessagePort[] | undefined;
@@ -110,10 +130,20 @@ export function domEventTransport(options: DomEventTransportOptions = {}): Bridg
     const port = ports[0]!;
     carrier = port;
     port.onmessage = (e: MessageEvent<unknown>) => {
-      const d = e.data as { stream?: unknown; error?: unknown; returned?: unknown } | null;
-      if (d === null || typeof d !== 'object' || typeof d.stream !== 'number') return;
+      const d = e.data as { stream?: unknown; error?: unknown; returned?: unknown; kept?: unknown; again?: unknown } | null;
+      if (d === null || typeof d !== 'object') return;
+      const bytes = (): Uint8Array | null => (d.returned instanceof ArrayBuffer ? new Uint8Array(d.returned) : null);
+      // A kept body's bytes, asked for again (below).
+      if (typeof d.again === 'number') {
+        const wake = asked.get(d.again);
+        asked.delete(d.again);
+        wake?.(bytes());
+        return;
+      }
+      if (typeof d.stream !== 'number') return;
       if (typeof d.error === 'string') transport.oncarryerror?.(d.stream, d.error);
-      else if ('returned' in d) transport.oncarryreturn?.(d.stream, d.returned instanceof ArrayBuffer ? new Uint8Array(d.returned) : null);
+      else if (typeof d.kept === 'number') transport.oncarryreturn?.(d.stream, keptBody(port, d.kept));
+      else if ('returned' in d) transport.oncarryreturn?.(d.stream, bytes());
     };
   };
   target.addEventListener(portEvent, onPort);
@@ -132,6 +162,8 @@ export function domEventTransport(options: DomEventTransportOptions = {}): Bridg
     target.removeEventListener(portEvent, onPort);
     carrier?.close();
     carrier = null;
+    asked.forEach((wake) => wake(null));
+    asked.clear();
   };
   target.dispatchEvent(new CustomEvent(helloEvent));
   return transport;

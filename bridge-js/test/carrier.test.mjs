@@ -104,10 +104,11 @@ test('carrier: a body the host refuses fails the request with the reason, and ca
  * is lent (a whole buffer) is transferred, not copied, fed to the stream, then given back
  * (or never, with `giveBack: false`).
  */
-function carrierPage({ giveBack = true, copyOnly = false } = {}) {
+function carrierPage({ giveBack = true, copyOnly = false, keep = false, loseKept = false } = {}) {
   const conf = confRoutes();
   const peer = new BusPeer(conf.handler);
   const carried = [];
+  const kept = { asked: 0, released: 0 };
   peer.transport.sendBody = (stream, body, lend) => {
     // copyOnly: a transport that ignores `lend` (copies, gives nothing back).
     const whole = !copyOnly && lend === true && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
@@ -121,7 +122,18 @@ function carrierPage({ giveBack = true, copyOnly = false } = {}) {
         peer.transport.send(encode({ type: 'RequestData', stream, data: all.subarray(at, at + 65536) }));
       }
       peer.transport.send(encode({ type: 'RequestEnd', stream }));
-      if (giveBack && !copyOnly) setImmediate(() => peer.transport.oncarryreturn?.(stream, new Uint8Array(structuredClone(taken, { transfer: [taken] }))));
+      // keep: as the desktop relay does with a buffer its socket pinned: kept, given back
+      // (a copy) only when asked.
+      const back = keep
+        ? {
+            again: async () => {
+              kept.asked++;
+              return loseKept ? null : new Uint8Array(taken.slice(0));
+            },
+            release: () => void kept.released++,
+          }
+        : new Uint8Array(structuredClone(taken, { transfer: [taken] }));
+      if (giveBack && !copyOnly) setImmediate(() => peer.transport.oncarryreturn?.(stream, back));
     });
     return true;
   };
@@ -131,7 +143,7 @@ function carrierPage({ giveBack = true, copyOnly = false } = {}) {
     fetch: async () => new Response('from the browser'),
   };
   const inst = install({ origins: ['app://localhost'], transport: peer.transport, global: g });
-  return { g, peer, inst, carried };
+  return { g, peer, inst, carried, kept };
 }
 
 const sha = (b) => createHash('sha256').update(b).digest('hex');
@@ -155,6 +167,29 @@ test('carrier: a 307 or 308 after a carried body sends the same bytes again, onc
     assert.equal(sha(new Uint8Array(await res.arrayBuffer())), sha(body));
     assert.deepEqual(carried.map((c) => [c.bytes, c.lent]), [[200_000, true], [200_000, true]]);
   }
+});
+
+test('carrier: a body the carrier keeps is asked for only by a redirect, and let go once the fetch is done', async () => {
+  for (const code of [307, 308]) {
+    const { g, carried, kept } = carrierPage({ keep: true });
+    const body = bytesOf(200_000);
+    const res = await g.fetch(`app://localhost/conf/redirect/${code}?to=/conf/echo`, { method: 'POST', body });
+    assert.equal(res.status, 200);
+    assert.equal(sha(new Uint8Array(await res.arrayBuffer())), sha(body));
+    assert.deepEqual(carried.map((c) => c.bytes), [200_000, 200_000]);
+    await settle();
+    assert.deepEqual(kept, { asked: 1, released: 1 }, 'asked for once (the redirect), the second kept body let go');
+  }
+  const { g, kept } = carrierPage({ keep: true });
+  const res = await g.fetch('app://localhost/conf/echo', { method: 'POST', body: bytesOf(200_000) });
+  assert.equal((await res.arrayBuffer()).byteLength, 200_000);
+  await settle();
+  assert.deepEqual(kept, { asked: 0, released: 1 }, 'no redirect: never copied back, let go');
+  const lost = carrierPage({ keep: true, loseKept: true });
+  await assert.rejects(
+    lost.g.fetch('app://localhost/conf/redirect/307?to=/conf/echo', { method: 'POST', body: bytesOf(200_000) }),
+    (e) => e instanceof TypeError && /cannot be sent again/.test(e.message),
+  );
 });
 
 test('carrier: a lent body that never comes back fails the redirect with a TypeError once the client closes, and nothing hangs', async () => {

@@ -121,6 +121,21 @@ test('domEventTransport: CustomEvents with base64 details, both ways', () => {
   assert.equal(got.length, 1, 'closed: no more deliveries');
 });
 
+test('domEventTransport: a Uint8Array detail is one frame (the desktop relay by the extension\'s socket)', () => {
+  const doc = new EventTarget();
+  const t = domEventTransport({ target: doc });
+  const got = [];
+  t.onmessage = (bytes) => got.push(Array.from(bytes));
+  doc.dispatchEvent(new CustomEvent('inproc-bus-in', { detail: new Uint8Array([1, 2, 3]) }));
+  doc.dispatchEvent(new CustomEvent('inproc-bus-in', { detail: toBase64(new Uint8Array([4, 5])) + ' ' + toBase64(new Uint8Array([6])) }));
+  assert.deepEqual(got, [[1, 2, 3], [4, 5], [6]]);
+  const errors = [];
+  const t2 = domEventTransport({ target: doc, inEvent: 'other-in', onerror: (e) => errors.push(e) });
+  t2.onmessage = () => assert.fail('not a frame');
+  doc.dispatchEvent(new CustomEvent('other-in', { detail: new Uint16Array([1]) }));
+  assert.equal(errors.length, 1, 'another typed array is refused, as any other non-string');
+});
+
 test('domEventTransport: custom event names, and a client over an isolated-world style relay', async () => {
   const doc = new EventTarget();
   const peer = new BusPeer(async (req, res) => {

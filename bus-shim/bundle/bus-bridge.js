@@ -1615,6 +1615,25 @@ var InprocBusBridge = (() => {
     const portEvent = options.portEvent ?? "inproc-bus-port";
     const helloEvent = options.helloEvent ?? "inproc-bus-hello";
     let carrier = null;
+    const asked = /* @__PURE__ */ new Map();
+    const keptBody = (port, id) => {
+      let done = false;
+      return {
+        again() {
+          if (done) return Promise.resolve(null);
+          done = true;
+          return new Promise((resolve) => {
+            asked.set(id, resolve);
+            apply2(portPost, port, [{ again: id }]);
+          });
+        },
+        release() {
+          if (done) return;
+          done = true;
+          apply2(portPost, port, [{ release: id }]);
+        }
+      };
+    };
     const onPort = (event) => {
       if (carrier !== null || portPost === void 0 || portsOf === void 0) return;
       const ports = apply2(portsOf, event, []);
@@ -1623,9 +1642,18 @@ var InprocBusBridge = (() => {
       carrier = port;
       port.onmessage = (e) => {
         const d = e.data;
-        if (d === null || typeof d !== "object" || typeof d.stream !== "number") return;
+        if (d === null || typeof d !== "object") return;
+        const bytes = () => d.returned instanceof ArrayBuffer ? new Uint8Array(d.returned) : null;
+        if (typeof d.again === "number") {
+          const wake2 = asked.get(d.again);
+          asked.delete(d.again);
+          wake2?.(bytes());
+          return;
+        }
+        if (typeof d.stream !== "number") return;
         if (typeof d.error === "string") transport.oncarryerror?.(d.stream, d.error);
-        else if ("returned" in d) transport.oncarryreturn?.(d.stream, d.returned instanceof ArrayBuffer ? new Uint8Array(d.returned) : null);
+        else if (typeof d.kept === "number") transport.oncarryreturn?.(d.stream, keptBody(port, d.kept));
+        else if ("returned" in d) transport.oncarryreturn?.(d.stream, bytes());
       };
     };
     target.addEventListener(portEvent, onPort);
@@ -1642,6 +1670,8 @@ var InprocBusBridge = (() => {
       target.removeEventListener(portEvent, onPort);
       carrier?.close();
       carrier = null;
+      asked.forEach((wake2) => wake2(null));
+      asked.clear();
     };
     target.dispatchEvent(new CustomEvent(helloEvent));
     return transport;
@@ -2571,6 +2601,22 @@ Content-Type: ${type}\r
   // src/request.ts
   var MAX_REDIRECTS = 20;
   async function busRequest(ctx, init) {
+    try {
+      return await follow(ctx, init);
+    } finally {
+      const returned = init.body?.returned;
+      if (returned !== void 0) {
+        then(returned, (back) => {
+          if (isCarryBack(back)) back.release();
+        });
+      }
+    }
+  }
+  var isView2 = ArrayBuffer.isView;
+  function isCarryBack(back) {
+    return back !== null && !isView2(back);
+  }
+  async function follow(ctx, init) {
     let { method, url, headers, body } = init;
     let redirects = 0;
     for (; ; ) {
@@ -2649,7 +2695,7 @@ Content-Type: ${type}\r
   async function reclaim(body, signal, stop) {
     if (body === null || body.returned === void 0) return;
     const returned = body.returned;
-    const back = await new Promise((resolve, reject) => {
+    let back = await new Promise((resolve, reject) => {
       const onAbort = (event) => {
         detach();
         reject(abortReason2(event.target));
@@ -2668,6 +2714,7 @@ Content-Type: ${type}\r
       });
     });
     body.returned = void 0;
+    if (isCarryBack(back)) back = await back.again();
     if (back === null) throw new TypeError("the request body cannot be sent again: the bridge that carried it did not give it back");
     body.source = back;
   }
