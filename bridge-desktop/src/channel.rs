@@ -53,6 +53,11 @@
 //!   Blob-backed body, which would crash WebKitGTK), and this module feeds it to the
 //!   stream as `RequestData`/`RequestEnd` within the session's upload credit. See
 //!   docs/ARCHITECTURE.md, "Binary carriers";
+//! - when the web process extension is loaded (`crate::socket`), the relay sends the same
+//!   messages, and gets the same answers, over a socketpair to the host instead of the two
+//!   handlers (chosen per session, when it opens): frames to the page then come as bytes
+//!   (`Uint8Array`s the relay hands the page as the event's detail) and carried bodies cross
+//!   the socket as bytes instead of a scheme POST; the checks here are the same for both;
 //! - a page the back/forward cache restores opens a new session with the token of the
 //!   commit that restored it (its relay does not run again, and its old session ended when
 //!   the next page committed) and tells the shim with [`RESET_EVENT`]; every commit ends the

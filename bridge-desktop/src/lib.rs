@@ -149,7 +149,7 @@ impl HostConfig {
 
     /// The app origin.
     /// The web process extension (crate `bridge-desktop-webext`, a library named
-    /// [`socket::LIBRARY`](crate::socket::LIBRARY)) that gives the page's relay a socketpair
+    /// [`socket::LIBRARY`]) that gives the page's relay a socketpair
     /// to the host in place of WebKit's script messages: the frames of `fetch`, XHR,
     /// `EventSource` and WebSockets, and carried request bodies, cross it without WebKit's
     /// IPC (measured in `benches webview`). Nothing listens anywhere: the host hands the

@@ -3,7 +3,7 @@
 //! loaded.
 //!
 //! The extension asks its page's view for a socket (a `WebKitUserMessage` named
-//! [`HANDSHAKE`]); the view answers with one end of a fresh pair. Only this host's own view
+//! `inproc-bus-socket`); the view answers with one end of a fresh pair. Only this host's own view
 //! gets that message from its pages: a related view's (a popup's) page asks its own view,
 //! which does not answer, and stays on script messages, where the commit token refuses it.
 //! What crosses the socket is what crossed as script messages (the same text, checked the

@@ -758,6 +758,36 @@ fn a_popup_cannot_replace_the_main_views_session() {
         h.wait(Duration::from_millis(20));
     }
     h.wait(Duration::from_millis(300));
+    // With the web process extension, the popup's page asked its own view for a socket,
+    // which the host does not answer: its relay has none (the main page's has).
+    let socket = "return typeof __inprocBusWire === 'function' && __inprocBusWire(0) === true";
+    let world = Some(bridge_desktop::channel::WORLD);
+    if h.eval_in(world, socket) == true {
+        let popup = popups.borrow()[0].1.clone();
+        let answer: std::rc::Rc<std::cell::RefCell<Option<Result<String, String>>>> =
+            Default::default();
+        let slot = answer.clone();
+        popup.evaluate_javascript(
+            &format!("JSON.stringify((() => {{ {socket} }})())"),
+            world,
+            None,
+            gio::Cancellable::NONE,
+            move |r| {
+                use javascriptcore::ValueExt;
+                *slot.borrow_mut() =
+                    Some(r.map(|v| v.to_str().to_string()).map_err(|e| e.to_string()));
+            },
+        );
+        let deadline = std::time::Instant::now() + T;
+        while answer.borrow().is_none() && std::time::Instant::now() < deadline {
+            h.wait(Duration::from_millis(10));
+        }
+        assert_eq!(
+            answer.borrow().clone(),
+            Some(Ok("false".to_owned())),
+            "the popup's relay has no socket"
+        );
+    }
     assert_eq!(wait_for(&h, "return window.slowDone"), "slow done");
     // And the main page's next request still goes.
     h.eval(

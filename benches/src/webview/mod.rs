@@ -13,6 +13,7 @@
 //! URI-scheme protocol and over the same localhost server, and its paths take their turn
 //! in the same rounds as the bus's.
 
+pub(crate) mod extension;
 pub(crate) mod procs;
 pub(crate) mod report;
 pub(crate) mod server;
@@ -186,6 +187,7 @@ struct CpuAcc {
 /// Runs the mode into `report`: display, GTK, the WebView, the measurements, the goals.
 pub(crate) fn run(options: &Options, report: &mut Report) -> Result<(), String> {
     // Built before anything is measured, so a build that fails costs no measuring time.
+    extension::build()?;
     let peer_binary = if options.tauri {
         Some(tauri::build()?)
     } else {
@@ -227,6 +229,18 @@ pub(crate) fn run(options: &Options, report: &mut Report) -> Result<(), String> 
             "the benchmark page has no bridge-js shim: the frames path cannot be measured".into(),
         );
     }
+    // The frames path as a user's app has it: with the web process extension, whose
+    // socket the relay uses when it is there (bridge-desktop finds it next to this binary).
+    if !view.relay_has_socket()? {
+        return Err(format!(
+            "the page's relay has no web process extension socket: build it next to this binary ({}), e.g. `cargo build --release -p bridge-desktop-webext`",
+            bridge_desktop::socket::LIBRARY
+        ));
+    }
+    report.settings.push((
+        "relay carrier".into(),
+        "the web process extension's socketpair (bridge-desktop-webext), as bridge-desktop uses it when the library is next to the executable".into(),
+    ));
     let agent = ready["user_agent"].as_str().unwrap_or("");
     report.settings.push(("user agent".into(), agent.into()));
     for p in WebPath::ALL {

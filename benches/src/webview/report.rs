@@ -75,7 +75,7 @@ impl WebPath {
     pub(crate) fn describe(self) -> &'static str {
         match self {
             WebPath::Frames => {
-                "bus, the page's fetch: the bridge-js shim's default route, frames as DOM events -> isolated-world relay -> script message handler on the host's main thread -> port::Session -> bus; answers batched per main-loop turn into the reply to one of three postMessages the relay keeps outstanding (the last kept for small answers while a download's data waits); an answer complete at once is one Response frame"
+                "bus, the page's fetch: the bridge-js shim's default route, frames as DOM events -> isolated-world relay -> the web process extension's socketpair, read on the host's main loop -> port::Session -> bus; answers batched per main-loop turn into the answer to one of three requests the relay keeps outstanding (the last kept for small answers while a download's data waits), as bytes the relay hands the page as Uint8Arrays; large request bodies cross the socket as bytes; an answer complete at once is one Response frame"
             }
             WebPath::Native => {
                 "bus, native scheme: WebKit's own fetch (InprocBusBridge.installation().originals.fetch) -> app:// scheme handler -> bus; the response streams through a 1 MiB pipe that WebKit reads on the host's main thread; no uploads (the host reads a scheme request body only for a native form submission)"

@@ -226,6 +226,32 @@ impl View {
         Ok(started.elapsed().as_secs_f64() * 1e6 / n as f64)
     }
 
+    /// Which carrier the page's relay has: the web process extension's socket, when its
+    /// function is in the relay's world and its socket has come.
+    pub(crate) fn relay_has_socket(&self) -> Result<bool, String> {
+        let done = Rc::new(RefCell::new(None));
+        let slot = done.clone();
+        // Throws (an error result) when there is no socket.
+        self.host.webkit().evaluate_javascript(
+            "if (!(typeof __inprocBusWire === 'function' && __inprocBusWire(0) === true)) throw new Error('no socket'); true",
+            Some(bridge_desktop::channel::WORLD),
+            None,
+            gio::Cancellable::NONE,
+            move |result| *slot.borrow_mut() = Some(result.is_ok()),
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(has) = done.borrow_mut().take() {
+                return Ok(has);
+            }
+            self.check_alive()?;
+            if Instant::now() > deadline {
+                return Err("evaluate_javascript did not finish within 10 s".into());
+            }
+            pump();
+        }
+    }
+
     /// WebKitGTK's version, as the package manager (or pkg-config) reports it.
     pub(crate) fn webkit_version() -> String {
         let run = |program: &str, args: &[&str]| {
