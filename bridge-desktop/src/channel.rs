@@ -157,12 +157,20 @@ const RELAY: &str = r#"(() => {
   const wire = typeof globalThis[__WIRE__] === 'function' ? globalThis[__WIRE__] : null;
   let viaSocket = false;
   const pending = new Map(); // the socket's asks, by id -> [resolve, reject]
+  // The socket failed or closed: every ask ends, as a dropped reply ends it, and the
+  // session it carried is gone; the page is told (its open requests fail, not hang), and a
+  // new session opens over script messages with the token the host gives for it.
+  const lose = () => {
+    const all = Array.from(pending.values());
+    pending.clear();
+    for (const [ok] of all) ok();
+    if (!viaSocket) return;
+    viaSocket = false;
+    reset();
+  };
   const onWire = (kind, id, text) => {
     if (kind === 0) {
-      // The socket closed (the host is gone): every ask ends, as a dropped reply ends it.
-      const all = Array.from(pending.values());
-      pending.clear();
-      for (const [ok] of all) ok();
+      lose();
       return;
     }
     const settle = pending.get(id);
@@ -172,13 +180,17 @@ const RELAY: &str = r#"(() => {
     else if (kind === 3) settle[1]({ frames: text }); // frames as bytes: Uint8Arrays
     else settle[0]();
   };
-  const answerOf = (id) => typeof id === 'number' ? new Promise((ok, fail) => pending.set(id, [ok, fail])) : Promise.resolve();
+  const answerOf = (id) => {
+    if (typeof id === 'number') return new Promise((ok, fail) => pending.set(id, [ok, fail]));
+    queueMicrotask(lose); // not written: the socket is gone
+    return Promise.resolve();
+  };
   // A request the host answers (as a reply of the pull handler settles: frames and other
   // answers as a rejection's message, the end as `undefined`).
   const ask = (message) => viaSocket ? answerOf(wire(2, message)) : pull.postMessage(message);
   const postFrames = (message) => {
-    if (viaSocket) wire(1, message);
-    else handler.postMessage(message);
+    if (!viaSocket) handler.postMessage(message);
+    else if (wire(1, message) !== true) queueMicrotask(lose);
   };
   // A session id for this showing of the document. A page the back/forward cache restores
   // does not run this script again, and the host gave its session up when the next page
@@ -571,7 +583,17 @@ const RELAY: &str = r#"(() => {
       }
     };
     const forDoc = doc;
-    const carry = () => viaSocket ? answerOf(wire(3, forDoc + ' ' + stream, new Uint8Array(body))).then(() => {}, (e) => fail(e.message)).finally(giveBack) : fetch(__CARRIER_URL__ + '?doc=' + encodeURIComponent(forDoc) + '&stream=' + stream + '&len=' + body.byteLength, {
+    const viaWire = () => {
+      // (A socket message's length is a u32.)
+      if (body.byteLength > 0xfff00000) return Promise.reject({ message: 'a body of ' + body.byteLength + ' bytes is over what the socket carries' });
+      const id = wire(3, forDoc + ' ' + stream, new Uint8Array(body));
+      if (typeof id !== 'number') {
+        queueMicrotask(lose);
+        return Promise.reject({ message: 'the socket to the host closed' });
+      }
+      return answerOf(id);
+    };
+    const carry = () => viaSocket ? viaWire().then(() => {}, (e) => fail(e.message)).finally(giveBack) : fetch(__CARRIER_URL__ + '?doc=' + encodeURIComponent(forDoc) + '&stream=' + stream + '&len=' + body.byteLength, {
       method: 'POST',
       body: new Uint8Array(body),
       headers: { [__CARRIER_HEADER__]: __SECRET__ },
@@ -636,6 +658,8 @@ struct Document {
     waiting: VecDeque<Reply>,
     /// Request bodies that came by the carrier, shared with the session's sink.
     carried: Arc<Carrier>,
+    /// The web process extension's socket the session was opened over, if it was.
+    socket: Option<u64>,
 }
 
 /// A document's carried bodies, and the way to its session from the session's sink.
@@ -865,16 +889,8 @@ pub(crate) fn install(
         if event != webkit2gtk::LoadEvent::Committed {
             return;
         }
-        let token = match crate::random_hex() {
-            Ok(token) => Some(token),
-            Err(e) => {
-                tracing::warn!("no random bytes for the page's session token: {e}");
-                None
-            }
-        };
         HOSTS.with(|h| {
             if let Some(host) = h.borrow_mut().get_mut(&host_id) {
-                host.token.clone_from(&token);
                 // The old document is gone, whatever the new one is (one of the app's URL
                 // may not be the app: a page served with a CSP `sandbox` runs no relay).
                 // Dropping it drops its session (cancelling its streams) and its waiting
@@ -883,27 +899,7 @@ pub(crate) fn install(
                 host.current = None;
             }
         });
-        if let Some(token) = token {
-            // Either the relay has run (its `commit` takes it) or it has not yet (it
-            // finds it at start).
-            let script = format!(
-                "typeof globalThis[{commit}] === 'function' ? globalThis[{commit}]({token}) : (globalThis[{pending}] = {token}); void 0",
-                commit = js_string(COMMIT_GLOBAL),
-                pending = js_string(PENDING_GLOBAL),
-                token = js_string(&token),
-            );
-            view.evaluate_javascript(
-                &script,
-                Some(WORLD),
-                None,
-                None::<&gio::Cancellable>,
-                |result| {
-                    if let Err(e) = result {
-                        tracing::warn!("the session token did not reach the relay: {e}");
-                    }
-                },
-            );
-        }
+        give_token(host_id, view);
     });
     manager.connect_script_message_received(Some(HANDLER), move |_, result| {
         if let Some(value) = result.js_value() {
@@ -913,27 +909,54 @@ pub(crate) fn install(
     let origin = origin.to_owned();
     {
         let (bus, origin) = (bus.clone(), origin.clone());
-        socket::serve(webview, move |incoming| match incoming {
-            socket::Incoming::Frames(text) => on_frame(host_id, &text),
-            socket::Incoming::Ask(answer, text) => {
-                on_pull(host_id, &bus, &origin, inline, &text, Reply::Socket(answer))
-            }
-            socket::Incoming::Carry(answer, header, body) => {
-                let target = header
-                    .split_once(' ')
-                    .and_then(|(doc, stream)| Some((doc, stream.parse::<u32>().ok()?)));
-                let taken = match target {
-                    Some((doc, stream)) => carry(host_id, doc, stream, body),
+        let weak = webview.downgrade();
+        socket::serve(
+            webview,
+            socket::Handlers {
+                dispatch: Box::new(move |incoming| match incoming {
+                    socket::Incoming::Frames(text) => on_frame(host_id, &text),
+                    socket::Incoming::Ask(answer, text) => {
+                        on_pull(host_id, &bus, &origin, inline, &text, Reply::Socket(answer))
+                    }
+                    socket::Incoming::Carry(answer, header, body) => {
+                        let taken = match carry_target(&header) {
+                            Some((doc, stream)) => carry(host_id, doc, stream, body),
+                            None => Err(format!(
+                                "a carried body for {header:?}, which names no stream"
+                            )),
+                        };
+                        // Taken: the answer, dropped, resolves the relay's promise.
+                        if let Err(why) = taken {
+                            answer.send_text(why);
+                        }
+                    }
+                }),
+                wanted: Box::new(move |header| match carry_target(header) {
+                    Some((doc, stream)) => expects_carried(host_id, doc, stream),
                     None => Err(format!(
                         "a carried body for {header:?}, which names no stream"
                     )),
-                };
-                // Taken: the answer, dropped, resolves the relay's promise.
-                if let Err(why) = taken {
-                    answer.send_text(why);
-                }
-            }
-        });
+                }),
+                closed: Box::new(move |socket| {
+                    let ended = HOSTS.with(|h| {
+                        let mut hosts = h.borrow_mut();
+                        let Some(host) = hosts.get_mut(&host_id) else {
+                            return false;
+                        };
+                        if host.current.as_ref().and_then(|c| c.socket) != Some(socket) {
+                            return false;
+                        }
+                        host.current = None;
+                        true
+                    });
+                    // The relay's session ran over it: a new token lets the relay open
+                    // another, over script messages.
+                    if let (true, Some(view)) = (ended, weak.upgrade()) {
+                        give_token(host_id, &view);
+                    }
+                }),
+            },
+        );
     }
     // webkit2gtk-rs does not bind this signal (its reply type is skipped): connect by name.
     manager.connect_local(
@@ -962,6 +985,45 @@ pub(crate) fn install(
         },
     );
     Ok(())
+}
+
+/// Puts a fresh token in the relay's world of `view`, good for one session: on each commit
+/// of this view, and when the socket the current session ran over is gone (the relay then
+/// opens a new one over script messages).
+fn give_token(host_id: u64, view: &webkit2gtk::WebView) {
+    let token = match crate::random_hex() {
+        Ok(token) => Some(token),
+        Err(e) => {
+            tracing::warn!("no random bytes for the page's session token: {e}");
+            None
+        }
+    };
+    HOSTS.with(|h| {
+        if let Some(host) = h.borrow_mut().get_mut(&host_id) {
+            host.token.clone_from(&token);
+        }
+    });
+    if let Some(token) = token {
+        // Either the relay has run (its `commit` takes it) or it has not yet (it finds it
+        // at start).
+        let script = format!(
+            "typeof globalThis[{commit}] === 'function' ? globalThis[{commit}]({token}) : (globalThis[{pending}] = {token}); void 0",
+            commit = js_string(COMMIT_GLOBAL),
+            pending = js_string(PENDING_GLOBAL),
+            token = js_string(&token),
+        );
+        view.evaluate_javascript(
+            &script,
+            Some(WORLD),
+            None,
+            None::<&gio::Cancellable>,
+            |result| {
+                if let Err(e) = result {
+                    tracing::warn!("the session token did not reach the relay: {e}");
+                }
+            },
+        );
+    }
 }
 
 /// Forgets the host (its WebView is going away).
@@ -1077,8 +1139,11 @@ fn on_pull(host_id: u64, bus: &BusHandle, origin: &str, inline: bool, text: &str
         }
     };
     if open_it {
-        let binary = matches!(reply, Reply::Socket(_));
-        open(host_id, bus, origin, doc, inline, binary);
+        let socket = match &reply {
+            Reply::Socket(answer) => Some(answer.socket()),
+            Reply::Script(_) => None,
+        };
+        open(host_id, bus, origin, doc, inline, socket);
     }
     HOSTS.with(|h| {
         let mut hosts = h.borrow_mut();
@@ -1121,6 +1186,12 @@ fn on_pull(host_id: u64, bus: &BusHandle, origin: &str, inline: bool, text: &str
         current.waiting.push_back(reply);
         deliver(current);
     });
+}
+
+/// `"<doc> <stream>"`, a carried body's header.
+fn carry_target(header: &str) -> Option<(&str, u32)> {
+    let (doc, stream) = header.split_once(' ')?;
+    Some((doc, stream.parse().ok()?))
 }
 
 /// What a frame from the page means for carried bodies: a head with a body to come makes
@@ -1296,8 +1367,9 @@ fn on_outbound(carrier: &Carrier, frame: &Frame) -> bool {
     }
 }
 
-/// Opens `doc`'s session; `binary`: its frames go to the page as bytes (by the socket).
-fn open(host_id: u64, bus: &BusHandle, origin: &str, doc: &str, inline: bool, binary: bool) {
+/// Opens `doc`'s session; over a `socket`, its frames go to the page as bytes.
+fn open(host_id: u64, bus: &BusHandle, origin: &str, doc: &str, inline: bool, socket: Option<u64>) {
+    let binary = socket.is_some();
     // The relay only runs in the top frame of our own origin: that is what the isolated
     // world guarantees, so this is the caller the session stamps on every request.
     let caller = Caller::new(Transport::Frames)
@@ -1360,6 +1432,7 @@ fn open(host_id: u64, bus: &BusHandle, origin: &str, doc: &str, inline: bool, bi
                 outbox,
                 waiting: VecDeque::new(),
                 carried,
+                socket,
             });
         }
     });

@@ -66,9 +66,15 @@ pub(crate) struct Answer {
     out: Arc<Out>,
     id: u32,
     sent: bool,
+    socket: u64,
 }
 
 impl Answer {
+    /// The socket it came by (see [`Handlers::closed`]).
+    pub(crate) fn socket(&self) -> u64 {
+        self.socket
+    }
+
     /// Rejects the relay's promise with an `Error`-like value whose message is `text`.
     pub(crate) fn send_text(mut self, text: String) {
         self.sent = true;
@@ -201,9 +207,31 @@ impl Out {
     }
 }
 
-/// Answers `view`'s pages' handshakes with a socket each, whose messages `dispatch` gets on
+/// See [`Handlers::wanted`].
+pub(crate) type Wanted = dyn Fn(&str) -> Result<bool, String>;
+
+/// What the host does with a socket's messages (GTK main thread).
+pub(crate) struct Handlers {
+    /// Each whole message, in order.
+    pub(crate) dispatch: Box<dyn Fn(Incoming)>,
+    /// Whether a carried body for `"<doc> <stream>"` is wanted, asked before any of its
+    /// bytes are kept: `Ok(true)` yes, `Ok(false)` not needed (answered: dropped unread),
+    /// `Err(why)` refused (dropped unread, the page told why).
+    pub(crate) wanted: Box<Wanted>,
+    /// The socket of this id is gone (closed by the page's process, or by us on a message
+    /// that is not one): what was opened over it must be ended.
+    pub(crate) closed: Box<dyn Fn(u64)>,
+}
+
+/// The largest request body a carry takes (as the scheme's carrier took).
+const MAX_CARRY: usize = 1 << 30;
+
+static NEXT_SOCKET: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Answers `view`'s pages' handshakes with a socket each, whose messages `handlers` get on
 /// the main thread, in order, as the main loop finds them (GTK main thread only).
-pub(crate) fn serve(view: &webkit2gtk::WebView, dispatch: impl Fn(Incoming) + Clone + 'static) {
+pub(crate) fn serve(view: &webkit2gtk::WebView, handlers: Handlers) {
+    let handlers = std::rc::Rc::new(handlers);
     view.connect_user_message_received(move |_, request| {
         if request.name().as_deref() != Some(HANDSHAKE) {
             return false;
@@ -235,15 +263,18 @@ pub(crate) fn serve(view: &webkit2gtk::WebView, dispatch: impl Fn(Incoming) + Cl
         let fd = ours.as_raw_fd();
         let mut reader = Reader {
             socket: ours,
+            id: NEXT_SOCKET.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             buf: BytesMut::new(),
             scratch: vec![0u8; 256 << 10],
             out,
+            skip: 0,
+            carry_checked: false,
+            handlers: handlers.clone(),
         };
-        let dispatch = dispatch.clone();
         glib::source::unix_fd_add_local(
             fd,
             glib::IOCondition::IN | glib::IOCondition::HUP | glib::IOCondition::ERR,
-            move |_, _| reader.pump(&dispatch),
+            move |_, _| reader.pump(),
         );
         let list = gio::UnixFDList::from_array([theirs.into_raw_fd()]);
         request.send_reply(&webkit2gtk::UserMessage::with_fd_list(
@@ -255,13 +286,28 @@ pub(crate) fn serve(view: &webkit2gtk::WebView, dispatch: impl Fn(Incoming) + Cl
     });
 }
 
+/// What [`Reader::next`] found.
+enum Next {
+    Message(Incoming),
+    /// Something was consumed (a refused carry's head, skipped bytes): look again.
+    Again,
+    /// Nothing whole yet: read more.
+    Wait,
+}
+
 /// The page's end, read on the main loop without blocking it.
 struct Reader {
     socket: UnixStream,
+    id: u64,
     /// Bytes read, not yet a whole message.
     buf: BytesMut,
     scratch: Vec<u8>,
     out: Arc<Out>,
+    /// Bytes of a refused carry's body still to come, dropped as they do.
+    skip: usize,
+    /// The carry whose head is at the front of `buf` was asked about and is wanted.
+    carry_checked: bool,
+    handlers: std::rc::Rc<Handlers>,
 }
 
 /// The most room reserved at once for the rest of a message.
@@ -271,15 +317,9 @@ const RESERVE_AT_MOST: usize = 256 << 20;
 const READ_PER_TURN: usize = 8 << 20;
 
 impl Reader {
-    fn pump(&mut self, dispatch: &impl Fn(Incoming)) -> glib::ControlFlow {
+    fn pump(&mut self) -> glib::ControlFlow {
         let mut read = 0;
         while read < READ_PER_TURN {
-            // Room for the rest of a message whose head is here, once (up to a bound: a
-            // length is not trusted with an allocation), rather than growing as it comes.
-            let rest = self.rest_of_message();
-            if rest > self.buf.capacity() - self.buf.len() {
-                self.buf.reserve(rest.min(RESERVE_AT_MOST));
-            }
             let got = rustix::net::recv(
                 &self.socket,
                 &mut self.scratch[..],
@@ -298,22 +338,14 @@ impl Reader {
             }
             loop {
                 match self.next() {
-                    Ok(Some(incoming)) => dispatch(incoming),
-                    Ok(None) => break,
+                    Ok(Next::Message(incoming)) => (self.handlers.dispatch)(incoming),
+                    Ok(Next::Again) => {}
+                    Ok(Next::Wait) => break,
                     Err(why) => return self.end(Some(why)),
                 }
             }
         }
         glib::ControlFlow::Continue
-    }
-
-    /// What is still to come of a message whose head is in the buffer (0 if none is).
-    fn rest_of_message(&self) -> usize {
-        if self.buf.len() < 4 {
-            return 0;
-        }
-        let len = u32::from_le_bytes(self.buf[..4].try_into().expect("4 bytes")) as usize;
-        (4 + len).saturating_sub(self.buf.len())
     }
 
     fn end(&mut self, why: Option<String>) -> glib::ControlFlow {
@@ -322,13 +354,24 @@ impl Reader {
         }
         let _ = self.socket.shutdown(std::net::Shutdown::Both);
         self.out.close();
+        (self.handlers.closed)(self.id);
         glib::ControlFlow::Break
     }
 
     /// The next whole message in the buffer, if there is one.
-    fn next(&mut self) -> Result<Option<Incoming>, String> {
+    fn next(&mut self) -> Result<Next, String> {
+        if self.skip > 0 {
+            let n = self.skip.min(self.buf.len());
+            self.buf.advance(n);
+            self.skip -= n;
+            return Ok(if self.skip > 0 {
+                Next::Wait
+            } else {
+                Next::Again
+            });
+        }
         if self.buf.len() < 5 {
-            return Ok(None);
+            return Ok(Next::Wait);
         }
         let len = u32::from_le_bytes(self.buf[..4].try_into().expect("4 bytes")) as usize;
         let kind = self.buf[4];
@@ -341,16 +384,65 @@ impl Reader {
         if !matches!(kind, FRAMES | ASK | CARRY) {
             return Err(format!("a message of unknown kind {kind}"));
         }
-        if self.buf.len() < 4 + len {
-            return Ok(None);
-        }
-        let mut message = self.buf.split_to(4 + len).freeze();
-        message.advance(5);
-        let answer = |id| Answer {
-            out: self.out.clone(),
+        let answer = |out: &Arc<Out>, socket, id| Answer {
+            out: out.clone(),
             id,
             sent: false,
+            socket,
         };
+        if kind == CARRY && !self.carry_checked {
+            // Asked about before its body is kept: a body no stream wants, or one over the
+            // limit, is dropped as it comes, unread.
+            if self.buf.len() < 13 {
+                return Ok(Next::Wait);
+            }
+            let id = u32::from_le_bytes(self.buf[5..9].try_into().expect("4 bytes"));
+            let header_len =
+                u32::from_le_bytes(self.buf[9..13].try_into().expect("4 bytes")) as usize;
+            let body_len = len
+                .checked_sub(9 + header_len)
+                .filter(|_| header_len <= 64)
+                .ok_or_else(|| format!("a carry header of {header_len} bytes"))?;
+            if self.buf.len() < 13 + header_len {
+                return Ok(Next::Wait);
+            }
+            let header = String::from_utf8(self.buf[13..13 + header_len].to_vec())
+                .map_err(|_| "text that is not UTF-8".to_owned())?;
+            let verdict = if body_len > MAX_CARRY {
+                Err(format!(
+                    "a request body of {body_len} bytes is over the carrier's {MAX_CARRY}"
+                ))
+            } else {
+                (self.handlers.wanted)(&header)
+            };
+            if verdict == Ok(true) {
+                self.carry_checked = true;
+                self.buf.reserve(
+                    (4 + len)
+                        .saturating_sub(self.buf.len())
+                        .min(RESERVE_AT_MOST),
+                );
+            } else {
+                self.buf.advance(13 + header_len);
+                self.skip = body_len;
+                let answer = answer(&self.out, self.id, id);
+                // Not needed: resolved (dropped); refused: the page is told why.
+                if let Err(why) = verdict {
+                    answer.send_text(why);
+                }
+                return Ok(Next::Again);
+            }
+        }
+        if self.buf.len() < 4 + len {
+            if kind != CARRY {
+                // Room for the rest (bounded by MAX_TEXT), once.
+                self.buf.reserve(4 + len - self.buf.len());
+            }
+            return Ok(Next::Wait);
+        }
+        self.carry_checked = false;
+        let mut message = self.buf.split_to(4 + len).freeze();
+        message.advance(5);
         let text = |bytes: &[u8]| {
             String::from_utf8(bytes.to_vec()).map_err(|_| "text that is not UTF-8".to_owned())
         };
@@ -359,17 +451,21 @@ impl Reader {
                 .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
                 .ok_or_else(|| "a cut message".to_owned())
         };
-        Ok(Some(match kind {
+        Ok(Next::Message(match kind {
             FRAMES => Incoming::Frames(text(&message)?),
-            ASK => Incoming::Ask(answer(u32_at(&message, 0)?), text(&message[4..])?),
+            ASK => Incoming::Ask(
+                answer(&self.out, self.id, u32_at(&message, 0)?),
+                text(&message[4..])?,
+            ),
             _ => {
                 let id = u32_at(&message, 0)?;
                 let header_len = u32_at(&message, 4)? as usize;
-                if header_len > 64 || message.len() < 8 + header_len {
-                    return Err(format!("a carry header of {header_len} bytes"));
-                }
                 let header = text(&message[8..8 + header_len])?;
-                Incoming::Carry(answer(id), header, message.slice(8 + header_len..))
+                Incoming::Carry(
+                    answer(&self.out, self.id, id),
+                    header,
+                    message.slice(8 + header_len..),
+                )
             }
         }))
     }
@@ -420,5 +516,135 @@ impl ExtensionDir {
 impl Drop for ExtensionDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::io::{Read, Write};
+    use std::rc::Rc;
+
+    /// A reader on one end of a pair, whose handlers record what they were given.
+    fn reader(wanted: Result<bool, String>) -> (Reader, UnixStream, Rc<RefCell<Vec<String>>>) {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let (s1, s2, s3) = (seen.clone(), seen.clone(), seen.clone());
+        let out = Arc::new(Out {
+            socket: ours.try_clone().unwrap(),
+            state: Mutex::default(),
+            ready: Condvar::new(),
+        });
+        let reader = Reader {
+            socket: ours,
+            id: 7,
+            buf: BytesMut::new(),
+            scratch: vec![0u8; 256 << 10],
+            out,
+            skip: 0,
+            carry_checked: false,
+            handlers: Rc::new(Handlers {
+                dispatch: Box::new(move |i| {
+                    s1.borrow_mut().push(match i {
+                        Incoming::Frames(t) => format!("frames {t}"),
+                        Incoming::Ask(_, t) => format!("ask {t}"),
+                        Incoming::Carry(_, h, b) => format!("carry {h} {}", b.len()),
+                    })
+                }),
+                wanted: Box::new(move |h| {
+                    s2.borrow_mut().push(format!("wanted? {h}"));
+                    wanted.clone()
+                }),
+                closed: Box::new(move |id| s3.borrow_mut().push(format!("closed {id}"))),
+            }),
+        };
+        (reader, theirs, seen)
+    }
+
+    fn carry(id: u32, header: &str, body: usize) -> Vec<u8> {
+        let len = 1 + 4 + 4 + header.len() + body;
+        let mut m = Vec::with_capacity(4 + len);
+        m.extend_from_slice(&(len as u32).to_le_bytes());
+        m.push(CARRY);
+        m.extend_from_slice(&id.to_le_bytes());
+        m.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        m.extend_from_slice(header.as_bytes());
+        m.resize(4 + len, 9);
+        m
+    }
+
+    /// Pumps until `done` or the writer thread is done.
+    fn pump_while(r: &mut Reader, writer: &std::thread::JoinHandle<()>) {
+        while !writer.is_finished() {
+            r.pump();
+        }
+        r.pump();
+    }
+
+    #[test]
+    fn a_carry_no_stream_wants_is_dropped_unread_and_its_reason_sent() {
+        let (mut r, theirs, seen) = reader(Err("stream 3 expects no carried body".into()));
+        let mut page = theirs.try_clone().unwrap();
+        let big = carry(5, "doc 3", 32 << 20);
+        let writer = std::thread::spawn(move || {
+            page.write_all(&big).unwrap();
+            page.write_all(b"\x05\x00\x00\x00\x01abcd").unwrap();
+        });
+        pump_while(&mut r, &writer);
+        assert_eq!(
+            *seen.borrow(),
+            ["wanted? doc 3", "frames abcd"],
+            "asked once, nothing dispatched for the body, the next message read"
+        );
+        assert!(
+            r.buf.capacity() < 4 << 20,
+            "the refused body was never buffered: {} bytes of room",
+            r.buf.capacity()
+        );
+        // The page is told why, as the answer to its carry's id.
+        let mut answer = vec![0u8; 4 + 1 + 4 + 32];
+        (&theirs).read_exact(&mut answer).unwrap();
+        assert_eq!(answer[4], REJECT);
+        assert_eq!(u32::from_le_bytes(answer[5..9].try_into().unwrap()), 5);
+        assert_eq!(&answer[9..], b"stream 3 expects no carried body");
+    }
+
+    #[test]
+    fn a_carry_over_the_limit_is_refused_before_its_body_and_a_wanted_one_arrives_whole() {
+        let (mut r, theirs, seen) = reader(Ok(true));
+        // Only the head of a body over the limit: it is refused from the head alone.
+        let mut head = carry(1, "doc 1", 0);
+        let len = (1 + 4 + 4 + 5 + MAX_CARRY + 1) as u32;
+        head[..4].copy_from_slice(&len.to_le_bytes());
+        (&theirs).write_all(&head).unwrap();
+        r.pump();
+        assert!(
+            seen.borrow().is_empty(),
+            "not even asked: {:?}",
+            seen.borrow()
+        );
+        let mut answer = [0u8; 9];
+        (&theirs).read_exact(&mut answer).unwrap();
+        assert_eq!(answer[4], REJECT);
+        assert_eq!(r.skip, MAX_CARRY + 1);
+        // A wanted one, on a fresh reader.
+        let (mut r, theirs, seen) = reader(Ok(true));
+        let mut page = theirs.try_clone().unwrap();
+        let body = carry(2, "doc 4", 3 << 20);
+        let writer = std::thread::spawn(move || page.write_all(&body).unwrap());
+        pump_while(&mut r, &writer);
+        assert_eq!(
+            *seen.borrow(),
+            ["wanted? doc 4", &format!("carry doc 4 {}", 3 << 20)]
+        );
+    }
+
+    #[test]
+    fn a_message_that_is_not_one_ends_the_socket_and_says_so() {
+        let (mut r, theirs, seen) = reader(Ok(true));
+        (&theirs).write_all(b"\x05\x00\x00\x00\x09abcd").unwrap();
+        assert!(matches!(r.pump(), glib::ControlFlow::Break));
+        assert_eq!(*seen.borrow(), ["closed 7"]);
     }
 }

@@ -119,6 +119,48 @@ fn frames_cross_the_extensions_socket_when_it_is_loaded() {
     );
 }
 
+/// When the extension's socket goes (here: the host ends it on a message that is not one),
+/// the page's open requests fail with the relay's reset instead of hanging, and the page goes
+/// on over script messages with a new session (the host gives its relay a new token).
+fn a_lost_socket_fails_open_requests_and_the_page_goes_on() {
+    let slow = tower::service_fn(|_req: http::Request<bus_core::Body>| async {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        Ok::<_, std::convert::Infallible>(http::Response::new(bus_core::Body::from("slow done")))
+    });
+    let h = Harness::new(move |b| b.mount("/slow", slow));
+    h.load("/frames.html");
+    let r = h.report(T);
+    assert!(r["error"].is_null(), "{r}");
+    let world = Some(bridge_desktop::channel::WORLD);
+    let socket = "return typeof __inprocBusWire === 'function' && __inprocBusWire(0) === true";
+    assert_eq!(
+        h.eval_in(world, socket),
+        true,
+        "no socket: build the extension first (cargo build -p bridge-desktop-webext)"
+    );
+    h.eval(
+        "window.slow = null; fetch('/slow').then((r) => r.text()).then((t) => { window.slow = t; }, (e) => { window.slow = 'error: ' + e; }); return 1;",
+    );
+    h.wait(Duration::from_millis(200));
+    // Longer than the host takes in one frames message: it ends the connection.
+    h.eval_in(world, "__inprocBusWire(1, 'x'.repeat(5 << 20)); return 1");
+    let slow = wait_for(&h, "return window.slow");
+    assert!(
+        slow.as_str()
+            .is_some_and(|t| t.starts_with("error: TypeError") && t.contains("reset")),
+        "the open request failed with the reset: {slow}"
+    );
+    assert_eq!(h.eval_in(world, socket), false, "the socket is gone");
+    h.eval(
+        "window.after = null; fetch('/conf/json').then((r) => r.text()).then((t) => { window.after = t; }, (e) => { window.after = 'error: ' + e; }); return 1;",
+    );
+    let after = wait_for(&h, "return window.after");
+    assert!(
+        after.as_str().is_some_and(|t| t.contains("\"ok\"")),
+        "a new request goes over script messages: {after}"
+    );
+}
+
 /// The relay's requests for frames wait on the host for as long as the page is idle (WebKit
 /// may release its shared JavaScriptCore context meanwhile): answering them after a long
 /// idle stretch must still work. (Replies once made as JavaScriptCore values crashed the
@@ -762,7 +804,12 @@ fn a_popup_cannot_replace_the_main_views_session() {
     // which the host does not answer: its relay has none (the main page's has).
     let socket = "return typeof __inprocBusWire === 'function' && __inprocBusWire(0) === true";
     let world = Some(bridge_desktop::channel::WORLD);
-    if h.eval_in(world, socket) == true {
+    assert_eq!(
+        h.eval_in(world, socket),
+        true,
+        "no socket: build the extension first (cargo build -p bridge-desktop-webext)"
+    );
+    {
         let popup = popups.borrow()[0].1.clone();
         let answer: std::rc::Rc<std::cell::RefCell<Option<Result<String, String>>>> =
             Default::default();
@@ -1030,6 +1077,10 @@ fn wait_for_count(counter: &std::sync::atomic::AtomicUsize, what: &str) {
 
 fn main() {
     support::run(&[
+        (
+            "a_lost_socket_fails_open_requests_and_the_page_goes_on",
+            a_lost_socket_fails_open_requests_and_the_page_goes_on,
+        ),
         (
             "frames_cross_the_extensions_socket_when_it_is_loaded",
             frames_cross_the_extensions_socket_when_it_is_loaded,

@@ -299,7 +299,12 @@ export class BusClient {
     transport.onreset = (reason) => this.reset(reason);
     transport.oncarryreturn = (id, body) => {
       const back = this.lent.get(id);
-      if (back === undefined) return;
+      if (back === undefined) {
+        // Not lent (a copy the carrier made, or a stream that is gone): nobody will ask
+        // for it again, so a carrier that keeps it lets it go.
+        if (body !== null && typeof body === 'object' && !ArrayBuffer.isView(body)) body.release();
+        return;
+      }
       this.lent.delete(id);
       back(body);
     };

@@ -192,6 +192,15 @@ test('carrier: a body the carrier keeps is asked for only by a redirect, and let
   );
 });
 
+test('carrier: a body the carrier keeps that nobody lent (a copy) is let go at once', async () => {
+  const { inst, kept } = carrierPage({ keep: true });
+  const res = await inst.client.openStream({ method: 'POST', uri: '/conf/echo', body: bytesOf(200_000) });
+  assert.equal((await readAll(res.body)).length, 200_000);
+  await settle();
+  await settle();
+  assert.deepEqual(kept, { asked: 0, released: 1 });
+});
+
 test('carrier: a lent body that never comes back fails the redirect with a TypeError once the client closes, and nothing hangs', async () => {
   const { g, inst } = carrierPage({ giveBack: false });
   const pending = g.fetch('app://localhost/conf/redirect/307?to=/conf/echo', { method: 'POST', body: bytesOf(100_000) });

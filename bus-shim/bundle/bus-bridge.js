@@ -678,7 +678,10 @@ var InprocBusBridge = (() => {
       transport.onreset = (reason) => this.reset(reason);
       transport.oncarryreturn = (id, body) => {
         const back = this.lent.get(id);
-        if (back === void 0) return;
+        if (back === void 0) {
+          if (body !== null && typeof body === "object" && !ArrayBuffer.isView(body)) body.release();
+          return;
+        }
         this.lent.delete(id);
         back(body);
       };

@@ -23,7 +23,10 @@
 //! | host | 3 frames | `u32` id, `u32` count, then each frame's `u32` length and bytes: the ask settles as a rejection whose `frames` is an array of `Uint8Array`s |
 //!
 //! The function, `__inprocBusWire(kind, …)` (every call on the web process's main thread;
-//! a call that writes blocks until the host's reader thread has taken the bytes):
+//! writes never block it: what the socket does not take at once is queued, in order, and
+//! written as the socket becomes writable; a body from its typed array's own storage, kept
+//! referenced until written; a failed write ends the connection, and the call returns
+//! `null` or `false`):
 //! - `(0)`: whether the socket has arrived (the handshake is asynchronous);
 //! - `(1, text)`: sends frames; `true` once written;
 //! - `(2, text)`: sends an ask; its id (unique for the page), or `null`;
@@ -66,6 +69,10 @@ const MAX_IN: usize = 16 << 20;
 /// One page's connection.
 struct Conn {
     stream: UnixStream,
+    /// What the socket has not taken yet, in order (written as it becomes writable).
+    out: std::collections::VecDeque<Queued>,
+    /// The `G_IO_OUT` watch while `out` is not empty.
+    out_watch: Option<u32>,
     /// The relay's listener, with a reference of ours.
     listener: Option<*mut ffi::JSCValue>,
     /// The last id given out.
@@ -220,6 +227,8 @@ unsafe extern "C" fn handshake_replied(
         }
         let conn = Conn {
             stream: UnixStream::from_raw_fd(fd),
+            out: std::collections::VecDeque::new(),
+            out_watch: None,
             listener: None,
             last_id: 0,
             watching: false,
@@ -231,8 +240,15 @@ unsafe extern "C" fn handshake_replied(
     }
 }
 
-/// Lets a connection go (its listener's reference; its socket closes with it).
-fn release(conn: Conn) {
+/// Lets a connection go (its listener's reference, its queued bodies' references, its
+/// watch; its socket closes with it).
+fn release(mut conn: Conn) {
+    if let Some(watch) = conn.out_watch.take() {
+        // SAFETY: a source id of ours, still attached (removed only here or by returning
+        // FALSE from `writable`, which clears `out_watch` first).
+        unsafe { glib_sys::g_source_remove(watch) };
+    }
+    conn.out.clear();
     if let Some(listener) = conn.listener {
         // SAFETY: the reference `wire(4)` took.
         unsafe { gobject_sys::g_object_unref(listener.cast()) };
@@ -272,40 +288,176 @@ unsafe extern "C" fn window_object_cleared(
     }
 }
 
-/// Writes all of `bytes` to the socket (blocking; no SIGPIPE if the host is gone).
-fn send_all(stream: &UnixStream, mut bytes: &[u8]) -> bool {
-    while !bytes.is_empty() {
-        // SAFETY: `bytes` is a live slice; the fd is the stream's, open while it lives.
+/// A message, or what is left of it, waiting for the socket.
+struct Queued {
+    /// The length, the kind and the small parts.
+    head: Vec<u8>,
+    /// A body read in place from a typed array (pinned by `get_data`, kept alive by our
+    /// reference), written after `head`.
+    body: Option<(*mut ffi::JSCValue, *const u8, usize)>,
+    /// Bytes of `head` then `body` already written.
+    written: usize,
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        if let Some((value, _, _)) = self.body {
+            // SAFETY: the reference `queue` took.
+            unsafe { gobject_sys::g_object_unref(value.cast()) };
+        }
+    }
+}
+
+/// Writes what the socket takes now (never blocking: the page's thread must not wait on
+/// the host). `false`: the socket failed.
+fn flush(conn: &mut Conn) -> bool {
+    while let Some(front) = conn.out.front_mut() {
+        let (bytes, from): (&[u8], usize) = if front.written < front.head.len() {
+            (&front.head, front.written)
+        } else {
+            match front.body {
+                // SAFETY: the typed array's storage, pinned and kept alive (see `Queued`).
+                Some((_, data, len)) => (
+                    unsafe { std::slice::from_raw_parts(data, len) },
+                    front.written - front.head.len(),
+                ),
+                None => (&[][..], 0),
+            }
+        };
+        if from == bytes.len() {
+            conn.out.pop_front();
+            continue;
+        }
+        // SAFETY: `bytes[from..]` is live; the fd is the stream's, open while it lives.
         let n = unsafe {
             libc::send(
-                stream.as_raw_fd(),
-                bytes.as_ptr().cast(),
-                bytes.len(),
-                libc::MSG_NOSIGNAL,
+                conn.stream.as_raw_fd(),
+                bytes[from..].as_ptr().cast(),
+                bytes.len() - from,
+                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
             )
         };
         if n < 0 {
-            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                continue;
+            match std::io::Error::last_os_error().kind() {
+                std::io::ErrorKind::Interrupted => continue,
+                std::io::ErrorKind::WouldBlock => break,
+                _ => return false,
             }
-            return false;
         }
-        bytes = &bytes[n as usize..];
+        front.written += n as usize;
     }
     true
 }
 
-/// Sends one message: its length, `kind`, then `parts` in order. `false` when it is too
-/// long to frame or the socket failed.
-fn send_message(stream: &UnixStream, kind: u8, parts: &[&[u8]]) -> bool {
-    let len = 1 + parts.iter().map(|p| p.len()).sum::<usize>();
+/// Queues one message (its length, `kind`, `parts`, then `body`'s storage) and writes what
+/// the socket takes. `false` when it is too long to frame or the socket failed.
+///
+/// # Safety
+/// `body`, if any, is a live typed array whose storage is `data`/`len` (pinned).
+unsafe fn send_message(
+    conn: &mut Conn,
+    page: u64,
+    kind: u8,
+    parts: &[&[u8]],
+    body: Option<(*mut ffi::JSCValue, *const u8, usize)>,
+) -> bool {
+    let len = 1 + parts.iter().map(|p| p.len()).sum::<usize>() + body.map_or(0, |b| b.2);
     let Ok(len) = u32::try_from(len) else {
         return false;
     };
-    let mut head = [0u8; 5];
-    head[..4].copy_from_slice(&len.to_le_bytes());
-    head[4] = kind;
-    send_all(stream, &head) && parts.iter().all(|p| send_all(stream, p))
+    let mut head = Vec::with_capacity(5 + parts.iter().map(|p| p.len()).sum::<usize>());
+    head.extend_from_slice(&len.to_le_bytes());
+    head.push(kind);
+    for part in parts {
+        head.extend_from_slice(part);
+    }
+    if let Some((value, _, _)) = body {
+        // SAFETY: as the caller promised; released when the message is written (or dropped).
+        unsafe { gobject_sys::g_object_ref(value.cast()) };
+    }
+    conn.out.push_back(Queued {
+        head,
+        body,
+        written: 0,
+    });
+    if !flush(conn) {
+        return false;
+    }
+    if !conn.out.is_empty() && conn.out_watch.is_none() {
+        // SAFETY: a plain watch on the stream's fd, removed before the fd closes (`release`).
+        conn.out_watch = Some(unsafe {
+            glib_sys::g_unix_fd_add(
+                conn.stream.as_raw_fd(),
+                glib_sys::G_IO_OUT,
+                Some(writable),
+                page as usize as ffi::gpointer,
+            )
+        });
+    }
+    true
+}
+
+/// The socket takes more: what is queued goes on.
+unsafe extern "C" fn writable(
+    _fd: std::ffi::c_int,
+    _condition: glib_sys::GIOCondition,
+    data: ffi::gpointer,
+) -> glib_sys::gboolean {
+    let page = data as usize as u64;
+    let failed = PAGES.with(|p| {
+        let mut pages = p.borrow_mut();
+        let conn = pages.get_mut(&page)?;
+        if !flush(conn) {
+            conn.out_watch = None;
+            return pages.remove(&page);
+        }
+        if conn.out.is_empty() {
+            conn.out_watch = None;
+        }
+        None
+    });
+    if let Some(conn) = failed {
+        // SAFETY: main thread, outside the borrow (the listener may call `wire`).
+        unsafe { lost(conn) };
+        return glib_sys::GFALSE;
+    }
+    let keep = PAGES.with(|p| p.borrow().get(&page).is_some_and(|c| c.out_watch.is_some()));
+    if keep {
+        glib_sys::GTRUE
+    } else {
+        glib_sys::GFALSE
+    }
+}
+
+/// A connection that failed: let go, and its listener told (`listener(0, 0)`).
+///
+/// # Safety
+/// Main thread, with `PAGES` not borrowed.
+unsafe fn lost(mut conn: Conn) {
+    let listener = conn.listener.take();
+    release(conn);
+    let Some(listener) = listener else {
+        return;
+    };
+    // SAFETY: the reference `wire(4)` took, released after the call; the arguments are new
+    // references released after it.
+    unsafe {
+        let context = javascriptcore_rs_sys::jsc_value_get_context(listener);
+        let mut args = [
+            javascriptcore_rs_sys::jsc_value_new_number(context, 0.0),
+            javascriptcore_rs_sys::jsc_value_new_number(context, 0.0),
+        ];
+        let result =
+            javascriptcore_rs_sys::jsc_value_function_callv(listener, 2, args.as_mut_ptr());
+        if !result.is_null() {
+            gobject_sys::g_object_unref(result.cast());
+        }
+        javascriptcore_rs_sys::jsc_context_clear_exception(context);
+        for value in args {
+            gobject_sys::g_object_unref(value.cast());
+        }
+        gobject_sys::g_object_unref(listener.cast());
+    }
 }
 
 /// A string argument's UTF-8 bytes; `None` for anything but a string (nothing is converted:
@@ -357,86 +509,100 @@ unsafe extern "C" fn wire(args: *mut ffi::GPtrArray, data: ffi::gpointer) -> *mu
         let kind = javascriptcore_rs_sys::jsc_value_to_int32(kind);
         PAGES.with(|p| {
             let mut pages = p.borrow_mut();
-            let Some(conn) = pages.get_mut(&page) else {
-                return if kind == 0 { boolean(false) } else { null() };
-            };
-            match kind {
-                0 => boolean(true),
-                1 => match arg(1).and_then(|v| string_bytes(v)) {
-                    Some(text) => boolean(send_message(&conn.stream, FRAMES, &[&text])),
-                    None => null(),
-                },
-                2 => {
-                    let Some(text) = arg(1).and_then(|v| string_bytes(v)) else {
-                        return null();
-                    };
-                    conn.last_id = conn.last_id.wrapping_add(1).max(1);
-                    let id = conn.last_id;
-                    if send_message(&conn.stream, ASK, &[&id.to_le_bytes(), &text]) {
-                        number(id)
-                    } else {
-                        null()
+            // A write that failed ends the connection (the relay, told by the result,
+            // goes back to script messages).
+            let mut failed = false;
+            let result = (|| {
+                let Some(conn) = pages.get_mut(&page) else {
+                    return if kind == 0 { boolean(false) } else { null() };
+                };
+                match kind {
+                    0 => boolean(true),
+                    1 => match arg(1).and_then(|v| string_bytes(v)) {
+                        Some(text) => {
+                            let sent = send_message(conn, page, FRAMES, &[&text], None);
+                            failed = !sent;
+                            boolean(sent)
+                        }
+                        None => null(),
+                    },
+                    2 => {
+                        let Some(text) = arg(1).and_then(|v| string_bytes(v)) else {
+                            return null();
+                        };
+                        conn.last_id = conn.last_id.wrapping_add(1).max(1);
+                        let id = conn.last_id;
+                        if send_message(conn, page, ASK, &[&id.to_le_bytes(), &text], None) {
+                            number(id)
+                        } else {
+                            failed = true;
+                            null()
+                        }
                     }
-                }
-                3 => {
-                    let (Some(header), Some(body)) = (arg(1).and_then(|v| string_bytes(v)), arg(2))
-                    else {
-                        return null();
-                    };
-                    if javascriptcore_rs_sys::jsc_value_is_typed_array(body) == 0 {
-                        return null();
-                    }
-                    // In bytes (`get_data` counts elements).
-                    let len = javascriptcore_rs_sys::jsc_value_typed_array_get_size(body);
-                    let data = javascriptcore_rs_sys::jsc_value_typed_array_get_data(
-                        body,
-                        std::ptr::null_mut(),
-                    );
-                    let bytes = if len == 0 {
-                        &[][..]
-                    } else if data.is_null() {
-                        return null();
-                    } else {
-                        std::slice::from_raw_parts(data.cast::<u8>(), len)
-                    };
-                    let Ok(header_len) = u32::try_from(header.len()) else {
-                        return null();
-                    };
-                    conn.last_id = conn.last_id.wrapping_add(1).max(1);
-                    let id = conn.last_id;
-                    if send_message(
-                        &conn.stream,
-                        CARRY,
-                        &[&id.to_le_bytes(), &header_len.to_le_bytes(), &header, bytes],
-                    ) {
-                        number(id)
-                    } else {
-                        null()
-                    }
-                }
-                4 => {
-                    let Some(listener) =
-                        arg(1).filter(|v| javascriptcore_rs_sys::jsc_value_is_function(*v) != 0)
-                    else {
-                        return null();
-                    };
-                    gobject_sys::g_object_ref(listener.cast());
-                    if let Some(old) = conn.listener.replace(listener) {
-                        gobject_sys::g_object_unref(old.cast());
-                    }
-                    if !conn.watching {
-                        conn.watching = true;
-                        glib_sys::g_unix_fd_add(
-                            conn.stream.as_raw_fd(),
-                            glib_sys::G_IO_IN | glib_sys::G_IO_HUP | glib_sys::G_IO_ERR,
-                            Some(readable),
-                            page as usize as ffi::gpointer,
+                    3 => {
+                        let (Some(header), Some(body)) =
+                            (arg(1).and_then(|v| string_bytes(v)), arg(2))
+                        else {
+                            return null();
+                        };
+                        if javascriptcore_rs_sys::jsc_value_is_typed_array(body) == 0 {
+                            return null();
+                        }
+                        // In bytes (`get_data` counts elements).
+                        let len = javascriptcore_rs_sys::jsc_value_typed_array_get_size(body);
+                        let data = javascriptcore_rs_sys::jsc_value_typed_array_get_data(
+                            body,
+                            std::ptr::null_mut(),
                         );
+                        if len > 0 && data.is_null() {
+                            return null();
+                        }
+                        let Ok(header_len) = u32::try_from(header.len()) else {
+                            return null();
+                        };
+                        conn.last_id = conn.last_id.wrapping_add(1).max(1);
+                        let id = conn.last_id;
+                        if send_message(
+                            conn,
+                            page,
+                            CARRY,
+                            &[&id.to_le_bytes(), &header_len.to_le_bytes(), &header],
+                            (len > 0).then_some((body, data.cast::<u8>().cast_const(), len)),
+                        ) {
+                            number(id)
+                        } else {
+                            failed = true;
+                            null()
+                        }
                     }
-                    boolean(true)
+                    4 => {
+                        let Some(listener) = arg(1)
+                            .filter(|v| javascriptcore_rs_sys::jsc_value_is_function(*v) != 0)
+                        else {
+                            return null();
+                        };
+                        gobject_sys::g_object_ref(listener.cast());
+                        if let Some(old) = conn.listener.replace(listener) {
+                            gobject_sys::g_object_unref(old.cast());
+                        }
+                        if !conn.watching {
+                            conn.watching = true;
+                            glib_sys::g_unix_fd_add(
+                                conn.stream.as_raw_fd(),
+                                glib_sys::G_IO_IN | glib_sys::G_IO_HUP | glib_sys::G_IO_ERR,
+                                Some(readable),
+                                page as usize as ffi::gpointer,
+                            );
+                        }
+                        boolean(true)
+                    }
+                    _ => null(),
                 }
-                _ => null(),
+            })();
+            if failed && let Some(conn) = pages.remove(&page) {
+                release(conn);
             }
+            result
         })
     }
 }
