@@ -156,6 +156,7 @@ const RELAY: &str = r#"(() => {
   // only. Chosen per session, when it opens (the socket's handshake is asynchronous).
   const wire = typeof globalThis[__WIRE__] === 'function' ? globalThis[__WIRE__] : null;
   let viaSocket = false;
+  let opening = null; // the token of an open over the socket not answered yet
   const pending = new Map(); // the socket's asks, by id -> [resolve, reject]
   // The socket failed or closed: every ask ends, as a dropped reply ends it, and the
   // session it carried is gone; the page is told (its open requests fail, not hang), and a
@@ -166,6 +167,10 @@ const RELAY: &str = r#"(() => {
     for (const [ok] of all) ok();
     if (!viaSocket) return;
     viaSocket = false;
+    // An open the host has not answered may never have reached it: its token is still the
+    // host's, and the next open shows it again (if the host did take it, it refuses the
+    // open, and gives a new token for the session that socket carried).
+    if (opening !== null && token === null) token = opening;
     reset();
   };
   const onWire = (kind, id, text) => {
@@ -317,8 +322,10 @@ const RELAY: &str = r#"(() => {
       let batch;
       try {
         await ask(message);
+        if (id === doc && viaSocket) opening = null; // answered in order: the open reached it
         return;
       } catch (e) {
+        if (id === doc && viaSocket) opening = null;
         if (e && e.message === __REFUSED__) {
           if (id === doc) reset(); // start again with the next token
           return;
@@ -519,6 +526,7 @@ const RELAY: &str = r#"(() => {
     const proof = token;
     token = null; // one session per commit
     viaSocket = wire !== null && wire(0) === true && wire(4, onWire) === true;
+    opening = viaSocket ? proof : null;
     loop(doc, doc + ' open ' + proof);
     loop(doc, doc);
     loop(doc, doc);
@@ -584,13 +592,14 @@ const RELAY: &str = r#"(() => {
     };
     const forDoc = doc;
     const viaWire = () => {
-      // (A socket message's length is a u32.)
-      if (body.byteLength > 0xfff00000) return Promise.reject({ message: 'a body of ' + body.byteLength + ' bytes is over what the socket carries' });
+      // Over what the host takes: refused here, not streamed to be dropped there.
+      if (body.byteLength > __MAX_CARRY__) return Promise.reject({ message: 'a request body of ' + body.byteLength + ' bytes is over the carrier\'s ' + __MAX_CARRY__ });
       const id = wire(3, forDoc + ' ' + stream, new Uint8Array(body));
-      if (typeof id !== 'number') {
-        queueMicrotask(lose);
+      if (id === false) {
+        queueMicrotask(lose); // the socket failed
         return Promise.reject({ message: 'the socket to the host closed' });
       }
+      if (typeof id !== 'number') return Promise.reject({ message: 'the socket carrier did not take the body' });
       return answerOf(id);
     };
     const carry = () => viaSocket ? viaWire().then(() => {}, (e) => fail(e.message)).finally(giveBack) : fetch(__CARRIER_URL__ + '?doc=' + encodeURIComponent(forDoc) + '&stream=' + stream + '&len=' + body.byteLength, {
@@ -855,7 +864,8 @@ pub(crate) fn install(
         .replace("__COMMIT__", &js_string(COMMIT_GLOBAL))
         .replace("__PENDING__", &js_string(PENDING_GLOBAL))
         .replace("__WIRE__", &js_string(WIRE_GLOBAL))
-        .replace("__KEPT__", &KEPT_BYTES.to_string());
+        .replace("__KEPT__", &KEPT_BYTES.to_string())
+        .replace("__MAX_CARRY__", &socket::MAX_CARRY.to_string());
     manager.add_script(&UserScript::for_world(
         &relay,
         UserContentInjectedFrames::TopFrame,

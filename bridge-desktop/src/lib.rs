@@ -161,7 +161,9 @@ impl HostConfig {
     /// it when it is not there. It is copied into a fresh directory only this user can write
     /// (WebKit loads every library of its extensions directory), removed with the host.
     /// Like the scheme, it applies to web processes started after [`attach`]: attach before
-    /// the WebView loads anything.
+    /// the WebView loads anything. It takes the WebView's context's extensions directory:
+    /// an app that loads web process extensions of its own on that context turns this off
+    /// (`None`) or puts this library in its own directory.
     pub fn web_process_extension(mut self, library: Option<std::path::PathBuf>) -> Self {
         self.web_process_extension = Some(library);
         self

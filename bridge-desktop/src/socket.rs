@@ -224,7 +224,7 @@ pub(crate) struct Handlers {
 }
 
 /// The largest request body a carry takes (as the scheme's carrier took).
-const MAX_CARRY: usize = 1 << 30;
+pub(crate) const MAX_CARRY: usize = 1 << 30;
 
 static NEXT_SOCKET: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 

@@ -143,8 +143,20 @@ fn a_lost_socket_fails_open_requests_and_the_page_goes_on() {
     );
     h.wait(Duration::from_millis(200));
     // Longer than the host takes in one frames message: it ends the connection.
-    h.eval_in(world, "__inprocBusWire(1, 'x'.repeat(5 << 20)); return 1");
-    let slow = wait_for(&h, "return window.slow");
+    let wrote = h.eval_in(world, "return __inprocBusWire(1, 'x'.repeat(5 << 20))");
+    let deadline = std::time::Instant::now() + T;
+    let slow = loop {
+        let v = h.eval("return window.slow");
+        if !v.is_null() {
+            break v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the open request neither failed nor ended (write said {wrote}; socket now {})",
+            h.eval_in(world, socket)
+        );
+        h.wait(Duration::from_millis(50));
+    };
     assert!(
         slow.as_str()
             .is_some_and(|t| t.starts_with("error: TypeError") && t.contains("reset")),

@@ -28,10 +28,12 @@
 //! referenced until written; a failed write ends the connection, and the call returns
 //! `null` or `false`):
 //! - `(0)`: whether the socket has arrived (the handshake is asynchronous);
-//! - `(1, text)`: sends frames; `true` once written;
-//! - `(2, text)`: sends an ask; its id (unique for the page), or `null`;
+//! - `(1, text)`: sends frames; `true` once queued, `false` if the socket failed;
+//! - `(2, text)`: sends an ask; its id (unique for the page), `false` if the socket failed,
+//!   `null` for an argument that is not a string;
 //! - `(3, header, bytes)`: sends a body from a typed array's own storage (no copy in the
-//!   page); its id, or `null`;
+//!   page); its id, `false` if the socket failed, `null` for arguments that are not a
+//!   string and a typed array;
 //! - `(4, listener)`: `listener(kind, id, text)` (for kind 3, an array of `Uint8Array`s
 //!   in place of the text) gets the host's messages, each in a task of
 //!   the web process's main loop, and `listener(0, 0)` once when the socket closes. A later
@@ -77,13 +79,17 @@ struct Conn {
     listener: Option<*mut ffi::JSCValue>,
     /// The last id given out.
     last_id: u32,
-    /// The main loop watches the socket.
-    watching: bool,
+    /// The main loop's watch on the socket for the host's messages, once there is a
+    /// listener.
+    in_watch: Option<u32>,
 }
 
 thread_local! {
-    /// Connections by page id (`webkit_web_page_get_id`). Main thread only.
-    static PAGES: RefCell<HashMap<u64, Conn>> = RefCell::new(HashMap::new());
+    /// Connections by page id (`webkit_web_page_get_id`). Main thread only. Leaked on
+    /// purpose, so nothing in it (a queued body's JavaScriptCore value) is finalised by a
+    /// thread-local destructor at exit, as bridge-desktop's host state is leaked for the same
+    /// reason (JavaScriptCore objects finalised then abort in libpas).
+    static PAGES: &'static RefCell<HashMap<u64, Conn>> = Box::leak(Box::default());
 }
 
 /// Every foreign function this extension calls that its `-sys` crates do not declare.
@@ -231,7 +237,7 @@ unsafe extern "C" fn handshake_replied(
             out_watch: None,
             listener: None,
             last_id: 0,
-            watching: false,
+            in_watch: None,
         };
         let old = PAGES.with(|p| p.borrow_mut().insert(page, conn));
         if let Some(old) = old {
@@ -243,6 +249,11 @@ unsafe extern "C" fn handshake_replied(
 /// Lets a connection go (its listener's reference, its queued bodies' references, its
 /// watch; its socket closes with it).
 fn release(mut conn: Conn) {
+    if let Some(watch) = conn.in_watch.take() {
+        // SAFETY: a source id of ours, still attached (`readable` takes it out before it
+        // lets a connection go and returns FALSE).
+        unsafe { glib_sys::g_source_remove(watch) };
+    }
     if let Some(watch) = conn.out_watch.take() {
         // SAFETY: a source id of ours, still attached (removed only here or by returning
         // FALSE from `writable`, which clears `out_watch` first).
@@ -429,18 +440,20 @@ unsafe extern "C" fn writable(
     }
 }
 
-/// A connection that failed: let go, and its listener told (`listener(0, 0)`).
+/// An idle callback: `listener(0, 0)` for a connection a failed write ended; releases the
+/// reference it was given.
+unsafe extern "C" fn tell_lost(data: ffi::gpointer) -> glib_sys::gboolean {
+    // SAFETY: `data` is a listener reference `wire` took out of its connection for this.
+    unsafe { call_lost(data.cast()) };
+    glib_sys::GFALSE
+}
+
+/// Calls `listener(0, 0)` and releases the reference given.
 ///
 /// # Safety
-/// Main thread, with `PAGES` not borrowed.
-unsafe fn lost(mut conn: Conn) {
-    let listener = conn.listener.take();
-    release(conn);
-    let Some(listener) = listener else {
-        return;
-    };
-    // SAFETY: the reference `wire(4)` took, released after the call; the arguments are new
-    // references released after it.
+/// Main thread, `PAGES` not borrowed; `listener` a function reference of ours.
+unsafe fn call_lost(listener: *mut ffi::JSCValue) {
+    // SAFETY: as the caller promised; the arguments are new references released after.
     unsafe {
         let context = javascriptcore_rs_sys::jsc_value_get_context(listener);
         let mut args = [
@@ -457,6 +470,19 @@ unsafe fn lost(mut conn: Conn) {
             gobject_sys::g_object_unref(value.cast());
         }
         gobject_sys::g_object_unref(listener.cast());
+    }
+}
+
+/// A connection that failed: let go, and its listener told (`listener(0, 0)`).
+///
+/// # Safety
+/// Main thread, with `PAGES` not borrowed.
+unsafe fn lost(mut conn: Conn) {
+    let listener = conn.listener.take();
+    release(conn);
+    if let Some(listener) = listener {
+        // SAFETY: as the caller promised; the reference `wire(4)` took, now ours.
+        unsafe { call_lost(listener) };
     }
 }
 
@@ -536,7 +562,7 @@ unsafe extern "C" fn wire(args: *mut ffi::GPtrArray, data: ffi::gpointer) -> *mu
                             number(id)
                         } else {
                             failed = true;
-                            null()
+                            boolean(false)
                         }
                     }
                     3 => {
@@ -572,7 +598,7 @@ unsafe extern "C" fn wire(args: *mut ffi::GPtrArray, data: ffi::gpointer) -> *mu
                             number(id)
                         } else {
                             failed = true;
-                            null()
+                            boolean(false)
                         }
                     }
                     4 => {
@@ -585,21 +611,24 @@ unsafe extern "C" fn wire(args: *mut ffi::GPtrArray, data: ffi::gpointer) -> *mu
                         if let Some(old) = conn.listener.replace(listener) {
                             gobject_sys::g_object_unref(old.cast());
                         }
-                        if !conn.watching {
-                            conn.watching = true;
-                            glib_sys::g_unix_fd_add(
+                        if conn.in_watch.is_none() {
+                            conn.in_watch = Some(glib_sys::g_unix_fd_add(
                                 conn.stream.as_raw_fd(),
                                 glib_sys::G_IO_IN | glib_sys::G_IO_HUP | glib_sys::G_IO_ERR,
                                 Some(readable),
                                 page as usize as ffi::gpointer,
-                            );
+                            ));
                         }
                         boolean(true)
                     }
                     _ => null(),
                 }
             })();
-            if failed && let Some(conn) = pages.remove(&page) {
+            if failed && let Some(mut conn) = pages.remove(&page) {
+                // The listener is told, from the main loop (not inside this call).
+                if let Some(listener) = conn.listener.take() {
+                    glib_sys::g_idle_add(Some(tell_lost), listener.cast());
+                }
                 release(conn);
             }
             result
@@ -693,8 +722,10 @@ unsafe extern "C" fn readable(
         unsafe { gobject_sys::g_object_ref(listener.cast()) };
         let message = read_message(&mut conn.stream);
         if message.is_none() {
-            // Closed, or not our peer's: the page's connection ends here.
-            if let Some(conn) = pages.remove(&page) {
+            // Closed, or not our peer's: the page's connection ends here (this watch goes
+            // with it, by returning FALSE).
+            if let Some(mut conn) = pages.remove(&page) {
+                conn.in_watch = None;
                 release(conn);
             }
         }
