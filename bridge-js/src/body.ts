@@ -4,7 +4,8 @@
 // flattened into an ArrayBuffer for engines that must not see Blob-backed bodies (WebKitGTK).
 
 import type { CarryBack } from './client.js';
-import { copyBytes, isBlob, isBufferSource, isFormData, isReadableStream, isUrlSearchParams, utf8 } from './http.js';
+import { copyForRequest } from './pool.js';
+import { isBlob, isBufferSource, isFormData, isReadableStream, isUrlSearchParams, utf8 } from './http.js';
 
 export interface ExtractedBody {
   /** The body's bytes when replayable (kept for redirects); null for a one-shot stream. */
@@ -30,7 +31,7 @@ export function extractBody(object: unknown): ExtractedBody {
     return { source: object, stream: null, type: object.type === '' ? null : object.type, length: object.size };
   }
   if (isBufferSource(object)) {
-    const bytes = copyBytes(object);
+    const bytes = copyForRequest(ArrayBuffer.isView(object) ? new Uint8Array(object.buffer, object.byteOffset, object.byteLength) : new Uint8Array(object));
     return { source: bytes, stream: null, type: null, length: bytes.byteLength, owned: true };
   }
   if (isFormData(object)) {

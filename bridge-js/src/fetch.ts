@@ -109,6 +109,23 @@ function withMembers(init: RequestInit | undefined, members: Record<string, unkn
   return out;
 }
 
+/** Byte bodies at least this large stand in for themselves in the Request constructor. */
+const STAND_IN_FROM = 64 << 10;
+
+/**
+ * Bytes the Request constructor takes as they are (views of, or, a plain ArrayBuffer: not
+ * shared, resizable or detached, which it rejects or reads as empty), large enough that its
+ * copy costs: an empty Uint8Array can take their place there, with the same outcome (no
+ * Content-Type, the same checks of the rest).
+ */
+function isLargePlainBytes(x: unknown): boolean {
+  const buffer = x instanceof ArrayBuffer ? x : ArrayBuffer.isView(x) ? x.buffer : null;
+  if (!(buffer instanceof ArrayBuffer)) return false;
+  const flags = buffer as { resizable?: boolean; detached?: boolean };
+  if (flags.resizable === true || flags.detached === true) return false;
+  return (x as ArrayBuffer | ArrayBufferView).byteLength >= STAND_IN_FROM;
+}
+
 const ONCE: AddEventListenerOptions = bare({ once: true });
 
 async function framesFetch(ctx: ShimContext, input: RequestInfo | URL, init: RequestInit | undefined, url: URL): Promise<Response> {
@@ -127,7 +144,11 @@ async function framesFetch(ctx: ShimContext, input: RequestInfo | URL, init: Req
   // Our own multipart Blob replaces a FormData before the engine sees it, so the engine's
   // Content-Type (the Blob's type, unless the page set one) names our boundary.
   const formBlob = isFormData(initBody) ? multipartBlob(initBody) : null;
-  const request = new Request(isRequest(input) ? input : url.href, formBlob ? withMembers(init, { body: formBlob }) : init);
+  // A large byte body stands in as an empty view: the constructor would copy it only for the
+  // copy to be dropped (the shim sends its own, `extractBody`'s). For 16 MiB that copy was
+  // fresh memory, a third of the page's work for an upload (issue 16).
+  const stand = formBlob ?? (isLargePlainBytes(initBody) ? new Uint8Array(0) : null);
+  const request = new Request(isRequest(input) ? input : url.href, stand !== null ? withMembers(init, { body: stand }) : init);
   const signal = request.signal;
   if (signal.aborted) {
     // Fetch's "abort the fetch() call": the request's body is cancelled with the reason the

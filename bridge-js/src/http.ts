@@ -323,12 +323,6 @@ function isSharedArrayBuffer(x: unknown): boolean {
   return typeof SharedArrayBuffer !== 'undefined' && x instanceof SharedArrayBuffer;
 }
 
-/** A copy of a BufferSource's bytes (the Fetch and XHR specs copy at call time). */
-export function copyBytes(x: ArrayBuffer | ArrayBufferView): Uint8Array {
-  if (ArrayBuffer.isView(x)) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength).slice();
-  return new Uint8Array(x as ArrayBuffer).slice();
-}
-
 const encoder = new TextEncoder();
 export function utf8(s: string): Uint8Array {
   return encoder.encode(s);

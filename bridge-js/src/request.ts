@@ -3,6 +3,7 @@
 // that leaves the bus origins is handed to the browser's own fetch for the remaining hops.
 
 import type { BusClient, CarryBack } from './client.js';
+import { recycle } from './pool.js';
 import { bare, cancelStream, then } from './intrinsics.js';
 import { bodyForClient, type ExtractedBody } from './body.js';
 import {
@@ -99,6 +100,8 @@ export async function busRequest(ctx: ShimContext, init: BusRequestInit): Promis
     if (returned !== undefined) {
       then(returned, (back) => {
         if (isCarryBack(back)) back.release();
+        // Ours alone again: kept for the next body of its size.
+        else if (back !== null) recycle(back);
       });
     }
   }

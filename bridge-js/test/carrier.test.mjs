@@ -109,7 +109,10 @@ function carrierPage({ giveBack = true, copyOnly = false, keep = false, loseKept
   const peer = new BusPeer(conf.handler);
   const carried = [];
   const kept = { asked: 0, released: 0 };
+  // The buffers lent bodies came in, and those given back, in order.
+  const buffers = { lent: [], back: [] };
   peer.transport.sendBody = (stream, body, lend) => {
+    buffers.lent.push(body.buffer);
     // copyOnly: a transport that ignores `lend` (copies, gives nothing back).
     const whole = !copyOnly && lend === true && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
     const buffer = whole ? body.buffer : body.slice().buffer;
@@ -133,6 +136,7 @@ function carrierPage({ giveBack = true, copyOnly = false, keep = false, loseKept
             release: () => void kept.released++,
           }
         : new Uint8Array(structuredClone(taken, { transfer: [taken] }));
+      if (!keep) buffers.back.push(back.buffer);
       if (giveBack && !copyOnly) setImmediate(() => peer.transport.oncarryreturn?.(stream, back));
     });
     return true;
@@ -143,7 +147,7 @@ function carrierPage({ giveBack = true, copyOnly = false, keep = false, loseKept
     fetch: async () => new Response('from the browser'),
   };
   const inst = install({ origins: ['app://localhost'], transport: peer.transport, global: g });
-  return { g, peer, inst, carried, kept };
+  return { g, peer, inst, carried, kept, buffers };
 }
 
 const sha = (b) => createHash('sha256').update(b).digest('hex');
@@ -155,6 +159,45 @@ test('carrier: fetch lends its own copy of the body (no second copy); the caller
   assert.equal(sha(new Uint8Array(await res.arrayBuffer())), sha(body));
   assert.deepEqual(carried, [{ stream: 1, bytes: 300_000, lent: true }], 'fetch\'s snapshot went as it was');
   assert.equal(body.byteLength, 300_000, 'the caller\'s buffer is not detached');
+});
+
+test('carrier: a large body\'s copy, back once its fetch is done, takes the next body of its size', async () => {
+  const { g, buffers } = carrierPage();
+  const size = 2 << 20;
+  const first = bytesOf(size);
+  let res = await g.fetch('app://localhost/conf/echo', { method: 'POST', body: first });
+  assert.equal(sha(new Uint8Array(await res.arrayBuffer())), sha(first));
+  await settle();
+  assert.equal(buffers.back.length, 1);
+  // Same size, other bytes: they go in the buffer that came back, and arrive as they are.
+  const second = first.map((b) => b ^ 0x5a);
+  res = await g.fetch('app://localhost/conf/echo', { method: 'POST', body: second });
+  assert.equal(sha(new Uint8Array(await res.arrayBuffer())), sha(second));
+  assert.equal(buffers.lent[1], buffers.back[0], 'the second copy used the first\'s buffer');
+  assert.equal(first[0], 3, 'the caller\'s bytes are untouched');
+  await settle();
+  // Another size takes a new buffer; a buffer still lent is never handed out.
+  const third = bytesOf(size + 1);
+  const fourth = bytesOf(size);
+  const [r3, r4] = await Promise.all([
+    g.fetch('app://localhost/conf/echo', { method: 'POST', body: third }),
+    g.fetch('app://localhost/conf/echo', { method: 'POST', body: fourth }),
+  ]);
+  assert.equal(sha(new Uint8Array(await r3.arrayBuffer())), sha(third));
+  assert.equal(sha(new Uint8Array(await r4.arrayBuffer())), sha(fourth));
+  assert.ok(!buffers.back.slice(0, 1).includes(buffers.lent[2]), 'a size of its own: a new buffer');
+  assert.equal(buffers.lent[3], buffers.back[1], 'the same size: the buffer back from the second');
+});
+
+test('carrier: bodies under a MiB are copied as ever (never taken from what came back)', async () => {
+  const { g, buffers } = carrierPage();
+  for (let i = 0; i < 2; i++) {
+    const body = bytesOf(500_000);
+    const res = await g.fetch('app://localhost/conf/echo', { method: 'POST', body });
+    assert.equal(sha(new Uint8Array(await res.arrayBuffer())), sha(body));
+    await settle();
+  }
+  assert.notEqual(buffers.lent[1], buffers.back[0]);
 });
 
 test('carrier: a 307 or 308 after a carried body sends the same bytes again, once they are back', async () => {

@@ -2513,13 +2513,59 @@ var InprocBusBridge = (() => {
   function isSharedArrayBuffer(x) {
     return typeof SharedArrayBuffer !== "undefined" && x instanceof SharedArrayBuffer;
   }
-  function copyBytes(x) {
-    if (ArrayBuffer.isView(x)) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength).slice();
-    return new Uint8Array(x).slice();
-  }
   var encoder = new TextEncoder();
   function utf8(s) {
     return encoder.encode(s);
+  }
+
+  // src/pool.ts
+  var POOL_FROM = 1 << 20;
+  var POOL_BYTES = 64 << 20;
+  var POOL_IDLE_MS = 1e4;
+  var TypedArray = Object.getPrototypeOf(Uint8Array);
+  var typedArraySet = TypedArray.prototype.set;
+  var typedArraySlice2 = TypedArray.prototype.slice;
+  var byteLengthOf = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "byteLength").get;
+  var { apply: apply5 } = Reflect;
+  var free = [];
+  var freeBytes = 0;
+  var idle = null;
+  function touch() {
+    if (idle !== null) stopTimer(idle);
+    idle = null;
+    if (free.length === 0) return;
+    idle = startTimer(() => {
+      idle = null;
+      free = [];
+      freeBytes = 0;
+    }, POOL_IDLE_MS);
+    idle.unref?.();
+  }
+  function copyForRequest(bytes) {
+    const n = bytes.byteLength;
+    if (n >= POOL_FROM) {
+      for (let i = 0; i < free.length; i++) {
+        const buffer = free[i];
+        if (apply5(byteLengthOf, buffer, []) !== n) continue;
+        free.splice(i, 1);
+        freeBytes -= n;
+        touch();
+        const out = new Uint8Array(buffer);
+        apply5(typedArraySet, out, [bytes]);
+        return out;
+      }
+    }
+    return apply5(typedArraySlice2, bytes, []);
+  }
+  function recycle(bytes) {
+    const buffer = bytes.buffer;
+    const n = bytes.byteLength;
+    if (!(buffer instanceof ArrayBuffer) || n < POOL_FROM || n > POOL_BYTES) return;
+    if (bytes.byteOffset !== 0 || apply5(byteLengthOf, buffer, []) !== n) return;
+    free.push(buffer);
+    freeBytes += n;
+    while (freeBytes > POOL_BYTES) freeBytes -= apply5(byteLengthOf, free.shift(), []);
+    touch();
   }
 
   // src/body.ts
@@ -2528,7 +2574,7 @@ var InprocBusBridge = (() => {
       return { source: object, stream: null, type: object.type === "" ? null : object.type, length: object.size };
     }
     if (isBufferSource(object)) {
-      const bytes2 = copyBytes(object);
+      const bytes2 = copyForRequest(ArrayBuffer.isView(object) ? new Uint8Array(object.buffer, object.byteOffset, object.byteLength) : new Uint8Array(object));
       return { source: bytes2, stream: null, type: null, length: bytes2.byteLength, owned: true };
     }
     if (isFormData(object)) {
@@ -2611,6 +2657,7 @@ Content-Type: ${type}\r
       if (returned !== void 0) {
         then(returned, (back) => {
           if (isCarryBack(back)) back.release();
+          else if (back !== null) recycle(back);
         });
       }
     }
@@ -3093,6 +3140,14 @@ Content-Type: ${type}\r
     }
     return out;
   }
+  var STAND_IN_FROM = 64 << 10;
+  function isLargePlainBytes(x) {
+    const buffer = x instanceof ArrayBuffer ? x : ArrayBuffer.isView(x) ? x.buffer : null;
+    if (!(buffer instanceof ArrayBuffer)) return false;
+    const flags = buffer;
+    if (flags.resizable === true || flags.detached === true) return false;
+    return x.byteLength >= STAND_IN_FROM;
+  }
   var ONCE2 = bare({ once: true });
   async function framesFetch(ctx, input, init, url) {
     const stop = ctx.stopSignal();
@@ -3102,7 +3157,8 @@ Content-Type: ${type}\r
     }
     const initBody = init?.body;
     const formBlob = isFormData(initBody) ? multipartBlob(initBody) : null;
-    const request = new Request(isRequest(input) ? input : url.href, formBlob ? withMembers(init, { body: formBlob }) : init);
+    const stand = formBlob ?? (isLargePlainBytes(initBody) ? new Uint8Array(0) : null);
+    const request = new Request(isRequest(input) ? input : url.href, stand !== null ? withMembers(init, { body: stand }) : init);
     const signal = request.signal;
     if (signal.aborted) {
       const reason = abortReason2(signal);
@@ -3332,7 +3388,7 @@ Content-Type: ${type}\r
     defineProperty2(response, "type", { value: type, writable: false, enumerable: false, configurable: true });
     defineProperty2(response, "clone", {
       value: function clone() {
-        return decorate(apply5(responseClone, this, []), url, redirected, type, consumers);
+        return decorate(apply6(responseClone, this, []), url, redirected, type, consumers);
       },
       writable: true,
       enumerable: false,
@@ -3346,7 +3402,7 @@ Content-Type: ${type}\r
     }
     return response;
   }
-  var { apply: apply5 } = Reflect;
+  var { apply: apply6 } = Reflect;
   var { defineProperty: defineProperty2 } = Object;
   var ResponseProto = typeof Response === "function" ? Response.prototype : {};
   var responseClone = ResponseProto.clone;
@@ -3356,14 +3412,14 @@ Content-Type: ${type}\r
   function consumer(name, state) {
     const native = ResponseProto[name];
     return function() {
-      const body = bodyGetter ? apply5(bodyGetter, this, []) : this.body;
-      const used = bodyUsedGetter ? apply5(bodyUsedGetter, this, []) : this.bodyUsed;
-      if (body === null || used || body.locked) return apply5(native, this, []);
+      const body = bodyGetter ? apply6(bodyGetter, this, []) : this.body;
+      const used = bodyUsedGetter ? apply6(bodyUsedGetter, this, []) : this.bodyUsed;
+      if (body === null || used || body.locked) return apply6(native, this, []);
       if (state.aborted) return rejected(state.aborted.reason);
       const type = this.headers.get("content-type");
       const consume = (bytes) => {
         const copy = new Response(bytes, bare({ headers: bare(type === null ? {} : { "content-type": type }) }));
-        return apply5(native, copy, []);
+        return apply6(native, copy, []);
       };
       if (state.bytes !== null) {
         const bytes = state.bytes;
@@ -4968,10 +5024,10 @@ Content-Type: ${type}\r
   var READY = "inproc-bus:ready";
   var CLOSING2 = "inproc-bus:closing";
   var fnToString = Function.prototype.toString;
-  var { apply: apply6, construct } = Reflect;
+  var { apply: apply7, construct } = Reflect;
   function bundleSource() {
     try {
-      return typeof __inprocBusBundle === "function" ? apply6(fnToString, __inprocBusBundle, []) : null;
+      return typeof __inprocBusBundle === "function" ? apply7(fnToString, __inprocBusBundle, []) : null;
     } catch {
       return null;
     }
@@ -5009,7 +5065,7 @@ Content-Type: ${type}\r
       }
       if (url === null || scriptOrigin(url) !== own) return construct(Original, args, new.target);
       const module = options != null && options.type === "module";
-      const nonce = hex(apply6(getRandomValues, cryptoObj, [new Uint8Array(16)]));
+      const nonce = hex(apply7(getRandomValues, cryptoObj, [new Uint8Array(16)]));
       const config = {
         origins: [...ctx.origins],
         url: url.href,
@@ -5055,7 +5111,7 @@ import ${JSON.stringify(url.href)};
       });
       link = ctx.client.attachPeer(transport);
       links.set(worker, link);
-      apply6(postMessage, worker, [{ [PORT_KEY]: nonce }, [channel.port2]]);
+      apply7(postMessage, worker, [{ [PORT_KEY]: nonce }, [channel.port2]]);
       return worker;
     };
     Object.defineProperty(Worker, "length", { value: 1 });
@@ -5067,7 +5123,7 @@ import ${JSON.stringify(url.href)};
         links.delete(this);
         link.close();
       }
-      return apply6(nativeTerminate, this, []);
+      return apply7(nativeTerminate, this, []);
     };
     proto.terminate = ourTerminate;
     const nativeConstructor = proto.constructor;
@@ -5094,13 +5150,13 @@ import ${JSON.stringify(url.href)};
       const ports = event.ports;
       if (!ports || ports.length !== 1) return;
       event.stopImmediatePropagation();
-      apply6(removeListener2, g, ["message", onPort]);
+      apply7(removeListener2, g, ["message", onPort]);
       port = ports[0];
       queued.connect(portTransport(port, () => {
       }));
       port.postMessage(READY);
     };
-    apply6(addListener2, g, ["message", onPort]);
+    apply7(addListener2, g, ["message", onPort]);
     const installation2 = install({
       origins: config.origins,
       transport: queued,
@@ -5127,7 +5183,7 @@ import ${JSON.stringify(url.href)};
           }
           absolute.push(u);
         }
-        return apply6(nativeImportScripts, g, absolute);
+        return apply7(nativeImportScripts, g, absolute);
       };
     }
     const shown = workerLocation(config.url);
@@ -5136,7 +5192,7 @@ import ${JSON.stringify(url.href)};
     if (typeof nativeClose === "function") {
       g.close = function close() {
         port?.postMessage(CLOSING2);
-        return apply6(nativeClose, g, []);
+        return apply7(nativeClose, g, []);
       };
     }
     return installation2;
@@ -5160,14 +5216,14 @@ import ${JSON.stringify(url.href)};
       if (text !== null) {
         const typed = URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
         try {
-          apply6(importScripts, g, [typed]);
+          apply7(importScripts, g, [typed]);
         } finally {
           URL.revokeObjectURL(typed);
         }
         return;
       }
     }
-    apply6(importScripts, g, [url]);
+    apply7(importScripts, g, [url]);
   }
   function portTransport(port, oncontrol) {
     const transport = {
