@@ -3,7 +3,7 @@
 //! loaded.
 //!
 //! The extension asks its page's view for a socket (a `WebKitUserMessage` named
-//! `inproc-bus-socket`); the view answers with one end of a fresh pair. Only this host's own view
+//! `inproc-bus-socket/<wire version>`; another version is not answered); the view answers with one end of a fresh pair. Only this host's own view
 //! gets that message from its pages: a related view's (a popup's) page asks its own view,
 //! which does not answer, and stays on script messages, where the commit token refuses it.
 //! What crosses the socket is what crossed as script messages (the same text, checked the
@@ -25,8 +25,40 @@ use bytes::{Buf, Bytes, BytesMut};
 use webkit2gtk::UserMessageExt;
 use webkit2gtk::WebViewExt as _;
 
-/// The handshake's message name (the extension's `HANDSHAKE`).
-pub(crate) const HANDSHAKE: &str = "inproc-bus-socket";
+/// The handshake's message name (the extension's `HANDSHAKE`): the wire's name, then its
+/// version. Only this exact name is answered: an extension library of another version (a
+/// stale `.so` next to the executable) gets no socket, and its pages stay on script
+/// messages, with a warning that says which versions met.
+pub(crate) const HANDSHAKE: &str = "inproc-bus-socket/1";
+
+/// What a user message's name says about the handshake.
+#[derive(Debug, PartialEq)]
+enum Handshake<'a> {
+    /// Ours, of this version.
+    Ours,
+    /// The handshake of another version of the wire (that version's text).
+    OtherVersion(&'a str),
+    /// Not a handshake.
+    NotOne,
+}
+
+/// The wire's name and this host's version of it (the two halves of [`HANDSHAKE`]).
+fn wire_and_version() -> (&'static str, &'static str) {
+    HANDSHAKE.split_once('/').expect("a name and a version")
+}
+
+fn handshake(name: &str) -> Handshake<'_> {
+    if name == HANDSHAKE {
+        return Handshake::Ours;
+    }
+    let (wire, _) = wire_and_version();
+    match name.split_once('/') {
+        Some((theirs, version)) if theirs == wire => Handshake::OtherVersion(version),
+        // The first extension, before the name had a version.
+        None if name == wire => Handshake::OtherVersion("0 (unversioned)"),
+        _ => Handshake::NotOne,
+    }
+}
 
 /// The file name of the extension's library.
 pub const LIBRARY: &str = "libbridge_desktop_webext.so";
@@ -233,8 +265,19 @@ static NEXT_SOCKET: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64:
 pub(crate) fn serve(view: &webkit2gtk::WebView, handlers: Handlers) {
     let handlers = std::rc::Rc::new(handlers);
     view.connect_user_message_received(move |_, request| {
-        if request.name().as_deref() != Some(HANDSHAKE) {
-            return false;
+        let name = request.name();
+        match handshake(name.as_deref().unwrap_or("")) {
+            Handshake::Ours => {}
+            Handshake::NotOne => return false,
+            Handshake::OtherVersion(theirs) => {
+                tracing::warn!(
+                    "the web process extension speaks wire version {theirs}, this host {}: \
+                     its page stays on script messages (ship the {LIBRARY} built with this \
+                     host)",
+                    wire_and_version().1
+                );
+                return false;
+            }
         }
         let pair = UnixStream::pair().and_then(|(ours, theirs)| {
             let writer = ours.try_clone()?;
@@ -525,6 +568,28 @@ mod tests {
     use std::cell::RefCell;
     use std::io::{Read, Write};
     use std::rc::Rc;
+
+    #[test]
+    fn only_the_handshake_of_this_wire_version_is_answered() {
+        assert_eq!(handshake(HANDSHAKE), Handshake::Ours);
+        assert_eq!(
+            handshake("inproc-bus-socket/2"),
+            Handshake::OtherVersion("2")
+        );
+        assert_eq!(
+            handshake("inproc-bus-socket"),
+            Handshake::OtherVersion("0 (unversioned)")
+        );
+        for other in [
+            "",
+            "inproc-bus",
+            "inproc-bus-socket-x/1",
+            "x/1",
+            "inproc-bus-socketx",
+        ] {
+            assert_eq!(handshake(other), Handshake::NotOne, "{other}");
+        }
+    }
 
     /// A reader on one end of a pair, whose handlers record what they were given.
     fn reader(wanted: Result<bool, String>) -> (Reader, UnixStream, Rc<RefCell<Vec<String>>>) {

@@ -136,7 +136,7 @@ fn a_lost_socket_fails_open_requests_and_the_page_goes_on() {
     assert_eq!(
         h.eval_in(world, socket),
         true,
-        "no socket: build the extension first (cargo build -p bridge-desktop-webext)"
+        "no socket: build the extension first (cargo build -p bridge-desktop-webext); a library of another wire version gets none"
     );
     h.eval(
         "window.slow = null; fetch('/slow').then((r) => r.text()).then((t) => { window.slow = t; }, (e) => { window.slow = 'error: ' + e; }); return 1;",
@@ -819,7 +819,7 @@ fn a_popup_cannot_replace_the_main_views_session() {
     assert_eq!(
         h.eval_in(world, socket),
         true,
-        "no socket: build the extension first (cargo build -p bridge-desktop-webext)"
+        "no socket: build the extension first (cargo build -p bridge-desktop-webext); a library of another wire version gets none"
     );
     {
         let popup = popups.borrow()[0].1.clone();

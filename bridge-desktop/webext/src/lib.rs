@@ -53,8 +53,10 @@ use std::os::unix::net::UnixStream;
 
 /// The relay's isolated world (bridge-desktop's `channel::WORLD`).
 const WORLD: &CStr = c"inproc-bus";
-/// The handshake's message name (bridge-desktop's `channel::SOCKET_MESSAGE`).
-const HANDSHAKE: &CStr = c"inproc-bus-socket";
+/// The handshake's message name (bridge-desktop's `socket::HANDSHAKE`): the wire's name and
+/// version. A host of another version does not answer it, and the page stays on script
+/// messages; change the number with any change to the wire.
+const HANDSHAKE: &CStr = c"inproc-bus-socket/1";
 /// The function's name in [`WORLD`].
 const FUNCTION: &CStr = c"__inprocBusWire";
 
