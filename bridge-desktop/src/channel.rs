@@ -190,9 +190,26 @@ const RELAY: &str = r#"(() => {
     queueMicrotask(lose); // not written: the socket is gone
     return Promise.resolve();
   };
+  // Buffers the socket carried bodies from, free for the next (see `takeSlab` below), and
+  // when one was last taken or given back.
+  let slabs = [];
+  let slabBytes = 0;
+  let slabUsed = 0;
+  // Let go once no upload used them for __SLAB_IDLE__ ms, looked at whenever the relay asks
+  // the host anything (it sets no timer: the page shares this world's timer ids, and could
+  // clear one).
+  const dropIdleSlabs = () => {
+    if (slabs.length > 0 && performance.now() - slabUsed > __SLAB_IDLE__) {
+      slabs = [];
+      slabBytes = 0;
+    }
+  };
   // A request the host answers (as a reply of the pull handler settles: frames and other
   // answers as a rejection's message, the end as `undefined`).
-  const ask = (message) => viaSocket ? answerOf(wire(2, message)) : pull.postMessage(message);
+  const ask = (message) => {
+    dropIdleSlabs();
+    return viaSocket ? answerOf(wire(2, message)) : pull.postMessage(message);
+  };
   const postFrames = (message) => {
     if (!viaSocket) handler.postMessage(message);
     else if (wire(1, message) !== true) queueMicrotask(lose);
@@ -559,14 +576,14 @@ const RELAY: &str = r#"(() => {
     }
     return id;
   };
-  // Buffers the socket carried bodies from, free for the next (up to __SLABS__ bytes, let go
-  // after __SLAB_IDLE__ ms without an upload). Every upload's copy in fresh memory cost the
-  // page more than the copy itself: the kernel's page faults, and the freeing after
-  // (issue 16: a 16 MiB upload took 18-25 ms where a warm one took 7-10).
-  let slabs = [];
-  let slabBytes = 0;
-  let slabTimer = 0;
+  // Buffers the socket carried bodies from (`slabs`, above), free for the next: up to
+  // __SLABS__ bytes, let go once __SLAB_IDLE__ ms passed without an upload. Every upload's
+  // copy in fresh memory cost the page more than the copy itself: the kernel's page faults,
+  // and the freeing after (issue 16: a 16 MiB upload took 18-25 ms where a warm one took
+  // 7-10).
   const takeSlab = (n) => {
+    dropIdleSlabs();
+    slabUsed = performance.now();
     let best = -1;
     for (let i = 0; i < slabs.length; i++) {
       const size = slabs[i].byteLength;
@@ -583,11 +600,7 @@ const RELAY: &str = r#"(() => {
     slabs.push(buffer);
     slabBytes += buffer.byteLength;
     while (slabBytes > __SLABS__) slabBytes -= slabs.shift().byteLength;
-    clearTimeout(slabTimer);
-    slabTimer = setTimeout(() => {
-      slabs = [];
-      slabBytes = 0;
-    }, __SLAB_IDLE__);
+    slabUsed = performance.now();
   };
   const letGo = (id) => {
     const body = kept.get(id);
@@ -850,7 +863,8 @@ const KEPT_BYTES: usize = 64 << 20;
 /// page's buffer, pinned (see `kept`).
 const SLAB_BYTES: usize = 64 << 20;
 
-/// How long the relay keeps its free body buffers without an upload (milliseconds).
+/// How long the relay keeps its free body buffers without an upload (milliseconds): they
+/// are let go at its first message to the host after that (it sets no timers).
 const SLAB_IDLE_MS: u32 = 10_000;
 
 /// The longest a relay's `after` tick waits (milliseconds).

@@ -119,6 +119,65 @@ fn frames_cross_the_extensions_socket_when_it_is_loaded() {
     );
 }
 
+/// Bodies of one size over the socket, one after another and several at once: the relay
+/// sends each from a buffer of its own that it uses again (see RELAY's `slabs`), and gives
+/// the page's back at once. Each must arrive as its own bytes, and the page's buffers stay
+/// its own (a fetch's copy is reused by the shim for the next body of its size).
+fn uploads_of_one_size_over_the_socket_each_carry_their_own_bytes() {
+    let h = Harness::new(|b| b);
+    h.load("/frames.html");
+    let r = h.report(T);
+    assert!(r["error"].is_null(), "{r}");
+    let world = Some(bridge_desktop::channel::WORLD);
+    assert_eq!(
+        h.eval_in(
+            world,
+            "return typeof __inprocBusWire === 'function' && __inprocBusWire(0) === true"
+        ),
+        true,
+        "no socket: build the extension first (cargo build -p bridge-desktop-webext); a library of another wire version gets none"
+    );
+    h.eval(
+        r#"(async () => {
+  const size = 3 << 20;
+  // What a body of one fill came back as: its distinct byte values, and its length.
+  const send = async (fill) => {
+    const body = new Uint8Array(size).fill(fill);
+    const r = await fetch('/conf/echo', { method: 'POST', body });
+    const back = new Uint8Array(await r.arrayBuffer());
+    const values = new Set(back);
+    body.fill(0); // the caller's own array, changed after: not what was sent
+    return [...values].join(',') + ':' + back.length;
+  };
+  const out = { one: [], many: [] };
+  try {
+    for (const fill of [0x11, 0x22, 0x33, 0x44]) out.one.push(await send(fill));
+    out.many = await Promise.all([0x55, 0x66, 0x77, 0x88, 0x99].map(send));
+    out.after = await send(0xaa);
+  } catch (e) {
+    out.error = String(e);
+  }
+  await fetch('/report', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(out) });
+})(); return 0;"#,
+    );
+    let r = h.report(Duration::from_secs(60));
+    assert!(r["error"].is_null(), "{r}");
+    let size = 3 << 20;
+    let each =
+        |fills: &[u8]| -> Vec<String> { fills.iter().map(|f| format!("{f}:{size}")).collect() };
+    assert_eq!(
+        r["one"],
+        serde_json::json!(each(&[0x11, 0x22, 0x33, 0x44])),
+        "{r}"
+    );
+    assert_eq!(
+        r["many"],
+        serde_json::json!(each(&[0x55, 0x66, 0x77, 0x88, 0x99])),
+        "{r}"
+    );
+    assert_eq!(r["after"], format!("{}:{size}", 0xaa), "{r}");
+}
+
 /// When the extension's socket goes (here: the host ends it on a message that is not one),
 /// the page's open requests fail with the relay's reset instead of hanging, and the page goes
 /// on over script messages with a new session (the host gives its relay a new token).
@@ -1096,6 +1155,10 @@ fn main() {
         (
             "frames_cross_the_extensions_socket_when_it_is_loaded",
             frames_cross_the_extensions_socket_when_it_is_loaded,
+        ),
+        (
+            "uploads_of_one_size_over_the_socket_each_carry_their_own_bytes",
+            uploads_of_one_size_over_the_socket_each_carry_their_own_bytes,
         ),
         (
             "bad_handlers_and_unknown_paths_get_clear_errors",

@@ -9,6 +9,10 @@ import { extractBody, multipartBlob, type ExtractedBody } from './body.js';
 import {
   NULL_BODY_STATUSES,
   abortReason,
+  arrayBufferFlags,
+  arrayBufferSize,
+  copyView,
+  viewBuffer,
   isBlob,
   isForbiddenRequestHeader,
   isFormData,
@@ -119,11 +123,13 @@ const STAND_IN_FROM = 64 << 10;
  * Content-Type, the same checks of the rest).
  */
 function isLargePlainBytes(x: unknown): boolean {
-  const buffer = x instanceof ArrayBuffer ? x : ArrayBuffer.isView(x) ? x.buffer : null;
-  if (!(buffer instanceof ArrayBuffer)) return false;
-  const flags = buffer as { resizable?: boolean; detached?: boolean };
-  if (flags.resizable === true || flags.detached === true) return false;
-  return (x as ArrayBuffer | ArrayBufferView).byteLength >= STAND_IN_FROM;
+  // By the engine's own getters (taken at load): a page's getter on a subclass or a
+  // prototype is not run, and cannot make a buffer look plain when it is not.
+  const buffer = ArrayBuffer.isView(x) ? viewBuffer(x) : x;
+  const size = arrayBufferSize(buffer);
+  if (size === null) return false;
+  const flags = arrayBufferFlags(buffer as ArrayBuffer);
+  return !flags.resizable && !flags.detached && size >= STAND_IN_FROM;
 }
 
 const ONCE: AddEventListenerOptions = bare({ once: true });
@@ -243,7 +249,9 @@ function readRequestBody(request: Request, signal: AbortSignal): Promise<Uint8Ar
       return settle(() => reject(new TypeError('the request body was already used or is locked', { cause: e })));
     }
     then(
-      readAll(reader),
+      // A copy: the body is lent to a carrier as bytes of ours (`owned`), and a chunk the
+      // page enqueued must not be detached.
+      readAll(reader, true),
       (bytes) => settle(() => resolve(bytes)),
       (e) => settle(() => reject(e)),
     );
@@ -513,7 +521,11 @@ function consumer(name: Consumer, state: BodyState): (this: Response) => Promise
   };
 }
 
-async function readAll(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<Uint8Array> {
+/**
+ * Every chunk `reader` gives, joined. A single chunk is the stream's own object (the page's,
+ * for a stream it made): with `own`, a copy of it, which a carrier may then take.
+ */
+async function readAll(reader: ReadableStreamDefaultReader<Uint8Array>, own = false): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -522,7 +534,7 @@ async function readAll(reader: ReadableStreamDefaultReader<Uint8Array>): Promise
     chunks.push(next.value);
     size += next.value.byteLength;
   }
-  if (chunks.length === 1) return chunks[0]!;
+  if (chunks.length === 1) return own ? copyView(chunks[0]!) : chunks[0]!;
   const out = new Uint8Array(size);
   let at = 0;
   for (let i = 0; i < chunks.length; i++) {

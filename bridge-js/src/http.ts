@@ -315,12 +315,68 @@ export function isUrlSearchParams(x: unknown): x is URLSearchParams {
   return typeof URLSearchParams !== 'undefined' && x instanceof URLSearchParams;
 }
 
+/** A BufferSource, from any realm (an iframe's `ArrayBuffer` is one too, as WebIDL has it). */
 export function isBufferSource(x: unknown): x is ArrayBuffer | ArrayBufferView {
-  return x instanceof ArrayBuffer || ArrayBuffer.isView(x) || isSharedArrayBuffer(x);
+  return ArrayBuffer.isView(x) || arrayBufferSize(x) !== null || isSharedArrayBuffer(x);
 }
 
 function isSharedArrayBuffer(x: unknown): boolean {
-  return typeof SharedArrayBuffer !== 'undefined' && x instanceof SharedArrayBuffer;
+  if (sharedByteLength === undefined) return false;
+  try {
+    Reflect.apply(sharedByteLength, x, []);
+    return true;
+  } catch (_) {
+    return false;
+  }
+}
+
+// The engine's getters, taken at load: brand checks that work across realms and do not run
+// what a page put on a prototype or a subclass.
+const getterOf = (o: object | undefined, name: string): ((this: unknown) => unknown) | undefined =>
+  o === undefined ? undefined : (Object.getOwnPropertyDescriptor(o, name)?.get as ((this: unknown) => unknown) | undefined);
+const arrayBufferByteLength = getterOf(ArrayBuffer.prototype, 'byteLength')!;
+const arrayBufferResizable = getterOf(ArrayBuffer.prototype, 'resizable');
+const arrayBufferDetached = getterOf(ArrayBuffer.prototype, 'detached');
+const sharedByteLength = typeof SharedArrayBuffer !== 'undefined' ? getterOf(SharedArrayBuffer.prototype, 'byteLength') : undefined;
+const typedArrayBuffer = getterOf(Object.getPrototypeOf(Uint8Array.prototype) as object, 'buffer')!;
+const dataViewBuffer = getterOf(DataView.prototype, 'buffer')!;
+const typedArraySlice = (Object.getPrototypeOf(Uint8Array.prototype) as { slice: (this: Uint8Array) => Uint8Array }).slice;
+
+/** `x`'s byte length when it is an `ArrayBuffer` of any realm (not a shared one), else null. */
+export function arrayBufferSize(x: unknown): number | null {
+  try {
+    return Reflect.apply(arrayBufferByteLength, x, []) as number;
+  } catch (_) {
+    return null;
+  }
+}
+
+/** Whether an `ArrayBuffer` is resizable or detached (false where the engine has no such thing). */
+export function arrayBufferFlags(buffer: ArrayBuffer): { resizable: boolean; detached: boolean } {
+  return {
+    resizable: arrayBufferResizable !== undefined && Reflect.apply(arrayBufferResizable, buffer, []) === true,
+    detached: arrayBufferDetached !== undefined && Reflect.apply(arrayBufferDetached, buffer, []) === true,
+  };
+}
+
+/** The buffer of a typed array or DataView (of any realm), or null. */
+export function viewBuffer(view: ArrayBufferView): unknown {
+  // Each getter throws for the other kind of view (no loop: the page may have replaced the
+  // array iterator).
+  try {
+    return Reflect.apply(typedArrayBuffer, view, []);
+  } catch (_) {
+    try {
+      return Reflect.apply(dataViewBuffer, view, []);
+    } catch (_) {
+      return null;
+    }
+  }
+}
+
+/** A copy of `bytes`, by the engine's own `slice`. */
+export function copyView(bytes: Uint8Array): Uint8Array {
+  return Reflect.apply(typedArraySlice, bytes, []) as Uint8Array;
 }
 
 const encoder = new TextEncoder();

@@ -20,7 +20,9 @@ const typedArraySlice = (TypedArray.prototype as { slice: (this: Uint8Array) => 
 const byteLengthOf = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength')!.get!;
 const { apply } = Reflect;
 
-let free: ArrayBuffer[] = [];
+/** Kept buffers, oldest first, with the size each had when kept (a page holding one could
+ * detach it meanwhile: it is then dropped, and its size with it). */
+let free: { buffer: ArrayBuffer; size: number }[] = [];
 let freeBytes = 0;
 let idle: Timer | null = null;
 
@@ -45,10 +47,13 @@ export function copyForRequest(bytes: Uint8Array): Uint8Array {
   const n = bytes.byteLength;
   if (n >= POOL_FROM) {
     for (let i = 0; i < free.length; i++) {
-      const buffer = free[i]!;
-      if (apply(byteLengthOf, buffer, []) !== n) continue;
+      const { buffer, size } = free[i]!;
+      const now = apply(byteLengthOf, buffer, []) as number;
+      if (now === size && size !== n) continue;
       free.splice(i, 1);
-      freeBytes -= n;
+      freeBytes -= size;
+      i--;
+      if (now !== size) continue; // detached: gone
       touch();
       const out = new Uint8Array(buffer);
       apply(typedArraySet, out, [bytes]);
@@ -67,9 +72,9 @@ export function recycle(bytes: Uint8Array): void {
   const n = bytes.byteLength;
   if (!(buffer instanceof ArrayBuffer) || n < POOL_FROM || n > POOL_BYTES) return;
   if (bytes.byteOffset !== 0 || apply(byteLengthOf, buffer, []) !== n) return;
-  free.push(buffer);
+  free.push({ buffer, size: n });
   freeBytes += n;
-  while (freeBytes > POOL_BYTES) freeBytes -= apply(byteLengthOf, free.shift()!, []) as number;
+  while (freeBytes > POOL_BYTES) freeBytes -= free.shift()!.size;
   touch();
 }
 

@@ -59,6 +59,12 @@ export interface BusRequestInit {
   offBus?: OffBusInit | undefined;
   /** Upload progress of the current hop (bytes sent, and whether the body is complete). */
   onupload?: ((sent: number, done: boolean) => void) | undefined;
+  /**
+   * The caller may send the body again after this request (XHR's answer to a 401): a
+   * carrier's hold on it is left to the caller, who ends it with `letGoBody` once no send
+   * follows (else the next send could find its bytes gone, or in another request's hands).
+   */
+  keepBody?: boolean | undefined;
 }
 
 /** A Request's members the browser's fetch needs when a redirect leaves the bus. */
@@ -95,16 +101,22 @@ export async function busRequest(ctx: ShimContext, init: BusRequestInit): Promis
   try {
     return await follow(ctx, init);
   } finally {
-    // No more sends of the body: a carrier that still holds it lets it go.
-    const returned = init.body?.returned;
-    if (returned !== undefined) {
-      then(returned, (back) => {
-        if (isCarryBack(back)) back.release();
-        // Ours alone again: kept for the next body of its size.
-        else if (back !== null) recycle(back);
-      });
-    }
+    if (init.keepBody !== true) letGoBody(init.body);
   }
+}
+
+/**
+ * No more sends of `body`: a carrier that still holds it lets it go, and the bytes it gave
+ * back (ours alone again) are kept for the next body of their size.
+ */
+export function letGoBody(body: ExtractedBody | null): void {
+  const returned = body?.returned;
+  if (returned === undefined) return;
+  body!.returned = undefined;
+  then(returned, (back) => {
+    if (isCarryBack(back)) back.release();
+    else if (back !== null) recycle(back);
+  });
 }
 
 const isView = ArrayBuffer.isView;

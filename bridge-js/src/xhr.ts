@@ -34,7 +34,7 @@ import {
 } from './http.js';
 import { toBase64 } from './base64.js';
 import { bare, cancelReader, cancelStream, enqueueMicrotask, getReader, idlLength, idlShape, read, startTimer, stopTimer, then, type Timer } from './intrinsics.js';
-import { busRequest, type BusResponse, type ShimContext } from './request.js';
+import { busRequest, letGoBody, type BusResponse, type ShimContext } from './request.js';
 import type { RouteFor } from './shim.js';
 
 const UNSENT = 0;
@@ -771,12 +771,23 @@ export function createXMLHttpRequest(
    * engine does with XHR credentials.
    */
   async function authenticated(s: XhrState, request: Parameters<typeof busRequest>[1]): Promise<BusResponse> {
-    const res = await busRequest(ctx, request);
+    // The body may go again: its carrier's hold is ours to end (`keepBody`) once it won't.
+    let res: BusResponse;
+    try {
+      res = await busRequest(ctx, { ...request, keepBody: true });
+    } catch (e) {
+      letGoBody(request.body);
+      throw e;
+    }
+    const once = (): BusResponse => {
+      letGoBody(request.body);
+      return res;
+    };
     const creds = s.credentials;
-    if (res.status !== 401 || creds === null || getHeader(request.headers, 'authorization') !== null) return res;
+    if (res.status !== 401 || creds === null || getHeader(request.headers, 'authorization') !== null) return once();
     const challenge = getHeader(res.headers, 'www-authenticate');
-    if (challenge === null || !/(^|,)\s*basic(\s|$|,)/i.test(challenge)) return res;
-    if (request.body !== null && request.body.source === null) return res; // a stream cannot go twice
+    if (challenge === null || !/(^|,)\s*basic(\s|$|,)/i.test(challenge)) return once();
+    if (request.body !== null && request.body.source === null) return once(); // a stream cannot go twice
     cancelStream(res.body);
     const token = toBase64(new TextEncoder().encode(`${creds.username}:${creds.password}`));
     return busRequest(ctx, { ...request, headers: [...request.headers, ['Authorization', `Basic ${token}`]] });

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { BusClient, CARRY_OVER, decode, domEventTransport, encode, fromBase64, install, toBase64 } from '../dist/bus-bridge.mjs';
 import { BusPeer } from './support/bus-peer.mjs';
 import { confRoutes } from './support/conf-routes.mjs';
-import { readAll, settle, decodeText } from './support/env.mjs';
+import { FakeXHR, readAll, settle, decodeText } from './support/env.mjs';
 
 const bytesOf = (n) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + 3) & 0xff);
 
@@ -104,7 +104,7 @@ test('carrier: a body the host refuses fails the request with the reason, and ca
  * is lent (a whole buffer) is transferred, not copied, fed to the stream, then given back
  * (or never, with `giveBack: false`).
  */
-function carrierPage({ giveBack = true, copyOnly = false, keep = false, loseKept = false } = {}) {
+function carrierPage({ giveBack = true, copyOnly = false, keep = false, loseKept = false, maxStreams = undefined } = {}) {
   const conf = confRoutes();
   const peer = new BusPeer(conf.handler);
   const carried = [];
@@ -145,8 +145,9 @@ function carrierPage({ giveBack = true, copyOnly = false, keep = false, loseKept
     document: { baseURI: 'app://localhost/' },
     location: { href: 'app://localhost/' },
     fetch: async () => new Response('from the browser'),
+    XMLHttpRequest: FakeXHR,
   };
-  const inst = install({ origins: ['app://localhost'], transport: peer.transport, global: g });
+  const inst = install({ origins: ['app://localhost'], transport: peer.transport, global: g, maxStreams });
   return { g, peer, inst, carried, kept, buffers };
 }
 
@@ -176,17 +177,52 @@ test('carrier: a large body\'s copy, back once its fetch is done, takes the next
   assert.equal(buffers.lent[1], buffers.back[0], 'the second copy used the first\'s buffer');
   assert.equal(first[0], 3, 'the caller\'s bytes are untouched');
   await settle();
-  // Another size takes a new buffer; a buffer still lent is never handed out.
-  const third = bytesOf(size + 1);
-  const fourth = bytesOf(size);
-  const [r3, r4] = await Promise.all([
+  // One buffer kept, two bodies of its size at once: the first takes it, the second (made
+  // while the first's buffer is lent) a new one; another size, a new one too.
+  const third = bytesOf(size).map((b) => b ^ 0x33);
+  const fourth = bytesOf(size).map((b) => b ^ 0x77);
+  const fifth = bytesOf(size + 1);
+  const [r3, r4, r5] = await Promise.all([
     g.fetch('app://localhost/conf/echo', { method: 'POST', body: third }),
     g.fetch('app://localhost/conf/echo', { method: 'POST', body: fourth }),
+    g.fetch('app://localhost/conf/echo', { method: 'POST', body: fifth }),
   ]);
   assert.equal(sha(new Uint8Array(await r3.arrayBuffer())), sha(third));
   assert.equal(sha(new Uint8Array(await r4.arrayBuffer())), sha(fourth));
-  assert.ok(!buffers.back.slice(0, 1).includes(buffers.lent[2]), 'a size of its own: a new buffer');
-  assert.equal(buffers.lent[3], buffers.back[1], 'the same size: the buffer back from the second');
+  assert.equal(sha(new Uint8Array(await r5.arrayBuffer())), sha(fifth));
+  assert.equal(buffers.lent[2], buffers.back[1], 'the third took the buffer back from the second');
+  assert.equal(new Set(buffers.lent.slice(2, 5)).size, 3, 'three bodies in flight, three buffers');
+});
+
+test('carrier: an XHR body sent again after a 401 keeps its bytes while another body of its size is made', async () => {
+  // Two stream slots, one held: the XHR's retry waits for a slot with its body back from
+  // the carrier, and another body of the same size is made meanwhile. It must not take the
+  // retry's buffer (it did, when the first try's end put it up for use again).
+  const { g, buffers } = carrierPage({ maxStreams: 2 });
+  const size = 2 << 20;
+  const a = new Uint8Array(size).fill(0xaa);
+  const b = new Uint8Array(size).fill(0xbb);
+  const holds = [new AbortController(), new AbortController()];
+  const held = holds.map((c) => g.fetch('app://localhost/conf/hang', { signal: c.signal }).catch(() => {}));
+  await settle();
+  const xhr = new g.XMLHttpRequest();
+  xhr.open('POST', 'app://localhost/conf/basic-echo', true, 'user', 'pw');
+  xhr.responseType = 'arraybuffer';
+  const done = new Promise((resolve) => xhr.addEventListener('loadend', resolve));
+  holds[1].abort(); // a slot for the first try only: the second hang takes it back after
+  xhr.send(a);
+  const again = new AbortController();
+  const third = g.fetch('app://localhost/conf/hang', { signal: again.signal }).catch(() => {});
+  while (buffers.back.length < 1) await settle();
+  for (let i = 0; i < 20; i++) await settle();
+  const other = g.fetch('app://localhost/conf/echo', { method: 'POST', body: b });
+  holds[0].abort();
+  again.abort();
+  await Promise.all([...held, third]);
+  await done;
+  assert.equal(xhr.status, 200);
+  assert.equal(sha(new Uint8Array(xhr.response)), sha(a), 'the retry sent a\'s bytes');
+  assert.equal(sha(new Uint8Array(await (await other).arrayBuffer())), sha(b), 'the other fetch sent b\'s');
 });
 
 test('carrier: bodies under a MiB are copied as ever (never taken from what came back)', async () => {
@@ -301,4 +337,20 @@ test('carrier: an abort while a redirect waits for its lent body rejects the fet
   const reason = new Error('stop waiting');
   controller.abort(reason);
   await assert.rejects(pending, (e) => e === reason);
+});
+
+test('carrier: a Request\'s stream body is sent as a copy: the chunk the page enqueued is not detached', async () => {
+  const { g, carried } = carrierPage();
+  const chunk = bytesOf(2 << 20);
+  const stream = new ReadableStream({
+    start(c) {
+      c.enqueue(chunk);
+      c.close();
+    },
+  });
+  const request = new Request('app://localhost/conf/echo', { method: 'POST', body: stream, duplex: 'half' });
+  const res = await g.fetch(request);
+  assert.equal(sha(new Uint8Array(await res.arrayBuffer())), sha(bytesOf(2 << 20)));
+  assert.deepEqual(carried.map((c) => c.lent), [true], 'the copy was lent');
+  assert.equal(chunk.byteLength, 2 << 20, 'the page\'s chunk is not detached');
 });

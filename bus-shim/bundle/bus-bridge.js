@@ -2508,10 +2508,51 @@ var InprocBusBridge = (() => {
     return typeof URLSearchParams !== "undefined" && x instanceof URLSearchParams;
   }
   function isBufferSource(x) {
-    return x instanceof ArrayBuffer || ArrayBuffer.isView(x) || isSharedArrayBuffer(x);
+    return ArrayBuffer.isView(x) || arrayBufferSize(x) !== null || isSharedArrayBuffer(x);
   }
   function isSharedArrayBuffer(x) {
-    return typeof SharedArrayBuffer !== "undefined" && x instanceof SharedArrayBuffer;
+    if (sharedByteLength === void 0) return false;
+    try {
+      Reflect.apply(sharedByteLength, x, []);
+      return true;
+    } catch (_) {
+      return false;
+    }
+  }
+  var getterOf = (o, name) => o === void 0 ? void 0 : Object.getOwnPropertyDescriptor(o, name)?.get;
+  var arrayBufferByteLength = getterOf(ArrayBuffer.prototype, "byteLength");
+  var arrayBufferResizable = getterOf(ArrayBuffer.prototype, "resizable");
+  var arrayBufferDetached = getterOf(ArrayBuffer.prototype, "detached");
+  var sharedByteLength = typeof SharedArrayBuffer !== "undefined" ? getterOf(SharedArrayBuffer.prototype, "byteLength") : void 0;
+  var typedArrayBuffer = getterOf(Object.getPrototypeOf(Uint8Array.prototype), "buffer");
+  var dataViewBuffer = getterOf(DataView.prototype, "buffer");
+  var typedArraySlice2 = Object.getPrototypeOf(Uint8Array.prototype).slice;
+  function arrayBufferSize(x) {
+    try {
+      return Reflect.apply(arrayBufferByteLength, x, []);
+    } catch (_) {
+      return null;
+    }
+  }
+  function arrayBufferFlags(buffer) {
+    return {
+      resizable: arrayBufferResizable !== void 0 && Reflect.apply(arrayBufferResizable, buffer, []) === true,
+      detached: arrayBufferDetached !== void 0 && Reflect.apply(arrayBufferDetached, buffer, []) === true
+    };
+  }
+  function viewBuffer(view) {
+    try {
+      return Reflect.apply(typedArrayBuffer, view, []);
+    } catch (_) {
+      try {
+        return Reflect.apply(dataViewBuffer, view, []);
+      } catch (_2) {
+        return null;
+      }
+    }
+  }
+  function copyView(bytes) {
+    return Reflect.apply(typedArraySlice2, bytes, []);
   }
   var encoder = new TextEncoder();
   function utf8(s) {
@@ -2524,7 +2565,7 @@ var InprocBusBridge = (() => {
   var POOL_IDLE_MS = 1e4;
   var TypedArray = Object.getPrototypeOf(Uint8Array);
   var typedArraySet = TypedArray.prototype.set;
-  var typedArraySlice2 = TypedArray.prototype.slice;
+  var typedArraySlice3 = TypedArray.prototype.slice;
   var byteLengthOf = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "byteLength").get;
   var { apply: apply5 } = Reflect;
   var free = [];
@@ -2545,26 +2586,29 @@ var InprocBusBridge = (() => {
     const n = bytes.byteLength;
     if (n >= POOL_FROM) {
       for (let i = 0; i < free.length; i++) {
-        const buffer = free[i];
-        if (apply5(byteLengthOf, buffer, []) !== n) continue;
+        const { buffer, size } = free[i];
+        const now = apply5(byteLengthOf, buffer, []);
+        if (now === size && size !== n) continue;
         free.splice(i, 1);
-        freeBytes -= n;
+        freeBytes -= size;
+        i--;
+        if (now !== size) continue;
         touch();
         const out = new Uint8Array(buffer);
         apply5(typedArraySet, out, [bytes]);
         return out;
       }
     }
-    return apply5(typedArraySlice2, bytes, []);
+    return apply5(typedArraySlice3, bytes, []);
   }
   function recycle(bytes) {
     const buffer = bytes.buffer;
     const n = bytes.byteLength;
     if (!(buffer instanceof ArrayBuffer) || n < POOL_FROM || n > POOL_BYTES) return;
     if (bytes.byteOffset !== 0 || apply5(byteLengthOf, buffer, []) !== n) return;
-    free.push(buffer);
+    free.push({ buffer, size: n });
     freeBytes += n;
-    while (freeBytes > POOL_BYTES) freeBytes -= apply5(byteLengthOf, free.shift(), []);
+    while (freeBytes > POOL_BYTES) freeBytes -= free.shift().size;
     touch();
   }
 
@@ -2653,14 +2697,17 @@ Content-Type: ${type}\r
     try {
       return await follow(ctx, init);
     } finally {
-      const returned = init.body?.returned;
-      if (returned !== void 0) {
-        then(returned, (back) => {
-          if (isCarryBack(back)) back.release();
-          else if (back !== null) recycle(back);
-        });
-      }
+      if (init.keepBody !== true) letGoBody(init.body);
     }
+  }
+  function letGoBody(body) {
+    const returned = body?.returned;
+    if (returned === void 0) return;
+    body.returned = void 0;
+    then(returned, (back) => {
+      if (isCarryBack(back)) back.release();
+      else if (back !== null) recycle(back);
+    });
   }
   var isView2 = ArrayBuffer.isView;
   function isCarryBack(back) {
@@ -3142,11 +3189,11 @@ Content-Type: ${type}\r
   }
   var STAND_IN_FROM = 64 << 10;
   function isLargePlainBytes(x) {
-    const buffer = x instanceof ArrayBuffer ? x : ArrayBuffer.isView(x) ? x.buffer : null;
-    if (!(buffer instanceof ArrayBuffer)) return false;
-    const flags = buffer;
-    if (flags.resizable === true || flags.detached === true) return false;
-    return x.byteLength >= STAND_IN_FROM;
+    const buffer = ArrayBuffer.isView(x) ? viewBuffer(x) : x;
+    const size = arrayBufferSize(buffer);
+    if (size === null) return false;
+    const flags = arrayBufferFlags(buffer);
+    return !flags.resizable && !flags.detached && size >= STAND_IN_FROM;
   }
   var ONCE2 = bare({ once: true });
   async function framesFetch(ctx, input, init, url) {
@@ -3231,7 +3278,9 @@ Content-Type: ${type}\r
         return settle(() => reject(new TypeError("the request body was already used or is locked", { cause: e })));
       }
       then(
-        readAll(reader),
+        // A copy: the body is lent to a carrier as bytes of ours (`owned`), and a chunk the
+        // page enqueued must not be detached.
+        readAll(reader, true),
         (bytes) => settle(() => resolve(bytes)),
         (e) => settle(() => reject(e))
       );
@@ -3430,7 +3479,7 @@ Content-Type: ${type}\r
       return chain(readAll(getReader(body)), consume);
     };
   }
-  async function readAll(reader) {
+  async function readAll(reader, own = false) {
     const chunks = [];
     let size = 0;
     for (; ; ) {
@@ -3439,7 +3488,7 @@ Content-Type: ${type}\r
       chunks.push(next.value);
       size += next.value.byteLength;
     }
-    if (chunks.length === 1) return chunks[0];
+    if (chunks.length === 1) return own ? copyView(chunks[0]) : chunks[0];
     const out = new Uint8Array(size);
     let at = 0;
     for (let i = 0; i < chunks.length; i++) {
@@ -4051,12 +4100,22 @@ Content-Type: ${type}\r
       fireProgress(s.upload, "loadend", sent, f.uploadLength);
     }
     async function authenticated(s, request) {
-      const res = await busRequest(ctx, request);
+      let res;
+      try {
+        res = await busRequest(ctx, { ...request, keepBody: true });
+      } catch (e) {
+        letGoBody(request.body);
+        throw e;
+      }
+      const once = () => {
+        letGoBody(request.body);
+        return res;
+      };
       const creds = s.credentials;
-      if (res.status !== 401 || creds === null || getHeader(request.headers, "authorization") !== null) return res;
+      if (res.status !== 401 || creds === null || getHeader(request.headers, "authorization") !== null) return once();
       const challenge = getHeader(res.headers, "www-authenticate");
-      if (challenge === null || !/(^|,)\s*basic(\s|$|,)/i.test(challenge)) return res;
-      if (request.body !== null && request.body.source === null) return res;
+      if (challenge === null || !/(^|,)\s*basic(\s|$|,)/i.test(challenge)) return once();
+      if (request.body !== null && request.body.source === null) return once();
       cancelStream(res.body);
       const token = toBase64(new TextEncoder().encode(`${creds.username}:${creds.password}`));
       return busRequest(ctx, { ...request, headers: [...request.headers, ["Authorization", `Basic ${token}`]] });

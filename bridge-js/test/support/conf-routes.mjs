@@ -131,6 +131,12 @@ export function confRoutes() {
       res.head(200, [...Object.entries(CORS), ...COMBINE_HEADERS, ['content-type', 'text/plain'], ['content-length', '0']]);
       return res.end();
     }
+    if (path === '/conf/basic-echo' && req.method === 'POST') {
+      // 401 (Basic) until an Authorization comes; then the body back.
+      const body = await req.body();
+      if (req.headers.get('authorization') === undefined) return void await send(401, { 'www-authenticate': 'Basic realm="conf"', 'content-type': 'text/plain' }, 'who are you?');
+      return void await send(200, { 'content-type': 'application/octet-stream' }, body);
+    }
     if (path === '/conf/auth') {
       const auth = req.headers.get('authorization');
       if (auth === undefined) return void await send(401, { 'www-authenticate': 'Basic realm="conf"', 'content-type': 'text/plain' }, 'who are you?');
