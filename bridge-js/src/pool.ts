@@ -5,6 +5,7 @@
 // made, lent to a carrier and given back once its request is done, is kept a while for the
 // next body of the same size (a file sent in fixed-size chunks, the same upload again).
 
+import { arrayBufferSize, copyView } from './http.js';
 import { startTimer, stopTimer, type Timer } from './intrinsics.js';
 
 /** Bodies smaller than this are copied as they always were (the heap serves them well). */
@@ -14,11 +15,7 @@ export const POOL_BYTES = 64 << 20;
 /** Kept buffers are let go after this long without a body taken or given back. */
 export const POOL_IDLE_MS = 10_000;
 
-const TypedArray = Object.getPrototypeOf(Uint8Array) as { prototype: object };
-const typedArraySet = (TypedArray.prototype as { set: (this: Uint8Array, src: ArrayLike<number>, offset?: number) => void }).set;
-const typedArraySlice = (TypedArray.prototype as { slice: (this: Uint8Array) => Uint8Array }).slice;
-const byteLengthOf = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength')!.get!;
-const { apply } = Reflect;
+const typedArraySet = (Object.getPrototypeOf(Uint8Array.prototype) as { set: (this: Uint8Array, src: ArrayLike<number>) => void }).set;
 
 /** Kept buffers, oldest first, with the size each had when kept (a page holding one could
  * detach it meanwhile: it is then dropped, and its size with it). */
@@ -48,7 +45,7 @@ export function copyForRequest(bytes: Uint8Array): Uint8Array {
   if (n >= POOL_FROM) {
     for (let i = 0; i < free.length; i++) {
       const { buffer, size } = free[i]!;
-      const now = apply(byteLengthOf, buffer, []) as number;
+      const now = arrayBufferSize(buffer);
       if (now === size && size !== n) continue;
       free.splice(i, 1);
       freeBytes -= size;
@@ -56,11 +53,11 @@ export function copyForRequest(bytes: Uint8Array): Uint8Array {
       if (now !== size) continue; // detached: gone
       touch();
       const out = new Uint8Array(buffer);
-      apply(typedArraySet, out, [bytes]);
+      Reflect.apply(typedArraySet, out, [bytes]);
       return out;
     }
   }
-  return apply(typedArraySlice, bytes, []) as Uint8Array;
+  return copyView(bytes);
 }
 
 /**
@@ -71,7 +68,7 @@ export function recycle(bytes: Uint8Array): void {
   const buffer = bytes.buffer;
   const n = bytes.byteLength;
   if (!(buffer instanceof ArrayBuffer) || n < POOL_FROM || n > POOL_BYTES) return;
-  if (bytes.byteOffset !== 0 || apply(byteLengthOf, buffer, []) !== n) return;
+  if (bytes.byteOffset !== 0 || arrayBufferSize(buffer) !== n) return;
   free.push({ buffer, size: n });
   freeBytes += n;
   while (freeBytes > POOL_BYTES) freeBytes -= free.shift()!.size;

@@ -4,6 +4,7 @@
 import { fromBase64, toBase64 } from './base64.js';
 import type { CarryBack, Transport } from './client.js';
 import { enqueueMicrotask } from './intrinsics.js';
+import { copyView } from './http.js';
 
 const { apply } = Reflect;
 
@@ -46,7 +47,6 @@ export interface DomEventTransportOptions extends CommonTransportOptions {
 }
 
 // Captured when the shim installs, before page scripts run.
-const typedArraySlice = Uint8Array.prototype.slice;
 const isView = ArrayBuffer.isView;
 const typedArrayTag = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype) as object, Symbol.toStringTag)!.get!;
 const stringSplit = String.prototype.split;
@@ -152,7 +152,7 @@ export function domEventTransport(options: DomEventTransportOptions = {}): Bridg
     // A lent body covering its whole buffer goes as it is (transferred: detached here, and
     // given back by the relay once its request is done); anything else as a copy.
     const whole = lend === true && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
-    const sent = whole ? body : (apply(typedArraySlice, body, []) as Uint8Array);
+    const sent = whole ? body : copyView(body);
     apply(portPost!, carrier, [{ stream, body: sent.buffer }, [sent.buffer]]);
     return true;
   };

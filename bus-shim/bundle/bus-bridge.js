@@ -1573,9 +1573,349 @@ var InprocBusBridge = (() => {
     return decoder ?? (decoder = new TextDecoder());
   }
 
+  // src/http.ts
+  var TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+  var BAD_VALUE = /[\0\r\n]|[^\0-\u00ff]/;
+  var HTTP_WS_EDGES = /^[\t\n\r ]+|[\t\n\r ]+$/g;
+  function isToken(s) {
+    return TOKEN.test(s);
+  }
+  function normalizeHeaderValue(value) {
+    return value.replace(HTTP_WS_EDGES, "");
+  }
+  function isHeaderValue(value) {
+    return !BAD_VALUE.test(value);
+  }
+  function lower(s) {
+    return s.replace(/[A-Z]+/g, (c) => c.toLowerCase());
+  }
+  var FORBIDDEN_HEADERS = /* @__PURE__ */ new Set([
+    "accept-charset",
+    "accept-encoding",
+    "access-control-request-headers",
+    "access-control-request-method",
+    "connection",
+    "content-length",
+    "cookie",
+    "cookie2",
+    "date",
+    "dnt",
+    "expect",
+    "host",
+    "keep-alive",
+    "origin",
+    "referer",
+    "set-cookie",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "via"
+  ]);
+  var METHOD_OVERRIDE = /* @__PURE__ */ new Set(["x-http-method", "x-http-method-override", "x-method-override"]);
+  function isForbiddenRequestHeader(name, value) {
+    const n = lower(name);
+    if (FORBIDDEN_HEADERS.has(n) || n.startsWith("proxy-") || n.startsWith("sec-")) return true;
+    if (METHOD_OVERRIDE.has(n)) {
+      return value.split(",").some((m) => isForbiddenMethod(normalizeHeaderValue(m)));
+    }
+    return false;
+  }
+  function isForbiddenMethod(method) {
+    const m = method.toUpperCase();
+    return m === "CONNECT" || m === "TRACE" || m === "TRACK";
+  }
+  var NORMALIZED_METHODS = /* @__PURE__ */ new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
+  function normalizeMethod(method) {
+    const upper = method.toUpperCase();
+    return NORMALIZED_METHODS.has(upper) ? upper : method;
+  }
+  var REQUEST_BODY_HEADERS = ["content-encoding", "content-language", "content-location", "content-type"];
+  var NULL_BODY_STATUSES = /* @__PURE__ */ new Set([101, 103, 204, 205, 304]);
+  var REDIRECT_STATUSES = /* @__PURE__ */ new Set([301, 302, 303, 307, 308]);
+  var REASONS = {
+    100: "Continue",
+    101: "Switching Protocols",
+    102: "Processing",
+    103: "Early Hints",
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    203: "Non Authoritative Information",
+    204: "No Content",
+    205: "Reset Content",
+    206: "Partial Content",
+    207: "Multi-Status",
+    208: "Already Reported",
+    226: "IM Used",
+    300: "Multiple Choices",
+    301: "Moved Permanently",
+    302: "Found",
+    303: "See Other",
+    304: "Not Modified",
+    305: "Use Proxy",
+    307: "Temporary Redirect",
+    308: "Permanent Redirect",
+    400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    407: "Proxy Authentication Required",
+    408: "Request Timeout",
+    409: "Conflict",
+    410: "Gone",
+    411: "Length Required",
+    412: "Precondition Failed",
+    413: "Payload Too Large",
+    414: "URI Too Long",
+    415: "Unsupported Media Type",
+    416: "Range Not Satisfiable",
+    417: "Expectation Failed",
+    418: "I'm a teapot",
+    421: "Misdirected Request",
+    422: "Unprocessable Entity",
+    423: "Locked",
+    424: "Failed Dependency",
+    426: "Upgrade Required",
+    428: "Precondition Required",
+    429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
+    451: "Unavailable For Legal Reasons",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+    505: "HTTP Version Not Supported",
+    506: "Variant Also Negotiates",
+    507: "Insufficient Storage",
+    508: "Loop Detected",
+    510: "Not Extended",
+    511: "Network Authentication Required"
+  };
+  function statusText(status) {
+    return REASONS[status] ?? "";
+  }
+  function getHeader(headers, name) {
+    const n = lower(name);
+    let out = null;
+    for (let i = 0; i < headers.length; i++) {
+      const pair = headers[i];
+      if (lower(pair[0]) !== n) continue;
+      out = out === null ? pair[1] : `${out}, ${pair[1]}`;
+    }
+    return out;
+  }
+  function hasHeader(headers, name) {
+    const n = lower(name);
+    for (let i = 0; i < headers.length; i++) if (lower(headers[i][0]) === n) return true;
+    return false;
+  }
+  function removeHeaders(headers, names) {
+    const drop = /* @__PURE__ */ new Set();
+    for (let i = 0; i < names.length; i++) drop.add(lower(names[i]));
+    return headers.filter((pair) => !drop.has(lower(pair[0])));
+  }
+  function extractLength(headers) {
+    const v = getHeader(headers, "content-length");
+    if (v === null) return null;
+    let candidate = null;
+    for (const part of v.split(",")) {
+      const p = normalizeHeaderValue(part);
+      if (candidate !== null && candidate !== p) return null;
+      candidate = p;
+    }
+    return candidate !== null && /^[0-9]+$/.test(candidate) ? Number(candidate) : null;
+  }
+  function parseMimeType(input) {
+    const s = normalizeHeaderValue(input);
+    const slash = s.indexOf("/");
+    if (slash < 0) return null;
+    const type = s.slice(0, slash);
+    let semi = s.indexOf(";", slash);
+    if (semi < 0) semi = s.length;
+    const subtype = s.slice(slash + 1, semi).replace(/[\t\n\r ]+$/, "");
+    if (!isToken(type) || !isToken(subtype)) return null;
+    const parameters = /* @__PURE__ */ new Map();
+    let i = semi;
+    while (i < s.length) {
+      i++;
+      while (i < s.length && /[\t\n\r ]/.test(s[i])) i++;
+      let end = i;
+      while (end < s.length && s[end] !== ";" && s[end] !== "=") end++;
+      const name = lower(s.slice(i, end));
+      i = end;
+      if (i >= s.length) break;
+      if (s[i] === ";") continue;
+      i++;
+      let value;
+      if (s[i] === '"') {
+        value = "";
+        i++;
+        while (i < s.length && s[i] !== '"') {
+          if (s[i] === "\\" && i + 1 < s.length) i++;
+          value += s[i];
+          i++;
+        }
+        while (i < s.length && s[i] !== ";") i++;
+      } else {
+        end = s.indexOf(";", i);
+        if (end < 0) end = s.length;
+        value = s.slice(i, end).replace(/[\t\n\r ]+$/, "");
+        i = end;
+        if (value === "") continue;
+      }
+      if (name !== "" && isToken(name) && /^[\t\u0020-\u007E\u0080-\u00FF]*$/.test(value) && !parameters.has(name)) parameters.set(name, value);
+    }
+    return { type: lower(type), subtype: lower(subtype), essence: `${lower(type)}/${lower(subtype)}`, parameters };
+  }
+  function serializeMimeType(m) {
+    let out = m.essence;
+    m.parameters.forEach((v, k) => {
+      out += `;${k}=${isToken(v) && v !== "" ? v : `"${v.replace(/(["\\])/g, "\\$1")}"`}`;
+    });
+    return out;
+  }
+  function extractMimeType(headers) {
+    const v = getHeader(headers, "content-type");
+    if (v === null) return null;
+    let charset = null;
+    let essence = null;
+    let mime = null;
+    for (const part of splitHeaderList(v)) {
+      const m = parseMimeType(part);
+      if (!m || m.essence === "*/*") continue;
+      mime = m;
+      if (m.essence !== essence) {
+        charset = m.parameters.get("charset") ?? null;
+        essence = m.essence;
+      } else if (!m.parameters.has("charset") && charset !== null) {
+        m.parameters.set("charset", charset);
+      }
+    }
+    return mime;
+  }
+  function splitHeaderList(v) {
+    const out = [];
+    let cur = "";
+    let quoted = false;
+    for (let i = 0; i < v.length; i++) {
+      const c = v[i];
+      if (quoted) {
+        if (c === "\\" && i + 1 < v.length) {
+          cur += c + v[++i];
+          continue;
+        }
+        if (c === '"') quoted = false;
+      } else if (c === '"') {
+        quoted = true;
+      } else if (c === ",") {
+        out.push(normalizeHeaderValue(cur));
+        cur = "";
+        continue;
+      }
+      cur += c;
+    }
+    out.push(normalizeHeaderValue(cur));
+    return out;
+  }
+  function isXmlMime(m) {
+    return m.subtype.endsWith("+xml") || m.essence === "text/xml" || m.essence === "application/xml";
+  }
+  function isHtmlMime(m) {
+    return m.essence === "text/html";
+  }
+  function latin1(bytes) {
+    let out = "";
+    for (let i = 0; i < bytes.length; i += 32768) {
+      out += String.fromCharCode.apply(null, bytes.subarray(i, i + 32768));
+    }
+    return out;
+  }
+  function originOf(url) {
+    return `${url.protocol}//${lower(url.host)}`;
+  }
+  function wireUrl(url) {
+    return `${url.protocol}//${url.host}${url.pathname}${url.search}`;
+  }
+  function withoutFragment(url) {
+    const u = new URL(url.href);
+    u.hash = "";
+    return u.href;
+  }
+  function abortReason2(signal) {
+    const reason = signal.reason;
+    return reason !== void 0 ? reason : new DOMException("The operation was aborted.", "AbortError");
+  }
+  function isReadableStream2(x) {
+    return typeof ReadableStream !== "undefined" && x instanceof ReadableStream;
+  }
+  function isBlob(x) {
+    return typeof Blob !== "undefined" && x instanceof Blob;
+  }
+  function isFormData(x) {
+    return typeof FormData !== "undefined" && x instanceof FormData;
+  }
+  function isUrlSearchParams(x) {
+    return typeof URLSearchParams !== "undefined" && x instanceof URLSearchParams;
+  }
+  function isBufferSource(x) {
+    return ArrayBuffer.isView(x) || arrayBufferSize(x) !== null || isSharedArrayBuffer(x);
+  }
+  function isSharedArrayBuffer(x) {
+    if (sharedByteLength === void 0) return false;
+    try {
+      Reflect.apply(sharedByteLength, x, []);
+      return true;
+    } catch (_) {
+      return false;
+    }
+  }
+  var getterOf = (o, name) => o === void 0 ? void 0 : Object.getOwnPropertyDescriptor(o, name)?.get;
+  var arrayBufferByteLength = getterOf(ArrayBuffer.prototype, "byteLength");
+  var arrayBufferResizable = getterOf(ArrayBuffer.prototype, "resizable");
+  var arrayBufferDetached = getterOf(ArrayBuffer.prototype, "detached");
+  var sharedByteLength = typeof SharedArrayBuffer !== "undefined" ? getterOf(SharedArrayBuffer.prototype, "byteLength") : void 0;
+  var typedArrayBuffer = getterOf(Object.getPrototypeOf(Uint8Array.prototype), "buffer");
+  var dataViewBuffer = getterOf(DataView.prototype, "buffer");
+  var typedArraySlice = Object.getPrototypeOf(Uint8Array.prototype).slice;
+  function arrayBufferSize(x) {
+    try {
+      return Reflect.apply(arrayBufferByteLength, x, []);
+    } catch (_) {
+      return null;
+    }
+  }
+  function arrayBufferFlags(buffer) {
+    return {
+      resizable: arrayBufferResizable !== void 0 && Reflect.apply(arrayBufferResizable, buffer, []) === true,
+      detached: arrayBufferDetached !== void 0 && Reflect.apply(arrayBufferDetached, buffer, []) === true
+    };
+  }
+  function viewBuffer(view) {
+    try {
+      return Reflect.apply(typedArrayBuffer, view, []);
+    } catch (_) {
+      try {
+        return Reflect.apply(dataViewBuffer, view, []);
+      } catch (_2) {
+        return null;
+      }
+    }
+  }
+  function copyView(bytes) {
+    return Reflect.apply(typedArraySlice, bytes, []);
+  }
+  var encoder = new TextEncoder();
+  function utf8(s) {
+    return encoder.encode(s);
+  }
+
   // src/transports.ts
   var { apply: apply2 } = Reflect;
-  var typedArraySlice = Uint8Array.prototype.slice;
   var isView = ArrayBuffer.isView;
   var typedArrayTag = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag).get;
   var stringSplit = String.prototype.split;
@@ -1663,7 +2003,7 @@ var InprocBusBridge = (() => {
     transport.sendBody = (stream, body, lend) => {
       if (carrier === null) return false;
       const whole = lend === true && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
-      const sent = whole ? body : apply2(typedArraySlice, body, []);
+      const sent = whole ? body : copyView(body);
       apply2(portPost, carrier, [{ stream, body: sent.buffer }, [sent.buffer]]);
       return true;
     };
@@ -2218,356 +2558,11 @@ var InprocBusBridge = (() => {
     target.dispatchEvent(new Event(type));
   }
 
-  // src/http.ts
-  var TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-  var BAD_VALUE = /[\0\r\n]|[^\0-\u00ff]/;
-  var HTTP_WS_EDGES = /^[\t\n\r ]+|[\t\n\r ]+$/g;
-  function isToken(s) {
-    return TOKEN.test(s);
-  }
-  function normalizeHeaderValue(value) {
-    return value.replace(HTTP_WS_EDGES, "");
-  }
-  function isHeaderValue(value) {
-    return !BAD_VALUE.test(value);
-  }
-  function lower(s) {
-    return s.replace(/[A-Z]+/g, (c) => c.toLowerCase());
-  }
-  var FORBIDDEN_HEADERS = /* @__PURE__ */ new Set([
-    "accept-charset",
-    "accept-encoding",
-    "access-control-request-headers",
-    "access-control-request-method",
-    "connection",
-    "content-length",
-    "cookie",
-    "cookie2",
-    "date",
-    "dnt",
-    "expect",
-    "host",
-    "keep-alive",
-    "origin",
-    "referer",
-    "set-cookie",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "via"
-  ]);
-  var METHOD_OVERRIDE = /* @__PURE__ */ new Set(["x-http-method", "x-http-method-override", "x-method-override"]);
-  function isForbiddenRequestHeader(name, value) {
-    const n = lower(name);
-    if (FORBIDDEN_HEADERS.has(n) || n.startsWith("proxy-") || n.startsWith("sec-")) return true;
-    if (METHOD_OVERRIDE.has(n)) {
-      return value.split(",").some((m) => isForbiddenMethod(normalizeHeaderValue(m)));
-    }
-    return false;
-  }
-  function isForbiddenMethod(method) {
-    const m = method.toUpperCase();
-    return m === "CONNECT" || m === "TRACE" || m === "TRACK";
-  }
-  var NORMALIZED_METHODS = /* @__PURE__ */ new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
-  function normalizeMethod(method) {
-    const upper = method.toUpperCase();
-    return NORMALIZED_METHODS.has(upper) ? upper : method;
-  }
-  var REQUEST_BODY_HEADERS = ["content-encoding", "content-language", "content-location", "content-type"];
-  var NULL_BODY_STATUSES = /* @__PURE__ */ new Set([101, 103, 204, 205, 304]);
-  var REDIRECT_STATUSES = /* @__PURE__ */ new Set([301, 302, 303, 307, 308]);
-  var REASONS = {
-    100: "Continue",
-    101: "Switching Protocols",
-    102: "Processing",
-    103: "Early Hints",
-    200: "OK",
-    201: "Created",
-    202: "Accepted",
-    203: "Non Authoritative Information",
-    204: "No Content",
-    205: "Reset Content",
-    206: "Partial Content",
-    207: "Multi-Status",
-    208: "Already Reported",
-    226: "IM Used",
-    300: "Multiple Choices",
-    301: "Moved Permanently",
-    302: "Found",
-    303: "See Other",
-    304: "Not Modified",
-    305: "Use Proxy",
-    307: "Temporary Redirect",
-    308: "Permanent Redirect",
-    400: "Bad Request",
-    401: "Unauthorized",
-    402: "Payment Required",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    406: "Not Acceptable",
-    407: "Proxy Authentication Required",
-    408: "Request Timeout",
-    409: "Conflict",
-    410: "Gone",
-    411: "Length Required",
-    412: "Precondition Failed",
-    413: "Payload Too Large",
-    414: "URI Too Long",
-    415: "Unsupported Media Type",
-    416: "Range Not Satisfiable",
-    417: "Expectation Failed",
-    418: "I'm a teapot",
-    421: "Misdirected Request",
-    422: "Unprocessable Entity",
-    423: "Locked",
-    424: "Failed Dependency",
-    426: "Upgrade Required",
-    428: "Precondition Required",
-    429: "Too Many Requests",
-    431: "Request Header Fields Too Large",
-    451: "Unavailable For Legal Reasons",
-    500: "Internal Server Error",
-    501: "Not Implemented",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-    505: "HTTP Version Not Supported",
-    506: "Variant Also Negotiates",
-    507: "Insufficient Storage",
-    508: "Loop Detected",
-    510: "Not Extended",
-    511: "Network Authentication Required"
-  };
-  function statusText(status) {
-    return REASONS[status] ?? "";
-  }
-  function getHeader(headers, name) {
-    const n = lower(name);
-    let out = null;
-    for (let i = 0; i < headers.length; i++) {
-      const pair = headers[i];
-      if (lower(pair[0]) !== n) continue;
-      out = out === null ? pair[1] : `${out}, ${pair[1]}`;
-    }
-    return out;
-  }
-  function hasHeader(headers, name) {
-    const n = lower(name);
-    for (let i = 0; i < headers.length; i++) if (lower(headers[i][0]) === n) return true;
-    return false;
-  }
-  function removeHeaders(headers, names) {
-    const drop = /* @__PURE__ */ new Set();
-    for (let i = 0; i < names.length; i++) drop.add(lower(names[i]));
-    return headers.filter((pair) => !drop.has(lower(pair[0])));
-  }
-  function extractLength(headers) {
-    const v = getHeader(headers, "content-length");
-    if (v === null) return null;
-    let candidate = null;
-    for (const part of v.split(",")) {
-      const p = normalizeHeaderValue(part);
-      if (candidate !== null && candidate !== p) return null;
-      candidate = p;
-    }
-    return candidate !== null && /^[0-9]+$/.test(candidate) ? Number(candidate) : null;
-  }
-  function parseMimeType(input) {
-    const s = normalizeHeaderValue(input);
-    const slash = s.indexOf("/");
-    if (slash < 0) return null;
-    const type = s.slice(0, slash);
-    let semi = s.indexOf(";", slash);
-    if (semi < 0) semi = s.length;
-    const subtype = s.slice(slash + 1, semi).replace(/[\t\n\r ]+$/, "");
-    if (!isToken(type) || !isToken(subtype)) return null;
-    const parameters = /* @__PURE__ */ new Map();
-    let i = semi;
-    while (i < s.length) {
-      i++;
-      while (i < s.length && /[\t\n\r ]/.test(s[i])) i++;
-      let end = i;
-      while (end < s.length && s[end] !== ";" && s[end] !== "=") end++;
-      const name = lower(s.slice(i, end));
-      i = end;
-      if (i >= s.length) break;
-      if (s[i] === ";") continue;
-      i++;
-      let value;
-      if (s[i] === '"') {
-        value = "";
-        i++;
-        while (i < s.length && s[i] !== '"') {
-          if (s[i] === "\\" && i + 1 < s.length) i++;
-          value += s[i];
-          i++;
-        }
-        while (i < s.length && s[i] !== ";") i++;
-      } else {
-        end = s.indexOf(";", i);
-        if (end < 0) end = s.length;
-        value = s.slice(i, end).replace(/[\t\n\r ]+$/, "");
-        i = end;
-        if (value === "") continue;
-      }
-      if (name !== "" && isToken(name) && /^[\t\u0020-\u007E\u0080-\u00FF]*$/.test(value) && !parameters.has(name)) parameters.set(name, value);
-    }
-    return { type: lower(type), subtype: lower(subtype), essence: `${lower(type)}/${lower(subtype)}`, parameters };
-  }
-  function serializeMimeType(m) {
-    let out = m.essence;
-    m.parameters.forEach((v, k) => {
-      out += `;${k}=${isToken(v) && v !== "" ? v : `"${v.replace(/(["\\])/g, "\\$1")}"`}`;
-    });
-    return out;
-  }
-  function extractMimeType(headers) {
-    const v = getHeader(headers, "content-type");
-    if (v === null) return null;
-    let charset = null;
-    let essence = null;
-    let mime = null;
-    for (const part of splitHeaderList(v)) {
-      const m = parseMimeType(part);
-      if (!m || m.essence === "*/*") continue;
-      mime = m;
-      if (m.essence !== essence) {
-        charset = m.parameters.get("charset") ?? null;
-        essence = m.essence;
-      } else if (!m.parameters.has("charset") && charset !== null) {
-        m.parameters.set("charset", charset);
-      }
-    }
-    return mime;
-  }
-  function splitHeaderList(v) {
-    const out = [];
-    let cur = "";
-    let quoted = false;
-    for (let i = 0; i < v.length; i++) {
-      const c = v[i];
-      if (quoted) {
-        if (c === "\\" && i + 1 < v.length) {
-          cur += c + v[++i];
-          continue;
-        }
-        if (c === '"') quoted = false;
-      } else if (c === '"') {
-        quoted = true;
-      } else if (c === ",") {
-        out.push(normalizeHeaderValue(cur));
-        cur = "";
-        continue;
-      }
-      cur += c;
-    }
-    out.push(normalizeHeaderValue(cur));
-    return out;
-  }
-  function isXmlMime(m) {
-    return m.subtype.endsWith("+xml") || m.essence === "text/xml" || m.essence === "application/xml";
-  }
-  function isHtmlMime(m) {
-    return m.essence === "text/html";
-  }
-  function latin1(bytes) {
-    let out = "";
-    for (let i = 0; i < bytes.length; i += 32768) {
-      out += String.fromCharCode.apply(null, bytes.subarray(i, i + 32768));
-    }
-    return out;
-  }
-  function originOf(url) {
-    return `${url.protocol}//${lower(url.host)}`;
-  }
-  function wireUrl(url) {
-    return `${url.protocol}//${url.host}${url.pathname}${url.search}`;
-  }
-  function withoutFragment(url) {
-    const u = new URL(url.href);
-    u.hash = "";
-    return u.href;
-  }
-  function abortReason2(signal) {
-    const reason = signal.reason;
-    return reason !== void 0 ? reason : new DOMException("The operation was aborted.", "AbortError");
-  }
-  function isReadableStream2(x) {
-    return typeof ReadableStream !== "undefined" && x instanceof ReadableStream;
-  }
-  function isBlob(x) {
-    return typeof Blob !== "undefined" && x instanceof Blob;
-  }
-  function isFormData(x) {
-    return typeof FormData !== "undefined" && x instanceof FormData;
-  }
-  function isUrlSearchParams(x) {
-    return typeof URLSearchParams !== "undefined" && x instanceof URLSearchParams;
-  }
-  function isBufferSource(x) {
-    return ArrayBuffer.isView(x) || arrayBufferSize(x) !== null || isSharedArrayBuffer(x);
-  }
-  function isSharedArrayBuffer(x) {
-    if (sharedByteLength === void 0) return false;
-    try {
-      Reflect.apply(sharedByteLength, x, []);
-      return true;
-    } catch (_) {
-      return false;
-    }
-  }
-  var getterOf = (o, name) => o === void 0 ? void 0 : Object.getOwnPropertyDescriptor(o, name)?.get;
-  var arrayBufferByteLength = getterOf(ArrayBuffer.prototype, "byteLength");
-  var arrayBufferResizable = getterOf(ArrayBuffer.prototype, "resizable");
-  var arrayBufferDetached = getterOf(ArrayBuffer.prototype, "detached");
-  var sharedByteLength = typeof SharedArrayBuffer !== "undefined" ? getterOf(SharedArrayBuffer.prototype, "byteLength") : void 0;
-  var typedArrayBuffer = getterOf(Object.getPrototypeOf(Uint8Array.prototype), "buffer");
-  var dataViewBuffer = getterOf(DataView.prototype, "buffer");
-  var typedArraySlice2 = Object.getPrototypeOf(Uint8Array.prototype).slice;
-  function arrayBufferSize(x) {
-    try {
-      return Reflect.apply(arrayBufferByteLength, x, []);
-    } catch (_) {
-      return null;
-    }
-  }
-  function arrayBufferFlags(buffer) {
-    return {
-      resizable: arrayBufferResizable !== void 0 && Reflect.apply(arrayBufferResizable, buffer, []) === true,
-      detached: arrayBufferDetached !== void 0 && Reflect.apply(arrayBufferDetached, buffer, []) === true
-    };
-  }
-  function viewBuffer(view) {
-    try {
-      return Reflect.apply(typedArrayBuffer, view, []);
-    } catch (_) {
-      try {
-        return Reflect.apply(dataViewBuffer, view, []);
-      } catch (_2) {
-        return null;
-      }
-    }
-  }
-  function copyView(bytes) {
-    return Reflect.apply(typedArraySlice2, bytes, []);
-  }
-  var encoder = new TextEncoder();
-  function utf8(s) {
-    return encoder.encode(s);
-  }
-
   // src/pool.ts
   var POOL_FROM = 1 << 20;
   var POOL_BYTES = 64 << 20;
   var POOL_IDLE_MS = 1e4;
-  var TypedArray = Object.getPrototypeOf(Uint8Array);
-  var typedArraySet = TypedArray.prototype.set;
-  var typedArraySlice3 = TypedArray.prototype.slice;
-  var byteLengthOf = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "byteLength").get;
-  var { apply: apply5 } = Reflect;
+  var typedArraySet = Object.getPrototypeOf(Uint8Array.prototype).set;
   var free = [];
   var freeBytes = 0;
   var idle = null;
@@ -2587,7 +2582,7 @@ var InprocBusBridge = (() => {
     if (n >= POOL_FROM) {
       for (let i = 0; i < free.length; i++) {
         const { buffer, size } = free[i];
-        const now = apply5(byteLengthOf, buffer, []);
+        const now = arrayBufferSize(buffer);
         if (now === size && size !== n) continue;
         free.splice(i, 1);
         freeBytes -= size;
@@ -2595,17 +2590,17 @@ var InprocBusBridge = (() => {
         if (now !== size) continue;
         touch();
         const out = new Uint8Array(buffer);
-        apply5(typedArraySet, out, [bytes]);
+        Reflect.apply(typedArraySet, out, [bytes]);
         return out;
       }
     }
-    return apply5(typedArraySlice3, bytes, []);
+    return copyView(bytes);
   }
   function recycle(bytes) {
     const buffer = bytes.buffer;
     const n = bytes.byteLength;
     if (!(buffer instanceof ArrayBuffer) || n < POOL_FROM || n > POOL_BYTES) return;
-    if (bytes.byteOffset !== 0 || apply5(byteLengthOf, buffer, []) !== n) return;
+    if (bytes.byteOffset !== 0 || arrayBufferSize(buffer) !== n) return;
     free.push({ buffer, size: n });
     freeBytes += n;
     while (freeBytes > POOL_BYTES) freeBytes -= free.shift().size;
@@ -3437,7 +3432,7 @@ Content-Type: ${type}\r
     defineProperty2(response, "type", { value: type, writable: false, enumerable: false, configurable: true });
     defineProperty2(response, "clone", {
       value: function clone() {
-        return decorate(apply6(responseClone, this, []), url, redirected, type, consumers);
+        return decorate(apply5(responseClone, this, []), url, redirected, type, consumers);
       },
       writable: true,
       enumerable: false,
@@ -3451,7 +3446,7 @@ Content-Type: ${type}\r
     }
     return response;
   }
-  var { apply: apply6 } = Reflect;
+  var { apply: apply5 } = Reflect;
   var { defineProperty: defineProperty2 } = Object;
   var ResponseProto = typeof Response === "function" ? Response.prototype : {};
   var responseClone = ResponseProto.clone;
@@ -3461,14 +3456,14 @@ Content-Type: ${type}\r
   function consumer(name, state) {
     const native = ResponseProto[name];
     return function() {
-      const body = bodyGetter ? apply6(bodyGetter, this, []) : this.body;
-      const used = bodyUsedGetter ? apply6(bodyUsedGetter, this, []) : this.bodyUsed;
-      if (body === null || used || body.locked) return apply6(native, this, []);
+      const body = bodyGetter ? apply5(bodyGetter, this, []) : this.body;
+      const used = bodyUsedGetter ? apply5(bodyUsedGetter, this, []) : this.bodyUsed;
+      if (body === null || used || body.locked) return apply5(native, this, []);
       if (state.aborted) return rejected(state.aborted.reason);
       const type = this.headers.get("content-type");
       const consume = (bytes) => {
         const copy = new Response(bytes, bare({ headers: bare(type === null ? {} : { "content-type": type }) }));
-        return apply6(native, copy, []);
+        return apply5(native, copy, []);
       };
       if (state.bytes !== null) {
         const bytes = state.bytes;
@@ -5083,10 +5078,10 @@ Content-Type: ${type}\r
   var READY = "inproc-bus:ready";
   var CLOSING2 = "inproc-bus:closing";
   var fnToString = Function.prototype.toString;
-  var { apply: apply7, construct } = Reflect;
+  var { apply: apply6, construct } = Reflect;
   function bundleSource() {
     try {
-      return typeof __inprocBusBundle === "function" ? apply7(fnToString, __inprocBusBundle, []) : null;
+      return typeof __inprocBusBundle === "function" ? apply6(fnToString, __inprocBusBundle, []) : null;
     } catch {
       return null;
     }
@@ -5124,7 +5119,7 @@ Content-Type: ${type}\r
       }
       if (url === null || scriptOrigin(url) !== own) return construct(Original, args, new.target);
       const module = options != null && options.type === "module";
-      const nonce = hex(apply7(getRandomValues, cryptoObj, [new Uint8Array(16)]));
+      const nonce = hex(apply6(getRandomValues, cryptoObj, [new Uint8Array(16)]));
       const config = {
         origins: [...ctx.origins],
         url: url.href,
@@ -5170,7 +5165,7 @@ import ${JSON.stringify(url.href)};
       });
       link = ctx.client.attachPeer(transport);
       links.set(worker, link);
-      apply7(postMessage, worker, [{ [PORT_KEY]: nonce }, [channel.port2]]);
+      apply6(postMessage, worker, [{ [PORT_KEY]: nonce }, [channel.port2]]);
       return worker;
     };
     Object.defineProperty(Worker, "length", { value: 1 });
@@ -5182,7 +5177,7 @@ import ${JSON.stringify(url.href)};
         links.delete(this);
         link.close();
       }
-      return apply7(nativeTerminate, this, []);
+      return apply6(nativeTerminate, this, []);
     };
     proto.terminate = ourTerminate;
     const nativeConstructor = proto.constructor;
@@ -5209,13 +5204,13 @@ import ${JSON.stringify(url.href)};
       const ports = event.ports;
       if (!ports || ports.length !== 1) return;
       event.stopImmediatePropagation();
-      apply7(removeListener2, g, ["message", onPort]);
+      apply6(removeListener2, g, ["message", onPort]);
       port = ports[0];
       queued.connect(portTransport(port, () => {
       }));
       port.postMessage(READY);
     };
-    apply7(addListener2, g, ["message", onPort]);
+    apply6(addListener2, g, ["message", onPort]);
     const installation2 = install({
       origins: config.origins,
       transport: queued,
@@ -5242,7 +5237,7 @@ import ${JSON.stringify(url.href)};
           }
           absolute.push(u);
         }
-        return apply7(nativeImportScripts, g, absolute);
+        return apply6(nativeImportScripts, g, absolute);
       };
     }
     const shown = workerLocation(config.url);
@@ -5251,7 +5246,7 @@ import ${JSON.stringify(url.href)};
     if (typeof nativeClose === "function") {
       g.close = function close() {
         port?.postMessage(CLOSING2);
-        return apply7(nativeClose, g, []);
+        return apply6(nativeClose, g, []);
       };
     }
     return installation2;
@@ -5275,14 +5270,14 @@ import ${JSON.stringify(url.href)};
       if (text !== null) {
         const typed = URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
         try {
-          apply7(importScripts, g, [typed]);
+          apply6(importScripts, g, [typed]);
         } finally {
           URL.revokeObjectURL(typed);
         }
         return;
       }
     }
-    apply7(importScripts, g, [url]);
+    apply6(importScripts, g, [url]);
   }
   function portTransport(port, oncontrol) {
     const transport = {
