@@ -217,8 +217,14 @@ pub(crate) enum PathKind {
     /// requests (the page's `Caller`, as request extensions): the bus's share of a framed
     /// request, without the port. Only counted by the callgrind mode.
     BusPage,
-    /// encode → `port::Session` → decode, with credit.
+    /// encode → `port::Session` → decode, with credit. Each frame is written into one
+    /// buffer the client reuses and handed over borrowed (`Session::receive_slice`), as the
+    /// iOS bridge hands over the engine's message.
     Framed,
+    /// As [`Framed`](Self::Framed), with each frame in a `Bytes` of its own
+    /// (`Session::receive`), as a bridge that decodes each frame into a new buffer hands
+    /// it over. Only counted by the callgrind mode.
+    FramedBytes,
     /// hyper server + hyper client over loopback TCP, keep-alive.
     Hyper,
 }
@@ -226,11 +232,13 @@ pub(crate) enum PathKind {
 impl PathKind {
     pub(crate) const ALL: [PathKind; 3] = [PathKind::Bus, PathKind::Framed, PathKind::Hyper];
 
-    /// What the callgrind mode counts: [`ALL`](Self::ALL) and `bus.call` as a page's request.
-    pub(crate) const CALLGRIND: [PathKind; 4] = [
+    /// What the callgrind mode counts: [`ALL`](Self::ALL), `bus.call` as a page's request
+    /// and the framed port with a buffer per frame.
+    pub(crate) const CALLGRIND: [PathKind; 5] = [
         PathKind::Bus,
         PathKind::BusPage,
         PathKind::Framed,
+        PathKind::FramedBytes,
         PathKind::Hyper,
     ];
 
@@ -239,6 +247,7 @@ impl PathKind {
             PathKind::Bus => "bus",
             PathKind::BusPage => "bus-page",
             PathKind::Framed => "framed",
+            PathKind::FramedBytes => "framed-bytes",
             PathKind::Hyper => "hyper",
         }
     }
@@ -456,7 +465,9 @@ mod tests {
         assert!(err("rust --window 512").contains("must be between 1 KiB and 4 GiB - 1"));
         assert!(err("rust --rounds 0").contains("1..=50"));
         assert!(err("rust --tauri").contains("--tauri"));
-        assert!(err("one --path tcp --iters 1").contains("bus, bus-page, framed, hyper"));
+        assert!(
+            err("one --path tcp --iters 1").contains("bus, bus-page, framed, framed-bytes, hyper")
+        );
     }
 
     #[test]

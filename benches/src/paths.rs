@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use bus_core::port::{Session, SessionConfig, encoded};
-use bus_core::protocol::{Frame, decode, encode, encode_request_head};
+use bus_core::protocol::{Frame, decode, encode, encode_request_head, write_request_head};
 use bus_core::{Body, BusHandle, Caller, FrameKind, Transport};
 use bytes::Bytes;
 use http::{HeaderValue, Request, Uri, header};
@@ -196,6 +196,11 @@ pub(crate) struct FramedClient {
     frames: crossbeam_channel::Receiver<Bytes>,
     next_stream: u32,
     window: u32,
+    /// The frame being written.
+    buf: Vec<u8>,
+    /// Each frame in a `Bytes` of its own, handed over with `Session::receive`, rather
+    /// than written into `buf` and handed over borrowed.
+    pub(crate) own_buffers: bool,
 }
 
 /// One open stream's progress.
@@ -228,6 +233,8 @@ impl FramedClient {
             frames,
             next_stream: 1,
             window,
+            buf: Vec::new(),
+            own_buffers: false,
         })
     }
 
@@ -237,8 +244,8 @@ impl FramedClient {
         self.next_stream = self.next_stream.checked_add(1).unwrap_or(1);
         // Written straight from the request's text, as the page's script writes its frames
         // (no `Frame` with a `String` per field made first).
-        self.session
-            .receive(encode_request_head(
+        let handed = if self.own_buffers {
+            self.session.receive(encode_request_head(
                 stream,
                 "GET",
                 uri,
@@ -246,7 +253,14 @@ impl FramedClient {
                 true,
                 self.window,
             ))
-            .map_err(|e| format!("framed: GET {uri} refused: {e}"))?;
+        } else {
+            // Into one buffer used again, handed over borrowed: as the iOS bridge hands
+            // over the engine's message.
+            self.buf.clear();
+            write_request_head(&mut self.buf, stream, "GET", uri, &[], true, self.window);
+            self.session.receive_slice(&self.buf)
+        };
+        handed.map_err(|e| format!("framed: GET {uri} refused: {e}"))?;
         Ok(stream)
     }
 

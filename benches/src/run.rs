@@ -287,8 +287,9 @@ impl Rig {
                 self.local
                     .block_on(async { each!(client.get(&uri).await?) })
             }
-            PathKind::Framed => {
+            PathKind::Framed | PathKind::FramedBytes => {
                 let uri = uri.to_string();
+                self.framed.own_buffers = path == PathKind::FramedBytes;
                 each!(self.framed.get(&uri)?)
             }
         }
@@ -322,8 +323,9 @@ impl Rig {
                     Ok::<_, String>(n)
                 })?
             }
-            Lane::Path(PathKind::Framed) => {
+            Lane::Path(path @ (PathKind::Framed | PathKind::FramedBytes)) => {
                 let uri = app_uri(&route).to_string();
+                self.framed.own_buffers = path == PathKind::FramedBytes;
                 let mut n = 0;
                 for _ in 0..count {
                     n += self.framed.get(&uri)?;
@@ -457,7 +459,8 @@ impl Rig {
                 self.hyper_pool.extend(clients);
                 Ok(elapsed)
             }
-            PathKind::Framed => {
+            PathKind::Framed | PathKind::FramedBytes => {
+                self.framed.own_buffers = path == PathKind::FramedBytes;
                 let t = Instant::now();
                 self.framed
                     .run(&uri.to_string(), callers, per * callers as u64)?;

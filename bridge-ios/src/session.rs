@@ -94,7 +94,7 @@ impl Prepared {
 pub(crate) fn receive(handle: u64, frame: &[u8]) -> Result<(), Error> {
     check_size("a frame", frame.len(), MAX_FRAME)?;
     let entry = SESSIONS.get(handle)?;
-    entry.session.receive(Bytes::copy_from_slice(frame))?;
+    entry.session.receive_slice(frame)?;
     Ok(())
 }
 

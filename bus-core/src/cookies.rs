@@ -38,6 +38,7 @@
 use std::fmt;
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use cookie_store::{CookieStore, RawCookie};
@@ -79,6 +80,10 @@ pub struct CookieJar {
 struct Inner {
     store: Mutex<CookieStore>,
     file: Option<PathBuf>,
+    /// Whether the store may hold a cookie: set (under the lock) when one is stored,
+    /// cleared with the jar. A request to an empty jar is answered without taking the
+    /// lock (issue 16).
+    maybe_held: AtomicBool,
 }
 
 impl fmt::Debug for CookieJar {
@@ -103,6 +108,7 @@ impl CookieJar {
             inner: Arc::new(Inner {
                 store: Mutex::new(CookieStore::new()),
                 file: None,
+                maybe_held: AtomicBool::new(false),
             }),
         }
     }
@@ -125,10 +131,12 @@ impl CookieJar {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => CookieStore::new(),
             Err(e) => return Err(e),
         };
+        let maybe_held = AtomicBool::new(store.iter_any().next().is_some());
         Ok(CookieJar {
             inner: Arc::new(Inner {
                 store: Mutex::new(store),
                 file: Some(file),
+                maybe_held,
             }),
         })
     }
@@ -203,6 +211,7 @@ impl CookieJar {
                 Err(e) => tracing::debug!(cookie = %name, error = %e, "Set-Cookie ignored"),
             }
         }
+        self.inner.maybe_held.store(true, Ordering::Release);
         self.save(&store);
     }
 
@@ -257,6 +266,7 @@ impl CookieJar {
             Err(_) => false,
         };
         if changed {
+            self.inner.maybe_held.store(true, Ordering::Release);
             self.save(&store);
         }
         changed
@@ -297,6 +307,7 @@ impl CookieJar {
     pub fn clear(&self) {
         let mut store = self.lock();
         store.clear();
+        self.inner.maybe_held.store(false, Ordering::Release);
         self.save(&store);
     }
 
@@ -416,6 +427,11 @@ impl CookieJar {
     /// [`cookie_header_for`](Self::cookie_header_for) the scope's host and path; an empty
     /// jar answers without making the host name.
     pub(crate) fn cookie_header_in(&self, scope: &Scope) -> Option<String> {
+        // A cookie another thread is storing at this moment is missed, as if this
+        // request had come first.
+        if !self.inner.maybe_held.load(Ordering::Acquire) {
+            return None;
+        }
         self.lock().iter_any().next()?;
         self.cookie_header_for(&scope.host(), scope.path())
     }
@@ -529,12 +545,14 @@ pub(crate) async fn document_api(
 
 /// Removes the page-supplied `Cookie` headers (the bus attaches the jar's instead).
 pub(crate) fn strip_request_cookies(headers: &mut HeaderMap) {
-    while headers.remove(COOKIE).is_some() {}
+    // `remove` takes every value of the name (one hash and probe, where a loop until
+    // `None` took two: issue 16).
+    headers.remove(COOKIE);
 }
 
 /// Removes every `Set-Cookie` header.
 pub(crate) fn strip_set_cookie(headers: &mut HeaderMap) {
-    while headers.remove(SET_COOKIE).is_some() {}
+    headers.remove(SET_COOKIE);
 }
 
 #[cfg(test)]
@@ -543,6 +561,49 @@ mod tests {
 
     fn uri(s: &str) -> http::Uri {
         s.parse().unwrap()
+    }
+
+    /// The scope of a request for `path` from the app's main document.
+    fn app_scope(path: &str) -> Scope {
+        let app = Caller::new(crate::Transport::Frames).with_origin("app://localhost");
+        Scope::of(&uri(&format!("app://localhost{path}")), &app).unwrap()
+    }
+
+    /// The bus's request path skips the lock while the jar has held nothing since it was
+    /// made or cleared; every way a cookie gets in is seen.
+    #[test]
+    fn requests_see_every_way_a_cookie_gets_in() {
+        let jar = CookieJar::in_memory();
+        assert_eq!(jar.cookie_header_in(&app_scope("/")), None);
+        set(&jar, "app://localhost/", &["a=1; Path=/"]);
+        assert_eq!(
+            jar.cookie_header_in(&app_scope("/")).as_deref(),
+            Some("a=1")
+        );
+        jar.clear();
+        assert_eq!(jar.cookie_header_in(&app_scope("/")), None);
+        assert!(jar.set_from_document("localhost", "/", "b=2; Path=/"));
+        assert_eq!(
+            jar.cookie_header_in(&app_scope("/x")).as_deref(),
+            Some("b=2")
+        );
+    }
+
+    /// Every `Cookie` field the page sent goes, whatever their number; others stay.
+    #[test]
+    fn every_page_cookie_field_is_stripped() {
+        let mut headers = HeaderMap::new();
+        for value in ["a=1", "b=2", "c=3"] {
+            headers.append(COOKIE, value.parse().unwrap());
+        }
+        headers.append(SET_COOKIE, "d=4".parse().unwrap());
+        headers.append(SET_COOKIE, "e=5".parse().unwrap());
+        headers.insert("accept", "*/*".parse().unwrap());
+        strip_request_cookies(&mut headers);
+        assert_eq!(headers.get_all(COOKIE).iter().count(), 0);
+        strip_set_cookie(&mut headers);
+        assert_eq!(headers.get_all(SET_COOKIE).iter().count(), 0);
+        assert_eq!(headers.len(), 1);
     }
 
     fn set(jar: &CookieJar, at: &str, cookies: &[&str]) {
@@ -644,6 +705,11 @@ mod tests {
         assert_eq!(
             again.cookie_header(&uri("app://localhost/")).unwrap(),
             "kept=2"
+        );
+        // The way the bus asks, which skips a jar it knows to be empty: a loaded one is not.
+        assert_eq!(
+            again.cookie_header_in(&app_scope("/")).as_deref(),
+            Some("kept=2")
         );
         std::fs::write(&file, "not json").unwrap();
         assert!(CookieJar::persistent(&file).is_err());

@@ -72,6 +72,7 @@ mod error;
 pub mod port;
 pub mod protocol;
 mod route;
+mod scratch;
 #[cfg(feature = "ws")]
 mod upgrade;
 pub mod websocket;

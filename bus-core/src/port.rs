@@ -410,6 +410,34 @@ impl Session {
     /// [`Rejected`] when the frame is refused; the page got the same as an `Error` frame
     /// and every other stream goes on.
     pub fn receive(&self, bytes: Bytes) -> Result<(), Rejected> {
+        // A small frame is copied into the thread's scratch buffer first: the URI, header
+        // values and data sliced out of it then share that buffer's reference count,
+        // where slicing the bridge's own buffer made `bytes` allocate one for it (issue
+        // 16).
+        if bytes.len() <= crate::scratch::MAX_PIECE {
+            self.read(crate::scratch::copy(&bytes))
+        } else {
+            self.read(bytes)
+        }
+    }
+
+    /// Receives one encoded frame that the bridge holds in memory of its own (an engine's
+    /// message, a buffer it reuses): copied, then as [`receive`](Self::receive). A small
+    /// frame is copied without an allocation of its own, where a `Bytes` made for
+    /// [`receive`](Self::receive) is one.
+    ///
+    /// # Errors
+    /// As [`receive`](Self::receive).
+    pub fn receive_slice(&self, frame: &[u8]) -> Result<(), Rejected> {
+        self.read(if frame.len() <= crate::scratch::MAX_PIECE {
+            crate::scratch::copy(frame)
+        } else {
+            Bytes::copy_from_slice(frame)
+        })
+    }
+
+    /// [`receive`](Self::receive) of a frame whose buffer may be sliced.
+    fn read(&self, bytes: Bytes) -> Result<(), Rejected> {
         // A request head is read in place: its method, URI and header names become the
         // request's without a `String` each (issue 16).
         match protocol::decode_head(&bytes) {

@@ -11,7 +11,7 @@
 //! into the output when encoding.
 
 use bincode::config::{Configuration, Fixint, LittleEndian, NoLimit};
-use bytes::Bytes;
+use bytes::{BufMut, Bytes};
 #[cfg(test)]
 use serde::{Deserialize, Serialize};
 
@@ -826,6 +826,31 @@ pub fn encode_request_head(
     let header_bytes: usize = headers.iter().map(|(n, v)| 16 + n.len() + v.len()).sum();
     let len = 9 + 16 + method.len() + uri.len() + 8 + header_bytes + 1 + 4;
     let mut out = Vec::with_capacity(len);
+    write_request_head(&mut out, stream, method, uri, headers, end_stream, window);
+    debug_assert_eq!(out.len(), len);
+    Bytes::from(out)
+}
+
+/// [`encode_request_head`] into a buffer the caller keeps (appended): a client that sends
+/// many heads reuses one buffer, and hands the port each frame with
+/// [`Session::receive_slice`](crate::port::Session::receive_slice).
+///
+/// ```
+/// use bus_core::protocol::{encode_request_head, write_request_head};
+///
+/// let mut buf = Vec::new();
+/// write_request_head(&mut buf, 3, "GET", "/hello", &[], true, 65536);
+/// assert_eq!(buf, encode_request_head(3, "GET", "/hello", &[], true, 65536));
+/// ```
+pub fn write_request_head(
+    out: &mut Vec<u8>,
+    stream: u32,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &[u8])],
+    end_stream: bool,
+    window: u32,
+) {
     out.push(VERSION);
     out.extend_from_slice(&0u32.to_le_bytes());
     out.extend_from_slice(&stream.to_le_bytes());
@@ -833,17 +858,15 @@ pub fn encode_request_head(
         out.extend_from_slice(&(b.len() as u64).to_le_bytes());
         out.extend_from_slice(b);
     };
-    bytes(&mut out, method.as_bytes());
-    bytes(&mut out, uri.as_bytes());
+    bytes(out, method.as_bytes());
+    bytes(out, uri.as_bytes());
     out.extend_from_slice(&(headers.len() as u64).to_le_bytes());
     for (name, value) in headers {
-        bytes(&mut out, name.as_bytes());
-        bytes(&mut out, value);
+        bytes(out, name.as_bytes());
+        bytes(out, value);
     }
     out.push(u8::from(end_stream));
     out.extend_from_slice(&window.to_le_bytes());
-    debug_assert_eq!(out.len(), len);
-    Bytes::from(out)
 }
 
 /// Encodes a `Response` frame straight from a response's head: the bytes [`encode`] makes
@@ -878,23 +901,27 @@ pub fn encode_response(
         .map(|(n, v)| 16 + n.as_str().len() + v.len())
         .sum();
     let len = 9 + 2 + 8 + header_bytes + 8 + data.len();
-    let mut out = Vec::with_capacity(len);
-    out.push(VERSION);
-    out.extend_from_slice(&9u32.to_le_bytes());
-    out.extend_from_slice(&stream.to_le_bytes());
-    out.extend_from_slice(&status.as_u16().to_le_bytes());
-    out.extend_from_slice(&(headers.len() as u64).to_le_bytes());
-    let bytes = |out: &mut Vec<u8>, b: &[u8]| {
-        out.extend_from_slice(&(b.len() as u64).to_le_bytes());
-        out.extend_from_slice(b);
-    };
-    for (name, value) in headers {
-        bytes(&mut out, name.as_str().as_bytes());
-        bytes(&mut out, value.as_bytes());
-    }
-    bytes(&mut out, data);
-    debug_assert_eq!(out.len(), len);
-    Bytes::from(out)
+    // A small answer (most are) is cut from the thread's scratch buffer: no allocation of
+    // its own (issue 16).
+    crate::scratch::piece(len, |out| {
+        // The fixed fields in one write: each `put` checks the room left.
+        let mut fixed = [0u8; 19];
+        fixed[0] = VERSION;
+        fixed[1..5].copy_from_slice(&9u32.to_le_bytes());
+        fixed[5..9].copy_from_slice(&stream.to_le_bytes());
+        fixed[9..11].copy_from_slice(&status.as_u16().to_le_bytes());
+        fixed[11..19].copy_from_slice(&(headers.len() as u64).to_le_bytes());
+        out.put_slice(&fixed);
+        let mut bytes = |b: &[u8]| {
+            out.put_u64_le(b.len() as u64);
+            out.put_slice(b);
+        };
+        for (name, value) in headers {
+            bytes(name.as_str().as_bytes());
+            bytes(value.as_bytes());
+        }
+        bytes(data);
+    })
 }
 
 /// The exact length [`encode`] produces: version, variant and stream, then the fields.

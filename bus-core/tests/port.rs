@@ -1315,3 +1315,109 @@ impl http_body::Body for Short {
         http_body::SizeHint::with_exact(10)
     }
 }
+
+/// Frames handed over borrowed from one buffer the bridge reuses at once, and frames
+/// handed over as `Bytes`, are copied into the port's per-thread scratch buffer; answers
+/// are encoded into it too. Hundreds of requests whose handlers hold their URI and headers
+/// across a wait (so pieces of many chunks are alive while new ones are cut) each get
+/// their own URI, header and body back.
+#[test]
+fn frames_cut_from_the_scratch_buffer_keep_their_own_bytes() {
+    use bus_core::port::encoded;
+    use bus_core::protocol::{decode, write_request_head};
+
+    let router = Router::new().route(
+        "/tag",
+        axum::routing::any(
+            |uri: http::Uri, headers: http::HeaderMap, body: Bytes| async move {
+                // Held across a wait: later frames are cut while these are alive.
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                let tag = headers["x-tag"].to_str().unwrap().to_owned();
+                format!("{uri} {tag} {}", String::from_utf8_lossy(&body))
+            },
+        ),
+    );
+    let bus = Bus::builder()
+        .app_origin("app://localhost")
+        .mount("/", router)
+        .build();
+    let (tx, rx) = crossbeam_channel::unbounded::<Bytes>();
+    let session = Session::new(
+        &bus.handle(),
+        SessionConfig::new(page())
+            .inline_first_poll(true)
+            .whole_responses(true),
+        encoded(move |bytes| {
+            let _ = tx.send(bytes);
+        }),
+    )
+    .unwrap();
+
+    const N: u32 = 600;
+    let tag = |i: u32| format!("t{i}-{}", "x".repeat((i as usize * 37) % 900));
+    let body = |i: u32| format!("body {i} {}", "y".repeat((i as usize * 53) % 700));
+    let mut buf = Vec::new();
+    for i in 1..=N {
+        let uri = format!("app://localhost/tag?n={i}");
+        let tag = tag(i);
+        let posted = i % 2 == 0;
+        buf.clear();
+        write_request_head(
+            &mut buf,
+            i,
+            if posted { "POST" } else { "GET" },
+            &uri,
+            &[("x-tag", tag.as_bytes())],
+            !posted,
+            1 << 20,
+        );
+        // Every third frame as `Bytes` of its own, the rest borrowed from `buf`.
+        if i % 3 == 0 {
+            session.receive(Bytes::copy_from_slice(&buf)).unwrap();
+        } else {
+            session.receive_slice(&buf).unwrap();
+        }
+        // Overwritten at once, as a bridge reuses its buffer.
+        buf.fill(0xAA);
+        if posted {
+            for frame in [
+                Frame::RequestData {
+                    stream: i,
+                    data: Bytes::from(body(i)),
+                },
+                Frame::RequestEnd { stream: i },
+            ] {
+                buf.clear();
+                buf.extend_from_slice(&encode(&frame));
+                session.receive_slice(&buf).unwrap();
+                buf.fill(0xAA);
+            }
+        }
+    }
+    let mut answered = std::collections::HashMap::new();
+    while answered.len() < N as usize {
+        let frame = decode(rx.recv_timeout(WAIT).expect("an answer in time")).unwrap();
+        if matches!(frame, Frame::Credit { .. }) {
+            continue;
+        }
+        let Frame::Response {
+            stream,
+            status,
+            data,
+            ..
+        } = frame
+        else {
+            panic!("expected whole answers, got {frame:?}")
+        };
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&data));
+        assert!(
+            answered.insert(stream, data).is_none(),
+            "stream {stream} twice"
+        );
+    }
+    for i in 1..=N {
+        let sent = if i % 2 == 0 { body(i) } else { String::new() };
+        let want = format!("app://localhost/tag?n={i} {} {sent}", tag(i));
+        assert_eq!(answered[&i], want.as_bytes(), "stream {i}");
+    }
+}
