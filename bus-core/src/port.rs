@@ -410,11 +410,7 @@ impl Session {
     /// [`Rejected`] when the frame is refused; the page got the same as an `Error` frame
     /// and every other stream goes on.
     pub fn receive(&self, bytes: Bytes) -> Result<(), Rejected> {
-        // A small frame is copied into the thread's scratch buffer first: the URI, header
-        // values and data sliced out of it then share that buffer's reference count,
-        // where slicing the bridge's own buffer made `bytes` allocate one for it (issue
-        // 16).
-        if bytes.len() <= crate::scratch::MAX_PIECE {
+        if in_scratch(&bytes) {
             self.read(crate::scratch::copy(&bytes))
         } else {
             self.read(bytes)
@@ -423,13 +419,18 @@ impl Session {
 
     /// Receives one encoded frame that the bridge holds in memory of its own (an engine's
     /// message, a buffer it reuses): copied, then as [`receive`](Self::receive). A small
-    /// frame is copied without an allocation of its own, where a `Bytes` made for
+    /// request head is copied without an allocation of its own, where a `Bytes` made for
     /// [`receive`](Self::receive) is one.
     ///
     /// # Errors
     /// As [`receive`](Self::receive).
     pub fn receive_slice(&self, frame: &[u8]) -> Result<(), Rejected> {
-        self.read(if frame.len() <= crate::scratch::MAX_PIECE {
+        if frame.len() > protocol::MAX_FRAME {
+            // Refused as `receive` refuses it, without copying it first.
+            let e = protocol::DecodeError::TooLarge(frame.len());
+            return Err(self.shared.reject(SESSION_STREAM, e.code(), e.to_string()));
+        }
+        self.read(if in_scratch(frame) {
             crate::scratch::copy(frame)
         } else {
             Bytes::copy_from_slice(frame)
@@ -1034,6 +1035,17 @@ impl OwnOrigin {
         // were.
         Uri::from_parts(parts).ok().map(Ok)
     }
+}
+
+/// Whether `frame` is read from a copy in the thread's scratch buffer: a request head of
+/// up to [`MAX_PIECE`](crate::scratch::MAX_PIECE) bytes. Its URI and header values are then
+/// slices sharing the scratch chunk's reference count, where slicing the bridge's own
+/// buffer made `bytes` allocate one for it (issue 16). A request's head lives as long as
+/// its stream (at most [`SessionConfig::max_streams`] per session, each keeping at most one
+/// chunk); body data, which may wait in a stream's queue for as long as its credit allows,
+/// keeps a buffer of its own, so a byte held keeps no more than itself.
+fn in_scratch(frame: &[u8]) -> bool {
+    frame.len() <= crate::scratch::MAX_PIECE && protocol::is_request_head(frame)
 }
 
 /// The longest URI `http::Uri` takes (`u16::MAX - 1` bytes); longer ones are refused.

@@ -527,6 +527,12 @@ pub(crate) struct HeadRef<'a> {
     pub(crate) window: u32,
 }
 
+/// Whether `input` is enveloped as a `RequestHead` (version and frame type; the rest is
+/// not read).
+pub(crate) fn is_request_head(input: &[u8]) -> bool {
+    input.first() == Some(&VERSION) && input.get(1..5) == Some(&[0, 0, 0, 0][..])
+}
+
 /// Reads a `RequestHead` without copying its method, URI or header names out of the
 /// frame (the port builds the `http::Request` from slices of it); `None` when `input` is
 /// not a well-enveloped `RequestHead`, for [`decode`] to read or name what is wrong.

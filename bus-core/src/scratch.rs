@@ -29,8 +29,8 @@ thread_local! {
 
 /// The `len` bytes `fill` writes, as a buffer cut from this thread's scratch buffer when
 /// `len` is at most [`MAX_PIECE`], else as a buffer of their own. `fill` must write
-/// exactly `len` bytes (checked in debug builds) and must not itself call into this
-/// module (it would get a buffer of its own).
+/// exactly `len` bytes (checked in debug builds); a piece it makes itself gets a buffer of
+/// its own.
 pub(crate) fn piece(len: usize, fill: impl FnOnce(&mut BytesMut)) -> Bytes {
     if len > MAX_PIECE {
         return own(len, fill);
@@ -47,9 +47,14 @@ pub(crate) fn piece(len: usize, fill: impl FnOnce(&mut BytesMut)) -> Bytes {
             buf.reserve(CHUNK);
         }
         let fill = fill.take().expect("called once");
+        // Empty already, unless a `fill` unwound half-way through: its bytes are never
+        // the start of the next piece.
+        buf.clear();
         fill(&mut buf);
-        debug_assert_eq!(buf.len(), len);
-        Some(buf.split().freeze())
+        // Cut before checking, so a failed check leaves the buffer empty.
+        let piece = buf.split().freeze();
+        debug_assert_eq!(piece.len(), len);
+        Some(piece)
     });
     match cut {
         Ok(Some(bytes)) => bytes,
@@ -114,6 +119,21 @@ mod tests {
         }
         assert_eq!(&held[..], b"kept for long");
         assert!(others.iter().all(|p| p.iter().all(|&b| b == p[0])));
+    }
+
+    /// A `fill` that unwinds half-way leaves nothing for the next piece (found by review:
+    /// its bytes were the start of the next piece on the thread).
+    #[test]
+    fn a_fill_that_unwinds_leaves_nothing_behind() {
+        let unwound = std::panic::catch_unwind(|| {
+            piece(11, |buf| {
+                buf.extend_from_slice(b"SECRET");
+                panic!("half-way");
+            })
+        });
+        assert!(unwound.is_err());
+        assert_eq!(&copy(b"hello")[..], b"hello");
+        assert_eq!(&copy(b"again")[..], b"again");
     }
 
     /// Large pieces, and pieces cut while another is being written, get buffers of their

@@ -351,8 +351,33 @@ fn every_bad_frame_gets_a_named_error_and_the_session_goes_on() {
     let truncated = encode(&head(5, "GET", "/hello", true, 0));
     raw(&truncated[..truncated.len() - 3]);
     expect_error(&rx, 0, ErrorCode::Malformed, "malformed");
-    raw(&vec![VERSION; bus_core::protocol::MAX_FRAME + 1]);
+    let oversized = vec![VERSION; bus_core::protocol::MAX_FRAME + 1];
+    raw(&oversized);
     expect_error(&rx, 0, ErrorCode::FrameTooLarge, "over the limit");
+    // Handed over borrowed, each is refused with the same `Error` frame (the oversized
+    // one before it is copied).
+    let head_of_2k = encode(&Frame::RequestHead {
+        stream: 0,
+        method: "GET".into(),
+        uri: format!("/{}", "a".repeat(1990)),
+        headers: vec![],
+        end_stream: true,
+        window: 0,
+    });
+    for bad in [
+        &[][..],
+        &[VERSION + 1, 6, 0, 0, 0, 1, 0, 0, 0],
+        &[VERSION, 42, 0, 0, 0],
+        &truncated[..truncated.len() - 3],
+        &truncated[..5],
+        &head_of_2k[..],
+        &oversized,
+    ] {
+        session.receive(Bytes::copy_from_slice(bad)).unwrap_err();
+        let by_bytes = next(&rx);
+        session.receive_slice(bad).unwrap_err();
+        assert_eq!(next(&rx), by_bytes, "{} bytes", bad.len());
+    }
 
     refuses(
         Frame::RequestData {
